@@ -1,0 +1,216 @@
+//! The one authorisation policy (R-ORG-3, R-SEC-3). Every use case asks [`check`] before it reads or
+//! changes anything that belongs to an organisation; nothing else decides who may do what.
+
+use std::fmt;
+
+use crate::org::OrgId;
+use crate::principal::{Actor, Principal};
+use crate::role::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read the region tree and the directory of organisations.
+    ViewDirectory,
+    /// Create regions and organisations.
+    ManageOrganisations,
+    /// Change an organisation's work unit.
+    EditOrganisation(OrgId),
+    /// List the people of an organisation.
+    ViewMembers(OrgId),
+    /// Create accounts in an organisation and give or take a role there.
+    AssignRole(OrgId, Role),
+    /// Disable or enable an account, reset its password.
+    ManageAccount(OrgId),
+    /// List an organisation's API credentials.
+    ViewCredentials(OrgId),
+    /// Issue or revoke an organisation's API credentials.
+    ManageCredentials(OrgId),
+    /// Read the audit log and verify its chain.
+    ViewAudit,
+    /// Change one's own password.
+    ManageOwnAccount,
+}
+
+impl Action {
+    pub fn label(self) -> String {
+        match self {
+            Action::ViewDirectory => "查看组织目录".into(),
+            Action::ManageOrganisations => "管理行政区划和单位".into(),
+            Action::EditOrganisation(_) => "修改单位信息".into(),
+            Action::ViewMembers(_) => "查看单位人员".into(),
+            Action::AssignRole(_, role) => format!("授予或撤销「{}」角色", role.label()),
+            Action::ManageAccount(_) => "管理账号".into(),
+            Action::ViewCredentials(_) => "查看 API 凭证".into(),
+            Action::ManageCredentials(_) => "签发或吊销 API 凭证".into(),
+            Action::ViewAudit => "查看审计日志".into(),
+            Action::ManageOwnAccount => "修改本人账号".into(),
+        }
+    }
+}
+
+/// Refusal: the action was not permitted for this principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    pub action: Action,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "无权{}:{}", self.action.label(), self.reason)
+    }
+}
+
+impl std::error::Error for Denied {}
+
+pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
+    let deny = |reason| Err(Denied { action, reason });
+
+    // The operator has shell access to the node and its database; the CLI acts with full rights.
+    if principal.is_operator() {
+        return Ok(());
+    }
+    let Some(org) = &principal.org else {
+        return deny("未以任何单位身份操作");
+    };
+    let is_system = matches!(principal.actor, Actor::System { .. });
+    let admin = principal.has_role(Role::PlatformAdmin);
+    let head = principal.has_role(Role::WorkUnitHead);
+    let clerk = principal.has_role(Role::Clerk);
+    let supervisor = principal.has_role(Role::AuthoritySupervisor);
+    let contractor = principal.is_contractor();
+    let own = |target: OrgId| org.id == target;
+
+    match action {
+        Action::ViewDirectory => Ok(()),
+        _ if is_system => deny("应用系统凭证只能调用数据接口"),
+        Action::ManageOwnAccount => Ok(()),
+        Action::ManageOrganisations | Action::ViewAudit if admin => Ok(()),
+        Action::ViewAudit if supervisor => Ok(()),
+        Action::ManageOrganisations | Action::ViewAudit => deny("需要平台管理员或主管部门监管人角色"),
+        _ if admin => Ok(()),
+        Action::EditOrganisation(target) | Action::ManageAccount(target) => {
+            if own(target) && head {
+                Ok(())
+            } else {
+                deny("只有本单位工作机构负责人或平台管理员可以操作")
+            }
+        }
+        Action::ViewMembers(target) | Action::ViewCredentials(target) => {
+            if own(target) && (head || (clerk && !contractor)) {
+                Ok(())
+            } else if own(target) {
+                deny("受托方账号不能查看")
+            } else {
+                deny("不能查看其他单位的信息")
+            }
+        }
+        Action::AssignRole(target, role) => {
+            if own(target) && head && role == Role::Clerk {
+                Ok(())
+            } else if own(target) && head {
+                deny("工作机构负责人只能为本单位授予经办人角色")
+            } else {
+                deny("只有本单位工作机构负责人或平台管理员可以管理人员")
+            }
+        }
+        Action::ManageCredentials(target) => {
+            if own(target) && head {
+                Ok(())
+            } else {
+                deny("只有本单位工作机构负责人或平台管理员可以签发或吊销 API 凭证")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::org::OrgKind;
+    use crate::principal::{ActingOrg, CredentialId};
+    use crate::region::RegionCode;
+    use crate::user::{UserId, Username};
+
+    fn person(org: OrgId, kind: OrgKind, roles: &[Role], contractor: bool) -> Principal {
+        Principal {
+            actor: Actor::User {
+                id: UserId::new(),
+                username: Username::parse("someone").unwrap(),
+                display_name: "某人".into(),
+                contractor,
+            },
+            org: Some(ActingOrg { id: org, kind, region: RegionCode::parse("330000").unwrap(), name: "单位".into() }),
+            roles: roles.iter().copied().collect::<BTreeSet<_>>(),
+        }
+    }
+
+    fn org_actions(target: OrgId) -> Vec<Action> {
+        vec![
+            Action::EditOrganisation(target),
+            Action::ViewMembers(target),
+            Action::AssignRole(target, Role::Clerk),
+            Action::AssignRole(target, Role::WorkUnitHead),
+            Action::ManageAccount(target),
+            Action::ViewCredentials(target),
+            Action::ManageCredentials(target),
+        ]
+    }
+
+    #[test]
+    fn nobody_but_the_admin_reaches_another_organisations_objects() {
+        let (a, b) = (OrgId::new(), OrgId::new());
+        for roles in [&[Role::Clerk][..], &[Role::WorkUnitHead], &[Role::Clerk, Role::WorkUnitHead], &[Role::AuthorityReviewer], &[Role::AuthoritySupervisor]] {
+            let p = person(a, OrgKind::Department, roles, false);
+            for action in org_actions(b) {
+                assert!(check(&p, action).is_err(), "{roles:?} {action:?}");
+            }
+        }
+        let admin = person(a, OrgKind::Authority, &[Role::PlatformAdmin], false);
+        for action in org_actions(b) {
+            assert!(check(&admin, action).is_ok(), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn head_runs_own_unit_clerk_reads_contractor_does_neither() {
+        let a = OrgId::new();
+        let head = person(a, OrgKind::Department, &[Role::WorkUnitHead], false);
+        assert!(check(&head, Action::ManageCredentials(a)).is_ok());
+        assert!(check(&head, Action::AssignRole(a, Role::Clerk)).is_ok());
+        assert!(check(&head, Action::AssignRole(a, Role::WorkUnitHead)).is_err());
+        let clerk = person(a, OrgKind::Department, &[Role::Clerk], false);
+        assert!(check(&clerk, Action::ViewCredentials(a)).is_ok());
+        assert!(check(&clerk, Action::ManageCredentials(a)).is_err());
+        let contractor = person(a, OrgKind::Department, &[Role::Clerk], true);
+        assert!(check(&contractor, Action::ViewCredentials(a)).is_err());
+        assert!(check(&contractor, Action::ViewMembers(a)).is_err());
+        assert!(check(&contractor, Action::ManageOwnAccount).is_ok());
+    }
+
+    #[test]
+    fn audit_is_for_admin_and_supervisor() {
+        let a = OrgId::new();
+        assert!(check(&person(a, OrgKind::Authority, &[Role::AuthoritySupervisor], false), Action::ViewAudit).is_ok());
+        assert!(check(&person(a, OrgKind::Authority, &[Role::PlatformAdmin], false), Action::ViewAudit).is_ok());
+        assert!(check(&person(a, OrgKind::Authority, &[Role::AuthorityReviewer], false), Action::ViewAudit).is_err());
+        assert!(check(&person(a, OrgKind::Department, &[Role::WorkUnitHead], false), Action::ViewAudit).is_err());
+    }
+
+    #[test]
+    fn systems_only_read_the_directory() {
+        let a = OrgId::new();
+        let system = Principal {
+            actor: Actor::System { credential_id: CredentialId::new(), name: "业务系统".into() },
+            org: Some(ActingOrg { id: a, kind: OrgKind::Department, region: RegionCode::parse("330000").unwrap(), name: "单位".into() }),
+            roles: [Role::SystemClient].into_iter().collect(),
+        };
+        assert!(check(&system, Action::ViewDirectory).is_ok());
+        for action in org_actions(a) {
+            assert!(check(&system, action).is_err());
+        }
+        assert!(check(&system, Action::ManageOwnAccount).is_err());
+    }
+}

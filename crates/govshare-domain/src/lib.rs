@@ -1,0 +1,16 @@
+//! The domain of govshare: the rules of 政务数据共享条例 expressed as types and pure functions.
+//!
+//! This crate does no IO. Everything that crosses a trust boundary is turned into one of these
+//! types by a `parse` that returns a [`ValidationError`] naming the field and the rule.
+
+pub mod audit;
+pub mod authz;
+pub mod credit_code;
+pub mod error;
+pub mod org;
+pub mod principal;
+pub mod region;
+pub mod role;
+pub mod user;
+
+pub use error::ValidationError;
