@@ -1,1 +1,139 @@
+//! The storage contract of govshare.
+//!
+//! One trait, [`Store`], spoken entirely in domain types, and one error enum, [`StoreError`].
+//! Every method that changes state takes the [`AuditEvent`] describing the change and appends it to the
+//! audit chain **in the same transaction**: when the method returns `Ok`, the change and its audit record
+//! are both durable, or neither happened.
 
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead};
+use govshare_domain::org::{OrgId, Organisation};
+use govshare_domain::principal::{ApiCredential, CredentialId};
+use govshare_domain::region::{Region, RegionCode};
+use govshare_domain::role::Role;
+use govshare_domain::user::{Membership, User, UserId, Username};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A uniqueness or integrity rule of the data would be broken; the message says which, for people.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("storage error: {0}")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn other(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Other(Box::new(err))
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A console session. The token itself never reaches the store, only its SM3 digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub token_hash: String,
+    pub user_id: UserId,
+    /// The organisation the user is currently acting for (department switcher).
+    pub org_id: OrgId,
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A user with their stored password hash (PHC string, Argon2id).
+#[derive(Debug, Clone)]
+pub struct UserWithPassword {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// A person and their roles in one organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user: User,
+    pub roles: Vec<Role>,
+}
+
+#[async_trait]
+pub trait Store: Debug + Send + Sync + 'static {
+    /// A cheap round trip to the database, for readiness checks.
+    async fn ping(&self) -> Result<()>;
+
+    // ---- regions (R-ORG-1) ----
+    /// Conflict if the code exists; Conflict if the parent region (by code) is not there yet.
+    async fn create_region(&self, region: &Region, audit: &AuditEvent) -> Result<()>;
+    async fn list_regions(&self) -> Result<Vec<Region>>;
+    async fn get_region(&self, code: RegionCode) -> Result<Region>;
+
+    // ---- organisations (R-ORG-2, R-ORG-3) ----
+    /// Conflict if the credit code is taken, if the region already has an authority, or if the region is unknown.
+    async fn create_org(&self, org: &Organisation, audit: &AuditEvent) -> Result<()>;
+    async fn update_org_work_unit(&self, id: OrgId, work_unit_name: &str, audit: &AuditEvent) -> Result<()>;
+    async fn get_org(&self, id: OrgId) -> Result<Organisation>;
+    /// All organisations, authorities first, then by region code and name.
+    async fn list_orgs(&self) -> Result<Vec<Organisation>>;
+    /// Whether the store holds no organisation at all (a fresh node).
+    async fn is_empty(&self) -> Result<bool>;
+
+    // ---- users and memberships (R-SEC-3) ----
+    /// Conflict if the username is taken.
+    async fn create_user(&self, user: &User, password_hash: &str, audit: &AuditEvent) -> Result<()>;
+    async fn get_user(&self, id: UserId) -> Result<User>;
+    async fn find_user_by_username(&self, username: &Username) -> Result<Option<UserWithPassword>>;
+    async fn set_password_hash(&self, id: UserId, password_hash: &str, audit: &AuditEvent) -> Result<()>;
+    /// Disabling a user also ends all of their sessions.
+    async fn set_user_disabled(&self, id: UserId, disabled: bool, audit: &AuditEvent) -> Result<()>;
+    /// Conflict if the membership exists, or if the organisation already has a work-unit head and the role
+    /// is `WorkUnitHead` (one head per organisation).
+    async fn add_membership(&self, membership: &Membership, audit: &AuditEvent) -> Result<()>;
+    /// NotFound if there is no such membership.
+    async fn remove_membership(&self, membership: &Membership, audit: &AuditEvent) -> Result<()>;
+    async fn memberships_of_user(&self, user: UserId) -> Result<Vec<Membership>>;
+    /// Members of an organisation ordered by username, each with their roles there (sorted).
+    async fn members_of_org(&self, org: OrgId) -> Result<Vec<Member>>;
+    /// The work-unit head of an organisation, if one is assigned.
+    async fn work_unit_head(&self, org: OrgId) -> Result<Option<User>>;
+
+    // ---- sessions ----
+    async fn create_session(&self, session: &Session, audit: &AuditEvent) -> Result<()>;
+    /// The session with this token digest, if it exists and has not expired at `now`.
+    async fn get_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Session>>;
+    async fn set_session_org(&self, token_hash: &str, org: OrgId) -> Result<()>;
+    async fn delete_session(&self, token_hash: &str, audit: &AuditEvent) -> Result<()>;
+    /// Removes expired sessions and login failures older than `failures_before`; returns how many rows went.
+    async fn purge_expired(&self, now: DateTime<Utc>, failures_before: DateTime<Utc>) -> Result<u64>;
+
+    // ---- login throttling ----
+    async fn record_login_failure(&self, username: &str, client: &str, at: DateTime<Utc>) -> Result<()>;
+    /// Failures for this username, or from this client, since `since`.
+    async fn count_login_failures(&self, username: &str, client: &str, since: DateTime<Utc>) -> Result<u64>;
+    async fn clear_login_failures(&self, username: &str) -> Result<()>;
+
+    // ---- API credentials (R-SEC-3) ----
+    async fn create_credential(&self, credential: &ApiCredential, secret_hash: &str, audit: &AuditEvent) -> Result<()>;
+    /// The credential and its secret digest.
+    async fn get_credential(&self, id: CredentialId) -> Result<Option<(ApiCredential, String)>>;
+    /// An organisation's credentials, newest first.
+    async fn list_credentials(&self, org: OrgId) -> Result<Vec<ApiCredential>>;
+    /// Conflict if already revoked.
+    async fn revoke_credential(&self, id: CredentialId, at: DateTime<Utc>, audit: &AuditEvent) -> Result<()>;
+
+    // ---- audit chain (R-SEC-1) ----
+    /// Appends an event that accompanies no other change (e.g. a verification run, a data export).
+    async fn append_audit(&self, audit: &AuditEvent) -> Result<AuditRecord>;
+    /// Records with `seq > after`, ascending, at most `limit`.
+    async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>>;
+    /// The newest records first, at most `limit`, optionally only those of one organisation.
+    async fn recent_audit(&self, org: Option<OrgId>, limit: u32) -> Result<Vec<AuditRecord>>;
+    async fn audit_head(&self) -> Result<Option<ChainHead>>;
+}
+
+pub type DynStore = Arc<dyn Store>;

@@ -1,0 +1,355 @@
+//! The JSON API, `/api/v1`. Its OpenAPI document is generated from these handlers and served at
+//! `/api/openapi.json`, with an interactive viewer at `/api/docs`.
+
+pub mod dto;
+
+use std::str::FromStr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use govshare_domain::ValidationError;
+use govshare_domain::org::{NewOrganisationInput, OrgId};
+use govshare_domain::principal::CredentialId;
+use govshare_domain::user::UserId;
+use govshare_service::NewUserInput;
+use serde::Deserialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::AppState;
+use crate::auth::{Caller, client_address, session_cookie};
+use crate::error::{ApiError, ErrorBody};
+use dto::*;
+
+/// JSON body extractor whose rejections are API errors naming what is wrong.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::bad_request(None, format!("请求体不是有效的 JSON 或缺少字段:{}", rejection.body_text()))
+    }
+}
+
+/// Parses a path segment into a domain id, naming the segment when it is malformed.
+pub fn parse_id<T: FromStr<Err = ValidationError>>(raw: &str) -> Result<T, ApiError> {
+    T::from_str(raw).map_err(|e| ApiError::Service(e.into()))
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "govshare API", description = "政务数据共享平台 API. Errors carry a stable English `code` and a Chinese `message`."),
+    paths(
+        login, logout, me, switch_org, change_password,
+        list_regions, create_region,
+        list_orgs, create_org, get_org, update_org,
+        list_members, create_member, grant_role, revoke_role, disable_member, enable_member, reset_member_password,
+        list_credentials, issue_credential, revoke_credential,
+        recent_audit, verify_audit,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "session", description = "Sign-in for people (console sessions)"),
+        (name = "directory", description = "Regions and organisations (R-ORG-1..3)"),
+        (name = "accounts", description = "People, roles and API credentials (R-SEC-3)"),
+        (name = "audit", description = "The SM3-chained audit log (R-SEC-1)"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("gsk_…").build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::SESSION_COOKIE,
+                "Console session; unsafe requests also need the X-CSRF-Token header",
+            ))),
+        );
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/me/org", put(switch_org))
+        .route("/api/v1/me/password", put(change_password))
+        .route("/api/v1/regions", get(list_regions).post(create_region))
+        .route("/api/v1/organisations", get(list_orgs).post(create_org))
+        .route("/api/v1/organisations/{org_id}", get(get_org).patch(update_org))
+        .route("/api/v1/organisations/{org_id}/members", get(list_members).post(create_member))
+        .route("/api/v1/organisations/{org_id}/members/roles", post(grant_role))
+        .route("/api/v1/organisations/{org_id}/members/{user_id}/roles/{role}", delete(revoke_role))
+        .route("/api/v1/organisations/{org_id}/members/{user_id}/disable", post(disable_member))
+        .route("/api/v1/organisations/{org_id}/members/{user_id}/enable", post(enable_member))
+        .route("/api/v1/organisations/{org_id}/members/{user_id}/password", put(reset_member_password))
+        .route("/api/v1/organisations/{org_id}/credentials", get(list_credentials).post(issue_credential))
+        .route("/api/v1/organisations/{org_id}/credentials/{credential_id}", delete(revoke_credential))
+        .route("/api/v1/audit", get(recent_audit))
+        .route("/api/v1/audit/verify", post(verify_audit))
+        .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .merge(SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", ApiDoc::openapi()))
+}
+
+/// The caller's address, for login throttling.
+#[derive(Debug)]
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts)))
+    }
+}
+
+// ---- session ----
+
+/// Signs a person in; sets the session cookie and returns the CSRF token to send with unsafe requests.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "session", request_body = LoginRequest,
+    responses((status = 200, body = MeDto), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn login(State(state): State<AppState>, ClientAddress(client): ClientAddress, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Response> {
+    let services = &state.services;
+    let done = services.login(&req.username, &req.password, &client).await?;
+    let orgs = match done.principal.user_id() {
+        Some(user) => services.org_choices(user).await?,
+        None => Vec::new(),
+    };
+    let cookie = session_cookie(Some(&done.token), services.settings().session_ttl, state.settings.cookie_secure);
+    let body = MeDto::new(&done.principal, orgs, Some(done.session.csrf_token));
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "session", security(("session" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    if let Some(session) = &caller.session {
+        state.services.logout(&caller.principal, session).await?;
+    }
+    let cookie = session_cookie(None, chrono::Duration::zero(), state.settings.cookie_secure);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+/// Who is calling: the person or business system, the organisation it acts for, and its roles.
+#[utoipa::path(get, path = "/api/v1/me", tag = "session", security(("session" = []), ("api_key" = [])),
+    responses((status = 200, body = MeDto), (status = 401, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<MeDto>> {
+    let orgs = match caller.principal.user_id() {
+        Some(user) => state.services.org_choices(user).await?,
+        None => Vec::new(),
+    };
+    let csrf = caller.session.as_ref().map(|s| s.csrf_token.clone());
+    Ok(Json(MeDto::new(&caller.principal, orgs, csrf)))
+}
+
+/// The department switcher: act for another organisation the person belongs to.
+#[utoipa::path(put, path = "/api/v1/me/org", tag = "session", request_body = SwitchOrgRequest, security(("session" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody)))]
+async fn switch_org(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<SwitchOrgRequest>) -> ApiResult<StatusCode> {
+    let session = caller.session.as_ref().ok_or_else(|| ApiError::Service(govshare_service::ServiceError::Forbidden("只有控制台会话可以切换单位".into())))?;
+    state.services.switch_org(&caller.principal, session, OrgId(req.org_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(put, path = "/api/v1/me/password", tag = "session", request_body = PasswordChangeRequest, security(("session" = [])),
+    responses((status = 204), (status = 422, body = ErrorBody)))]
+async fn change_password(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<PasswordChangeRequest>) -> ApiResult<StatusCode> {
+    state.services.change_own_password(&caller.principal, &req.current_password, &req.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- directory ----
+
+#[utoipa::path(get, path = "/api/v1/regions", tag = "directory", security(("session" = []), ("api_key" = [])),
+    responses((status = 200, body = [RegionDto])))]
+async fn list_regions(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<RegionDto>>> {
+    let regions = state.services.list_regions(&caller.principal).await?;
+    Ok(Json(regions.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/regions", tag = "directory", request_body = NewRegionRequest, security(("session" = [])),
+    responses((status = 201, body = RegionDto), (status = 422, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_region(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<NewRegionRequest>) -> ApiResult<(StatusCode, Json<RegionDto>)> {
+    let region = state.services.create_region(&caller.principal, &req.code, &req.name).await?;
+    Ok((StatusCode::CREATED, Json(region.into())))
+}
+
+#[utoipa::path(get, path = "/api/v1/organisations", tag = "directory", security(("session" = []), ("api_key" = [])),
+    responses((status = 200, body = [OrganisationDto])))]
+async fn list_orgs(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<OrganisationDto>>> {
+    let orgs = state.services.list_orgs(&caller.principal).await?;
+    Ok(Json(orgs.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/organisations", tag = "directory", request_body = NewOrganisationRequest, security(("session" = [])),
+    responses((status = 201, body = OrganisationDto), (status = 422, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_org(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<NewOrganisationRequest>) -> ApiResult<(StatusCode, Json<OrganisationDto>)> {
+    let input = NewOrganisationInput {
+        kind: req.kind,
+        region_code: req.region_code,
+        name: req.name,
+        credit_code: req.credit_code,
+        work_unit_name: req.work_unit_name,
+    };
+    let org = state.services.create_org(&caller.principal, &input).await?;
+    Ok((StatusCode::CREATED, Json(org.into())))
+}
+
+#[utoipa::path(get, path = "/api/v1/organisations/{org_id}", tag = "directory", security(("session" = []), ("api_key" = [])),
+    params(("org_id" = Uuid, Path)), responses((status = 200, body = OrganisationDto), (status = 404, body = ErrorBody)))]
+async fn get_org(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>) -> ApiResult<Json<OrganisationDto>> {
+    let org = state.services.get_org(&caller.principal, parse_id(&org_id)?).await?;
+    Ok(Json(org.into()))
+}
+
+#[utoipa::path(patch, path = "/api/v1/organisations/{org_id}", tag = "directory", request_body = UpdateOrganisationRequest,
+    security(("session" = [])), params(("org_id" = Uuid, Path)),
+    responses((status = 200, body = OrganisationDto), (status = 403, body = ErrorBody)))]
+async fn update_org(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>, ApiJson(req): ApiJson<UpdateOrganisationRequest>) -> ApiResult<Json<OrganisationDto>> {
+    let org = state.services.update_work_unit(&caller.principal, parse_id(&org_id)?, &req.work_unit_name).await?;
+    Ok(Json(org.into()))
+}
+
+// ---- people ----
+
+#[utoipa::path(get, path = "/api/v1/organisations/{org_id}/members", tag = "accounts", security(("session" = [])),
+    params(("org_id" = Uuid, Path)), responses((status = 200, body = [MemberDto]), (status = 403, body = ErrorBody)))]
+async fn list_members(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>) -> ApiResult<Json<Vec<MemberDto>>> {
+    let members = state.services.members(&caller.principal, parse_id(&org_id)?).await?;
+    Ok(Json(members.into_iter().map(Into::into).collect()))
+}
+
+/// Creates an account in this organisation with the given roles.
+#[utoipa::path(post, path = "/api/v1/organisations/{org_id}/members", tag = "accounts", request_body = NewUserRequest,
+    security(("session" = [])), params(("org_id" = Uuid, Path)),
+    responses((status = 201, body = UserDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_member(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>, ApiJson(req): ApiJson<NewUserRequest>) -> ApiResult<(StatusCode, Json<UserDto>)> {
+    let input = NewUserInput {
+        username: req.username,
+        display_name: req.display_name,
+        password: req.password,
+        contractor: req.contractor,
+        roles: req.roles,
+    };
+    let user = state.services.create_user(&caller.principal, parse_id(&org_id)?, input).await?;
+    Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+/// Gives an existing person a role in this organisation.
+#[utoipa::path(post, path = "/api/v1/organisations/{org_id}/members/roles", tag = "accounts", request_body = GrantRoleRequest,
+    security(("session" = [])), params(("org_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn grant_role(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>, ApiJson(req): ApiJson<GrantRoleRequest>) -> ApiResult<StatusCode> {
+    state.services.grant_role(&caller.principal, parse_id(&org_id)?, &req.username, &req.role).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/v1/organisations/{org_id}/members/{user_id}/roles/{role}", tag = "accounts",
+    security(("session" = [])), params(("org_id" = Uuid, Path), ("user_id" = Uuid, Path), ("role" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn revoke_role(State(state): State<AppState>, caller: Caller, Path((org_id, user_id, role)): Path<(String, String, String)>) -> ApiResult<StatusCode> {
+    let user_id: UserId = parse_id(&user_id)?;
+    state.services.revoke_role(&caller.principal, parse_id(&org_id)?, user_id, &role).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/organisations/{org_id}/members/{user_id}/disable", tag = "accounts",
+    security(("session" = [])), params(("org_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody)))]
+async fn disable_member(State(state): State<AppState>, caller: Caller, Path((org_id, user_id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    state.services.set_user_disabled(&caller.principal, parse_id(&org_id)?, parse_id(&user_id)?, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/organisations/{org_id}/members/{user_id}/enable", tag = "accounts",
+    security(("session" = [])), params(("org_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody)))]
+async fn enable_member(State(state): State<AppState>, caller: Caller, Path((org_id, user_id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    state.services.set_user_disabled(&caller.principal, parse_id(&org_id)?, parse_id(&user_id)?, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(put, path = "/api/v1/organisations/{org_id}/members/{user_id}/password", tag = "accounts", request_body = PasswordResetRequest,
+    security(("session" = [])), params(("org_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn reset_member_password(State(state): State<AppState>, caller: Caller, Path((org_id, user_id)): Path<(String, String)>, ApiJson(req): ApiJson<PasswordResetRequest>) -> ApiResult<StatusCode> {
+    state.services.reset_password(&caller.principal, parse_id(&org_id)?, parse_id(&user_id)?, &req.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- API credentials ----
+
+#[utoipa::path(get, path = "/api/v1/organisations/{org_id}/credentials", tag = "accounts", security(("session" = [])),
+    params(("org_id" = Uuid, Path)), responses((status = 200, body = [CredentialDto]), (status = 403, body = ErrorBody)))]
+async fn list_credentials(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>) -> ApiResult<Json<Vec<CredentialDto>>> {
+    let now = state.services.now();
+    let list = state.services.list_credentials(&caller.principal, parse_id(&org_id)?).await?;
+    Ok(Json(list.into_iter().map(|c| CredentialDto::new(c, now)).collect()))
+}
+
+/// Issues an API credential for one of this organisation's business systems. The key is in this response only.
+#[utoipa::path(post, path = "/api/v1/organisations/{org_id}/credentials", tag = "accounts", request_body = NewCredentialRequest,
+    security(("session" = [])), params(("org_id" = Uuid, Path)),
+    responses((status = 201, body = IssuedCredentialDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn issue_credential(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>, ApiJson(req): ApiJson<NewCredentialRequest>) -> ApiResult<(StatusCode, Json<IssuedCredentialDto>)> {
+    let issued = state.services.issue_credential(&caller.principal, parse_id(&org_id)?, &req.name, req.valid_days).await?;
+    let body = IssuedCredentialDto { credential: CredentialDto::new(issued.credential, state.services.now()), api_key: issued.api_key };
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/organisations/{org_id}/credentials/{credential_id}", tag = "accounts",
+    security(("session" = [])), params(("org_id" = Uuid, Path), ("credential_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn revoke_credential(State(state): State<AppState>, caller: Caller, Path((org_id, credential_id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    let credential_id: CredentialId = parse_id(&credential_id)?;
+    state.services.revoke_credential(&caller.principal, parse_id(&org_id)?, credential_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- audit ----
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditQuery {
+    /// Only this organisation's records.
+    pub org_id: Option<uuid::Uuid>,
+    /// At most this many, newest first (1–500, default 100).
+    pub limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("session" = [])), params(AuditQuery),
+    responses((status = 200, body = [AuditRecordDto]), (status = 403, body = ErrorBody)))]
+async fn recent_audit(State(state): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> ApiResult<Json<Vec<AuditRecordDto>>> {
+    let records = state.services.recent_audit(&caller.principal, q.org_id.map(OrgId), q.limit.unwrap_or(100)).await?;
+    Ok(Json(records.into_iter().map(Into::into).collect()))
+}
+
+/// Walks the whole chain and reports the first altered, removed or reordered record.
+#[utoipa::path(post, path = "/api/v1/audit/verify", tag = "audit", security(("session" = [])),
+    responses((status = 200, body = AuditVerificationDto), (status = 403, body = ErrorBody)))]
+async fn verify_audit(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AuditVerificationDto>> {
+    let v = state.services.verify_audit(&caller.principal).await?;
+    Ok(Json(AuditVerificationDto {
+        intact: v.first_break.is_none(),
+        verified: v.verified,
+        broken_at: v.first_break.as_ref().map(|b| b.seq()),
+        problem: v.first_break.map(|b| b.to_string()),
+    }))
+}

@@ -1,0 +1,726 @@
+//! Console page handlers.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, FixedOffset, Utc};
+use govshare_domain::org::{NewOrganisationInput, OrgId, OrgKind};
+use govshare_domain::principal::CredentialId;
+use govshare_domain::region::RegionLevel;
+use govshare_domain::role::Role;
+use govshare_domain::user::UserId;
+use govshare_service::{NewUserInput, ServiceError};
+use serde::Deserialize;
+
+use super::view::{Feedback, Layout, role_labels};
+use super::{ConsoleCaller, render};
+use crate::AppState;
+use crate::api::ClientAddress;
+use crate::auth::{Caller, session_cookie};
+use crate::error::ApiError;
+
+type PageResult = Result<Response, Response>;
+
+fn fail(err: impl Into<ApiError>) -> Response {
+    super::error_page(&err.into())
+}
+
+/// Times are shown in 北京时间 (UTC+8), the time every deadline of the regulation is counted in.
+pub fn beijing(t: DateTime<Utc>) -> String {
+    let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn status_for(err: &ServiceError) -> StatusCode {
+    ApiError::status_of(err)
+}
+
+/// Builds the frame of a signed-in page.
+async fn layout(state: &AppState, caller: &Caller, title: &str, path: &str) -> Result<Layout, Response> {
+    let choices = match caller.principal.user_id() {
+        Some(user) => state.services.org_choices(user).await.map_err(fail)?,
+        None => Vec::new(),
+    };
+    Ok(Layout::new(&state.settings.node_name, title, path, &caller.principal, &choices, caller.csrf_token()))
+}
+
+fn acting_org(caller: &Caller) -> Result<OrgId, Response> {
+    caller.principal.org_id().ok_or_else(|| fail(ServiceError::Forbidden("未以任何单位身份操作".into())))
+}
+
+fn see_other(path: &str, notice: &str) -> Response {
+    Redirect::to(&format!("{path}?notice={notice}")).into_response()
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+// ---- sign-in ----
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    node_name: String,
+    error: Option<String>,
+    username: String,
+    next: String,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+/// Only same-site paths are followed after sign-in, never another origin.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/console".to_owned(),
+    }
+}
+
+pub async fn login_form(State(state): State<AppState>, caller: Option<axum::Extension<Caller>>, Query(q): Query<LoginQuery>) -> Response {
+    let next = safe_next(q.next.as_deref());
+    if caller.is_some_and(|c| c.session.is_some()) {
+        return Redirect::to(&next).into_response();
+    }
+    render(StatusCode::OK, &LoginPage { node_name: state.settings.node_name.clone(), error: None, username: String::new(), next })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub async fn login_submit(State(state): State<AppState>, ClientAddress(client): ClientAddress, Form(form): Form<LoginForm>) -> Response {
+    let next = safe_next(form.next.as_deref());
+    match state.services.login(&form.username, &form.password, &client).await {
+        Ok(done) => {
+            let cookie = session_cookie(Some(&done.token), state.services.settings().session_ttl, state.settings.cookie_secure);
+            ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
+        }
+        Err(err @ (ServiceError::Unauthenticated { .. } | ServiceError::RateLimited { .. })) => {
+            let page = LoginPage { node_name: state.settings.node_name.clone(), error: Some(err.to_string()), username: form.username, next };
+            render(status_for(&err), &page)
+        }
+        Err(err) => fail(err),
+    }
+}
+
+pub async fn logout(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> Response {
+    if let Some(session) = &caller.session {
+        if let Err(err) = state.services.logout(&caller.principal, session).await {
+            return fail(err);
+        }
+    }
+    let cookie = session_cookie(None, chrono::Duration::zero(), state.settings.cookie_secure);
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SwitchForm {
+    org_id: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub async fn switch_org(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<SwitchForm>) -> PageResult {
+    let org: OrgId = form.org_id.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))?;
+    let session = caller.session.as_ref().ok_or_else(|| fail(ServiceError::Forbidden("需要控制台会话".into())))?;
+    state.services.switch_org(&caller.principal, session, org).await.map_err(fail)?;
+    Ok(see_other(&safe_next(form.next.as_deref()), "org_switched"))
+}
+
+// ---- home and own organisation ----
+
+#[derive(Debug, Clone)]
+pub struct OrgView {
+    pub kind: &'static str,
+    pub is_authority: bool,
+    pub region_code: String,
+    pub region_name: String,
+    pub name: String,
+    pub credit_code: String,
+    pub work_unit_name: String,
+    pub created_at: String,
+}
+
+async fn org_view(state: &AppState, org: govshare_domain::org::Organisation) -> OrgView {
+    let region_name = state.services.store().get_region(org.region).await.map(|r| r.name).unwrap_or_default();
+    OrgView {
+        kind: org.kind.label(),
+        is_authority: org.kind == OrgKind::Authority,
+        region_code: org.region.to_string(),
+        region_name,
+        name: org.name,
+        credit_code: org.credit_code.to_string(),
+        work_unit_name: org.work_unit_name,
+        created_at: beijing(org.created_at),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    layout: Layout,
+    feedback: Feedback,
+    org: OrgView,
+    head_name: Option<String>,
+    duties: Vec<(&'static str, &'static str)>,
+}
+
+/// What each role does on the platform, in the words of the regulation.
+fn duties_of(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
+    roles
+        .iter()
+        .map(|r| match r {
+            Role::PlatformAdmin => ("平台管理员", "维护行政区划、单位和账号,保障平台运行"),
+            Role::AuthorityReviewer => ("主管部门审核人", "审核目录、批准延期、确定数源部门、协调争议(第十六、十七、十九、二十一、二十八条)"),
+            Role::AuthoritySupervisor => ("主管部门监管人", "查阅使用记录,监督时效与违规行为,依法暂停共享(第二十七、二十九条)"),
+            Role::Clerk => ("经办人", "编制目录、提出和办理共享申请、提出校核申请(第十一条)"),
+            Role::WorkUnitHead => ("工作机构负责人", "审核同意本部门目录、共享申请及答复后方可报出(第十三、二十条)"),
+            Role::SystemClient => ("应用系统", "通过服务接口调用已授权的数据"),
+        })
+        .collect()
+}
+
+pub async fn home(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NoticeQuery>) -> PageResult {
+    let layout = layout(&state, &caller, "工作台", "/console").await?;
+    let org_id = acting_org(&caller)?;
+    let org = state.services.get_org(&caller.principal, org_id).await.map_err(fail)?;
+    let head_name = state.services.store().work_unit_head(org_id).await.map_err(|e| fail(ServiceError::from(e)))?.map(|u| u.display_name);
+    let roles: Vec<Role> = caller.principal.roles.iter().copied().collect();
+    let page = HomePage { layout, feedback: Feedback::notice(q.notice.as_deref()), org: org_view(&state, org).await, head_name, duties: duties_of(&roles) };
+    Ok(render(StatusCode::OK, &page))
+}
+
+#[derive(Template)]
+#[template(path = "org.html")]
+struct OrgPage {
+    layout: Layout,
+    feedback: Feedback,
+    org: OrgView,
+    head_name: Option<String>,
+    can_edit: bool,
+}
+
+async fn own_org_page(state: &AppState, caller: &Caller, feedback: Feedback) -> PageResult {
+    let layout = layout(state, caller, "本单位信息", "/console/org").await?;
+    let org_id = acting_org(caller)?;
+    let org = state.services.get_org(&caller.principal, org_id).await.map_err(fail)?;
+    let head_name = state.services.store().work_unit_head(org_id).await.map_err(|e| fail(ServiceError::from(e)))?.map(|u| u.display_name);
+    let can_edit = govshare_domain::authz::check(&caller.principal, govshare_domain::authz::Action::EditOrganisation(org_id)).is_ok();
+    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    Ok(render(status, &OrgPage { layout, feedback, org: org_view(state, org).await, head_name, can_edit }))
+}
+
+pub async fn own_org(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NoticeQuery>) -> PageResult {
+    own_org_page(&state, &caller, Feedback::notice(q.notice.as_deref())).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WorkUnitForm {
+    #[serde(default)]
+    work_unit_name: String,
+}
+
+pub async fn update_work_unit(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<WorkUnitForm>) -> PageResult {
+    let org = acting_org(&caller)?;
+    match state.services.update_work_unit(&caller.principal, org, &form.work_unit_name).await {
+        Ok(_) => Ok(see_other("/console/org", "work_unit_updated")),
+        Err(err) => own_org_page(&state, &caller, Feedback::from_error(&err)).await,
+    }
+}
+
+// ---- people ----
+
+#[derive(Debug, Clone)]
+pub struct MemberView {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub contractor: bool,
+    pub disabled: bool,
+    pub roles: Vec<(&'static str, &'static str)>,
+    pub is_self: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    layout: Layout,
+    feedback: Feedback,
+    org_name: String,
+    members: Vec<MemberView>,
+    can_manage: bool,
+    can_manage_accounts: bool,
+    assignable: Vec<(&'static str, &'static str)>,
+    form: NewUserForm,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewUserForm {
+    pub username: String,
+    pub display_name: String,
+    pub contractor: bool,
+    pub roles: Vec<String>,
+}
+
+impl NewUserForm {
+    pub fn has_role(&self, code: &str) -> bool {
+        self.roles.iter().any(|r| r == code)
+    }
+}
+
+async fn users_page(state: &AppState, caller: &Caller, feedback: Feedback, form: NewUserForm) -> PageResult {
+    use govshare_domain::authz::{Action, check};
+    let layout = layout(state, caller, "人员与角色", "/console/users").await?;
+    let org_id = acting_org(caller)?;
+    let members = state.services.members(&caller.principal, org_id).await.map_err(fail)?;
+    let org = state.services.get_org(&caller.principal, org_id).await.map_err(fail)?;
+    let assignable: Vec<(&str, &str)> = Role::ASSIGNABLE
+        .into_iter()
+        .filter(|r| r.check_assignable(org.kind, false).is_ok() && check(&caller.principal, Action::AssignRole(org_id, *r)).is_ok())
+        .map(|r| (r.code(), r.label()))
+        .collect();
+    let me = caller.principal.user_id();
+    let members = members
+        .into_iter()
+        .map(|m| MemberView {
+            id: m.user.id.to_string(),
+            username: m.user.username.to_string(),
+            display_name: m.user.display_name,
+            contractor: m.user.contractor,
+            disabled: m.user.disabled,
+            roles: m.roles.iter().map(|r| (r.code(), r.label())).collect(),
+            is_self: Some(m.user.id) == me,
+        })
+        .collect();
+    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let page = UsersPage {
+        layout,
+        feedback,
+        org_name: org.name,
+        members,
+        can_manage: !assignable.is_empty(),
+        can_manage_accounts: check(&caller.principal, Action::ManageAccount(org_id)).is_ok(),
+        assignable,
+        form,
+    };
+    Ok(render(status, &page))
+}
+
+pub async fn users(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NoticeQuery>) -> PageResult {
+    users_page(&state, &caller, Feedback::notice(q.notice.as_deref()), NewUserForm::default()).await
+}
+
+/// The create-user form has repeated `roles` checkboxes, so it is read as a list of pairs.
+pub async fn create_user(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(fields): Form<Vec<(String, String)>>) -> PageResult {
+    let org = acting_org(&caller)?;
+    let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let input = NewUserInput {
+        username: get("username"),
+        display_name: get("display_name"),
+        password: get("password"),
+        contractor: get("contractor") == "on",
+        roles: fields.iter().filter(|(k, _)| k == "roles").map(|(_, v)| v.clone()).collect(),
+    };
+    let form = NewUserForm { username: input.username.clone(), display_name: input.display_name.clone(), contractor: input.contractor, roles: input.roles.clone() };
+    match state.services.create_user(&caller.principal, org, input).await {
+        Ok(_) => Ok(see_other("/console/users", "user_created")),
+        Err(err) => users_page(&state, &caller, Feedback::from_error(&err), form).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GrantForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn grant_role(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<GrantForm>) -> PageResult {
+    let org = acting_org(&caller)?;
+    match state.services.grant_role(&caller.principal, org, &form.username, &form.role).await {
+        Ok(()) => Ok(see_other("/console/users", "role_granted")),
+        Err(err) => users_page(&state, &caller, Feedback::from_error(&err), NewUserForm::default()).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    role: String,
+}
+
+fn user_id(raw: &str) -> Result<UserId, Response> {
+    raw.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))
+}
+
+pub async fn revoke_role(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Path(user): Path<String>, Form(form): Form<RoleForm>) -> PageResult {
+    let org = acting_org(&caller)?;
+    match state.services.revoke_role(&caller.principal, org, user_id(&user)?, &form.role).await {
+        Ok(()) => Ok(see_other("/console/users", "role_revoked")),
+        Err(err) => users_page(&state, &caller, Feedback::from_error(&err), NewUserForm::default()).await,
+    }
+}
+
+async fn set_disabled(state: AppState, caller: Caller, user: String, disabled: bool) -> PageResult {
+    let org = acting_org(&caller)?;
+    match state.services.set_user_disabled(&caller.principal, org, user_id(&user)?, disabled).await {
+        Ok(()) => Ok(see_other("/console/users", if disabled { "user_disabled" } else { "user_enabled" })),
+        Err(err) => users_page(&state, &caller, Feedback::from_error(&err), NewUserForm::default()).await,
+    }
+}
+
+pub async fn disable_user(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Path(user): Path<String>) -> PageResult {
+    set_disabled(state, caller, user, true).await
+}
+
+pub async fn enable_user(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Path(user): Path<String>) -> PageResult {
+    set_disabled(state, caller, user, false).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    new_password: String,
+}
+
+pub async fn reset_password(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Path(user): Path<String>, Form(form): Form<ResetForm>) -> PageResult {
+    let org = acting_org(&caller)?;
+    match state.services.reset_password(&caller.principal, org, user_id(&user)?, &form.new_password).await {
+        Ok(()) => Ok(see_other("/console/users", "password_reset")),
+        Err(err) => users_page(&state, &caller, Feedback::from_error(&err), NewUserForm::default()).await,
+    }
+}
+
+// ---- API credentials ----
+
+#[derive(Debug, Clone)]
+pub struct CredentialView {
+    pub id: String,
+    pub name: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub status: &'static str,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "credentials.html")]
+struct CredentialsPage {
+    layout: Layout,
+    feedback: Feedback,
+    org_name: String,
+    credentials: Vec<CredentialView>,
+    can_manage: bool,
+    issued: Option<(String, String)>,
+}
+
+async fn credentials_page(state: &AppState, caller: &Caller, feedback: Feedback, issued: Option<(String, String)>) -> PageResult {
+    use govshare_domain::authz::{Action, check};
+    let layout = layout(state, caller, "API 凭证", "/console/credentials").await?;
+    let org_id = acting_org(caller)?;
+    let list = state.services.list_credentials(&caller.principal, org_id).await.map_err(fail)?;
+    let now = state.services.now();
+    let credentials = list
+        .into_iter()
+        .map(|c| {
+            let status = c.status(now);
+            CredentialView {
+                id: c.id.to_string(),
+                name: c.name.clone(),
+                created_by: c.created_by.clone(),
+                created_at: beijing(c.created_at),
+                expires_at: beijing(c.expires_at),
+                status: status.label(),
+                active: status == govshare_domain::principal::CredentialStatus::Active,
+            }
+        })
+        .collect();
+    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let page = CredentialsPage {
+        layout,
+        feedback,
+        org_name: caller.principal.org.as_ref().map(|o| o.name.clone()).unwrap_or_default(),
+        credentials,
+        can_manage: check(&caller.principal, Action::ManageCredentials(org_id)).is_ok(),
+        issued,
+    };
+    Ok(render(status, &page))
+}
+
+pub async fn credentials(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NoticeQuery>) -> PageResult {
+    credentials_page(&state, &caller, Feedback::notice(q.notice.as_deref()), None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IssueForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    valid_days: String,
+}
+
+/// Issuing shows the key on the response page itself, once; it is not stored anywhere it could be shown again.
+pub async fn issue_credential(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<IssueForm>) -> PageResult {
+    let org = acting_org(&caller)?;
+    let days = match form.valid_days.trim().parse::<i64>() {
+        Ok(days) => days,
+        Err(_) => {
+            let err = ServiceError::Validation(govshare_domain::ValidationError::new("valid_days", "format", "有效天数应为整数"));
+            return credentials_page(&state, &caller, Feedback::from_error(&err), None).await;
+        }
+    };
+    match state.services.issue_credential(&caller.principal, org, &form.name, days).await {
+        Ok(issued) => {
+            let feedback = Feedback { notice: Some("API 凭证已签发。密钥只显示这一次,请立即复制并妥善保存".into()), ..Default::default() };
+            credentials_page(&state, &caller, feedback, Some((issued.credential.name, issued.api_key))).await
+        }
+        Err(err) => credentials_page(&state, &caller, Feedback::from_error(&err), None).await,
+    }
+}
+
+pub async fn revoke_credential(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Path(id): Path<String>) -> PageResult {
+    let org = acting_org(&caller)?;
+    let id: CredentialId = id.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))?;
+    match state.services.revoke_credential(&caller.principal, org, id).await {
+        Ok(()) => Ok(see_other("/console/credentials", "credential_revoked")),
+        Err(err) => credentials_page(&state, &caller, Feedback::from_error(&err), None).await,
+    }
+}
+
+// ---- organisations (platform admin) ----
+
+#[derive(Debug, Clone)]
+pub struct RegionView {
+    pub code: String,
+    pub name: String,
+    pub level: &'static str,
+    pub depth: u8,
+    pub authority: Option<String>,
+    pub departments: usize,
+}
+
+#[derive(Template)]
+#[template(path = "organisations.html")]
+struct OrganisationsPage {
+    layout: Layout,
+    feedback: Feedback,
+    regions: Vec<RegionView>,
+    orgs: Vec<OrgView>,
+    form: OrgForm,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OrgForm {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub region_code: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub credit_code: String,
+    #[serde(default)]
+    pub work_unit_name: String,
+}
+
+async fn organisations_page(state: &AppState, caller: &Caller, feedback: Feedback, form: OrgForm) -> PageResult {
+    use govshare_domain::authz::{Action, check};
+    check(&caller.principal, Action::ManageOrganisations).map_err(|d| fail(ServiceError::Forbidden(d.to_string())))?;
+    let layout = layout(state, caller, "组织机构", "/console/organisations").await?;
+    let mut regions = state.services.list_regions(&caller.principal).await.map_err(fail)?;
+    regions.sort_by_key(|r| r.code);
+    let orgs = state.services.list_orgs(&caller.principal).await.map_err(fail)?;
+    let region_views = regions
+        .iter()
+        .map(|r| RegionView {
+            code: r.code.to_string(),
+            name: r.name.clone(),
+            level: r.level().label(),
+            depth: match r.level() {
+                RegionLevel::Province => 0,
+                RegionLevel::City => 1,
+                RegionLevel::County => 2,
+            },
+            authority: orgs.iter().find(|o| o.region == r.code && o.kind == OrgKind::Authority).map(|o| o.name.clone()),
+            departments: orgs.iter().filter(|o| o.region == r.code && o.kind == OrgKind::Department).count(),
+        })
+        .collect();
+    let mut org_views = Vec::with_capacity(orgs.len());
+    for org in orgs {
+        let mut view = org_view(state, org).await;
+        if view.region_name.is_empty() {
+            view.region_name = view.region_code.clone();
+        }
+        org_views.push(view);
+    }
+    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    Ok(render(status, &OrganisationsPage { layout, feedback, regions: region_views, orgs: org_views, form }))
+}
+
+pub async fn organisations(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NoticeQuery>) -> PageResult {
+    organisations_page(&state, &caller, Feedback::notice(q.notice.as_deref()), OrgForm::default()).await
+}
+
+pub async fn create_org(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<OrgForm>) -> PageResult {
+    let input = NewOrganisationInput {
+        kind: form.kind.clone(),
+        region_code: form.region_code.clone(),
+        name: form.name.clone(),
+        credit_code: form.credit_code.clone(),
+        work_unit_name: form.work_unit_name.clone(),
+    };
+    match state.services.create_org(&caller.principal, &input).await {
+        Ok(_) => Ok(see_other("/console/organisations", "org_created")),
+        Err(err) => organisations_page(&state, &caller, Feedback::from_error(&err), form).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RegionForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn create_region(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<RegionForm>) -> PageResult {
+    match state.services.create_region(&caller.principal, &form.code, &form.name).await {
+        Ok(_) => Ok(see_other("/console/organisations", "region_created")),
+        Err(err) => organisations_page(&state, &caller, Feedback::from_error(&err), OrgForm::default()).await,
+    }
+}
+
+// ---- audit ----
+
+#[derive(Debug, Clone)]
+pub struct AuditView {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub object: String,
+    pub detail: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct VerificationView {
+    pub intact: bool,
+    pub verified: i64,
+    pub problem: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    layout: Layout,
+    feedback: Feedback,
+    records: Vec<AuditView>,
+    verification: Option<VerificationView>,
+}
+
+/// Chinese names of the audit actions, for the console.
+fn action_label(action: &str) -> &str {
+    match action {
+        "session.login" => "登录",
+        "session.logout" => "退出登录",
+        "region.create" => "创建行政区划",
+        "org.create" => "创建单位",
+        "org.work_unit.update" => "修改工作机构",
+        "user.create" => "创建账号",
+        "user.disable" => "停用账号",
+        "user.enable" => "启用账号",
+        "user.password.reset" => "重置密码",
+        "user.password.change" => "修改密码",
+        "membership.grant" => "授予角色",
+        "membership.revoke" => "撤销角色",
+        "credential.issue" => "签发 API 凭证",
+        "credential.revoke" => "吊销 API 凭证",
+        other => other,
+    }
+}
+
+async fn audit_page(state: &AppState, caller: &Caller, verification: Option<VerificationView>) -> PageResult {
+    let layout = layout(state, caller, "审计日志", "/console/audit").await?;
+    let records = state.services.recent_audit(&caller.principal, None, 200).await.map_err(fail)?;
+    let records = records
+        .into_iter()
+        .map(|r| AuditView {
+            seq: r.seq,
+            at: beijing(r.at),
+            actor: r.actor,
+            action: format!("{}({})", action_label(&r.action), r.action),
+            object: format!("{} {}", r.object_type, r.object_id),
+            detail: r.detail,
+            hash: hex::encode(&r.hash[..8]),
+        })
+        .collect();
+    Ok(render(StatusCode::OK, &AuditPage { layout, feedback: Feedback::default(), records, verification }))
+}
+
+pub async fn audit(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> PageResult {
+    audit_page(&state, &caller, None).await
+}
+
+pub async fn verify_audit(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> PageResult {
+    let v = state.services.verify_audit(&caller.principal).await.map_err(fail)?;
+    let view = VerificationView { intact: v.first_break.is_none(), verified: v.verified, problem: v.first_break.map(|b| b.to_string()) };
+    audit_page(&state, &caller, Some(view)).await
+}
+
+// ---- own account ----
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    layout: Layout,
+    feedback: Feedback,
+    roles: Vec<&'static str>,
+}
+
+async fn account_page(state: &AppState, caller: &Caller, feedback: Feedback) -> PageResult {
+    let layout = layout(state, caller, "本人账号", "/console/account").await?;
+    let roles: Vec<Role> = caller.principal.roles.iter().copied().collect();
+    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    Ok(render(status, &AccountPage { layout, feedback, roles: role_labels(&roles) }))
+}
+
+pub async fn account(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NoticeQuery>) -> PageResult {
+    account_page(&state, &caller, Feedback::notice(q.notice.as_deref())).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+pub async fn change_password(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<PasswordForm>) -> PageResult {
+    if form.new_password != form.confirm_password {
+        let err = ServiceError::Validation(govshare_domain::ValidationError::new("confirm_password", "mismatch", "两次输入的新密码不一致"));
+        return account_page(&state, &caller, Feedback::from_error(&err)).await;
+    }
+    match state.services.change_own_password(&caller.principal, &form.current_password, &form.new_password).await {
+        Ok(()) => Ok(see_other("/console/account", "password_changed")),
+        Err(err) => account_page(&state, &caller, Feedback::from_error(&err)).await,
+    }
+}

@@ -1,0 +1,183 @@
+//! What the templates see: the page frame and the view models of each page.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::Response;
+use govshare_domain::principal::{Actor, Principal};
+use govshare_domain::role::Role;
+use govshare_service::{OrgChoice, ServiceError};
+
+use super::render;
+use crate::error::ApiError;
+
+/// An entry of the side navigation.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+    /// Workflows that later releases bring; shown so people see where the platform is going, not linked.
+    pub planned: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NavGroup {
+    pub title: &'static str,
+    pub items: Vec<NavItem>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrgOption {
+    pub id: String,
+    pub name: String,
+    pub selected: bool,
+}
+
+/// The frame around every signed-in page.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub node_name: String,
+    pub title: String,
+    pub user_name: String,
+    pub username: String,
+    pub contractor: bool,
+    pub org_name: String,
+    pub role_labels: Vec<&'static str>,
+    pub orgs: Vec<OrgOption>,
+    pub nav: Vec<NavGroup>,
+    pub csrf: String,
+    pub current_path: String,
+}
+
+/// What the page reports about the last action.
+#[derive(Debug, Clone, Default)]
+pub struct Feedback {
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    /// The field the error is about, so the form can mark it.
+    pub error_field: Option<String>,
+}
+
+impl Feedback {
+    pub fn notice(code: Option<&str>) -> Self {
+        Feedback { notice: code.and_then(notice_text).map(str::to_owned), ..Default::default() }
+    }
+
+    pub fn from_error(err: &ServiceError) -> Self {
+        let field = match err {
+            ServiceError::Validation(v) => Some(v.field.to_owned()),
+            _ => None,
+        };
+        Feedback { notice: None, error: Some(err.to_string()), error_field: field }
+    }
+
+    pub fn field_error(&self, field: &str) -> bool {
+        self.error_field.as_deref() == Some(field)
+    }
+}
+
+/// Notices shown after a successful action, by the code in the redirect's `notice` parameter.
+fn notice_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "user_created" => "账号已创建,请将初始密码通过安全渠道告知本人",
+        "role_granted" => "角色已授予",
+        "role_revoked" => "角色已撤销",
+        "user_disabled" => "账号已停用,其登录会话已全部失效",
+        "user_enabled" => "账号已启用",
+        "password_reset" => "密码已重置",
+        "password_changed" => "密码已修改",
+        "credential_revoked" => "API 凭证已吊销,使用该凭证的调用将立即被拒绝",
+        "org_created" => "单位已创建",
+        "region_created" => "行政区划已创建",
+        "work_unit_updated" => "工作机构信息已更新",
+        "org_switched" => "已切换办理单位",
+        _ => return None,
+    })
+}
+
+pub fn role_labels(roles: &[Role]) -> Vec<&'static str> {
+    roles.iter().map(|r| r.label()).collect()
+}
+
+impl Layout {
+    pub fn new(node_name: &str, title: &str, current_path: &str, principal: &Principal, choices: &[OrgChoice], csrf: &str) -> Self {
+        let (user_name, username, contractor) = match &principal.actor {
+            Actor::User { display_name, username, contractor, .. } => (display_name.clone(), username.to_string(), *contractor),
+            other => (principal.display_name(), format!("{other:?}"), false),
+        };
+        let current = principal.org_id();
+        Layout {
+            node_name: node_name.to_owned(),
+            title: title.to_owned(),
+            user_name,
+            username,
+            contractor,
+            org_name: principal.org.as_ref().map(|o| o.name.clone()).unwrap_or_default(),
+            role_labels: principal.roles.iter().map(|r| r.label()).collect(),
+            orgs: choices
+                .iter()
+                .map(|c| OrgOption { id: c.org.id.to_string(), name: c.org.name.clone(), selected: Some(c.org.id) == current })
+                .collect(),
+            nav: navigation(principal, current_path),
+            csrf: csrf.to_owned(),
+            current_path: current_path.to_owned(),
+        }
+    }
+}
+
+fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
+    let item = |href: &'static str, label: &'static str| NavItem { href, label, active: current == href, planned: false };
+    let planned = |label: &'static str| NavItem { href: "", label, active: false, planned: true };
+    let admin = p.has_role(Role::PlatformAdmin);
+    let staff = admin || p.has_role(Role::WorkUnitHead) || (p.has_role(Role::Clerk) && !p.is_contractor());
+
+    let mut groups = vec![
+        NavGroup { title: "工作台", items: vec![item("/console", "首页")] },
+        NavGroup {
+            title: "目录管理",
+            items: vec![planned("政务数据目录"), planned("目录编制与报送"), planned("目录更新义务")],
+        },
+        NavGroup {
+            title: "共享使用",
+            items: vec![planned("共享申请"), planned("申请受理"), planned("共享授权与交付"), planned("使用记录")],
+        },
+        NavGroup { title: "监督管理", items: vec![planned("时限监测"), planned("校核与争议"), planned("监督检查")] },
+    ];
+    let mut system = vec![item("/console/org", "本单位信息")];
+    if staff {
+        system.push(item("/console/users", "人员与角色"));
+        system.push(item("/console/credentials", "API 凭证"));
+    }
+    if admin {
+        system.push(item("/console/organisations", "组织机构"));
+    }
+    if admin || p.has_role(Role::AuthoritySupervisor) {
+        system.push(item("/console/audit", "审计日志"));
+    }
+    system.push(item("/console/account", "本人账号"));
+    groups.push(NavGroup { title: "系统管理", items: system });
+    groups
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    title: &'static str,
+    message: String,
+    error_id: Option<String>,
+}
+
+/// A standalone error page (used where the page itself cannot be shown).
+pub fn error_page(err: &ApiError) -> Response {
+    let status = err.status_code();
+    let detail = err.detail();
+    let title = match status {
+        StatusCode::FORBIDDEN => "无权访问",
+        StatusCode::NOT_FOUND => "未找到",
+        StatusCode::UNAUTHORIZED => "请先登录",
+        s if s.is_server_error() => "系统错误",
+        _ => "请求有误",
+    };
+    render(status, &ErrorPage { status: status.as_u16(), title, message: detail.message, error_id: detail.error_id })
+}
