@@ -1,0 +1,316 @@
+//! The command line: `serve`, `migrate`, `admin …`, `audit verify`.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use govshare_domain::org::{NewOrganisationInput, OrgId, Organisation};
+use govshare_domain::principal::Principal;
+use govshare_http::{AppState, HttpSettings};
+use govshare_service::{NewUserInput, ServiceError, Services};
+use tokio::sync::watch;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::Config;
+use crate::demo;
+
+#[derive(Debug, Parser)]
+#[command(name = "govshare", version, about = "政务数据共享平台 — government data-sharing platform (Decree 809)")]
+pub struct Cli {
+    /// Configuration file; missing is fine (defaults and GOVSHARE__… environment variables apply).
+    #[arg(long, global = true, default_value = "govshare.toml", env = "GOVSHARE_CONFIG")]
+    pub config: PathBuf,
+    /// Database URL, overriding the configuration (`sqlite://…` or `postgres://…`).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the platform: API, console and background jobs.
+    Serve {
+        /// On a fresh node, create the demo province (浙江省) with people in every role, and print the logins.
+        #[arg(long)]
+        demo: bool,
+        /// Address to listen on, overriding `server.listen`.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Manage regions, organisations and accounts from the shell (acts as the node operator; audited).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// The audit chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Add a region (GB/T 2260 code).
+    CreateRegion {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Register an organisation: a competent authority (one per region) or a department.
+    CreateOrg {
+        /// `authority` or `department`.
+        #[arg(long, default_value = "department")]
+        kind: String,
+        #[arg(long)]
+        region: String,
+        #[arg(long)]
+        name: String,
+        /// 统一社会信用代码 (GB 32100, check character validated).
+        #[arg(long)]
+        credit_code: String,
+        /// The data-sharing work unit (工作机构).
+        #[arg(long)]
+        work_unit: String,
+    },
+    /// List organisations.
+    ListOrgs,
+    /// Create an account in an organisation. The initial password is read from standard input when it is
+    /// not a terminal, or generated and printed once.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        name: String,
+        /// The organisation, by credit code or id.
+        #[arg(long)]
+        org: String,
+        /// Role codes: platform_admin, authority_reviewer, authority_supervisor, clerk, work_unit_head.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// A contractor's (受托方) account: clerk only.
+        #[arg(long)]
+        contractor: bool,
+    },
+    /// Give an existing account a role in an organisation.
+    GrantRole {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the chain from the first record; exit 1 and name the first altered, removed or reordered record.
+    Verify,
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let mut config = match Config::load(&cli.config) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(url) = &cli.database_url {
+        config.database.url = crate::config::Secret::new(url.clone());
+    }
+    init_logging(&config, matches!(cli.command, Command::Serve { .. }));
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(execute(cli.command, config)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(config: &Config, serving: bool) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(if serving { config.log.filter.as_str() } else { "warn" }));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if config.log.format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    let store = crate::open_store(config.database.url.expose()).await?;
+    let services = Services::new(store, config.security_settings());
+    let operator = Principal::operator(&std::env::var("USER").unwrap_or_else(|_| "root".into()));
+    match command {
+        Command::Serve { demo, listen } => serve(services, config, demo, listen).await,
+        Command::Migrate => {
+            println!("schema is up to date ({})", crate::config::redact_url(config.database.url.expose()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin { command } => admin(&services, &operator, command).await,
+        Command::Audit { command: AuditCommand::Verify } => {
+            let v = services.verify_audit(&operator).await?;
+            match v.first_break {
+                None => {
+                    println!("audit chain intact: {} records verified", v.verified);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(problem) => {
+                    println!("AUDIT CHAIN BROKEN at record {}: {problem}", problem.seq());
+                    println!("{} records before it verified intact", v.verified);
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+async fn serve(services: Services, config: Config, demo: bool, listen: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
+    let mut node_name = config.server.node_name.clone();
+    let mut logins = None;
+    if demo {
+        if services.store().is_empty().await? {
+            logins = Some(demo::seed(&services).await?);
+        } else {
+            println!("demo: the node already has data; leaving it as it is");
+        }
+        if node_name == Config::default().server.node_name {
+            node_name = "浙江省政务数据共享平台(演示)".into();
+        }
+    }
+    let addr = listen.unwrap_or(config.server.listen);
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr()?;
+    let state = AppState::new(services.clone(), HttpSettings { cookie_secure: config.server.cookie_secure, node_name });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let jobs = tokio::spawn(govshare_http::jobs::run_housekeeping(
+        services,
+        Duration::from_secs(config.server.housekeeping_interval_secs),
+        stop_rx,
+    ));
+
+    println!("govshare is serving on http://{local}");
+    println!("  console:  http://{local}/console");
+    println!("  API docs: http://{local}/api/docs   (OpenAPI: /api/openapi.json)");
+    println!("  health:   /healthz  /readyz  /metrics");
+    if demo {
+        print_demo_logins(logins.as_deref());
+    }
+    tracing::info!(%local, "listening");
+    govshare_http::serve(listener, state, shutdown_signal()).await?;
+    let _ = stop_tx.send(true);
+    let _ = jobs.await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_demo_logins(logins: Option<&[demo::DemoLogin]>) {
+    println!();
+    println!("demo logins (password for all: {}):", demo::DEMO_PASSWORD);
+    match logins {
+        Some(logins) => {
+            for l in logins {
+                println!("  {:<14} {:<8} {:<28} {}", l.username, l.display_name, l.org, l.roles);
+            }
+        }
+        None => println!("  admin, reviewer, supervisor, gat.clerk, gat.head, rst.clerk, rst.head, … (created earlier)"),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn find_org(services: &Services, operator: &Principal, reference: &str) -> anyhow::Result<Organisation> {
+    let orgs = services.list_orgs(operator).await?;
+    let by_id = reference.parse::<OrgId>().ok();
+    orgs.into_iter()
+        .find(|o| Some(o.id) == by_id || o.credit_code.as_str().eq_ignore_ascii_case(reference.trim()))
+        .ok_or_else(|| anyhow::anyhow!("no organisation with credit code or id `{reference}`"))
+}
+
+fn explain(err: ServiceError) -> anyhow::Error {
+    match &err {
+        ServiceError::Validation(v) => anyhow::anyhow!("{} (field `{}`, rule `{}`)", v.message, v.field, v.rule),
+        _ => anyhow::anyhow!("{err} ({})", err.code()),
+    }
+}
+
+async fn admin(services: &Services, operator: &Principal, command: AdminCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AdminCommand::CreateRegion { code, name } => {
+            let region = services.create_region(operator, &code, &name).await.map_err(explain)?;
+            println!("created region {} {}", region.code, region.name);
+        }
+        AdminCommand::CreateOrg { kind, region, name, credit_code, work_unit } => {
+            let input = NewOrganisationInput { kind, region_code: region, name, credit_code, work_unit_name: work_unit };
+            let org = services.create_org(operator, &input).await.map_err(explain)?;
+            println!("created {} {} ({}), id {}", org.kind.code(), org.name, org.credit_code, org.id);
+        }
+        AdminCommand::ListOrgs => {
+            for org in services.list_orgs(operator).await.map_err(explain)? {
+                println!("{}  {}  {:<10} {}  {}", org.id, org.credit_code, org.kind.code(), org.region, org.name);
+            }
+        }
+        AdminCommand::CreateUser { username, name, org, roles, contractor } => {
+            let org = find_org(services, operator, &org).await?;
+            let (password, generated) = initial_password()?;
+            let input = NewUserInput { username, display_name: name, password: password.clone(), contractor, roles };
+            let user = services.create_user(operator, org.id, input).await.map_err(explain)?;
+            println!("created user {} ({}) in {}", user.username, user.display_name, org.name);
+            if generated {
+                println!("initial password (shown once): {password}");
+            }
+        }
+        AdminCommand::GrantRole { username, org, role } => {
+            let org = find_org(services, operator, &org).await?;
+            services.grant_role(operator, org.id, &username, &role).await.map_err(explain)?;
+            println!("granted {role} in {} to {username}", org.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The initial password from standard input (one line) when it is piped, or a fresh one.
+fn initial_password() -> anyhow::Result<(String, bool)> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        if !line.is_empty() {
+            return Ok((line, false));
+        }
+    }
+    let token = govshare_service::secrets::random_token();
+    Ok((format!("Gs-{}-9a", &token[..14]), true))
+}

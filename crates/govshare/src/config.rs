@@ -1,0 +1,174 @@
+//! Layered configuration: built-in defaults, then `govshare.toml` (or the file given with `--config`), then
+//! environment variables `GOVSHARE__SECTION__KEY` (e.g. `GOVSHARE__DATABASE__URL`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A value that must not appear in logs; `Debug` shows only that it is set.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret(\"{}\")", redact_url(&self.0))
+    }
+}
+
+/// Hides the password in a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}://{}:***@{}", &url[..scheme], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub server: ServerConfig,
+    pub security: SecurityConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DatabaseConfig {
+    /// `sqlite://data/govshare.db` (embedded, the default) or `postgres://user:pass@host/db` (production).
+    pub url: Secret,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// The node's name in the console header.
+    pub node_name: String,
+    /// Mark the session cookie `Secure` (HTTPS only; browsers also accept it on http://localhost).
+    pub cookie_secure: bool,
+    /// Seconds between housekeeping runs (expired sessions, old login failures).
+    pub housekeeping_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecurityConfig {
+    pub session_ttl_minutes: i64,
+    pub login_max_failures: u64,
+    pub login_window_minutes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log collectors.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `govshare=debug,info`. `RUST_LOG` overrides it.
+    pub filter: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database: DatabaseConfig { url: Secret::new("sqlite://data/govshare.db") },
+            server: ServerConfig {
+                listen: "127.0.0.1:8080".parse().expect("valid default address"),
+                node_name: "政务数据共享平台".into(),
+                cookie_secure: true,
+                housekeeping_interval_secs: 300,
+            },
+            security: SecurityConfig { session_ttl_minutes: 480, login_max_failures: 5, login_window_minutes: 15 },
+            log: LogConfig { format: "text".into(), filter: "info".into() },
+        }
+    }
+}
+
+impl Config {
+    /// Loads the layers. A missing file is fine (defaults apply); a malformed one is an error naming the key.
+    pub fn load(file: &Path) -> anyhow::Result<Config> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("GOVSHARE__").split("__"))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let s = &self.security;
+        anyhow::ensure!(s.session_ttl_minutes >= 5, "security.session_ttl_minutes must be at least 5");
+        anyhow::ensure!(s.login_max_failures >= 1, "security.login_max_failures must be at least 1");
+        anyhow::ensure!(s.login_window_minutes >= 1, "security.login_window_minutes must be at least 1");
+        anyhow::ensure!(self.server.housekeeping_interval_secs >= 1, "server.housekeeping_interval_secs must be at least 1");
+        anyhow::ensure!(
+            matches!(self.log.format.as_str(), "text" | "json"),
+            "log.format must be `text` or `json`, got `{}`",
+            self.log.format
+        );
+        Ok(())
+    }
+
+    pub fn security_settings(&self) -> govshare_service::SecuritySettings {
+        govshare_service::SecuritySettings {
+            session_ttl: chrono::Duration::minutes(self.security.session_ttl_minutes),
+            login_max_failures: self.security.login_max_failures,
+            login_window: chrono::Duration::minutes(self.security.login_window_minutes),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("govshare.toml", "[server]\nnode_name = \"浙江省政务数据共享平台\"\n[security]\nlogin_max_failures = 3\n")?;
+            jail.set_env("GOVSHARE__SECURITY__LOGIN_MAX_FAILURES", "7");
+            jail.set_env("GOVSHARE__DATABASE__URL", "postgres://app:s3cret@db/govshare");
+            let config = Config::load(Path::new("govshare.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(config.server.node_name, "浙江省政务数据共享平台");
+            assert_eq!(config.security.login_max_failures, 7);
+            assert_eq!(config.security.session_ttl_minutes, 480);
+            assert_eq!(config.database.url.expose(), "postgres://app:s3cret@db/govshare");
+            assert!(!format!("{config:?}").contains("s3cret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("govshare.toml", "[log]\nformat = \"xml\"\n")?;
+            let err = Config::load(Path::new("govshare.toml")).unwrap_err().to_string();
+            assert!(err.contains("log.format"), "{err}");
+            jail.create_file("govshare.toml", "[server]\nlisten = \"nowhere\"\n")?;
+            let err = Config::load(Path::new("govshare.toml")).unwrap_err().to_string();
+            assert!(err.contains("listen"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(redact_url("postgres://u:p@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

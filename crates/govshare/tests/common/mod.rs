@@ -1,0 +1,189 @@
+//! Test harness: the real application on port 0, on SQLite or PostgreSQL, with the demo province.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use govshare_http::{AppState, HttpSettings};
+use govshare_service::{Clock, SecuritySettings, Services};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A clock the test moves forward, for expiry rules. Starts at the real time.
+#[derive(Debug, Clone)]
+pub struct TestClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl TestClock {
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db_url: String,
+    pub services: Services,
+    pub clock: TestClock,
+    _dir: Option<tempfile::TempDir>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub const PASSWORD: &str = govshare::demo::DEMO_PASSWORD;
+
+/// A fresh, empty database URL for the backend.
+pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            (format!("sqlite://{}/govshare.db", dir.path().display()), Some(dir))
+        }
+        Backend::Postgres => (govshare_store_postgres::testing::fresh_database().await, None),
+    }
+}
+
+pub async fn spawn(backend: Backend) -> TestApp {
+    let (db_url, dir) = fresh_database(backend).await;
+    let store = govshare::open_store(&db_url).await.expect("store opens");
+    let clock = TestClock(Arc::new(Mutex::new(Utc::now())));
+    let services = Services::new(store, SecuritySettings::default()).with_clock(Arc::new(clock.clone()));
+    govshare::demo::seed(&services).await.expect("demo seeds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState::new(services.clone(), HttpSettings { cookie_secure: true, node_name: "测试节点".into() });
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(govshare_http::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    TestApp { base, db_url, services, clock, _dir: dir, _shutdown: tx }
+}
+
+/// A client that keeps the session cookie and CSRF token by hand, so the test sees exactly what is sent.
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+    pub bearer: Option<String>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub text: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+impl Client {
+    pub fn anonymous(app: &TestApp) -> Client {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Client { http, base: app.base.clone(), cookie: None, csrf: None, bearer: None }
+    }
+
+    pub fn with_key(app: &TestApp, key: &str) -> Client {
+        Client { bearer: Some(key.to_owned()), ..Client::anonymous(app) }
+    }
+
+    pub async fn login(app: &TestApp, username: &str) -> Client {
+        let mut client = Client::anonymous(app);
+        let reply = client.post("/api/v1/auth/login", serde_json::json!({"username": username, "password": PASSWORD})).await;
+        assert_eq!(reply.status, StatusCode::OK, "login {username}: {}", reply.text);
+        client.adopt_session(&reply);
+        client
+    }
+
+    pub fn adopt_session(&mut self, reply: &Reply) {
+        let set_cookie = reply.headers.get("set-cookie").expect("session cookie").to_str().unwrap();
+        assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+        assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+        self.cookie = Some(set_cookie.split(';').next().unwrap().to_owned());
+        self.csrf = reply.body["csrf_token"].as_str().map(str::to_owned);
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>, csrf: Option<&str>) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(cookie) = &self.cookie {
+            req = req.header("cookie", cookie);
+        }
+        if let Some(token) = csrf {
+            req = req.header("x-csrf-token", token);
+        }
+        if let Some(key) = &self.bearer {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request is answered");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, body, text, headers }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None, None).await
+    }
+
+    /// An unsafe request with the session's CSRF token, as the console's scripts would send it.
+    pub async fn call(&self, method: Method, path: &str, body: Value) -> Reply {
+        self.send(method, path, Some(body), self.csrf.clone().as_deref()).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, body).await
+    }
+
+    /// A console form post (urlencoded), with the given fields.
+    pub async fn form(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let mut req = self.http.post(format!("{}{}", self.base, path)).form(fields);
+        if let Some(cookie) = &self.cookie {
+            req = req.header("cookie", cookie);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        Reply { status, body: Value::Null, text, headers }
+    }
+
+    pub async fn org_id(&self, name: &str) -> String {
+        let orgs = self.get("/api/v1/organisations").await;
+        orgs.body.as_array().unwrap().iter().find(|o| o["name"] == name).unwrap_or_else(|| panic!("no org {name}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// Runs each named test function on both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::common::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::common::Backend::Postgres).await } )*
+        }
+    };
+}
