@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod authz;
+pub mod calendar;
 pub mod credit_code;
 pub mod error;
 pub mod org;
