@@ -1,16 +1,18 @@
+use std::borrow::Cow;
 use std::fmt;
 
 /// Bad input: which field, which rule it broke (a stable English code), and a message for people (Chinese).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationError {
-    pub field: &'static str,
+    /// The input field at fault, e.g. `credit_code` or `items[2].code`.
+    pub field: Cow<'static, str>,
     pub rule: &'static str,
     pub message: String,
 }
 
 impl ValidationError {
-    pub fn new(field: &'static str, rule: &'static str, message: impl Into<String>) -> Self {
-        Self { field, rule, message: message.into() }
+    pub fn new(field: impl Into<Cow<'static, str>>, rule: &'static str, message: impl Into<String>) -> Self {
+        Self { field: field.into(), rule, message: message.into() }
     }
 }
 
@@ -24,7 +26,7 @@ impl std::error::Error for ValidationError {}
 
 /// Trims and checks a required free-text field for presence and length (in characters, not bytes).
 pub fn required_text(
-    field: &'static str,
+    field: impl Into<Cow<'static, str>>,
     label: &str,
     value: &str,
     max_chars: usize,

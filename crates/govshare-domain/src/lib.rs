@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod authz;
 pub mod calendar;
+pub mod catalog;
 pub mod credit_code;
 pub mod error;
 pub mod org;

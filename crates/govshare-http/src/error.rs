@@ -82,7 +82,7 @@ impl ApiError {
             ApiError::Service(ServiceError::Validation(v)) => ErrorDetail {
                 code: "validation_failed".into(),
                 message: v.message.clone(),
-                field: Some(v.field.to_owned()),
+                field: Some(v.field.to_string()),
                 rule: Some(v.rule.to_owned()),
                 error_id: None,
             },

@@ -65,7 +65,7 @@ impl Feedback {
 
     pub fn from_error(err: &ServiceError) -> Self {
         let field = match err {
-            ServiceError::Validation(v) => Some(v.field.to_owned()),
+            ServiceError::Validation(v) => Some(v.field.to_string()),
             _ => None,
         };
         Feedback { notice: None, error: Some(err.to_string()), error_field: field }

@@ -1,0 +1,774 @@
+//! The government data catalog (R-CAT-1..4; Art. 12–17): entries, their data items, the three sharing
+//! attributes with their rules, and the lifecycle from draft to publication.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ValidationError;
+use crate::error::required_text;
+
+macro_rules! coded_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => ($code:literal, $label:literal)),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+
+            /// Accepts the English code or the Chinese label (as typed into an Excel template).
+            pub fn parse(field: impl Into<std::borrow::Cow<'static, str>>, input: &str) -> Result<Self, ValidationError> {
+                let input = input.trim();
+                Self::ALL.iter().copied().find(|v| v.code() == input || v.label() == input).ok_or_else(|| {
+                    let allowed: Vec<&str> = Self::ALL.iter().map(|v| v.label()).collect();
+                    ValidationError::new(field, "unknown_value", format!("「{input}」不是有效取值,可选:{}", allowed.join("、")))
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+coded_enum!(
+    /// 共享属性 (Art. 14).
+    SharingAttribute {
+        Unconditional => ("unconditional", "无条件共享"),
+        Conditional => ("conditional", "有条件共享"),
+        NotShared => ("not_shared", "不予共享"),
+    }
+);
+
+coded_enum!(
+    /// 共享方式 (Art. 22).
+    DeliveryMethod {
+        ServiceApi => ("service_api", "服务接口"),
+        BulkExchange => ("bulk_exchange", "批量交换"),
+        FileDownload => ("file_download", "文件下载"),
+    }
+);
+
+coded_enum!(
+    /// 更新频率.
+    UpdateFrequency {
+        Realtime => ("realtime", "实时"),
+        Daily => ("daily", "每日"),
+        Weekly => ("weekly", "每周"),
+        Monthly => ("monthly", "每月"),
+        Quarterly => ("quarterly", "每季度"),
+        HalfYearly => ("half_yearly", "每半年"),
+        Yearly => ("yearly", "每年"),
+        Irregular => ("irregular", "不定期"),
+    }
+);
+
+coded_enum!(
+    /// 数据格式, after the catalog-compilation guide's resource formats.
+    DataFormat {
+        Database => ("database", "数据库"),
+        Spreadsheet => ("spreadsheet", "电子表格"),
+        Document => ("document", "电子文件"),
+        Image => ("image", "图形图像"),
+        Media => ("media", "流媒体"),
+        SelfDescribing => ("self_describing", "自描述格式"),
+    }
+);
+
+coded_enum!(
+    /// 数据项类型.
+    DataType {
+        String => ("string", "字符型"),
+        Integer => ("integer", "整数型"),
+        Decimal => ("decimal", "数值型"),
+        Date => ("date", "日期型"),
+        DateTime => ("datetime", "日期时间型"),
+        Boolean => ("boolean", "布尔型"),
+        Binary => ("binary", "二进制"),
+    }
+);
+
+coded_enum!(
+    /// Kinds of personal information a data item can hold; the data plane masks by these.
+    PersonalInfoKind {
+        Name => ("name", "姓名"),
+        IdNumber => ("id_number", "身份证件号码"),
+        Phone => ("phone", "电话号码"),
+        Address => ("address", "地址"),
+        BankCard => ("bank_card", "银行卡号"),
+        CreditCode => ("credit_code", "统一社会信用代码"),
+        Email => ("email", "电子邮箱"),
+        Biometric => ("biometric", "生物识别信息"),
+        Health => ("health", "医疗健康信息"),
+        Financial => ("financial", "金融账户信息"),
+        Location => ("location", "行踪轨迹"),
+        Other => ("other", "其他个人信息"),
+    }
+);
+
+impl PersonalInfoKind {
+    /// Sensitive personal information in the sense of PIPL Art. 28.
+    pub fn is_sensitive(self) -> bool {
+        matches!(
+            self,
+            PersonalInfoKind::IdNumber
+                | PersonalInfoKind::BankCard
+                | PersonalInfoKind::Biometric
+                | PersonalInfoKind::Health
+                | PersonalInfoKind::Financial
+                | PersonalInfoKind::Location
+        )
+    }
+}
+
+/// A classification and grade (数据分类分级), e.g. 一般数据 · 2 级.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Grade {
+    pub class: String,
+    pub level: u8,
+}
+
+impl fmt::Display for Grade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} · {} 级", self.class, self.level)
+    }
+}
+
+/// The configurable classification scheme: the classes from most to least protected, and the levels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GradeScheme {
+    pub classes: Vec<String>,
+    pub max_level: u8,
+}
+
+impl Default for GradeScheme {
+    /// The default of the national data-classification rules: 核心数据 / 重要数据 / 一般数据, levels 1–4.
+    fn default() -> Self {
+        GradeScheme { classes: vec!["核心数据".into(), "重要数据".into(), "一般数据".into()], max_level: 4 }
+    }
+}
+
+impl GradeScheme {
+    pub fn parse(&self, field: impl Into<std::borrow::Cow<'static, str>>, class: &str, level: u8) -> Result<Grade, ValidationError> {
+        let class = class.trim();
+        if !self.classes.iter().any(|c| c == class) {
+            return Err(ValidationError::new(
+                field,
+                "unknown_class",
+                format!("数据分类「{class}」不在分类分级方案中,可选:{}", self.classes.join("、")),
+            ));
+        }
+        if !(1..=self.max_level).contains(&level) {
+            return Err(ValidationError::new(field, "level_range", format!("数据级别应为 1–{} 级,收到 {level}", self.max_level)));
+        }
+        Ok(Grade { class: class.to_owned(), level })
+    }
+
+    /// How protected a grade is: a more protected class outranks any level of a less protected one, and within a
+    /// class a higher level is more protected.
+    pub fn rank(&self, grade: &Grade) -> (usize, u8) {
+        let class_rank = self.classes.iter().position(|c| *c == grade.class).map_or(0, |p| self.classes.len() - p);
+        (class_rank, grade.level)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataItem {
+    pub name: String,
+    /// Identifier used in data and APIs: letters, digits and underscores, starting with a letter.
+    pub code: String,
+    pub data_type: DataType,
+    pub length: Option<u32>,
+    pub grade: Grade,
+    pub personal_info: Option<PersonalInfoKind>,
+}
+
+/// The sharing attribute with what each kind must state (Art. 15).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "attribute", rename_all = "snake_case")]
+pub enum SharingTerms {
+    Unconditional,
+    /// 共享范围 and 使用用途 are required.
+    Conditional { scope: String, purposes: Vec<String> },
+    /// 理由 and the law / administrative regulation / State Council decision that forbids sharing are required.
+    NotShared { reason: String, legal_basis: String },
+}
+
+impl SharingTerms {
+    pub fn attribute(&self) -> SharingAttribute {
+        match self {
+            SharingTerms::Unconditional => SharingAttribute::Unconditional,
+            SharingTerms::Conditional { .. } => SharingAttribute::Conditional,
+            SharingTerms::NotShared { .. } => SharingAttribute::NotShared,
+        }
+    }
+}
+
+/// What a catalog entry says (R-CAT-1). Field names follow 政务信息资源目录编制指南.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryContent {
+    pub name: String,
+    pub resource_code: String,
+    pub summary: String,
+    pub format: DataFormat,
+    pub items: Vec<DataItem>,
+    pub update_frequency: UpdateFrequency,
+    pub sharing: SharingTerms,
+    pub delivery_methods: BTreeSet<DeliveryMethod>,
+    pub usage_conditions: String,
+    pub grade: Grade,
+    pub open_to_public: bool,
+    pub related_codes: Vec<String>,
+}
+
+/// Unparsed input for an entry, as a form, the API or an Excel row provides it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EntryInput {
+    pub name: String,
+    pub resource_code: String,
+    pub summary: String,
+    pub format: String,
+    pub items: Vec<DataItemInput>,
+    pub update_frequency: String,
+    pub sharing_attribute: String,
+    #[serde(default)]
+    pub sharing_scope: String,
+    #[serde(default)]
+    pub permitted_purposes: Vec<String>,
+    #[serde(default)]
+    pub not_shared_reason: String,
+    #[serde(default)]
+    pub legal_basis: String,
+    #[serde(default)]
+    pub delivery_methods: Vec<String>,
+    #[serde(default)]
+    pub usage_conditions: String,
+    pub grade_class: String,
+    pub grade_level: u8,
+    #[serde(default)]
+    pub open_to_public: bool,
+    #[serde(default)]
+    pub related_codes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DataItemInput {
+    pub name: String,
+    pub code: String,
+    pub data_type: String,
+    #[serde(default)]
+    pub length: Option<u32>,
+    pub grade_class: String,
+    pub grade_level: u8,
+    #[serde(default)]
+    pub personal_info: Option<String>,
+}
+
+fn item_field(index: usize, field: &str) -> String {
+    format!("items[{index}].{field}")
+}
+
+pub const MAX_ITEMS: usize = 500;
+
+/// Resource codes: upper-case letters, digits, `-` and `/`, 4–64 characters (e.g. `330000-GAT-0001`).
+fn parse_resource_code(field: &'static str, input: &str) -> Result<String, ValidationError> {
+    let code = input.trim().to_ascii_uppercase();
+    let ok_chars = code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '/');
+    if !(4..=64).contains(&code.len()) || !ok_chars {
+        return Err(ValidationError::new(
+            field,
+            "format",
+            format!("资源代码「{}」格式错误:应为 4–64 位大写字母、数字、- 或 /", input.trim()),
+        ));
+    }
+    Ok(code)
+}
+
+fn parse_item_code(field: String, input: &str) -> Result<String, ValidationError> {
+    let code = input.trim().to_ascii_lowercase();
+    let valid = code.len() <= 64
+        && code.starts_with(|c: char| c.is_ascii_lowercase())
+        && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        return Err(ValidationError::new(
+            field,
+            "format",
+            format!("数据项代码「{}」格式错误:应以字母开头,只含字母、数字和下划线,最长 64 位", input.trim()),
+        ));
+    }
+    Ok(code)
+}
+
+impl EntryContent {
+    /// Parses and checks an entry against every rule of R-CAT-1/2, naming the first field at fault.
+    pub fn parse(input: &EntryInput, scheme: &GradeScheme) -> Result<Self, ValidationError> {
+        let name = required_text("name", "目录名称", &input.name, 100)?;
+        let resource_code = parse_resource_code("resource_code", &input.resource_code)?;
+        let summary = required_text("summary", "摘要", &input.summary, 2000)?;
+        let format = DataFormat::parse("format", &input.format)?;
+        let update_frequency = UpdateFrequency::parse("update_frequency", &input.update_frequency)?;
+        let grade = scheme.parse("grade", &input.grade_class, input.grade_level)?;
+
+        if input.items.is_empty() {
+            return Err(ValidationError::new("items", "required", "目录至少应包含一个数据项"));
+        }
+        if input.items.len() > MAX_ITEMS {
+            return Err(ValidationError::new("items", "too_many", format!("一个目录最多 {MAX_ITEMS} 个数据项")));
+        }
+        let mut items = Vec::with_capacity(input.items.len());
+        let mut codes = BTreeSet::new();
+        for (i, raw) in input.items.iter().enumerate() {
+            let n = i + 1;
+            let name = required_text(item_field(i, "name"), &format!("第 {n} 个数据项的名称"), &raw.name, 100)?;
+            let code = parse_item_code(item_field(i, "code"), &raw.code)?;
+            if !codes.insert(code.clone()) {
+                return Err(ValidationError::new(item_field(i, "code"), "duplicate", format!("数据项代码「{code}」重复")));
+            }
+            let data_type = DataType::parse(item_field(i, "data_type"), &raw.data_type)?;
+            if raw.length == Some(0) || raw.length.is_some_and(|l| l > 1_000_000) {
+                return Err(ValidationError::new(item_field(i, "length"), "range", format!("数据项「{name}」的长度应在 1–1000000 之间")));
+            }
+            if data_type == DataType::String && raw.length.is_none() {
+                return Err(ValidationError::new(item_field(i, "length"), "required", format!("字符型数据项「{name}」必须填写长度")));
+            }
+            let item_grade = scheme.parse(item_field(i, "grade"), &raw.grade_class, raw.grade_level)?;
+            if scheme.rank(&item_grade) > scheme.rank(&grade) {
+                return Err(ValidationError::new(
+                    item_field(i, "grade"),
+                    "above_entry",
+                    format!("数据项「{name}」的分级({item_grade})高于目录的分级({grade}),请提高目录分级"),
+                ));
+            }
+            let personal_info = match raw.personal_info.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(kind) => Some(PersonalInfoKind::parse(item_field(i, "personal_info"), kind)?),
+            };
+            items.push(DataItem { name, code, data_type, length: raw.length, grade: item_grade, personal_info });
+        }
+
+        let attribute = SharingAttribute::parse("sharing_attribute", &input.sharing_attribute)?;
+        let sharing = match attribute {
+            SharingAttribute::Unconditional => SharingTerms::Unconditional,
+            SharingAttribute::Conditional => {
+                let scope = input.sharing_scope.trim();
+                let purposes: Vec<String> =
+                    input.permitted_purposes.iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
+                if scope.is_empty() {
+                    return Err(ValidationError::new(
+                        "sharing_scope",
+                        "required_for_conditional",
+                        "有条件共享的目录必须列明共享范围(第十五条)",
+                    ));
+                }
+                if purposes.is_empty() {
+                    return Err(ValidationError::new(
+                        "permitted_purposes",
+                        "required_for_conditional",
+                        "有条件共享的目录必须列明使用用途(第十五条)",
+                    ));
+                }
+                SharingTerms::Conditional { scope: required_text("sharing_scope", "共享范围", scope, 500)?, purposes }
+            }
+            SharingAttribute::NotShared => {
+                if input.not_shared_reason.trim().is_empty() {
+                    return Err(ValidationError::new(
+                        "not_shared_reason",
+                        "required_for_not_shared",
+                        "不予共享的目录必须列明理由(第十五条)",
+                    ));
+                }
+                if input.legal_basis.trim().is_empty() {
+                    return Err(ValidationError::new(
+                        "legal_basis",
+                        "required_for_not_shared",
+                        "不予共享的目录必须明确法律、行政法规或国务院决定依据(第十五条)",
+                    ));
+                }
+                SharingTerms::NotShared {
+                    reason: required_text("not_shared_reason", "不予共享理由", &input.not_shared_reason, 1000)?,
+                    legal_basis: required_text("legal_basis", "不予共享依据", &input.legal_basis, 500)?,
+                }
+            }
+        };
+
+        let delivery_methods = input
+            .delivery_methods
+            .iter()
+            .map(|m| DeliveryMethod::parse("delivery_methods", m))
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        match attribute {
+            SharingAttribute::NotShared if !delivery_methods.is_empty() => {
+                return Err(ValidationError::new("delivery_methods", "not_for_not_shared", "不予共享的目录不应设置共享方式"));
+            }
+            SharingAttribute::Unconditional | SharingAttribute::Conditional if delivery_methods.is_empty() => {
+                return Err(ValidationError::new("delivery_methods", "required", "可共享的目录至少应提供一种共享方式"));
+            }
+            _ => {}
+        }
+        let related_codes = input
+            .related_codes
+            .iter()
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| parse_resource_code("related_codes", c))
+            .collect::<Result<Vec<_>, _>>()?;
+        if related_codes.contains(&resource_code) {
+            return Err(ValidationError::new("related_codes", "self_reference", "关联目录不能是本目录自身"));
+        }
+        Ok(EntryContent {
+            name,
+            resource_code,
+            summary,
+            format,
+            items,
+            update_frequency,
+            sharing,
+            delivery_methods,
+            usage_conditions: input.usage_conditions.trim().to_owned(),
+            grade,
+            open_to_public: input.open_to_public,
+            related_codes,
+        })
+    }
+
+    pub fn has_personal_info(&self) -> bool {
+        self.items.iter().any(|i| i.personal_info.is_some())
+    }
+}
+
+coded_enum!(
+    /// The assessments Art. 13 requires before a catalog is approved.
+    AssessmentKind {
+        Confidentiality => ("confidentiality", "保密风险评估"),
+        PersonalInfoImpact => ("personal_info_impact", "个人信息保护影响评估"),
+    }
+);
+
+coded_enum!(
+    AssessmentConclusion {
+        Pass => ("pass", "通过"),
+        PassWithMeasures => ("pass_with_measures", "采取措施后通过"),
+        Fail => ("fail", "不通过"),
+    }
+);
+
+/// An assessment attached to a draft: a document with its date and conclusion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assessment {
+    pub kind: AssessmentKind,
+    pub document_title: String,
+    pub document_ref: String,
+    pub assessed_on: NaiveDate,
+    pub conclusion: AssessmentConclusion,
+}
+
+coded_enum!(
+    /// Where a version of an entry stands (R-CAT-3).
+    EntryStatus {
+        Draft => ("draft", "草稿"),
+        AwaitingHead => ("awaiting_head", "待负责人审核"),
+        SubmittedToAuthority => ("submitted", "已报送主管部门"),
+        Published => ("published", "已发布"),
+        Returned => ("returned", "已退回"),
+        Superseded => ("superseded", "已被新版本替代"),
+    }
+);
+
+/// What someone does to a version of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryCommand {
+    Edit,
+    /// The clerk asks the work-unit head to approve.
+    SubmitToHead,
+    HeadApprove,
+    HeadReject { reason: String },
+    /// The authority publishes.
+    Publish,
+    /// The authority returns it with reasons.
+    Return { reasons: String },
+    /// A newer version was published.
+    Supersede,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransitionError {
+    pub from: EntryStatus,
+    pub message: String,
+}
+
+impl fmt::Display for TransitionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for TransitionError {}
+
+/// Assessments the content requires before it can go to the head: always the confidentiality assessment, and the
+/// personal-information impact assessment when any item holds personal information.
+pub fn required_assessments(content: &EntryContent) -> BTreeSet<AssessmentKind> {
+    let mut kinds = BTreeSet::from([AssessmentKind::Confidentiality]);
+    if content.has_personal_info() {
+        kinds.insert(AssessmentKind::PersonalInfoImpact);
+    }
+    kinds
+}
+
+/// The lifecycle state machine: the status after `command`, or why it cannot happen now.
+pub fn transition(
+    from: EntryStatus,
+    command: &EntryCommand,
+    content: &EntryContent,
+    assessments: &[Assessment],
+) -> Result<EntryStatus, TransitionError> {
+    use EntryCommand as C;
+    use EntryStatus as S;
+    let refuse = |message: String| Err(TransitionError { from, message });
+    match (from, command) {
+        (S::Draft | S::Returned, C::Edit) => Ok(S::Draft),
+        (S::Draft | S::Returned, C::SubmitToHead) => {
+            for kind in required_assessments(content) {
+                match assessments.iter().filter(|a| a.kind == kind).max_by_key(|a| a.assessed_on) {
+                    None => return refuse(format!("报送前须附{}(第十三条)", kind.label())),
+                    Some(a) if a.conclusion == AssessmentConclusion::Fail => {
+                        return refuse(format!("{}结论为「不通过」,不能报送", kind.label()));
+                    }
+                    Some(_) => {}
+                }
+            }
+            Ok(S::AwaitingHead)
+        }
+        (S::AwaitingHead, C::HeadApprove) => Ok(S::SubmittedToAuthority),
+        (S::AwaitingHead, C::HeadReject { reason }) | (S::SubmittedToAuthority, C::Return { reasons: reason }) => {
+            if reason.trim().is_empty() {
+                refuse("退回必须说明理由".into())
+            } else if from == S::AwaitingHead {
+                Ok(S::Draft)
+            } else {
+                Ok(S::Returned)
+            }
+        }
+        (S::SubmittedToAuthority, C::Publish) => Ok(S::Published),
+        (S::Published, C::Supersede) => Ok(S::Superseded),
+        (from, command) => refuse(format!("目录处于「{}」状态,不能执行该操作({})", from.label(), command_label(command))),
+    }
+}
+
+fn command_label(command: &EntryCommand) -> &'static str {
+    match command {
+        EntryCommand::Edit => "编辑",
+        EntryCommand::SubmitToHead => "提交负责人审核",
+        EntryCommand::HeadApprove => "负责人同意",
+        EntryCommand::HeadReject { .. } => "负责人退回",
+        EntryCommand::Publish => "审核发布",
+        EntryCommand::Return { .. } => "主管部门退回",
+        EntryCommand::Supersede => "被新版本替代",
+    }
+}
+
+/// A published or in-progress version of an entry, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryVersion {
+    pub version: u32,
+    pub status: EntryStatus,
+    pub content: EntryContent,
+    pub assessments: Vec<Assessment>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn item(code: &str, pi: Option<&str>) -> DataItemInput {
+        DataItemInput {
+            name: format!("项{code}"),
+            code: code.into(),
+            data_type: "字符型".into(),
+            length: Some(18),
+            grade_class: "一般数据".into(),
+            grade_level: 2,
+            personal_info: pi.map(str::to_owned),
+        }
+    }
+
+    pub(crate) fn input(attribute: &str) -> EntryInput {
+        EntryInput {
+            name: "居民户籍信息".into(),
+            resource_code: "330000-GAT-0001".into(),
+            summary: "全省常住人口户籍登记信息".into(),
+            format: "数据库".into(),
+            items: vec![item("name", Some("姓名")), item("id_number", Some("id_number"))],
+            update_frequency: "每日".into(),
+            sharing_attribute: attribute.into(),
+            delivery_methods: vec!["服务接口".into()],
+            grade_class: "一般数据".into(),
+            grade_level: 3,
+            ..Default::default()
+        }
+    }
+
+    fn parse(input: &EntryInput) -> Result<EntryContent, ValidationError> {
+        EntryContent::parse(input, &GradeScheme::default())
+    }
+
+    #[test]
+    fn unconditional_entry_parses() {
+        let entry = parse(&input("无条件共享")).unwrap();
+        assert_eq!(entry.sharing.attribute(), SharingAttribute::Unconditional);
+        assert!(entry.has_personal_info());
+        assert_eq!(entry.items[1].personal_info, Some(PersonalInfoKind::IdNumber));
+    }
+
+    #[test]
+    fn conditional_needs_scope_and_purposes() {
+        let mut i = input("有条件共享");
+        assert_eq!(parse(&i).unwrap_err().field, "sharing_scope");
+        i.sharing_scope = "全省公安、民政部门".into();
+        let err = parse(&i).unwrap_err();
+        assert_eq!((err.field.as_ref(), err.rule), ("permitted_purposes", "required_for_conditional"));
+        i.permitted_purposes = vec!["  ".into()];
+        assert_eq!(parse(&i).unwrap_err().field, "permitted_purposes");
+        i.permitted_purposes = vec!["社会救助资格核查".into()];
+        assert!(matches!(parse(&i).unwrap().sharing, SharingTerms::Conditional { .. }));
+    }
+
+    #[test]
+    fn not_shared_needs_reason_and_legal_basis_and_no_delivery() {
+        let mut i = input("不予共享");
+        i.delivery_methods.clear();
+        assert_eq!(parse(&i).unwrap_err().field, "not_shared_reason");
+        i.not_shared_reason = "涉及侦查工作秘密".into();
+        let err = parse(&i).unwrap_err();
+        assert_eq!((err.field.as_ref(), err.rule), ("legal_basis", "required_for_not_shared"));
+        assert!(err.message.contains("法律、行政法规或国务院决定"));
+        i.legal_basis = "《中华人民共和国刑事诉讼法》第一百五十二条".into();
+        assert!(parse(&i).is_ok());
+        i.delivery_methods = vec!["文件下载".into()];
+        assert_eq!(parse(&i).unwrap_err().rule, "not_for_not_shared");
+    }
+
+    #[test]
+    fn item_rules() {
+        let mut i = input("无条件共享");
+        i.items.push(item("name", None));
+        let err = parse(&i).unwrap_err();
+        assert_eq!((err.field.as_ref(), err.rule), ("items[2].code", "duplicate"));
+        let mut i = input("无条件共享");
+        i.items[0].grade_class = "重要数据".into();
+        assert_eq!(parse(&i).unwrap_err().rule, "above_entry");
+        let mut i = input("无条件共享");
+        i.items[1].length = None;
+        assert_eq!(parse(&i).unwrap_err().field, "items[1].length");
+        let mut i = input("无条件共享");
+        i.items[0].personal_info = Some("星座".into());
+        assert_eq!(parse(&i).unwrap_err().rule, "unknown_value");
+        let mut i = input("无条件共享");
+        i.items.clear();
+        assert_eq!(parse(&i).unwrap_err().field, "items");
+        let mut i = input("无条件共享");
+        i.grade_level = 5;
+        assert_eq!(parse(&i).unwrap_err().rule, "level_range");
+        let mut i = input("无条件共享");
+        i.delivery_methods.clear();
+        assert_eq!(parse(&i).unwrap_err().field, "delivery_methods");
+        let mut i = input("无条件共享");
+        i.resource_code = "gat 1".into();
+        assert_eq!(parse(&i).unwrap_err().field, "resource_code");
+    }
+
+    fn assessment(kind: AssessmentKind, conclusion: AssessmentConclusion) -> Assessment {
+        Assessment {
+            kind,
+            document_title: "评估报告".into(),
+            document_ref: "浙公评〔2026〕1号".into(),
+            assessed_on: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            conclusion,
+        }
+    }
+
+    #[test]
+    fn lifecycle_happy_path_and_assessments() {
+        let content = parse(&input("无条件共享")).unwrap();
+        let conf = assessment(AssessmentKind::Confidentiality, AssessmentConclusion::Pass);
+        let pi = assessment(AssessmentKind::PersonalInfoImpact, AssessmentConclusion::PassWithMeasures);
+        let err = transition(EntryStatus::Draft, &EntryCommand::SubmitToHead, &content, std::slice::from_ref(&conf)).unwrap_err();
+        assert!(err.message.contains("个人信息保护影响评估"));
+        let failing = assessment(AssessmentKind::PersonalInfoImpact, AssessmentConclusion::Fail);
+        assert!(transition(EntryStatus::Draft, &EntryCommand::SubmitToHead, &content, &[conf.clone(), failing]).is_err());
+        let all = [conf, pi];
+        let s = transition(EntryStatus::Draft, &EntryCommand::SubmitToHead, &content, &all).unwrap();
+        assert_eq!(s, EntryStatus::AwaitingHead);
+        let s = transition(s, &EntryCommand::HeadApprove, &content, &all).unwrap();
+        assert_eq!(s, EntryStatus::SubmittedToAuthority);
+        assert!(transition(s, &EntryCommand::Return { reasons: " ".into() }, &content, &all).is_err());
+        assert_eq!(transition(s, &EntryCommand::Return { reasons: "数据项定义不清".into() }, &content, &all), Ok(EntryStatus::Returned));
+        assert_eq!(transition(s, &EntryCommand::Publish, &content, &all), Ok(EntryStatus::Published));
+    }
+
+    fn command() -> impl Strategy<Value = EntryCommand> {
+        prop_oneof![
+            Just(EntryCommand::Edit),
+            Just(EntryCommand::SubmitToHead),
+            Just(EntryCommand::HeadApprove),
+            prop_oneof![Just(String::new()), Just("理由".to_owned())].prop_map(|reason| EntryCommand::HeadReject { reason }),
+            Just(EntryCommand::Publish),
+            prop_oneof![Just(String::new()), Just("理由".to_owned())].prop_map(|reasons| EntryCommand::Return { reasons }),
+            Just(EntryCommand::Supersede),
+        ]
+    }
+
+    proptest! {
+        /// Whatever happens, an entry is published only by the authority after the head approved it, and once
+        /// superseded nothing moves it again.
+        #[test]
+        fn only_head_approved_versions_are_published(commands in prop::collection::vec(command(), 0..30), with_assessments: bool) {
+            let content = parse(&input("无条件共享")).unwrap();
+            let assessments = if with_assessments {
+                vec![assessment(AssessmentKind::Confidentiality, AssessmentConclusion::Pass),
+                     assessment(AssessmentKind::PersonalInfoImpact, AssessmentConclusion::Pass)]
+            } else { vec![] };
+            let mut status = EntryStatus::Draft;
+            let mut head_approved = false;
+            for c in &commands {
+                let before = status;
+                match transition(status, c, &content, &assessments) {
+                    Ok(next) => {
+                        if next == EntryStatus::Published {
+                            prop_assert!(head_approved && before == EntryStatus::SubmittedToAuthority);
+                        }
+                        if next == EntryStatus::AwaitingHead {
+                            prop_assert!(with_assessments, "no submission without assessments");
+                        }
+                        if *c == EntryCommand::HeadApprove { head_approved = true; }
+                        if matches!(next, EntryStatus::Draft | EntryStatus::Returned) { head_approved = false; }
+                        status = next;
+                    }
+                    Err(e) => {
+                        prop_assert_eq!(e.from, before);
+                        prop_assert!(!e.message.is_empty());
+                    }
+                }
+                if before == EntryStatus::Superseded {
+                    prop_assert_eq!(status, EntryStatus::Superseded);
+                }
+            }
+        }
+    }
+}
