@@ -1,1 +1,535 @@
+//! The SQLite backend of the govshare store: the embedded default.
+//!
+//! All writes go through a pool of exactly one connection, so a transaction that reads the audit chain's head
+//! and then writes can never meet another writer half-way (no `SQLITE_BUSY` upgrades); reads use their own
+//! pool. WAL journal with `synchronous=FULL`: a committed transaction survives a crash or power loss.
 
+mod rows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead, Digest, GENESIS};
+use govshare_domain::org::{OrgId, OrgKind, Organisation};
+use govshare_domain::principal::{ApiCredential, CredentialId};
+use govshare_domain::region::{Region, RegionCode};
+use govshare_domain::role::Role;
+use govshare_domain::user::{Membership, User, UserId, Username};
+use govshare_store::{Member, Result, Session, Store, StoreError, UserWithPassword};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
+
+use rows::{AuditRow, CredentialRow, OrgRow, RegionRow, SessionRow, UserRow, micros};
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+/// Maps sqlx errors: unique violations are conflicts, a missing row is not-found, the rest is "other".
+pub(crate) fn db(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::RowNotFound => StoreError::NotFound("记录不存在".into()),
+        sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict("该记录已存在".into()),
+        sqlx::Error::Database(e) if e.is_foreign_key_violation() => StoreError::Conflict("引用的记录不存在".into()),
+        _ => StoreError::other(err),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url`: `sqlite://path/to/file.db` or `sqlite:path`.
+    pub async fn open(url: &str) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::other)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(parent) = options.get_filename().parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(StoreError::other)?;
+            }
+        }
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db)?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(db)?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Brings the schema up to date. Idempotent.
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations").run(&self.writer).await.map_err(StoreError::other)
+    }
+}
+
+/// Reads the chain head. On SQLite the single writer connection is the lock.
+async fn chain_head(conn: &mut SqliteConnection) -> Result<(i64, Digest)> {
+    let (seq, hash): (i64, Vec<u8>) =
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *conn).await.map_err(db)?;
+    Ok((seq, rows::digest(&hash)?))
+}
+
+/// Seals `event` as the next record and moves the head, inside the caller's transaction.
+async fn append(conn: &mut SqliteConnection, event: &AuditEvent) -> Result<AuditRecord> {
+    let (seq, prev) = chain_head(conn).await?;
+    let record = AuditRecord::seal(seq + 1, Utc::now(), event, prev);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor, org_id, action, object_type, object_id, detail, prev_hash, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(record.seq)
+    .bind(micros(record.at))
+    .bind(&record.actor)
+    .bind(record.org_id.map(|o| o.to_string()))
+    .bind(&record.action)
+    .bind(&record.object_type)
+    .bind(&record.object_id)
+    .bind(&record.detail)
+    .bind(record.prev_hash.as_slice())
+    .bind(record.hash.as_slice())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    sqlx::query("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1")
+        .bind(record.seq)
+        .bind(record.hash.as_slice())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(record)
+}
+
+async fn org_by_credit_code(conn: &mut SqliteConnection, code: &str) -> Result<Option<String>> {
+    let name: Option<(String,)> = sqlx::query_as("SELECT name FROM organisations WHERE credit_code = ?")
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(name.map(|n| n.0))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn create_region(&self, region: &Region, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let exists: Option<(String,)> =
+            sqlx::query_as("SELECT name FROM regions WHERE code = ?").bind(region.code.to_string()).fetch_optional(&mut *tx).await.map_err(db)?;
+        if let Some((name,)) = exists {
+            return Err(StoreError::Conflict(format!("行政区划 {} 已存在(「{name}」)", region.code)));
+        }
+        if let Some(parent) = region.parent {
+            let found: Option<(String,)> =
+                sqlx::query_as("SELECT code FROM regions WHERE code = ?").bind(parent.to_string()).fetch_optional(&mut *tx).await.map_err(db)?;
+            if found.is_none() {
+                return Err(StoreError::Conflict(format!("上级行政区划 {parent} 尚未创建")));
+            }
+        }
+        sqlx::query("INSERT INTO regions (code, name, parent) VALUES (?, ?, ?)")
+            .bind(region.code.to_string())
+            .bind(&region.name)
+            .bind(region.parent.map(|p| p.to_string()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn list_regions(&self) -> Result<Vec<Region>> {
+        let rows: Vec<RegionRow> = sqlx::query_as("SELECT code, name, parent FROM regions ORDER BY code").fetch_all(&self.reader).await.map_err(db)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn get_region(&self, code: RegionCode) -> Result<Region> {
+        let row: Option<RegionRow> = sqlx::query_as("SELECT code, name, parent FROM regions WHERE code = ?")
+            .bind(code.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        row.ok_or_else(|| StoreError::NotFound(format!("行政区划 {code} 不存在")))?.try_into()
+    }
+
+    async fn create_org(&self, org: &Organisation, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let region: Option<(String,)> =
+            sqlx::query_as("SELECT name FROM regions WHERE code = ?").bind(org.region.to_string()).fetch_optional(&mut *tx).await.map_err(db)?;
+        if region.is_none() {
+            return Err(StoreError::Conflict(format!("行政区划 {} 尚未创建", org.region)));
+        }
+        if let Some(holder) = org_by_credit_code(&mut tx, org.credit_code.as_str()).await? {
+            return Err(StoreError::Conflict(format!("统一社会信用代码 {} 已被「{holder}」使用", org.credit_code)));
+        }
+        if org.kind == OrgKind::Authority {
+            let existing: Option<(String,)> = sqlx::query_as("SELECT name FROM organisations WHERE region = ? AND kind = 'authority'")
+                .bind(org.region.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+            if let Some((name,)) = existing {
+                return Err(StoreError::Conflict(format!("行政区划 {} 已有主管部门「{name}」", org.region)));
+            }
+        }
+        sqlx::query("INSERT INTO organisations (id, kind, region, name, credit_code, work_unit_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(org.id.to_string())
+            .bind(org.kind.code())
+            .bind(org.region.to_string())
+            .bind(&org.name)
+            .bind(org.credit_code.as_str())
+            .bind(&org.work_unit_name)
+            .bind(micros(org.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn update_org_work_unit(&self, id: OrgId, work_unit_name: &str, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let done = sqlx::query("UPDATE organisations SET work_unit_name = ? WHERE id = ?")
+            .bind(work_unit_name)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("单位不存在".into()));
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_org(&self, id: OrgId) -> Result<Organisation> {
+        let row: Option<OrgRow> = sqlx::query_as("SELECT * FROM organisations WHERE id = ?").bind(id.to_string()).fetch_optional(&self.reader).await.map_err(db)?;
+        row.ok_or_else(|| StoreError::NotFound("单位不存在".into()))?.try_into()
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Organisation>> {
+        let rows: Vec<OrgRow> = sqlx::query_as("SELECT * FROM organisations ORDER BY kind = 'department', region, name")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn is_empty(&self) -> Result<bool> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM organisations").fetch_one(&self.reader).await.map_err(db)?;
+        Ok(n == 0)
+    }
+
+    async fn create_user(&self, user: &User, password_hash: &str, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let taken: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM users WHERE username = ?").bind(user.username.as_str()).fetch_optional(&mut *tx).await.map_err(db)?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!("用户名 {} 已存在", user.username)));
+        }
+        sqlx::query("INSERT INTO users (id, username, display_name, password_hash, contractor, disabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(user.id.to_string())
+            .bind(user.username.as_str())
+            .bind(&user.display_name)
+            .bind(password_hash)
+            .bind(user.contractor)
+            .bind(user.disabled)
+            .bind(micros(user.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<User> {
+        let row: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = ?").bind(id.to_string()).fetch_optional(&self.reader).await.map_err(db)?;
+        Ok(row.ok_or_else(|| StoreError::NotFound("用户不存在".into()))?.try_into_parts()?.0)
+    }
+
+    async fn find_user_by_username(&self, username: &Username) -> Result<Option<UserWithPassword>> {
+        let row: Option<UserRow> =
+            sqlx::query_as("SELECT * FROM users WHERE username = ?").bind(username.as_str()).fetch_optional(&self.reader).await.map_err(db)?;
+        row.map(|r| r.try_into_parts().map(|(user, password_hash)| UserWithPassword { user, password_hash })).transpose()
+    }
+
+    async fn set_password_hash(&self, id: UserId, password_hash: &str, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?").bind(password_hash).bind(id.to_string()).execute(&mut *tx).await.map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("用户不存在".into()));
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn set_user_disabled(&self, id: UserId, disabled: bool, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let done = sqlx::query("UPDATE users SET disabled = ? WHERE id = ?").bind(disabled).bind(id.to_string()).execute(&mut *tx).await.map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("用户不存在".into()));
+        }
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(id.to_string()).execute(&mut *tx).await.map_err(db)?;
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn add_membership(&self, m: &Membership, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let exists: Option<(String,)> = sqlx::query_as("SELECT role FROM memberships WHERE user_id = ? AND org_id = ? AND role = ?")
+            .bind(m.user_id.to_string())
+            .bind(m.org_id.to_string())
+            .bind(m.role.code())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if exists.is_some() {
+            return Err(StoreError::Conflict(format!("该人员在本单位已有「{}」角色", m.role.label())));
+        }
+        if m.role == Role::WorkUnitHead {
+            let head: Option<(String,)> = sqlx::query_as(
+                "SELECT u.display_name FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? AND m.role = 'work_unit_head'",
+            )
+            .bind(m.org_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            if let Some((name,)) = head {
+                return Err(StoreError::Conflict(format!("该单位已有工作机构负责人「{name}」")));
+            }
+        }
+        sqlx::query("INSERT INTO memberships (user_id, org_id, role) VALUES (?, ?, ?)")
+            .bind(m.user_id.to_string())
+            .bind(m.org_id.to_string())
+            .bind(m.role.code())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn remove_membership(&self, m: &Membership, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let done = sqlx::query("DELETE FROM memberships WHERE user_id = ? AND org_id = ? AND role = ?")
+            .bind(m.user_id.to_string())
+            .bind(m.org_id.to_string())
+            .bind(m.role.code())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("没有该角色".into()));
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn memberships_of_user(&self, user: UserId) -> Result<Vec<Membership>> {
+        let rows: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT user_id, org_id, role FROM memberships WHERE user_id = ? ORDER BY org_id, role")
+                .bind(user.to_string())
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
+        rows.into_iter().map(|(u, o, r)| rows::membership(&u, &o, &r)).collect()
+    }
+
+    async fn members_of_org(&self, org: OrgId) -> Result<Vec<Member>> {
+        let rows: Vec<rows::MemberRow> = sqlx::query_as(
+            "SELECT u.*, m.role FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? ORDER BY u.username, m.role",
+        )
+        .bind(org.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows::group_members(rows)
+    }
+
+    async fn work_unit_head(&self, org: OrgId) -> Result<Option<User>> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT u.* FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? AND m.role = 'work_unit_head'",
+        )
+        .bind(org.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        row.map(|r| r.try_into_parts().map(|p| p.0)).transpose()
+    }
+
+    async fn create_session(&self, s: &Session, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, org_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&s.token_hash)
+            .bind(s.user_id.to_string())
+            .bind(s.org_id.to_string())
+            .bind(&s.csrf_token)
+            .bind(micros(s.created_at))
+            .bind(micros(s.expires_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Session>> {
+        let row: Option<SessionRow> = sqlx::query_as("SELECT * FROM sessions WHERE token_hash = ? AND expires_at > ?")
+            .bind(token_hash)
+            .bind(micros(now))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn set_session_org(&self, token_hash: &str, org: OrgId) -> Result<()> {
+        let done = sqlx::query("UPDATE sessions SET org_id = ? WHERE token_hash = ?")
+            .bind(org.to_string())
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("会话不存在".into()));
+        }
+        Ok(())
+    }
+
+    async fn delete_session(&self, token_hash: &str, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&mut *tx).await.map_err(db)?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>, failures_before: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let a = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?").bind(micros(now)).execute(&mut *tx).await.map_err(db)?;
+        let b = sqlx::query("DELETE FROM login_failures WHERE at < ?").bind(micros(failures_before)).execute(&mut *tx).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(a.rows_affected() + b.rows_affected())
+    }
+
+    async fn record_login_failure(&self, username: &str, client: &str, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("INSERT INTO login_failures (username, client, at) VALUES (?, ?, ?)")
+            .bind(username)
+            .bind(client)
+            .bind(micros(at))
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn count_login_failures(&self, username: &str, client: &str, since: DateTime<Utc>) -> Result<u64> {
+        let (by_name, by_client): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM login_failures WHERE username = ? AND at >= ?),
+                    (SELECT COUNT(*) FROM login_failures WHERE client = ? AND at >= ?)",
+        )
+        .bind(username)
+        .bind(micros(since))
+        .bind(client)
+        .bind(micros(since))
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(by_name.max(by_client) as u64)
+    }
+
+    async fn clear_login_failures(&self, username: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE username = ?").bind(username).execute(&self.writer).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn create_credential(&self, c: &ApiCredential, secret_hash: &str, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO api_credentials (id, org_id, name, secret_hash, created_by, created_at, expires_at, revoked_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(c.id.to_string())
+        .bind(c.org_id.to_string())
+        .bind(&c.name)
+        .bind(secret_hash)
+        .bind(&c.created_by)
+        .bind(micros(c.created_at))
+        .bind(micros(c.expires_at))
+        .bind(c.revoked_at.map(micros))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_credential(&self, id: CredentialId) -> Result<Option<(ApiCredential, String)>> {
+        let row: Option<CredentialRow> =
+            sqlx::query_as("SELECT * FROM api_credentials WHERE id = ?").bind(id.to_string()).fetch_optional(&self.reader).await.map_err(db)?;
+        row.map(|r| r.try_into_parts()).transpose()
+    }
+
+    async fn list_credentials(&self, org: OrgId) -> Result<Vec<ApiCredential>> {
+        let rows: Vec<CredentialRow> = sqlx::query_as("SELECT * FROM api_credentials WHERE org_id = ? ORDER BY created_at DESC, id DESC")
+            .bind(org.to_string())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        rows.into_iter().map(|r| r.try_into_parts().map(|p| p.0)).collect()
+    }
+
+    async fn revoke_credential(&self, id: CredentialId, at: DateTime<Utc>, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let current: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT revoked_at FROM api_credentials WHERE id = ?").bind(id.to_string()).fetch_optional(&mut *tx).await.map_err(db)?;
+        match current {
+            None => return Err(StoreError::NotFound("API 凭证不存在".into())),
+            Some((Some(_),)) => return Err(StoreError::Conflict("API 凭证已吊销".into())),
+            Some((None,)) => {}
+        }
+        sqlx::query("UPDATE api_credentials SET revoked_at = ? WHERE id = ?").bind(micros(at)).bind(id.to_string()).execute(&mut *tx).await.map_err(db)?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn append_audit(&self, audit: &AuditEvent) -> Result<AuditRecord> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let record = append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(record)
+    }
+
+    async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>> {
+        let rows: Vec<AuditRow> = sqlx::query_as("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn recent_audit(&self, org: Option<OrgId>, limit: u32) -> Result<Vec<AuditRecord>> {
+        let rows: Vec<AuditRow> = sqlx::query_as("SELECT * FROM audit_log WHERE (? IS NULL OR org_id = ?) ORDER BY seq DESC LIMIT ?")
+            .bind(org.map(|o| o.to_string()))
+            .bind(org.map(|o| o.to_string()))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn audit_head(&self) -> Result<Option<ChainHead>> {
+        let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.reader).await.map_err(db)?;
+        let hash = rows::digest(&hash)?;
+        Ok((seq > 0 || hash != GENESIS).then_some(ChainHead { seq, hash }))
+    }
+}

@@ -1,1 +1,289 @@
+//! The store contract: one suite of tests that every backend must pass. Each backend's `tests/contract.rs`
+//! instantiates it with `store_contract_tests!(factory)`, where `factory` is an async expression producing a
+//! fresh, migrated, empty `DynStore`.
 
+use chrono::{Duration, SubsecRound, Utc};
+use govshare_domain::audit::{AuditEvent, ChainVerifier};
+use govshare_domain::credit_code::check_character;
+use govshare_domain::org::{NewOrganisationInput, OrgId, Organisation};
+use govshare_domain::principal::{ApiCredential, CredentialId};
+use govshare_domain::region::{Region, RegionCode};
+use govshare_domain::role::Role;
+use govshare_domain::user::{Membership, User, UserId, Username};
+use govshare_store::{DynStore, Session, StoreError};
+
+fn event(action: &str) -> AuditEvent {
+    AuditEvent::new("operator:test", None, action, "test", "x", serde_json::json!({"k": "值"}))
+}
+
+fn code(region: &str, n: u32) -> String {
+    let body = format!("11{region}{:09}", 1_000_000 + n);
+    format!("{body}{}", check_character(body.as_bytes()).unwrap())
+}
+
+fn org(kind: &str, region: &str, name: &str, n: u32) -> Organisation {
+    let input = NewOrganisationInput {
+        kind: kind.into(),
+        region_code: region.into(),
+        name: name.into(),
+        credit_code: code(region, n),
+        work_unit_name: "信息中心".into(),
+    };
+    Organisation::parse(&input, Utc::now().trunc_subsecs(6)).unwrap()
+}
+
+fn user(name: &str) -> User {
+    let mut u = User::parse(name, &format!("用户{name}"), false, Utc::now()).unwrap();
+    u.created_at = u.created_at.trunc_subsecs(6);
+    u
+}
+
+async fn audit_seq(store: &DynStore) -> i64 {
+    store.audit_head().await.unwrap().map_or(0, |h| h.seq)
+}
+
+/// A province with one city, an authority and one department.
+async fn base(store: &DynStore) -> (Organisation, Organisation) {
+    store.create_region(&Region::parse("330000", "浙江省").unwrap(), &event("region.create")).await.unwrap();
+    store.create_region(&Region::parse("330100", "杭州市").unwrap(), &event("region.create")).await.unwrap();
+    let authority = org("authority", "330000", "浙江省大数据发展管理局", 1);
+    let dept = org("department", "330000", "浙江省公安厅", 2);
+    store.create_org(&authority, &event("org.create")).await.unwrap();
+    store.create_org(&dept, &event("org.create")).await.unwrap();
+    (authority, dept)
+}
+
+fn is_conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) -> String {
+    match r {
+        Err(StoreError::Conflict(m)) => m,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+pub async fn regions(store: DynStore) {
+    assert!(store.list_regions().await.unwrap().is_empty());
+    let missing_parent = store.create_region(&Region::parse("330100", "杭州市").unwrap(), &event("region.create")).await;
+    assert!(is_conflict(missing_parent).contains("330000"));
+    base(&store).await;
+    let regions = store.list_regions().await.unwrap();
+    assert_eq!(regions.iter().map(|r| r.code.to_string()).collect::<Vec<_>>(), ["330000", "330100"]);
+    let hz = store.get_region(RegionCode::parse("330100").unwrap()).await.unwrap();
+    assert_eq!((hz.name.as_str(), hz.parent.map(|p| p.to_string())), ("杭州市", Some("330000".into())));
+    let dup = store.create_region(&Region::parse("330100", "杭州").unwrap(), &event("region.create")).await;
+    assert!(is_conflict(dup).contains("已存在"));
+    assert!(matches!(store.get_region(RegionCode::parse("330200").unwrap()).await, Err(StoreError::NotFound(_))));
+}
+
+pub async fn organisations(store: DynStore) {
+    assert!(store.is_empty().await.unwrap());
+    let (authority, dept) = base(&store).await;
+    assert!(!store.is_empty().await.unwrap());
+    assert_eq!(store.get_org(dept.id).await.unwrap(), dept, "round trip, timestamps included");
+    let city_dept = org("department", "330100", "杭州市公安局", 3);
+    store.create_org(&city_dept, &event("org.create")).await.unwrap();
+    let names: Vec<String> = store.list_orgs().await.unwrap().into_iter().map(|o| o.name).collect();
+    assert_eq!(names, ["浙江省大数据发展管理局", "浙江省公安厅", "杭州市公安局"], "authorities first, then region, then name");
+
+    let mut same_code = org("department", "330000", "浙江省民政厅", 9);
+    same_code.credit_code = dept.credit_code.clone();
+    assert!(is_conflict(store.create_org(&same_code, &event("org.create")).await).contains("浙江省公安厅"));
+    let second_authority = org("authority", "330000", "另一个主管部门", 4);
+    assert!(is_conflict(store.create_org(&second_authority, &event("org.create")).await).contains(&authority.name));
+    let unknown_region = org("department", "330200", "宁波市公安局", 5);
+    assert!(is_conflict(store.create_org(&unknown_region, &event("org.create")).await).contains("330200"));
+
+    store.update_org_work_unit(dept.id, "科技信息化局", &event("org.work_unit.update")).await.unwrap();
+    assert_eq!(store.get_org(dept.id).await.unwrap().work_unit_name, "科技信息化局");
+    assert!(matches!(store.update_org_work_unit(OrgId::new(), "x", &event("x")).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.get_org(OrgId::new()).await, Err(StoreError::NotFound(_))));
+}
+
+pub async fn users_and_memberships(store: DynStore) {
+    let (_, dept) = base(&store).await;
+    let clerk = user("gat.clerk");
+    store.create_user(&clerk, "$argon2id$hash", &event("user.create")).await.unwrap();
+    assert!(is_conflict(store.create_user(&user("gat.clerk"), "h", &event("user.create")).await).contains("gat.clerk"));
+    assert_eq!(store.get_user(clerk.id).await.unwrap(), clerk);
+    let found = store.find_user_by_username(&Username::parse("GAT.CLERK").unwrap()).await.unwrap().unwrap();
+    assert_eq!((found.user.id, found.password_hash.as_str()), (clerk.id, "$argon2id$hash"));
+    assert!(store.find_user_by_username(&Username::parse("nobody").unwrap()).await.unwrap().is_none());
+    store.set_password_hash(clerk.id, "$argon2id$new", &event("user.password.reset")).await.unwrap();
+    let found = store.find_user_by_username(&clerk.username).await.unwrap().unwrap();
+    assert_eq!(found.password_hash, "$argon2id$new");
+
+    let as_clerk = Membership { user_id: clerk.id, org_id: dept.id, role: Role::Clerk };
+    store.add_membership(&as_clerk, &event("membership.grant")).await.unwrap();
+    assert!(is_conflict(store.add_membership(&as_clerk, &event("membership.grant")).await).contains("经办人"));
+    let head = user("gat.head");
+    store.create_user(&head, "h", &event("user.create")).await.unwrap();
+    store.add_membership(&Membership { user_id: head.id, org_id: dept.id, role: Role::WorkUnitHead }, &event("m")).await.unwrap();
+    let second_head = Membership { user_id: clerk.id, org_id: dept.id, role: Role::WorkUnitHead };
+    assert!(is_conflict(store.add_membership(&second_head, &event("m")).await).contains(&head.display_name));
+    assert_eq!(store.work_unit_head(dept.id).await.unwrap().map(|u| u.id), Some(head.id));
+
+    store.add_membership(&Membership { user_id: head.id, org_id: dept.id, role: Role::Clerk }, &event("m")).await.unwrap();
+    let members = store.members_of_org(dept.id).await.unwrap();
+    let summary: Vec<(String, Vec<Role>)> = members.into_iter().map(|m| (m.user.username.to_string(), m.roles)).collect();
+    assert_eq!(summary, [("gat.clerk".into(), vec![Role::Clerk]), ("gat.head".into(), vec![Role::Clerk, Role::WorkUnitHead])]);
+    assert_eq!(store.memberships_of_user(head.id).await.unwrap().len(), 2);
+
+    store.remove_membership(&as_clerk, &event("membership.revoke")).await.unwrap();
+    assert!(matches!(store.remove_membership(&as_clerk, &event("m")).await, Err(StoreError::NotFound(_))));
+    assert!(store.memberships_of_user(clerk.id).await.unwrap().is_empty());
+    assert!(matches!(store.get_user(UserId::new()).await, Err(StoreError::NotFound(_))));
+}
+
+fn session(user: UserId, org: OrgId, token: &str, ttl: Duration) -> Session {
+    let now = Utc::now().trunc_subsecs(6);
+    Session { token_hash: token.into(), user_id: user, org_id: org, csrf_token: format!("csrf-{token}"), created_at: now, expires_at: now + ttl }
+}
+
+pub async fn sessions(store: DynStore) {
+    let (authority, dept) = base(&store).await;
+    let u = user("liu.yang");
+    store.create_user(&u, "h", &event("user.create")).await.unwrap();
+    let live = session(u.id, dept.id, "live", Duration::hours(1));
+    let stale = session(u.id, dept.id, "stale", Duration::seconds(-1));
+    store.create_session(&live, &event("session.login")).await.unwrap();
+    store.create_session(&stale, &event("session.login")).await.unwrap();
+    let now = Utc::now();
+    assert_eq!(store.get_session("live", now).await.unwrap(), Some(live.clone()));
+    assert_eq!(store.get_session("stale", now).await.unwrap(), None, "expired sessions are not returned");
+    assert_eq!(store.get_session("live", live.expires_at).await.unwrap(), None, "a session ends at its expiry");
+    store.set_session_org("live", authority.id).await.unwrap();
+    assert_eq!(store.get_session("live", now).await.unwrap().unwrap().org_id, authority.id);
+    assert!(matches!(store.set_session_org("nope", authority.id).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.purge_expired(now, now - Duration::hours(1)).await.unwrap(), 1);
+    store.delete_session("live", &event("session.logout")).await.unwrap();
+    assert_eq!(store.get_session("live", now).await.unwrap(), None);
+
+    // Disabling a user ends their sessions in the same step.
+    let again = session(u.id, dept.id, "again", Duration::hours(1));
+    store.create_session(&again, &event("session.login")).await.unwrap();
+    store.set_user_disabled(u.id, true, &event("user.disable")).await.unwrap();
+    assert!(store.get_user(u.id).await.unwrap().disabled);
+    assert_eq!(store.get_session("again", now).await.unwrap(), None);
+    store.set_user_disabled(u.id, false, &event("user.enable")).await.unwrap();
+    assert!(!store.get_user(u.id).await.unwrap().disabled);
+}
+
+pub async fn login_failures(store: DynStore) {
+    let now = Utc::now();
+    for _ in 0..3 {
+        store.record_login_failure("zhangsan", "10.0.0.1", now).await.unwrap();
+    }
+    store.record_login_failure("lisi", "10.0.0.1", now).await.unwrap();
+    store.record_login_failure("zhangsan", "10.0.0.2", now - Duration::hours(2)).await.unwrap();
+    let since = now - Duration::minutes(15);
+    assert_eq!(store.count_login_failures("zhangsan", "10.0.0.9", since).await.unwrap(), 3, "by username");
+    assert_eq!(store.count_login_failures("wangwu", "10.0.0.1", since).await.unwrap(), 4, "by client");
+    assert_eq!(store.count_login_failures("zhangsan", "10.0.0.2", now - Duration::hours(3)).await.unwrap(), 4);
+    store.clear_login_failures("zhangsan").await.unwrap();
+    assert_eq!(store.count_login_failures("zhangsan", "10.0.0.9", since).await.unwrap(), 0);
+    assert_eq!(store.count_login_failures("x", "10.0.0.1", since).await.unwrap(), 1);
+    store.record_login_failure("old", "10.0.0.3", now - Duration::hours(5)).await.unwrap();
+    assert_eq!(store.purge_expired(now, now - Duration::hours(1)).await.unwrap(), 1);
+}
+
+pub async fn credentials(store: DynStore) {
+    let (authority, dept) = base(&store).await;
+    let now = Utc::now().trunc_subsecs(6);
+    let make = |name: &str, offset: i64, org: OrgId| ApiCredential {
+        id: CredentialId::new(),
+        org_id: org,
+        name: name.into(),
+        created_by: "user:gat.head".into(),
+        created_at: now + Duration::seconds(offset),
+        expires_at: now + Duration::days(30),
+        revoked_at: None,
+    };
+    let first = make("户籍系统", 0, dept.id);
+    let second = make("出入境系统", 1, dept.id);
+    let other = make("别的单位", 2, authority.id);
+    for c in [&first, &second, &other] {
+        store.create_credential(c, &format!("digest-{}", c.name), &event("credential.issue")).await.unwrap();
+    }
+    let (got, digest) = store.get_credential(first.id).await.unwrap().unwrap();
+    assert_eq!((got, digest.as_str()), (first.clone(), "digest-户籍系统"));
+    assert_eq!(store.get_credential(CredentialId::new()).await.unwrap(), None);
+    let listed: Vec<String> = store.list_credentials(dept.id).await.unwrap().into_iter().map(|c| c.name).collect();
+    assert_eq!(listed, ["出入境系统", "户籍系统"], "newest first, own organisation only");
+    let at = now + Duration::minutes(5);
+    store.revoke_credential(first.id, at, &event("credential.revoke")).await.unwrap();
+    assert_eq!(store.get_credential(first.id).await.unwrap().unwrap().0.revoked_at, Some(at));
+    assert!(is_conflict(store.revoke_credential(first.id, at, &event("credential.revoke")).await).contains("已吊销"));
+    assert!(matches!(store.revoke_credential(CredentialId::new(), at, &event("x")).await, Err(StoreError::NotFound(_))));
+}
+
+/// Every successful change appends exactly one record; a refused one appends none; the chain verifies.
+pub async fn audit_chain(store: DynStore) {
+    assert_eq!(store.audit_head().await.unwrap(), None);
+    let (_, dept) = base(&store).await;
+    assert_eq!(audit_seq(&store).await, 4);
+    let dup = org("department", "330000", "重复", 2);
+    let _ = store.create_org(&dup, &event("org.create")).await;
+    assert_eq!(audit_seq(&store).await, 4, "a refused change leaves no record");
+    let scoped = AuditEvent::new("user:gat.head", Some(dept.id), "org.work_unit.update", "organisation", dept.id, serde_json::json!({"n": 1}));
+    store.update_org_work_unit(dept.id, "新机构", &scoped).await.unwrap();
+    let appended = store.append_audit(&event("audit.note")).await.unwrap();
+    assert_eq!(appended.seq, 6);
+
+    let all = store.audit_records(0, 100).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
+    assert_eq!(all[5], appended, "read back exactly as sealed, timestamps included");
+    assert_eq!(store.audit_records(4, 1).await.unwrap()[0].seq, 5, "paging");
+    let mut verifier = ChainVerifier::default();
+    for r in &all {
+        verifier.push(r).unwrap();
+    }
+    assert_eq!(verifier.finish(store.audit_head().await.unwrap()), Ok(6));
+
+    let recent: Vec<i64> = store.recent_audit(None, 3).await.unwrap().iter().map(|r| r.seq).collect();
+    assert_eq!(recent, [6, 5, 4]);
+    let mine = store.recent_audit(Some(dept.id), 10).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].org_id, Some(dept.id));
+    assert_eq!(mine[0].detail, r#"{"n":1}"#);
+}
+
+/// Concurrent changes from many tasks still form one unbroken chain.
+pub async fn concurrent_appends(store: DynStore) {
+    base(&store).await;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.create_user(&user(&format!("user{i:02}")), "h", &event("user.create")).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let all = store.audit_records(0, 1000).await.unwrap();
+    assert_eq!(all.len(), 24);
+    let mut verifier = ChainVerifier::default();
+    for r in &all {
+        verifier.push(r).unwrap();
+    }
+    assert_eq!(verifier.finish(store.audit_head().await.unwrap()), Ok(24));
+}
+
+pub async fn ping(store: DynStore) {
+    store.ping().await.unwrap();
+}
+
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($factory:expr) => {
+        $crate::store_contract_tests!(@tests $factory;
+            regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
+            concurrent_appends, ping);
+    };
+    (@tests $factory:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $crate::$name($factory.await).await;
+            }
+        )*
+    };
+}

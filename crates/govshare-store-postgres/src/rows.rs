@@ -1,0 +1,207 @@
+//! Private row types of the PostgreSQL schema and their mapping to domain types.
+
+use chrono::{DateTime, Utc};
+use govshare_domain::audit::{AuditRecord, Digest};
+use govshare_domain::credit_code::CreditCode;
+use govshare_domain::org::{OrgId, OrgKind, Organisation};
+use govshare_domain::principal::{ApiCredential, CredentialId};
+use govshare_domain::region::{Region, RegionCode};
+use govshare_domain::role::Role;
+use govshare_domain::user::{Membership, User, UserId, Username};
+use govshare_store::{Member, Result, Session, StoreError};
+use uuid::Uuid;
+
+
+fn corrupt(what: impl Into<String>) -> StoreError {
+    StoreError::Other(format!("stored data is invalid: {}", what.into()).into())
+}
+
+
+pub fn digest(bytes: &[u8]) -> Result<Digest> {
+    bytes.try_into().map_err(|_| corrupt("digest is not 32 bytes"))
+}
+
+fn region_code(s: &str) -> Result<RegionCode> {
+    RegionCode::parse(s).map_err(|e| corrupt(e.message))
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct RegionRow {
+    code: String,
+    name: String,
+    parent: Option<String>,
+}
+
+impl TryFrom<RegionRow> for Region {
+    type Error = StoreError;
+    fn try_from(r: RegionRow) -> Result<Self> {
+        Ok(Region { code: region_code(&r.code)?, name: r.name, parent: r.parent.as_deref().map(region_code).transpose()? })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct OrgRow {
+    id: Uuid,
+    kind: String,
+    region: String,
+    name: String,
+    credit_code: String,
+    work_unit_name: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<OrgRow> for Organisation {
+    type Error = StoreError;
+    fn try_from(r: OrgRow) -> Result<Self> {
+        Ok(Organisation {
+            id: OrgId(r.id),
+            kind: OrgKind::parse(&r.kind).map_err(|e| corrupt(e.message))?,
+            region: region_code(&r.region)?,
+            name: r.name,
+            credit_code: CreditCode::parse(&r.credit_code).map_err(|e| corrupt(e.message))?,
+            work_unit_name: r.work_unit_name,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserRow {
+    id: Uuid,
+    username: String,
+    display_name: String,
+    password_hash: String,
+    contractor: bool,
+    disabled: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    /// The user and their password hash.
+    pub fn try_into_parts(self) -> Result<(User, String)> {
+        let user = User {
+            id: UserId(self.id),
+            username: Username::parse(&self.username).map_err(|e| corrupt(e.message))?,
+            display_name: self.display_name,
+            contractor: self.contractor,
+            disabled: self.disabled,
+            created_at: self.created_at,
+        };
+        Ok((user, self.password_hash))
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct MemberRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    role: String,
+}
+
+/// Rows ordered by username then role, one per (user, role), grouped into members.
+pub fn group_members(rows: Vec<MemberRow>) -> Result<Vec<Member>> {
+    let mut members: Vec<Member> = Vec::new();
+    for row in rows {
+        let role = Role::parse(&row.role).map_err(|e| corrupt(e.message))?;
+        let (user, _) = row.user.try_into_parts()?;
+        match members.last_mut() {
+            Some(last) if last.user.id == user.id => last.roles.push(role),
+            _ => members.push(Member { user, roles: vec![role] }),
+        }
+    }
+    for m in &mut members {
+        m.roles.sort();
+    }
+    Ok(members)
+}
+
+pub fn membership(user: Uuid, org: Uuid, role: &str) -> Result<Membership> {
+    Ok(Membership {
+        user_id: UserId(user),
+        org_id: OrgId(org),
+        role: Role::parse(role).map_err(|e| corrupt(e.message))?,
+    })
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    token_hash: String,
+    user_id: Uuid,
+    org_id: Uuid,
+    csrf_token: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+    fn try_from(r: SessionRow) -> Result<Self> {
+        Ok(Session {
+            token_hash: r.token_hash,
+            user_id: UserId(r.user_id),
+            org_id: OrgId(r.org_id),
+            csrf_token: r.csrf_token,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct CredentialRow {
+    id: Uuid,
+    org_id: Uuid,
+    name: String,
+    secret_hash: String,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl CredentialRow {
+    pub fn try_into_parts(self) -> Result<(ApiCredential, String)> {
+        let credential = ApiCredential {
+            id: CredentialId(self.id),
+            org_id: OrgId(self.org_id),
+            name: self.name,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+        };
+        Ok((credential, self.secret_hash))
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct AuditRow {
+    seq: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    org_id: Option<Uuid>,
+    action: String,
+    object_type: String,
+    object_id: String,
+    detail: String,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = StoreError;
+    fn try_from(r: AuditRow) -> Result<Self> {
+        Ok(AuditRecord {
+            seq: r.seq,
+            at: r.at,
+            actor: r.actor,
+            org_id: r.org_id.map(OrgId),
+            action: r.action,
+            object_type: r.object_type,
+            object_id: r.object_id,
+            detail: r.detail,
+            prev_hash: digest(&r.prev_hash)?,
+            hash: digest(&r.hash)?,
+        })
+    }
+}
