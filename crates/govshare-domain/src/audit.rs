@@ -151,7 +151,9 @@ impl ChainBreak {
 impl fmt::Display for ChainBreak {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ChainBreak::Altered { seq } => write!(f, "record {seq} was altered: its content does not match its SM3 digest"),
+            ChainBreak::Altered { seq } => {
+                write!(f, "record {seq} was altered: its content does not match its SM3 digest")
+            }
             ChainBreak::Removed { expected, found } => {
                 write!(f, "record {expected} is missing: records {expected}..{} were removed", found - 1)
             }

@@ -162,7 +162,13 @@ mod tests {
     #[test]
     fn nobody_but_the_admin_reaches_another_organisations_objects() {
         let (a, b) = (OrgId::new(), OrgId::new());
-        for roles in [&[Role::Clerk][..], &[Role::WorkUnitHead], &[Role::Clerk, Role::WorkUnitHead], &[Role::AuthorityReviewer], &[Role::AuthoritySupervisor]] {
+        for roles in [
+            &[Role::Clerk][..],
+            &[Role::WorkUnitHead],
+            &[Role::Clerk, Role::WorkUnitHead],
+            &[Role::AuthorityReviewer],
+            &[Role::AuthoritySupervisor],
+        ] {
             let p = person(a, OrgKind::Department, roles, false);
             for action in org_actions(b) {
                 assert!(check(&p, action).is_err(), "{roles:?} {action:?}");
@@ -204,7 +210,12 @@ mod tests {
         let a = OrgId::new();
         let system = Principal {
             actor: Actor::System { credential_id: CredentialId::new(), name: "业务系统".into() },
-            org: Some(ActingOrg { id: a, kind: OrgKind::Department, region: RegionCode::parse("330000").unwrap(), name: "单位".into() }),
+            org: Some(ActingOrg {
+                id: a,
+                kind: OrgKind::Department,
+                region: RegionCode::parse("330000").unwrap(),
+                name: "单位".into(),
+            }),
             roles: [Role::SystemClient].into_iter().collect(),
         };
         assert!(check(&system, Action::ViewDirectory).is_ok());

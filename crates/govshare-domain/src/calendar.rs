@@ -117,7 +117,11 @@ impl WorkingCalendar {
                 return Err(ValidationError::new("years", "conflict", format!("{both} 不能既是节假日又是调休工作日")));
             }
             if entry.holidays.is_empty() {
-                return Err(ValidationError::new("holidays", "required", format!("{year} 年没有任何节假日,数据不完整")));
+                return Err(ValidationError::new(
+                    "holidays",
+                    "required",
+                    format!("{year} 年没有任何节假日,数据不完整"),
+                ));
             }
             calendar.years.insert(year, entry);
         }
@@ -230,7 +234,11 @@ mod tests {
         // 2025: Oct 1–8 off, Sunday Sep 28 and Saturday Oct 11 are working days.
         assert_eq!(add("2025-09-30", 1), "2025-10-09", "just before National Day");
         assert_eq!(add("2025-09-26", 1), "2025-09-28", "the make-up Sunday counts");
-        assert_eq!(add("2025-09-27", 1), "2025-09-28", "received on Saturday, the make-up Sunday is the next working day");
+        assert_eq!(
+            add("2025-09-27", 1),
+            "2025-09-28",
+            "received on Saturday, the make-up Sunday is the next working day"
+        );
         assert_eq!(add("2025-10-10", 1), "2025-10-11", "the make-up Saturday counts");
         // Sep 26, 28*, 29, 30, Oct 9, 10, 11*, 13, 14, 15 (* make-up days).
         assert_eq!(add("2025-09-25", 10), "2025-10-15");
@@ -277,7 +285,8 @@ mod tests {
 
     #[test]
     fn bad_data_is_refused_with_the_reason() {
-        let wrong_year = r#"{"years":{"2027":{"holidays":[{"date":"2026-01-01","name":"元旦"}],"makeup_workdays":[]}}}"#;
+        let wrong_year =
+            r#"{"years":{"2027":{"holidays":[{"date":"2026-01-01","name":"元旦"}],"makeup_workdays":[]}}}"#;
         assert_eq!(WorkingCalendar::from_json(wrong_year).unwrap_err().rule, "wrong_year");
         let both = r#"{"years":{"2027":{"holidays":[{"date":"2027-01-01","name":"元旦"}],"makeup_workdays":[{"date":"2027-01-01","for":"元旦"}]}}}"#;
         assert_eq!(WorkingCalendar::from_json(both).unwrap_err().rule, "conflict");

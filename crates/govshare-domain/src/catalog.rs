@@ -164,7 +164,12 @@ impl Default for GradeScheme {
 }
 
 impl GradeScheme {
-    pub fn parse(&self, field: impl Into<std::borrow::Cow<'static, str>>, class: &str, level: u8) -> Result<Grade, ValidationError> {
+    pub fn parse(
+        &self,
+        field: impl Into<std::borrow::Cow<'static, str>>,
+        class: &str,
+        level: u8,
+    ) -> Result<Grade, ValidationError> {
         let class = class.trim();
         if !self.classes.iter().any(|c| c == class) {
             return Err(ValidationError::new(
@@ -174,7 +179,11 @@ impl GradeScheme {
             ));
         }
         if !(1..=self.max_level).contains(&level) {
-            return Err(ValidationError::new(field, "level_range", format!("数据级别应为 1–{} 级,收到 {level}", self.max_level)));
+            return Err(ValidationError::new(
+                field,
+                "level_range",
+                format!("数据级别应为 1–{} 级,收到 {level}", self.max_level),
+            ));
         }
         Ok(Grade { class: class.to_owned(), level })
     }
@@ -204,9 +213,15 @@ pub struct DataItem {
 pub enum SharingTerms {
     Unconditional,
     /// 共享范围 and 使用用途 are required.
-    Conditional { scope: String, purposes: Vec<String> },
+    Conditional {
+        scope: String,
+        purposes: Vec<String>,
+    },
     /// 理由 and the law / administrative regulation / State Council decision that forbids sharing are required.
-    NotShared { reason: String, legal_basis: String },
+    NotShared {
+        reason: String,
+        legal_basis: String,
+    },
 }
 
 impl SharingTerms {
@@ -337,14 +352,26 @@ impl EntryContent {
             let name = required_text(item_field(i, "name"), &format!("第 {n} 个数据项的名称"), &raw.name, 100)?;
             let code = parse_item_code(item_field(i, "code"), &raw.code)?;
             if !codes.insert(code.clone()) {
-                return Err(ValidationError::new(item_field(i, "code"), "duplicate", format!("数据项代码「{code}」重复")));
+                return Err(ValidationError::new(
+                    item_field(i, "code"),
+                    "duplicate",
+                    format!("数据项代码「{code}」重复"),
+                ));
             }
             let data_type = DataType::parse(item_field(i, "data_type"), &raw.data_type)?;
             if raw.length == Some(0) || raw.length.is_some_and(|l| l > 1_000_000) {
-                return Err(ValidationError::new(item_field(i, "length"), "range", format!("数据项「{name}」的长度应在 1–1000000 之间")));
+                return Err(ValidationError::new(
+                    item_field(i, "length"),
+                    "range",
+                    format!("数据项「{name}」的长度应在 1–1000000 之间"),
+                ));
             }
             if data_type == DataType::String && raw.length.is_none() {
-                return Err(ValidationError::new(item_field(i, "length"), "required", format!("字符型数据项「{name}」必须填写长度")));
+                return Err(ValidationError::new(
+                    item_field(i, "length"),
+                    "required",
+                    format!("字符型数据项「{name}」必须填写长度"),
+                ));
             }
             let item_grade = scheme.parse(item_field(i, "grade"), &raw.grade_class, raw.grade_level)?;
             if scheme.rank(&item_grade) > scheme.rank(&grade) {
@@ -382,7 +409,9 @@ impl EntryContent {
                         "有条件共享的目录必须列明使用用途(第十五条)",
                     ));
                 }
-                SharingTerms::Conditional { scope: required_text("sharing_scope", "共享范围", scope, 500)?, purposes }
+                SharingTerms::Conditional {
+                    scope: required_text("sharing_scope", "共享范围", scope, 500)?, purposes
+                }
             }
             SharingAttribute::NotShared => {
                 if input.not_shared_reason.trim().is_empty() {
@@ -413,7 +442,11 @@ impl EntryContent {
             .collect::<Result<BTreeSet<_>, _>>()?;
         match attribute {
             SharingAttribute::NotShared if !delivery_methods.is_empty() => {
-                return Err(ValidationError::new("delivery_methods", "not_for_not_shared", "不予共享的目录不应设置共享方式"));
+                return Err(ValidationError::new(
+                    "delivery_methods",
+                    "not_for_not_shared",
+                    "不予共享的目录不应设置共享方式",
+                ));
             }
             SharingAttribute::Unconditional | SharingAttribute::Conditional if delivery_methods.is_empty() => {
                 return Err(ValidationError::new("delivery_methods", "required", "可共享的目录至少应提供一种共享方式"));
@@ -495,11 +528,15 @@ pub enum EntryCommand {
     /// The clerk asks the work-unit head to approve.
     SubmitToHead,
     HeadApprove,
-    HeadReject { reason: String },
+    HeadReject {
+        reason: String,
+    },
     /// The authority publishes.
     Publish,
     /// The authority returns it with reasons.
-    Return { reasons: String },
+    Return {
+        reasons: String,
+    },
     /// A newer version was published.
     Supersede,
 }
@@ -564,7 +601,9 @@ pub fn transition(
         }
         (S::SubmittedToAuthority, C::Publish) => Ok(S::Published),
         (S::Published, C::Supersede) => Ok(S::Superseded),
-        (from, command) => refuse(format!("目录处于「{}」状态,不能执行该操作({})", from.label(), command_label(command))),
+        (from, command) => {
+            refuse(format!("目录处于「{}」状态,不能执行该操作({})", from.label(), command_label(command)))
+        }
     }
 }
 
@@ -708,17 +747,23 @@ mod tests {
         let content = parse(&input("无条件共享")).unwrap();
         let conf = assessment(AssessmentKind::Confidentiality, AssessmentConclusion::Pass);
         let pi = assessment(AssessmentKind::PersonalInfoImpact, AssessmentConclusion::PassWithMeasures);
-        let err = transition(EntryStatus::Draft, &EntryCommand::SubmitToHead, &content, std::slice::from_ref(&conf)).unwrap_err();
+        let err = transition(EntryStatus::Draft, &EntryCommand::SubmitToHead, &content, std::slice::from_ref(&conf))
+            .unwrap_err();
         assert!(err.message.contains("个人信息保护影响评估"));
         let failing = assessment(AssessmentKind::PersonalInfoImpact, AssessmentConclusion::Fail);
-        assert!(transition(EntryStatus::Draft, &EntryCommand::SubmitToHead, &content, &[conf.clone(), failing]).is_err());
+        assert!(
+            transition(EntryStatus::Draft, &EntryCommand::SubmitToHead, &content, &[conf.clone(), failing]).is_err()
+        );
         let all = [conf, pi];
         let s = transition(EntryStatus::Draft, &EntryCommand::SubmitToHead, &content, &all).unwrap();
         assert_eq!(s, EntryStatus::AwaitingHead);
         let s = transition(s, &EntryCommand::HeadApprove, &content, &all).unwrap();
         assert_eq!(s, EntryStatus::SubmittedToAuthority);
         assert!(transition(s, &EntryCommand::Return { reasons: " ".into() }, &content, &all).is_err());
-        assert_eq!(transition(s, &EntryCommand::Return { reasons: "数据项定义不清".into() }, &content, &all), Ok(EntryStatus::Returned));
+        assert_eq!(
+            transition(s, &EntryCommand::Return { reasons: "数据项定义不清".into() }, &content, &all),
+            Ok(EntryStatus::Returned)
+        );
         assert_eq!(transition(s, &EntryCommand::Publish, &content, &all), Ok(EntryStatus::Published));
     }
 
@@ -727,9 +772,11 @@ mod tests {
             Just(EntryCommand::Edit),
             Just(EntryCommand::SubmitToHead),
             Just(EntryCommand::HeadApprove),
-            prop_oneof![Just(String::new()), Just("理由".to_owned())].prop_map(|reason| EntryCommand::HeadReject { reason }),
+            prop_oneof![Just(String::new()), Just("理由".to_owned())]
+                .prop_map(|reason| EntryCommand::HeadReject { reason }),
             Just(EntryCommand::Publish),
-            prop_oneof![Just(String::new()), Just("理由".to_owned())].prop_map(|reasons| EntryCommand::Return { reasons }),
+            prop_oneof![Just(String::new()), Just("理由".to_owned())]
+                .prop_map(|reasons| EntryCommand::Return { reasons }),
             Just(EntryCommand::Supersede),
         ]
     }

@@ -66,11 +66,7 @@ impl CreditCode {
             ));
         }
         if !bytes[2..8].iter().all(u8::is_ascii_digit) {
-            return Err(ValidationError::new(
-                field,
-                "region",
-                "统一社会信用代码第 3–8 位应为行政区划代码(6 位数字)",
-            ));
+            return Err(ValidationError::new(field, "region", "统一社会信用代码第 3–8 位应为行政区划代码(6 位数字)"));
         }
         let expected = check_character(&bytes[..17]).expect("alphabet checked above");
         if bytes[17] as char != expected {

@@ -37,9 +37,7 @@ impl fmt::Display for OrgId {
 impl FromStr for OrgId {
     type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s.trim())
-            .map(OrgId)
-            .map_err(|_| ValidationError::new("org_id", "format", "组织标识格式错误"))
+        Uuid::parse_str(s.trim()).map(OrgId).map_err(|_| ValidationError::new("org_id", "format", "组织标识格式错误"))
     }
 }
 

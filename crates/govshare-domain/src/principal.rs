@@ -114,10 +114,20 @@ impl ApiCredential {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Actor {
-    User { id: UserId, username: Username, display_name: String, contractor: bool },
-    System { credential_id: CredentialId, name: String },
+    User {
+        id: UserId,
+        username: Username,
+        display_name: String,
+        contractor: bool,
+    },
+    System {
+        credential_id: CredentialId,
+        name: String,
+    },
     /// Someone with shell access to the node running `govshare admin …`.
-    Operator { name: String },
+    Operator {
+        name: String,
+    },
 }
 
 /// The organisation an actor is acting for.

@@ -9,8 +9,8 @@ use crate::error::required_text;
 
 /// The first two digits of every province-level division in GB/T 2260.
 const PROVINCE_PREFIXES: [u8; 34] = [
-    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
-    53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
+    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63,
+    64, 65, 71, 81, 82,
 ];
 
 /// A six-digit GB/T 2260 administrative division code, e.g. `330100` (杭州市).
@@ -46,9 +46,8 @@ impl RegionCode {
                 format!("行政区划代码应为 6 位数字(GB/T 2260),收到「{input}」"),
             ));
         }
-        let value: u32 = input.parse().map_err(|_| {
-            ValidationError::new("region_code", "format", "行政区划代码应为 6 位数字")
-        })?;
+        let value: u32 =
+            input.parse().map_err(|_| ValidationError::new("region_code", "format", "行政区划代码应为 6 位数字"))?;
         let province = (value / 10_000) as u8;
         if !PROVINCE_PREFIXES.contains(&province) {
             return Err(ValidationError::new(
@@ -61,9 +60,9 @@ impl RegionCode {
     }
 
     pub fn level(self) -> RegionLevel {
-        if self.0 % 10_000 == 0 {
+        if self.0.is_multiple_of(10_000) {
             RegionLevel::Province
-        } else if self.0 % 100 == 0 {
+        } else if self.0.is_multiple_of(100) {
             RegionLevel::City
         } else {
             RegionLevel::County

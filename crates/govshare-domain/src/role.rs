@@ -35,13 +35,8 @@ impl Role {
     ];
 
     /// Roles a person can be given through a membership.
-    pub const ASSIGNABLE: [Role; 5] = [
-        Role::PlatformAdmin,
-        Role::AuthorityReviewer,
-        Role::AuthoritySupervisor,
-        Role::Clerk,
-        Role::WorkUnitHead,
-    ];
+    pub const ASSIGNABLE: [Role; 5] =
+        [Role::PlatformAdmin, Role::AuthorityReviewer, Role::AuthoritySupervisor, Role::Clerk, Role::WorkUnitHead];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -66,9 +61,10 @@ impl Role {
     }
 
     pub fn parse(input: &str) -> Result<Role, ValidationError> {
-        Role::ALL.into_iter().find(|r| r.code() == input.trim()).ok_or_else(|| {
-            ValidationError::new("role", "unknown", format!("未知角色「{}」", input.trim()))
-        })
+        Role::ALL
+            .into_iter()
+            .find(|r| r.code() == input.trim())
+            .ok_or_else(|| ValidationError::new("role", "unknown", format!("未知角色「{}」", input.trim())))
     }
 
     /// Whether a person with the given contractor flag may hold this role in an organisation of this kind.
@@ -84,10 +80,7 @@ impl Role {
                 "「应用系统」角色只属于 API 凭证,不能授予个人账号",
             ));
         }
-        let authority_only = matches!(
-            self,
-            Role::PlatformAdmin | Role::AuthorityReviewer | Role::AuthoritySupervisor
-        );
+        let authority_only = matches!(self, Role::PlatformAdmin | Role::AuthorityReviewer | Role::AuthoritySupervisor);
         if authority_only && kind != OrgKind::Authority {
             return Err(ValidationError::new(
                 field,
@@ -137,9 +130,6 @@ mod tests {
             "contractor_restricted"
         );
         assert!(Role::Clerk.check_assignable(OrgKind::Department, true).is_ok());
-        assert_eq!(
-            Role::SystemClient.check_assignable(OrgKind::Department, false).unwrap_err().rule,
-            "not_for_people"
-        );
+        assert_eq!(Role::SystemClient.check_assignable(OrgKind::Department, false).unwrap_err().rule, "not_for_people");
     }
 }

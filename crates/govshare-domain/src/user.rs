@@ -37,9 +37,7 @@ impl fmt::Display for UserId {
 impl FromStr for UserId {
     type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s.trim())
-            .map(UserId)
-            .map_err(|_| ValidationError::new("user_id", "format", "用户标识格式错误"))
+        Uuid::parse_str(s.trim()).map(UserId).map_err(|_| ValidationError::new("user_id", "format", "用户标识格式错误"))
     }
 }
 
@@ -60,11 +58,7 @@ impl Username {
             return Err(ValidationError::new(field, "start", "用户名应以英文字母开头"));
         }
         if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')) {
-            return Err(ValidationError::new(
-                field,
-                "character",
-                "用户名只能包含英文字母、数字和 . _ - 符号",
-            ));
+            return Err(ValidationError::new(field, "character", "用户名只能包含英文字母、数字和 . _ - 符号"));
         }
         Ok(Username(name))
     }
@@ -111,11 +105,7 @@ pub fn check_password_policy(password: &str, username: &Username) -> Result<(), 
         password.chars().any(|c| !c.is_ascii_alphanumeric()),
     ];
     if classes.iter().filter(|&&c| c).count() < 3 {
-        return Err(ValidationError::new(
-            field,
-            "too_simple",
-            "密码应至少包含小写字母、大写字母、数字、符号中的三类",
-        ));
+        return Err(ValidationError::new(field, "too_simple", "密码应至少包含小写字母、大写字母、数字、符号中的三类"));
     }
     if password.to_ascii_lowercase().contains(username.as_str()) {
         return Err(ValidationError::new(field, "contains_username", "密码不能包含用户名"));
@@ -135,7 +125,12 @@ pub struct User {
 }
 
 impl User {
-    pub fn parse(username: &str, display_name: &str, contractor: bool, now: DateTime<Utc>) -> Result<Self, ValidationError> {
+    pub fn parse(
+        username: &str,
+        display_name: &str,
+        contractor: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ValidationError> {
         Ok(User {
             id: UserId::new(),
             username: Username::parse(username)?,

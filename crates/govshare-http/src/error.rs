@@ -89,10 +89,15 @@ impl ApiError {
             ApiError::Service(ServiceError::Internal(source)) => {
                 let id = uuid::Uuid::new_v4().to_string();
                 tracing::error!(error_id = %id, error = %source, "internal error");
-                ErrorDetail { error_id: Some(id), ..plain("internal_error", "服务器内部错误,请联系平台运维人员并提供错误编号".into()) }
+                ErrorDetail {
+                    error_id: Some(id),
+                    ..plain("internal_error", "服务器内部错误,请联系平台运维人员并提供错误编号".into())
+                }
             }
             ApiError::Service(e) => plain(e.code(), e.to_string()),
-            ApiError::BadRequest { field, message } => ErrorDetail { field: field.clone(), ..plain("bad_request", message.clone()) },
+            ApiError::BadRequest { field, message } => {
+                ErrorDetail { field: field.clone(), ..plain("bad_request", message.clone()) }
+            }
             ApiError::Csrf => plain("csrf_failed", "页面已过期或请求来源不可信(CSRF 校验失败),请刷新页面后重试".into()),
         }
     }
@@ -102,10 +107,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let mut response = (status, Json(ErrorBody { error: self.detail() })).into_response();
-        if let ApiError::Service(ServiceError::RateLimited { retry_after_secs }) = &self {
-            if let Ok(v) = retry_after_secs.to_string().parse() {
-                response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-            }
+        if let ApiError::Service(ServiceError::RateLimited { retry_after_secs }) = &self
+            && let Ok(v) = retry_after_secs.to_string().parse()
+        {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
         }
         response
     }

@@ -90,7 +90,10 @@ impl Services {
         let user = match found {
             Some(user) if password_ok && !user.disabled => user,
             Some(user) if password_ok => {
-                return Err(ServiceError::unauthenticated("account_disabled", format!("账号 {} 已停用,请联系平台管理员", user.username)));
+                return Err(ServiceError::unauthenticated(
+                    "account_disabled",
+                    format!("账号 {} 已停用,请联系平台管理员", user.username),
+                ));
             }
             _ => {
                 self.store.record_login_failure(&name_key, client, now).await?;
@@ -290,13 +293,12 @@ impl Services {
             user_id,
             json!({ "role": role.code() }),
         );
-        self.store
-            .remove_membership(&membership, &audit)
-            .await
-            .map_err(|e| match e {
-                govshare_store::StoreError::NotFound(_) => ServiceError::NotFound(format!("该人员在本单位没有「{}」角色", role.label())),
-                other => other.into(),
-            })
+        self.store.remove_membership(&membership, &audit).await.map_err(|e| match e {
+            govshare_store::StoreError::NotFound(_) => {
+                ServiceError::NotFound(format!("该人员在本单位没有「{}」角色", role.label()))
+            }
+            other => other.into(),
+        })
     }
 
     async fn add_membership(&self, principal: &Principal, membership: Membership) -> Result<()> {
@@ -332,18 +334,37 @@ impl Services {
             .ok_or_else(|| ServiceError::NotFound("该人员不属于本单位".into()))
     }
 
-    pub async fn set_user_disabled(&self, principal: &Principal, org: OrgId, user: UserId, disabled: bool) -> Result<()> {
+    pub async fn set_user_disabled(
+        &self,
+        principal: &Principal,
+        org: OrgId,
+        user: UserId,
+        disabled: bool,
+    ) -> Result<()> {
         self.authorize(principal, Action::ManageAccount(org))?;
         let target = self.member_of(org, user).await?;
         if principal.user_id() == Some(user) && disabled {
             return Err(ServiceError::Conflict("不能停用本人账号".into()));
         }
         let action = if disabled { "user.disable" } else { "user.enable" };
-        let audit = AuditEvent::new(principal.audit_name(), Some(org), action, "user", user, json!({ "username": target.username }));
+        let audit = AuditEvent::new(
+            principal.audit_name(),
+            Some(org),
+            action,
+            "user",
+            user,
+            json!({ "username": target.username }),
+        );
         Ok(self.store.set_user_disabled(user, disabled, &audit).await?)
     }
 
-    pub async fn reset_password(&self, principal: &Principal, org: OrgId, user: UserId, new_password: &str) -> Result<()> {
+    pub async fn reset_password(
+        &self,
+        principal: &Principal,
+        org: OrgId,
+        user: UserId,
+        new_password: &str,
+    ) -> Result<()> {
         self.authorize(principal, Action::ManageAccount(org))?;
         let target = self.member_of(org, user).await?;
         self.store_password(principal, &target, new_password, "user.password.reset").await
@@ -380,7 +401,13 @@ impl Services {
         Ok(self.store.list_credentials(org).await?)
     }
 
-    pub async fn issue_credential(&self, principal: &Principal, org: OrgId, name: &str, valid_days: i64) -> Result<IssuedCredential> {
+    pub async fn issue_credential(
+        &self,
+        principal: &Principal,
+        org: OrgId,
+        name: &str,
+        valid_days: i64,
+    ) -> Result<IssuedCredential> {
         self.authorize(principal, Action::ManageCredentials(org))?;
         self.store.get_org(org).await?;
         let now = self.now();
@@ -424,7 +451,8 @@ impl Services {
             Some((credential, _)) if credential.org_id == org => {}
             _ => return Err(ServiceError::NotFound("本单位没有该 API 凭证".into())),
         }
-        let audit = AuditEvent::new(principal.audit_name(), Some(org), "credential.revoke", "api_credential", id, json!({}));
+        let audit =
+            AuditEvent::new(principal.audit_name(), Some(org), "credential.revoke", "api_credential", id, json!({}));
         Ok(self.store.revoke_credential(id, self.now(), &audit).await?)
     }
 }

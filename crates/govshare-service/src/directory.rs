@@ -72,7 +72,12 @@ impl Services {
         Ok(org)
     }
 
-    pub async fn update_work_unit(&self, principal: &Principal, id: OrgId, work_unit_name: &str) -> Result<Organisation> {
+    pub async fn update_work_unit(
+        &self,
+        principal: &Principal,
+        id: OrgId,
+        work_unit_name: &str,
+    ) -> Result<Organisation> {
         self.authorize(principal, Action::EditOrganisation(id))?;
         let name = parse_work_unit_name(work_unit_name)?;
         let audit = AuditEvent::new(
@@ -92,7 +97,12 @@ impl Services {
         Ok(self.store.list_orgs().await?.into_iter().find(|o| o.kind == OrgKind::Authority && o.region == region))
     }
 
-    pub async fn recent_audit(&self, principal: &Principal, org: Option<OrgId>, limit: u32) -> Result<Vec<AuditRecord>> {
+    pub async fn recent_audit(
+        &self,
+        principal: &Principal,
+        org: Option<OrgId>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>> {
         self.authorize(principal, Action::ViewAudit)?;
         Ok(self.store.recent_audit(org, limit.clamp(1, 500)).await?)
     }
@@ -120,5 +130,4 @@ impl Services {
             Err(first_break) => Ok(AuditVerification { verified, first_break: Some(first_break) }),
         }
     }
-
 }

@@ -31,11 +31,7 @@ pub struct SecuritySettings {
 
 impl Default for SecuritySettings {
     fn default() -> Self {
-        SecuritySettings {
-            session_ttl: Duration::hours(8),
-            login_max_failures: 5,
-            login_window: Duration::minutes(15),
-        }
+        SecuritySettings { session_ttl: Duration::hours(8), login_max_failures: 5, login_window: Duration::minutes(15) }
     }
 }
 

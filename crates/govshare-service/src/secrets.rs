@@ -3,9 +3,9 @@
 //! Passwords are hashed with Argon2id (slow on purpose). Session tokens and API secrets are 256-bit random
 //! values, so a fast digest is enough to keep them useless if the database leaks; SM3 is used for that.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sm3::{Digest, Sm3};

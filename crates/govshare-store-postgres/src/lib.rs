@@ -4,8 +4,8 @@
 //! row (`FOR UPDATE`) inside each transaction; it is the last lock a transaction takes, so no lock cycle with
 //! the rows it changed can form.
 
-pub mod testing;
 mod rows;
+pub mod testing;
 
 use std::time::Duration;
 
@@ -19,8 +19,8 @@ use govshare_domain::role::Role;
 use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{Member, Result, Session, Store, StoreError, UserWithPassword};
 use sqlx::postgres::PgPoolOptions;
-use uuid::Uuid;
 use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use rows::{AuditRow, CredentialRow, OrgRow, RegionRow, SessionRow, UserRow};
 
@@ -62,8 +62,10 @@ impl PgStore {
 
 /// Reads and locks the chain head until the transaction ends.
 async fn chain_head(conn: &mut PgConnection) -> Result<(i64, Digest)> {
-    let (seq, hash): (i64, Vec<u8>) =
-        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE").fetch_one(&mut *conn).await.map_err(db)?;
+    let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
     Ok((seq, rows::digest(&hash)?))
 }
 
@@ -115,14 +117,20 @@ impl Store for PgStore {
 
     async fn create_region(&self, region: &Region, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let exists: Option<(String,)> =
-            sqlx::query_as("SELECT name FROM regions WHERE code = $1").bind(region.code.to_string()).fetch_optional(&mut *tx).await.map_err(db)?;
+        let exists: Option<(String,)> = sqlx::query_as("SELECT name FROM regions WHERE code = $1")
+            .bind(region.code.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
         if let Some((name,)) = exists {
             return Err(StoreError::Conflict(format!("行政区划 {} 已存在(「{name}」)", region.code)));
         }
         if let Some(parent) = region.parent {
-            let found: Option<(String,)> =
-                sqlx::query_as("SELECT code FROM regions WHERE code = $1").bind(parent.to_string()).fetch_optional(&mut *tx).await.map_err(db)?;
+            let found: Option<(String,)> = sqlx::query_as("SELECT code FROM regions WHERE code = $1")
+                .bind(parent.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
             if found.is_none() {
                 return Err(StoreError::Conflict(format!("上级行政区划 {parent} 尚未创建")));
             }
@@ -139,7 +147,10 @@ impl Store for PgStore {
     }
 
     async fn list_regions(&self) -> Result<Vec<Region>> {
-        let rows: Vec<RegionRow> = sqlx::query_as("SELECT code, name, parent FROM regions ORDER BY code").fetch_all(&self.reader).await.map_err(db)?;
+        let rows: Vec<RegionRow> = sqlx::query_as("SELECT code, name, parent FROM regions ORDER BY code")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
@@ -154,8 +165,11 @@ impl Store for PgStore {
 
     async fn create_org(&self, org: &Organisation, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let region: Option<(String,)> =
-            sqlx::query_as("SELECT name FROM regions WHERE code = $1").bind(org.region.to_string()).fetch_optional(&mut *tx).await.map_err(db)?;
+        let region: Option<(String,)> = sqlx::query_as("SELECT name FROM regions WHERE code = $1")
+            .bind(org.region.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
         if region.is_none() {
             return Err(StoreError::Conflict(format!("行政区划 {} 尚未创建", org.region)));
         }
@@ -163,11 +177,12 @@ impl Store for PgStore {
             return Err(StoreError::Conflict(format!("统一社会信用代码 {} 已被「{holder}」使用", org.credit_code)));
         }
         if org.kind == OrgKind::Authority {
-            let existing: Option<(String,)> = sqlx::query_as("SELECT name FROM organisations WHERE region = $1 AND kind = 'authority'")
-                .bind(org.region.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+            let existing: Option<(String,)> =
+                sqlx::query_as("SELECT name FROM organisations WHERE region = $1 AND kind = 'authority'")
+                    .bind(org.region.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
             if let Some((name,)) = existing {
                 return Err(StoreError::Conflict(format!("行政区划 {} 已有主管部门「{name}」", org.region)));
             }
@@ -203,27 +218,36 @@ impl Store for PgStore {
     }
 
     async fn get_org(&self, id: OrgId) -> Result<Organisation> {
-        let row: Option<OrgRow> = sqlx::query_as("SELECT * FROM organisations WHERE id = $1").bind(id.0).fetch_optional(&self.reader).await.map_err(db)?;
+        let row: Option<OrgRow> = sqlx::query_as("SELECT * FROM organisations WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
         row.ok_or_else(|| StoreError::NotFound("单位不存在".into()))?.try_into()
     }
 
     async fn list_orgs(&self) -> Result<Vec<Organisation>> {
-        let rows: Vec<OrgRow> = sqlx::query_as("SELECT * FROM organisations ORDER BY kind = 'department', region, name")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?;
+        let rows: Vec<OrgRow> =
+            sqlx::query_as("SELECT * FROM organisations ORDER BY kind = 'department', region, name")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
     async fn is_empty(&self) -> Result<bool> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM organisations").fetch_one(&self.reader).await.map_err(db)?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM organisations").fetch_one(&self.reader).await.map_err(db)?;
         Ok(n == 0)
     }
 
     async fn create_user(&self, user: &User, password_hash: &str, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let taken: Option<(Uuid,)> =
-            sqlx::query_as("SELECT id FROM users WHERE username = $1").bind(user.username.as_str()).fetch_optional(&mut *tx).await.map_err(db)?;
+        let taken: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE username = $1")
+            .bind(user.username.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
         if taken.is_some() {
             return Err(StoreError::Conflict(format!("用户名 {} 已存在", user.username)));
         }
@@ -243,19 +267,32 @@ impl Store for PgStore {
     }
 
     async fn get_user(&self, id: UserId) -> Result<User> {
-        let row: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = $1").bind(id.0).fetch_optional(&self.reader).await.map_err(db)?;
+        let row: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
         Ok(row.ok_or_else(|| StoreError::NotFound("用户不存在".into()))?.try_into_parts()?.0)
     }
 
     async fn find_user_by_username(&self, username: &Username) -> Result<Option<UserWithPassword>> {
-        let row: Option<UserRow> =
-            sqlx::query_as("SELECT * FROM users WHERE username = $1").bind(username.as_str()).fetch_optional(&self.reader).await.map_err(db)?;
-        row.map(|r| r.try_into_parts().map(|(user, password_hash)| UserWithPassword { user, password_hash })).transpose()
+        let row: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE username = $1")
+            .bind(username.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        row.map(|r| r.try_into_parts().map(|(user, password_hash)| UserWithPassword { user, password_hash }))
+            .transpose()
     }
 
     async fn set_password_hash(&self, id: UserId, password_hash: &str, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(password_hash).bind(id.0).execute(&mut *tx).await.map_err(db)?;
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("用户不存在".into()));
         }
@@ -265,7 +302,12 @@ impl Store for PgStore {
 
     async fn set_user_disabled(&self, id: UserId, disabled: bool, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let done = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2").bind(disabled).bind(id.0).execute(&mut *tx).await.map_err(db)?;
+        let done = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(disabled)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("用户不存在".into()));
         }
@@ -278,13 +320,14 @@ impl Store for PgStore {
 
     async fn add_membership(&self, m: &Membership, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let exists: Option<(String,)> = sqlx::query_as("SELECT role FROM memberships WHERE user_id = $1 AND org_id = $2 AND role = $3")
-            .bind(m.user_id.0)
-            .bind(m.org_id.0)
-            .bind(m.role.code())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+        let exists: Option<(String,)> =
+            sqlx::query_as("SELECT role FROM memberships WHERE user_id = $1 AND org_id = $2 AND role = $3")
+                .bind(m.user_id.0)
+                .bind(m.org_id.0)
+                .bind(m.role.code())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
         if exists.is_some() {
             return Err(StoreError::Conflict(format!("该人员在本单位已有「{}」角色", m.role.label())));
         }
@@ -376,12 +419,13 @@ impl Store for PgStore {
     }
 
     async fn get_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Session>> {
-        let row: Option<SessionRow> = sqlx::query_as("SELECT * FROM sessions WHERE token_hash = $1 AND expires_at > $2")
-            .bind(token_hash)
-            .bind(now)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?;
+        let row: Option<SessionRow> =
+            sqlx::query_as("SELECT * FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db)?;
         row.map(TryInto::try_into).transpose()
     }
 
@@ -400,15 +444,24 @@ impl Store for PgStore {
 
     async fn delete_session(&self, token_hash: &str, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&mut *tx).await.map_err(db)?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>, failures_before: DateTime<Utc>) -> Result<u64> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let a = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&mut *tx).await.map_err(db)?;
-        let b = sqlx::query("DELETE FROM login_failures WHERE at < $1").bind(failures_before).execute(&mut *tx).await.map_err(db)?;
+        let a =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&mut *tx).await.map_err(db)?;
+        let b = sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(failures_before)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(a.rows_affected() + b.rows_affected())
     }
@@ -440,7 +493,11 @@ impl Store for PgStore {
     }
 
     async fn clear_login_failures(&self, username: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(username).execute(&self.writer).await.map_err(db)?;
+        sqlx::query("DELETE FROM login_failures WHERE username = $1")
+            .bind(username)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
         Ok(())
     }
 
@@ -466,30 +523,43 @@ impl Store for PgStore {
     }
 
     async fn get_credential(&self, id: CredentialId) -> Result<Option<(ApiCredential, String)>> {
-        let row: Option<CredentialRow> =
-            sqlx::query_as("SELECT * FROM api_credentials WHERE id = $1").bind(id.0).fetch_optional(&self.reader).await.map_err(db)?;
+        let row: Option<CredentialRow> = sqlx::query_as("SELECT * FROM api_credentials WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
         row.map(|r| r.try_into_parts()).transpose()
     }
 
     async fn list_credentials(&self, org: OrgId) -> Result<Vec<ApiCredential>> {
-        let rows: Vec<CredentialRow> = sqlx::query_as("SELECT * FROM api_credentials WHERE org_id = $1 ORDER BY created_at DESC, id DESC")
-            .bind(org.0)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?;
+        let rows: Vec<CredentialRow> =
+            sqlx::query_as("SELECT * FROM api_credentials WHERE org_id = $1 ORDER BY created_at DESC, id DESC")
+                .bind(org.0)
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
         rows.into_iter().map(|r| r.try_into_parts().map(|p| p.0)).collect()
     }
 
     async fn revoke_credential(&self, id: CredentialId, at: DateTime<Utc>, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let current: Option<(Option<DateTime<Utc>>,)> =
-            sqlx::query_as("SELECT revoked_at FROM api_credentials WHERE id = $1").bind(id.0).fetch_optional(&mut *tx).await.map_err(db)?;
+            sqlx::query_as("SELECT revoked_at FROM api_credentials WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
         match current {
             None => return Err(StoreError::NotFound("API 凭证不存在".into())),
             Some((Some(_),)) => return Err(StoreError::Conflict("API 凭证已吊销".into())),
             Some((None,)) => {}
         }
-        sqlx::query("UPDATE api_credentials SET revoked_at = $1 WHERE id = $2").bind(at).bind(id.0).execute(&mut *tx).await.map_err(db)?;
+        sqlx::query("UPDATE api_credentials SET revoked_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
     }
@@ -512,17 +582,22 @@ impl Store for PgStore {
     }
 
     async fn recent_audit(&self, org: Option<OrgId>, limit: u32) -> Result<Vec<AuditRecord>> {
-        let rows: Vec<AuditRow> = sqlx::query_as("SELECT * FROM audit_log WHERE ($1::uuid IS NULL OR org_id = $1) ORDER BY seq DESC LIMIT $2")
-            .bind(org.map(|o| o.0))
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?;
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT * FROM audit_log WHERE ($1::uuid IS NULL OR org_id = $1) ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(org.map(|o| o.0))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
     async fn audit_head(&self) -> Result<Option<ChainHead>> {
-        let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.reader).await.map_err(db)?;
+        let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
         let hash = rows::digest(&hash)?;
         Ok((seq > 0 || hash != GENESIS).then_some(ChainHead { seq, hash }))
     }

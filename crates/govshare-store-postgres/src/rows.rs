@@ -11,11 +11,9 @@ use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{Member, Result, Session, StoreError};
 use uuid::Uuid;
 
-
 fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Other(format!("stored data is invalid: {}", what.into()).into())
 }
-
 
 pub fn digest(bytes: &[u8]) -> Result<Digest> {
     bytes.try_into().map_err(|_| corrupt("digest is not 32 bytes"))
@@ -35,7 +33,11 @@ pub struct RegionRow {
 impl TryFrom<RegionRow> for Region {
     type Error = StoreError;
     fn try_from(r: RegionRow) -> Result<Self> {
-        Ok(Region { code: region_code(&r.code)?, name: r.name, parent: r.parent.as_deref().map(region_code).transpose()? })
+        Ok(Region {
+            code: region_code(&r.code)?,
+            name: r.name,
+            parent: r.parent.as_deref().map(region_code).transpose()?,
+        })
     }
 }
 

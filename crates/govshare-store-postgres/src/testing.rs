@@ -10,9 +10,9 @@ pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres
 /// Creates a database named `govshare_t_<uuid>` and returns its URL.
 pub async fn fresh_database() -> String {
     let admin = std::env::var("GOVSHARE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL tests need a server at {admin} (set GOVSHARE_TEST_POSTGRES_URL): {e}")
-    });
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL tests need a server at {admin} (set GOVSHARE_TEST_POSTGRES_URL): {e}"));
     let name = format!("govshare_t_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("CREATE DATABASE");
     let _ = conn.close().await;

@@ -49,10 +49,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(parent) = options.get_filename().parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(StoreError::other)?;
-            }
+        if let Some(parent) = options.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(StoreError::other)?;
         }
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db)?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(db)?;
@@ -120,14 +120,20 @@ impl Store for SqliteStore {
 
     async fn create_region(&self, region: &Region, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let exists: Option<(String,)> =
-            sqlx::query_as("SELECT name FROM regions WHERE code = ?").bind(region.code.to_string()).fetch_optional(&mut *tx).await.map_err(db)?;
+        let exists: Option<(String,)> = sqlx::query_as("SELECT name FROM regions WHERE code = ?")
+            .bind(region.code.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
         if let Some((name,)) = exists {
             return Err(StoreError::Conflict(format!("行政区划 {} 已存在(「{name}」)", region.code)));
         }
         if let Some(parent) = region.parent {
-            let found: Option<(String,)> =
-                sqlx::query_as("SELECT code FROM regions WHERE code = ?").bind(parent.to_string()).fetch_optional(&mut *tx).await.map_err(db)?;
+            let found: Option<(String,)> = sqlx::query_as("SELECT code FROM regions WHERE code = ?")
+                .bind(parent.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
             if found.is_none() {
                 return Err(StoreError::Conflict(format!("上级行政区划 {parent} 尚未创建")));
             }
@@ -144,7 +150,10 @@ impl Store for SqliteStore {
     }
 
     async fn list_regions(&self) -> Result<Vec<Region>> {
-        let rows: Vec<RegionRow> = sqlx::query_as("SELECT code, name, parent FROM regions ORDER BY code").fetch_all(&self.reader).await.map_err(db)?;
+        let rows: Vec<RegionRow> = sqlx::query_as("SELECT code, name, parent FROM regions ORDER BY code")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
@@ -159,8 +168,11 @@ impl Store for SqliteStore {
 
     async fn create_org(&self, org: &Organisation, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let region: Option<(String,)> =
-            sqlx::query_as("SELECT name FROM regions WHERE code = ?").bind(org.region.to_string()).fetch_optional(&mut *tx).await.map_err(db)?;
+        let region: Option<(String,)> = sqlx::query_as("SELECT name FROM regions WHERE code = ?")
+            .bind(org.region.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
         if region.is_none() {
             return Err(StoreError::Conflict(format!("行政区划 {} 尚未创建", org.region)));
         }
@@ -168,11 +180,12 @@ impl Store for SqliteStore {
             return Err(StoreError::Conflict(format!("统一社会信用代码 {} 已被「{holder}」使用", org.credit_code)));
         }
         if org.kind == OrgKind::Authority {
-            let existing: Option<(String,)> = sqlx::query_as("SELECT name FROM organisations WHERE region = ? AND kind = 'authority'")
-                .bind(org.region.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+            let existing: Option<(String,)> =
+                sqlx::query_as("SELECT name FROM organisations WHERE region = ? AND kind = 'authority'")
+                    .bind(org.region.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
             if let Some((name,)) = existing {
                 return Err(StoreError::Conflict(format!("行政区划 {} 已有主管部门「{name}」", org.region)));
             }
@@ -208,27 +221,36 @@ impl Store for SqliteStore {
     }
 
     async fn get_org(&self, id: OrgId) -> Result<Organisation> {
-        let row: Option<OrgRow> = sqlx::query_as("SELECT * FROM organisations WHERE id = ?").bind(id.to_string()).fetch_optional(&self.reader).await.map_err(db)?;
+        let row: Option<OrgRow> = sqlx::query_as("SELECT * FROM organisations WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
         row.ok_or_else(|| StoreError::NotFound("单位不存在".into()))?.try_into()
     }
 
     async fn list_orgs(&self) -> Result<Vec<Organisation>> {
-        let rows: Vec<OrgRow> = sqlx::query_as("SELECT * FROM organisations ORDER BY kind = 'department', region, name")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?;
+        let rows: Vec<OrgRow> =
+            sqlx::query_as("SELECT * FROM organisations ORDER BY kind = 'department', region, name")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
     async fn is_empty(&self) -> Result<bool> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM organisations").fetch_one(&self.reader).await.map_err(db)?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM organisations").fetch_one(&self.reader).await.map_err(db)?;
         Ok(n == 0)
     }
 
     async fn create_user(&self, user: &User, password_hash: &str, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let taken: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM users WHERE username = ?").bind(user.username.as_str()).fetch_optional(&mut *tx).await.map_err(db)?;
+        let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE username = ?")
+            .bind(user.username.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
         if taken.is_some() {
             return Err(StoreError::Conflict(format!("用户名 {} 已存在", user.username)));
         }
@@ -248,19 +270,32 @@ impl Store for SqliteStore {
     }
 
     async fn get_user(&self, id: UserId) -> Result<User> {
-        let row: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = ?").bind(id.to_string()).fetch_optional(&self.reader).await.map_err(db)?;
+        let row: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
         Ok(row.ok_or_else(|| StoreError::NotFound("用户不存在".into()))?.try_into_parts()?.0)
     }
 
     async fn find_user_by_username(&self, username: &Username) -> Result<Option<UserWithPassword>> {
-        let row: Option<UserRow> =
-            sqlx::query_as("SELECT * FROM users WHERE username = ?").bind(username.as_str()).fetch_optional(&self.reader).await.map_err(db)?;
-        row.map(|r| r.try_into_parts().map(|(user, password_hash)| UserWithPassword { user, password_hash })).transpose()
+        let row: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE username = ?")
+            .bind(username.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        row.map(|r| r.try_into_parts().map(|(user, password_hash)| UserWithPassword { user, password_hash }))
+            .transpose()
     }
 
     async fn set_password_hash(&self, id: UserId, password_hash: &str, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?").bind(password_hash).bind(id.to_string()).execute(&mut *tx).await.map_err(db)?;
+        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("用户不存在".into()));
         }
@@ -270,12 +305,21 @@ impl Store for SqliteStore {
 
     async fn set_user_disabled(&self, id: UserId, disabled: bool, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let done = sqlx::query("UPDATE users SET disabled = ? WHERE id = ?").bind(disabled).bind(id.to_string()).execute(&mut *tx).await.map_err(db)?;
+        let done = sqlx::query("UPDATE users SET disabled = ? WHERE id = ?")
+            .bind(disabled)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("用户不存在".into()));
         }
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(id.to_string()).execute(&mut *tx).await.map_err(db)?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
@@ -283,13 +327,14 @@ impl Store for SqliteStore {
 
     async fn add_membership(&self, m: &Membership, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let exists: Option<(String,)> = sqlx::query_as("SELECT role FROM memberships WHERE user_id = ? AND org_id = ? AND role = ?")
-            .bind(m.user_id.to_string())
-            .bind(m.org_id.to_string())
-            .bind(m.role.code())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+        let exists: Option<(String,)> =
+            sqlx::query_as("SELECT role FROM memberships WHERE user_id = ? AND org_id = ? AND role = ?")
+                .bind(m.user_id.to_string())
+                .bind(m.org_id.to_string())
+                .bind(m.role.code())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
         if exists.is_some() {
             return Err(StoreError::Conflict(format!("该人员在本单位已有「{}」角色", m.role.label())));
         }
@@ -405,15 +450,27 @@ impl Store for SqliteStore {
 
     async fn delete_session(&self, token_hash: &str, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&mut *tx).await.map_err(db)?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>, failures_before: DateTime<Utc>) -> Result<u64> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let a = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?").bind(micros(now)).execute(&mut *tx).await.map_err(db)?;
-        let b = sqlx::query("DELETE FROM login_failures WHERE at < ?").bind(micros(failures_before)).execute(&mut *tx).await.map_err(db)?;
+        let a = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let b = sqlx::query("DELETE FROM login_failures WHERE at < ?")
+            .bind(micros(failures_before))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(a.rows_affected() + b.rows_affected())
     }
@@ -445,7 +502,11 @@ impl Store for SqliteStore {
     }
 
     async fn clear_login_failures(&self, username: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE username = ?").bind(username).execute(&self.writer).await.map_err(db)?;
+        sqlx::query("DELETE FROM login_failures WHERE username = ?")
+            .bind(username)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
         Ok(())
     }
 
@@ -471,30 +532,42 @@ impl Store for SqliteStore {
     }
 
     async fn get_credential(&self, id: CredentialId) -> Result<Option<(ApiCredential, String)>> {
-        let row: Option<CredentialRow> =
-            sqlx::query_as("SELECT * FROM api_credentials WHERE id = ?").bind(id.to_string()).fetch_optional(&self.reader).await.map_err(db)?;
+        let row: Option<CredentialRow> = sqlx::query_as("SELECT * FROM api_credentials WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
         row.map(|r| r.try_into_parts()).transpose()
     }
 
     async fn list_credentials(&self, org: OrgId) -> Result<Vec<ApiCredential>> {
-        let rows: Vec<CredentialRow> = sqlx::query_as("SELECT * FROM api_credentials WHERE org_id = ? ORDER BY created_at DESC, id DESC")
-            .bind(org.to_string())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?;
+        let rows: Vec<CredentialRow> =
+            sqlx::query_as("SELECT * FROM api_credentials WHERE org_id = ? ORDER BY created_at DESC, id DESC")
+                .bind(org.to_string())
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
         rows.into_iter().map(|r| r.try_into_parts().map(|p| p.0)).collect()
     }
 
     async fn revoke_credential(&self, id: CredentialId, at: DateTime<Utc>, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let current: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT revoked_at FROM api_credentials WHERE id = ?").bind(id.to_string()).fetch_optional(&mut *tx).await.map_err(db)?;
+        let current: Option<(Option<i64>,)> = sqlx::query_as("SELECT revoked_at FROM api_credentials WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
         match current {
             None => return Err(StoreError::NotFound("API 凭证不存在".into())),
             Some((Some(_),)) => return Err(StoreError::Conflict("API 凭证已吊销".into())),
             Some((None,)) => {}
         }
-        sqlx::query("UPDATE api_credentials SET revoked_at = ? WHERE id = ?").bind(micros(at)).bind(id.to_string()).execute(&mut *tx).await.map_err(db)?;
+        sqlx::query("UPDATE api_credentials SET revoked_at = ? WHERE id = ?")
+            .bind(micros(at))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
     }
@@ -517,18 +590,22 @@ impl Store for SqliteStore {
     }
 
     async fn recent_audit(&self, org: Option<OrgId>, limit: u32) -> Result<Vec<AuditRecord>> {
-        let rows: Vec<AuditRow> = sqlx::query_as("SELECT * FROM audit_log WHERE (? IS NULL OR org_id = ?) ORDER BY seq DESC LIMIT ?")
-            .bind(org.map(|o| o.to_string()))
-            .bind(org.map(|o| o.to_string()))
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?;
+        let rows: Vec<AuditRow> =
+            sqlx::query_as("SELECT * FROM audit_log WHERE (? IS NULL OR org_id = ?) ORDER BY seq DESC LIMIT ?")
+                .bind(org.map(|o| o.to_string()))
+                .bind(org.map(|o| o.to_string()))
+                .bind(i64::from(limit))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
     async fn audit_head(&self) -> Result<Option<ChainHead>> {
-        let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.reader).await.map_err(db)?;
+        let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
         let hash = rows::digest(&hash)?;
         Ok((seq > 0 || hash != GENESIS).then_some(ChainHead { seq, hash }))
     }

@@ -45,7 +45,11 @@ pub struct RegionRow {
 impl TryFrom<RegionRow> for Region {
     type Error = StoreError;
     fn try_from(r: RegionRow) -> Result<Self> {
-        Ok(Region { code: region_code(&r.code)?, name: r.name, parent: r.parent.as_deref().map(region_code).transpose()? })
+        Ok(Region {
+            code: region_code(&r.code)?,
+            name: r.name,
+            parent: r.parent.as_deref().map(region_code).transpose()?,
+        })
     }
 }
 

@@ -62,7 +62,8 @@ fn is_conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) -> String {
 
 pub async fn regions(store: DynStore) {
     assert!(store.list_regions().await.unwrap().is_empty());
-    let missing_parent = store.create_region(&Region::parse("330100", "杭州市").unwrap(), &event("region.create")).await;
+    let missing_parent =
+        store.create_region(&Region::parse("330100", "杭州市").unwrap(), &event("region.create")).await;
     assert!(is_conflict(missing_parent).contains("330000"));
     base(&store).await;
     let regions = store.list_regions().await.unwrap();
@@ -82,7 +83,11 @@ pub async fn organisations(store: DynStore) {
     let city_dept = org("department", "330100", "杭州市公安局", 3);
     store.create_org(&city_dept, &event("org.create")).await.unwrap();
     let names: Vec<String> = store.list_orgs().await.unwrap().into_iter().map(|o| o.name).collect();
-    assert_eq!(names, ["浙江省大数据发展管理局", "浙江省公安厅", "杭州市公安局"], "authorities first, then region, then name");
+    assert_eq!(
+        names,
+        ["浙江省大数据发展管理局", "浙江省公安厅", "杭州市公安局"],
+        "authorities first, then region, then name"
+    );
 
     let mut same_code = org("department", "330000", "浙江省民政厅", 9);
     same_code.credit_code = dept.credit_code.clone();
@@ -116,15 +121,25 @@ pub async fn users_and_memberships(store: DynStore) {
     assert!(is_conflict(store.add_membership(&as_clerk, &event("membership.grant")).await).contains("经办人"));
     let head = user("gat.head");
     store.create_user(&head, "h", &event("user.create")).await.unwrap();
-    store.add_membership(&Membership { user_id: head.id, org_id: dept.id, role: Role::WorkUnitHead }, &event("m")).await.unwrap();
+    store
+        .add_membership(&Membership { user_id: head.id, org_id: dept.id, role: Role::WorkUnitHead }, &event("m"))
+        .await
+        .unwrap();
     let second_head = Membership { user_id: clerk.id, org_id: dept.id, role: Role::WorkUnitHead };
     assert!(is_conflict(store.add_membership(&second_head, &event("m")).await).contains(&head.display_name));
     assert_eq!(store.work_unit_head(dept.id).await.unwrap().map(|u| u.id), Some(head.id));
 
-    store.add_membership(&Membership { user_id: head.id, org_id: dept.id, role: Role::Clerk }, &event("m")).await.unwrap();
+    store
+        .add_membership(&Membership { user_id: head.id, org_id: dept.id, role: Role::Clerk }, &event("m"))
+        .await
+        .unwrap();
     let members = store.members_of_org(dept.id).await.unwrap();
-    let summary: Vec<(String, Vec<Role>)> = members.into_iter().map(|m| (m.user.username.to_string(), m.roles)).collect();
-    assert_eq!(summary, [("gat.clerk".into(), vec![Role::Clerk]), ("gat.head".into(), vec![Role::Clerk, Role::WorkUnitHead])]);
+    let summary: Vec<(String, Vec<Role>)> =
+        members.into_iter().map(|m| (m.user.username.to_string(), m.roles)).collect();
+    assert_eq!(
+        summary,
+        [("gat.clerk".into(), vec![Role::Clerk]), ("gat.head".into(), vec![Role::Clerk, Role::WorkUnitHead])]
+    );
     assert_eq!(store.memberships_of_user(head.id).await.unwrap().len(), 2);
 
     store.remove_membership(&as_clerk, &event("membership.revoke")).await.unwrap();
@@ -135,7 +150,14 @@ pub async fn users_and_memberships(store: DynStore) {
 
 fn session(user: UserId, org: OrgId, token: &str, ttl: Duration) -> Session {
     let now = Utc::now().trunc_subsecs(6);
-    Session { token_hash: token.into(), user_id: user, org_id: org, csrf_token: format!("csrf-{token}"), created_at: now, expires_at: now + ttl }
+    Session {
+        token_hash: token.into(),
+        user_id: user,
+        org_id: org,
+        csrf_token: format!("csrf-{token}"),
+        created_at: now,
+        expires_at: now + ttl,
+    }
 }
 
 pub async fn sessions(store: DynStore) {
@@ -212,7 +234,10 @@ pub async fn credentials(store: DynStore) {
     store.revoke_credential(first.id, at, &event("credential.revoke")).await.unwrap();
     assert_eq!(store.get_credential(first.id).await.unwrap().unwrap().0.revoked_at, Some(at));
     assert!(is_conflict(store.revoke_credential(first.id, at, &event("credential.revoke")).await).contains("已吊销"));
-    assert!(matches!(store.revoke_credential(CredentialId::new(), at, &event("x")).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.revoke_credential(CredentialId::new(), at, &event("x")).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 /// Every successful change appends exactly one record; a refused one appends none; the chain verifies.
@@ -223,7 +248,14 @@ pub async fn audit_chain(store: DynStore) {
     let dup = org("department", "330000", "重复", 2);
     let _ = store.create_org(&dup, &event("org.create")).await;
     assert_eq!(audit_seq(&store).await, 4, "a refused change leaves no record");
-    let scoped = AuditEvent::new("user:gat.head", Some(dept.id), "org.work_unit.update", "organisation", dept.id, serde_json::json!({"n": 1}));
+    let scoped = AuditEvent::new(
+        "user:gat.head",
+        Some(dept.id),
+        "org.work_unit.update",
+        "organisation",
+        dept.id,
+        serde_json::json!({"n": 1}),
+    );
     store.update_org_work_unit(dept.id, "新机构", &scoped).await.unwrap();
     let appended = store.append_audit(&event("audit.note")).await.unwrap();
     assert_eq!(appended.seq, 6);
@@ -252,7 +284,9 @@ pub async fn concurrent_appends(store: DynStore) {
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let store = store.clone();
-            tokio::spawn(async move { store.create_user(&user(&format!("user{i:02}")), "h", &event("user.create")).await })
+            tokio::spawn(
+                async move { store.create_user(&user(&format!("user{i:02}")), "h", &event("user.create")).await },
+            )
         })
         .collect();
     for t in tasks {

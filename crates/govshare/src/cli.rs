@@ -178,7 +178,12 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(services: Services, config: Config, demo: bool, listen: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
+async fn serve(
+    services: Services,
+    config: Config,
+    demo: bool,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     let mut node_name = config.server.node_name.clone();
     let mut logins = None;
     if demo {
@@ -192,7 +197,8 @@ async fn serve(services: Services, config: Config, demo: bool, listen: Option<st
         }
     }
     let addr = listen.unwrap_or(config.server.listen);
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr()?;
     let state = AppState::new(services.clone(), HttpSettings { cookie_secure: config.server.cookie_secure, node_name });
 
@@ -227,7 +233,9 @@ fn print_demo_logins(logins: Option<&[demo::DemoLogin]>) {
                 println!("  {:<14} {:<8} {:<28} {}", l.username, l.display_name, l.org, l.roles);
             }
         }
-        None => println!("  admin, reviewer, supervisor, gat.clerk, gat.head, rst.clerk, rst.head, … (created earlier)"),
+        None => {
+            println!("  admin, reviewer, supervisor, gat.clerk, gat.head, rst.clerk, rst.head, … (created earlier)")
+        }
     }
 }
 
@@ -272,7 +280,8 @@ async fn admin(services: &Services, operator: &Principal, command: AdminCommand)
             println!("created region {} {}", region.code, region.name);
         }
         AdminCommand::CreateOrg { kind, region, name, credit_code, work_unit } => {
-            let input = NewOrganisationInput { kind, region_code: region, name, credit_code, work_unit_name: work_unit };
+            let input =
+                NewOrganisationInput { kind, region_code: region, name, credit_code, work_unit_name: work_unit };
             let org = services.create_org(operator, &input).await.map_err(explain)?;
             println!("created {} {} ({}), id {}", org.kind.code(), org.name, org.credit_code, org.id);
         }

@@ -115,7 +115,10 @@ impl Config {
         anyhow::ensure!(s.session_ttl_minutes >= 5, "security.session_ttl_minutes must be at least 5");
         anyhow::ensure!(s.login_max_failures >= 1, "security.login_max_failures must be at least 1");
         anyhow::ensure!(s.login_window_minutes >= 1, "security.login_window_minutes must be at least 1");
-        anyhow::ensure!(self.server.housekeeping_interval_secs >= 1, "server.housekeeping_interval_secs must be at least 1");
+        anyhow::ensure!(
+            self.server.housekeeping_interval_secs >= 1,
+            "server.housekeeping_interval_secs must be at least 1"
+        );
         anyhow::ensure!(
             matches!(self.log.format.as_str(), "text" | "json"),
             "log.format must be `text` or `json`, got `{}`",
@@ -140,7 +143,10 @@ mod tests {
     #[test]
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("govshare.toml", "[server]\nnode_name = \"浙江省政务数据共享平台\"\n[security]\nlogin_max_failures = 3\n")?;
+            jail.create_file(
+                "govshare.toml",
+                "[server]\nnode_name = \"浙江省政务数据共享平台\"\n[security]\nlogin_max_failures = 3\n",
+            )?;
             jail.set_env("GOVSHARE__SECURITY__LOGIN_MAX_FAILURES", "7");
             jail.set_env("GOVSHARE__DATABASE__URL", "postgres://app:s3cret@db/govshare");
             let config = Config::load(Path::new("govshare.toml")).map_err(|e| e.to_string())?;

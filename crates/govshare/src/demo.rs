@@ -10,7 +10,8 @@ use govshare_service::{NewUserInput, Services};
 /// The password of every demo account. Demo nodes are for trying the platform, never for real data.
 pub const DEMO_PASSWORD: &str = "Demo#Pass2026";
 
-pub const REGIONS: [(&str, &str); 4] = [("330000", "浙江省"), ("330100", "杭州市"), ("330200", "宁波市"), ("330300", "温州市")];
+pub const REGIONS: [(&str, &str); 4] =
+    [("330000", "浙江省"), ("330100", "杭州市"), ("330200", "宁波市"), ("330300", "温州市")];
 
 /// (short key, name, work unit) of the provincial departments.
 pub const DEPARTMENTS: [(&str, &str, &str); 9] = [
@@ -60,7 +61,15 @@ impl Seeder<'_> {
         Ok(self.services.create_org(&self.operator, &input).await?.id)
     }
 
-    async fn person(&mut self, org: OrgId, org_name: &str, username: &str, name: &str, roles: &[&str], contractor: bool) -> anyhow::Result<()> {
+    async fn person(
+        &mut self,
+        org: OrgId,
+        org_name: &str,
+        username: &str,
+        name: &str,
+        roles: &[&str],
+        contractor: bool,
+    ) -> anyhow::Result<()> {
         let input = NewUserInput {
             username: username.into(),
             display_name: name.into(),
@@ -69,11 +78,8 @@ impl Seeder<'_> {
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         };
         self.services.create_user(&self.operator, org, input).await?;
-        let labels: Vec<&str> = roles
-            .iter()
-            .filter_map(|r| govshare_domain::role::Role::parse(r).ok())
-            .map(|r| r.label())
-            .collect();
+        let labels: Vec<&str> =
+            roles.iter().filter_map(|r| govshare_domain::role::Role::parse(r).ok()).map(|r| r.label()).collect();
         self.logins.push(DemoLogin {
             username: username.into(),
             display_name: name.into(),
@@ -97,7 +103,15 @@ pub async fn seed(services: &Services) -> anyhow::Result<Vec<DemoLogin>> {
     s.person(authority, authority_name, "admin", "平台管理员", &["platform_admin"], false).await?;
     s.person(authority, authority_name, "reviewer", "周审核", &["authority_reviewer"], false).await?;
     s.person(authority, authority_name, "supervisor", "吴监管", &["authority_supervisor"], false).await?;
-    s.person(hz_authority, "杭州市数据资源管理局", "hz.reviewer", "郑杭审", &["authority_reviewer", "authority_supervisor"], false).await?;
+    s.person(
+        hz_authority,
+        "杭州市数据资源管理局",
+        "hz.reviewer",
+        "郑杭审",
+        &["authority_reviewer", "authority_supervisor"],
+        false,
+    )
+    .await?;
 
     const PEOPLE: [(&str, &str); 9] = [
         ("王警官", "陈科长"),

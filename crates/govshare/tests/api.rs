@@ -85,7 +85,8 @@ async fn unsafe_requests_need_the_csrf_token(backend: Backend) {
     let ok = head.post(&path, body).await;
     assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text);
     let csrf = head.csrf.clone().unwrap();
-    let form = head.form("/console/credentials", &[("csrf_token", &csrf), ("name", "出入境系统"), ("valid_days", "30")]).await;
+    let form =
+        head.form("/console/credentials", &[("csrf_token", &csrf), ("name", "出入境系统"), ("valid_days", "30")]).await;
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.text.contains("gsk_"), "the key is shown once on the page");
     assert_eq!(head.get(&path).await.body.as_array().unwrap().len(), 2);
@@ -95,29 +96,47 @@ async fn departments_cannot_reach_each_others_objects(backend: Backend) {
     let app = spawn(backend).await;
     let rst_head = Client::login(&app, "rst.head").await;
     let rst = rst_head.org_id(RST).await;
-    let issued = rst_head.post(&format!("/api/v1/organisations/{rst}/credentials"), json!({"name": "社保卡系统", "valid_days": 90})).await;
+    let issued = rst_head
+        .post(&format!("/api/v1/organisations/{rst}/credentials"), json!({"name": "社保卡系统", "valid_days": 90}))
+        .await;
     assert_eq!(issued.status, StatusCode::CREATED);
     let cred = issued.body["credential"]["id"].as_str().unwrap().to_owned();
     let members = rst_head.get(&format!("/api/v1/organisations/{rst}/members")).await;
-    let clerk_id = members.body.as_array().unwrap().iter().find(|m| m["user"]["username"] == "rst.clerk").unwrap()["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let clerk_id =
+        members.body.as_array().unwrap().iter().find(|m| m["user"]["username"] == "rst.clerk").unwrap()["user"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let audit_before = app.services.store().audit_head().await.unwrap();
 
     // The head of another department tries every route that takes 人社厅's objects.
     let intruder = Client::login(&app, "gat.head").await;
     let attempts: Vec<(Method, String, serde_json::Value)> = vec![
         (Method::GET, format!("/api/v1/organisations/{rst}/members"), json!(null)),
-        (Method::POST, format!("/api/v1/organisations/{rst}/members"),
-            json!({"username": "mole", "display_name": "内鬼", "password": "Mole#Pass2026", "roles": ["clerk"]})),
-        (Method::POST, format!("/api/v1/organisations/{rst}/members/roles"), json!({"username": "gat.clerk", "role": "clerk"})),
+        (
+            Method::POST,
+            format!("/api/v1/organisations/{rst}/members"),
+            json!({"username": "mole", "display_name": "内鬼", "password": "Mole#Pass2026", "roles": ["clerk"]}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/organisations/{rst}/members/roles"),
+            json!({"username": "gat.clerk", "role": "clerk"}),
+        ),
         (Method::DELETE, format!("/api/v1/organisations/{rst}/members/{clerk_id}/roles/clerk"), json!(null)),
         (Method::POST, format!("/api/v1/organisations/{rst}/members/{clerk_id}/disable"), json!(null)),
         (Method::POST, format!("/api/v1/organisations/{rst}/members/{clerk_id}/enable"), json!(null)),
-        (Method::PUT, format!("/api/v1/organisations/{rst}/members/{clerk_id}/password"), json!({"new_password": "Taken#Over2026"})),
+        (
+            Method::PUT,
+            format!("/api/v1/organisations/{rst}/members/{clerk_id}/password"),
+            json!({"new_password": "Taken#Over2026"}),
+        ),
         (Method::GET, format!("/api/v1/organisations/{rst}/credentials"), json!(null)),
-        (Method::POST, format!("/api/v1/organisations/{rst}/credentials"), json!({"name": "冒用系统", "valid_days": 30})),
+        (
+            Method::POST,
+            format!("/api/v1/organisations/{rst}/credentials"),
+            json!({"name": "冒用系统", "valid_days": 30}),
+        ),
         (Method::DELETE, format!("/api/v1/organisations/{rst}/credentials/{cred}"), json!(null)),
         (Method::PATCH, format!("/api/v1/organisations/{rst}"), json!({"work_unit_name": "被篡改"})),
     ];
@@ -135,8 +154,11 @@ async fn departments_cannot_reach_each_others_objects(backend: Backend) {
     assert_eq!(switch.status, StatusCode::FORBIDDEN);
 
     // Nothing changed.
-    assert_eq!(app.services.store().audit_head().await.unwrap().map(|h| h.seq), audit_before.map(|h| h.seq).map(|s| s + 2),
-        "only the two logins were recorded");
+    assert_eq!(
+        app.services.store().audit_head().await.unwrap().map(|h| h.seq),
+        audit_before.map(|h| h.seq).map(|s| s + 2),
+        "only the two logins were recorded"
+    );
     let creds = rst_head.get(&format!("/api/v1/organisations/{rst}/credentials")).await;
     assert_eq!(creds.body[0]["status"], "active");
     let org = rst_head.get(&format!("/api/v1/organisations/{rst}")).await;
@@ -151,7 +173,9 @@ async fn api_credentials_are_scoped_expire_and_revoke(backend: Backend) {
     let head = Client::login(&app, "rst.head").await;
     let rst = head.org_id(RST).await;
     let gat = head.org_id(GAT).await;
-    let issued = head.post(&format!("/api/v1/organisations/{rst}/credentials"), json!({"name": "社保卡系统", "valid_days": 1})).await;
+    let issued = head
+        .post(&format!("/api/v1/organisations/{rst}/credentials"), json!({"name": "社保卡系统", "valid_days": 1}))
+        .await;
     assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
     let key = issued.body["api_key"].as_str().unwrap().to_owned();
     assert!(key.starts_with("gsk_"));
@@ -166,10 +190,21 @@ async fn api_credentials_are_scoped_expire_and_revoke(backend: Backend) {
     assert_eq!(me.body["roles"], json!(["system_client"]));
     assert_eq!(system.get("/api/v1/organisations").await.status, StatusCode::OK, "a system may read the directory");
     // Scope: a system acts only for its department, and only calls data APIs, not administration.
-    for path in [format!("/api/v1/organisations/{rst}/members"), format!("/api/v1/organisations/{gat}/credentials"), "/api/v1/audit".into()] {
+    for path in [
+        format!("/api/v1/organisations/{rst}/members"),
+        format!("/api/v1/organisations/{gat}/credentials"),
+        "/api/v1/audit".into(),
+    ] {
         assert_eq!(system.get(&path).await.status, StatusCode::FORBIDDEN, "{path}");
     }
-    let escalate = system.send(Method::POST, &format!("/api/v1/organisations/{rst}/credentials"), Some(json!({"name": "x", "valid_days": 1})), None).await;
+    let escalate = system
+        .send(
+            Method::POST,
+            &format!("/api/v1/organisations/{rst}/credentials"),
+            Some(json!({"name": "x", "valid_days": 1})),
+            None,
+        )
+        .await;
     assert_eq!(escalate.status, StatusCode::FORBIDDEN);
 
     let forged = Client::with_key(&app, &format!("{}x", &key[..key.len() - 1]));
@@ -182,17 +217,26 @@ async fn api_credentials_are_scoped_expire_and_revoke(backend: Backend) {
     assert_eq!(expired.code(), "api_key_expired");
 
     let head = Client::login(&app, "rst.head").await;
-    let second = head.post(&format!("/api/v1/organisations/{rst}/credentials"), json!({"name": "就业系统", "valid_days": 30})).await;
+    let second = head
+        .post(&format!("/api/v1/organisations/{rst}/credentials"), json!({"name": "就业系统", "valid_days": 30}))
+        .await;
     let second_key = second.body["api_key"].as_str().unwrap().to_owned();
     let second_id = second.body["credential"]["id"].as_str().unwrap().to_owned();
     assert_eq!(Client::with_key(&app, &second_key).get("/api/v1/me").await.status, StatusCode::OK);
-    let revoked = head.call(Method::DELETE, &format!("/api/v1/organisations/{rst}/credentials/{second_id}"), json!(null)).await;
+    let revoked =
+        head.call(Method::DELETE, &format!("/api/v1/organisations/{rst}/credentials/{second_id}"), json!(null)).await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
     assert_eq!(Client::with_key(&app, &second_key).get("/api/v1/me").await.code(), "api_key_revoked");
     // A clerk can see the credentials but not issue them.
     let clerk = Client::login(&app, "rst.clerk").await;
     assert_eq!(clerk.get(&format!("/api/v1/organisations/{rst}/credentials")).await.status, StatusCode::OK);
-    assert_eq!(clerk.post(&format!("/api/v1/organisations/{rst}/credentials"), json!({"name": "x", "valid_days": 1})).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        clerk
+            .post(&format!("/api/v1/organisations/{rst}/credentials"), json!({"name": "x", "valid_days": 1}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
 }
 
 async fn bad_input_is_named_and_changes_nothing(backend: Backend) {
@@ -210,16 +254,23 @@ async fn bad_input_is_named_and_changes_nothing(backend: Backend) {
 
     let bad_region = admin.post("/api/v1/regions", json!({"code": "33010", "name": "杭州"})).await;
     assert_eq!(bad_region.body["error"]["field"], "region_code");
-    let duplicate = admin.post("/api/v1/organisations", org(&govshare::demo::government_credit_code("330000", 10))).await;
+    let duplicate =
+        admin.post("/api/v1/organisations", org(&govshare::demo::government_credit_code("330000", 10))).await;
     assert_eq!(duplicate.status, StatusCode::CONFLICT, "{}", duplicate.text);
     let second_authority = admin
-        .post("/api/v1/organisations", json!({"kind": "authority", "region_code": "330000", "name": "另一个主管部门",
-            "credit_code": govshare::demo::government_credit_code("330000", 99), "work_unit_name": "处"}))
+        .post(
+            "/api/v1/organisations",
+            json!({"kind": "authority", "region_code": "330000", "name": "另一个主管部门",
+            "credit_code": govshare::demo::government_credit_code("330000", 99), "work_unit_name": "处"}),
+        )
         .await;
     assert_eq!(second_authority.status, StatusCode::CONFLICT, "{}", second_authority.text);
     let rst = admin.org_id(RST).await;
     let weak = admin
-        .post(&format!("/api/v1/organisations/{rst}/members"), json!({"username": "new.clerk", "display_name": "新人", "password": "short", "roles": ["clerk"]}))
+        .post(
+            &format!("/api/v1/organisations/{rst}/members"),
+            json!({"username": "new.clerk", "display_name": "新人", "password": "short", "roles": ["clerk"]}),
+        )
         .await;
     assert_eq!(weak.body["error"]["field"], "password");
     let second_head = admin
@@ -236,7 +287,11 @@ async fn bad_input_is_named_and_changes_nothing(backend: Backend) {
     let bad_id = admin.get("/api/v1/organisations/not-a-uuid").await;
     assert_eq!(bad_id.body["error"]["field"], "org_id");
 
-    assert_eq!(app.services.store().audit_head().await.unwrap().unwrap().seq, before, "no refused request changed anything");
+    assert_eq!(
+        app.services.store().audit_head().await.unwrap().unwrap().seq,
+        before,
+        "no refused request changed anything"
+    );
     let ok = admin.post("/api/v1/organisations", org(&govshare::demo::government_credit_code("330000", 77))).await;
     assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text);
 }
@@ -249,14 +304,18 @@ async fn disabling_an_account_ends_its_sessions(backend: Backend) {
     let me = clerk.get("/api/v1/me").await;
     assert_eq!(me.status, StatusCode::OK);
     let members = head.get(&format!("/api/v1/organisations/{org}/members")).await;
-    let clerk_id = members.body.as_array().unwrap().iter().find(|m| m["user"]["username"] == "zrzy.clerk").unwrap()["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = head.call(Method::POST, &format!("/api/v1/organisations/{org}/members/{clerk_id}/disable"), json!(null)).await;
+    let clerk_id =
+        members.body.as_array().unwrap().iter().find(|m| m["user"]["username"] == "zrzy.clerk").unwrap()["user"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let r =
+        head.call(Method::POST, &format!("/api/v1/organisations/{org}/members/{clerk_id}/disable"), json!(null)).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(clerk.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
-    let again = Client::anonymous(&app).post("/api/v1/auth/login", json!({"username": "zrzy.clerk", "password": PASSWORD})).await;
+    let again = Client::anonymous(&app)
+        .post("/api/v1/auth/login", json!({"username": "zrzy.clerk", "password": PASSWORD}))
+        .await;
     assert_eq!(again.code(), "account_disabled");
     head.call(Method::POST, &format!("/api/v1/organisations/{org}/members/{clerk_id}/enable"), json!(null)).await;
     Client::login(&app, "zrzy.clerk").await;
@@ -273,7 +332,11 @@ async fn department_switcher_and_contractor_limits(backend: Backend) {
     assert_eq!(liu.get("/api/v1/me").await.body["org_name"], "浙江省卫生健康委员会");
     assert_eq!(liu.get(&format!("/api/v1/organisations/{wjw}/members")).await.status, StatusCode::OK);
     let mzt = liu.org_id("浙江省民政厅").await;
-    assert_eq!(liu.get(&format!("/api/v1/organisations/{mzt}/members")).await.status, StatusCode::FORBIDDEN, "acts for one department at a time");
+    assert_eq!(
+        liu.get(&format!("/api/v1/organisations/{mzt}/members")).await.status,
+        StatusCode::FORBIDDEN,
+        "acts for one department at a time"
+    );
 
     let vendor = Client::login(&app, "rst.vendor").await;
     assert_eq!(vendor.get("/api/v1/me").await.body["contractor"], true);

@@ -55,9 +55,13 @@ async fn verify_finds_altered_and_removed_records(backend: Backend) {
     // A privileged attacker removes the guard and alters record 7.
     let (drop_update, drop_delete) = match backend {
         Backend::Sqlite => ("DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"),
-        Backend::Postgres => ("DROP TRIGGER audit_log_no_update ON audit_log", "DROP TRIGGER audit_log_no_delete ON audit_log"),
+        Backend::Postgres => {
+            ("DROP TRIGGER audit_log_no_update ON audit_log", "DROP TRIGGER audit_log_no_delete ON audit_log")
+        }
     };
-    tamper(backend, &db_url, &[drop_update, "UPDATE audit_log SET actor = 'user:mallory' WHERE seq = 7"]).await.unwrap();
+    tamper(backend, &db_url, &[drop_update, "UPDATE audit_log SET actor = 'user:mallory' WHERE seq = 7"])
+        .await
+        .unwrap();
     let (code, out) = verify(&db_url);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("record 7 was altered"), "{out}");
@@ -84,9 +88,13 @@ async fn verify_finds_records_removed_from_the_end() {
     let services = govshare_service::Services::new(store, Default::default());
     govshare::demo::seed(&services).await.unwrap();
     let head = services.store().audit_head().await.unwrap().unwrap().seq;
-    tamper(backend, &db_url, &["DROP TRIGGER audit_log_no_delete", &format!("DELETE FROM audit_log WHERE seq >= {}", head - 1)])
-        .await
-        .unwrap();
+    tamper(
+        backend,
+        &db_url,
+        &["DROP TRIGGER audit_log_no_delete", &format!("DELETE FROM audit_log WHERE seq >= {}", head - 1)],
+    )
+    .await
+    .unwrap();
     let (code, out) = verify(&db_url);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("removed from the end"), "{out}");

@@ -54,7 +54,12 @@ async fn start_browser() -> (Driver, fantoccini::Client) {
     // chromedriver needs a moment to listen; retry the session request instead of sleeping blindly.
     let mut last_err = None;
     for _ in 0..100 {
-        match ClientBuilder::rustls().expect("tls").capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+        match ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
             Ok(client) => return (driver, client),
             Err(err) => {
                 last_err = Some(err);

@@ -26,7 +26,8 @@ pub struct RegionDto {
 
 impl From<Region> for RegionDto {
     fn from(r: Region) -> Self {
-        let level = serde_json::to_value(r.level()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let level =
+            serde_json::to_value(r.level()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         RegionDto { code: r.code.to_string(), name: r.name, parent: r.parent.map(|p| p.to_string()), level }
     }
 }
@@ -171,7 +172,8 @@ pub struct CredentialDto {
 
 impl CredentialDto {
     pub fn new(c: ApiCredential, now: DateTime<Utc>) -> Self {
-        let status = serde_json::to_value(c.status(now)).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let status =
+            serde_json::to_value(c.status(now)).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         CredentialDto {
             id: c.id.0,
             org_id: c.org_id.0,

@@ -126,7 +126,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
 /// Signs a person in; sets the session cookie and returns the CSRF token to send with unsafe requests.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "session", request_body = LoginRequest,
     responses((status = 200, body = MeDto), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn login(State(state): State<AppState>, ClientAddress(client): ClientAddress, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<Response> {
+async fn login(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
     let services = &state.services;
     let done = services.login(&req.username, &req.password, &client).await?;
     let orgs = match done.principal.user_id() {
@@ -163,15 +167,25 @@ async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<MeD
 /// The department switcher: act for another organisation the person belongs to.
 #[utoipa::path(put, path = "/api/v1/me/org", tag = "session", request_body = SwitchOrgRequest, security(("session" = [])),
     responses((status = 204), (status = 403, body = ErrorBody)))]
-async fn switch_org(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<SwitchOrgRequest>) -> ApiResult<StatusCode> {
-    let session = caller.session.as_ref().ok_or_else(|| ApiError::Service(govshare_service::ServiceError::Forbidden("只有控制台会话可以切换单位".into())))?;
+async fn switch_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<SwitchOrgRequest>,
+) -> ApiResult<StatusCode> {
+    let session = caller.session.as_ref().ok_or_else(|| {
+        ApiError::Service(govshare_service::ServiceError::Forbidden("只有控制台会话可以切换单位".into()))
+    })?;
     state.services.switch_org(&caller.principal, session, OrgId(req.org_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(put, path = "/api/v1/me/password", tag = "session", request_body = PasswordChangeRequest, security(("session" = [])),
     responses((status = 204), (status = 422, body = ErrorBody)))]
-async fn change_password(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<PasswordChangeRequest>) -> ApiResult<StatusCode> {
+async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<PasswordChangeRequest>,
+) -> ApiResult<StatusCode> {
     state.services.change_own_password(&caller.principal, &req.current_password, &req.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -187,7 +201,11 @@ async fn list_regions(State(state): State<AppState>, caller: Caller) -> ApiResul
 
 #[utoipa::path(post, path = "/api/v1/regions", tag = "directory", request_body = NewRegionRequest, security(("session" = [])),
     responses((status = 201, body = RegionDto), (status = 422, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn create_region(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<NewRegionRequest>) -> ApiResult<(StatusCode, Json<RegionDto>)> {
+async fn create_region(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<NewRegionRequest>,
+) -> ApiResult<(StatusCode, Json<RegionDto>)> {
     let region = state.services.create_region(&caller.principal, &req.code, &req.name).await?;
     Ok((StatusCode::CREATED, Json(region.into())))
 }
@@ -201,7 +219,11 @@ async fn list_orgs(State(state): State<AppState>, caller: Caller) -> ApiResult<J
 
 #[utoipa::path(post, path = "/api/v1/organisations", tag = "directory", request_body = NewOrganisationRequest, security(("session" = [])),
     responses((status = 201, body = OrganisationDto), (status = 422, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn create_org(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<NewOrganisationRequest>) -> ApiResult<(StatusCode, Json<OrganisationDto>)> {
+async fn create_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<NewOrganisationRequest>,
+) -> ApiResult<(StatusCode, Json<OrganisationDto>)> {
     let input = NewOrganisationInput {
         kind: req.kind,
         region_code: req.region_code,
@@ -215,7 +237,11 @@ async fn create_org(State(state): State<AppState>, caller: Caller, ApiJson(req):
 
 #[utoipa::path(get, path = "/api/v1/organisations/{org_id}", tag = "directory", security(("session" = []), ("api_key" = [])),
     params(("org_id" = Uuid, Path)), responses((status = 200, body = OrganisationDto), (status = 404, body = ErrorBody)))]
-async fn get_org(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>) -> ApiResult<Json<OrganisationDto>> {
+async fn get_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<String>,
+) -> ApiResult<Json<OrganisationDto>> {
     let org = state.services.get_org(&caller.principal, parse_id(&org_id)?).await?;
     Ok(Json(org.into()))
 }
@@ -223,7 +249,12 @@ async fn get_org(State(state): State<AppState>, caller: Caller, Path(org_id): Pa
 #[utoipa::path(patch, path = "/api/v1/organisations/{org_id}", tag = "directory", request_body = UpdateOrganisationRequest,
     security(("session" = [])), params(("org_id" = Uuid, Path)),
     responses((status = 200, body = OrganisationDto), (status = 403, body = ErrorBody)))]
-async fn update_org(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>, ApiJson(req): ApiJson<UpdateOrganisationRequest>) -> ApiResult<Json<OrganisationDto>> {
+async fn update_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<String>,
+    ApiJson(req): ApiJson<UpdateOrganisationRequest>,
+) -> ApiResult<Json<OrganisationDto>> {
     let org = state.services.update_work_unit(&caller.principal, parse_id(&org_id)?, &req.work_unit_name).await?;
     Ok(Json(org.into()))
 }
@@ -232,7 +263,11 @@ async fn update_org(State(state): State<AppState>, caller: Caller, Path(org_id):
 
 #[utoipa::path(get, path = "/api/v1/organisations/{org_id}/members", tag = "accounts", security(("session" = [])),
     params(("org_id" = Uuid, Path)), responses((status = 200, body = [MemberDto]), (status = 403, body = ErrorBody)))]
-async fn list_members(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>) -> ApiResult<Json<Vec<MemberDto>>> {
+async fn list_members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<String>,
+) -> ApiResult<Json<Vec<MemberDto>>> {
     let members = state.services.members(&caller.principal, parse_id(&org_id)?).await?;
     Ok(Json(members.into_iter().map(Into::into).collect()))
 }
@@ -241,7 +276,12 @@ async fn list_members(State(state): State<AppState>, caller: Caller, Path(org_id
 #[utoipa::path(post, path = "/api/v1/organisations/{org_id}/members", tag = "accounts", request_body = NewUserRequest,
     security(("session" = [])), params(("org_id" = Uuid, Path)),
     responses((status = 201, body = UserDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_member(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>, ApiJson(req): ApiJson<NewUserRequest>) -> ApiResult<(StatusCode, Json<UserDto>)> {
+async fn create_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<String>,
+    ApiJson(req): ApiJson<NewUserRequest>,
+) -> ApiResult<(StatusCode, Json<UserDto>)> {
     let input = NewUserInput {
         username: req.username,
         display_name: req.display_name,
@@ -257,7 +297,12 @@ async fn create_member(State(state): State<AppState>, caller: Caller, Path(org_i
 #[utoipa::path(post, path = "/api/v1/organisations/{org_id}/members/roles", tag = "accounts", request_body = GrantRoleRequest,
     security(("session" = [])), params(("org_id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn grant_role(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>, ApiJson(req): ApiJson<GrantRoleRequest>) -> ApiResult<StatusCode> {
+async fn grant_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<String>,
+    ApiJson(req): ApiJson<GrantRoleRequest>,
+) -> ApiResult<StatusCode> {
     state.services.grant_role(&caller.principal, parse_id(&org_id)?, &req.username, &req.role).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -265,7 +310,11 @@ async fn grant_role(State(state): State<AppState>, caller: Caller, Path(org_id):
 #[utoipa::path(delete, path = "/api/v1/organisations/{org_id}/members/{user_id}/roles/{role}", tag = "accounts",
     security(("session" = [])), params(("org_id" = Uuid, Path), ("user_id" = Uuid, Path), ("role" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn revoke_role(State(state): State<AppState>, caller: Caller, Path((org_id, user_id, role)): Path<(String, String, String)>) -> ApiResult<StatusCode> {
+async fn revoke_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, user_id, role)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
     let user_id: UserId = parse_id(&user_id)?;
     state.services.revoke_role(&caller.principal, parse_id(&org_id)?, user_id, &role).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -274,7 +323,11 @@ async fn revoke_role(State(state): State<AppState>, caller: Caller, Path((org_id
 #[utoipa::path(post, path = "/api/v1/organisations/{org_id}/members/{user_id}/disable", tag = "accounts",
     security(("session" = [])), params(("org_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody)))]
-async fn disable_member(State(state): State<AppState>, caller: Caller, Path((org_id, user_id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn disable_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, user_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     state.services.set_user_disabled(&caller.principal, parse_id(&org_id)?, parse_id(&user_id)?, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -282,7 +335,11 @@ async fn disable_member(State(state): State<AppState>, caller: Caller, Path((org
 #[utoipa::path(post, path = "/api/v1/organisations/{org_id}/members/{user_id}/enable", tag = "accounts",
     security(("session" = [])), params(("org_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody)))]
-async fn enable_member(State(state): State<AppState>, caller: Caller, Path((org_id, user_id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn enable_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, user_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     state.services.set_user_disabled(&caller.principal, parse_id(&org_id)?, parse_id(&user_id)?, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -290,8 +347,16 @@ async fn enable_member(State(state): State<AppState>, caller: Caller, Path((org_
 #[utoipa::path(put, path = "/api/v1/organisations/{org_id}/members/{user_id}/password", tag = "accounts", request_body = PasswordResetRequest,
     security(("session" = [])), params(("org_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn reset_member_password(State(state): State<AppState>, caller: Caller, Path((org_id, user_id)): Path<(String, String)>, ApiJson(req): ApiJson<PasswordResetRequest>) -> ApiResult<StatusCode> {
-    state.services.reset_password(&caller.principal, parse_id(&org_id)?, parse_id(&user_id)?, &req.new_password).await?;
+async fn reset_member_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, user_id)): Path<(String, String)>,
+    ApiJson(req): ApiJson<PasswordResetRequest>,
+) -> ApiResult<StatusCode> {
+    state
+        .services
+        .reset_password(&caller.principal, parse_id(&org_id)?, parse_id(&user_id)?, &req.new_password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -299,7 +364,11 @@ async fn reset_member_password(State(state): State<AppState>, caller: Caller, Pa
 
 #[utoipa::path(get, path = "/api/v1/organisations/{org_id}/credentials", tag = "accounts", security(("session" = [])),
     params(("org_id" = Uuid, Path)), responses((status = 200, body = [CredentialDto]), (status = 403, body = ErrorBody)))]
-async fn list_credentials(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>) -> ApiResult<Json<Vec<CredentialDto>>> {
+async fn list_credentials(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<String>,
+) -> ApiResult<Json<Vec<CredentialDto>>> {
     let now = state.services.now();
     let list = state.services.list_credentials(&caller.principal, parse_id(&org_id)?).await?;
     Ok(Json(list.into_iter().map(|c| CredentialDto::new(c, now)).collect()))
@@ -309,16 +378,29 @@ async fn list_credentials(State(state): State<AppState>, caller: Caller, Path(or
 #[utoipa::path(post, path = "/api/v1/organisations/{org_id}/credentials", tag = "accounts", request_body = NewCredentialRequest,
     security(("session" = [])), params(("org_id" = Uuid, Path)),
     responses((status = 201, body = IssuedCredentialDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn issue_credential(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>, ApiJson(req): ApiJson<NewCredentialRequest>) -> ApiResult<(StatusCode, Json<IssuedCredentialDto>)> {
-    let issued = state.services.issue_credential(&caller.principal, parse_id(&org_id)?, &req.name, req.valid_days).await?;
-    let body = IssuedCredentialDto { credential: CredentialDto::new(issued.credential, state.services.now()), api_key: issued.api_key };
+async fn issue_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<String>,
+    ApiJson(req): ApiJson<NewCredentialRequest>,
+) -> ApiResult<(StatusCode, Json<IssuedCredentialDto>)> {
+    let issued =
+        state.services.issue_credential(&caller.principal, parse_id(&org_id)?, &req.name, req.valid_days).await?;
+    let body = IssuedCredentialDto {
+        credential: CredentialDto::new(issued.credential, state.services.now()),
+        api_key: issued.api_key,
+    };
     Ok((StatusCode::CREATED, Json(body)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/organisations/{org_id}/credentials/{credential_id}", tag = "accounts",
     security(("session" = [])), params(("org_id" = Uuid, Path), ("credential_id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn revoke_credential(State(state): State<AppState>, caller: Caller, Path((org_id, credential_id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn revoke_credential(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, credential_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let credential_id: CredentialId = parse_id(&credential_id)?;
     state.services.revoke_credential(&caller.principal, parse_id(&org_id)?, credential_id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -336,7 +418,11 @@ pub struct AuditQuery {
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("session" = [])), params(AuditQuery),
     responses((status = 200, body = [AuditRecordDto]), (status = 403, body = ErrorBody)))]
-async fn recent_audit(State(state): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> ApiResult<Json<Vec<AuditRecordDto>>> {
+async fn recent_audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Vec<AuditRecordDto>>> {
     let records = state.services.recent_audit(&caller.principal, q.org_id.map(OrgId), q.limit.unwrap_or(100)).await?;
     Ok(Json(records.into_iter().map(Into::into).collect()))
 }

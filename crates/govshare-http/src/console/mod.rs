@@ -42,8 +42,14 @@ pub fn router() -> Router<AppState> {
         .route("/console/audit", get(pages::audit))
         .route("/console/audit/verify", post(pages::verify_audit))
         .route("/console/account", get(pages::account).post(pages::change_password))
-        .route("/static/app.css", get(|| async { static_file("text/css; charset=utf-8", include_str!("../../static/app.css")) }))
-        .route("/static/app.js", get(|| async { static_file("text/javascript; charset=utf-8", include_str!("../../static/app.js")) }))
+        .route(
+            "/static/app.css",
+            get(|| async { static_file("text/css; charset=utf-8", include_str!("../../static/app.css")) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async { static_file("text/javascript; charset=utf-8", include_str!("../../static/app.js")) }),
+        )
 }
 
 fn static_file(content_type: &'static str, body: &'static str) -> Response {

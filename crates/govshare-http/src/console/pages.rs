@@ -83,12 +83,19 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-pub async fn login_form(State(state): State<AppState>, caller: Option<axum::Extension<Caller>>, Query(q): Query<LoginQuery>) -> Response {
+pub async fn login_form(
+    State(state): State<AppState>,
+    caller: Option<axum::Extension<Caller>>,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let next = safe_next(q.next.as_deref());
     if caller.is_some_and(|c| c.session.is_some()) {
         return Redirect::to(&next).into_response();
     }
-    render(StatusCode::OK, &LoginPage { node_name: state.settings.node_name.clone(), error: None, username: String::new(), next })
+    render(
+        StatusCode::OK,
+        &LoginPage { node_name: state.settings.node_name.clone(), error: None, username: String::new(), next },
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,15 +108,25 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-pub async fn login_submit(State(state): State<AppState>, ClientAddress(client): ClientAddress, Form(form): Form<LoginForm>) -> Response {
+pub async fn login_submit(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let next = safe_next(form.next.as_deref());
     match state.services.login(&form.username, &form.password, &client).await {
         Ok(done) => {
-            let cookie = session_cookie(Some(&done.token), state.services.settings().session_ttl, state.settings.cookie_secure);
+            let cookie =
+                session_cookie(Some(&done.token), state.services.settings().session_ttl, state.settings.cookie_secure);
             ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
         }
         Err(err @ (ServiceError::Unauthenticated { .. } | ServiceError::RateLimited { .. })) => {
-            let page = LoginPage { node_name: state.settings.node_name.clone(), error: Some(err.to_string()), username: form.username, next };
+            let page = LoginPage {
+                node_name: state.settings.node_name.clone(),
+                error: Some(err.to_string()),
+                username: form.username,
+                next,
+            };
             render(status_for(&err), &page)
         }
         Err(err) => fail(err),
@@ -117,10 +134,10 @@ pub async fn login_submit(State(state): State<AppState>, ClientAddress(client): 
 }
 
 pub async fn logout(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> Response {
-    if let Some(session) = &caller.session {
-        if let Err(err) = state.services.logout(&caller.principal, session).await {
-            return fail(err);
-        }
+    if let Some(session) = &caller.session
+        && let Err(err) = state.services.logout(&caller.principal, session).await
+    {
+        return fail(err);
     }
     let cookie = session_cookie(None, chrono::Duration::zero(), state.settings.cookie_secure);
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
@@ -133,7 +150,11 @@ pub struct SwitchForm {
     next: Option<String>,
 }
 
-pub async fn switch_org(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<SwitchForm>) -> PageResult {
+pub async fn switch_org(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Form(form): Form<SwitchForm>,
+) -> PageResult {
     let org: OrgId = form.org_id.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))?;
     let session = caller.session.as_ref().ok_or_else(|| fail(ServiceError::Forbidden("需要控制台会话".into())))?;
     state.services.switch_org(&caller.principal, session, org).await.map_err(fail)?;
@@ -184,8 +205,12 @@ fn duties_of(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
         .iter()
         .map(|r| match r {
             Role::PlatformAdmin => ("平台管理员", "维护行政区划、单位和账号,保障平台运行"),
-            Role::AuthorityReviewer => ("主管部门审核人", "审核目录、批准延期、确定数源部门、协调争议(第十六、十七、十九、二十一、二十八条)"),
-            Role::AuthoritySupervisor => ("主管部门监管人", "查阅使用记录,监督时效与违规行为,依法暂停共享(第二十七、二十九条)"),
+            Role::AuthorityReviewer => {
+                ("主管部门审核人", "审核目录、批准延期、确定数源部门、协调争议(第十六、十七、十九、二十一、二十八条)")
+            }
+            Role::AuthoritySupervisor => {
+                ("主管部门监管人", "查阅使用记录,监督时效与违规行为,依法暂停共享(第二十七、二十九条)")
+            }
             Role::Clerk => ("经办人", "编制目录、提出和办理共享申请、提出校核申请(第十一条)"),
             Role::WorkUnitHead => ("工作机构负责人", "审核同意本部门目录、共享申请及答复后方可报出(第十三、二十条)"),
             Role::SystemClient => ("应用系统", "通过服务接口调用已授权的数据"),
@@ -193,13 +218,29 @@ fn duties_of(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-pub async fn home(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NoticeQuery>) -> PageResult {
+pub async fn home(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
     let layout = layout(&state, &caller, "工作台", "/console").await?;
     let org_id = acting_org(&caller)?;
     let org = state.services.get_org(&caller.principal, org_id).await.map_err(fail)?;
-    let head_name = state.services.store().work_unit_head(org_id).await.map_err(|e| fail(ServiceError::from(e)))?.map(|u| u.display_name);
+    let head_name = state
+        .services
+        .store()
+        .work_unit_head(org_id)
+        .await
+        .map_err(|e| fail(ServiceError::from(e)))?
+        .map(|u| u.display_name);
     let roles: Vec<Role> = caller.principal.roles.iter().copied().collect();
-    let page = HomePage { layout, feedback: Feedback::notice(q.notice.as_deref()), org: org_view(&state, org).await, head_name, duties: duties_of(&roles) };
+    let page = HomePage {
+        layout,
+        feedback: Feedback::notice(q.notice.as_deref()),
+        org: org_view(&state, org).await,
+        head_name,
+        duties: duties_of(&roles),
+    };
     Ok(render(StatusCode::OK, &page))
 }
 
@@ -217,13 +258,25 @@ async fn own_org_page(state: &AppState, caller: &Caller, feedback: Feedback) -> 
     let layout = layout(state, caller, "本单位信息", "/console/org").await?;
     let org_id = acting_org(caller)?;
     let org = state.services.get_org(&caller.principal, org_id).await.map_err(fail)?;
-    let head_name = state.services.store().work_unit_head(org_id).await.map_err(|e| fail(ServiceError::from(e)))?.map(|u| u.display_name);
-    let can_edit = govshare_domain::authz::check(&caller.principal, govshare_domain::authz::Action::EditOrganisation(org_id)).is_ok();
+    let head_name = state
+        .services
+        .store()
+        .work_unit_head(org_id)
+        .await
+        .map_err(|e| fail(ServiceError::from(e)))?
+        .map(|u| u.display_name);
+    let can_edit =
+        govshare_domain::authz::check(&caller.principal, govshare_domain::authz::Action::EditOrganisation(org_id))
+            .is_ok();
     let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
     Ok(render(status, &OrgPage { layout, feedback, org: org_view(state, org).await, head_name, can_edit }))
 }
 
-pub async fn own_org(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NoticeQuery>) -> PageResult {
+pub async fn own_org(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
     own_org_page(&state, &caller, Feedback::notice(q.notice.as_deref())).await
 }
 
@@ -233,7 +286,11 @@ pub struct WorkUnitForm {
     work_unit_name: String,
 }
 
-pub async fn update_work_unit(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<WorkUnitForm>) -> PageResult {
+pub async fn update_work_unit(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Form(form): Form<WorkUnitForm>,
+) -> PageResult {
     let org = acting_org(&caller)?;
     match state.services.update_work_unit(&caller.principal, org, &form.work_unit_name).await {
         Ok(_) => Ok(see_other("/console/org", "work_unit_updated")),
@@ -289,7 +346,10 @@ async fn users_page(state: &AppState, caller: &Caller, feedback: Feedback, form:
     let org = state.services.get_org(&caller.principal, org_id).await.map_err(fail)?;
     let assignable: Vec<(&str, &str)> = Role::ASSIGNABLE
         .into_iter()
-        .filter(|r| r.check_assignable(org.kind, false).is_ok() && check(&caller.principal, Action::AssignRole(org_id, *r)).is_ok())
+        .filter(|r| {
+            r.check_assignable(org.kind, false).is_ok()
+                && check(&caller.principal, Action::AssignRole(org_id, *r)).is_ok()
+        })
         .map(|r| (r.code(), r.label()))
         .collect();
     let me = caller.principal.user_id();
@@ -319,12 +379,20 @@ async fn users_page(state: &AppState, caller: &Caller, feedback: Feedback, form:
     Ok(render(status, &page))
 }
 
-pub async fn users(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NoticeQuery>) -> PageResult {
+pub async fn users(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
     users_page(&state, &caller, Feedback::notice(q.notice.as_deref()), NewUserForm::default()).await
 }
 
 /// The create-user form has repeated `roles` checkboxes, so it is read as a list of pairs.
-pub async fn create_user(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(fields): Form<Vec<(String, String)>>) -> PageResult {
+pub async fn create_user(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> PageResult {
     let org = acting_org(&caller)?;
     let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
     let input = NewUserInput {
@@ -334,7 +402,12 @@ pub async fn create_user(State(state): State<AppState>, ConsoleCaller(caller): C
         contractor: get("contractor") == "on",
         roles: fields.iter().filter(|(k, _)| k == "roles").map(|(_, v)| v.clone()).collect(),
     };
-    let form = NewUserForm { username: input.username.clone(), display_name: input.display_name.clone(), contractor: input.contractor, roles: input.roles.clone() };
+    let form = NewUserForm {
+        username: input.username.clone(),
+        display_name: input.display_name.clone(),
+        contractor: input.contractor,
+        roles: input.roles.clone(),
+    };
     match state.services.create_user(&caller.principal, org, input).await {
         Ok(_) => Ok(see_other("/console/users", "user_created")),
         Err(err) => users_page(&state, &caller, Feedback::from_error(&err), form).await,
@@ -349,7 +422,11 @@ pub struct GrantForm {
     role: String,
 }
 
-pub async fn grant_role(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<GrantForm>) -> PageResult {
+pub async fn grant_role(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Form(form): Form<GrantForm>,
+) -> PageResult {
     let org = acting_org(&caller)?;
     match state.services.grant_role(&caller.principal, org, &form.username, &form.role).await {
         Ok(()) => Ok(see_other("/console/users", "role_granted")),
@@ -367,7 +444,12 @@ fn user_id(raw: &str) -> Result<UserId, Response> {
     raw.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))
 }
 
-pub async fn revoke_role(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Path(user): Path<String>, Form(form): Form<RoleForm>) -> PageResult {
+pub async fn revoke_role(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(user): Path<String>,
+    Form(form): Form<RoleForm>,
+) -> PageResult {
     let org = acting_org(&caller)?;
     match state.services.revoke_role(&caller.principal, org, user_id(&user)?, &form.role).await {
         Ok(()) => Ok(see_other("/console/users", "role_revoked")),
@@ -383,11 +465,19 @@ async fn set_disabled(state: AppState, caller: Caller, user: String, disabled: b
     }
 }
 
-pub async fn disable_user(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Path(user): Path<String>) -> PageResult {
+pub async fn disable_user(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(user): Path<String>,
+) -> PageResult {
     set_disabled(state, caller, user, true).await
 }
 
-pub async fn enable_user(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Path(user): Path<String>) -> PageResult {
+pub async fn enable_user(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(user): Path<String>,
+) -> PageResult {
     set_disabled(state, caller, user, false).await
 }
 
@@ -397,7 +487,12 @@ pub struct ResetForm {
     new_password: String,
 }
 
-pub async fn reset_password(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Path(user): Path<String>, Form(form): Form<ResetForm>) -> PageResult {
+pub async fn reset_password(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(user): Path<String>,
+    Form(form): Form<ResetForm>,
+) -> PageResult {
     let org = acting_org(&caller)?;
     match state.services.reset_password(&caller.principal, org, user_id(&user)?, &form.new_password).await {
         Ok(()) => Ok(see_other("/console/users", "password_reset")),
@@ -429,7 +524,12 @@ struct CredentialsPage {
     issued: Option<(String, String)>,
 }
 
-async fn credentials_page(state: &AppState, caller: &Caller, feedback: Feedback, issued: Option<(String, String)>) -> PageResult {
+async fn credentials_page(
+    state: &AppState,
+    caller: &Caller,
+    feedback: Feedback,
+    issued: Option<(String, String)>,
+) -> PageResult {
     use govshare_domain::authz::{Action, check};
     let layout = layout(state, caller, "API 凭证", "/console/credentials").await?;
     let org_id = acting_org(caller)?;
@@ -462,7 +562,11 @@ async fn credentials_page(state: &AppState, caller: &Caller, feedback: Feedback,
     Ok(render(status, &page))
 }
 
-pub async fn credentials(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NoticeQuery>) -> PageResult {
+pub async fn credentials(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
     credentials_page(&state, &caller, Feedback::notice(q.notice.as_deref()), None).await
 }
 
@@ -475,25 +579,40 @@ pub struct IssueForm {
 }
 
 /// Issuing shows the key on the response page itself, once; it is not stored anywhere it could be shown again.
-pub async fn issue_credential(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<IssueForm>) -> PageResult {
+pub async fn issue_credential(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Form(form): Form<IssueForm>,
+) -> PageResult {
     let org = acting_org(&caller)?;
     let days = match form.valid_days.trim().parse::<i64>() {
         Ok(days) => days,
         Err(_) => {
-            let err = ServiceError::Validation(govshare_domain::ValidationError::new("valid_days", "format", "有效天数应为整数"));
+            let err = ServiceError::Validation(govshare_domain::ValidationError::new(
+                "valid_days",
+                "format",
+                "有效天数应为整数",
+            ));
             return credentials_page(&state, &caller, Feedback::from_error(&err), None).await;
         }
     };
     match state.services.issue_credential(&caller.principal, org, &form.name, days).await {
         Ok(issued) => {
-            let feedback = Feedback { notice: Some("API 凭证已签发。密钥只显示这一次,请立即复制并妥善保存".into()), ..Default::default() };
+            let feedback = Feedback {
+                notice: Some("API 凭证已签发。密钥只显示这一次,请立即复制并妥善保存".into()),
+                ..Default::default()
+            };
             credentials_page(&state, &caller, feedback, Some((issued.credential.name, issued.api_key))).await
         }
         Err(err) => credentials_page(&state, &caller, Feedback::from_error(&err), None).await,
     }
 }
 
-pub async fn revoke_credential(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Path(id): Path<String>) -> PageResult {
+pub async fn revoke_credential(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+) -> PageResult {
     let org = acting_org(&caller)?;
     let id: CredentialId = id.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))?;
     match state.services.revoke_credential(&caller.principal, org, id).await {
@@ -572,11 +691,19 @@ async fn organisations_page(state: &AppState, caller: &Caller, feedback: Feedbac
     Ok(render(status, &OrganisationsPage { layout, feedback, regions: region_views, orgs: org_views, form }))
 }
 
-pub async fn organisations(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NoticeQuery>) -> PageResult {
+pub async fn organisations(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
     organisations_page(&state, &caller, Feedback::notice(q.notice.as_deref()), OrgForm::default()).await
 }
 
-pub async fn create_org(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<OrgForm>) -> PageResult {
+pub async fn create_org(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Form(form): Form<OrgForm>,
+) -> PageResult {
     let input = NewOrganisationInput {
         kind: form.kind.clone(),
         region_code: form.region_code.clone(),
@@ -598,7 +725,11 @@ pub struct RegionForm {
     name: String,
 }
 
-pub async fn create_region(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<RegionForm>) -> PageResult {
+pub async fn create_region(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Form(form): Form<RegionForm>,
+) -> PageResult {
     match state.services.create_region(&caller.principal, &form.code, &form.name).await {
         Ok(_) => Ok(see_other("/console/organisations", "region_created")),
         Err(err) => organisations_page(&state, &caller, Feedback::from_error(&err), OrgForm::default()).await,
@@ -679,7 +810,11 @@ pub async fn audit(State(state): State<AppState>, ConsoleCaller(caller): Console
 
 pub async fn verify_audit(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> PageResult {
     let v = state.services.verify_audit(&caller.principal).await.map_err(fail)?;
-    let view = VerificationView { intact: v.first_break.is_none(), verified: v.verified, problem: v.first_break.map(|b| b.to_string()) };
+    let view = VerificationView {
+        intact: v.first_break.is_none(),
+        verified: v.verified,
+        problem: v.first_break.map(|b| b.to_string()),
+    };
     audit_page(&state, &caller, Some(view)).await
 }
 
@@ -700,7 +835,11 @@ async fn account_page(state: &AppState, caller: &Caller, feedback: Feedback) -> 
     Ok(render(status, &AccountPage { layout, feedback, roles: role_labels(&roles) }))
 }
 
-pub async fn account(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NoticeQuery>) -> PageResult {
+pub async fn account(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
     account_page(&state, &caller, Feedback::notice(q.notice.as_deref())).await
 }
 
@@ -714,9 +853,17 @@ pub struct PasswordForm {
     confirm_password: String,
 }
 
-pub async fn change_password(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Form(form): Form<PasswordForm>) -> PageResult {
+pub async fn change_password(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Form(form): Form<PasswordForm>,
+) -> PageResult {
     if form.new_password != form.confirm_password {
-        let err = ServiceError::Validation(govshare_domain::ValidationError::new("confirm_password", "mismatch", "两次输入的新密码不一致"));
+        let err = ServiceError::Validation(govshare_domain::ValidationError::new(
+            "confirm_password",
+            "mismatch",
+            "两次输入的新密码不一致",
+        ));
         return account_page(&state, &caller, Feedback::from_error(&err)).await;
     }
     match state.services.change_own_password(&caller.principal, &form.current_password, &form.new_password).await {

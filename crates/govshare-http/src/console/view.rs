@@ -100,9 +100,18 @@ pub fn role_labels(roles: &[Role]) -> Vec<&'static str> {
 }
 
 impl Layout {
-    pub fn new(node_name: &str, title: &str, current_path: &str, principal: &Principal, choices: &[OrgChoice], csrf: &str) -> Self {
+    pub fn new(
+        node_name: &str,
+        title: &str,
+        current_path: &str,
+        principal: &Principal,
+        choices: &[OrgChoice],
+        csrf: &str,
+    ) -> Self {
         let (user_name, username, contractor) = match &principal.actor {
-            Actor::User { display_name, username, contractor, .. } => (display_name.clone(), username.to_string(), *contractor),
+            Actor::User { display_name, username, contractor, .. } => {
+                (display_name.clone(), username.to_string(), *contractor)
+            }
             other => (principal.display_name(), format!("{other:?}"), false),
         };
         let current = principal.org_id();
@@ -116,7 +125,11 @@ impl Layout {
             role_labels: principal.roles.iter().map(|r| r.label()).collect(),
             orgs: choices
                 .iter()
-                .map(|c| OrgOption { id: c.org.id.to_string(), name: c.org.name.clone(), selected: Some(c.org.id) == current })
+                .map(|c| OrgOption {
+                    id: c.org.id.to_string(),
+                    name: c.org.name.clone(),
+                    selected: Some(c.org.id) == current,
+                })
                 .collect(),
             nav: navigation(principal, current_path),
             csrf: csrf.to_owned(),
@@ -126,7 +139,8 @@ impl Layout {
 }
 
 fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
-    let item = |href: &'static str, label: &'static str| NavItem { href, label, active: current == href, planned: false };
+    let item =
+        |href: &'static str, label: &'static str| NavItem { href, label, active: current == href, planned: false };
     let planned = |label: &'static str| NavItem { href: "", label, active: false, planned: true };
     let admin = p.has_role(Role::PlatformAdmin);
     let staff = admin || p.has_role(Role::WorkUnitHead) || (p.has_role(Role::Clerk) && !p.is_contractor());
@@ -141,7 +155,9 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
             title: "共享使用",
             items: vec![planned("共享申请"), planned("申请受理"), planned("共享授权与交付"), planned("使用记录")],
         },
-        NavGroup { title: "监督管理", items: vec![planned("时限监测"), planned("校核与争议"), planned("监督检查")] },
+        NavGroup {
+            title: "监督管理", items: vec![planned("时限监测"), planned("校核与争议"), planned("监督检查")]
+        },
     ];
     let mut system = vec![item("/console/org", "本单位信息")];
     if staff {

@@ -104,7 +104,8 @@ impl Client {
 
     pub async fn login(app: &TestApp, username: &str) -> Client {
         let mut client = Client::anonymous(app);
-        let reply = client.post("/api/v1/auth/login", serde_json::json!({"username": username, "password": PASSWORD})).await;
+        let reply =
+            client.post("/api/v1/auth/login", serde_json::json!({"username": username, "password": PASSWORD})).await;
         assert_eq!(reply.status, StatusCode::OK, "login {username}: {}", reply.text);
         client.adopt_session(&reply);
         client
