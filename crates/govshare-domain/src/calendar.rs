@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
 
@@ -37,24 +37,24 @@ pub struct WorkingCalendar {
     years: BTreeMap<i32, YearCalendar>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct FileFormat {
     years: BTreeMap<String, FileYear>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct FileYear {
     holidays: Vec<FileHoliday>,
     makeup_workdays: Vec<FileMakeup>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct FileHoliday {
     date: String,
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct FileMakeup {
     date: String,
     #[serde(rename = "for")]
@@ -135,6 +135,34 @@ impl WorkingCalendar {
 
     pub fn years(&self) -> impl Iterator<Item = (&i32, &YearCalendar)> {
         self.years.iter()
+    }
+
+    /// One year's data in the file format (`{"years":{"2027":{…}}}`), for storing and re-loading with [`Self::from_json`].
+    pub fn year_json(&self, year: i32) -> Option<String> {
+        let data = self.years.get(&year)?;
+        let file_year = FileYear {
+            holidays: data.holidays.iter().map(|(d, n)| FileHoliday { date: d.to_string(), name: n.clone() }).collect(),
+            makeup_workdays: data
+                .makeup_workdays
+                .iter()
+                .map(|(d, h)| FileMakeup { date: d.to_string(), for_holiday: h.clone() })
+                .collect(),
+        };
+        let file = FileFormat { years: BTreeMap::from([(year.to_string(), file_year)]) };
+        serde_json::to_string(&file).ok()
+    }
+
+    /// Whether deadlines computed today could silently use the weekends-only fallback: the current year has no
+    /// official data, or it is December and next year has none yet.
+    pub fn missing_years(&self, today: NaiveDate) -> Vec<i32> {
+        let mut missing = Vec::new();
+        if !self.covers(today.year()) {
+            missing.push(today.year());
+        }
+        if today.month() == 12 && !self.covers(today.year() + 1) {
+            missing.push(today.year() + 1);
+        }
+        missing
     }
 
     pub fn covers(&self, year: i32) -> bool {
@@ -298,6 +326,17 @@ mod tests {
         cal.merge(WorkingCalendar::from_json(ok).unwrap());
         assert!(cal.covers(2027) && cal.covers(2026));
         assert!(!cal.is_working_day(d("2027-01-01")));
+    }
+
+    #[test]
+    fn year_json_round_trips_and_missing_years_are_reported() {
+        let cal = WorkingCalendar::official();
+        let again = WorkingCalendar::from_json(&cal.year_json(2025).unwrap()).unwrap();
+        assert_eq!(again.years().next().map(|(y, c)| (*y, c.clone())), cal.years.get(&2025).map(|c| (2025, c.clone())));
+        assert_eq!(cal.year_json(2030), None);
+        assert!(cal.missing_years(d("2026-11-23")).is_empty());
+        assert_eq!(cal.missing_years(d("2026-12-01")), vec![2027]);
+        assert_eq!(cal.missing_years(d("2027-03-01")), vec![2027]);
     }
 
     #[test]

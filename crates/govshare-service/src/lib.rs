@@ -86,3 +86,41 @@ impl Services {
         })
     }
 }
+
+impl Services {
+    /// The working-day calendar: the official data shipped with the platform, with the years an administrator
+    /// imported on top (an imported year replaces a shipped one).
+    pub async fn calendar(&self) -> Result<govshare_domain::calendar::WorkingCalendar> {
+        let mut calendar = govshare_domain::calendar::WorkingCalendar::official();
+        for (year, data) in self.store.calendar_years().await? {
+            let stored = govshare_domain::calendar::WorkingCalendar::from_json(&data).map_err(|e| {
+                ServiceError::Internal(format!("stored calendar data for {year} is invalid: {e}").into())
+            })?;
+            calendar.merge(stored);
+        }
+        Ok(calendar)
+    }
+
+    /// Loads official calendar data (the State Council's annual notice) for the years in `json`.
+    pub async fn import_calendar(&self, principal: &Principal, json: &str) -> Result<Vec<(i32, usize, usize)>> {
+        self.authorize(principal, Action::ManageOrganisations)?;
+        let parsed = govshare_domain::calendar::WorkingCalendar::from_json(json)?;
+        let years: Vec<(i32, String)> =
+            parsed.years().filter_map(|(y, _)| parsed.year_json(*y).map(|text| (*y, text))).collect();
+        if years.is_empty() {
+            return Err(govshare_domain::ValidationError::new("years", "required", "文件中没有任何年份的数据").into());
+        }
+        let summary: Vec<(i32, usize, usize)> =
+            parsed.years().map(|(y, c)| (*y, c.holidays.len(), c.makeup_workdays.len())).collect();
+        let audit = govshare_domain::audit::AuditEvent::new(
+            principal.audit_name(),
+            principal.org_id(),
+            "calendar.import",
+            "calendar",
+            years.iter().map(|(y, _)| y.to_string()).collect::<Vec<_>>().join(","),
+            serde_json::json!({ "years": summary }),
+        );
+        self.store.save_calendar_years(&years, &audit).await?;
+        Ok(summary)
+    }
+}

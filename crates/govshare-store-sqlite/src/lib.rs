@@ -572,6 +572,24 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db)
     }
 
+    async fn save_calendar_years(&self, years: &[(i32, String)], audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for (year, data) in years {
+            sqlx::query("INSERT INTO calendar_years (year, data) VALUES (?, ?) ON CONFLICT (year) DO UPDATE SET data = excluded.data")
+                .bind(year)
+                .bind(data)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn calendar_years(&self) -> Result<Vec<(i32, String)>> {
+        sqlx::query_as("SELECT year, data FROM calendar_years ORDER BY year").fetch_all(&self.reader).await.map_err(db)
+    }
+
     async fn append_audit(&self, audit: &AuditEvent) -> Result<AuditRecord> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let record = append(&mut tx, audit).await?;

@@ -301,6 +301,15 @@ pub async fn concurrent_appends(store: DynStore) {
     assert_eq!(verifier.finish(store.audit_head().await.unwrap()), Ok(24));
 }
 
+pub async fn calendar_years(store: DynStore) {
+    assert!(store.calendar_years().await.unwrap().is_empty());
+    let years = vec![(2027, r#"{"years":{"2027":{}}}"#.to_owned()), (2028, "b".to_owned())];
+    store.save_calendar_years(&years, &event("calendar.import")).await.unwrap();
+    store.save_calendar_years(&[(2027, "replaced".to_owned())], &event("calendar.import")).await.unwrap();
+    assert_eq!(store.calendar_years().await.unwrap(), vec![(2027, "replaced".to_owned()), (2028, "b".to_owned())]);
+    assert_eq!(audit_seq(&store).await, 2);
+}
+
 pub async fn ping(store: DynStore) {
     store.ping().await.unwrap();
 }
@@ -310,7 +319,7 @@ macro_rules! store_contract_tests {
     ($factory:expr) => {
         $crate::store_contract_tests!(@tests $factory;
             regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
-            concurrent_appends, ping);
+            concurrent_appends, calendar_years, ping);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(

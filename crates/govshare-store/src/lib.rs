@@ -126,6 +126,12 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// Conflict if already revoked.
     async fn revoke_credential(&self, id: CredentialId, at: DateTime<Utc>, audit: &AuditEvent) -> Result<()>;
 
+    // ---- working-day calendar (REQUIREMENTS §9) ----
+    /// Stores or replaces the official calendar data of some years: `(year, JSON text of that year)`.
+    async fn save_calendar_years(&self, years: &[(i32, String)], audit: &AuditEvent) -> Result<()>;
+    /// Every stored year, ascending.
+    async fn calendar_years(&self) -> Result<Vec<(i32, String)>>;
+
     // ---- audit chain (R-SEC-1) ----
     /// Appends an event that accompanies no other change (e.g. a verification run, a data export).
     async fn append_audit(&self, audit: &AuditEvent) -> Result<AuditRecord>;

@@ -52,6 +52,22 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The working-day calendar that every deadline is computed with.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Load a year's official holidays and make-up working days (same format as the shipped
+    /// cn-holidays-2024-2026.json). A loaded year replaces the shipped data for that year.
+    Import { file: PathBuf },
+    /// Print the date that is N working days after the given day (the day itself is not counted).
+    AddWorkingDays { date: String, days: u32 },
+    /// List the years with official data.
+    Years,
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +177,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Admin { command } => admin(&services, &operator, command).await,
+        Command::Calendar { command } => calendar(&services, &operator, command).await,
         Command::Audit { command: AuditCommand::Verify } => {
             let v = services.verify_audit(&operator).await?;
             match v.first_break {
@@ -256,6 +273,43 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+async fn calendar(services: &Services, operator: &Principal, command: CalendarCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        CalendarCommand::Import { file } => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            for (year, holidays, makeup) in services.import_calendar(operator, &text).await.map_err(explain)? {
+                println!("loaded {year}: {holidays} holidays, {makeup} make-up working days");
+            }
+        }
+        CalendarCommand::AddWorkingDays { date, days } => {
+            let start = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+                .map_err(|_| anyhow::anyhow!("date `{date}` must be YYYY-MM-DD"))?;
+            let calendar = services.calendar().await.map_err(explain)?;
+            let (due, unofficial) =
+                calendar.add_working_days(start, days).map_err(|e| explain(ServiceError::Validation(e)))?;
+            println!("{due}");
+            for year in unofficial {
+                eprintln!(
+                    "WARNING: no official holiday data for {year}; weekends only were used. \
+                     Load the State Council notice with `govshare calendar import FILE`."
+                );
+            }
+        }
+        CalendarCommand::Years => {
+            let calendar = services.calendar().await.map_err(explain)?;
+            for (year, data) in calendar.years() {
+                println!(
+                    "{year}: {} holidays, {} make-up working days",
+                    data.holidays.len(),
+                    data.makeup_workdays.len()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn find_org(services: &Services, operator: &Principal, reference: &str) -> anyhow::Result<Organisation> {

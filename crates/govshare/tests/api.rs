@@ -364,3 +364,21 @@ async fn operations_endpoints(backend: Backend) {
     assert!(login_page.text.contains("用户登录"));
     assert_eq!(login_page.headers["x-frame-options"], "DENY");
 }
+
+/// From December, a missing next-year calendar is announced on every console page (REQUIREMENTS §9).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_warns_when_the_calendar_lacks_a_year() {
+    let app = spawn(Backend::Sqlite).await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let now = app.services.now();
+    let today = now.with_timezone(&govshare_domain::calendar::beijing()).date_naive();
+    let page = clerk.get("/console").await;
+    let covered = govshare_domain::calendar::WorkingCalendar::official().missing_years(today).is_empty();
+    assert_eq!(!page.text.contains("calendar-warning"), covered, "banner shown exactly when a year is missing");
+    // Move the clock to the first of December of the last shipped year: next year has no data.
+    let december = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap().and_hms_opt(4, 0, 0).unwrap().and_utc();
+    app.clock.advance(december - now);
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let page = clerk.get("/console").await;
+    assert!(page.text.contains("工作日历缺少 2027 年"), "{today}: banner missing");
+}

@@ -43,7 +43,12 @@ async fn layout(state: &AppState, caller: &Caller, title: &str, path: &str) -> R
         Some(user) => state.services.org_choices(user).await.map_err(fail)?,
         None => Vec::new(),
     };
-    Ok(Layout::new(&state.settings.node_name, title, path, &caller.principal, &choices, caller.csrf_token()))
+    let mut layout =
+        Layout::new(&state.settings.node_name, title, path, &caller.principal, &choices, caller.csrf_token());
+    let calendar = state.services.calendar().await.map_err(fail)?;
+    let today = state.services.now().with_timezone(&govshare_domain::calendar::beijing()).date_naive();
+    layout.calendar_warning = super::view::calendar_warning(&calendar.missing_years(today));
+    Ok(layout)
 }
 
 fn acting_org(caller: &Caller) -> Result<OrgId, Response> {

@@ -47,6 +47,8 @@ pub struct Layout {
     pub nav: Vec<NavGroup>,
     pub csrf: String,
     pub current_path: String,
+    /// Shown on every page while deadlines may be computed without official holiday data (REQUIREMENTS §9).
+    pub calendar_warning: Option<String>,
 }
 
 /// What the page reports about the last action.
@@ -134,8 +136,21 @@ impl Layout {
             nav: navigation(principal, current_path),
             csrf: csrf.to_owned(),
             current_path: current_path.to_owned(),
+            calendar_warning: None,
         }
     }
+}
+
+/// The banner text when the calendar lacks official data for years that deadlines may reach.
+pub fn calendar_warning(missing: &[i32]) -> Option<String> {
+    if missing.is_empty() {
+        return None;
+    }
+    let years: Vec<String> = missing.iter().map(|y| format!("{y} 年")).collect();
+    Some(format!(
+        "工作日历缺少 {} 的国务院办公厅节假日安排,期限暂按仅扣除周末计算,可能不准确。请平台管理员尽快执行 govshare calendar import 导入。",
+        years.join("、")
+    ))
 }
 
 fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
