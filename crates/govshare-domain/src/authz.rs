@@ -3,8 +3,9 @@
 
 use std::fmt;
 
-use crate::org::OrgId;
+use crate::org::{OrgId, OrgKind};
 use crate::principal::{Actor, Principal};
+use crate::region::RegionCode;
 use crate::role::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,16 @@ pub enum Action {
     ViewAudit,
     /// Change one's own password.
     ManageOwnAccount,
+    /// Draft and edit the provider's catalog entries, attach assessments, submit them to the head.
+    DraftCatalog(OrgId),
+    /// Approve (or send back) what the provider's clerks submitted, as the work-unit head (Art. 13).
+    ApproveCatalog(OrgId),
+    /// Publish or return an entry submitted by a department of `region`, as its same-level authority (Art. 16).
+    ReviewCatalog(RegionCode),
+    /// See an entry's unpublished versions: the provider's people, its same-level authority, the administrator.
+    ViewCatalogWork(OrgId, RegionCode),
+    /// Record a catalog-update trigger (law or duty change) for a department, or consent to an extension (Art. 17).
+    ManageCatalogObligations(OrgId, RegionCode),
 }
 
 impl Action {
@@ -44,6 +55,11 @@ impl Action {
             Action::ManageCredentials(_) => "签发或吊销 API 凭证".into(),
             Action::ViewAudit => "查看审计日志".into(),
             Action::ManageOwnAccount => "修改本人账号".into(),
+            Action::DraftCatalog(_) => "编制本单位政务数据目录".into(),
+            Action::ApproveCatalog(_) => "审核同意本单位目录".into(),
+            Action::ReviewCatalog(_) => "审核发布政务数据目录".into(),
+            Action::ViewCatalogWork(..) => "查看未发布的目录".into(),
+            Action::ManageCatalogObligations(..) => "管理目录更新义务".into(),
         }
     }
 }
@@ -80,11 +96,49 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
     let supervisor = principal.has_role(Role::AuthoritySupervisor);
     let contractor = principal.is_contractor();
     let own = |target: OrgId| org.id == target;
+    let reviewer = principal.has_role(Role::AuthorityReviewer);
+    let same_level_authority = |region: RegionCode| org.kind == OrgKind::Authority && org.region == region;
 
     match action {
         Action::ViewDirectory => Ok(()),
         _ if is_system => deny("应用系统凭证只能调用数据接口"),
         Action::ManageOwnAccount => Ok(()),
+        // Catalog work is the departments' and authorities' own; the administrator runs the node, not the catalog.
+        Action::DraftCatalog(target) => {
+            if own(target) && (clerk || head) {
+                Ok(())
+            } else {
+                deny("只有本单位经办人或工作机构负责人可以编制目录")
+            }
+        }
+        Action::ApproveCatalog(target) => {
+            if own(target) && head && !contractor {
+                Ok(())
+            } else {
+                deny("只有本单位工作机构负责人可以审核同意目录")
+            }
+        }
+        Action::ReviewCatalog(region) => {
+            if reviewer && same_level_authority(region) {
+                Ok(())
+            } else {
+                deny("只有同级政务数据共享主管部门的审核人可以审核发布目录")
+            }
+        }
+        Action::ViewCatalogWork(target, region) => {
+            if own(target) || admin || ((reviewer || supervisor) && same_level_authority(region)) {
+                Ok(())
+            } else {
+                deny("未发布的目录只对提供单位和同级主管部门可见")
+            }
+        }
+        Action::ManageCatalogObligations(target, region) => {
+            if (own(target) && head) || (reviewer && same_level_authority(region)) {
+                Ok(())
+            } else {
+                deny("只有本单位工作机构负责人或同级主管部门审核人可以办理")
+            }
+        }
         Action::ManageOrganisations | Action::ViewAudit if admin => Ok(()),
         Action::ViewAudit if supervisor => Ok(()),
         Action::ManageOrganisations | Action::ViewAudit => deny("需要平台管理员或主管部门监管人角色"),
@@ -194,6 +248,33 @@ mod tests {
         assert!(check(&contractor, Action::ViewCredentials(a)).is_err());
         assert!(check(&contractor, Action::ViewMembers(a)).is_err());
         assert!(check(&contractor, Action::ManageOwnAccount).is_ok());
+    }
+
+    #[test]
+    fn catalog_work_follows_departments_and_levels() {
+        let (a, b) = (OrgId::new(), OrgId::new());
+        let zhejiang = RegionCode::parse("330000").unwrap();
+        let hangzhou = RegionCode::parse("330100").unwrap();
+        let clerk = person(a, OrgKind::Department, &[Role::Clerk], false);
+        let vendor = person(a, OrgKind::Department, &[Role::Clerk], true);
+        let head = person(a, OrgKind::Department, &[Role::WorkUnitHead], false);
+        let reviewer = person(b, OrgKind::Authority, &[Role::AuthorityReviewer], false);
+        let admin = person(b, OrgKind::Authority, &[Role::PlatformAdmin], false);
+        assert!(check(&clerk, Action::DraftCatalog(a)).is_ok());
+        assert!(check(&vendor, Action::DraftCatalog(a)).is_ok(), "contractors do clerk work");
+        assert!(check(&clerk, Action::DraftCatalog(b)).is_err());
+        assert!(check(&clerk, Action::ApproveCatalog(a)).is_err());
+        assert!(check(&head, Action::ApproveCatalog(a)).is_ok());
+        assert!(check(&reviewer, Action::ReviewCatalog(zhejiang)).is_ok(), "person() acts in 330000");
+        assert!(check(&reviewer, Action::ReviewCatalog(hangzhou)).is_err(), "only the same level");
+        assert!(check(&head, Action::ReviewCatalog(zhejiang)).is_err());
+        assert!(check(&admin, Action::DraftCatalog(a)).is_err(), "the administrator does not write catalogs");
+        assert!(check(&admin, Action::ReviewCatalog(zhejiang)).is_err());
+        assert!(check(&reviewer, Action::ViewCatalogWork(a, zhejiang)).is_ok());
+        assert!(
+            check(&person(b, OrgKind::Department, &[Role::Clerk], false), Action::ViewCatalogWork(a, zhejiang))
+                .is_err()
+        );
     }
 
     #[test]

@@ -630,7 +630,7 @@ pub struct EntryVersion {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use proptest::prelude::*;
 
     use super::*;
@@ -817,5 +817,161 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+/// Identity of a catalog entry across its versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EntryId(pub uuid::Uuid);
+
+impl EntryId {
+    pub fn new() -> Self {
+        EntryId(uuid::Uuid::now_v7())
+    }
+}
+
+impl Default for EntryId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for EntryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for EntryId {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        uuid::Uuid::parse_str(s.trim())
+            .map(EntryId)
+            .map_err(|_| ValidationError::new("entry_id", "format", "目录标识格式错误"))
+    }
+}
+
+/// One step in an entry's life, for its timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryEvent {
+    pub version: u32,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub actor_name: String,
+    /// Stable code, e.g. `draft.create`, `head.approve`, `authority.publish`.
+    pub action: String,
+    pub note: String,
+}
+
+/// A catalog entry: one resource of a provider department, with every version it has had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    pub id: EntryId,
+    pub provider: crate::org::OrgId,
+    pub created_at: DateTime<Utc>,
+    /// Ascending by version number.
+    pub versions: Vec<EntryVersion>,
+    pub events: Vec<EntryEvent>,
+}
+
+impl CatalogEntry {
+    pub fn published(&self) -> Option<&EntryVersion> {
+        self.versions.iter().rev().find(|v| v.status == EntryStatus::Published)
+    }
+
+    /// The version being worked on (not yet published, not superseded), if any.
+    pub fn working(&self) -> Option<&EntryVersion> {
+        self.versions.last().filter(|v| !matches!(v.status, EntryStatus::Published | EntryStatus::Superseded))
+    }
+
+    pub fn latest(&self) -> &EntryVersion {
+        self.versions.last().expect("an entry has at least one version")
+    }
+
+    pub fn version(&self, n: u32) -> Option<&EntryVersion> {
+        self.versions.iter().find(|v| v.version == n)
+    }
+}
+
+/// One field that differs between two versions, in words for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: String,
+    pub after: String,
+}
+
+fn item_text(i: &DataItem) -> String {
+    let length = i.length.map(|l| format!("({l})")).unwrap_or_default();
+    let pi = i.personal_info.map(|p| format!(",{}", p.label())).unwrap_or_default();
+    format!("{} [{}] {}{},{}{}", i.name, i.code, i.data_type.label(), length, i.grade, pi)
+}
+
+fn sharing_text(s: &SharingTerms) -> String {
+    match s {
+        SharingTerms::Unconditional => "无条件共享".into(),
+        SharingTerms::Conditional { scope, purposes } => {
+            format!("有条件共享;范围:{scope};用途:{}", purposes.join("、"))
+        }
+        SharingTerms::NotShared { reason, legal_basis } => format!("不予共享;理由:{reason};依据:{legal_basis}"),
+    }
+}
+
+fn methods_text(m: &BTreeSet<DeliveryMethod>) -> String {
+    m.iter().map(|d| d.label()).collect::<Vec<_>>().join("、")
+}
+
+/// What changed from `before` to `after`, field by field; data items are matched by code.
+pub fn diff(before: &EntryContent, after: &EntryContent) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    let mut field = |name: &str, a: String, b: String| {
+        if a != b {
+            changes.push(FieldChange { field: name.to_owned(), before: a, after: b });
+        }
+    };
+    field("目录名称", before.name.clone(), after.name.clone());
+    field("资源代码", before.resource_code.clone(), after.resource_code.clone());
+    field("摘要", before.summary.clone(), after.summary.clone());
+    field("数据格式", before.format.label().into(), after.format.label().into());
+    field("更新频率", before.update_frequency.label().into(), after.update_frequency.label().into());
+    field("共享属性", sharing_text(&before.sharing), sharing_text(&after.sharing));
+    field("共享方式", methods_text(&before.delivery_methods), methods_text(&after.delivery_methods));
+    field("使用条件", before.usage_conditions.clone(), after.usage_conditions.clone());
+    field("分类分级", before.grade.to_string(), after.grade.to_string());
+    field("向社会开放", before.open_to_public.to_string(), after.open_to_public.to_string());
+    field("关联目录", before.related_codes.join("、"), after.related_codes.join("、"));
+    for old in &before.items {
+        match after.items.iter().find(|n| n.code == old.code) {
+            None => field(&format!("数据项 {}", old.code), item_text(old), "(删除)".into()),
+            Some(new) => field(&format!("数据项 {}", old.code), item_text(old), item_text(new)),
+        }
+    }
+    for new in after.items.iter().filter(|n| !before.items.iter().any(|o| o.code == n.code)) {
+        field(&format!("数据项 {}", new.code), "(新增)".into(), item_text(new));
+    }
+    changes
+}
+
+#[cfg(test)]
+mod diff_tests {
+    use super::*;
+
+    #[test]
+    fn diff_names_changed_added_and_removed_items() {
+        let scheme = GradeScheme::default();
+        let a = EntryContent::parse(&tests::input("无条件共享"), &scheme).unwrap();
+        let mut changed = tests::input("有条件共享");
+        changed.sharing_scope = "公安、民政".into();
+        changed.permitted_purposes = vec!["救助核查".into()];
+        changed.items.remove(0);
+        changed.items.push(DataItemInput { code: "address".into(), name: "住址".into(), ..changed.items[0].clone() });
+        let b = EntryContent::parse(&changed, &scheme).unwrap();
+        let d = diff(&a, &b);
+        let fields: Vec<&str> = d.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["共享属性", "数据项 name", "数据项 address"]);
+        assert_eq!(d[1].after, "(删除)");
+        assert_eq!(d[2].before, "(新增)");
+        assert!(diff(&a, &a).is_empty());
     }
 }

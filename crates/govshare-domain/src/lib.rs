@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod credit_code;
 pub mod error;
+pub mod notification;
 pub mod org;
 pub mod principal;
 pub mod region;

@@ -4,6 +4,7 @@
 //! row (`FOR UPDATE`) inside each transaction; it is the last lock a transaction takes, so no lock cycle with
 //! the rows it changed can form.
 
+mod catalog;
 mod rows;
 pub mod testing;
 
@@ -12,6 +13,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead, Digest, GENESIS};
+use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
+use govshare_domain::notification::Notification;
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
 use govshare_domain::region::{Region, RegionCode};
@@ -562,6 +565,67 @@ impl Store for PgStore {
             .map_err(db)?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
+    }
+
+    async fn create_entry(&self, entry: &CatalogEntry, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        catalog::insert_entry(&mut tx, entry).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn save_versions(
+        &self,
+        entry: EntryId,
+        versions: &[EntryVersion],
+        event: &EntryEvent,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let exists: Option<(uuid::Uuid,)> = sqlx::query_as("SELECT id FROM catalog_entries WHERE id = $1")
+            .bind(entry.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("目录不存在".into()));
+        }
+        catalog::upsert_versions(&mut tx, entry, versions).await?;
+        catalog::insert_event(&mut tx, entry, event).await?;
+        catalog::insert_notifications(&mut tx, notifications).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_entry(&self, id: EntryId) -> Result<CatalogEntry> {
+        catalog::load(&self.reader, Some(id), None)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::NotFound("目录不存在".into()))
+    }
+
+    async fn list_entries(&self, provider: Option<OrgId>) -> Result<Vec<CatalogEntry>> {
+        catalog::load(&self.reader, None, provider).await
+    }
+
+    async fn notifications(&self, org: OrgId, limit: u32) -> Result<Vec<Notification>> {
+        catalog::notifications(&self.reader, org, limit).await
+    }
+
+    async fn mark_notification_read(&self, org: OrgId, id: uuid::Uuid, at: DateTime<Utc>) -> Result<()> {
+        let done =
+            sqlx::query("UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND org_id = $3")
+                .bind(at)
+                .bind(id)
+                .bind(org.0)
+                .execute(&self.writer)
+                .await
+                .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("通知不存在".into()));
+        }
+        Ok(())
     }
 
     async fn save_calendar_years(&self, years: &[(i32, String)], audit: &AuditEvent) -> Result<()> {

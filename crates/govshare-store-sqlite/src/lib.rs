@@ -4,6 +4,7 @@
 //! and then writes can never meet another writer half-way (no `SQLITE_BUSY` upgrades); reads use their own
 //! pool. WAL journal with `synchronous=FULL`: a committed transaction survives a crash or power loss.
 
+mod catalog;
 mod rows;
 
 use std::str::FromStr;
@@ -12,6 +13,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead, Digest, GENESIS};
+use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
+use govshare_domain::notification::Notification;
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
 use govshare_domain::region::{Region, RegionCode};
@@ -570,6 +573,66 @@ impl Store for SqliteStore {
             .map_err(db)?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
+    }
+
+    async fn create_entry(&self, entry: &CatalogEntry, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        catalog::insert_entry(&mut tx, entry).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn save_versions(
+        &self,
+        entry: EntryId,
+        versions: &[EntryVersion],
+        event: &EntryEvent,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM catalog_entries WHERE id = ?")
+            .bind(entry.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("目录不存在".into()));
+        }
+        catalog::upsert_versions(&mut tx, entry, versions).await?;
+        catalog::insert_event(&mut tx, entry, event).await?;
+        catalog::insert_notifications(&mut tx, notifications).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_entry(&self, id: EntryId) -> Result<CatalogEntry> {
+        catalog::load(&self.reader, Some(id), None)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::NotFound("目录不存在".into()))
+    }
+
+    async fn list_entries(&self, provider: Option<OrgId>) -> Result<Vec<CatalogEntry>> {
+        catalog::load(&self.reader, None, provider).await
+    }
+
+    async fn notifications(&self, org: OrgId, limit: u32) -> Result<Vec<Notification>> {
+        catalog::notifications(&self.reader, org, limit).await
+    }
+
+    async fn mark_notification_read(&self, org: OrgId, id: uuid::Uuid, at: DateTime<Utc>) -> Result<()> {
+        let done = sqlx::query("UPDATE notifications SET read_at = COALESCE(read_at, ?) WHERE id = ? AND org_id = ?")
+            .bind(micros(at))
+            .bind(id.to_string())
+            .bind(org.to_string())
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("通知不存在".into()));
+        }
+        Ok(())
     }
 
     async fn save_calendar_years(&self, years: &[(i32, String)], audit: &AuditEvent) -> Result<()> {

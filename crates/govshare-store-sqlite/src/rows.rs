@@ -15,7 +15,7 @@ pub fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-fn time(us: i64) -> Result<DateTime<Utc>> {
+pub fn time(us: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_micros(us).ok_or_else(|| corrupt(format!("timestamp {us} out of range")))
 }
 
@@ -23,7 +23,7 @@ fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Other(format!("stored data is invalid: {}", what.into()).into())
 }
 
-fn uuid(s: &str) -> Result<Uuid> {
+pub fn uuid(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|_| corrupt(format!("bad uuid {s}")))
 }
 

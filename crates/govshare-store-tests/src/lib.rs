@@ -4,7 +4,11 @@
 
 use chrono::{Duration, SubsecRound, Utc};
 use govshare_domain::audit::{AuditEvent, ChainVerifier};
+use govshare_domain::catalog::{
+    CatalogEntry, DataItemInput, EntryContent, EntryEvent, EntryId, EntryInput, EntryStatus, EntryVersion, GradeScheme,
+};
 use govshare_domain::credit_code::check_character;
+use govshare_domain::notification::Notification;
 use govshare_domain::org::{NewOrganisationInput, OrgId, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
 use govshare_domain::region::{Region, RegionCode};
@@ -310,6 +314,145 @@ pub async fn calendar_years(store: DynStore) {
     assert_eq!(audit_seq(&store).await, 2);
 }
 
+fn content(code: &str, name: &str) -> EntryContent {
+    let input = EntryInput {
+        name: name.into(),
+        resource_code: code.into(),
+        summary: "摘要".into(),
+        format: "database".into(),
+        items: vec![DataItemInput {
+            name: "姓名".into(),
+            code: "xm".into(),
+            data_type: "string".into(),
+            length: Some(50),
+            grade_class: "一般数据".into(),
+            grade_level: 2,
+            personal_info: Some("name".into()),
+        }],
+        update_frequency: "daily".into(),
+        sharing_attribute: "unconditional".into(),
+        delivery_methods: vec!["service_api".into()],
+        grade_class: "一般数据".into(),
+        grade_level: 2,
+        ..Default::default()
+    };
+    EntryContent::parse(&input, &GradeScheme::default()).unwrap()
+}
+
+fn version(n: u32, status: EntryStatus, content: EntryContent) -> EntryVersion {
+    EntryVersion { version: n, status, content, assessments: vec![], updated_at: Utc::now().trunc_subsecs(6) }
+}
+
+fn entry_event(n: u32, action: &str) -> EntryEvent {
+    EntryEvent {
+        version: n,
+        at: Utc::now().trunc_subsecs(6),
+        actor: "user:gat.clerk".into(),
+        actor_name: "王警官".into(),
+        action: action.into(),
+        note: String::new(),
+    }
+}
+
+pub async fn catalog_entries(store: DynStore) {
+    let (authority, dept) = base(&store).await;
+    let entry = CatalogEntry {
+        id: EntryId::new(),
+        provider: dept.id,
+        created_at: Utc::now().trunc_subsecs(6),
+        versions: vec![version(1, EntryStatus::Draft, content("330000-GAT-0001", "居民户籍信息"))],
+        events: vec![entry_event(1, "draft.create")],
+    };
+    store.create_entry(&entry, &event("catalog.create")).await.unwrap();
+    assert_eq!(store.get_entry(entry.id).await.unwrap(), entry, "round trip");
+    let clash = CatalogEntry { id: EntryId::new(), ..entry.clone() };
+    assert!(is_conflict(store.create_entry(&clash, &event("catalog.create")).await).contains("330000-GAT-0001"));
+
+    // Publish v1 with a notification to each organisation, then start v2 under a new code.
+    let published = version(1, EntryStatus::Published, content("330000-GAT-0001", "居民户籍信息"));
+    let notes: Vec<Notification> = [authority.id, dept.id]
+        .into_iter()
+        .map(|o| {
+            Notification::new(
+                o,
+                Utc::now().trunc_subsecs(6),
+                "catalog.published",
+                "发布".into(),
+                "正文".into(),
+                "/x".into(),
+            )
+        })
+        .collect();
+    store
+        .save_versions(
+            entry.id,
+            std::slice::from_ref(&published),
+            &entry_event(1, "authority.publish"),
+            &notes,
+            &event("catalog.publish"),
+        )
+        .await
+        .unwrap();
+    let v2 = version(2, EntryStatus::Draft, content("330000-GAT-0002", "居民户籍信息(新)"));
+    store
+        .save_versions(
+            entry.id,
+            std::slice::from_ref(&v2),
+            &entry_event(2, "draft.create"),
+            &[],
+            &event("catalog.revise"),
+        )
+        .await
+        .unwrap();
+    let got = store.get_entry(entry.id).await.unwrap();
+    assert_eq!(got.versions, vec![published.clone(), v2.clone()]);
+    assert_eq!(
+        got.events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["draft.create", "authority.publish", "draft.create"]
+    );
+    assert_eq!(got.published().map(|v| v.version), Some(1));
+    assert_eq!(got.working().map(|v| v.version), Some(2));
+
+    // The entry is now known by its newest code; the old code is free.
+    let reuse = CatalogEntry {
+        id: EntryId::new(),
+        provider: dept.id,
+        created_at: Utc::now().trunc_subsecs(6),
+        versions: vec![version(1, EntryStatus::Draft, content("330000-GAT-0001", "另一目录"))],
+        events: vec![entry_event(1, "draft.create")],
+    };
+    store.create_entry(&reuse, &event("catalog.create")).await.unwrap();
+    let v2_clash = version(2, EntryStatus::Draft, content("330000-GAT-0001", "冲突"));
+    let before = audit_seq(&store).await;
+    assert!(
+        is_conflict(store.save_versions(entry.id, &[v2_clash], &entry_event(2, "draft.edit"), &[], &event("x")).await)
+            .contains("330000-GAT-0001")
+    );
+    assert_eq!(audit_seq(&store).await, before);
+    assert_eq!(store.get_entry(entry.id).await.unwrap().versions[1], v2, "a refused save changes nothing");
+    assert!(matches!(
+        store.save_versions(EntryId::new(), &[], &entry_event(1, "x"), &[], &event("x")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(store.get_entry(EntryId::new()).await, Err(StoreError::NotFound(_))));
+
+    assert_eq!(store.list_entries(None).await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), [entry.id, reuse.id]);
+    assert_eq!(store.list_entries(Some(authority.id)).await.unwrap().len(), 0);
+    assert_eq!(store.list_entries(Some(dept.id)).await.unwrap().len(), 2);
+
+    let mine = store.notifications(dept.id, 10).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0], notes[1]);
+    assert!(matches!(
+        store.mark_notification_read(authority.id, mine[0].id, Utc::now()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let at = Utc::now().trunc_subsecs(6);
+    store.mark_notification_read(dept.id, mine[0].id, at).await.unwrap();
+    store.mark_notification_read(dept.id, mine[0].id, at + Duration::hours(1)).await.unwrap();
+    assert_eq!(store.notifications(dept.id, 10).await.unwrap()[0].read_at, Some(at), "first reading counts");
+}
+
 pub async fn ping(store: DynStore) {
     store.ping().await.unwrap();
 }
@@ -319,7 +462,7 @@ macro_rules! store_contract_tests {
     ($factory:expr) => {
         $crate::store_contract_tests!(@tests $factory;
             regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
-            concurrent_appends, calendar_years, ping);
+            concurrent_appends, calendar_years, catalog_entries, ping);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead};
+use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
+use govshare_domain::notification::Notification;
 use govshare_domain::org::{OrgId, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
 use govshare_domain::region::{Region, RegionCode};
@@ -125,6 +127,29 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn list_credentials(&self, org: OrgId) -> Result<Vec<ApiCredential>>;
     /// Conflict if already revoked.
     async fn revoke_credential(&self, id: CredentialId, at: DateTime<Utc>, audit: &AuditEvent) -> Result<()>;
+
+    // ---- catalog (R-CAT-1..4) ----
+    /// Stores a new entry with its first version and events. Conflict if its resource code is taken.
+    async fn create_entry(&self, entry: &CatalogEntry, audit: &AuditEvent) -> Result<()>;
+    /// Inserts or replaces the given versions of an entry, appends `event`, delivers `notifications`, all in one
+    /// transaction. The entry's resource code follows its newest version; Conflict if another entry has it.
+    async fn save_versions(
+        &self,
+        entry: EntryId,
+        versions: &[EntryVersion],
+        event: &EntryEvent,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn get_entry(&self, id: EntryId) -> Result<CatalogEntry>;
+    /// Entries with all their versions and events, oldest first; only one provider's when given.
+    async fn list_entries(&self, provider: Option<OrgId>) -> Result<Vec<CatalogEntry>>;
+
+    // ---- notifications ----
+    /// An organisation's notifications, newest first.
+    async fn notifications(&self, org: OrgId, limit: u32) -> Result<Vec<Notification>>;
+    /// NotFound unless the notification belongs to `org`.
+    async fn mark_notification_read(&self, org: OrgId, id: uuid::Uuid, at: DateTime<Utc>) -> Result<()>;
 
     // ---- working-day calendar (REQUIREMENTS §9) ----
     /// Stores or replaces the official calendar data of some years: `(year, JSON text of that year)`.

@@ -1,0 +1,45 @@
+-- The government data catalog: entries, their versions (content as JSON of the domain's EntryContent), the
+-- timeline of each entry, and notifications to organisations.
+
+CREATE TABLE catalog_entries (
+    id            UUID PRIMARY KEY,
+    provider      UUID NOT NULL REFERENCES organisations (id),
+    resource_code TEXT NOT NULL UNIQUE,
+    created_at    TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX catalog_entries_provider ON catalog_entries (provider);
+
+CREATE TABLE catalog_versions (
+    entry_id    UUID NOT NULL REFERENCES catalog_entries (id),
+    version     INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    content     TEXT NOT NULL,
+    assessments TEXT NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (entry_id, version)
+);
+CREATE INDEX catalog_versions_status ON catalog_versions (status);
+
+CREATE TABLE catalog_events (
+    seq        BIGSERIAL PRIMARY KEY,
+    entry_id   UUID NOT NULL REFERENCES catalog_entries (id),
+    version    INTEGER NOT NULL,
+    at         TIMESTAMPTZ NOT NULL,
+    actor      TEXT NOT NULL,
+    actor_name TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    note       TEXT NOT NULL
+);
+CREATE INDEX catalog_events_entry ON catalog_events (entry_id, seq);
+
+CREATE TABLE notifications (
+    id         UUID PRIMARY KEY,
+    org_id     UUID NOT NULL REFERENCES organisations (id),
+    created_at TIMESTAMPTZ NOT NULL,
+    kind       TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    link       TEXT NOT NULL,
+    read_at    TIMESTAMPTZ
+);
+CREATE INDEX notifications_org ON notifications (org_id, created_at);
