@@ -3,6 +3,7 @@
 //! the store together with the audit event that describes the change.
 
 mod accounts;
+mod catalog;
 mod directory;
 mod error;
 pub mod secrets;
@@ -15,6 +16,7 @@ use govshare_domain::principal::Principal;
 use govshare_store::DynStore;
 
 pub use accounts::{IssuedCredential, LoginSuccess, NewUserInput, OrgChoice};
+pub use catalog::{AssessmentInput, CatalogScope};
 pub use directory::AuditVerification;
 pub use error::ServiceError;
 
@@ -27,11 +29,18 @@ pub struct SecuritySettings {
     /// Failed logins allowed for one username, or from one client, within `login_window`.
     pub login_max_failures: u64,
     pub login_window: Duration,
+    /// The data classification and grading scheme catalog entries are graded by.
+    pub grade_scheme: govshare_domain::catalog::GradeScheme,
 }
 
 impl Default for SecuritySettings {
     fn default() -> Self {
-        SecuritySettings { session_ttl: Duration::hours(8), login_max_failures: 5, login_window: Duration::minutes(15) }
+        SecuritySettings {
+            session_ttl: Duration::hours(8),
+            login_max_failures: 5,
+            login_window: Duration::minutes(15),
+            grade_scheme: Default::default(),
+        }
     }
 }
 

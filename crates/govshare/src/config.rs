@@ -47,7 +47,16 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub server: ServerConfig,
     pub security: SecurityConfig,
+    pub catalog: CatalogConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CatalogConfig {
+    /// Data classes, most protected first (数据分类分级方案).
+    pub grade_classes: Vec<String>,
+    /// Levels run from 1 to this.
+    pub grade_max_level: u8,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -93,6 +102,10 @@ impl Default for Config {
                 housekeeping_interval_secs: 300,
             },
             security: SecurityConfig { session_ttl_minutes: 480, login_max_failures: 5, login_window_minutes: 15 },
+            catalog: CatalogConfig {
+                grade_classes: govshare_domain::catalog::GradeScheme::default().classes,
+                grade_max_level: govshare_domain::catalog::GradeScheme::default().max_level,
+            },
             log: LogConfig { format: "text".into(), filter: "info".into() },
         }
     }
@@ -119,6 +132,11 @@ impl Config {
             self.server.housekeeping_interval_secs >= 1,
             "server.housekeeping_interval_secs must be at least 1"
         );
+        anyhow::ensure!(!self.catalog.grade_classes.is_empty(), "catalog.grade_classes must name at least one class");
+        anyhow::ensure!(
+            (1..=9).contains(&self.catalog.grade_max_level),
+            "catalog.grade_max_level must be between 1 and 9"
+        );
         anyhow::ensure!(
             matches!(self.log.format.as_str(), "text" | "json"),
             "log.format must be `text` or `json`, got `{}`",
@@ -132,6 +150,10 @@ impl Config {
             session_ttl: chrono::Duration::minutes(self.security.session_ttl_minutes),
             login_max_failures: self.security.login_max_failures,
             login_window: chrono::Duration::minutes(self.security.login_window_minutes),
+            grade_scheme: govshare_domain::catalog::GradeScheme {
+                classes: self.catalog.grade_classes.clone(),
+                max_level: self.catalog.grade_max_level,
+            },
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The JSON API, `/api/v1`. Its OpenAPI document is generated from these handlers and served at
 //! `/api/openapi.json`, with an interactive viewer at `/api/docs`.
 
+pub mod catalog;
 pub mod dto;
 
 use std::str::FromStr;
@@ -43,7 +44,7 @@ pub fn parse_id<T: FromStr<Err = ValidationError>>(raw: &str) -> Result<T, ApiEr
     T::from_str(raw).map_err(|e| ApiError::Service(e.into()))
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -55,6 +56,8 @@ type ApiResult<T> = Result<T, ApiError>;
         list_members, create_member, grant_role, revoke_role, disable_member, enable_member, reset_member_password,
         list_credentials, issue_credential, revoke_credential,
         recent_audit, verify_audit,
+        catalog::list, catalog::create, catalog::get, catalog::edit, catalog::attach_assessment, catalog::submit,
+        catalog::head_decision, catalog::review, catalog::version_diff, catalog::notifications, catalog::mark_read,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SecuritySchemes),
@@ -63,6 +66,7 @@ type ApiResult<T> = Result<T, ApiError>;
         (name = "directory", description = "Regions and organisations (R-ORG-1..3)"),
         (name = "accounts", description = "People, roles and API credentials (R-SEC-3)"),
         (name = "audit", description = "The SM3-chained audit log (R-SEC-1)"),
+        (name = "catalog", description = "The government data catalog and its lifecycle (R-CAT-1..3), notifications"),
     )
 )]
 pub struct ApiDoc;
@@ -106,6 +110,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/organisations/{org_id}/credentials/{credential_id}", delete(revoke_credential))
         .route("/api/v1/audit", get(recent_audit))
         .route("/api/v1/audit/verify", post(verify_audit))
+        .route("/api/v1/catalog", get(catalog::list).post(catalog::create))
+        .route("/api/v1/catalog/{entry_id}", get(catalog::get).put(catalog::edit))
+        .route("/api/v1/catalog/{entry_id}/assessments", post(catalog::attach_assessment))
+        .route("/api/v1/catalog/{entry_id}/submit", post(catalog::submit))
+        .route("/api/v1/catalog/{entry_id}/head-decision", post(catalog::head_decision))
+        .route("/api/v1/catalog/{entry_id}/review", post(catalog::review))
+        .route("/api/v1/catalog/{entry_id}/diff", get(catalog::version_diff))
+        .route("/api/v1/notifications", get(catalog::notifications))
+        .route("/api/v1/notifications/{notification_id}/read", post(catalog::mark_read))
         .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .merge(SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", ApiDoc::openapi()))
 }

@@ -1,0 +1,464 @@
+//! Catalog endpoints (R-CAT-1..3).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use govshare_domain::catalog::{
+    Assessment, CatalogEntry, DataItem, DataItemInput, EntryContent, EntryEvent, EntryId, EntryInput, EntryVersion,
+    FieldChange, SharingTerms,
+};
+use govshare_domain::notification::Notification;
+use govshare_service::{AssessmentInput, CatalogScope};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{ApiJson, ApiResult, parse_id};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct DataItemDto {
+    /// 数据项名称
+    pub name: String,
+    /// Identifier, e.g. `id_number`.
+    pub code: String,
+    /// `string`, `integer`, `decimal`, `date`, `datetime`, `boolean`, `binary` (or the Chinese label).
+    pub data_type: String,
+    pub length: Option<u32>,
+    /// e.g. 一般数据
+    pub grade_class: String,
+    pub grade_level: u8,
+    /// `name`, `id_number`, `phone`, `address`, `bank_card`, `credit_code`, `email`, … or absent.
+    pub personal_info: Option<String>,
+}
+
+/// A catalog entry's content, as written (R-CAT-1). Enumerations accept the English code or the Chinese label.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct EntryContentDto {
+    #[schema(example = "居民户籍信息")]
+    pub name: String,
+    #[schema(example = "330000-GAT-0001")]
+    pub resource_code: String,
+    pub summary: String,
+    /// `database`, `spreadsheet`, `document`, `image`, `media`, `self_describing`
+    pub format: String,
+    pub items: Vec<DataItemDto>,
+    /// `realtime`, `daily`, `weekly`, `monthly`, `quarterly`, `half_yearly`, `yearly`, `irregular`
+    pub update_frequency: String,
+    /// `unconditional`, `conditional`, `not_shared`
+    pub sharing_attribute: String,
+    /// Required for conditional entries.
+    #[serde(default)]
+    pub sharing_scope: String,
+    /// Required for conditional entries.
+    #[serde(default)]
+    pub permitted_purposes: Vec<String>,
+    /// Required for not-shared entries.
+    #[serde(default)]
+    pub not_shared_reason: String,
+    /// Required for not-shared entries: the law, administrative regulation or State Council decision.
+    #[serde(default)]
+    pub legal_basis: String,
+    /// `service_api`, `bulk_exchange`, `file_download`; none for not-shared entries.
+    #[serde(default)]
+    pub delivery_methods: Vec<String>,
+    #[serde(default)]
+    pub usage_conditions: String,
+    pub grade_class: String,
+    pub grade_level: u8,
+    #[serde(default)]
+    pub open_to_public: bool,
+    #[serde(default)]
+    pub related_codes: Vec<String>,
+}
+
+impl From<EntryContentDto> for EntryInput {
+    fn from(d: EntryContentDto) -> Self {
+        EntryInput {
+            name: d.name,
+            resource_code: d.resource_code,
+            summary: d.summary,
+            format: d.format,
+            items: d
+                .items
+                .into_iter()
+                .map(|i| DataItemInput {
+                    name: i.name,
+                    code: i.code,
+                    data_type: i.data_type,
+                    length: i.length,
+                    grade_class: i.grade_class,
+                    grade_level: i.grade_level,
+                    personal_info: i.personal_info,
+                })
+                .collect(),
+            update_frequency: d.update_frequency,
+            sharing_attribute: d.sharing_attribute,
+            sharing_scope: d.sharing_scope,
+            permitted_purposes: d.permitted_purposes,
+            not_shared_reason: d.not_shared_reason,
+            legal_basis: d.legal_basis,
+            delivery_methods: d.delivery_methods,
+            usage_conditions: d.usage_conditions,
+            grade_class: d.grade_class,
+            grade_level: d.grade_level,
+            open_to_public: d.open_to_public,
+            related_codes: d.related_codes,
+        }
+    }
+}
+
+impl From<&DataItem> for DataItemDto {
+    fn from(i: &DataItem) -> Self {
+        DataItemDto {
+            name: i.name.clone(),
+            code: i.code.clone(),
+            data_type: i.data_type.code().into(),
+            length: i.length,
+            grade_class: i.grade.class.clone(),
+            grade_level: i.grade.level,
+            personal_info: i.personal_info.map(|p| p.code().into()),
+        }
+    }
+}
+
+impl From<&EntryContent> for EntryContentDto {
+    fn from(c: &EntryContent) -> Self {
+        let (scope, purposes, reason, basis) = match &c.sharing {
+            SharingTerms::Unconditional => (String::new(), vec![], String::new(), String::new()),
+            SharingTerms::Conditional { scope, purposes } => {
+                (scope.clone(), purposes.clone(), String::new(), String::new())
+            }
+            SharingTerms::NotShared { reason, legal_basis } => {
+                (String::new(), vec![], reason.clone(), legal_basis.clone())
+            }
+        };
+        EntryContentDto {
+            name: c.name.clone(),
+            resource_code: c.resource_code.clone(),
+            summary: c.summary.clone(),
+            format: c.format.code().into(),
+            items: c.items.iter().map(Into::into).collect(),
+            update_frequency: c.update_frequency.code().into(),
+            sharing_attribute: c.sharing.attribute().code().into(),
+            sharing_scope: scope,
+            permitted_purposes: purposes,
+            not_shared_reason: reason,
+            legal_basis: basis,
+            delivery_methods: c.delivery_methods.iter().map(|m| m.code().to_owned()).collect(),
+            usage_conditions: c.usage_conditions.clone(),
+            grade_class: c.grade.class.clone(),
+            grade_level: c.grade.level,
+            open_to_public: c.open_to_public,
+            related_codes: c.related_codes.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct AssessmentDto {
+    /// `confidentiality` (保密风险评估) or `personal_info_impact` (个人信息保护影响评估)
+    pub kind: String,
+    pub document_title: String,
+    /// 文号
+    pub document_ref: String,
+    /// YYYY-MM-DD
+    pub assessed_on: String,
+    /// `pass`, `pass_with_measures`, `fail`
+    pub conclusion: String,
+}
+
+impl From<&Assessment> for AssessmentDto {
+    fn from(a: &Assessment) -> Self {
+        AssessmentDto {
+            kind: a.kind.code().into(),
+            document_title: a.document_title.clone(),
+            document_ref: a.document_ref.clone(),
+            assessed_on: a.assessed_on.format("%Y-%m-%d").to_string(),
+            conclusion: a.conclusion.code().into(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryVersionDto {
+    pub version: u32,
+    /// `draft`, `awaiting_head`, `submitted`, `published`, `returned`, `superseded`
+    pub status: String,
+    pub status_label: String,
+    pub content: EntryContentDto,
+    pub assessments: Vec<AssessmentDto>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&EntryVersion> for EntryVersionDto {
+    fn from(v: &EntryVersion) -> Self {
+        EntryVersionDto {
+            version: v.version,
+            status: v.status.code().into(),
+            status_label: v.status.label().into(),
+            content: (&v.content).into(),
+            assessments: v.assessments.iter().map(Into::into).collect(),
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryEventDto {
+    pub version: u32,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub actor_name: String,
+    pub action: String,
+    pub note: String,
+}
+
+impl From<&EntryEvent> for EntryEventDto {
+    fn from(e: &EntryEvent) -> Self {
+        EntryEventDto {
+            version: e.version,
+            at: e.at,
+            actor: e.actor.clone(),
+            actor_name: e.actor_name.clone(),
+            action: e.action.clone(),
+            note: e.note.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogEntryDto {
+    pub id: Uuid,
+    /// The provider department.
+    pub provider_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub published_version: Option<u32>,
+    pub working_version: Option<u32>,
+    /// Versions the caller may see, oldest first.
+    pub versions: Vec<EntryVersionDto>,
+    /// The timeline: every step, who did it and when.
+    pub events: Vec<EntryEventDto>,
+}
+
+impl From<&CatalogEntry> for CatalogEntryDto {
+    fn from(e: &CatalogEntry) -> Self {
+        CatalogEntryDto {
+            id: e.id.0,
+            provider_id: e.provider.0,
+            created_at: e.created_at,
+            published_version: e.published().map(|v| v.version),
+            working_version: e.working().map(|v| v.version),
+            versions: e.versions.iter().map(Into::into).collect(),
+            events: e.events.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// `published` (default): the unified catalog; `mine`: the acting department's entries, drafts included;
+    /// `review`: entries waiting for the acting authority.
+    pub scope: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/catalog", tag = "catalog", params(ListQuery), security(("session" = []), ("api_key" = [])),
+    responses((status = 200, body = [CatalogEntryDto]), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Vec<CatalogEntryDto>>> {
+    let scope = match q.scope.as_deref().unwrap_or("published") {
+        "published" => CatalogScope::Published,
+        "mine" => CatalogScope::Mine,
+        "review" => CatalogScope::ReviewQueue,
+        other => {
+            return Err(ApiError::bad_request(
+                Some("scope"),
+                format!("scope 应为 published、mine 或 review,收到「{other}」"),
+            ));
+        }
+    };
+    let entries = state.services.list_entries(&caller.principal, scope).await?;
+    Ok(Json(entries.iter().map(Into::into).collect()))
+}
+
+/// Creates a draft entry for the acting department.
+#[utoipa::path(post, path = "/api/v1/catalog", tag = "catalog", request_body = EntryContentDto, security(("session" = [])),
+    responses((status = 201, body = CatalogEntryDto), (status = 422, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<EntryContentDto>,
+) -> ApiResult<(StatusCode, Json<CatalogEntryDto>)> {
+    let entry = state.services.create_entry(&caller.principal, &body.into()).await?;
+    Ok((StatusCode::CREATED, Json((&entry).into())))
+}
+
+#[utoipa::path(get, path = "/api/v1/catalog/{entry_id}", tag = "catalog", params(("entry_id" = Uuid, Path)),
+    security(("session" = []), ("api_key" = [])), responses((status = 200, body = CatalogEntryDto), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CatalogEntryDto>> {
+    let id: EntryId = parse_id(&id)?;
+    Ok(Json((&state.services.get_entry(&caller.principal, id).await?).into()))
+}
+
+/// Edits the working draft, or starts a new version of a published entry.
+#[utoipa::path(put, path = "/api/v1/catalog/{entry_id}", tag = "catalog", params(("entry_id" = Uuid, Path)), request_body = EntryContentDto,
+    security(("session" = [])), responses((status = 200, body = CatalogEntryDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<EntryContentDto>,
+) -> ApiResult<Json<CatalogEntryDto>> {
+    let id: EntryId = parse_id(&id)?;
+    Ok(Json((&state.services.edit_entry(&caller.principal, id, &body.into()).await?).into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/catalog/{entry_id}/assessments", tag = "catalog", params(("entry_id" = Uuid, Path)), request_body = AssessmentDto,
+    security(("session" = [])), responses((status = 200, body = CatalogEntryDto), (status = 422, body = ErrorBody)))]
+pub async fn attach_assessment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AssessmentDto>,
+) -> ApiResult<Json<CatalogEntryDto>> {
+    let id: EntryId = parse_id(&id)?;
+    let input = AssessmentInput {
+        kind: body.kind,
+        document_title: body.document_title,
+        document_ref: body.document_ref,
+        assessed_on: body.assessed_on,
+        conclusion: body.conclusion,
+    };
+    Ok(Json((&state.services.attach_assessment(&caller.principal, id, &input).await?).into()))
+}
+
+/// The clerk submits the draft to the work-unit head (needs the required assessments).
+#[utoipa::path(post, path = "/api/v1/catalog/{entry_id}/submit", tag = "catalog", params(("entry_id" = Uuid, Path)),
+    security(("session" = [])), responses((status = 200, body = CatalogEntryDto), (status = 409, body = ErrorBody)))]
+pub async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CatalogEntryDto>> {
+    let id: EntryId = parse_id(&id)?;
+    Ok(Json((&state.services.submit_entry(&caller.principal, id).await?).into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DecisionDto {
+    /// true: approve (head) or publish (authority); false: send back.
+    pub approve: bool,
+    /// Required when sending back.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The work-unit head approves (the entry goes to the same-level authority) or sends it back.
+#[utoipa::path(post, path = "/api/v1/catalog/{entry_id}/head-decision", tag = "catalog", params(("entry_id" = Uuid, Path)), request_body = DecisionDto,
+    security(("session" = [])), responses((status = 200, body = CatalogEntryDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn head_decision(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DecisionDto>,
+) -> ApiResult<Json<CatalogEntryDto>> {
+    let id: EntryId = parse_id(&id)?;
+    Ok(Json((&state.services.head_decide(&caller.principal, id, body.approve, &body.reason).await?).into()))
+}
+
+/// The same-level authority publishes (every department is notified) or returns it with reasons.
+#[utoipa::path(post, path = "/api/v1/catalog/{entry_id}/review", tag = "catalog", params(("entry_id" = Uuid, Path)), request_body = DecisionDto,
+    security(("session" = [])), responses((status = 200, body = CatalogEntryDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn review(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DecisionDto>,
+) -> ApiResult<Json<CatalogEntryDto>> {
+    let id: EntryId = parse_id(&id)?;
+    Ok(Json((&state.services.review_entry(&caller.principal, id, body.approve, &body.reason).await?).into()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DiffQuery {
+    pub from: u32,
+    pub to: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldChangeDto {
+    pub field: String,
+    pub before: String,
+    pub after: String,
+}
+
+impl From<FieldChange> for FieldChangeDto {
+    fn from(c: FieldChange) -> Self {
+        FieldChangeDto { field: c.field, before: c.before, after: c.after }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/catalog/{entry_id}/diff", tag = "catalog", params(("entry_id" = Uuid, Path), DiffQuery),
+    security(("session" = []), ("api_key" = [])), responses((status = 200, body = [FieldChangeDto]), (status = 404, body = ErrorBody)))]
+pub async fn version_diff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> ApiResult<Json<Vec<FieldChangeDto>>> {
+    let id: EntryId = parse_id(&id)?;
+    let changes = state.services.entry_diff(&caller.principal, id, q.from, q.to).await?;
+    Ok(Json(changes.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationDto {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub link: String,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+impl From<Notification> for NotificationDto {
+    fn from(n: Notification) -> Self {
+        NotificationDto {
+            id: n.id,
+            created_at: n.created_at,
+            kind: n.kind,
+            title: n.title,
+            body: n.body,
+            link: n.link,
+            read_at: n.read_at,
+        }
+    }
+}
+
+/// The acting organisation's notifications, newest first.
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "catalog", security(("session" = []), ("api_key" = [])),
+    responses((status = 200, body = [NotificationDto])))]
+pub async fn notifications(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<NotificationDto>>> {
+    let list = state.services.notifications(&caller.principal, 100).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/notifications/{notification_id}/read", tag = "catalog", params(("notification_id" = Uuid, Path)),
+    security(("session" = [])), responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn mark_read(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let id =
+        Uuid::parse_str(id.trim()).map_err(|_| ApiError::bad_request(Some("notification_id"), "通知标识格式错误"))?;
+    state.services.mark_notification_read(&caller.principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,366 @@
+//! Catalog use cases (R-CAT-1..3; Art. 13, 16): drafting, assessments, the work-unit head's approval, the
+//! same-level authority's review and publication, history, and announcement to every department.
+
+use chrono::NaiveDate;
+use govshare_domain::ValidationError;
+use govshare_domain::audit::AuditEvent;
+use govshare_domain::authz::{self, Action};
+use govshare_domain::catalog::{
+    Assessment, AssessmentConclusion, AssessmentKind, CatalogEntry, EntryCommand, EntryContent, EntryEvent, EntryId,
+    EntryInput, EntryStatus, EntryVersion, FieldChange, diff, transition,
+};
+use govshare_domain::error::required_text;
+use govshare_domain::notification::Notification;
+use govshare_domain::org::{OrgKind, Organisation};
+use govshare_domain::principal::Principal;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{Result, ServiceError, Services};
+
+/// An assessment document as submitted.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AssessmentInput {
+    pub kind: String,
+    pub document_title: String,
+    pub document_ref: String,
+    /// YYYY-MM-DD
+    pub assessed_on: String,
+    pub conclusion: String,
+}
+
+/// Which entries to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogScope {
+    /// Every published entry (the unified catalog all departments see).
+    Published,
+    /// The acting department's own entries, drafts included.
+    Mine,
+    /// Entries waiting for the acting authority's review.
+    ReviewQueue,
+}
+
+fn refused(err: govshare_domain::catalog::TransitionError) -> ServiceError {
+    ServiceError::Conflict(err.message)
+}
+
+impl Services {
+    fn event(&self, principal: &Principal, version: u32, action: &str, note: &str) -> EntryEvent {
+        EntryEvent {
+            version,
+            at: self.now(),
+            actor: principal.audit_name(),
+            actor_name: principal.display_name(),
+            action: action.to_owned(),
+            note: note.to_owned(),
+        }
+    }
+
+    fn audit_for(
+        &self,
+        principal: &Principal,
+        entry: &CatalogEntry,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> AuditEvent {
+        AuditEvent::new(principal.audit_name(), principal.org_id(), action, "catalog_entry", entry.id, detail)
+    }
+
+    async fn provider_of(&self, entry: &CatalogEntry) -> Result<Organisation> {
+        Ok(self.store.get_org(entry.provider).await?)
+    }
+
+    /// Creates a draft entry for the acting department.
+    pub async fn create_entry(&self, principal: &Principal, input: &EntryInput) -> Result<CatalogEntry> {
+        let org = principal.org_id().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
+        self.authorize(principal, Action::DraftCatalog(org))?;
+        let content = EntryContent::parse(input, &self.settings.grade_scheme)?;
+        let now = self.now();
+        let entry = CatalogEntry {
+            id: EntryId::new(),
+            provider: org,
+            created_at: now,
+            versions: vec![EntryVersion {
+                version: 1,
+                status: EntryStatus::Draft,
+                content,
+                assessments: vec![],
+                updated_at: now,
+            }],
+            events: vec![self.event(principal, 1, "draft.create", "")],
+        };
+        let audit = self.audit_for(
+            principal,
+            &entry,
+            "catalog.create",
+            json!({ "resource_code": entry.latest().content.resource_code }),
+        );
+        self.store.create_entry(&entry, &audit).await?;
+        Ok(entry)
+    }
+
+    /// Edits the working draft, or starts a new version when the newest one is published (a revision).
+    pub async fn edit_entry(&self, principal: &Principal, id: EntryId, input: &EntryInput) -> Result<CatalogEntry> {
+        let entry = self.store.get_entry(id).await?;
+        self.authorize(principal, Action::DraftCatalog(entry.provider))?;
+        let content = EntryContent::parse(input, &self.settings.grade_scheme)?;
+        let latest = entry.latest();
+        let (version, action) = match latest.status {
+            EntryStatus::Published => (
+                EntryVersion {
+                    version: latest.version + 1,
+                    status: EntryStatus::Draft,
+                    content,
+                    assessments: vec![],
+                    updated_at: self.now(),
+                },
+                "revision.create",
+            ),
+            status => {
+                let status =
+                    transition(status, &EntryCommand::Edit, &latest.content, &latest.assessments).map_err(refused)?;
+                (EntryVersion { status, content, updated_at: self.now(), ..latest.clone() }, "draft.edit")
+            }
+        };
+        let event = self.event(principal, version.version, action, "");
+        let audit = self.audit_for(principal, &entry, "catalog.edit", json!({ "version": version.version }));
+        self.store.save_versions(id, std::slice::from_ref(&version), &event, &[], &audit).await?;
+        Ok(self.store.get_entry(id).await?)
+    }
+
+    /// Attaches a 保密风险评估 or 个人信息保护影响评估 to the working draft (Art. 13).
+    pub async fn attach_assessment(
+        &self,
+        principal: &Principal,
+        id: EntryId,
+        input: &AssessmentInput,
+    ) -> Result<CatalogEntry> {
+        let entry = self.store.get_entry(id).await?;
+        self.authorize(principal, Action::DraftCatalog(entry.provider))?;
+        let kind = AssessmentKind::parse("kind", &input.kind)?;
+        let conclusion = AssessmentConclusion::parse("conclusion", &input.conclusion)?;
+        let assessed_on = NaiveDate::parse_from_str(input.assessed_on.trim(), "%Y-%m-%d")
+            .map_err(|_| ValidationError::new("assessed_on", "date_format", "评估日期格式应为 YYYY-MM-DD"))?;
+        let today = self.now().with_timezone(&govshare_domain::calendar::beijing()).date_naive();
+        if assessed_on > today {
+            return Err(ValidationError::new("assessed_on", "in_future", "评估日期不能晚于今天").into());
+        }
+        let assessment = Assessment {
+            kind,
+            document_title: required_text("document_title", "评估报告名称", &input.document_title, 200)?,
+            document_ref: required_text("document_ref", "文号", &input.document_ref, 100)?,
+            assessed_on,
+            conclusion,
+        };
+        let working = entry
+            .working()
+            .filter(|v| matches!(v.status, EntryStatus::Draft | EntryStatus::Returned))
+            .ok_or_else(|| ServiceError::Conflict("只有草稿或被退回的目录可以附加评估".into()))?;
+        let mut version = working.clone();
+        version.assessments.push(assessment);
+        version.updated_at = self.now();
+        let note = format!("{}:{}", kind.label(), conclusion.label());
+        let event = self.event(principal, version.version, "assessment.attach", &note);
+        let audit = self.audit_for(
+            principal,
+            &entry,
+            "catalog.assessment.attach",
+            json!({ "kind": kind.code(), "conclusion": conclusion.code() }),
+        );
+        self.store.save_versions(id, std::slice::from_ref(&version), &event, &[], &audit).await?;
+        Ok(self.store.get_entry(id).await?)
+    }
+
+    /// Moves the working version through the lifecycle, as the principal's role allows.
+    async fn advance(
+        &self,
+        principal: &Principal,
+        entry: &CatalogEntry,
+        command: EntryCommand,
+        action: &str,
+        note: &str,
+        notifications: Vec<Notification>,
+    ) -> Result<CatalogEntry> {
+        let working = entry.working().ok_or_else(|| ServiceError::Conflict("该目录没有待办理的版本".into()))?;
+        let status = transition(working.status, &command, &working.content, &working.assessments).map_err(refused)?;
+        let mut versions = vec![EntryVersion { status, updated_at: self.now(), ..working.clone() }];
+        if status == EntryStatus::Published
+            && let Some(previous) = entry.published()
+        {
+            let superseded =
+                transition(previous.status, &EntryCommand::Supersede, &previous.content, &previous.assessments)
+                    .map_err(refused)?;
+            versions.push(EntryVersion { status: superseded, ..previous.clone() });
+        }
+        let event = self.event(principal, working.version, action, note);
+        let audit = self.audit_for(
+            principal,
+            entry,
+            &format!("catalog.{action}"),
+            json!({ "version": working.version, "note": note }),
+        );
+        self.store.save_versions(entry.id, &versions, &event, &notifications, &audit).await?;
+        Ok(self.store.get_entry(entry.id).await?)
+    }
+
+    /// The clerk submits the working draft to the work-unit head.
+    pub async fn submit_entry(&self, principal: &Principal, id: EntryId) -> Result<CatalogEntry> {
+        let entry = self.store.get_entry(id).await?;
+        self.authorize(principal, Action::DraftCatalog(entry.provider))?;
+        self.advance(principal, &entry, EntryCommand::SubmitToHead, "draft.submit", "", vec![]).await
+    }
+
+    /// The work-unit head approves (the entry goes to the same-level authority) or sends it back with a reason.
+    pub async fn head_decide(
+        &self,
+        principal: &Principal,
+        id: EntryId,
+        approve: bool,
+        reason: &str,
+    ) -> Result<CatalogEntry> {
+        let entry = self.store.get_entry(id).await?;
+        self.authorize(principal, Action::ApproveCatalog(entry.provider))?;
+        let provider = self.provider_of(&entry).await?;
+        if approve {
+            let authority = self.authority_of(provider.region).await?.ok_or_else(|| {
+                ServiceError::Conflict(format!("行政区划 {} 尚未设立主管部门,无法报送", provider.region))
+            })?;
+            let name = &entry.working().map(|v| v.content.name.clone()).unwrap_or_default();
+            let note = Notification::new(
+                authority.id,
+                self.now(),
+                "catalog.submitted",
+                format!("待审核目录:{name}"),
+                format!("{}报送了目录「{name}」,请审核发布(第十六条)。", provider.name),
+                format!("/console/catalog/{}", entry.id),
+            );
+            self.advance(principal, &entry, EntryCommand::HeadApprove, "head.approve", "", vec![note]).await
+        } else {
+            let command = EntryCommand::HeadReject { reason: reason.to_owned() };
+            self.advance(principal, &entry, command, "head.reject", reason.trim(), vec![]).await
+        }
+    }
+
+    /// The same-level authority publishes the entry (announcing it to every department) or returns it with reasons.
+    pub async fn review_entry(
+        &self,
+        principal: &Principal,
+        id: EntryId,
+        publish: bool,
+        reasons: &str,
+    ) -> Result<CatalogEntry> {
+        let entry = self.store.get_entry(id).await?;
+        let provider = self.provider_of(&entry).await?;
+        self.authorize(principal, Action::ReviewCatalog(provider.region))?;
+        let name = entry.working().map(|v| v.content.name.clone()).unwrap_or_default();
+        let link = format!("/console/catalog/{}", entry.id);
+        if publish {
+            let now = self.now();
+            let notes = self
+                .store
+                .list_orgs()
+                .await?
+                .into_iter()
+                .map(|org| {
+                    Notification::new(
+                        org.id,
+                        now,
+                        "catalog.published",
+                        format!("目录发布:{name}"),
+                        format!("{}的目录「{name}」已审核发布,可据此提出共享申请。", provider.name),
+                        link.clone(),
+                    )
+                })
+                .collect();
+            self.advance(principal, &entry, EntryCommand::Publish, "authority.publish", "", notes).await
+        } else {
+            let note = Notification::new(
+                provider.id,
+                self.now(),
+                "catalog.returned",
+                format!("目录被退回:{name}"),
+                format!("主管部门退回了目录「{name}」,理由:{}", reasons.trim()),
+                link,
+            );
+            let command = EntryCommand::Return { reasons: reasons.to_owned() };
+            self.advance(principal, &entry, command, "authority.return", reasons.trim(), vec![note]).await
+        }
+    }
+
+    /// Whether the principal may see an entry's unpublished versions.
+    async fn sees_work(&self, principal: &Principal, entry: &CatalogEntry) -> Result<bool> {
+        let provider = self.provider_of(entry).await?;
+        Ok(authz::check(principal, Action::ViewCatalogWork(entry.provider, provider.region)).is_ok())
+    }
+
+    /// An entry as the principal may see it: everyone sees published versions; unpublished ones only the provider,
+    /// its same-level authority and the administrator.
+    pub async fn get_entry(&self, principal: &Principal, id: EntryId) -> Result<CatalogEntry> {
+        self.authorize(principal, Action::ViewDirectory)?;
+        let mut entry = self.store.get_entry(id).await?;
+        if self.sees_work(principal, &entry).await? {
+            return Ok(entry);
+        }
+        entry.versions.retain(|v| matches!(v.status, EntryStatus::Published | EntryStatus::Superseded));
+        if entry.versions.is_empty() {
+            return Err(ServiceError::NotFound("目录不存在或尚未发布".into()));
+        }
+        let visible: Vec<u32> = entry.versions.iter().map(|v| v.version).collect();
+        entry.events.retain(|e| visible.contains(&e.version));
+        Ok(entry)
+    }
+
+    pub async fn list_entries(&self, principal: &Principal, scope: CatalogScope) -> Result<Vec<CatalogEntry>> {
+        self.authorize(principal, Action::ViewDirectory)?;
+        let org = principal.org.as_ref().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
+        match scope {
+            CatalogScope::Published => {
+                let mut entries = self.store.list_entries(None).await?;
+                entries.retain(|e| e.published().is_some());
+                Ok(entries)
+            }
+            CatalogScope::Mine => {
+                self.authorize(principal, Action::DraftCatalog(org.id))?;
+                Ok(self.store.list_entries(Some(org.id)).await?)
+            }
+            CatalogScope::ReviewQueue => {
+                self.authorize(principal, Action::ReviewCatalog(org.region))?;
+                if org.kind != OrgKind::Authority {
+                    return Ok(vec![]);
+                }
+                let providers: Vec<_> = self
+                    .store
+                    .list_orgs()
+                    .await?
+                    .into_iter()
+                    .filter(|o| o.region == org.region)
+                    .map(|o| o.id)
+                    .collect();
+                let mut entries = self.store.list_entries(None).await?;
+                entries.retain(|e| {
+                    providers.contains(&e.provider)
+                        && e.working().is_some_and(|v| v.status == EntryStatus::SubmittedToAuthority)
+                });
+                Ok(entries)
+            }
+        }
+    }
+
+    /// What changed between two versions of an entry the principal can see.
+    pub async fn entry_diff(&self, principal: &Principal, id: EntryId, from: u32, to: u32) -> Result<Vec<FieldChange>> {
+        let entry = self.get_entry(principal, id).await?;
+        let version = |n: u32| entry.version(n).ok_or_else(|| ServiceError::NotFound(format!("版本 {n} 不存在")));
+        Ok(diff(&version(from)?.content, &version(to)?.content))
+    }
+
+    pub async fn notifications(&self, principal: &Principal, limit: u32) -> Result<Vec<Notification>> {
+        let org = principal.org_id().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
+        self.authorize(principal, Action::ViewDirectory)?;
+        Ok(self.store.notifications(org, limit.clamp(1, 200)).await?)
+    }
+
+    pub async fn mark_notification_read(&self, principal: &Principal, id: uuid::Uuid) -> Result<()> {
+        let org = principal.org_id().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
+        Ok(self.store.mark_notification_read(org, id, self.now()).await?)
+    }
+}

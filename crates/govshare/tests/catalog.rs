@@ -1,0 +1,185 @@
+//! Black-box tests of the catalog lifecycle (R-CAT-1..3), on both backends.
+
+mod common;
+
+use common::{Backend, Client, spawn};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    catalog_lifecycle_from_draft_to_publication_and_revision,
+    sharing_attribute_rules_name_the_missing_field
+);
+
+fn household_entry() -> Value {
+    json!({
+        "name": "居民户籍信息",
+        "resource_code": "330000-GAT-0001",
+        "summary": "全省户籍人口的登记信息,用于身份核验与社会救助资格审核",
+        "format": "数据库",
+        "update_frequency": "每日",
+        "sharing_attribute": "有条件共享",
+        "sharing_scope": "省级政府部门",
+        "permitted_purposes": ["社会救助资格核查", "户籍迁移业务协同"],
+        "delivery_methods": ["服务接口", "批量交换"],
+        "grade_class": "一般数据",
+        "grade_level": 3,
+        "items": [
+            {"name": "姓名", "code": "xm", "data_type": "字符型", "length": 50, "grade_class": "一般数据", "grade_level": 2, "personal_info": "姓名"},
+            {"name": "公民身份号码", "code": "sfzh", "data_type": "string", "length": 18, "grade_class": "一般数据", "grade_level": 3, "personal_info": "id_number"},
+            {"name": "户籍地址", "code": "hjdz", "data_type": "string", "length": 200, "grade_class": "一般数据", "grade_level": 3, "personal_info": "address"}
+        ]
+    })
+}
+
+fn assessment(kind: &str, date: &str) -> Value {
+    json!({"kind": kind, "document_title": "居民户籍信息共享评估报告", "document_ref": "浙公数评〔2026〕12号", "assessed_on": date, "conclusion": "pass"})
+}
+
+async fn sharing_attribute_rules_name_the_missing_field(backend: Backend) {
+    let app = spawn(backend).await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let mut entry = household_entry();
+    entry["sharing_scope"] = json!("");
+    let r = clerk.post("/api/v1/catalog", entry.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(
+        (r.body["error"]["field"].as_str(), r.body["error"]["rule"].as_str()),
+        (Some("sharing_scope"), Some("required_for_conditional"))
+    );
+    entry["sharing_scope"] = json!("省级政府部门");
+    entry["permitted_purposes"] = json!([]);
+    assert_eq!(clerk.post("/api/v1/catalog", entry.clone()).await.body["error"]["field"], "permitted_purposes");
+
+    let mut secret = household_entry();
+    secret["sharing_attribute"] = json!("不予共享");
+    secret["delivery_methods"] = json!([]);
+    secret["not_shared_reason"] = json!("涉及侦查工作秘密");
+    let r = clerk.post("/api/v1/catalog", secret.clone()).await;
+    assert_eq!(r.body["error"]["field"], "legal_basis", "{}", r.text);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("国务院决定"));
+    secret["legal_basis"] = json!("《中华人民共和国刑事诉讼法》");
+    secret["resource_code"] = json!("330000-GAT-0099");
+    assert_eq!(clerk.post("/api/v1/catalog", secret).await.status, StatusCode::CREATED);
+
+    let mut bad_item = household_entry();
+    bad_item["items"][1]["code"] = json!("xm");
+    let r = clerk.post("/api/v1/catalog", bad_item).await;
+    assert_eq!(
+        (r.body["error"]["field"].as_str(), r.body["error"]["rule"].as_str()),
+        (Some("items[1].code"), Some("duplicate"))
+    );
+    assert_eq!(
+        clerk.get("/api/v1/catalog?scope=mine").await.body.as_array().unwrap().len(),
+        1,
+        "refused drafts were not stored"
+    );
+}
+
+async fn catalog_lifecycle_from_draft_to_publication_and_revision(backend: Backend) {
+    let app = spawn(backend).await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let head = Client::login(&app, "gat.head").await;
+    let reviewer = Client::login(&app, "reviewer").await;
+    let other = Client::login(&app, "rst.clerk").await;
+
+    let created = clerk.post("/api/v1/catalog", household_entry()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(created.body["versions"][0]["status"], "draft");
+    let path = |tail: &str| format!("/api/v1/catalog/{id}{tail}");
+
+    // Art. 13: assessments first.
+    let r = clerk.post(&path("/submit"), json!({})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("保密风险评估"), "{}", r.text);
+    let r = clerk.post(&path("/assessments"), assessment("confidentiality", "2099-01-01")).await;
+    assert_eq!(r.body["error"]["rule"], "in_future");
+    assert_eq!(
+        clerk.post(&path("/assessments"), assessment("confidentiality", "2026-11-02")).await.status,
+        StatusCode::OK
+    );
+    let r = clerk.post(&path("/submit"), json!({})).await;
+    assert!(
+        r.body["error"]["message"].as_str().unwrap().contains("个人信息保护影响评估"),
+        "personal data needs a PIA: {}",
+        r.text
+    );
+    clerk.post(&path("/assessments"), assessment("个人信息保护影响评估", "2026-11-03")).await;
+    let r = clerk.post(&path("/submit"), json!({})).await;
+    assert_eq!(r.body["versions"][0]["status"], "awaiting_head", "{}", r.text);
+
+    // Only the head approves; another department sees nothing of it.
+    assert_eq!(clerk.post(&path("/head-decision"), json!({"approve": true})).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(other.get(&path("")).await.status, StatusCode::NOT_FOUND);
+    let r = head.post(&path("/head-decision"), json!({"approve": true})).await;
+    assert_eq!(r.body["versions"][0]["status"], "submitted", "{}", r.text);
+    let inbox = reviewer.get("/api/v1/notifications").await;
+    assert!(inbox.text.contains("待审核目录:居民户籍信息"), "{}", inbox.text);
+    let queue = reviewer.get("/api/v1/catalog?scope=review").await;
+    assert_eq!(queue.body.as_array().unwrap().len(), 1);
+
+    // Only the same-level authority reviews; a return needs reasons.
+    let city = Client::login(&app, "hz.reviewer").await;
+    assert_eq!(city.post(&path("/review"), json!({"approve": true})).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        reviewer.post(&path("/review"), json!({"approve": false, "reason": " "})).await.status,
+        StatusCode::CONFLICT
+    );
+    let r = reviewer.post(&path("/review"), json!({"approve": false, "reason": "户籍地址分级偏低,请复核"})).await;
+    assert_eq!(r.body["versions"][0]["status"], "returned", "{}", r.text);
+    assert!(clerk.get("/api/v1/notifications").await.text.contains("户籍地址分级偏低"));
+
+    // Fix, resubmit, approve, publish.
+    let mut fixed = household_entry();
+    fixed["items"][2]["grade_level"] = json!(3);
+    fixed["summary"] = json!("全省户籍人口的登记信息(已复核分级)");
+    assert_eq!(clerk.call(reqwest::Method::PUT, &path(""), fixed.clone()).await.body["versions"][0]["status"], "draft");
+    clerk.post(&path("/submit"), json!({})).await;
+    head.post(&path("/head-decision"), json!({"approve": true})).await;
+    let r = reviewer.post(&path("/review"), json!({"approve": true})).await;
+    assert_eq!(r.body["versions"][0]["status"], "published", "{}", r.text);
+    assert_eq!(r.body["published_version"], 1);
+
+    // Every department is told, and finds it in the unified catalog.
+    assert!(other.get("/api/v1/notifications").await.text.contains("目录发布:居民户籍信息"));
+    let published = other.get("/api/v1/catalog").await;
+    assert_eq!(published.body.as_array().unwrap().len(), 1);
+    let seen = other.get(&path("")).await;
+    assert_eq!(seen.status, StatusCode::OK);
+    let actions: Vec<&str> =
+        seen.body["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions.first(), Some(&"draft.create"));
+    assert_eq!(actions.last(), Some(&"authority.publish"));
+
+    // A revision is a new version; others keep seeing the published one until it is published.
+    let mut revised = fixed.clone();
+    revised["update_frequency"] = json!("实时");
+    revised["items"].as_array_mut().unwrap().push(json!({"name": "联系电话", "code": "lxdh", "data_type": "string", "length": 20, "grade_class": "一般数据", "grade_level": 3, "personal_info": "phone"}));
+    let r = clerk.call(reqwest::Method::PUT, &path(""), revised).await;
+    assert_eq!(
+        (r.body["working_version"].as_u64(), r.body["published_version"].as_u64()),
+        (Some(2), Some(1)),
+        "{}",
+        r.text
+    );
+    assert_eq!(other.get(&path("")).await.body["versions"].as_array().unwrap().len(), 1);
+    let d = clerk.get(&path("/diff?from=1&to=2")).await;
+    let fields: Vec<&str> = d.body.as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["更新频率", "数据项 lxdh"], "{}", d.text);
+    assert_eq!(other.get(&path("/diff?from=1&to=2")).await.status, StatusCode::NOT_FOUND);
+
+    clerk.post(&path("/assessments"), assessment("confidentiality", "2026-11-20")).await;
+    clerk.post(&path("/assessments"), assessment("personal_info_impact", "2026-11-20")).await;
+    clerk.post(&path("/submit"), json!({})).await;
+    head.post(&path("/head-decision"), json!({"approve": true})).await;
+    let r = reviewer.post(&path("/review"), json!({"approve": true})).await;
+    let statuses: Vec<&str> =
+        r.body["versions"].as_array().unwrap().iter().map(|v| v["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["superseded", "published"], "{}", r.text);
+
+    // Everything above is in the audit chain, intact.
+    let admin = Client::login(&app, "admin").await;
+    let v = admin.post("/api/v1/audit/verify", json!({})).await;
+    assert_eq!(v.body["intact"], true, "{}", v.text);
+}
