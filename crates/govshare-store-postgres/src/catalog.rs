@@ -135,8 +135,8 @@ pub async fn load(pool: &PgPool, id: Option<EntryId>, provider: Option<OrgId>) -
     let entries: Vec<(uuid::Uuid, uuid::Uuid, DateTime<Utc>)> = sqlx::query_as(&format!(
         "SELECT e.id, e.provider, e.created_at FROM catalog_entries e WHERE {filter} ORDER BY e.created_at, e.id"
     ))
-    .bind(&id)
-    .bind(&provider)
+    .bind(id)
+    .bind(provider)
     .fetch_all(pool)
     .await
     .map_err(db)?;
@@ -144,8 +144,8 @@ pub async fn load(pool: &PgPool, id: Option<EntryId>, provider: Option<OrgId>) -
         "SELECT v.entry_id, v.version, v.status, v.content, v.assessments, v.updated_at
          FROM catalog_versions v JOIN catalog_entries e ON e.id = v.entry_id WHERE {filter} ORDER BY v.version"
     ))
-    .bind(&id)
-    .bind(&provider)
+    .bind(id)
+    .bind(provider)
     .fetch_all(pool)
     .await
     .map_err(db)?;
@@ -153,8 +153,8 @@ pub async fn load(pool: &PgPool, id: Option<EntryId>, provider: Option<OrgId>) -
         "SELECT v.entry_id, v.version, v.at, v.actor, v.actor_name, v.action, v.note
          FROM catalog_events v JOIN catalog_entries e ON e.id = v.entry_id WHERE {filter} ORDER BY v.seq"
     ))
-    .bind(&id)
-    .bind(&provider)
+    .bind(id)
+    .bind(provider)
     .fetch_all(pool)
     .await
     .map_err(db)?;
