@@ -70,6 +70,119 @@ async fn start_browser() -> (Driver, fantoccini::Client) {
     panic!("cannot start a chromium session: {last_err:?}");
 }
 
+async fn sign_in(browser: &fantoccini::Client, base: &str, username: &str) {
+    browser.goto(&format!("{base}/login")).await.unwrap();
+    browser.find(Locator::Id("username")).await.unwrap().send_keys(username).await.unwrap();
+    browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    browser.find(Locator::Id("login-submit")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("current-user")).await.unwrap();
+}
+
+async fn sign_out(browser: &fantoccini::Client) {
+    browser.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("login-submit")).await.unwrap();
+}
+
+async fn fill(browser: &fantoccini::Client, css: &str, text: &str) {
+    let field = browser.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn select(browser: &fantoccini::Client, name: &str, value: &str) {
+    browser.find(Locator::Css(&format!("select[name='{name}']"))).await.unwrap().select_by_value(value).await.unwrap();
+}
+
+async fn click(browser: &fantoccini::Client, css: &str) {
+    browser.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+}
+
+async fn status_is(browser: &fantoccini::Client, expected: &str) {
+    let status = browser.wait().for_element(Locator::Id("entry-status")).await.unwrap().text().await.unwrap();
+    assert!(status.contains(expected), "status {status}, expected {expected}");
+}
+
+/// R-CAT: a clerk drafts an entry, the head approves, the authority publishes, another department finds it by a
+/// Chinese term.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_goes_from_clerk_to_publication_and_is_found() {
+    let app = spawn(Backend::Sqlite).await;
+    let (_driver, browser) = start_browser().await;
+
+    sign_in(&browser, &app.base, "mzt.clerk").await;
+    browser.goto(&format!("{}/console/catalog/mine", app.base)).await.unwrap();
+    click(&browser, "#new-entry").await;
+    browser.wait().for_element(Locator::Id("entry-form")).await.unwrap();
+    fill(&browser, "#e-name", "最低生活保障对象信息").await;
+    fill(&browser, "#e-code", "330000-MZT-0007").await;
+    fill(&browser, "#e-summary", "全省城乡低保对象的认定信息,供社会救助协同使用").await;
+    select(&browser, "sharing_attribute", "conditional").await;
+    // Conditional without scope: refused, the field is named, nothing is saved.
+    fill(&browser, "input[name=item_name_0]", "姓名").await;
+    fill(&browser, "input[name=item_code_0]", "xm").await;
+    fill(&browser, "input[name=item_length_0]", "50").await;
+    select(&browser, "item_pi_0", "name").await;
+    click(&browser, "input[name=delivery_methods][value=service_api]").await;
+    click(&browser, "#save-entry").await;
+    let error = browser.wait().for_element(Locator::Id("form-error")).await.unwrap().text().await.unwrap();
+    assert!(error.contains("共享范围"), "{error}");
+    fill(&browser, "#e-scope", "省级政府部门").await;
+    fill(&browser, "#e-purposes", "社会救助资格核查").await;
+    click(&browser, "#save-entry").await;
+    status_is(&browser, "草稿").await;
+
+    for (kind, title) in [("confidentiality", "保密风险评估报告"), ("personal_info_impact", "个人信息保护影响评估报告")]
+    {
+        browser
+            .find(Locator::Css("#assess-form select[name=kind]"))
+            .await
+            .unwrap()
+            .select_by_value(kind)
+            .await
+            .unwrap();
+        fill(&browser, "#assess-form input[name=document_title]", title).await;
+        fill(&browser, "#assess-form input[name=document_ref]", "浙民评〔2026〕3号").await;
+        browser
+            .execute("document.querySelector('#assess-form input[name=assessed_on]').value = '2026-11-02'", vec![])
+            .await
+            .unwrap();
+        click(&browser, "#assess-form button").await;
+        browser.wait().for_element(Locator::Css(".alert-ok")).await.unwrap();
+    }
+    click(&browser, "#submit-entry").await;
+    status_is(&browser, "待负责人审核").await;
+    let entry_url = browser.current_url().await.unwrap();
+    sign_out(&browser).await;
+
+    sign_in(&browser, &app.base, "mzt.head").await;
+    browser.goto(entry_url.as_str()).await.unwrap();
+    click(&browser, "#approve-entry").await;
+    status_is(&browser, "已报送主管部门").await;
+    sign_out(&browser).await;
+
+    sign_in(&browser, &app.base, "reviewer").await;
+    browser.goto(&format!("{}/console/catalog/review", app.base)).await.unwrap();
+    click(&browser, "#catalog-entries a").await;
+    click(&browser, "#publish-entry").await;
+    status_is(&browser, "已发布").await;
+    sign_out(&browser).await;
+
+    sign_in(&browser, &app.base, "ylbz.clerk").await;
+    browser.goto(&format!("{}/console/catalog", app.base)).await.unwrap();
+    fill(&browser, "#catalog-filter input[name=q]", "低保").await;
+    click(&browser, "#catalog-filter button").await;
+    let found = browser.wait().for_element(Locator::Css("#catalog-entries")).await.unwrap().text().await.unwrap();
+    assert!(found.contains("最低生活保障对象信息") && found.contains("浙江省民政厅"), "{found}");
+    fill(&browser, "#catalog-filter input[name=q]", "不动产").await;
+    click(&browser, "#catalog-filter button").await;
+    assert!(browser.wait().for_element(Locator::Css(".empty")).await.is_ok(), "no false hits");
+    if let Ok(dir) = std::env::var("GOVSHARE_SCREENSHOTS") {
+        browser.goto(entry_url.as_str()).await.unwrap();
+        std::fs::write(format!("{dir}/entry.png"), browser.screenshot().await.unwrap()).unwrap();
+    }
+    browser.close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_signs_in_and_reaches_the_users_page() {
     let app = spawn(Backend::Sqlite).await;

@@ -4,6 +4,7 @@
 //! token; a refused action re-renders its page with the reason, and a successful one redirects (303) to
 //! the page with a notice, so reloading never repeats an action.
 
+mod catalog;
 mod pages;
 mod view;
 
@@ -42,6 +43,15 @@ pub fn router() -> Router<AppState> {
         .route("/console/audit", get(pages::audit))
         .route("/console/audit/verify", post(pages::verify_audit))
         .route("/console/account", get(pages::account).post(pages::change_password))
+        .route("/console/catalog", get(catalog::published))
+        .route("/console/catalog/mine", get(catalog::mine))
+        .route("/console/catalog/review", get(catalog::review_queue))
+        .route("/console/catalog/new", get(catalog::new_form).post(catalog::create))
+        .route("/console/catalog/{entry_id}", get(catalog::detail))
+        .route("/console/catalog/{entry_id}/edit", get(catalog::edit_form).post(catalog::edit))
+        .route("/console/catalog/{entry_id}/{action}", post(catalog::act))
+        .route("/console/notifications", get(catalog::notifications))
+        .route("/console/notifications/{notification_id}", get(catalog::open_notification))
         .route(
             "/static/app.css",
             get(|| async { static_file("text/css; charset=utf-8", include_str!("../../static/app.css")) }),

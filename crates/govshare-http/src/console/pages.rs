@@ -38,7 +38,7 @@ fn status_for(err: &ServiceError) -> StatusCode {
 }
 
 /// Builds the frame of a signed-in page.
-async fn layout(state: &AppState, caller: &Caller, title: &str, path: &str) -> Result<Layout, Response> {
+pub(super) async fn layout(state: &AppState, caller: &Caller, title: &str, path: &str) -> Result<Layout, Response> {
     let choices = match caller.principal.user_id() {
         Some(user) => state.services.org_choices(user).await.map_err(fail)?,
         None => Vec::new(),

@@ -93,6 +93,13 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "region_created" => "行政区划已创建",
         "work_unit_updated" => "工作机构信息已更新",
         "org_switched" => "已切换办理单位",
+        "entry_saved" => "目录已保存",
+        "assessment_attached" => "评估材料已附加",
+        "entry_submitted" => "已提交本单位工作机构负责人审核",
+        "entry_approved" => "已审核同意,目录已报送同级政务数据共享主管部门",
+        "entry_sent_back" => "已退回经办人修改",
+        "entry_published" => "目录已审核发布,已通告各政府部门",
+        "entry_returned" => "目录已退回提供单位",
         _ => return None,
     })
 }
@@ -160,12 +167,19 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
     let admin = p.has_role(Role::PlatformAdmin);
     let staff = admin || p.has_role(Role::WorkUnitHead) || (p.has_role(Role::Clerk) && !p.is_contractor());
 
+    let mut catalog_items = vec![item("/console/catalog", "政务数据目录")];
+    if p.has_role(Role::Clerk) || p.has_role(Role::WorkUnitHead) {
+        catalog_items.push(item("/console/catalog/mine", "目录编制与报送"));
+    }
+    if p.has_role(Role::AuthorityReviewer) {
+        catalog_items.push(item("/console/catalog/review", "目录审核"));
+    }
+    catalog_items.push(planned("目录更新义务"));
     let mut groups = vec![
-        NavGroup { title: "工作台", items: vec![item("/console", "首页")] },
         NavGroup {
-            title: "目录管理",
-            items: vec![planned("政务数据目录"), planned("目录编制与报送"), planned("目录更新义务")],
+            title: "工作台", items: vec![item("/console", "首页"), item("/console/notifications", "消息通知")]
         },
+        NavGroup { title: "目录管理", items: catalog_items },
         NavGroup {
             title: "共享使用",
             items: vec![planned("共享申请"), planned("申请受理"), planned("共享授权与交付"), planned("使用记录")],

@@ -1,0 +1,663 @@
+//! Console pages of the catalog: the unified catalog, the department's own entries, the editor, an entry's
+//! detail with its timeline and actions, the authority's review queue, and notifications.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use govshare_domain::authz::{Action, check};
+use govshare_domain::catalog::{
+    AssessmentConclusion, AssessmentKind, CatalogEntry, DataFormat, DataType, DeliveryMethod, EntryContent, EntryId,
+    EntryInput, EntryStatus, EntryVersion, FieldChange, PersonalInfoKind, SharingAttribute, SharingTerms,
+    UpdateFrequency,
+};
+use govshare_service::{AssessmentInput, CatalogScope, ServiceError};
+use serde::Deserialize;
+
+use super::pages::beijing;
+use super::render;
+use super::view::{Feedback, Layout};
+use super::{ConsoleCaller, error_page};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+type PageResult = Result<Response, Response>;
+
+fn fail(err: impl Into<ApiError>) -> Response {
+    error_page(&err.into())
+}
+
+async fn frame(state: &AppState, caller: &Caller, title: &str, path: &str) -> Result<Layout, Response> {
+    super::pages::layout(state, caller, title, path).await
+}
+
+/// One line of a catalog list.
+#[derive(Debug, Clone)]
+pub struct EntryRow {
+    pub id: String,
+    pub name: String,
+    pub code: String,
+    pub provider: String,
+    pub attribute: &'static str,
+    pub attribute_code: &'static str,
+    pub methods: String,
+    pub grade: String,
+    pub status: &'static str,
+    pub version: u32,
+    pub updated: String,
+}
+
+async fn rows(state: &AppState, entries: &[CatalogEntry], published_only: bool) -> Result<Vec<EntryRow>, Response> {
+    let orgs = state.services.store().list_orgs().await.map_err(|e| fail(ServiceError::from(e)))?;
+    Ok(entries
+        .iter()
+        .filter_map(|e| {
+            let v = if published_only { e.published()? } else { e.latest() };
+            Some(EntryRow {
+                id: e.id.to_string(),
+                name: v.content.name.clone(),
+                code: v.content.resource_code.clone(),
+                provider: orgs.iter().find(|o| o.id == e.provider).map(|o| o.name.clone()).unwrap_or_default(),
+                attribute: v.content.sharing.attribute().label(),
+                attribute_code: v.content.sharing.attribute().code(),
+                methods: v.content.delivery_methods.iter().map(|m| m.label()).collect::<Vec<_>>().join("、"),
+                grade: v.content.grade.to_string(),
+                status: v.status.label(),
+                version: v.version,
+                updated: beijing(v.updated_at),
+            })
+        })
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "catalog_list.html")]
+struct ListPage {
+    layout: Layout,
+    feedback: Feedback,
+    heading: &'static str,
+    rows: Vec<EntryRow>,
+    q: String,
+    attribute: String,
+    show_status: bool,
+    can_create: bool,
+    filterable: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    attribute: String,
+    notice: Option<String>,
+}
+
+fn matches(e: &CatalogEntry, q: &str, attribute: &str) -> bool {
+    let Some(v) = e.published() else { return false };
+    let c = &v.content;
+    let text_ok = q.is_empty()
+        || c.name.contains(q)
+        || c.summary.contains(q)
+        || c.resource_code.contains(&q.to_ascii_uppercase())
+        || c.items.iter().any(|i| i.name.contains(q));
+    text_ok && (attribute.is_empty() || c.sharing.attribute().code() == attribute)
+}
+
+/// The unified catalog every department sees (published entries), with a simple filter.
+pub async fn published(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let layout = frame(&state, &caller, "政务数据目录", "/console/catalog").await?;
+    let query = q.q.trim().to_owned();
+    let mut entries = state.services.list_entries(&caller.principal, CatalogScope::Published).await.map_err(fail)?;
+    entries.retain(|e| matches(e, &query, q.attribute.trim()));
+    let page = ListPage {
+        layout,
+        feedback: Feedback::notice(q.notice.as_deref()),
+        heading: "已发布目录",
+        rows: rows(&state, &entries, true).await?,
+        q: query,
+        attribute: q.attribute.trim().to_owned(),
+        show_status: false,
+        can_create: false,
+        filterable: true,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+pub async fn mine(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let layout = frame(&state, &caller, "目录编制与报送", "/console/catalog/mine").await?;
+    let entries = state.services.list_entries(&caller.principal, CatalogScope::Mine).await.map_err(fail)?;
+    let page = ListPage {
+        layout,
+        feedback: Feedback::notice(q.notice.as_deref()),
+        heading: "本单位目录",
+        rows: rows(&state, &entries, false).await?,
+        q: String::new(),
+        attribute: String::new(),
+        show_status: true,
+        can_create: true,
+        filterable: false,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+pub async fn review_queue(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let layout = frame(&state, &caller, "目录审核", "/console/catalog/review").await?;
+    let entries = state.services.list_entries(&caller.principal, CatalogScope::ReviewQueue).await.map_err(fail)?;
+    let page = ListPage {
+        layout,
+        feedback: Feedback::notice(q.notice.as_deref()),
+        heading: "待审核目录",
+        rows: rows(&state, &entries, false).await?,
+        q: String::new(),
+        attribute: String::new(),
+        show_status: true,
+        can_create: false,
+        filterable: false,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+// ---- editor ----
+
+/// Rows of data items the editor offers; more can be added after saving.
+const ITEM_ROWS: usize = 8;
+
+#[derive(Debug, Clone, Default)]
+pub struct ItemForm {
+    pub name: String,
+    pub code: String,
+    pub data_type: String,
+    pub length: String,
+    pub grade_class: String,
+    pub grade_level: String,
+    pub personal_info: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EntryForm {
+    pub name: String,
+    pub resource_code: String,
+    pub summary: String,
+    pub format: String,
+    pub update_frequency: String,
+    pub sharing_attribute: String,
+    pub sharing_scope: String,
+    pub permitted_purposes: String,
+    pub not_shared_reason: String,
+    pub legal_basis: String,
+    pub delivery_methods: Vec<String>,
+    pub usage_conditions: String,
+    pub grade_class: String,
+    pub grade_level: String,
+    pub open_to_public: bool,
+    pub related_codes: String,
+    pub items: Vec<ItemForm>,
+}
+
+impl EntryForm {
+    fn from_fields(fields: &[(String, String)]) -> Self {
+        let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+        let items = (0..ITEM_ROWS)
+            .map(|i| ItemForm {
+                name: get(&format!("item_name_{i}")),
+                code: get(&format!("item_code_{i}")),
+                data_type: get(&format!("item_type_{i}")),
+                length: get(&format!("item_length_{i}")),
+                grade_class: get(&format!("item_grade_class_{i}")),
+                grade_level: get(&format!("item_grade_level_{i}")),
+                personal_info: get(&format!("item_pi_{i}")),
+            })
+            .collect();
+        EntryForm {
+            name: get("name"),
+            resource_code: get("resource_code"),
+            summary: get("summary"),
+            format: get("format"),
+            update_frequency: get("update_frequency"),
+            sharing_attribute: get("sharing_attribute"),
+            sharing_scope: get("sharing_scope"),
+            permitted_purposes: get("permitted_purposes"),
+            not_shared_reason: get("not_shared_reason"),
+            legal_basis: get("legal_basis"),
+            delivery_methods: fields.iter().filter(|(k, _)| k == "delivery_methods").map(|(_, v)| v.clone()).collect(),
+            usage_conditions: get("usage_conditions"),
+            grade_class: get("grade_class"),
+            grade_level: get("grade_level"),
+            open_to_public: get("open_to_public") == "on",
+            related_codes: get("related_codes"),
+            items,
+        }
+    }
+
+    fn from_content(c: &EntryContent) -> Self {
+        let (scope, purposes, reason, basis) = match &c.sharing {
+            SharingTerms::Unconditional => Default::default(),
+            SharingTerms::Conditional { scope, purposes } => {
+                (scope.clone(), purposes.join("\n"), String::new(), String::new())
+            }
+            SharingTerms::NotShared { reason, legal_basis } => {
+                (String::new(), String::new(), reason.clone(), legal_basis.clone())
+            }
+        };
+        let mut items: Vec<ItemForm> = c
+            .items
+            .iter()
+            .map(|i| ItemForm {
+                name: i.name.clone(),
+                code: i.code.clone(),
+                data_type: i.data_type.code().into(),
+                length: i.length.map(|l| l.to_string()).unwrap_or_default(),
+                grade_class: i.grade.class.clone(),
+                grade_level: i.grade.level.to_string(),
+                personal_info: i.personal_info.map(|p| p.code().to_owned()).unwrap_or_default(),
+            })
+            .collect();
+        items.resize(items.len().max(ITEM_ROWS), ItemForm::default());
+        EntryForm {
+            name: c.name.clone(),
+            resource_code: c.resource_code.clone(),
+            summary: c.summary.clone(),
+            format: c.format.code().into(),
+            update_frequency: c.update_frequency.code().into(),
+            sharing_attribute: c.sharing.attribute().code().into(),
+            sharing_scope: scope,
+            permitted_purposes: purposes,
+            not_shared_reason: reason,
+            legal_basis: basis,
+            delivery_methods: c.delivery_methods.iter().map(|m| m.code().to_owned()).collect(),
+            usage_conditions: c.usage_conditions.clone(),
+            grade_class: c.grade.class.clone(),
+            grade_level: c.grade.level.to_string(),
+            open_to_public: c.open_to_public,
+            related_codes: c.related_codes.join(","),
+            items,
+        }
+    }
+
+    /// The form as domain input; a level that is not a number becomes 0, which the grade rule then names.
+    fn to_input(&self) -> EntryInput {
+        let lines = |s: &str| s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+        EntryInput {
+            name: self.name.clone(),
+            resource_code: self.resource_code.clone(),
+            summary: self.summary.clone(),
+            format: self.format.clone(),
+            items: self
+                .items
+                .iter()
+                .filter(|i| !(i.name.trim().is_empty() && i.code.trim().is_empty()))
+                .map(|i| govshare_domain::catalog::DataItemInput {
+                    name: i.name.clone(),
+                    code: i.code.clone(),
+                    data_type: i.data_type.clone(),
+                    length: i.length.trim().parse().ok(),
+                    grade_class: i.grade_class.clone(),
+                    grade_level: i.grade_level.trim().parse().unwrap_or(0),
+                    personal_info: Some(i.personal_info.clone()).filter(|p| !p.trim().is_empty()),
+                })
+                .collect(),
+            update_frequency: self.update_frequency.clone(),
+            sharing_attribute: self.sharing_attribute.clone(),
+            sharing_scope: self.sharing_scope.clone(),
+            permitted_purposes: lines(&self.permitted_purposes),
+            not_shared_reason: self.not_shared_reason.clone(),
+            legal_basis: self.legal_basis.clone(),
+            delivery_methods: self.delivery_methods.clone(),
+            usage_conditions: self.usage_conditions.clone(),
+            grade_class: self.grade_class.clone(),
+            grade_level: self.grade_level.trim().parse().unwrap_or(0),
+            open_to_public: self.open_to_public,
+            related_codes: self
+                .related_codes
+                .split([',', ',', ' '])
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    pub fn has_method(&self, code: &str) -> bool {
+        self.delivery_methods.iter().any(|m| m == code)
+    }
+}
+
+pub type Choice = (&'static str, &'static str);
+
+fn choices<T: Copy>(all: &[T], code: fn(T) -> &'static str, label: fn(T) -> &'static str) -> Vec<Choice> {
+    all.iter().map(|v| (code(*v), label(*v))).collect()
+}
+
+#[derive(Template)]
+#[template(path = "catalog_edit.html")]
+struct EditPage {
+    layout: Layout,
+    feedback: Feedback,
+    action: String,
+    form: EntryForm,
+    formats: Vec<Choice>,
+    frequencies: Vec<Choice>,
+    attributes: Vec<Choice>,
+    methods: Vec<Choice>,
+    types: Vec<Choice>,
+    pi_kinds: Vec<Choice>,
+    classes: Vec<String>,
+    levels: Vec<String>,
+}
+
+fn edit_page(state: &AppState, layout: Layout, feedback: Feedback, action: String, form: EntryForm) -> Response {
+    let scheme = &state.services.settings().grade_scheme;
+    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let page = EditPage {
+        layout,
+        feedback,
+        action,
+        form,
+        formats: choices(DataFormat::ALL, DataFormat::code, DataFormat::label),
+        frequencies: choices(UpdateFrequency::ALL, UpdateFrequency::code, UpdateFrequency::label),
+        attributes: choices(SharingAttribute::ALL, SharingAttribute::code, SharingAttribute::label),
+        methods: choices(DeliveryMethod::ALL, DeliveryMethod::code, DeliveryMethod::label),
+        types: choices(DataType::ALL, DataType::code, DataType::label),
+        pi_kinds: choices(PersonalInfoKind::ALL, PersonalInfoKind::code, PersonalInfoKind::label),
+        classes: scheme.classes.clone(),
+        levels: (1..=scheme.max_level).map(|l| l.to_string()).collect(),
+    };
+    render(status, &page)
+}
+
+pub async fn new_form(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> PageResult {
+    let layout = frame(&state, &caller, "新建目录", "/console/catalog/mine").await?;
+    let mut form = EntryForm { items: vec![ItemForm::default(); ITEM_ROWS], ..Default::default() };
+    let scheme = &state.services.settings().grade_scheme;
+    form.grade_class = scheme.classes.last().cloned().unwrap_or_default();
+    Ok(edit_page(&state, layout, Feedback::default(), "/console/catalog/new".into(), form))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = EntryForm::from_fields(&fields);
+    match state.services.create_entry(&caller.principal, &form.to_input()).await {
+        Ok(entry) => Ok(Redirect::to(&format!("/console/catalog/{}?notice=entry_saved", entry.id)).into_response()),
+        Err(err) => {
+            let layout = frame(&state, &caller, "新建目录", "/console/catalog/mine").await?;
+            Ok(edit_page(&state, layout, Feedback::from_error(&err), "/console/catalog/new".into(), form))
+        }
+    }
+}
+
+fn entry_id(raw: &str) -> Result<EntryId, Response> {
+    raw.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = entry_id(&id)?;
+    let entry = state.services.get_entry(&caller.principal, id).await.map_err(fail)?;
+    let layout = frame(&state, &caller, "编辑目录", "/console/catalog/mine").await?;
+    let form = EntryForm::from_content(&entry.latest().content);
+    Ok(edit_page(&state, layout, Feedback::default(), format!("/console/catalog/{id}/edit"), form))
+}
+
+pub async fn edit(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let id = entry_id(&id)?;
+    let form = EntryForm::from_fields(&fields);
+    match state.services.edit_entry(&caller.principal, id, &form.to_input()).await {
+        Ok(_) => Ok(Redirect::to(&format!("/console/catalog/{id}?notice=entry_saved")).into_response()),
+        Err(err) => {
+            let layout = frame(&state, &caller, "编辑目录", "/console/catalog/mine").await?;
+            Ok(edit_page(&state, layout, Feedback::from_error(&err), format!("/console/catalog/{id}/edit"), form))
+        }
+    }
+}
+
+// ---- detail ----
+
+#[derive(Debug, Clone)]
+pub struct EventView {
+    pub at: String,
+    pub actor: String,
+    pub action: &'static str,
+    pub version: u32,
+    pub note: String,
+}
+
+fn action_label(action: &str) -> &'static str {
+    match action {
+        "draft.create" => "新建草稿",
+        "draft.edit" => "修改草稿",
+        "revision.create" => "发起新版本",
+        "assessment.attach" => "附加评估",
+        "draft.submit" => "提交负责人审核",
+        "head.approve" => "负责人同意并报送主管部门",
+        "head.reject" => "负责人退回",
+        "authority.publish" => "主管部门审核发布",
+        "authority.return" => "主管部门退回",
+        _ => "其他",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "catalog_detail.html")]
+struct DetailPage {
+    layout: Layout,
+    feedback: Feedback,
+    id: String,
+    provider: String,
+    shown: EntryVersion,
+    sharing: String,
+    methods: String,
+    versions: Vec<(u32, &'static str, String)>,
+    events: Vec<EventView>,
+    changes: Vec<FieldChange>,
+    compare: Option<(u32, u32)>,
+    can_edit: bool,
+    can_submit: bool,
+    can_approve: bool,
+    can_review: bool,
+    kinds: Vec<Choice>,
+    conclusions: Vec<Choice>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct DetailQuery {
+    notice: Option<String>,
+    version: Option<u32>,
+    from: Option<u32>,
+}
+
+async fn detail_page(
+    state: &AppState,
+    caller: &Caller,
+    id: EntryId,
+    q: &DetailQuery,
+    feedback: Feedback,
+) -> PageResult {
+    let entry = state.services.get_entry(&caller.principal, id).await.map_err(fail)?;
+    let provider = state.services.store().get_org(entry.provider).await.map_err(|e| fail(ServiceError::from(e)))?;
+    let layout = frame(state, caller, "目录详情", "/console/catalog").await?;
+    let shown = q.version.and_then(|n| entry.version(n)).unwrap_or_else(|| entry.latest()).clone();
+    let compare = q.from.filter(|f| *f != shown.version && entry.version(*f).is_some()).map(|f| (f, shown.version));
+    let changes = match compare {
+        Some((from, to)) => state.services.entry_diff(&caller.principal, id, from, to).await.map_err(fail)?,
+        None => vec![],
+    };
+    let working = entry.working().map(|v| v.status);
+    let p = &caller.principal;
+    let drafting = check(p, Action::DraftCatalog(entry.provider)).is_ok();
+    let sharing = match &shown.content.sharing {
+        SharingTerms::Unconditional => "无条件共享".to_owned(),
+        SharingTerms::Conditional { scope, purposes } => {
+            format!("有条件共享 · 共享范围:{scope} · 使用用途:{}", purposes.join("、"))
+        }
+        SharingTerms::NotShared { reason, legal_basis } => format!("不予共享 · 理由:{reason} · 依据:{legal_basis}"),
+    };
+    let page = DetailPage {
+        layout,
+        feedback,
+        id: id.to_string(),
+        provider: provider.name,
+        methods: shown.content.delivery_methods.iter().map(|m| m.label()).collect::<Vec<_>>().join("、"),
+        sharing,
+        versions: entry.versions.iter().map(|v| (v.version, v.status.label(), beijing(v.updated_at))).collect(),
+        events: entry
+            .events
+            .iter()
+            .rev()
+            .map(|e| EventView {
+                at: beijing(e.at),
+                actor: e.actor_name.clone(),
+                action: action_label(&e.action),
+                version: e.version,
+                note: e.note.clone(),
+            })
+            .collect(),
+        changes,
+        compare,
+        can_edit: drafting && !matches!(working, Some(EntryStatus::AwaitingHead | EntryStatus::SubmittedToAuthority)),
+        can_submit: drafting && matches!(working, Some(EntryStatus::Draft | EntryStatus::Returned)),
+        can_approve: working == Some(EntryStatus::AwaitingHead)
+            && check(p, Action::ApproveCatalog(entry.provider)).is_ok(),
+        can_review: working == Some(EntryStatus::SubmittedToAuthority)
+            && check(p, Action::ReviewCatalog(provider.region)).is_ok(),
+        kinds: choices(AssessmentKind::ALL, AssessmentKind::code, AssessmentKind::label),
+        conclusions: choices(AssessmentConclusion::ALL, AssessmentConclusion::code, AssessmentConclusion::label),
+        shown,
+    };
+    let status = page.feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::CONFLICT);
+    Ok(render(status, &page))
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> PageResult {
+    let id = entry_id(&id)?;
+    detail_page(&state, &caller, id, &q, Feedback::notice(q.notice.as_deref())).await
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ActionForm {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    document_title: String,
+    #[serde(default)]
+    document_ref: String,
+    #[serde(default)]
+    assessed_on: String,
+    #[serde(default)]
+    conclusion: String,
+}
+
+/// Every lifecycle action posts here; the outcome is shown on the entry's page.
+pub async fn act(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<ActionForm>,
+) -> PageResult {
+    let id = entry_id(&id)?;
+    let s = &state.services;
+    let p = &caller.principal;
+    let outcome = match action.as_str() {
+        "assess" => {
+            let input = AssessmentInput {
+                kind: form.kind,
+                document_title: form.document_title,
+                document_ref: form.document_ref,
+                assessed_on: form.assessed_on,
+                conclusion: form.conclusion,
+            };
+            s.attach_assessment(p, id, &input).await.map(|_| "assessment_attached")
+        }
+        "submit" => s.submit_entry(p, id).await.map(|_| "entry_submitted"),
+        "approve" => s.head_decide(p, id, true, "").await.map(|_| "entry_approved"),
+        "reject" => s.head_decide(p, id, false, &form.reason).await.map(|_| "entry_sent_back"),
+        "publish" => s.review_entry(p, id, true, "").await.map(|_| "entry_published"),
+        "return" => s.review_entry(p, id, false, &form.reason).await.map(|_| "entry_returned"),
+        _ => return Err(fail(ServiceError::NotFound("未知操作".into()))),
+    };
+    match outcome {
+        Ok(notice) => Ok(Redirect::to(&format!("/console/catalog/{id}?notice={notice}")).into_response()),
+        Err(err) => detail_page(&state, &caller, id, &DetailQuery::default(), Feedback::from_error(&err)).await,
+    }
+}
+
+// ---- notifications ----
+
+#[derive(Debug, Clone)]
+pub struct NotificationView {
+    pub id: String,
+    pub at: String,
+    pub title: String,
+    pub body: String,
+    pub unread: bool,
+}
+
+#[derive(Template)]
+#[template(path = "notifications.html")]
+struct NotificationsPage {
+    layout: Layout,
+    feedback: Feedback,
+    items: Vec<NotificationView>,
+}
+
+pub async fn notifications(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> PageResult {
+    let layout = frame(&state, &caller, "消息通知", "/console/notifications").await?;
+    let list = state.services.notifications(&caller.principal, 100).await.map_err(fail)?;
+    let items = list
+        .into_iter()
+        .map(|n| NotificationView {
+            id: n.id.to_string(),
+            at: beijing(n.created_at),
+            title: n.title,
+            body: n.body,
+            unread: n.read_at.is_none(),
+        })
+        .collect();
+    Ok(render(StatusCode::OK, &NotificationsPage { layout, feedback: Feedback::default(), items }))
+}
+
+pub async fn open_notification(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = uuid::Uuid::parse_str(id.trim())
+        .map_err(|_| fail(ApiError::bad_request(Some("notification_id"), "通知标识格式错误")))?;
+    let list = state.services.notifications(&caller.principal, 200).await.map_err(fail)?;
+    let target =
+        list.iter().find(|n| n.id == id).map(|n| n.link.clone()).unwrap_or_else(|| "/console/notifications".into());
+    state.services.mark_notification_read(&caller.principal, id).await.map_err(fail)?;
+    Ok(Redirect::to(&target).into_response())
+}
