@@ -75,12 +75,12 @@ async fn sign_in(browser: &fantoccini::Client, base: &str, username: &str) {
     browser.find(Locator::Id("username")).await.unwrap().send_keys(username).await.unwrap();
     browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
     browser.find(Locator::Id("login-submit")).await.unwrap().click().await.unwrap();
-    browser.wait().for_element(Locator::Id("current-user")).await.unwrap();
+    wait_text(browser, "#current-user", "").await;
 }
 
 async fn sign_out(browser: &fantoccini::Client) {
     browser.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
-    browser.wait().for_element(Locator::Id("login-submit")).await.unwrap();
+    wait_text(browser, "h2", "用户登录").await;
 }
 
 async fn fill(browser: &fantoccini::Client, css: &str, text: &str) {
@@ -94,12 +94,29 @@ async fn select(browser: &fantoccini::Client, name: &str, value: &str) {
 }
 
 async fn click(browser: &fantoccini::Client, css: &str) {
-    browser.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
+}
+
+/// Waits (bounded) until the element matching `css` shows `expected`. The element may belong to the page being
+/// replaced, so a vanished element is retried rather than failed.
+async fn wait_text(browser: &fantoccini::Client, css: &str, expected: &str) {
+    let mut last = String::new();
+    for _ in 0..200 {
+        if let Ok(element) = browser.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            if text.contains(expected) {
+                return;
+            }
+            last = text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("`{css}` never showed `{expected}`; last seen: `{last}`");
 }
 
 async fn status_is(browser: &fantoccini::Client, expected: &str) {
-    let status = browser.wait().for_element(Locator::Id("entry-status")).await.unwrap().text().await.unwrap();
-    assert!(status.contains(expected), "status {status}, expected {expected}");
+    wait_text(browser, "#entry-status", expected).await;
 }
 
 /// R-CAT: a clerk drafts an entry, the head approves, the authority publishes, another department finds it by a
@@ -124,8 +141,7 @@ async fn an_entry_goes_from_clerk_to_publication_and_is_found() {
     select(&browser, "item_pi_0", "name").await;
     click(&browser, "input[name=delivery_methods][value=service_api]").await;
     click(&browser, "#save-entry").await;
-    let error = browser.wait().for_element(Locator::Id("form-error")).await.unwrap().text().await.unwrap();
-    assert!(error.contains("共享范围"), "{error}");
+    wait_text(&browser, "#form-error", "共享范围").await;
     fill(&browser, "#e-scope", "省级政府部门").await;
     fill(&browser, "#e-purposes", "社会救助资格核查").await;
     click(&browser, "#save-entry").await;
@@ -147,7 +163,7 @@ async fn an_entry_goes_from_clerk_to_publication_and_is_found() {
             .await
             .unwrap();
         click(&browser, "#assess-form button").await;
-        browser.wait().for_element(Locator::Css(".alert-ok")).await.unwrap();
+        wait_text(&browser, "main", title).await;
     }
     click(&browser, "#submit-entry").await;
     status_is(&browser, "待负责人审核").await;
@@ -171,11 +187,11 @@ async fn an_entry_goes_from_clerk_to_publication_and_is_found() {
     browser.goto(&format!("{}/console/catalog", app.base)).await.unwrap();
     fill(&browser, "#catalog-filter input[name=q]", "低保").await;
     click(&browser, "#catalog-filter button").await;
-    let found = browser.wait().for_element(Locator::Css("#catalog-entries")).await.unwrap().text().await.unwrap();
-    assert!(found.contains("最低生活保障对象信息") && found.contains("浙江省民政厅"), "{found}");
+    wait_text(&browser, "#catalog-entries", "最低生活保障对象信息").await;
+    wait_text(&browser, "#catalog-entries", "浙江省民政厅").await;
     fill(&browser, "#catalog-filter input[name=q]", "不动产").await;
     click(&browser, "#catalog-filter button").await;
-    assert!(browser.wait().for_element(Locator::Css(".empty")).await.is_ok(), "no false hits");
+    wait_text(&browser, ".empty", "暂无目录").await;
     if let Ok(dir) = std::env::var("GOVSHARE_SCREENSHOTS") {
         browser.goto(entry_url.as_str()).await.unwrap();
         std::fs::write(format!("{dir}/entry.png"), browser.screenshot().await.unwrap()).unwrap();
