@@ -63,6 +63,11 @@ impl PgStore {
     }
 }
 
+/// NotFound with `what` when a statement touched no row.
+fn found(rows: u64, what: &str) -> Result<()> {
+    if rows == 0 { Err(StoreError::NotFound(what.to_owned())) } else { Ok(()) }
+}
+
 /// Reads and locks the chain head until the transaction ends.
 async fn chain_head(conn: &mut PgConnection) -> Result<(i64, Digest)> {
     let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
@@ -213,9 +218,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("单位不存在".into()));
-        }
+        found(done.rows_affected(), "单位不存在")?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
     }
@@ -296,9 +299,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("用户不存在".into()));
-        }
+        found(done.rows_affected(), "用户不存在")?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
     }
@@ -311,9 +312,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("用户不存在".into()));
-        }
+        found(done.rows_affected(), "用户不存在")?;
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id.0).execute(&mut *tx).await.map_err(db)?;
         }
@@ -366,9 +365,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("没有该角色".into()));
-        }
+        found(done.rows_affected(), "没有该角色")?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
     }
@@ -439,9 +436,7 @@ impl Store for PgStore {
             .execute(&self.writer)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("会话不存在".into()));
-        }
+        found(done.rows_affected(), "会话不存在")?;
         Ok(())
     }
 
@@ -622,9 +617,7 @@ impl Store for PgStore {
                 .execute(&self.writer)
                 .await
                 .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("通知不存在".into()));
-        }
+        found(done.rows_affected(), "通知不存在")?;
         Ok(())
     }
 

@@ -68,6 +68,11 @@ impl SqliteStore {
     }
 }
 
+/// NotFound with `what` when a statement touched no row.
+fn found(rows: u64, what: &str) -> Result<()> {
+    if rows == 0 { Err(StoreError::NotFound(what.to_owned())) } else { Ok(()) }
+}
+
 /// Reads the chain head. On SQLite the single writer connection is the lock.
 async fn chain_head(conn: &mut SqliteConnection) -> Result<(i64, Digest)> {
     let (seq, hash): (i64, Vec<u8>) =
@@ -216,9 +221,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("单位不存在".into()));
-        }
+        found(done.rows_affected(), "单位不存在")?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
     }
@@ -299,9 +302,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("用户不存在".into()));
-        }
+        found(done.rows_affected(), "用户不存在")?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
     }
@@ -314,9 +315,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("用户不存在".into()));
-        }
+        found(done.rows_affected(), "用户不存在")?;
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE user_id = ?")
                 .bind(id.to_string())
@@ -373,9 +372,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("没有该角色".into()));
-        }
+        found(done.rows_affected(), "没有该角色")?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
     }
@@ -445,9 +442,7 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("会话不存在".into()));
-        }
+        found(done.rows_affected(), "会话不存在")?;
         Ok(())
     }
 
@@ -629,9 +624,7 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("通知不存在".into()));
-        }
+        found(done.rows_affected(), "通知不存在")?;
         Ok(())
     }
 

@@ -15,19 +15,13 @@ use govshare_domain::catalog::{
 use govshare_service::{AssessmentInput, CatalogScope, ServiceError};
 use serde::Deserialize;
 
-use super::pages::beijing;
+use super::ConsoleCaller;
+use super::pages::{PageResult, beijing, fail};
 use super::render;
 use super::view::{Feedback, Layout};
-use super::{ConsoleCaller, error_page};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-
-type PageResult = Result<Response, Response>;
-
-fn fail(err: impl Into<ApiError>) -> Response {
-    error_page(&err.into())
-}
 
 async fn frame(state: &AppState, caller: &Caller, title: &str, path: &str) -> Result<Layout, Response> {
     super::pages::layout(state, caller, title, path).await

@@ -21,9 +21,9 @@ use crate::api::ClientAddress;
 use crate::auth::{Caller, session_cookie};
 use crate::error::ApiError;
 
-type PageResult = Result<Response, Response>;
+pub(super) type PageResult = Result<Response, Response>;
 
-fn fail(err: impl Into<ApiError>) -> Response {
+pub(super) fn fail(err: impl Into<ApiError>) -> Response {
     super::error_page(&err.into())
 }
 
