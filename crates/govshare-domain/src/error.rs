@@ -14,6 +14,11 @@ impl ValidationError {
     pub fn new(field: impl Into<Cow<'static, str>>, rule: &'static str, message: impl Into<String>) -> Self {
         Self { field: field.into(), rule, message: message.into() }
     }
+
+    /// The same error, reported against another field (when a shared parser is used for a named input).
+    pub fn for_field(self, field: impl Into<Cow<'static, str>>) -> Self {
+        Self { field: field.into(), ..self }
+    }
 }
 
 impl fmt::Display for ValidationError {

@@ -1,28 +1,28 @@
 //! Background jobs that run beside the server.
 //!
-//! Every job is safe to run on several instances at once: each run is an idempotent statement against the
-//! shared database, so two instances doing the same run at the same moment do no harm.
+//! Every job is safe to run on several instances at once: each run is either an idempotent statement against
+//! the shared database (housekeeping) or touches only this instance's memory (the search index), so two instances
+//! doing the same run at the same moment do no harm.
 
+use std::future::Future;
 use std::time::Duration;
 
 use govshare_service::Services;
 use tokio::sync::watch;
 
-/// Removes expired sessions and old login failures every `every`, until `shutdown` flips to true.
-pub async fn run_housekeeping(services: Services, every: Duration, mut shutdown: watch::Receiver<bool>) {
+/// Runs `run` every `every` until `shutdown` flips to true, counting runs in `govshare_job_runs_total`.
+async fn periodic<F, Fut>(job: &'static str, every: Duration, mut shutdown: watch::Receiver<bool>, mut run: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticker.tick() => {
-                let now = services.now();
-                let keep_failures = now - services.settings().login_window;
-                match services.store().purge_expired(now, keep_failures).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(rows = n, "housekeeping removed expired sessions and login failures"),
-                    Err(err) => tracing::warn!(error = %err, "housekeeping failed; will retry"),
-                }
-                metrics::counter!("govshare_job_runs_total", "job" => "housekeeping").increment(1);
+                run().await;
+                metrics::counter!("govshare_job_runs_total", "job" => job).increment(1);
             }
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
@@ -31,4 +31,29 @@ pub async fn run_housekeeping(services: Services, every: Duration, mut shutdown:
             }
         }
     }
+}
+
+/// Removes expired sessions and old login failures every `every`, until `shutdown` flips to true.
+pub async fn run_housekeeping(services: Services, every: Duration, shutdown: watch::Receiver<bool>) {
+    periodic("housekeeping", every, shutdown, || async {
+        let now = services.now();
+        let keep_failures = now - services.settings().login_window;
+        match services.store().purge_expired(now, keep_failures).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "housekeeping removed expired sessions and login failures"),
+            Err(err) => tracing::warn!(error = %err, "housekeeping failed; will retry"),
+        }
+    })
+    .await
+}
+
+/// Reconciles this instance's search index with the store every `every` (publications made through other
+/// instances, or an index update that failed). The first run builds the index at start-up.
+pub async fn run_search_sync(services: Services, every: Duration, shutdown: watch::Receiver<bool>) {
+    periodic("search_sync", every, shutdown, || async {
+        if let Err(err) = services.sync_search_index().await {
+            tracing::warn!(error = %err, "search index sync failed; will retry");
+        }
+    })
+    .await
 }

@@ -272,7 +272,10 @@ impl Services {
                     )
                 })
                 .collect();
-            self.advance(principal, &entry, EntryCommand::Publish, "authority.publish", "", notes).await
+            let published =
+                self.advance(principal, &entry, EntryCommand::Publish, "authority.publish", "", notes).await?;
+            self.index_published(&published).await;
+            Ok(published)
         } else {
             let note = Notification::new(
                 provider.id,

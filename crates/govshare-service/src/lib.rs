@@ -6,6 +6,7 @@ mod accounts;
 mod catalog;
 mod directory;
 mod error;
+mod search;
 pub mod secrets;
 
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub use accounts::{IssuedCredential, LoginSuccess, NewUserInput, OrgChoice};
 pub use catalog::{AssessmentInput, CatalogScope};
 pub use directory::AuditVerification;
 pub use error::ServiceError;
+pub use govshare_search::{Dimension, SearchDoc};
+pub use search::{CatalogSearchResults, Facet, FacetValue, SearchRequest, SyncReport};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 
@@ -63,11 +66,20 @@ pub struct Services {
     store: DynStore,
     settings: SecuritySettings,
     clock: Arc<dyn Clock>,
+    /// The catalog search index (a projection of the store's published versions) and whether it was built.
+    search: Arc<govshare_search::CatalogIndex>,
+    search_ready: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl Services {
     pub fn new(store: DynStore, settings: SecuritySettings) -> Self {
-        Services { store, settings, clock: Arc::new(SystemClock) }
+        Services {
+            store,
+            settings,
+            clock: Arc::new(SystemClock),
+            search: search::new_index(),
+            search_ready: Arc::new(tokio::sync::OnceCell::new()),
+        }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -604,6 +604,16 @@ impl Store for PgStore {
         catalog::load(&self.reader, None, provider).await
     }
 
+    async fn published_versions(&self) -> Result<Vec<(EntryId, u32)>> {
+        let rows: Vec<(uuid::Uuid, i32)> = sqlx::query_as(
+            "SELECT entry_id, MAX(version) FROM catalog_versions WHERE status = 'published' GROUP BY entry_id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(rows.into_iter().map(|(id, v)| (EntryId(id), v as u32)).collect())
+    }
+
     async fn notifications(&self, org: OrgId, limit: u32) -> Result<Vec<Notification>> {
         catalog::notifications(&self.reader, org, limit).await
     }

@@ -24,7 +24,7 @@ use govshare_store::{Member, Result, Session, Store, StoreError, UserWithPasswor
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
 
-use rows::{AuditRow, CredentialRow, OrgRow, RegionRow, SessionRow, UserRow, micros};
+use rows::{AuditRow, CredentialRow, OrgRow, RegionRow, SessionRow, UserRow, micros, uuid};
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -610,6 +610,16 @@ impl Store for SqliteStore {
 
     async fn list_entries(&self, provider: Option<OrgId>) -> Result<Vec<CatalogEntry>> {
         catalog::load(&self.reader, None, provider).await
+    }
+
+    async fn published_versions(&self) -> Result<Vec<(EntryId, u32)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT entry_id, MAX(version) FROM catalog_versions WHERE status = 'published' GROUP BY entry_id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.into_iter().map(|(id, v)| Ok((EntryId(uuid(&id)?), v as u32))).collect()
     }
 
     async fn notifications(&self, org: OrgId, limit: u32) -> Result<Vec<Notification>> {

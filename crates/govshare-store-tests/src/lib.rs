@@ -439,6 +439,7 @@ pub async fn catalog_entries(store: DynStore) {
     assert_eq!(store.list_entries(None).await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), [entry.id, reuse.id]);
     assert_eq!(store.list_entries(Some(authority.id)).await.unwrap().len(), 0);
     assert_eq!(store.list_entries(Some(dept.id)).await.unwrap().len(), 2);
+    assert_eq!(store.published_versions().await.unwrap(), [(entry.id, 1)], "drafts are not published");
 
     let mine = store.notifications(dept.id, 10).await.unwrap();
     assert_eq!(mine.len(), 1);

@@ -144,6 +144,8 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn get_entry(&self, id: EntryId) -> Result<CatalogEntry>;
     /// Entries with all their versions and events, oldest first; only one provider's when given.
     async fn list_entries(&self, provider: Option<OrgId>) -> Result<Vec<CatalogEntry>>;
+    /// The newest published version of every entry that has one (what the search index must hold).
+    async fn published_versions(&self) -> Result<Vec<(EntryId, u32)>>;
 
     // ---- notifications ----
     /// An organisation's notifications, newest first.

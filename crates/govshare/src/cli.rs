@@ -220,11 +220,18 @@ async fn serve(
     let state = AppState::new(services.clone(), HttpSettings { cookie_secure: config.server.cookie_secure, node_name });
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let jobs = tokio::spawn(govshare_http::jobs::run_housekeeping(
-        services,
-        Duration::from_secs(config.server.housekeeping_interval_secs),
-        stop_rx,
-    ));
+    let jobs = [
+        tokio::spawn(govshare_http::jobs::run_housekeeping(
+            services.clone(),
+            Duration::from_secs(config.server.housekeeping_interval_secs),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(govshare_http::jobs::run_search_sync(
+            services,
+            Duration::from_secs(config.server.search_sync_interval_secs),
+            stop_rx,
+        )),
+    ];
 
     println!("govshare is serving on http://{local}");
     println!("  console:  http://{local}/console");
@@ -236,7 +243,9 @@ async fn serve(
     tracing::info!(%local, "listening");
     govshare_http::serve(listener, state, shutdown_signal()).await?;
     let _ = stop_tx.send(true);
-    let _ = jobs.await;
+    for job in jobs {
+        let _ = job.await;
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

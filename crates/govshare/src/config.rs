@@ -74,6 +74,9 @@ pub struct ServerConfig {
     pub cookie_secure: bool,
     /// Seconds between housekeeping runs (expired sessions, old login failures).
     pub housekeeping_interval_secs: u64,
+    /// Seconds between reconciliations of this instance's search index with the database (picks up entries
+    /// published through other instances).
+    pub search_sync_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -100,6 +103,7 @@ impl Default for Config {
                 node_name: "政务数据共享平台".into(),
                 cookie_secure: true,
                 housekeeping_interval_secs: 300,
+                search_sync_interval_secs: 30,
             },
             security: SecurityConfig { session_ttl_minutes: 480, login_max_failures: 5, login_window_minutes: 15 },
             catalog: CatalogConfig {
@@ -131,6 +135,10 @@ impl Config {
         anyhow::ensure!(
             self.server.housekeeping_interval_secs >= 1,
             "server.housekeeping_interval_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            self.server.search_sync_interval_secs >= 1,
+            "server.search_sync_interval_secs must be at least 1"
         );
         anyhow::ensure!(!self.catalog.grade_classes.is_empty(), "catalog.grade_classes must name at least one class");
         anyhow::ensure!(

@@ -185,13 +185,13 @@ async fn an_entry_goes_from_clerk_to_publication_and_is_found() {
 
     sign_in(&browser, &app.base, "ylbz.clerk").await;
     browser.goto(&format!("{}/console/catalog", app.base)).await.unwrap();
-    fill(&browser, "#catalog-filter input[name=q]", "低保").await;
-    click(&browser, "#catalog-filter button").await;
+    fill(&browser, "#catalog-search input[name=q]", "低保").await;
+    click(&browser, "#catalog-search button").await;
     wait_text(&browser, "#catalog-entries", "最低生活保障对象信息").await;
     wait_text(&browser, "#catalog-entries", "浙江省民政厅").await;
-    fill(&browser, "#catalog-filter input[name=q]", "不动产").await;
-    click(&browser, "#catalog-filter button").await;
-    wait_text(&browser, ".empty", "暂无目录").await;
+    fill(&browser, "#catalog-search input[name=q]", "不动产").await;
+    click(&browser, "#catalog-search button").await;
+    wait_text(&browser, ".empty", "没有找到符合条件的目录").await;
     if let Ok(dir) = std::env::var("GOVSHARE_SCREENSHOTS") {
         browser.goto(entry_url.as_str()).await.unwrap();
         std::fs::write(format!("{dir}/entry.png"), browser.screenshot().await.unwrap()).unwrap();

@@ -2,13 +2,15 @@
 
 mod common;
 
-use common::{Backend, Client, spawn};
+use common::{Backend, Client, TestApp, another_instance, spawn};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 on_both_backends!(
     catalog_lifecycle_from_draft_to_publication_and_revision,
-    sharing_attribute_rules_name_the_missing_field
+    sharing_attribute_rules_name_the_missing_field,
+    search_finds_published_entries_with_facets,
+    search_index_of_another_instance_catches_up
 );
 
 fn household_entry() -> Value {
@@ -182,4 +184,144 @@ async fn catalog_lifecycle_from_draft_to_publication_and_revision(backend: Backe
     let admin = Client::login(&app, "admin").await;
     let v = admin.post("/api/v1/audit/verify", json!({})).await;
     assert_eq!(v.body["intact"], true, "{}", v.text);
+}
+
+/// Drives an entry from draft to publication: clerk, head and the provincial authority.
+async fn publish(app: &TestApp, dept: &str, entry: Value) -> String {
+    let clerk = Client::login(app, &format!("{dept}.clerk")).await;
+    let head = Client::login(app, &format!("{dept}.head")).await;
+    let reviewer = Client::login(app, "reviewer").await;
+    let created = clerk.post("/api/v1/catalog", entry).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    clerk.post(&format!("/api/v1/catalog/{id}/assessments"), assessment("confidentiality", "2026-11-02")).await;
+    clerk.post(&format!("/api/v1/catalog/{id}/assessments"), assessment("personal_info_impact", "2026-11-02")).await;
+    let r = clerk.post(&format!("/api/v1/catalog/{id}/submit"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    head.post(&format!("/api/v1/catalog/{id}/head-decision"), json!({"approve": true})).await;
+    let r = reviewer.post(&format!("/api/v1/catalog/{id}/review"), json!({"approve": true})).await;
+    assert_eq!(r.body["published_version"], 1, "{}", r.text);
+    id
+}
+
+fn assistance_entry() -> Value {
+    json!({
+        "name": "城乡低保对象信息",
+        "resource_code": "330000-MZT-0007",
+        "summary": "全省最低生活保障对象的认定与救助金发放情况",
+        "format": "database",
+        "update_frequency": "monthly",
+        "sharing_attribute": "unconditional",
+        "delivery_methods": ["file_download"],
+        "grade_class": "一般数据",
+        "grade_level": 2,
+        "items": [
+            {"name": "姓名", "code": "xm", "data_type": "string", "length": 50, "grade_class": "一般数据", "grade_level": 2, "personal_info": "name"},
+            {"name": "救助金额", "code": "jzje", "data_type": "decimal", "grade_class": "一般数据", "grade_level": 2}
+        ]
+    })
+}
+
+async fn search(client: &Client, query: &str) -> common::Reply {
+    client.get(&format!("/api/v1/catalog/search?{query}")).await
+}
+
+fn names(reply: &common::Reply) -> Vec<String> {
+    reply.body["hits"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap().to_owned()).collect()
+}
+
+fn facet(reply: &common::Reply, dimension: &str) -> Vec<(String, u64)> {
+    let facets = reply.body["facets"].as_array().unwrap();
+    let f = facets.iter().find(|f| f["dimension"] == dimension).unwrap();
+    f["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["label"].as_str().unwrap().to_owned(), v["count"].as_u64().unwrap()))
+        .collect()
+}
+
+async fn search_finds_published_entries_with_facets(backend: Backend) {
+    let app = spawn(backend).await;
+    let other = Client::login(&app, "ylbz.clerk").await;
+
+    // A draft is not in the catalog anyone searches.
+    let mzt = Client::login(&app, "mzt.clerk").await;
+    let draft = mzt.post("/api/v1/catalog", assistance_entry()).await;
+    assert_eq!(draft.status, StatusCode::CREATED);
+    let found = search(&other, "q=低保").await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.text);
+    assert_eq!(found.body["total"], 0);
+
+    let mut second = assistance_entry();
+    second["resource_code"] = json!("330000-MZT-0008");
+    let household = publish(&app, "gat", household_entry()).await;
+    let _ = publish(&app, "mzt", second).await;
+
+    // Chinese words, in names, abstracts and data items.
+    assert_eq!(names(&search(&other, "q=低保").await), ["城乡低保对象信息"]);
+    assert_eq!(names(&search(&other, "q=生活保障").await), ["城乡低保对象信息"], "inside 最低生活保障");
+    assert_eq!(names(&search(&other, "q=户籍%20身份核验").await), ["居民户籍信息"]);
+    assert_eq!(names(&search(&other, "q=公民身份号码").await), ["居民户籍信息"], "a data item");
+    assert!(names(&search(&other, "q=不动产").await).is_empty());
+    assert_eq!(names(&search(&other, "q=330000-GAT-0001").await), ["居民户籍信息"], "a resource code");
+
+    // Facets count what matches; filters narrow.
+    let all = search(&other, "").await;
+    assert_eq!(all.body["total"], 2);
+    assert_eq!(facet(&all, "provider"), [("浙江省公安厅".to_owned(), 1), ("浙江省民政厅".to_owned(), 1)]);
+    assert_eq!(facet(&all, "attribute"), [("有条件共享".to_owned(), 1), ("无条件共享".to_owned(), 1)], "ties by code");
+    assert_eq!(facet(&all, "region"), [("浙江省".to_owned(), 2)]);
+    let conditional = search(&other, "attribute=conditional").await;
+    assert_eq!(names(&conditional), ["居民户籍信息"]);
+    assert_eq!(search(&other, "delivery=服务接口").await.body["total"], 1);
+    assert_eq!(search(&other, "grade=一般数据-2").await.body["total"], 1);
+    assert_eq!(search(&other, "q=信息&format=database&region=330000").await.body["total"], 2);
+    let hit = &conditional.body["hits"][0];
+    assert_eq!(hit["id"], household.as_str());
+    assert_eq!(hit["provider_name"], "浙江省公安厅");
+    assert_eq!(hit["delivery_methods"], json!(["service_api", "bulk_exchange"]));
+
+    // Bad filters are named.
+    for (query, field) in
+        [("attribute=maybe", "attribute"), ("grade=机密-9", "grade"), ("region=33", "region"), ("limit=0", "limit")]
+    {
+        let r = search(&other, query).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {}", r.text);
+        assert_eq!(r.body["error"]["field"], field, "{query}: {}", r.text);
+    }
+
+    // A published revision replaces the old version in the index.
+    let gat = Client::login(&app, "gat.clerk").await;
+    let mut renamed = household_entry();
+    renamed["name"] = json!("常住人口登记信息");
+    let path = format!("/api/v1/catalog/{household}");
+    assert_eq!(gat.call(reqwest::Method::PUT, &path, renamed).await.status, StatusCode::OK);
+    assert_eq!(names(&search(&other, "q=户籍").await), ["居民户籍信息"], "the revision is not published yet");
+    gat.post(&format!("{path}/assessments"), assessment("confidentiality", "2026-11-20")).await;
+    gat.post(&format!("{path}/assessments"), assessment("personal_info_impact", "2026-11-20")).await;
+    gat.post(&format!("{path}/submit"), json!({})).await;
+    Client::login(&app, "gat.head").await.post(&format!("{path}/head-decision"), json!({"approve": true})).await;
+    Client::login(&app, "reviewer").await.post(&format!("{path}/review"), json!({"approve": true})).await;
+    assert_eq!(names(&search(&other, "q=常住人口").await), ["常住人口登记信息"]);
+    assert!(names(&search(&other, "q=居民户籍").await).is_empty());
+    assert_eq!(search(&other, "").await.body["total"], 2);
+}
+
+async fn search_index_of_another_instance_catches_up(backend: Backend) {
+    let app = spawn(backend).await;
+    let second = another_instance(&app).await;
+    // The session lives in the database: the same client works on both instances.
+    let mut client = Client::login(&app, "ylbz.clerk").await;
+    client.base = second.base.clone();
+    assert_eq!(client.get("/api/v1/catalog/search?q=户籍").await.body["total"], 0);
+
+    publish(&app, "gat", household_entry()).await;
+    // The first instance indexed it when it published; the second has not seen it yet ...
+    assert_eq!(client.get("/api/v1/catalog/search?q=户籍").await.body["total"], 0);
+    // ... until its periodic reconciliation runs.
+    let report = second.services.sync_search_index().await.unwrap();
+    assert_eq!((report.indexed, report.removed, report.total), (1, 0, 1));
+    assert_eq!(names(&client.get("/api/v1/catalog/search?q=户籍").await), ["居民户籍信息"]);
+    assert_eq!(second.services.sync_search_index().await.unwrap().indexed, 0, "nothing left to do");
 }

@@ -462,3 +462,137 @@ pub async fn mark_read(State(state): State<AppState>, caller: Caller, Path(id): 
     state.services.mark_notification_read(&caller.principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Free text and facet filters of a catalog search. Facet values are codes (or the Chinese labels).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SearchParams {
+    /// Words to find in names, abstracts and data items (all must match), or a resource code.
+    #[serde(default)]
+    pub q: String,
+    /// Provider department id.
+    #[serde(default)]
+    pub provider: String,
+    /// `unconditional`, `conditional` or `not_shared`.
+    #[serde(default)]
+    pub attribute: String,
+    /// `{class}-{level}`, e.g. `一般数据-3`.
+    #[serde(default)]
+    pub grade: String,
+    /// Data format code, e.g. `database`.
+    #[serde(default)]
+    pub format: String,
+    /// `service_api`, `bulk_exchange` or `file_download`.
+    #[serde(default)]
+    pub delivery: String,
+    /// Provider's region code (GB/T 2260), e.g. `330100`.
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub offset: usize,
+    /// 1–200, default 20.
+    pub limit: Option<usize>,
+}
+
+/// One published entry found by a search.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchHitDto {
+    pub id: Uuid,
+    pub version: u32,
+    pub name: String,
+    pub resource_code: String,
+    pub summary: String,
+    pub provider_id: Uuid,
+    pub provider_name: String,
+    pub region: String,
+    pub sharing_attribute: String,
+    pub grade: String,
+    pub format: String,
+    pub delivery_methods: Vec<String>,
+    pub published_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FacetValueDto {
+    pub value: String,
+    pub label: String,
+    pub count: u64,
+    pub selected: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FacetDto {
+    /// `provider`, `attribute`, `grade`, `format`, `delivery` or `region`: the query parameter that filters on it.
+    pub dimension: String,
+    pub label: String,
+    pub values: Vec<FacetValueDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResultsDto {
+    /// Matching entries in all.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    pub hits: Vec<SearchHitDto>,
+    /// Counts among the matching entries, per facet, most frequent first.
+    pub facets: Vec<FacetDto>,
+}
+
+/// Chinese full-text search of the published catalog with facets (R-CAT-5).
+#[utoipa::path(get, path = "/api/v1/catalog/search", tag = "catalog", params(SearchParams), security(("session" = []), ("api_key" = [])),
+    responses((status = 200, body = SearchResultsDto), (status = 422, body = ErrorBody)))]
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<SearchParams>,
+) -> ApiResult<Json<SearchResultsDto>> {
+    let request = govshare_service::SearchRequest {
+        q: p.q,
+        provider: p.provider,
+        attribute: p.attribute,
+        grade: p.grade,
+        format: p.format,
+        delivery: p.delivery,
+        region: p.region,
+        offset: p.offset,
+        limit: p.limit,
+    };
+    let found = state.services.search_catalog(&caller.principal, &request).await?;
+    Ok(Json(SearchResultsDto {
+        total: found.total,
+        offset: found.offset,
+        limit: found.limit,
+        hits: found
+            .hits
+            .into_iter()
+            .map(|h| SearchHitDto {
+                id: h.id.0,
+                version: h.version,
+                name: h.name,
+                resource_code: h.resource_code,
+                summary: h.summary,
+                provider_id: h.provider.0,
+                provider_name: h.provider_name,
+                region: h.region.to_string(),
+                sharing_attribute: h.attribute.code().to_owned(),
+                grade: h.grade,
+                format: h.format.code().to_owned(),
+                delivery_methods: h.delivery.iter().map(|d| d.code().to_owned()).collect(),
+                published_at: h.published_at,
+            })
+            .collect(),
+        facets: found
+            .facets
+            .into_iter()
+            .map(|f| FacetDto {
+                dimension: f.dimension.key().to_owned(),
+                label: f.label.to_owned(),
+                values: f
+                    .values
+                    .into_iter()
+                    .map(|v| FacetValueDto { value: v.value, label: v.label, count: v.count, selected: v.selected })
+                    .collect(),
+            })
+            .collect(),
+    }))
+}

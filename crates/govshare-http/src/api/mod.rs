@@ -56,7 +56,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         list_members, create_member, grant_role, revoke_role, disable_member, enable_member, reset_member_password,
         list_credentials, issue_credential, revoke_credential,
         recent_audit, verify_audit,
-        catalog::list, catalog::create, catalog::get, catalog::edit, catalog::attach_assessment, catalog::submit,
+        catalog::list, catalog::search, catalog::create, catalog::get, catalog::edit, catalog::attach_assessment, catalog::submit,
         catalog::head_decision, catalog::review, catalog::version_diff, catalog::notifications, catalog::mark_read,
     ),
     components(schemas(ErrorBody)),
@@ -111,6 +111,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/audit", get(recent_audit))
         .route("/api/v1/audit/verify", post(verify_audit))
         .route("/api/v1/catalog", get(catalog::list).post(catalog::create))
+        .route("/api/v1/catalog/search", get(catalog::search))
         .route("/api/v1/catalog/{entry_id}", get(catalog::get).put(catalog::edit))
         .route("/api/v1/catalog/{entry_id}/assessments", post(catalog::attach_assessment))
         .route("/api/v1/catalog/{entry_id}/submit", post(catalog::submit))

@@ -12,7 +12,7 @@ use govshare_domain::catalog::{
     EntryInput, EntryStatus, EntryVersion, FieldChange, PersonalInfoKind, SharingAttribute, SharingTerms,
     UpdateFrequency,
 };
-use govshare_service::{AssessmentInput, CatalogScope, ServiceError};
+use govshare_service::{AssessmentInput, CatalogScope, SearchRequest, ServiceError};
 use serde::Deserialize;
 
 use super::ConsoleCaller;
@@ -43,13 +43,13 @@ pub struct EntryRow {
     pub updated: String,
 }
 
-async fn rows(state: &AppState, entries: &[CatalogEntry], published_only: bool) -> Result<Vec<EntryRow>, Response> {
+async fn rows(state: &AppState, entries: &[CatalogEntry]) -> Result<Vec<EntryRow>, Response> {
     let orgs = state.services.store().list_orgs().await.map_err(|e| fail(ServiceError::from(e)))?;
     Ok(entries
         .iter()
-        .filter_map(|e| {
-            let v = if published_only { e.published()? } else { e.latest() };
-            Some(EntryRow {
+        .map(|e| {
+            let v = e.latest();
+            EntryRow {
                 id: e.id.to_string(),
                 name: v.content.name.clone(),
                 code: v.content.resource_code.clone(),
@@ -61,7 +61,7 @@ async fn rows(state: &AppState, entries: &[CatalogEntry], published_only: bool) 
                 status: v.status.label(),
                 version: v.version,
                 updated: beijing(v.updated_at),
-            })
+            }
         })
         .collect())
 }
@@ -73,53 +73,153 @@ struct ListPage {
     feedback: Feedback,
     heading: &'static str,
     rows: Vec<EntryRow>,
-    q: String,
-    attribute: String,
     show_status: bool,
     can_create: bool,
-    filterable: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]
 pub struct ListQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    attribute: String,
     notice: Option<String>,
 }
 
-fn matches(e: &CatalogEntry, q: &str, attribute: &str) -> bool {
-    let Some(v) = e.published() else { return false };
-    let c = &v.content;
-    let text_ok = q.is_empty()
-        || c.name.contains(q)
-        || c.summary.contains(q)
-        || c.resource_code.contains(&q.to_ascii_uppercase())
-        || c.items.iter().any(|i| i.name.contains(q));
-    text_ok && (attribute.is_empty() || c.sharing.attribute().code() == attribute)
+/// One value of a facet in the sidebar: following the link toggles the filter.
+#[derive(Debug, Clone)]
+pub struct FacetLink {
+    pub label: String,
+    pub count: u64,
+    pub selected: bool,
+    pub href: String,
 }
 
-/// The unified catalog every department sees (published entries), with a simple filter.
+#[derive(Debug, Clone)]
+pub struct FacetGroup {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub values: Vec<FacetLink>,
+}
+
+/// One search result.
+#[derive(Debug, Clone)]
+pub struct HitRow {
+    pub id: String,
+    pub name: String,
+    pub code: String,
+    pub summary: String,
+    pub provider: String,
+    pub attribute: &'static str,
+    pub attribute_code: &'static str,
+    pub methods: String,
+    pub grade: String,
+    pub published: String,
+}
+
+#[derive(Template)]
+#[template(path = "catalog_search.html")]
+struct SearchPage {
+    layout: Layout,
+    feedback: Feedback,
+    q: String,
+    total: usize,
+    hits: Vec<HitRow>,
+    facets: Vec<FacetGroup>,
+    filtered: bool,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+    range: String,
+}
+
+/// The query string of a search with one parameter changed (`None` removes it).
+fn search_href(req: &SearchRequest, key: &str, value: Option<String>) -> String {
+    let mut params: Vec<(&str, String)> = vec![
+        ("q", req.q.clone()),
+        ("provider", req.provider.clone()),
+        ("attribute", req.attribute.clone()),
+        ("grade", req.grade.clone()),
+        ("format", req.format.clone()),
+        ("delivery", req.delivery.clone()),
+        ("region", req.region.clone()),
+        ("offset", req.offset.to_string()),
+    ];
+    for (k, v) in params.iter_mut() {
+        if *k == key {
+            *v = value.clone().unwrap_or_default();
+        } else if *k == "offset" && key != "offset" {
+            // A new filter starts at the first page.
+            v.clear();
+        }
+    }
+    params.retain(|(_, v)| !v.is_empty() && v != "0");
+    let query = serde_urlencoded::to_string(&params).unwrap_or_default();
+    if query.is_empty() { "/console/catalog".to_owned() } else { format!("/console/catalog?{query}") }
+}
+
+const PAGE_SIZE: usize = 20;
+
+/// The unified catalog every department sees: Chinese full-text search over published entries with facets.
 pub async fn published(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,
-    Query(q): Query<ListQuery>,
+    Query(mut req): Query<SearchRequest>,
 ) -> PageResult {
     let layout = frame(&state, &caller, "政务数据目录", "/console/catalog").await?;
-    let query = q.q.trim().to_owned();
-    let mut entries = state.services.list_entries(&caller.principal, CatalogScope::Published).await.map_err(fail)?;
-    entries.retain(|e| matches(e, &query, q.attribute.trim()));
-    let page = ListPage {
+    req.limit = Some(PAGE_SIZE);
+    let found = state.services.search_catalog(&caller.principal, &req).await.map_err(fail)?;
+    let facets = found
+        .facets
+        .iter()
+        .filter(|f| !f.values.is_empty())
+        .map(|f| FacetGroup {
+            key: f.dimension.key(),
+            label: f.label,
+            values: f
+                .values
+                .iter()
+                .take(12)
+                .map(|v| FacetLink {
+                    label: v.label.clone(),
+                    count: v.count,
+                    selected: v.selected,
+                    href: search_href(&req, f.dimension.key(), (!v.selected).then(|| v.value.clone())),
+                })
+                .collect(),
+        })
+        .collect();
+    let hits = found
+        .hits
+        .iter()
+        .map(|h| HitRow {
+            id: h.id.to_string(),
+            name: h.name.clone(),
+            code: h.resource_code.clone(),
+            summary: h.summary.chars().take(120).collect(),
+            provider: h.provider_name.clone(),
+            attribute: h.attribute.label(),
+            attribute_code: h.attribute.code(),
+            methods: h.delivery.iter().map(|m| m.label()).collect::<Vec<_>>().join("、"),
+            grade: h.grade.replacen('-', " · ", 1) + " 级",
+            published: beijing(h.published_at),
+        })
+        .collect::<Vec<_>>();
+    let offset = found.offset;
+    let page = SearchPage {
         layout,
-        feedback: Feedback::notice(q.notice.as_deref()),
-        heading: "已发布目录",
-        rows: rows(&state, &entries, true).await?,
-        q: query,
-        attribute: q.attribute.trim().to_owned(),
-        show_status: false,
-        can_create: false,
-        filterable: true,
+        feedback: Feedback::default(),
+        filtered: [&req.provider, &req.attribute, &req.grade, &req.format, &req.delivery, &req.region]
+            .iter()
+            .any(|v| !v.trim().is_empty()),
+        prev_href: (offset > 0)
+            .then(|| search_href(&req, "offset", Some(offset.saturating_sub(PAGE_SIZE).to_string()))),
+        next_href: (offset + PAGE_SIZE < found.total)
+            .then(|| search_href(&req, "offset", Some((offset + PAGE_SIZE).to_string()))),
+        range: if hits.is_empty() {
+            String::new()
+        } else {
+            format!("第 {}–{} 条", offset + 1, offset + hits.len())
+        },
+        q: req.q.trim().to_owned(),
+        total: found.total,
+        hits,
+        facets,
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -135,12 +235,9 @@ pub async fn mine(
         layout,
         feedback: Feedback::notice(q.notice.as_deref()),
         heading: "本单位目录",
-        rows: rows(&state, &entries, false).await?,
-        q: String::new(),
-        attribute: String::new(),
+        rows: rows(&state, &entries).await?,
         show_status: true,
         can_create: true,
-        filterable: false,
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -156,12 +253,9 @@ pub async fn review_queue(
         layout,
         feedback: Feedback::notice(q.notice.as_deref()),
         heading: "待审核目录",
-        rows: rows(&state, &entries, false).await?,
-        q: String::new(),
-        attribute: String::new(),
+        rows: rows(&state, &entries).await?,
         show_status: true,
         can_create: false,
-        filterable: false,
     };
     Ok(render(StatusCode::OK, &page))
 }

@@ -59,14 +59,33 @@ pub async fn spawn(backend: Backend) -> TestApp {
     let clock = TestClock(Arc::new(Mutex::new(Utc::now())));
     let services = Services::new(store, SecuritySettings::default()).with_clock(Arc::new(clock.clone()));
     govshare::demo::seed(&services).await.expect("demo seeds");
+    let (base, tx) = serve(services.clone()).await;
+    TestApp { base, db_url, services, clock, _dir: dir, _shutdown: tx }
+}
+
+async fn serve(services: Services) -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(services.clone(), HttpSettings { cookie_secure: true, node_name: "测试节点".into() });
+    let state = AppState::new(services, HttpSettings { cookie_secure: true, node_name: "测试节点".into() });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(govshare_http::serve(listener, state, async {
         let _ = rx.await;
     }));
-    TestApp { base, db_url, services, clock, _dir: dir, _shutdown: tx }
+    (base, tx)
+}
+
+/// Another server instance on the same database, as a second node behind a load balancer.
+pub struct Instance {
+    pub base: String,
+    pub services: Services,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn another_instance(app: &TestApp) -> Instance {
+    let store = govshare::open_store(&app.db_url).await.expect("store opens");
+    let services = Services::new(store, SecuritySettings::default()).with_clock(Arc::new(app.clock.clone()));
+    let (base, tx) = serve(services.clone()).await;
+    Instance { base, services, _shutdown: tx }
 }
 
 /// A client that keeps the session cookie and CSRF token by hand, so the test sees exactly what is sent.
