@@ -57,6 +57,25 @@ pub enum Command {
         #[command(subcommand)]
         command: CalendarCommand,
     },
+    /// Benchmarks, each printing medians and p99 against a baseline measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Catalog search latency at scale: builds N published entries in the search index and times a mix of
+    /// queries against a linear scan with the same matching rules and facets. Touches no database.
+    Search {
+        #[arg(long, default_value_t = 100_000)]
+        entries: usize,
+        #[arg(long, default_value_t = 2_000)]
+        queries: usize,
+        #[arg(long, default_value_t = 809)]
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +162,15 @@ pub fn run(cli: Cli) -> ExitCode {
         config.database.url = crate::config::Secret::new(url.clone());
     }
     init_logging(&config, matches!(cli.command, Command::Serve { .. }));
+    if let Command::Bench { command: BenchCommand::Search { entries, queries, seed } } = cli.command {
+        return match crate::bench::search(entries, queries, seed) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -178,6 +206,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Admin { command } => admin(&services, &operator, command).await,
         Command::Calendar { command } => calendar(&services, &operator, command).await,
+        Command::Bench { .. } => unreachable!("benchmarks run before the store is opened"),
         Command::Audit { command: AuditCommand::Verify } => {
             let v = services.verify_audit(&operator).await?;
             match v.first_break {

@@ -1,6 +1,7 @@
 //! The govshare binary's library: configuration, the command line, store selection and the demo province.
 //! `main.rs` only parses arguments and calls [`cli::run`].
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
