@@ -10,10 +10,12 @@ pub mod catalog;
 pub mod credit_code;
 pub mod error;
 pub mod notification;
+pub mod obligation;
 pub mod org;
 pub mod principal;
 pub mod region;
 pub mod role;
+pub mod source;
 pub mod user;
 
 pub use error::ValidationError;

@@ -6,8 +6,10 @@ mod accounts;
 mod catalog;
 mod directory;
 mod error;
+mod obligations;
 mod search;
 pub mod secrets;
+mod sources;
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ pub use catalog::{AssessmentInput, CatalogScope};
 pub use directory::AuditVerification;
 pub use error::ServiceError;
 pub use govshare_search::{Dimension, SearchDoc};
+pub use obligations::ObligationView;
 pub use search::{CatalogSearchResults, Facet, FacetValue, SearchRequest, SyncReport};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -151,7 +151,7 @@ impl Services {
         }
     }
 
-    async fn ensure_index(&self) -> Result<()> {
+    pub(crate) async fn ensure_index(&self) -> Result<()> {
         self.search_ready.get_or_try_init(|| async { self.sync_search_index().await.map(|_| ()) }).await?;
         Ok(())
     }

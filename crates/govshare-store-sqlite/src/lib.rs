@@ -5,6 +5,7 @@
 //! pool. WAL journal with `synchronous=FULL`: a committed transaction survives a crash or power loss.
 
 mod catalog;
+mod obligations;
 mod rows;
 
 use std::str::FromStr;
@@ -15,10 +16,12 @@ use chrono::{DateTime, Utc};
 use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead, Digest, GENESIS};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
 use govshare_domain::notification::Notification;
+use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
 use govshare_domain::region::{Region, RegionCode};
 use govshare_domain::role::Role;
+use govshare_domain::source::SourceDesignation;
 use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{Member, Result, Session, Store, StoreError, UserWithPassword};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -620,6 +623,59 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         rows.into_iter().map(|(id, v)| Ok((EntryId(uuid(&id)?), v as u32))).collect()
+    }
+
+    async fn create_obligation(
+        &self,
+        obligation: &UpdateObligation,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        obligations::insert_obligation(&mut tx, obligation).await?;
+        catalog::insert_notifications(&mut tx, notifications).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn set_obligation_extension(
+        &self,
+        id: ObligationId,
+        previous: Option<&Extension>,
+        next: &Extension,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        obligations::set_extension(&mut tx, id, previous, next).await?;
+        catalog::insert_notifications(&mut tx, notifications).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_obligation(&self, id: ObligationId) -> Result<UpdateObligation> {
+        obligations::get_obligation(&self.reader, id).await
+    }
+
+    async fn list_obligations(&self, provider: Option<OrgId>) -> Result<Vec<UpdateObligation>> {
+        obligations::list_obligations(&self.reader, provider).await
+    }
+
+    async fn save_designation(
+        &self,
+        designation: &SourceDesignation,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        obligations::save_designation(&mut tx, designation).await?;
+        catalog::insert_notifications(&mut tx, notifications).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn list_designations(&self, region: Option<RegionCode>) -> Result<Vec<SourceDesignation>> {
+        obligations::list_designations(&self.reader, region).await
     }
 
     async fn notifications(&self, org: OrgId, limit: u32) -> Result<Vec<Notification>> {

@@ -454,6 +454,100 @@ pub async fn catalog_entries(store: DynStore) {
     assert_eq!(store.notifications(dept.id, 10).await.unwrap()[0].read_at, Some(at), "first reading counts");
 }
 
+pub async fn obligations_and_sources(store: DynStore) {
+    use govshare_domain::obligation::{Extension, ExtensionDecision, ObligationId, TriggerKind, UpdateObligation};
+    use govshare_domain::source::SourceDesignation;
+
+    let (authority, dept) = base(&store).await;
+    let entry = CatalogEntry {
+        id: EntryId::new(),
+        provider: dept.id,
+        created_at: Utc::now().trunc_subsecs(6),
+        versions: vec![version(1, EntryStatus::Published, content("330000-GAT-0009", "居民户籍信息"))],
+        events: vec![entry_event(1, "draft.create")],
+    };
+    store.create_entry(&entry, &event("catalog.create")).await.unwrap();
+    let obligation = UpdateObligation {
+        id: ObligationId::new(),
+        entry: entry.id,
+        kind: TriggerKind::DutyChange,
+        changed_on: chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+        description: "机构改革,职责划入".into(),
+        recorded_by: "reviewer".into(),
+        recorded_at: Utc::now().trunc_subsecs(6),
+        extension: None,
+    };
+    let note = Notification::new(
+        dept.id,
+        Utc::now().trunc_subsecs(6),
+        "catalog.obligation",
+        "t".into(),
+        "b".into(),
+        "/x".into(),
+    );
+    store
+        .create_obligation(&obligation, std::slice::from_ref(&note), &event("catalog.obligation.record"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_obligation(obligation.id).await.unwrap(), obligation, "round trip");
+    assert_eq!(store.notifications(dept.id, 10).await.unwrap(), [note]);
+    let orphan = UpdateObligation { id: ObligationId::new(), entry: EntryId::new(), ..obligation.clone() };
+    let before = audit_seq(&store).await;
+    assert!(matches!(store.create_obligation(&orphan, &[], &event("x")).await, Err(StoreError::NotFound(_))));
+    assert_eq!(audit_seq(&store).await, before, "nothing written");
+
+    // Compare-and-set of the extension: the first writer wins, a stale writer gets a conflict.
+    let requested = Extension {
+        reason: "涉及多个处室".into(),
+        requested_by: "gat.head".into(),
+        requested_at: Utc::now().trunc_subsecs(6),
+        decision: None,
+    };
+    store.set_obligation_extension(obligation.id, None, &requested, &[], &event("ext.request")).await.unwrap();
+    assert!(
+        is_conflict(store.set_obligation_extension(obligation.id, None, &requested, &[], &event("x")).await)
+            .contains("刷新")
+    );
+    let decided = Extension {
+        decision: Some(ExtensionDecision {
+            granted: true,
+            note: String::new(),
+            decided_by: "reviewer".into(),
+            decided_at: Utc::now().trunc_subsecs(6),
+        }),
+        ..requested.clone()
+    };
+    store.set_obligation_extension(obligation.id, Some(&requested), &decided, &[], &event("ext.decide")).await.unwrap();
+    assert_eq!(store.get_obligation(obligation.id).await.unwrap().extension, Some(decided));
+    assert!(matches!(
+        store.set_obligation_extension(ObligationId::new(), None, &requested, &[], &event("x")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.list_obligations(Some(dept.id)).await.unwrap().len(), 1);
+    assert_eq!(store.list_obligations(Some(authority.id)).await.unwrap().len(), 0);
+    assert_eq!(store.list_obligations(None).await.unwrap().len(), 1);
+
+    // One designation per region and subject: a new one replaces the old.
+    let region = dept.region;
+    let first = SourceDesignation {
+        id: uuid::Uuid::now_v7(),
+        region,
+        subject: "户籍人口".into(),
+        items: vec!["姓名".into(), "公民身份号码".into()],
+        source_org: dept.id,
+        entry: Some(entry.id),
+        basis: "浙数据〔2026〕3号".into(),
+        designated_by: "reviewer".into(),
+        designated_at: Utc::now().trunc_subsecs(6),
+    };
+    store.save_designation(&first, &[], &event("source.designate")).await.unwrap();
+    assert_eq!(store.list_designations(Some(region)).await.unwrap(), std::slice::from_ref(&first));
+    let second = SourceDesignation { id: uuid::Uuid::now_v7(), source_org: authority.id, entry: None, ..first.clone() };
+    store.save_designation(&second, &[], &event("source.designate")).await.unwrap();
+    assert_eq!(store.list_designations(None).await.unwrap(), [second]);
+    assert!(store.list_designations(Some(RegionCode::parse("330100").unwrap())).await.unwrap().is_empty());
+}
+
 pub async fn ping(store: DynStore) {
     store.ping().await.unwrap();
 }
@@ -463,7 +557,7 @@ macro_rules! store_contract_tests {
     ($factory:expr) => {
         $crate::store_contract_tests!(@tests $factory;
             regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
-            concurrent_appends, calendar_years, catalog_entries, ping);
+            concurrent_appends, calendar_years, catalog_entries, obligations_and_sources, ping);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(

@@ -13,10 +13,12 @@ use chrono::{DateTime, Utc};
 use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
 use govshare_domain::notification::Notification;
+use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
 use govshare_domain::org::{OrgId, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
 use govshare_domain::region::{Region, RegionCode};
 use govshare_domain::role::Role;
+use govshare_domain::source::SourceDesignation;
 use govshare_domain::user::{Membership, User, UserId, Username};
 
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +148,38 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn list_entries(&self, provider: Option<OrgId>) -> Result<Vec<CatalogEntry>>;
     /// The newest published version of every entry that has one (what the search index must hold).
     async fn published_versions(&self) -> Result<Vec<(EntryId, u32)>>;
+
+    // ---- catalog update obligations (R-CAT-4) ----
+    /// NotFound if the entry does not exist.
+    async fn create_obligation(
+        &self,
+        obligation: &UpdateObligation,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Replaces the extension if the stored one still equals `previous`; Conflict if someone acted first.
+    async fn set_obligation_extension(
+        &self,
+        id: ObligationId,
+        previous: Option<&Extension>,
+        next: &Extension,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn get_obligation(&self, id: ObligationId) -> Result<UpdateObligation>;
+    /// Newest first; only obligations on one provider's entries when given.
+    async fn list_obligations(&self, provider: Option<OrgId>) -> Result<Vec<UpdateObligation>>;
+
+    // ---- sources of record (R-CAT-7) ----
+    /// Inserts the designation, replacing any earlier one of the same region and subject.
+    async fn save_designation(
+        &self,
+        designation: &SourceDesignation,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// By region code and subject; only one region's when given.
+    async fn list_designations(&self, region: Option<RegionCode>) -> Result<Vec<SourceDesignation>>;
 
     // ---- notifications ----
     /// An organisation's notifications, newest first.

@@ -56,9 +56,34 @@ const DEPARTMENTS: &[(&str, &[&str])] = &[
 
 const SUFFIXES: &[&str] = &["信息", "基本信息", "登记信息", "明细", "变更记录", "核验结果", "年度汇总", "统计数据"];
 const ITEMS: &[&str] = &[
-    "姓名", "公民身份号码", "性别", "出生日期", "民族", "联系电话", "户籍地址", "居住地址", "统一社会信用代码",
-    "企业名称", "法定代表人", "注册资本", "登记日期", "发证机关", "证书编号", "有效期起", "有效期止", "状态",
-    "金额", "缴费基数", "缴费月份", "救助金额", "审批结果", "办理时间", "经办机构", "备注", "所属区县", "街道乡镇",
+    "姓名",
+    "公民身份号码",
+    "性别",
+    "出生日期",
+    "民族",
+    "联系电话",
+    "户籍地址",
+    "居住地址",
+    "统一社会信用代码",
+    "企业名称",
+    "法定代表人",
+    "注册资本",
+    "登记日期",
+    "发证机关",
+    "证书编号",
+    "有效期起",
+    "有效期止",
+    "状态",
+    "金额",
+    "缴费基数",
+    "缴费月份",
+    "救助金额",
+    "审批结果",
+    "办理时间",
+    "经办机构",
+    "备注",
+    "所属区县",
+    "街道乡镇",
 ];
 const PURPOSES: &[&str] = &["社会救助资格核查", "政务服务一网通办", "跨部门业务协同", "事中事后监管", "统计分析"];
 
@@ -102,13 +127,17 @@ fn generate(n: usize, rng: &mut StdRng) -> Vec<SearchDoc> {
                 provider,
                 provider_name,
                 region,
-                attribute: *[SharingAttribute::Unconditional, SharingAttribute::Conditional, SharingAttribute::NotShared]
-                    .choose_weighted(rng, |a| match a {
-                        SharingAttribute::Unconditional => 5,
-                        SharingAttribute::Conditional => 4,
-                        SharingAttribute::NotShared => 1,
-                    })
-                    .expect("weights"),
+                attribute: *[
+                    SharingAttribute::Unconditional,
+                    SharingAttribute::Conditional,
+                    SharingAttribute::NotShared,
+                ]
+                .choose_weighted(rng, |a| match a {
+                    SharingAttribute::Unconditional => 5,
+                    SharingAttribute::Conditional => 4,
+                    SharingAttribute::NotShared => 1,
+                })
+                .expect("weights"),
                 grade: grade_key("一般数据", rng.gen_range(1..=4)),
                 format: *DataFormat::ALL.choose(rng).expect("formats"),
                 delivery: DeliveryMethod::ALL.choose_multiple(rng, delivery_count).copied().collect(),
@@ -127,7 +156,8 @@ fn generate(n: usize, rng: &mut StdRng) -> Vec<SearchDoc> {
 
 /// The kinds of query a department's staff type, with a facet filter on some.
 fn queries(n: usize, docs: &[SearchDoc], rng: &mut StdRng) -> Vec<(&'static str, SearchQuery)> {
-    let words = ["低保", "营业执照", "户籍", "社会保险", "不动产登记", "残疾人", "公积金", "学籍", "排污许可", "身份证"];
+    let words =
+        ["低保", "营业执照", "户籍", "社会保险", "不动产登记", "残疾人", "公积金", "学籍", "排污许可", "身份证"];
     let places = ["杭州", "宁波", "温州", "丽水"];
     (0..n)
         .map(|i| {
@@ -221,7 +251,12 @@ pub fn search(entries: usize, query_count: usize, seed: u64) -> anyhow::Result<(
     let started = Instant::now();
     index.rebuild(docs.iter().cloned())?;
     let build = started.elapsed();
-    println!("indexed {} entries in {:.1} s ({:.0} entries/s)", index.len(), build.as_secs_f64(), entries as f64 / build.as_secs_f64());
+    println!(
+        "indexed {} entries in {:.1} s ({:.0} entries/s)",
+        index.len(),
+        build.as_secs_f64(),
+        entries as f64 / build.as_secs_f64()
+    );
 
     let qs = queries(query_count, &docs, &mut rng);
     // Warm up both paths once, then measure them interleaved so that machine noise hits both alike.
@@ -244,7 +279,10 @@ pub fn search(entries: usize, query_count: usize, seed: u64) -> anyhow::Result<(
         }
     }
     println!();
-    println!("{:<18} {:>8} {:>12} {:>12} {:>14} {:>14} {:>10}", "query kind", "queries", "index p50", "index p99", "scan p50", "scan p99", "p50 ratio");
+    println!(
+        "{:<18} {:>8} {:>12} {:>12} {:>14} {:>14} {:>10}",
+        "query kind", "queries", "index p50", "index p99", "scan p50", "scan p99", "p50 ratio"
+    );
     let mut all_i = Vec::new();
     let mut all_s = Vec::new();
     for (kind, times) in indexed.iter_mut() {
@@ -278,7 +316,9 @@ pub fn search(entries: usize, query_count: usize, seed: u64) -> anyhow::Result<(
         percentile(&all_s, 0.5).as_secs_f64() / percentile(&all_i, 0.5).as_secs_f64().max(1e-9)
     );
     println!();
-    println!("index = tantivy + jieba + bigrams with 6 facet counts; scan = linear substring scan with the same facets");
+    println!(
+        "index = tantivy + jieba + bigrams with 6 facet counts; scan = linear substring scan with the same facets"
+    );
     println!(
         "queries whose match count differed between index and scan: {disagreements} of {} \
          (the index also matches words jieba cuts differently; the scan matches raw substrings)",

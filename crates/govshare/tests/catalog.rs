@@ -10,7 +10,9 @@ on_both_backends!(
     catalog_lifecycle_from_draft_to_publication_and_revision,
     sharing_attribute_rules_name_the_missing_field,
     search_finds_published_entries_with_facets,
-    search_index_of_another_instance_catches_up
+    search_index_of_another_instance_catches_up,
+    update_obligation_runs_on_working_days_with_one_extension,
+    sources_of_record_and_the_duplicate_collection_check
 );
 
 fn household_entry() -> Value {
@@ -324,4 +326,120 @@ async fn search_index_of_another_instance_catches_up(backend: Backend) {
     assert_eq!((report.indexed, report.removed, report.total), (1, 0, 1));
     assert_eq!(names(&client.get("/api/v1/catalog/search?q=户籍").await), ["居民户籍信息"]);
     assert_eq!(second.services.sync_search_index().await.unwrap().indexed, 0, "nothing left to do");
+}
+
+fn beijing_today(app: &TestApp) -> chrono::NaiveDate {
+    use govshare_service::Clock;
+    app.clock.now().with_timezone(&govshare_domain::calendar::beijing()).date_naive()
+}
+
+async fn update_obligation_runs_on_working_days_with_one_extension(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = publish(&app, "gat", household_entry()).await;
+    let reviewer = Client::login(&app, "reviewer").await;
+    let head = Client::login(&app, "gat.head").await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let today = beijing_today(&app);
+    let calendar = govshare_domain::calendar::WorkingCalendar::official();
+    let trigger = |changed_on: String| json!({"entry_id": entry, "kind": "law_change", "changed_on": changed_on, "description": "《户口登记条例》修订,新增登记事项"});
+
+    let r = reviewer.post("/api/v1/obligations", trigger((today + chrono::Days::new(1)).to_string())).await;
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("changed_on")));
+    assert_eq!(clerk.post("/api/v1/obligations", trigger(today.to_string())).await.status, StatusCode::FORBIDDEN);
+    let r = reviewer.post("/api/v1/obligations", trigger(today.to_string())).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["stage"], "awaiting_department");
+    let due10 = calendar.add_working_days(today, 10).unwrap().0;
+    assert_eq!(r.body["due_date"], due10.to_string());
+    assert!(clerk.get("/api/v1/notifications").await.text.contains(&format!("请于 {due10} 前完成更新")));
+    let again = reviewer.post("/api/v1/obligations", trigger(today.to_string())).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "one open obligation per entry: {}", again.text);
+    assert_eq!(Client::login(&app, "rst.clerk").await.get("/api/v1/obligations").await.body, json!([]));
+    assert_eq!(clerk.get("/api/v1/obligations").await.body.as_array().unwrap().len(), 1);
+
+    // The extension: the head asks once, with a reason; only the same-level authority decides.
+    let ext = format!("/api/v1/obligations/{id}/extension");
+    assert_eq!(clerk.post(&ext, json!({"reason": "涉及多个处室"})).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(head.post(&ext, json!({"reason": " "})).await.body["error"]["field"], "reason");
+    assert_eq!(head.post(&ext, json!({"reason": "涉及多个处室数据项调整"})).await.status, StatusCode::OK);
+    assert_eq!(head.post(&ext, json!({"reason": "再次申请"})).await.body["error"]["rule"], "once");
+    let decide = format!("/api/v1/obligations/{id}/extension-decision");
+    let city = Client::login(&app, "hz.reviewer").await;
+    assert_eq!(city.post(&decide, json!({"approve": true})).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(reviewer.post(&decide, json!({"approve": false})).await.body["error"]["field"], "note");
+    let r = reviewer.post(&decide, json!({"approve": true})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["extended"], true);
+    assert_eq!(r.body["due_date"], calendar.add_working_days(today, 15).unwrap().0.to_string());
+    assert_eq!(r.body["extension"]["granted"], true);
+
+    // Submitting the updated entry hands it to the authority, whose 2 working days start at receipt.
+    app.clock.advance(chrono::Duration::minutes(5));
+    let path = format!("/api/v1/catalog/{entry}");
+    let mut updated = household_entry();
+    updated["items"].as_array_mut().unwrap().push(json!({"name": "登记事项", "code": "djsx", "data_type": "string", "length": 100, "grade_class": "一般数据", "grade_level": 2}));
+    assert_eq!(clerk.call(reqwest::Method::PUT, &path, updated).await.status, StatusCode::OK);
+    clerk.post(&format!("{path}/assessments"), assessment("confidentiality", &today.to_string())).await;
+    clerk.post(&format!("{path}/assessments"), assessment("personal_info_impact", &today.to_string())).await;
+    clerk.post(&format!("{path}/submit"), json!({})).await;
+    head.post(&format!("{path}/head-decision"), json!({"approve": true})).await;
+    let o = &clerk.get("/api/v1/obligations").await.body[0];
+    assert_eq!(o["stage"], "awaiting_authority", "{o}");
+    assert_eq!(o["department_late"], false);
+    let review_due: chrono::DateTime<chrono::Utc> = serde_json::from_value(o["review_due_at"].clone()).unwrap();
+    let review_day = review_due.with_timezone(&govshare_domain::calendar::beijing()).date_naive();
+    assert_eq!(review_day, calendar.add_working_days(today, 2).unwrap().0);
+
+    // A month later the authority is late; publishing completes the obligation, late.
+    app.clock.advance(chrono::Duration::days(30));
+    let reviewer = Client::login(&app, "reviewer").await; // the earlier session has expired
+    let o = &reviewer.get("/api/v1/obligations").await.body[0];
+    assert_eq!((o["authority_late"].as_bool(), o["working_days_left"].as_i64().unwrap() < 0), (Some(true), true));
+    reviewer.post(&format!("{path}/review"), json!({"approve": true})).await;
+    let o = &reviewer.get("/api/v1/obligations").await.body[0];
+    assert_eq!(o["stage"], "completed", "{o}");
+    assert_eq!(o["authority_late"], true);
+    assert!(o["working_days_left"].is_null());
+}
+
+async fn sources_of_record_and_the_duplicate_collection_check(backend: Backend) {
+    let app = spawn(backend).await;
+    let household = publish(&app, "gat", household_entry()).await;
+    let mut marriage = assistance_entry();
+    marriage["name"] = json!("婚姻登记档案");
+    marriage["resource_code"] = json!("330000-MZT-0101");
+    marriage["sharing_attribute"] = json!("not_shared");
+    marriage["not_shared_reason"] = json!("涉及个人隐私的档案原件");
+    marriage["legal_basis"] = json!("《婚姻登记档案管理办法》第十二条");
+    marriage["delivery_methods"] = json!([]);
+    marriage["items"] = json!([{"name": "婚姻状况", "code": "hyzk", "data_type": "string", "length": 10, "grade_class": "一般数据", "grade_level": 2}]);
+    publish(&app, "mzt", marriage).await;
+
+    let reviewer = Client::login(&app, "reviewer").await;
+    let orgs = reviewer.get("/api/v1/organisations").await;
+    let gat = orgs.body.as_array().unwrap().iter().find(|o| o["name"] == "浙江省公安厅").unwrap()["id"].clone();
+    let designation = json!({"subject": "户籍人口", "items": ["姓名", "公民身份号码", "户籍地址"], "source_org_id": gat, "entry_id": household, "basis": "浙数据〔2026〕3号"});
+    let clerk = Client::login(&app, "gat.clerk").await;
+    assert_eq!(clerk.post("/api/v1/sources", designation.clone()).await.status, StatusCode::FORBIDDEN);
+    let mut bad = designation.clone();
+    bad["source_org_id"] = json!(uuid::Uuid::nil());
+    assert_eq!(reviewer.post("/api/v1/sources", bad).await.body["error"]["field"], "source_org");
+    let r = reviewer.post("/api/v1/sources", designation).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert!(clerk.get("/api/v1/notifications").await.text.contains("数源部门认定:户籍人口"));
+    assert_eq!(clerk.get("/api/v1/sources").await.body.as_array().unwrap().len(), 1);
+
+    let rst = Client::login(&app, "rst.clerk").await;
+    let r = rst.post("/api/v1/sources/check", json!({"fields": ["身份证号", "婚姻状况", "工作单位"]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let checks = r.body.as_array().unwrap();
+    assert_eq!(checks[0]["verdict"], "obtain_by_sharing", "{}", r.text);
+    assert_eq!(checks[0]["sources"][0]["provider_name"], "浙江省公安厅");
+    assert_eq!(checks[0]["sources"][0]["item_name"], "公民身份号码", "found under its synonym");
+    assert_eq!(checks[0]["sources"][0]["source_of_record"], true);
+    assert_eq!(checks[1]["verdict"], "catalogued_not_shared");
+    assert_eq!(checks[2]["verdict"], "collect");
+    assert!(checks[2]["sources"].as_array().unwrap().is_empty());
+    assert_eq!(rst.post("/api/v1/sources/check", json!({"fields": [" "]})).await.body["error"]["field"], "fields");
 }

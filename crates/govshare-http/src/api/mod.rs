@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod dto;
+pub mod obligations;
 
 use std::str::FromStr;
 
@@ -58,6 +59,8 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         recent_audit, verify_audit,
         catalog::list, catalog::search, catalog::create, catalog::get, catalog::edit, catalog::attach_assessment, catalog::submit,
         catalog::head_decision, catalog::review, catalog::version_diff, catalog::notifications, catalog::mark_read,
+        obligations::list, obligations::record, obligations::request_extension, obligations::decide_extension,
+        obligations::list_sources, obligations::designate, obligations::check,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SecuritySchemes),
@@ -118,6 +121,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/catalog/{entry_id}/head-decision", post(catalog::head_decision))
         .route("/api/v1/catalog/{entry_id}/review", post(catalog::review))
         .route("/api/v1/catalog/{entry_id}/diff", get(catalog::version_diff))
+        .route("/api/v1/obligations", get(obligations::list).post(obligations::record))
+        .route("/api/v1/obligations/{obligation_id}/extension", post(obligations::request_extension))
+        .route("/api/v1/obligations/{obligation_id}/extension-decision", post(obligations::decide_extension))
+        .route("/api/v1/sources", get(obligations::list_sources).post(obligations::designate))
+        .route("/api/v1/sources/check", post(obligations::check))
         .route("/api/v1/notifications", get(catalog::notifications))
         .route("/api/v1/notifications/{notification_id}/read", post(catalog::mark_read))
         .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
