@@ -12,7 +12,8 @@ on_both_backends!(
     search_finds_published_entries_with_facets,
     search_index_of_another_instance_catches_up,
     update_obligation_runs_on_working_days_with_one_extension,
-    sources_of_record_and_the_duplicate_collection_check
+    sources_of_record_and_the_duplicate_collection_check,
+    console_pages_for_obligations_and_sources
 );
 
 fn household_entry() -> Value {
@@ -442,4 +443,59 @@ async fn sources_of_record_and_the_duplicate_collection_check(backend: Backend) 
     assert_eq!(checks[2]["verdict"], "collect");
     assert!(checks[2]["sources"].as_array().unwrap().is_empty());
     assert_eq!(rst.post("/api/v1/sources/check", json!({"fields": [" "]})).await.body["error"]["field"], "fields");
+}
+
+async fn console_pages_for_obligations_and_sources(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = publish(&app, "gat", household_entry()).await;
+    let reviewer = Client::login(&app, "reviewer").await;
+    let page = reviewer.get("/console/catalog/obligations").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("登记更新触发") && page.text.contains("居民户籍信息(浙江省公安厅)"), "{}", page.text);
+    let csrf = reviewer.csrf.clone().unwrap();
+    let today = beijing_today(&app).to_string();
+    let bad = reviewer
+        .form(
+            "/console/catalog/obligations",
+            &[
+                ("csrf_token", &csrf),
+                ("entry_id", &entry),
+                ("kind", "law_change"),
+                ("changed_on", &today),
+                ("description", ""),
+            ],
+        )
+        .await;
+    assert!(bad.text.contains("变化情况说明不能为空"), "the form shows the field's error");
+    let ok = reviewer
+        .form(
+            "/console/catalog/obligations",
+            &[
+                ("csrf_token", &csrf),
+                ("entry_id", &entry),
+                ("kind", "law_change"),
+                ("changed_on", &today),
+                ("description", "条例修订"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
+    let head = Client::login(&app, "gat.head").await;
+    let page = head.get("/console/catalog/obligations").await;
+    assert!(page.text.contains("待部门更新报送") && page.text.contains("申请延期 5 个工作日"), "{}", page.text);
+    assert!(!page.text.contains("同意延期"), "only the authority decides");
+
+    let page = reviewer.get("/console/catalog/sources").await;
+    assert!(page.text.contains("认定数源部门"));
+    let check = head
+        .form(
+            "/console/catalog/sources/check",
+            &[("csrf_token", head.csrf.as_deref().unwrap()), ("fields", "身份证号\n爱好")],
+        )
+        .await;
+    assert!(
+        check.text.contains("可通过共享获取,不应重复采集") && check.text.contains("目录中没有,需自行采集"),
+        "{}",
+        check.text
+    );
 }

@@ -5,6 +5,7 @@
 //! the page with a notice, so reloading never repeats an action.
 
 mod catalog;
+mod obligations;
 mod pages;
 mod view;
 
@@ -46,6 +47,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/catalog", get(catalog::published))
         .route("/console/catalog/mine", get(catalog::mine))
         .route("/console/catalog/review", get(catalog::review_queue))
+        .route("/console/catalog/obligations", get(obligations::obligations).post(obligations::record))
+        .route("/console/catalog/obligations/{obligation_id}/extension/{step}", post(obligations::extension))
+        .route("/console/catalog/sources", get(obligations::sources).post(obligations::designate))
+        .route("/console/catalog/sources/check", post(obligations::check_fields))
         .route("/console/catalog/new", get(catalog::new_form).post(catalog::create))
         .route("/console/catalog/{entry_id}", get(catalog::detail))
         .route("/console/catalog/{entry_id}/edit", get(catalog::edit_form).post(catalog::edit))

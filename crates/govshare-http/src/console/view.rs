@@ -100,6 +100,10 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "entry_sent_back" => "已退回经办人修改",
         "entry_published" => "目录已审核发布,已通告各政府部门",
         "entry_returned" => "目录已退回提供单位",
+        "obligation_recorded" => "已登记目录更新触发,提供单位已收到更新期限通知",
+        "extension_requested" => "延期申请已提交同级主管部门",
+        "extension_decided" => "延期申请已审批,提供单位已收到通知",
+        "source_designated" => "数源部门已认定,已通知该部门",
         _ => return None,
     })
 }
@@ -174,7 +178,8 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
     if p.has_role(Role::AuthorityReviewer) {
         catalog_items.push(item("/console/catalog/review", "目录审核"));
     }
-    catalog_items.push(planned("目录更新义务"));
+    catalog_items.push(item("/console/catalog/obligations", "目录更新义务"));
+    catalog_items.push(item("/console/catalog/sources", "数源部门与采集核对"));
     let mut groups = vec![
         NavGroup {
             title: "工作台", items: vec![item("/console", "首页"), item("/console/notifications", "消息通知")]
