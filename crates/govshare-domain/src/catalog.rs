@@ -330,6 +330,48 @@ fn parse_item_code(field: String, input: &str) -> Result<String, ValidationError
 }
 
 impl EntryContent {
+    /// The input that parses back to this content (for editing, Excel export, revisions through the API).
+    pub fn to_input(&self) -> EntryInput {
+        let (scope, purposes, reason, legal_basis) = match &self.sharing {
+            SharingTerms::Unconditional => Default::default(),
+            SharingTerms::Conditional { scope, purposes } => (scope.clone(), purposes.clone(), String::new(), String::new()),
+            SharingTerms::NotShared { reason, legal_basis } => {
+                (String::new(), Vec::new(), reason.clone(), legal_basis.clone())
+            }
+        };
+        EntryInput {
+            name: self.name.clone(),
+            resource_code: self.resource_code.clone(),
+            summary: self.summary.clone(),
+            format: self.format.code().to_owned(),
+            items: self
+                .items
+                .iter()
+                .map(|i| DataItemInput {
+                    name: i.name.clone(),
+                    code: i.code.clone(),
+                    data_type: i.data_type.code().to_owned(),
+                    length: i.length,
+                    grade_class: i.grade.class.clone(),
+                    grade_level: i.grade.level,
+                    personal_info: i.personal_info.map(|p| p.code().to_owned()),
+                })
+                .collect(),
+            update_frequency: self.update_frequency.code().to_owned(),
+            sharing_attribute: self.sharing.attribute().code().to_owned(),
+            sharing_scope: scope,
+            permitted_purposes: purposes,
+            not_shared_reason: reason,
+            legal_basis,
+            delivery_methods: self.delivery_methods.iter().map(|m| m.code().to_owned()).collect(),
+            usage_conditions: self.usage_conditions.clone(),
+            grade_class: self.grade.class.clone(),
+            grade_level: self.grade.level,
+            open_to_public: self.open_to_public,
+            related_codes: self.related_codes.clone(),
+        }
+    }
+
     /// Parses and checks an entry against every rule of R-CAT-1/2, naming the first field at fault.
     pub fn parse(input: &EntryInput, scheme: &GradeScheme) -> Result<Self, ValidationError> {
         let name = required_text("name", "目录名称", &input.name, 100)?;
