@@ -334,7 +334,9 @@ impl EntryContent {
     pub fn to_input(&self) -> EntryInput {
         let (scope, purposes, reason, legal_basis) = match &self.sharing {
             SharingTerms::Unconditional => Default::default(),
-            SharingTerms::Conditional { scope, purposes } => (scope.clone(), purposes.clone(), String::new(), String::new()),
+            SharingTerms::Conditional { scope, purposes } => {
+                (scope.clone(), purposes.clone(), String::new(), String::new())
+            }
             SharingTerms::NotShared { reason, legal_basis } => {
                 (String::new(), Vec::new(), reason.clone(), legal_basis.clone())
             }

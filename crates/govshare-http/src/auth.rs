@@ -61,10 +61,49 @@ fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"))
+}
+
+/// Largest multipart form (a file upload) read to find its CSRF field.
+const MULTIPART_LIMIT: usize = 12 * 1024 * 1024;
+
+/// An upload form carries the token as a `csrf_token` part; the body is read once and handed on intact.
+async fn check_multipart_csrf(request: Request, expected: &str) -> Result<Request, Response> {
+    let (parts, body) = request.into_parts();
+    let bytes = match to_bytes(body, MULTIPART_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(_) => return Err(ApiError::bad_request(None, "上传内容过大").into_response()),
+    };
+    let mut probe = Request::new(Body::from(bytes.clone()));
+    if let Some(ct) = parts.headers.get(axum::http::header::CONTENT_TYPE) {
+        probe.headers_mut().insert(axum::http::header::CONTENT_TYPE, ct.clone());
+    }
+    let mut ok = false;
+    if let Ok(mut multipart) =
+        <axum::extract::Multipart as axum::extract::FromRequest<()>>::from_request(probe, &()).await
+    {
+        while let Ok(Some(field)) = multipart.next_field().await {
+            if field.name() == Some(CSRF_FIELD) {
+                ok = field.text().await.is_ok_and(|v: String| digests_equal(&v, expected));
+                break;
+            }
+        }
+    }
+    let request = Request::from_parts(parts, Body::from(bytes));
+    if ok { Ok(request) } else { Err(csrf_failure(&request)) }
+}
+
 /// Checks the CSRF token of an unsafe cookie-authenticated request, giving the request back intact.
 async fn check_csrf(request: Request, expected: &str) -> Result<Request, Response> {
     if let Some(sent) = request.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
         return if digests_equal(sent, expected) { Ok(request) } else { Err(csrf_failure(&request)) };
+    }
+    if is_multipart(request.headers()) {
+        return check_multipart_csrf(request, expected).await;
     }
     if !is_form(request.headers()) {
         return Err(csrf_failure(&request));

@@ -313,7 +313,11 @@ struct Sheet {
 }
 
 impl Sheet {
-    fn read(workbook: &mut Xlsx<Cursor<&[u8]>>, name: &'static str, spec: &[Column]) -> Result<Sheet, InterchangeError> {
+    fn read(
+        workbook: &mut Xlsx<Cursor<&[u8]>>,
+        name: &'static str,
+        spec: &[Column],
+    ) -> Result<Sheet, InterchangeError> {
         let range = workbook
             .worksheet_range(name)
             .map_err(|_| InterchangeError::Unreadable(format!("文件中缺少工作表「{name}」,请使用导入模板")))?;

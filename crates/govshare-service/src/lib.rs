@@ -6,6 +6,7 @@ mod accounts;
 mod catalog;
 mod directory;
 mod error;
+mod interchange;
 mod obligations;
 mod search;
 pub mod secrets;
@@ -22,7 +23,9 @@ pub use accounts::{IssuedCredential, LoginSuccess, NewUserInput, OrgChoice};
 pub use catalog::{AssessmentInput, CatalogScope};
 pub use directory::AuditVerification;
 pub use error::ServiceError;
+pub use govshare_interchange::{CellError, ExportEntry, ImportReport};
 pub use govshare_search::{Dimension, SearchDoc};
+pub use interchange::{ImportOutcome, MAX_IMPORT_BYTES};
 pub use obligations::ObligationView;
 pub use search::{CatalogSearchResults, Facet, FacetValue, SearchRequest, SyncReport};
 

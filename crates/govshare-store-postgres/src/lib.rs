@@ -572,6 +572,15 @@ impl Store for PgStore {
         tx.commit().await.map_err(db)
     }
 
+    async fn create_entries(&self, entries: &[CatalogEntry], audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for entry in entries {
+            catalog::insert_entry(&mut tx, entry).await?;
+        }
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
     async fn save_versions(
         &self,
         entry: EntryId,

@@ -441,6 +441,24 @@ pub async fn catalog_entries(store: DynStore) {
     assert_eq!(store.list_entries(Some(dept.id)).await.unwrap().len(), 2);
     assert_eq!(store.published_versions().await.unwrap(), [(entry.id, 1)], "drafts are not published");
 
+    // A batch is all or nothing.
+    let batch = |code: &str| CatalogEntry {
+        id: EntryId::new(),
+        provider: dept.id,
+        created_at: Utc::now().trunc_subsecs(6),
+        versions: vec![version(1, EntryStatus::Draft, content(code, "批量导入"))],
+        events: vec![entry_event(1, "import.create")],
+    };
+    let before = audit_seq(&store).await;
+    let clash = [batch("330000-GAT-0101"), batch("330000-GAT-0001")];
+    assert!(is_conflict(store.create_entries(&clash, &event("catalog.import")).await).contains("330000-GAT-0001"));
+    assert_eq!(audit_seq(&store).await, before);
+    assert_eq!(store.list_entries(Some(dept.id)).await.unwrap().len(), 2, "nothing of the batch was stored");
+    let fine = [batch("330000-GAT-0101"), batch("330000-GAT-0102")];
+    store.create_entries(&fine, &event("catalog.import")).await.unwrap();
+    assert_eq!(audit_seq(&store).await, before + 1, "one audit record for the batch");
+    assert_eq!(store.list_entries(Some(dept.id)).await.unwrap().len(), 4);
+
     let mine = store.notifications(dept.id, 10).await.unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0], notes[1]);

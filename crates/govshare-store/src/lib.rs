@@ -133,6 +133,9 @@ pub trait Store: Debug + Send + Sync + 'static {
     // ---- catalog (R-CAT-1..4) ----
     /// Stores a new entry with its first version and events. Conflict if its resource code is taken.
     async fn create_entry(&self, entry: &CatalogEntry, audit: &AuditEvent) -> Result<()>;
+    /// Stores several new entries in one transaction with one audit event: all of them, or none (Conflict naming
+    /// the first resource code already taken).
+    async fn create_entries(&self, entries: &[CatalogEntry], audit: &AuditEvent) -> Result<()>;
     /// Inserts or replaces the given versions of an entry, appends `event`, delivers `notifications`, all in one
     /// transaction. The entry's resource code follows its newest version; Conflict if another entry has it.
     async fn save_versions(

@@ -13,7 +13,9 @@ on_both_backends!(
     search_index_of_another_instance_catches_up,
     update_obligation_runs_on_working_days_with_one_extension,
     sources_of_record_and_the_duplicate_collection_check,
-    console_pages_for_obligations_and_sources
+    console_pages_for_obligations_and_sources,
+    excel_import_is_all_or_nothing_and_exports_round_trip,
+    console_import_checks_the_upload_form_token_and_reports_cells
 );
 
 fn household_entry() -> Value {
@@ -498,4 +500,212 @@ async fn console_pages_for_obligations_and_sources(backend: Backend) {
         "{}",
         check.text
     );
+}
+
+fn import_workbook(entries: &[&[&str]], items: &[&[&str]]) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let headers = [
+        "资源代码",
+        "资源名称",
+        "摘要",
+        "数据格式",
+        "更新频率",
+        "共享属性",
+        "共享范围",
+        "使用用途",
+        "不予共享理由",
+        "法律依据",
+        "共享方式",
+        "使用条件",
+        "分类",
+        "级别",
+        "是否向社会开放",
+        "关联目录",
+    ];
+    let sheet = wb.add_worksheet().set_name("目录").unwrap();
+    for (c, h) in headers.iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for (r, row) in entries.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            sheet.write_string(r as u32 + 1, c as u16, *v).unwrap();
+        }
+    }
+    let headers = ["资源代码", "数据项名称", "数据项代码", "数据类型", "长度", "分类", "级别", "个人信息类别"];
+    let sheet = wb.add_worksheet().set_name("数据项").unwrap();
+    for (c, h) in headers.iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for (r, row) in items.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            sheet.write_string(r as u32 + 1, c as u16, *v).unwrap();
+        }
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+async fn excel_import_is_all_or_nothing_and_exports_round_trip(backend: Backend) {
+    let app = spawn(backend).await;
+    publish(&app, "gat", household_entry()).await;
+    let rst = Client::login(&app, "rst.clerk").await;
+    let mine = |c: &Client| {
+        let c = c.clone();
+        async move { c.get("/api/v1/catalog?scope=mine").await.body.as_array().unwrap().len() }
+    };
+
+    let (status, headers, template) = rst.download("/api/v1/catalog/template.xlsx").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-type"].to_str().unwrap().contains("spreadsheetml"));
+    assert!(govshare_interchange::parse_xlsx(&template, &Default::default()).unwrap().entries.is_empty());
+
+    // Exports: Excel in the template's layout, and DCAT.
+    let (status, _, exported) = rst.download("/api/v1/catalog/export.xlsx").await;
+    assert_eq!(status, StatusCode::OK);
+    let report = govshare_interchange::parse_xlsx(&exported, &Default::default()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.errors);
+    assert_eq!(report.entries[0].input.resource_code, "330000-GAT-0001");
+    let dcat = rst.get("/api/v1/catalog/export.jsonld").await;
+    assert_eq!(dcat.status, StatusCode::OK);
+    assert_eq!(dcat.body["dcat:dataset"][0]["dct:identifier"], "330000-GAT-0001", "{}", dcat.text);
+
+    // Re-importing it clashes with the code in use: nothing is created.
+    let r = rst.upload("/api/v1/catalog/import", exported, true).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert_eq!(mine(&rst).await, 0);
+
+    let good: &[&str] = &[
+        "330000-RST-0001",
+        "社会保险参保信息",
+        "参保登记",
+        "数据库",
+        "每月",
+        "无条件共享",
+        "",
+        "",
+        "",
+        "",
+        "服务接口",
+        "",
+        "一般数据",
+        "2",
+        "否",
+        "",
+    ];
+    let bad: &[&str] = &[
+        "330000-RST-0002",
+        "养老保险缴费",
+        "缴费记录",
+        "数据库",
+        "每月",
+        "有条件共享",
+        "",
+        "",
+        "",
+        "",
+        "服务接口",
+        "",
+        "一般数据",
+        "2",
+        "否",
+        "",
+    ];
+    let items: &[&[&str]] = &[
+        &["330000-RST-0001", "姓名", "xm", "字符型", "50", "一般数据", "2", "姓名"],
+        &["330000-RST-0002", "缴费基数", "jfjs", "数值型", "", "一般数据", "2", ""],
+    ];
+    let file = import_workbook(&[good, bad], items);
+    assert_eq!(rst.upload("/api/v1/catalog/import", file.clone(), false).await.status, StatusCode::FORBIDDEN, "CSRF");
+    let r = rst.upload("/api/v1/catalog/import", file.clone(), true).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!((r.body["entries"].as_u64(), r.body["valid"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(r.body["created"], json!([]));
+    let e = &r.body["errors"][0];
+    assert_eq!(
+        (e["sheet"].as_str(), e["row"].as_u64(), e["column"].as_str()),
+        (Some("目录"), Some(3), Some("共享范围")),
+        "{}",
+        r.text
+    );
+    assert_eq!(mine(&rst).await, 0, "a file with errors imports nothing");
+
+    let r = rst.upload("/api/v1/catalog/import?accept_valid=true", file, true).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["created"].as_array().unwrap().len(), 1);
+    let drafts = rst.get("/api/v1/catalog?scope=mine").await;
+    assert_eq!(drafts.body[0]["versions"][0]["status"], "draft");
+    assert_eq!(drafts.body[0]["versions"][0]["content"]["resource_code"], "330000-RST-0001", "{}", drafts.text);
+
+    let r = rst.upload("/api/v1/catalog/import", b"not a workbook".to_vec(), true).await;
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("file")));
+}
+
+/// A multipart/form-data body by hand: (name, filename, bytes).
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "govshare-test-boundary-7d91";
+    let mut body = Vec::new();
+    for (name, filename, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match filename {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            ),
+            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+        }
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn console_import_checks_the_upload_form_token_and_reports_cells(backend: Backend) {
+    let app = spawn(backend).await;
+    let clerk = Client::login(&app, "rst.clerk").await;
+    let bad: &[&str] = &[
+        "330000-RST-0002",
+        "养老保险缴费",
+        "缴费记录",
+        "数据库",
+        "每月",
+        "有条件共享",
+        "",
+        "",
+        "",
+        "",
+        "服务接口",
+        "",
+        "一般数据",
+        "2",
+        "否",
+        "",
+    ];
+    let file = import_workbook(&[bad], &[&["330000-RST-0002", "缴费基数", "jfjs", "数值型", "", "一般数据", "2", ""]]);
+    let send = |parts: Vec<(&'static str, Option<&'static str>, Vec<u8>)>| {
+        let clerk = clerk.clone();
+        async move {
+            let borrowed: Vec<(&str, Option<&str>, &[u8])> =
+                parts.iter().map(|(n, f, b)| (*n, *f, b.as_slice())).collect();
+            let (content_type, body) = multipart(&borrowed);
+            clerk
+                .http
+                .post(format!("{}/console/catalog/import", clerk.base))
+                .header("cookie", clerk.cookie.clone().unwrap())
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let token = clerk.csrf.clone().unwrap().into_bytes();
+    let forged = send(vec![("csrf_token", None, b"wrong".to_vec()), ("file", Some("a.xlsx"), file.clone())]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let missing = send(vec![("file", Some("a.xlsx"), file.clone())]).await;
+    assert_eq!(missing.status(), StatusCode::FORBIDDEN);
+    let reply = send(vec![("csrf_token", None, token.clone()), ("file", Some("a.xlsx"), file)]).await;
+    assert_eq!(reply.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = reply.text().await.unwrap();
+    assert!(page.contains("未导入任何目录") && page.contains("共享范围"), "{page}");
+    let empty = send(vec![("csrf_token", None, token)]).await;
+    assert!(empty.text().await.unwrap().contains("请选择要导入的 Excel 文件"));
 }

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod dto;
+pub mod interchange;
 pub mod obligations;
 
 use std::str::FromStr;
@@ -59,6 +60,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         recent_audit, verify_audit,
         catalog::list, catalog::search, catalog::create, catalog::get, catalog::edit, catalog::attach_assessment, catalog::submit,
         catalog::head_decision, catalog::review, catalog::version_diff, catalog::notifications, catalog::mark_read,
+        interchange::template, interchange::import, interchange::export_xlsx, interchange::export_dcat,
         obligations::list, obligations::record, obligations::request_extension, obligations::decide_extension,
         obligations::list_sources, obligations::designate, obligations::check,
     ),
@@ -115,6 +117,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/audit/verify", post(verify_audit))
         .route("/api/v1/catalog", get(catalog::list).post(catalog::create))
         .route("/api/v1/catalog/search", get(catalog::search))
+        .route("/api/v1/catalog/template.xlsx", get(interchange::template))
+        .route(
+            "/api/v1/catalog/import",
+            post(interchange::import)
+                .layer(axum::extract::DefaultBodyLimit::max(govshare_service::MAX_IMPORT_BYTES + 1024)),
+        )
+        .route("/api/v1/catalog/export.xlsx", get(interchange::export_xlsx))
+        .route("/api/v1/catalog/export.jsonld", get(interchange::export_dcat))
         .route("/api/v1/catalog/{entry_id}", get(catalog::get).put(catalog::edit))
         .route("/api/v1/catalog/{entry_id}/assessments", post(catalog::attach_assessment))
         .route("/api/v1/catalog/{entry_id}/submit", post(catalog::submit))

@@ -5,6 +5,7 @@
 //! the page with a notice, so reloading never repeats an action.
 
 mod catalog;
+mod interchange;
 mod obligations;
 mod pages;
 mod view;
@@ -47,6 +48,11 @@ pub fn router() -> Router<AppState> {
         .route("/console/catalog", get(catalog::published))
         .route("/console/catalog/mine", get(catalog::mine))
         .route("/console/catalog/review", get(catalog::review_queue))
+        .route(
+            "/console/catalog/import",
+            post(interchange::import)
+                .layer(axum::extract::DefaultBodyLimit::max(govshare_service::MAX_IMPORT_BYTES + 64 * 1024)),
+        )
         .route("/console/catalog/obligations", get(obligations::obligations).post(obligations::record))
         .route("/console/catalog/obligations/{obligation_id}/extension/{step}", post(obligations::extension))
         .route("/console/catalog/sources", get(obligations::sources).post(obligations::designate))

@@ -100,6 +100,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "entry_sent_back" => "已退回经办人修改",
         "entry_published" => "目录已审核发布,已通告各政府部门",
         "entry_returned" => "目录已退回提供单位",
+        "imported_1" => "目录已全部导入为草稿,请逐条附加评估材料后提交审核",
+        "imported_0" => "文件中没有可导入的目录",
         "obligation_recorded" => "已登记目录更新触发,提供单位已收到更新期限通知",
         "extension_requested" => "延期申请已提交同级主管部门",
         "extension_decided" => "延期申请已审批,提供单位已收到通知",

@@ -164,6 +164,35 @@ impl Client {
         self.send(Method::GET, path, None, None).await
     }
 
+    /// GET returning the raw body (files).
+    pub async fn download(&self, path: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut req = self.http.get(format!("{}{}", self.base, path));
+        if let Some(cookie) = &self.cookie {
+            req = req.header("cookie", cookie);
+        }
+        let resp = req.send().await.expect("request is answered");
+        (resp.status(), resp.headers().clone(), resp.bytes().await.unwrap().to_vec())
+    }
+
+    /// POST of a raw body (a file upload through the API), with the CSRF header unless `csrf` is false.
+    pub async fn upload(&self, path: &str, bytes: Vec<u8>, csrf: bool) -> Reply {
+        let mut req = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .header("content-type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+        if let Some(cookie) = &self.cookie {
+            req = req.header("cookie", cookie);
+        }
+        if let (true, Some(token)) = (csrf, &self.csrf) {
+            req = req.header("x-csrf-token", token);
+        }
+        let resp = req.body(bytes).send().await.expect("request is answered");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), text, headers }
+    }
+
     /// An unsafe request with the session's CSRF token, as the console's scripts would send it.
     pub async fn call(&self, method: Method, path: &str, body: Value) -> Reply {
         self.send(method, path, Some(body), self.csrf.clone().as_deref()).await
