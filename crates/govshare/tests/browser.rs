@@ -191,7 +191,7 @@ async fn an_entry_goes_from_clerk_to_publication_and_is_found() {
     wait_text(&browser, "#catalog-entries", "浙江省民政厅").await;
     fill(&browser, "#catalog-search input[name=q]", "不动产").await;
     click(&browser, "#catalog-search button").await;
-    wait_text(&browser, ".empty", "没有找到符合条件的目录").await;
+    wait_text(&browser, "#no-results", "没有找到符合条件的目录").await;
     if let Ok(dir) = std::env::var("GOVSHARE_SCREENSHOTS") {
         browser.goto(entry_url.as_str()).await.unwrap();
         std::fs::write(format!("{dir}/entry.png"), browser.screenshot().await.unwrap()).unwrap();
