@@ -40,6 +40,16 @@ pub enum Action {
     ViewCatalogWork(OrgId, RegionCode),
     /// Record a catalog-update trigger (law or duty change) for a department, or consent to an extension (Art. 17).
     ManageCatalogObligations(OrgId, RegionCode),
+    /// Prepare a sharing step for one's own department: draft an application, supplement it, draft a reply,
+    /// record a delivery (Art. 20–22).
+    PrepareSharing(OrgId),
+    /// Approve a sharing step as the department's work-unit head: send an application, approve a reply, ask for
+    /// an extension (Art. 20 ¶2–3, Art. 21).
+    ApproveSharing(OrgId),
+    /// Approve or refuse an extension of the reply period, as the provider's same-level authority (Art. 21 ¶1).
+    DecideSharingExtension(RegionCode),
+    /// Read an application: requester, provider, their same-level authorities, the administrator.
+    ViewApplication { requester: OrgId, provider: OrgId, requester_region: RegionCode, provider_region: RegionCode },
 }
 
 impl Action {
@@ -60,6 +70,10 @@ impl Action {
             Action::ReviewCatalog(_) => "审核发布政务数据目录".into(),
             Action::ViewCatalogWork(..) => "查看未发布的目录".into(),
             Action::ManageCatalogObligations(..) => "管理目录更新义务".into(),
+            Action::PrepareSharing(_) => "办理本单位共享申请事项".into(),
+            Action::ApproveSharing(_) => "审核同意本单位共享申请事项".into(),
+            Action::DecideSharingExtension(_) => "审批答复延期".into(),
+            Action::ViewApplication { .. } => "查看共享申请".into(),
         }
     }
 }
@@ -137,6 +151,36 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
                 Ok(())
             } else {
                 deny("只有本单位工作机构负责人或同级主管部门审核人可以办理")
+            }
+        }
+        Action::PrepareSharing(target) => {
+            if own(target) && (clerk || head) && !contractor {
+                Ok(())
+            } else {
+                deny("只有本单位经办人或工作机构负责人可以办理共享申请事项")
+            }
+        }
+        Action::ApproveSharing(target) => {
+            if own(target) && head && !contractor {
+                Ok(())
+            } else {
+                deny("只有本单位工作机构负责人可以审核同意")
+            }
+        }
+        Action::DecideSharingExtension(region) => {
+            if reviewer && same_level_authority(region) {
+                Ok(())
+            } else {
+                deny("只有提供部门同级政务数据共享主管部门的审核人可以审批延期")
+            }
+        }
+        Action::ViewApplication { requester, provider, requester_region, provider_region } => {
+            let authority = (reviewer || supervisor)
+                && (same_level_authority(requester_region) || same_level_authority(provider_region));
+            if own(requester) || own(provider) || admin || authority {
+                Ok(())
+            } else {
+                deny("共享申请只对申请部门、提供部门和同级主管部门可见")
             }
         }
         Action::ManageOrganisations | Action::ViewAudit if admin => Ok(()),

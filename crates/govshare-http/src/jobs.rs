@@ -1,8 +1,8 @@
 //! Background jobs that run beside the server.
 //!
-//! Every job is safe to run on several instances at once: each run is either an idempotent statement against
-//! the shared database (housekeeping) or touches only this instance's memory (the search index), so two instances
-//! doing the same run at the same moment do no harm.
+//! Every job is safe to run on several instances at once: each run is an idempotent statement against the shared
+//! database (housekeeping), touches only this instance's memory (the search index), or records what it does under
+//! a unique key so that only one instance's record commits (deadline reminders and overdue marks).
 
 use std::future::Future;
 use std::time::Duration;
@@ -53,6 +53,20 @@ pub async fn run_search_sync(services: Services, every: Duration, shutdown: watc
     periodic("search_sync", every, shutdown, || async {
         if let Err(err) = services.sync_search_index().await {
             tracing::warn!(error = %err, "search index sync failed; will retry");
+        }
+    })
+    .await
+}
+
+/// Sends deadline reminders and marks overdue deadlines every `every` (R-APP-5).
+pub async fn run_deadlines(services: Services, every: Duration, shutdown: watch::Receiver<bool>) {
+    periodic("deadlines", every, shutdown, || async {
+        match services.run_deadline_sweep().await {
+            Ok(report) if report.reminders + report.overdue > 0 => {
+                tracing::info!(reminders = report.reminders, overdue = report.overdue, "deadline job sent alerts")
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "deadline job failed; will retry"),
         }
     })
     .await

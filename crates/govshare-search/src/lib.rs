@@ -358,9 +358,9 @@ impl CatalogIndex {
         Box::new(BooleanQuery::new(clauses))
     }
 
-    fn query(&self, q: &SearchQuery) -> Box<dyn Query> {
+    fn query(&self, words: &[String], q: &SearchQuery) -> Box<dyn Query> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            self.words(&q.text).iter().map(|w| (Occur::Must, self.word_query(w))).collect();
+            words.iter().map(|w| (Occur::Must, self.word_query(w))).collect();
         for (dimension, value) in &q.filters {
             let term = Term::from_facet(self.fields.facets, &dimension.facet(value));
             clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
@@ -374,13 +374,14 @@ impl CatalogIndex {
     pub fn search(&self, q: &SearchQuery) -> Result<SearchResults> {
         let searcher = self.reader.searcher();
         let limit = q.limit.clamp(1, 200);
-        let query = self.query(q);
+        let words = self.words(&q.text);
+        let query = self.query(&words, q);
         let mut facets = FacetCollector::for_field("facets");
         for dimension in Dimension::ALL {
             facets.add_facet(dimension.root());
         }
         let top = TopDocs::with_limit(limit).and_offset(q.offset);
-        let (addresses, total, counts): (Vec<DocAddress>, usize, _) = if self.words(&q.text).is_empty() {
+        let (addresses, total, counts): (Vec<DocAddress>, usize, _) = if words.is_empty() {
             let collector = (top.order_by_fast_field::<i64>("published_at", Order::Desc), Count, facets);
             let (docs, total, counts) = searcher.search(&query, &collector)?;
             (docs.into_iter().map(|(_, a)| a).collect(), total, counts)

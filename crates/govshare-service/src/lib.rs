@@ -3,6 +3,7 @@
 //! the store together with the audit event that describes the change.
 
 mod accounts;
+mod applications;
 mod catalog;
 mod directory;
 mod error;
@@ -20,6 +21,7 @@ use govshare_domain::principal::Principal;
 use govshare_store::DynStore;
 
 pub use accounts::{IssuedCredential, LoginSuccess, NewUserInput, OrgChoice};
+pub use applications::{ApplicationBox, ApplicationView, StepInput, SweepReport};
 pub use catalog::{AssessmentInput, CatalogScope};
 pub use directory::AuditVerification;
 pub use error::ServiceError;

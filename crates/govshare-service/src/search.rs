@@ -6,7 +6,7 @@
 //! a background job, reconciles the versions the index holds with those the store says are published, which
 //! catches publications made through other instances and anything a failed index update missed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use govshare_domain::ValidationError;
@@ -97,7 +97,7 @@ impl Services {
     pub async fn sync_search_index(&self) -> Result<SyncReport> {
         let published: HashMap<EntryId, u32> = self.store.published_versions().await?.into_iter().collect();
         let held = self.search.versions().map_err(internal)?;
-        let stale: Vec<EntryId> =
+        let stale: HashSet<EntryId> =
             published.iter().filter(|(id, v)| held.get(id) != Some(v)).map(|(id, _)| *id).collect();
         let removed: Vec<EntryId> = held.keys().filter(|id| !published.contains_key(id)).copied().collect();
         if stale.is_empty() && removed.is_empty() {

@@ -4,6 +4,7 @@
 //! row (`FOR UPDATE`) inside each transaction; it is the last lock a transaction takes, so no lock cycle with
 //! the rows it changed can form.
 
+mod applications;
 mod catalog;
 mod obligations;
 mod rows;
@@ -13,9 +14,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead, Digest, GENESIS};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
-use govshare_domain::notification::Notification;
+use govshare_domain::notification::{DeadlineAlert, Notification};
 use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
@@ -677,6 +679,65 @@ impl Store for PgStore {
 
     async fn list_designations(&self, region: Option<RegionCode>) -> Result<Vec<SourceDesignation>> {
         obligations::list_designations(&self.reader, region).await
+    }
+
+    async fn create_application(
+        &self,
+        application: &Application,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        applications::insert(&mut tx, application).await?;
+        catalog::insert_notifications(&mut tx, notifications).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn save_application(
+        &self,
+        application: &Application,
+        expected_events: usize,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        applications::update(&mut tx, application, expected_events).await?;
+        catalog::insert_notifications(&mut tx, notifications).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_application(&self, id: ApplicationId) -> Result<Application> {
+        applications::get(&self.reader, id).await
+    }
+
+    async fn list_applications(&self, party: Option<OrgId>, open_only: bool) -> Result<Vec<Application>> {
+        applications::list(&self.reader, party, open_only).await
+    }
+
+    async fn record_deadline_alert(
+        &self,
+        alert: &DeadlineAlert,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        if !applications::insert_alert(&mut tx, alert).await? {
+            return Ok(false);
+        }
+        catalog::insert_notifications(&mut tx, notifications).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn deadline_alerts(&self, subject: &str) -> Result<Vec<DeadlineAlert>> {
+        applications::alerts(&self.reader, subject).await
+    }
+
+    async fn overdue_marks(&self, limit: u32) -> Result<Vec<DeadlineAlert>> {
+        applications::overdue(&self.reader, limit).await
     }
 
     async fn notifications(&self, org: OrgId, limit: u32) -> Result<Vec<Notification>> {

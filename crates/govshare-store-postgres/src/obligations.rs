@@ -11,10 +11,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::db;
-
-fn corrupt(what: String) -> StoreError {
-    StoreError::Other(format!("stored data is invalid: {what}").into())
-}
+use crate::rows::corrupt;
 
 fn extension_text(e: Option<&Extension>) -> Result<Option<String>> {
     e.map(|e| serde_json::to_string(e).map_err(StoreError::other)).transpose()

@@ -11,7 +11,7 @@ use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{Member, Result, Session, StoreError};
 use uuid::Uuid;
 
-fn corrupt(what: impl Into<String>) -> StoreError {
+pub fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Other(format!("stored data is invalid: {}", what.into()).into())
 }
 

@@ -10,11 +10,7 @@ use govshare_store::{Result, StoreError};
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::db;
-use crate::rows::{micros, time, uuid};
-
-fn corrupt(what: String) -> StoreError {
-    StoreError::Other(what.into())
-}
+use crate::rows::{corrupt, micros, time, uuid};
 
 fn extension_text(e: Option<&Extension>) -> Result<Option<String>> {
     e.map(|e| serde_json::to_string(e).map_err(StoreError::other)).transpose()

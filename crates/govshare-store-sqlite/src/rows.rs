@@ -19,7 +19,7 @@ pub fn time(us: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_micros(us).ok_or_else(|| corrupt(format!("timestamp {us} out of range")))
 }
 
-fn corrupt(what: impl Into<String>) -> StoreError {
+pub fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Other(format!("stored data is invalid: {}", what.into()).into())
 }
 

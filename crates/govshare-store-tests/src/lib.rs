@@ -566,6 +566,107 @@ pub async fn obligations_and_sources(store: DynStore) {
     assert!(store.list_designations(Some(RegionCode::parse("330100").unwrap())).await.unwrap().is_empty());
 }
 
+pub async fn applications_and_alerts(store: DynStore) {
+    use govshare_domain::application::{Application, ApplicationEvent, ApplicationId, ApplicationRequest, Stage, Step};
+    use govshare_domain::catalog::{DeliveryMethod, SharingAttribute};
+    use govshare_domain::notification::{AlertKind, DeadlineAlert};
+
+    let (authority, dept) = base(&store).await;
+    let entry = CatalogEntry {
+        id: EntryId::new(),
+        provider: dept.id,
+        created_at: Utc::now().trunc_subsecs(6),
+        versions: vec![version(1, EntryStatus::Published, content("330000-GAT-0010", "居民户籍信息"))],
+        events: vec![entry_event(1, "draft.create")],
+    };
+    store.create_entry(&entry, &event("catalog.create")).await.unwrap();
+    let now = Utc::now().trunc_subsecs(6);
+    let request = ApplicationRequest {
+        items: vec!["name".into()],
+        legal_basis: "《户口登记条例》".into(),
+        basis_document: "国务院令".into(),
+        scenario: "核验".into(),
+        scope: "本厅".into(),
+        delivery: DeliveryMethod::ServiceApi,
+        valid_from: now.date_naive(),
+        valid_until: now.date_naive() + Duration::days(30),
+    };
+    let step = |step: Step, at| ApplicationEvent {
+        at,
+        actor: "user:x".into(),
+        actor_name: "某人".into(),
+        org: authority.id,
+        step,
+    };
+    let application = Application {
+        id: ApplicationId::new(),
+        requester: authority.id,
+        provider: dept.id,
+        entry: entry.id,
+        entry_version: 1,
+        entry_name: "居民户籍信息".into(),
+        attribute: SharingAttribute::Conditional,
+        created_at: now,
+        events: vec![step(Step::Create { request: request.clone() }, now)],
+    };
+    let note = Notification::new(dept.id, now, "application.received", "t".into(), "b".into(), "/x".into());
+    store.create_application(&application, std::slice::from_ref(&note), &event("application.create")).await.unwrap();
+    assert_eq!(store.get_application(application.id).await.unwrap(), application, "round trip");
+    assert_eq!(store.notifications(dept.id, 10).await.unwrap(), [note]);
+
+    let orphan = Application { id: ApplicationId::new(), entry: EntryId::new(), ..application.clone() };
+    let before = audit_seq(&store).await;
+    assert!(matches!(store.create_application(&orphan, &[], &event("x")).await, Err(StoreError::NotFound(_))));
+    assert_eq!(audit_seq(&store).await, before, "nothing written");
+
+    // Compare-and-set on the number of events: of two people acting on the same state, the second is refused.
+    let mut submitted = application.clone();
+    submitted.events.push(step(Step::Submit, now + Duration::seconds(1)));
+    let mut edited = application.clone();
+    edited.events.push(step(Step::Edit { request }, now));
+    store.save_application(&submitted, 1, &[], &event("application.submit")).await.unwrap();
+    let before = audit_seq(&store).await;
+    assert!(is_conflict(store.save_application(&edited, 1, &[], &event("application.edit")).await).contains("刷新"));
+    assert_eq!(audit_seq(&store).await, before, "the loser writes nothing");
+    assert_eq!(store.get_application(application.id).await.unwrap().stage(), Stage::AwaitingRequesterHead);
+    assert!(matches!(store.save_application(&orphan, 1, &[], &event("x")).await, Err(StoreError::NotFound(_))));
+
+    assert_eq!(store.list_applications(Some(dept.id), false).await.unwrap().len(), 1, "the provider's");
+    assert_eq!(store.list_applications(Some(authority.id), true).await.unwrap().len(), 1, "the requester's");
+    let mut withdrawn = submitted.clone();
+    withdrawn.events.push(step(Step::Withdraw { note: String::new() }, now + Duration::seconds(2)));
+    store.save_application(&withdrawn, 2, &[], &event("application.withdraw")).await.unwrap();
+    assert!(store.list_applications(None, true).await.unwrap().is_empty(), "withdrawn is not open");
+    assert_eq!(store.list_applications(None, false).await.unwrap(), [withdrawn]);
+
+    // Deadline alerts: each key is recorded once, with its notifications, however many callers race for it.
+    let alert = DeadlineAlert {
+        key: format!("application:{}:reply:2:2026-12-01:overdue", application.id),
+        subject: format!("application:{}", application.id),
+        kind: AlertKind::Overdue,
+        due_at: now,
+        created_at: now,
+        note: "答复期限".into(),
+    };
+    let mut racers = Vec::new();
+    for _ in 0..8 {
+        let (store, alert) = (store.clone(), alert.clone());
+        let note = Notification::new(dept.id, now, "deadline.overdue", "逾期".into(), "b".into(), "/x".into());
+        racers.push(tokio::spawn(async move {
+            store.record_deadline_alert(&alert, &[note], &event("deadline.overdue")).await.unwrap()
+        }));
+    }
+    let mut won = 0;
+    for r in racers {
+        won += usize::from(r.await.unwrap());
+    }
+    assert_eq!(won, 1, "exactly one caller records the alert");
+    let overdue = store.notifications(dept.id, 20).await.unwrap();
+    assert_eq!(overdue.iter().filter(|n| n.kind == "deadline.overdue").count(), 1, "and one notification is sent");
+    assert_eq!(store.deadline_alerts(&alert.subject).await.unwrap(), std::slice::from_ref(&alert));
+    assert_eq!(store.overdue_marks(10).await.unwrap(), [alert]);
+}
+
 pub async fn ping(store: DynStore) {
     store.ping().await.unwrap();
 }
@@ -575,7 +676,7 @@ macro_rules! store_contract_tests {
     ($factory:expr) => {
         $crate::store_contract_tests!(@tests $factory;
             regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
-            concurrent_appends, calendar_years, catalog_entries, obligations_and_sources, ping);
+            concurrent_appends, calendar_years, catalog_entries, obligations_and_sources, applications_and_alerts, ping);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(

@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
-use govshare_domain::notification::Notification;
+use govshare_domain::notification::{DeadlineAlert, Notification};
 use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
 use govshare_domain::org::{OrgId, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
@@ -183,6 +184,43 @@ pub trait Store: Debug + Send + Sync + 'static {
     ) -> Result<()>;
     /// By region code and subject; only one region's when given.
     async fn list_designations(&self, region: Option<RegionCode>) -> Result<Vec<SourceDesignation>>;
+
+    // ---- sharing applications (R-APP-1..5) ----
+    /// NotFound if the entry, the requester or the provider does not exist.
+    async fn create_application(
+        &self,
+        application: &Application,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Stores `application` (its timeline grown by new steps) if the stored one still has `expected_events`
+    /// events; Conflict if someone else acted first, NotFound if there is no such application.
+    async fn save_application(
+        &self,
+        application: &Application,
+        expected_events: usize,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn get_application(&self, id: ApplicationId) -> Result<Application>;
+    /// Newest first; only those `party` made or received when given; only those not in a final stage when
+    /// `open_only`.
+    async fn list_applications(&self, party: Option<OrgId>, open_only: bool) -> Result<Vec<Application>>;
+
+    // ---- deadline alerts (R-APP-5) ----
+    /// Records the alert and delivers its notifications in one transaction, unless an alert with the same key is
+    /// already recorded: then nothing changes and the answer is `false`. Safe to call from several instances at
+    /// once: exactly one of them gets `true`.
+    async fn record_deadline_alert(
+        &self,
+        alert: &DeadlineAlert,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<bool>;
+    /// The alerts about one subject, oldest first.
+    async fn deadline_alerts(&self, subject: &str) -> Result<Vec<DeadlineAlert>>;
+    /// Overdue marks, newest first, at most `limit` (the supervision view).
+    async fn overdue_marks(&self, limit: u32) -> Result<Vec<DeadlineAlert>>;
 
     // ---- notifications ----
     /// An organisation's notifications, newest first.

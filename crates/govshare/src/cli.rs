@@ -255,6 +255,11 @@ async fn serve(
             Duration::from_secs(config.server.housekeeping_interval_secs),
             stop_rx.clone(),
         )),
+        tokio::spawn(govshare_http::jobs::run_deadlines(
+            services.clone(),
+            Duration::from_secs(config.server.deadline_interval_secs),
+            stop_rx.clone(),
+        )),
         tokio::spawn(govshare_http::jobs::run_search_sync(
             services,
             Duration::from_secs(config.server.search_sync_interval_secs),

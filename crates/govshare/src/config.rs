@@ -77,6 +77,8 @@ pub struct ServerConfig {
     /// Seconds between reconciliations of this instance's search index with the database (picks up entries
     /// published through other instances).
     pub search_sync_interval_secs: u64,
+    /// Seconds between runs of the deadline job (reminders before due dates, overdue marks after).
+    pub deadline_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -104,6 +106,7 @@ impl Default for Config {
                 cookie_secure: true,
                 housekeeping_interval_secs: 300,
                 search_sync_interval_secs: 30,
+                deadline_interval_secs: 300,
             },
             security: SecurityConfig { session_ttl_minutes: 480, login_max_failures: 5, login_window_minutes: 15 },
             catalog: CatalogConfig {
@@ -140,6 +143,7 @@ impl Config {
             self.server.search_sync_interval_secs >= 1,
             "server.search_sync_interval_secs must be at least 1"
         );
+        anyhow::ensure!(self.server.deadline_interval_secs >= 1, "server.deadline_interval_secs must be at least 1");
         anyhow::ensure!(!self.catalog.grade_classes.is_empty(), "catalog.grade_classes must name at least one class");
         anyhow::ensure!(
             (1..=9).contains(&self.catalog.grade_max_level),

@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Backend, PASSWORD, spawn};
+use common::{Backend, PASSWORD, household_entry, publish, spawn};
 use fantoccini::{ClientBuilder, Locator};
 
 struct Driver(Child);
@@ -195,6 +195,70 @@ async fn an_entry_goes_from_clerk_to_publication_and_is_found() {
     if let Ok(dir) = std::env::var("GOVSHARE_SCREENSHOTS") {
         browser.goto(entry_url.as_str()).await.unwrap();
         std::fs::write(format!("{dir}/entry.png"), browser.screenshot().await.unwrap()).unwrap();
+    }
+    browser.close().await.unwrap();
+}
+
+/// R-APP: a conditional application goes from the requester's clerk through both work-unit heads to approval with
+/// conditions, and the requester sees the delivery deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conditional_application_goes_from_request_to_approval() {
+    let app = spawn(Backend::Sqlite).await;
+    let entry = publish(&app, "gat", household_entry()).await;
+    let (_driver, browser) = start_browser().await;
+
+    sign_in(&browser, &app.base, "rst.clerk").await;
+    browser.goto(&format!("{}/console/catalog/{entry}", app.base)).await.unwrap();
+    click(&browser, "#apply-entry").await;
+    browser.wait().for_element(Locator::Id("application-form")).await.unwrap();
+    click(&browser, "#item-choices input[value=xm]").await;
+    click(&browser, "#item-choices input[value=sfzh]").await;
+    fill(&browser, "textarea[name=scenario]", "就业困难人员认定时核验户籍").await;
+    fill(&browser, "input[name=scope]", "省人社厅就业促进处").await;
+    fill(&browser, "input[name=basis_document]", "浙人社发〔2026〕8号").await;
+    // Without the legal basis the form comes back with the reason and what was typed.
+    browser
+        .execute("document.querySelector('textarea[name=legal_basis]').removeAttribute('required')", vec![])
+        .await
+        .unwrap();
+    click(&browser, "#submit-application").await;
+    wait_text(&browser, "main", "使用依据不能为空").await;
+    fill(&browser, "textarea[name=legal_basis]", "《就业促进法》第五十二条").await;
+    click(&browser, "#submit-application").await;
+    wait_text(&browser, "#application-stage", "待本单位负责人审核").await;
+    let url = browser.current_url().await.unwrap();
+    sign_out(&browser).await;
+
+    sign_in(&browser, &app.base, "rst.head").await;
+    browser.goto(url.as_str()).await.unwrap();
+    click(&browser, "#send-application").await;
+    wait_text(&browser, "#application-stage", "待提供部门答复").await;
+    wait_text(&browser, "#running-deadline", "前答复").await;
+    sign_out(&browser).await;
+
+    sign_in(&browser, &app.base, "gat.clerk").await;
+    browser.goto(&format!("{}/console/applications?box=inbox", app.base)).await.unwrap();
+    click(&browser, "#applications a").await;
+    select(&browser, "decision", "approve").await;
+    fill(&browser, "textarea[name=conditions]", "仅用于就业困难人员认定,不得向第三方提供").await;
+    click(&browser, "#draft-reply").await;
+    wait_text(&browser, "#application-stage", "答复意见待提供部门负责人审核").await;
+    sign_out(&browser).await;
+
+    sign_in(&browser, &app.base, "gat.head").await;
+    browser.goto(url.as_str()).await.unwrap();
+    click(&browser, "#approve-reply").await;
+    wait_text(&browser, "#application-stage", "已同意,待共享").await;
+    sign_out(&browser).await;
+
+    sign_in(&browser, &app.base, "rst.clerk").await;
+    browser.goto(url.as_str()).await.unwrap();
+    wait_text(&browser, "#reply", "附条件同意共享").await;
+    wait_text(&browser, "#reply", "不得向第三方提供").await;
+    wait_text(&browser, "#running-deadline", "前共享交付").await;
+    wait_text(&browser, "#timeline", "负责人同意答复").await;
+    if let Ok(dir) = std::env::var("GOVSHARE_SCREENSHOTS") {
+        std::fs::write(format!("{dir}/application.png"), browser.screenshot().await.unwrap()).unwrap();
     }
     browser.close().await.unwrap();
 }

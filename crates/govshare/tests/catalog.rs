@@ -2,9 +2,11 @@
 
 mod common;
 
-use common::{Backend, Client, TestApp, another_instance, spawn};
+use common::{
+    Backend, Client, TestApp, another_instance, assessment, assistance_entry, household_entry, publish, spawn,
+};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 on_both_backends!(
     catalog_lifecycle_from_draft_to_publication_and_revision,
@@ -17,31 +19,6 @@ on_both_backends!(
     excel_import_is_all_or_nothing_and_exports_round_trip,
     console_import_checks_the_upload_form_token_and_reports_cells
 );
-
-fn household_entry() -> Value {
-    json!({
-        "name": "居民户籍信息",
-        "resource_code": "330000-GAT-0001",
-        "summary": "全省户籍人口的登记信息,用于身份核验与社会救助资格审核",
-        "format": "数据库",
-        "update_frequency": "每日",
-        "sharing_attribute": "有条件共享",
-        "sharing_scope": "省级政府部门",
-        "permitted_purposes": ["社会救助资格核查", "户籍迁移业务协同"],
-        "delivery_methods": ["服务接口", "批量交换"],
-        "grade_class": "一般数据",
-        "grade_level": 3,
-        "items": [
-            {"name": "姓名", "code": "xm", "data_type": "字符型", "length": 50, "grade_class": "一般数据", "grade_level": 2, "personal_info": "姓名"},
-            {"name": "公民身份号码", "code": "sfzh", "data_type": "string", "length": 18, "grade_class": "一般数据", "grade_level": 3, "personal_info": "id_number"},
-            {"name": "户籍地址", "code": "hjdz", "data_type": "string", "length": 200, "grade_class": "一般数据", "grade_level": 3, "personal_info": "address"}
-        ]
-    })
-}
-
-fn assessment(kind: &str, date: &str) -> Value {
-    json!({"kind": kind, "document_title": "居民户籍信息共享评估报告", "document_ref": "浙公数评〔2026〕12号", "assessed_on": date, "conclusion": "pass"})
-}
 
 async fn sharing_attribute_rules_name_the_missing_field(backend: Backend) {
     let app = spawn(backend).await;
@@ -189,42 +166,6 @@ async fn catalog_lifecycle_from_draft_to_publication_and_revision(backend: Backe
     let admin = Client::login(&app, "admin").await;
     let v = admin.post("/api/v1/audit/verify", json!({})).await;
     assert_eq!(v.body["intact"], true, "{}", v.text);
-}
-
-/// Drives an entry from draft to publication: clerk, head and the provincial authority.
-async fn publish(app: &TestApp, dept: &str, entry: Value) -> String {
-    let clerk = Client::login(app, &format!("{dept}.clerk")).await;
-    let head = Client::login(app, &format!("{dept}.head")).await;
-    let reviewer = Client::login(app, "reviewer").await;
-    let created = clerk.post("/api/v1/catalog", entry).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let id = created.body["id"].as_str().unwrap().to_owned();
-    clerk.post(&format!("/api/v1/catalog/{id}/assessments"), assessment("confidentiality", "2026-11-02")).await;
-    clerk.post(&format!("/api/v1/catalog/{id}/assessments"), assessment("personal_info_impact", "2026-11-02")).await;
-    let r = clerk.post(&format!("/api/v1/catalog/{id}/submit"), json!({})).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    head.post(&format!("/api/v1/catalog/{id}/head-decision"), json!({"approve": true})).await;
-    let r = reviewer.post(&format!("/api/v1/catalog/{id}/review"), json!({"approve": true})).await;
-    assert_eq!(r.body["published_version"], 1, "{}", r.text);
-    id
-}
-
-fn assistance_entry() -> Value {
-    json!({
-        "name": "城乡低保对象信息",
-        "resource_code": "330000-MZT-0007",
-        "summary": "全省最低生活保障对象的认定与救助金发放情况",
-        "format": "database",
-        "update_frequency": "monthly",
-        "sharing_attribute": "unconditional",
-        "delivery_methods": ["file_download"],
-        "grade_class": "一般数据",
-        "grade_level": 2,
-        "items": [
-            {"name": "姓名", "code": "xm", "data_type": "string", "length": 50, "grade_class": "一般数据", "grade_level": 2, "personal_info": "name"},
-            {"name": "救助金额", "code": "jzje", "data_type": "decimal", "grade_class": "一般数据", "grade_level": 2}
-        ]
-    })
 }
 
 async fn search(client: &Client, query: &str) -> common::Reply {

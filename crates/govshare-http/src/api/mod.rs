@@ -1,6 +1,7 @@
 //! The JSON API, `/api/v1`. Its OpenAPI document is generated from these handlers and served at
 //! `/api/openapi.json`, with an interactive viewer at `/api/docs`.
 
+pub mod applications;
 pub mod catalog;
 pub mod dto;
 pub mod interchange;
@@ -63,6 +64,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         interchange::template, interchange::import, interchange::export_xlsx, interchange::export_dcat,
         obligations::list, obligations::record, obligations::request_extension, obligations::decide_extension,
         obligations::list_sources, obligations::designate, obligations::check,
+        applications::list, applications::create, applications::get, applications::step, applications::overdue,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SecuritySchemes),
@@ -72,6 +74,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         (name = "accounts", description = "People, roles and API credentials (R-SEC-3)"),
         (name = "audit", description = "The SM3-chained audit log (R-SEC-1)"),
         (name = "catalog", description = "The government data catalog and its lifecycle (R-CAT-1..3), notifications"),
+        (name = "applications", description = "Sharing applications with working-day deadlines (R-APP-1..5)"),
     )
 )]
 pub struct ApiDoc;
@@ -136,6 +139,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/obligations/{obligation_id}/extension-decision", post(obligations::decide_extension))
         .route("/api/v1/sources", get(obligations::list_sources).post(obligations::designate))
         .route("/api/v1/sources/check", post(obligations::check))
+        .route("/api/v1/applications", get(applications::list).post(applications::create))
+        .route("/api/v1/applications/{application_id}", get(applications::get))
+        .route("/api/v1/applications/{application_id}/steps", post(applications::step))
+        .route("/api/v1/deadlines/overdue", get(applications::overdue))
         .route("/api/v1/notifications", get(catalog::notifications))
         .route("/api/v1/notifications/{notification_id}/read", post(catalog::mark_read))
         .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))

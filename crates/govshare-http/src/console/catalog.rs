@@ -568,6 +568,8 @@ struct DetailPage {
     can_submit: bool,
     can_approve: bool,
     can_review: bool,
+    /// Another department's staff may apply for a published, shared entry.
+    can_apply: bool,
     kinds: Vec<Choice>,
     conclusions: Vec<Choice>,
 }
@@ -633,6 +635,10 @@ async fn detail_page(
             && check(p, Action::ApproveCatalog(entry.provider)).is_ok(),
         can_review: working == Some(EntryStatus::SubmittedToAuthority)
             && check(p, Action::ReviewCatalog(provider.region)).is_ok(),
+        can_apply: entry
+            .published()
+            .is_some_and(|v| v.content.sharing.attribute() != govshare_domain::catalog::SharingAttribute::NotShared)
+            && p.org_id().is_some_and(|org| org != entry.provider && check(p, Action::PrepareSharing(org)).is_ok()),
         kinds: choices(AssessmentKind::ALL, AssessmentKind::code, AssessmentKind::label),
         conclusions: choices(AssessmentConclusion::ALL, AssessmentConclusion::code, AssessmentConclusion::label),
         shown,

@@ -4,6 +4,7 @@
 //! token; a refused action re-renders its page with the reason, and a successful one redirects (303) to
 //! the page with a notice, so reloading never repeats an action.
 
+mod applications;
 mod catalog;
 mod interchange;
 mod obligations;
@@ -61,6 +62,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/catalog/{entry_id}", get(catalog::detail))
         .route("/console/catalog/{entry_id}/edit", get(catalog::edit_form).post(catalog::edit))
         .route("/console/catalog/{entry_id}/{action}", post(catalog::act))
+        .route("/console/applications", get(applications::list).post(applications::create))
+        .route("/console/applications/new", get(applications::new_form))
+        .route("/console/applications/{application_id}", get(applications::detail))
+        .route("/console/applications/{application_id}/step", post(applications::step))
         .route("/console/notifications", get(catalog::notifications))
         .route("/console/notifications/{notification_id}", get(catalog::open_notification))
         .route(

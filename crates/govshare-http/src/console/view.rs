@@ -106,6 +106,20 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "extension_requested" => "延期申请已提交同级主管部门",
         "extension_decided" => "延期申请已审批,提供单位已收到通知",
         "source_designated" => "数源部门已认定,已通知该部门",
+        "application_drafted" => "申请已保存为草稿",
+        "application_submitted" => "申请已提交本单位负责人审核",
+        "step_submit" => "已提交本单位负责人审核",
+        "step_return" => "已退回经办人修改",
+        "step_send" => "申请已提交提供部门,答复期限开始计算",
+        "step_withdraw" => "申请已撤回",
+        "step_edit" => "申请已修改",
+        "step_draft_reply" => "答复意见已提交本单位负责人审核",
+        "step_return_reply" => "答复意见已退回经办人",
+        "step_approve_reply" => "已答复需求部门",
+        "step_supplement" => "补正材料已提交,提供部门重新计算答复期限",
+        "step_request_extension" => "延期申请已报同级主管部门",
+        "step_decide_extension" => "延期审批结果已通知提供部门",
+        "step_record_delivery" => "已登记共享交付,需求部门已收到通知",
         _ => return None,
     })
 }
@@ -189,7 +203,11 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
         NavGroup { title: "目录管理", items: catalog_items },
         NavGroup {
             title: "共享使用",
-            items: vec![planned("共享申请"), planned("申请受理"), planned("共享授权与交付"), planned("使用记录")],
+            items: vec![
+                item("/console/applications", "共享申请与受理"),
+                planned("共享授权与交付"),
+                planned("使用记录"),
+            ],
         },
         NavGroup {
             title: "监督管理", items: vec![planned("时限监测"), planned("校核与争议"), planned("监督检查")]

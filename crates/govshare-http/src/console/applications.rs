@@ -1,0 +1,534 @@
+//! Console pages for sharing applications (R-APP-1..5): my applications, the provider's inbox sorted by urgency,
+//! the authority's extension queue and region view, the application form, and each application's page with its
+//! deadlines, timeline and the forms for the steps the signed-in person may take.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use govshare_domain::application::{ApplicationId, ApplicationRequest, Reply};
+use govshare_domain::authz::{Action, check};
+use govshare_domain::catalog::{DeliveryMethod, EntryContent, EntryId};
+use govshare_domain::org::OrgKind;
+use govshare_service::{ApplicationBox, ApplicationView, ServiceError};
+use serde::Deserialize;
+
+use super::ConsoleCaller;
+use super::pages::{PageResult, beijing, fail, layout};
+use super::render;
+use super::view::Feedback;
+use super::view::Layout;
+use crate::AppState;
+use crate::api::applications::{RequestDto, StepDto};
+use crate::auth::Caller;
+
+/// One line of an application list.
+#[derive(Debug, Clone)]
+pub struct ApplicationRow {
+    pub id: String,
+    pub entry_name: String,
+    pub requester: String,
+    pub provider: String,
+    pub attribute: &'static str,
+    pub stage: &'static str,
+    pub stage_code: &'static str,
+    pub due: String,
+    pub left: String,
+    pub overdue: bool,
+    pub late: bool,
+    pub created: String,
+}
+
+fn left_text(days: Option<i64>, overdue: bool) -> String {
+    match days {
+        None => String::new(),
+        Some(_) if overdue => "已逾期".to_owned(),
+        Some(n) if n <= 0 => "今日到期".to_owned(),
+        Some(n) => format!("剩余 {n} 个工作日"),
+    }
+}
+
+fn row(v: &ApplicationView) -> ApplicationRow {
+    let s = &v.status;
+    let overdue = s.running.as_ref().is_some_and(|p| p.late);
+    ApplicationRow {
+        id: v.application.id.to_string(),
+        entry_name: v.application.entry_name.clone(),
+        requester: v.requester.name.clone(),
+        provider: v.provider.name.clone(),
+        attribute: v.application.attribute.label(),
+        stage: s.stage.label(),
+        stage_code: s.stage.code(),
+        due: s.running.as_ref().map(|p| format!("{}前{}", p.due_date, p.kind.label())).unwrap_or_default(),
+        left: left_text(s.working_days_left, overdue),
+        overdue,
+        late: s.late,
+        created: beijing(v.application.created_at),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "applications.html")]
+struct ListPage {
+    layout: Layout,
+    feedback: Feedback,
+    tabs: Vec<(&'static str, &'static str, bool)>,
+    which: &'static str,
+    rows: Vec<ApplicationRow>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(rename = "box")]
+    which: Option<String>,
+    notice: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let layout = layout(&state, &caller, "共享申请", "/console/applications").await?;
+    let p = &caller.principal;
+    let acting = match p.org_id() {
+        Some(id) => Some(state.services.store().get_org(id).await.map_err(|e| fail(ServiceError::from(e)))?),
+        None => None,
+    };
+    let mut tabs = Vec::new();
+    if let Some(org) = &acting {
+        let staff =
+            check(p, Action::PrepareSharing(org.id)).is_ok() || check(p, Action::ApproveSharing(org.id)).is_ok();
+        if staff {
+            tabs.push(("mine", "本单位的申请"));
+            tabs.push(("inbox", "收到的申请"));
+        }
+        if check(p, Action::DecideSharingExtension(org.region)).is_ok() {
+            tabs.push(("extensions", "延期审批"));
+        }
+        if org.kind == OrgKind::Authority {
+            tabs.push(("region", "本地区申请与时限"));
+        }
+    }
+    let which = ApplicationBox::parse(q.which.as_deref().unwrap_or(tabs.first().map_or("mine", |t| t.0)))
+        .map_err(|e| fail(ServiceError::from(e)))?;
+    let code = match which {
+        ApplicationBox::Mine => "mine",
+        ApplicationBox::Inbox => "inbox",
+        ApplicationBox::Extensions => "extensions",
+        ApplicationBox::Region => "region",
+    };
+    let views = state.services.list_applications(p, which).await.map_err(fail)?;
+    let page = ListPage {
+        layout,
+        feedback: Feedback::notice(q.notice.as_deref()),
+        tabs: tabs.into_iter().map(|(c, l)| (c, l, c == code)).collect(),
+        which: code,
+        rows: views.iter().map(row).collect(),
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// The request fields as shown in a form (prefilled from an earlier request or from what was typed).
+#[derive(Debug, Clone, Default)]
+pub struct RequestForm {
+    pub items: Vec<String>,
+    pub legal_basis: String,
+    pub basis_document: String,
+    pub scenario: String,
+    pub scope: String,
+    pub delivery: String,
+    pub valid_from: String,
+    pub valid_until: String,
+}
+
+impl RequestForm {
+    pub fn has_item(&self, code: &str) -> bool {
+        self.items.iter().any(|i| i == code)
+    }
+
+    fn from_request(r: &ApplicationRequest) -> Self {
+        RequestForm {
+            items: r.items.clone(),
+            legal_basis: r.legal_basis.clone(),
+            basis_document: r.basis_document.clone(),
+            scenario: r.scenario.clone(),
+            scope: r.scope.clone(),
+            delivery: r.delivery.code().to_owned(),
+            valid_from: r.valid_from.to_string(),
+            valid_until: r.valid_until.to_string(),
+        }
+    }
+
+    fn from_fields(fields: &[(String, String)]) -> Self {
+        let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+        RequestForm {
+            items: fields.iter().filter(|(k, _)| k == "items").map(|(_, v)| v.clone()).collect(),
+            legal_basis: get("legal_basis"),
+            basis_document: get("basis_document"),
+            scenario: get("scenario"),
+            scope: get("scope"),
+            delivery: get("delivery"),
+            valid_from: get("valid_from"),
+            valid_until: get("valid_until"),
+        }
+    }
+
+    fn dto(&self) -> RequestDto {
+        RequestDto {
+            items: self.items.clone(),
+            legal_basis: self.legal_basis.clone(),
+            basis_document: self.basis_document.clone(),
+            scenario: self.scenario.clone(),
+            scope: self.scope.clone(),
+            delivery: self.delivery.clone(),
+            valid_from: self.valid_from.clone(),
+            valid_until: self.valid_until.clone(),
+        }
+    }
+}
+
+/// A data item or delivery method offered by the entry.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub code: String,
+    pub label: String,
+}
+
+fn item_choices(content: &EntryContent) -> Vec<Choice> {
+    content
+        .items
+        .iter()
+        .map(|i| Choice {
+            code: i.code.clone(),
+            label: format!(
+                "{}({} · {} {} 级{})",
+                i.name,
+                i.code,
+                i.grade.class,
+                i.grade.level,
+                i.personal_info.map_or(String::new(), |k| format!(" · {}", k.label()))
+            ),
+        })
+        .collect()
+}
+
+fn method_choices(content: &EntryContent) -> Vec<Choice> {
+    DeliveryMethod::ALL
+        .iter()
+        .filter(|m| content.delivery_methods.contains(m))
+        .map(|m| Choice { code: m.code().to_owned(), label: m.label().to_owned() })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "application_new.html")]
+struct NewPage {
+    layout: Layout,
+    feedback: Feedback,
+    entry_id: String,
+    entry_name: String,
+    provider: String,
+    attribute: &'static str,
+    terms: String,
+    reply_days: u32,
+    items: Vec<Choice>,
+    methods: Vec<Choice>,
+    form: RequestForm,
+    status_is_error: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct NewQuery {
+    entry: Option<String>,
+}
+
+async fn new_page(state: &AppState, caller: &Caller, entry: &str, form: RequestForm, feedback: Feedback) -> PageResult {
+    let id: EntryId = entry.parse().map_err(|e| fail(ServiceError::from(e)))?;
+    let entry = state.services.get_entry(&caller.principal, id).await.map_err(fail)?;
+    let published =
+        entry.published().ok_or_else(|| fail(ServiceError::NotFound("目录尚未发布,只能申请已发布的目录".into())))?;
+    let provider = state.services.store().get_org(entry.provider).await.map_err(|e| fail(ServiceError::from(e)))?;
+    let layout = layout(state, caller, "申请共享", "/console/applications").await?;
+    let c = &published.content;
+    let attribute = c.sharing.attribute();
+    let terms = match &c.sharing {
+        govshare_domain::catalog::SharingTerms::Conditional { scope, purposes } => {
+            format!("共享范围:{scope};使用用途:{}", purposes.join("、"))
+        }
+        _ => String::new(),
+    };
+    let today = state.services.now().with_timezone(&govshare_domain::calendar::beijing()).date_naive();
+    let form = if form.valid_from.is_empty() && form.items.is_empty() {
+        RequestForm {
+            valid_from: today.to_string(),
+            valid_until: (today + chrono::Duration::days(364)).to_string(),
+            delivery: c.delivery_methods.iter().next().map(|m| m.code().to_owned()).unwrap_or_default(),
+            ..form
+        }
+    } else {
+        form
+    };
+    let page = NewPage {
+        layout,
+        entry_id: entry.id.to_string(),
+        entry_name: c.name.clone(),
+        provider: provider.name,
+        attribute: attribute.label(),
+        terms,
+        reply_days: if attribute == govshare_domain::catalog::SharingAttribute::Unconditional { 1 } else { 10 },
+        items: item_choices(c),
+        methods: method_choices(c),
+        status_is_error: feedback.error.is_some(),
+        feedback,
+        form,
+    };
+    let status = if page.status_is_error { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(render(status, &page))
+}
+
+pub async fn new_form(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<NewQuery>,
+) -> PageResult {
+    new_page(&state, &caller, q.entry.as_deref().unwrap_or_default(), RequestForm::default(), Feedback::default()).await
+}
+
+/// The application form has repeated `items` checkboxes, so it is read as a list of pairs.
+pub async fn create(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let entry = fields.iter().find(|(k, _)| k == "entry_id").map(|(_, v)| v.clone()).unwrap_or_default();
+    let submit = fields.iter().any(|(k, v)| k == "action" && v == "submit");
+    let form = RequestForm::from_fields(&fields);
+    let id: Result<EntryId, _> = entry.parse();
+    let outcome = match id {
+        Ok(id) => state.services.create_application(&caller.principal, id, &form.dto().input(), submit).await,
+        Err(e) => Err(e.into()),
+    };
+    match outcome {
+        Ok(view) => {
+            let notice = if submit { "application_submitted" } else { "application_drafted" };
+            Ok(Redirect::to(&format!("/console/applications/{}?notice={notice}", view.application.id)).into_response())
+        }
+        Err(err) => new_page(&state, &caller, &entry, form, Feedback::from_error(&err)).await,
+    }
+}
+
+/// One row of the timeline.
+#[derive(Debug, Clone)]
+pub struct StepRow {
+    pub at: String,
+    pub actor: String,
+    pub org: String,
+    pub label: &'static str,
+    pub detail: String,
+}
+
+/// One deadline period.
+#[derive(Debug, Clone)]
+pub struct PeriodRow {
+    pub kind: &'static str,
+    pub started: String,
+    pub days: u32,
+    pub due: String,
+    pub met: String,
+    pub running: bool,
+    pub late: bool,
+}
+
+#[derive(Template)]
+#[template(path = "application_detail.html")]
+struct DetailPage {
+    layout: Layout,
+    feedback: Feedback,
+    v: ApplicationRow,
+    request: RequestForm,
+    item_labels: Vec<String>,
+    delivery: &'static str,
+    reply: Option<(String, String)>,
+    supplement_notice: Vec<String>,
+    extension: Option<String>,
+    periods: Vec<PeriodRow>,
+    steps: Vec<StepRow>,
+    alerts: Vec<(String, &'static str, String)>,
+    allowed: Vec<&'static str>,
+    /// For the edit and supplement forms.
+    items: Vec<Choice>,
+    methods: Vec<Choice>,
+    form: RequestForm,
+}
+
+impl DetailPage {
+    fn can(&self, step: &str) -> bool {
+        self.allowed.contains(&step)
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct DetailQuery {
+    notice: Option<String>,
+}
+
+async fn detail_page(
+    state: &AppState,
+    caller: &Caller,
+    id: ApplicationId,
+    feedback: Feedback,
+    typed: Option<RequestForm>,
+) -> PageResult {
+    let view = state.services.get_application(&caller.principal, id).await.map_err(fail)?;
+    let layout = layout(state, caller, "共享申请详情", "/console/applications").await?;
+    let entry =
+        state.services.store().get_entry(view.application.entry).await.map_err(|e| fail(ServiceError::from(e)))?;
+    let content = entry.version(view.application.entry_version).map(|v| v.content.clone());
+    let s = &view.status;
+    let name_of = |code: &String| {
+        content
+            .as_ref()
+            .and_then(|c| c.items.iter().find(|i| &i.code == code))
+            .map_or(code.clone(), |i| format!("{}({})", i.name, i.code))
+    };
+    let orgs = [(view.requester.id, view.requester.name.clone()), (view.provider.id, view.provider.name.clone())];
+    let org_name = |id| {
+        orgs.iter().find(|(o, _)| *o == id).map(|(_, n)| n.clone()).unwrap_or_else(|| "政务数据共享主管部门".into())
+    };
+    let steps = view
+        .application
+        .events
+        .iter()
+        .rev()
+        .map(|e| {
+            use govshare_domain::application::Step;
+            let detail = match &e.step {
+                Step::Create { .. } | Step::Edit { .. } | Step::Submit | Step::Send | Step::ApproveReply => {
+                    String::new()
+                }
+                Step::Return { note }
+                | Step::Withdraw { note }
+                | Step::ReturnReply { note }
+                | Step::RecordDelivery { note } => note.clone(),
+                Step::DraftReply { reply } => reply_text(reply),
+                Step::Supplement { note, .. } => note.clone(),
+                Step::RequestExtension { days, reason } => format!("延长 {days} 个工作日,理由:{reason}"),
+                Step::DecideExtension { note, .. } => note.clone(),
+            };
+            StepRow {
+                at: beijing(e.at),
+                actor: e.actor_name.clone(),
+                org: org_name(e.org),
+                label: e.step.label(),
+                detail,
+            }
+        })
+        .collect();
+    let periods = s
+        .periods
+        .iter()
+        .map(|p| PeriodRow {
+            kind: p.kind.label(),
+            started: beijing(p.started_at),
+            days: p.days,
+            due: format!("{} 23:59", p.due_date),
+            met: p.met_at.map(beijing).unwrap_or_default(),
+            running: p.running,
+            late: p.late,
+        })
+        .collect();
+    let extension = s.extension.as_ref().map(|x| {
+        let decision = match x.granted {
+            None => "待主管部门审批".to_owned(),
+            Some(true) => format!("主管部门已同意({})", x.decided_by.clone().unwrap_or_default()),
+            Some(false) => format!("主管部门不同意:{}", x.decision_note),
+        };
+        format!("申请延长 {} 个工作日,理由:{};{decision}", x.days, x.reason)
+    });
+    let page = DetailPage {
+        layout,
+        feedback,
+        v: row(&view),
+        request: RequestForm::from_request(&s.request),
+        item_labels: s.request.items.iter().map(name_of).collect(),
+        delivery: s.request.delivery.label(),
+        reply: s.reply.as_ref().map(|r| (r.label().to_owned(), reply_text(r))),
+        supplement_notice: s.supplement_notice.clone().unwrap_or_default(),
+        extension,
+        periods,
+        steps,
+        alerts: view.alerts.iter().map(|a| (beijing(a.created_at), a.kind.label(), a.note.clone())).collect(),
+        allowed: view.allowed_steps.clone(),
+        items: content.as_ref().map(item_choices).unwrap_or_default(),
+        methods: content.as_ref().map(method_choices).unwrap_or_default(),
+        form: typed.unwrap_or_else(|| RequestForm::from_request(&s.request)),
+    };
+    let status = match &page.feedback.error {
+        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        None => StatusCode::OK,
+    };
+    Ok(render(status, &page))
+}
+
+fn reply_text(r: &Reply) -> String {
+    match r {
+        Reply::Approve { conditions } if conditions.is_empty() => String::new(),
+        Reply::Approve { conditions } => format!("共享条件:{conditions}"),
+        Reply::Refuse { reason } => format!("理由:{reason}"),
+        Reply::Supplement { materials } => format!("需补正:{}", materials.join(";")),
+    }
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> PageResult {
+    let id: ApplicationId = id.parse().map_err(|e| fail(ServiceError::from(e)))?;
+    detail_page(&state, &caller, id, Feedback::notice(q.notice.as_deref()), None).await
+}
+
+/// Every step posts here; `step` says which, the other fields are the step's (see the API's `StepDto`).
+pub async fn step(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let id: ApplicationId = id.parse().map_err(|e| fail(ServiceError::from(e)))?;
+    let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let typed = RequestForm::from_fields(&fields);
+    let step = get("step");
+    let dto = StepDto {
+        step: step.clone(),
+        note: get("note"),
+        request: typed.dto(),
+        decision: get("decision"),
+        conditions: get("conditions"),
+        reason: get("reason"),
+        materials: get("materials").lines().map(str::to_owned).collect(),
+        days: match get("days").trim() {
+            "" => None,
+            d => Some(d.parse().unwrap_or(0)),
+        },
+        granted: match get("granted").as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+    };
+    let outcome = match dto.input() {
+        Ok(input) => state.services.application_step(&caller.principal, id, &input).await,
+        Err(e) => Err(e.into()),
+    };
+    match outcome {
+        Ok(_) => Ok(Redirect::to(&format!("/console/applications/{id}?notice=step_{step}")).into_response()),
+        Err(err) => {
+            let typed = matches!(step.as_str(), "edit" | "supplement").then_some(typed);
+            detail_page(&state, &caller, id, Feedback::from_error(&err), typed).await
+        }
+    }
+}
