@@ -1,0 +1,394 @@
+//! Records of hosted data sources (R-DEL-1): how a provider's rows are checked against its entry's data items
+//! before the platform keeps them — types, lengths, 公民身份号码 (GB 11643) and 统一社会信用代码 (GB 32100) check
+//! characters — and how a source is bound to an entry.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ValidationError;
+use crate::catalog::{DataItem, DataType, EntryContent, PersonalInfoKind};
+use crate::credit_code::CreditCode;
+
+/// One record as the platform keeps it: item code → value (string, number, bool or null).
+pub type Record = serde_json::Map<String, Value>;
+
+/// How a provider serves an entry's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceKind {
+    /// A table the platform hosts, loaded from files. `key_item` identifies a record (lookups, upserts);
+    /// `scope_item` (optional) is the item row scopes match by prefix, e.g. a region code.
+    Hosted { key_item: String, scope_item: Option<String> },
+    /// The provider's own HTTP service: `url` contains `{key}`, which the platform replaces with the
+    /// percent-encoded key and GETs; the answer is one JSON object of item codes (404: no record).
+    Proxy { url: String, key_item: String },
+}
+
+impl SourceKind {
+    pub fn key_item(&self) -> &str {
+        match self {
+            SourceKind::Hosted { key_item, .. } | SourceKind::Proxy { key_item, .. } => key_item,
+        }
+    }
+
+    pub fn scope_item(&self) -> Option<&str> {
+        match self {
+            SourceKind::Hosted { scope_item, .. } => scope_item.as_deref(),
+            SourceKind::Proxy { .. } => None,
+        }
+    }
+
+    pub fn is_hosted(&self) -> bool {
+        matches!(self, SourceKind::Hosted { .. })
+    }
+}
+
+/// Unparsed binding, as the API and the console send it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SourceInput {
+    /// `hosted` or `proxy`.
+    pub kind: String,
+    pub key_item: String,
+    pub scope_item: String,
+    pub url: String,
+}
+
+impl SourceKind {
+    pub fn parse(input: &SourceInput, entry: &EntryContent) -> Result<SourceKind, ValidationError> {
+        let item = |field: &'static str, code: &str| -> Result<String, ValidationError> {
+            let code = code.trim();
+            if code.is_empty() {
+                return Err(ValidationError::new(field, "required", "请选择数据项"));
+            }
+            entry.items.iter().find(|i| i.code == code || i.name == code).map(|i| i.code.clone()).ok_or_else(|| {
+                ValidationError::new(field, "not_in_entry", format!("「{code}」不是该目录的数据项"))
+            })
+        };
+        match input.kind.trim() {
+            "hosted" | "平台托管" => {
+                let key_item = item("key_item", &input.key_item)?;
+                let scope_item =
+                    if input.scope_item.trim().is_empty() { None } else { Some(item("scope_item", &input.scope_item)?) };
+                Ok(SourceKind::Hosted { key_item, scope_item })
+            }
+            "proxy" | "接口代理" => {
+                let key_item = item("key_item", &input.key_item)?;
+                let url = input.url.trim();
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ValidationError::new("url", "scheme", "服务地址应以 http:// 或 https:// 开头"));
+                }
+                if !url.contains("{key}") || url.len() > 500 {
+                    return Err(ValidationError::new(
+                        "url",
+                        "key_placeholder",
+                        "服务地址应包含 {key} 占位符(查询键值将替换它),且不超过 500 个字符",
+                    ));
+                }
+                Ok(SourceKind::Proxy { url: url.to_owned(), key_item })
+            }
+            "" => Err(ValidationError::new("kind", "required", "请选择数据源类型")),
+            other => Err(ValidationError::new(
+                "kind",
+                "unknown_value",
+                format!("「{other}」不是有效的数据源类型,可选:hosted(平台托管)、proxy(接口代理)"),
+            )),
+        }
+    }
+}
+
+/// A problem with one value of one row of a loaded file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowError {
+    /// Line of the file (CSV and JSON Lines, header = line 1) or row of the sheet (Excel).
+    pub row: u64,
+    /// The item's code, or the file's column header when it matches no item.
+    pub column: String,
+    pub rule: String,
+    pub message: String,
+}
+
+/// GB 11643 公民身份号码: 17 digits, a valid birth date, and the ISO 7064 MOD 11-2 check character.
+pub fn check_id_number(input: &str) -> Result<(), (&'static str, String)> {
+    let bytes = input.as_bytes();
+    if bytes.len() != 18 {
+        return Err(("id_length", format!("公民身份号码应为 18 位,实际 {} 位", input.chars().count())));
+    }
+    if !bytes[..17].iter().all(u8::is_ascii_digit) {
+        return Err(("id_digits", "公民身份号码前 17 位应为数字".into()));
+    }
+    let birth = &input[6..14];
+    if NaiveDate::parse_from_str(birth, "%Y%m%d").is_err() {
+        return Err(("id_birth_date", format!("公民身份号码中的出生日期「{birth}」无效")));
+    }
+    let expected = id_check_character(&bytes[..17]);
+    let actual = bytes[17].to_ascii_uppercase() as char;
+    if actual != expected {
+        return Err(("check_character", format!("公民身份号码校验位错误:第 18 位应为「{expected}」,实际为「{actual}」")));
+    }
+    Ok(())
+}
+
+/// The GB 11643 check character of the first 17 digits.
+pub fn id_check_character(first17: &[u8]) -> char {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    let sum: u32 = first17.iter().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    CHECK[(sum % 11) as usize] as char
+}
+
+fn value_error(rule: &'static str, message: impl Into<String>) -> (&'static str, String) {
+    (rule, message.into())
+}
+
+/// Checks one raw value (as read from a file) against its data item and returns the value to keep.
+/// Empty input is `null`.
+pub fn parse_value(item: &DataItem, raw: &str) -> Result<Value, (&'static str, String)> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(Value::Null);
+    }
+    if let Some(max) = item.length {
+        let len = raw.chars().count();
+        if len > max as usize {
+            return Err(value_error("too_long", format!("长度 {len} 超过数据项定义的 {max}")));
+        }
+    }
+    let value = match item.data_type {
+        DataType::String | DataType::Binary => Value::String(raw.to_owned()),
+        DataType::Integer => {
+            let n: i64 = raw.parse().map_err(|_| value_error("integer", format!("「{raw}」不是整数")))?;
+            Value::from(n)
+        }
+        DataType::Decimal => {
+            let ok = raw.parse::<f64>().is_ok_and(f64::is_finite)
+                && raw.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+'));
+            if !ok {
+                return Err(value_error("decimal", format!("「{raw}」不是数值")));
+            }
+            // Kept as written: a decimal is never rounded through a float.
+            Value::String(raw.to_owned())
+        }
+        DataType::Date => {
+            let date = ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d"]
+                .iter()
+                .find_map(|f| NaiveDate::parse_from_str(raw, f).ok())
+                .ok_or_else(|| value_error("date", format!("「{raw}」不是有效日期(YYYY-MM-DD)")))?;
+            Value::String(date.format("%Y-%m-%d").to_string())
+        }
+        DataType::DateTime => {
+            let at = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+                .ok_or_else(|| value_error("datetime", format!("「{raw}」不是有效日期时间(YYYY-MM-DD HH:MM:SS)")))?;
+            Value::String(at.format("%Y-%m-%d %H:%M:%S").to_string())
+        }
+        DataType::Boolean => match raw {
+            "true" | "1" | "是" | "TRUE" | "True" => Value::Bool(true),
+            "false" | "0" | "否" | "FALSE" | "False" => Value::Bool(false),
+            _ => return Err(value_error("boolean", format!("「{raw}」不是布尔值(是/否)"))),
+        },
+    };
+    match item.personal_info {
+        Some(PersonalInfoKind::IdNumber) => check_id_number(raw)?,
+        Some(PersonalInfoKind::CreditCode) => {
+            CreditCode::parse(raw).map_err(|e| value_error("check_character", e.message))?;
+        }
+        Some(PersonalInfoKind::Phone) => {
+            let digits = raw.chars().filter(char::is_ascii_digit).count();
+            if !(7..=15).contains(&digits) || !raw.chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | ' ')) {
+                return Err(value_error("phone", format!("「{raw}」不是有效电话号码")));
+            }
+        }
+        Some(PersonalInfoKind::Email) => {
+            let ok = raw.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+            if !ok {
+                return Err(value_error("email", format!("「{raw}」不是有效电子邮箱")));
+            }
+        }
+        _ => {}
+    }
+    Ok(value)
+}
+
+/// Turns a JSON value from a JSON Lines file into the raw text `parse_value` checks.
+pub fn json_to_raw(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// How the columns of a file map to the entry's data items (found by code or name in the header).
+#[derive(Debug, Clone)]
+pub struct ColumnMap {
+    /// For each column of the file, the index of its item in the entry (None: not an item).
+    columns: Vec<Option<usize>>,
+    headers: Vec<String>,
+}
+
+impl ColumnMap {
+    /// Matches a file's header row to the entry's items. Every item must have a column (a missing one is
+    /// an error naming it); extra columns are an error too, so a mislabelled column cannot load silently.
+    pub fn new(items: &[DataItem], headers: &[String]) -> Result<ColumnMap, Vec<RowError>> {
+        let mut errors = Vec::new();
+        let mut seen = BTreeMap::new();
+        let columns: Vec<Option<usize>> = headers
+            .iter()
+            .map(|h| {
+                let h = h.trim().trim_start_matches('\u{feff}');
+                let found = items.iter().position(|i| i.code == h || i.name == h);
+                match found {
+                    None => errors.push(RowError {
+                        row: 1,
+                        column: h.to_owned(),
+                        rule: "unknown_column".into(),
+                        message: format!("列「{h}」不是该目录的数据项"),
+                    }),
+                    Some(i) => {
+                        if seen.insert(i, ()).is_some() {
+                            errors.push(RowError {
+                                row: 1,
+                                column: h.to_owned(),
+                                rule: "duplicate_column".into(),
+                                message: format!("数据项「{}」出现了两列", items[i].name),
+                            });
+                        }
+                    }
+                }
+                found
+            })
+            .collect();
+        for (i, item) in items.iter().enumerate() {
+            if !seen.contains_key(&i) {
+                errors.push(RowError {
+                    row: 1,
+                    column: item.code.clone(),
+                    rule: "missing_column".into(),
+                    message: format!("缺少数据项「{}」({})一列", item.name, item.code),
+                });
+            }
+        }
+        if errors.is_empty() { Ok(ColumnMap { columns, headers: headers.to_vec() }) } else { Err(errors) }
+    }
+
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// Checks one row (values in the file's column order) and builds the record. `key_item` must have a value.
+    pub fn record(&self, items: &[DataItem], key_item: &str, row: u64, values: &[String]) -> Result<Record, Vec<RowError>> {
+        let mut errors = Vec::new();
+        let mut record = Record::new();
+        if values.len() != self.columns.len() {
+            return Err(vec![RowError {
+                row,
+                column: String::new(),
+                rule: "column_count".into(),
+                message: format!("该行有 {} 列,表头有 {} 列", values.len(), self.columns.len()),
+            }]);
+        }
+        for (raw, column) in values.iter().zip(&self.columns) {
+            let Some(i) = column else { continue };
+            let item = &items[*i];
+            match parse_value(item, raw) {
+                Ok(Value::Null) if item.code == key_item => errors.push(RowError {
+                    row,
+                    column: item.code.clone(),
+                    rule: "required".into(),
+                    message: format!("「{}」是记录的主键,不能为空", item.name),
+                }),
+                Ok(value) => {
+                    record.insert(item.code.clone(), value);
+                }
+                Err((rule, message)) => errors.push(RowError {
+                    row,
+                    column: item.code.clone(),
+                    rule: rule.into(),
+                    message: format!("{}:{message}", item.name),
+                }),
+            }
+        }
+        if errors.is_empty() { Ok(record) } else { Err(errors) }
+    }
+}
+
+/// The text of a record's key item, as lookups send it.
+pub fn key_of(record: &Record, key_item: &str) -> Option<String> {
+    match record.get(key_item)? {
+        Value::Null => None,
+        v => Some(json_to_raw(v)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Grade;
+
+    fn item(code: &str, data_type: DataType, length: Option<u32>, pi: Option<PersonalInfoKind>) -> DataItem {
+        DataItem {
+            name: code.to_uppercase(),
+            code: code.into(),
+            data_type,
+            length,
+            grade: Grade { class: "一般数据".into(), level: 2 },
+            personal_info: pi,
+        }
+    }
+
+    #[test]
+    fn id_numbers_need_their_check_character_and_birth_date() {
+        // 11010519491231002X is the standard's own example.
+        assert!(check_id_number("11010519491231002X").is_ok());
+        assert!(check_id_number("11010519491231002x").is_ok());
+        assert_eq!(check_id_number("110105194912310021").unwrap_err().0, "check_character");
+        assert_eq!(check_id_number("110105194913310023").unwrap_err().0, "id_birth_date");
+        assert_eq!(check_id_number("1101051949123100").unwrap_err().0, "id_length");
+    }
+
+    #[test]
+    fn values_are_checked_by_type_length_and_kind() {
+        let name = item("xm", DataType::String, Some(4), Some(PersonalInfoKind::Name));
+        assert_eq!(parse_value(&name, " 张三 ").unwrap(), Value::from("张三"));
+        assert_eq!(parse_value(&name, "欧阳娜娜子").unwrap_err().0, "too_long");
+        let age = item("nl", DataType::Integer, None, None);
+        assert_eq!(parse_value(&age, "42").unwrap(), Value::from(42));
+        assert_eq!(parse_value(&age, "4.2").unwrap_err().0, "integer");
+        let amount = item("je", DataType::Decimal, None, None);
+        assert_eq!(parse_value(&amount, "1234.50").unwrap(), Value::from("1234.50"));
+        assert_eq!(parse_value(&amount, "1e5").unwrap_err().0, "decimal");
+        let born = item("csrq", DataType::Date, None, None);
+        assert_eq!(parse_value(&born, "19900102").unwrap(), Value::from("1990-01-02"));
+        assert_eq!(parse_value(&born, "1990-02-30").unwrap_err().0, "date");
+        let code = item("xydm", DataType::String, Some(18), Some(PersonalInfoKind::CreditCode));
+        assert!(parse_value(&code, "91350100M000100Y43").is_ok());
+        assert_eq!(parse_value(&code, "91350100M000100Y44").unwrap_err().0, "check_character");
+        let mail = item("yx", DataType::String, None, Some(PersonalInfoKind::Email));
+        assert_eq!(parse_value(&mail, "not-an-address").unwrap_err().0, "email");
+        assert_eq!(parse_value(&mail, "").unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn columns_are_matched_by_code_or_name_and_rows_report_every_bad_value() {
+        let items = vec![
+            item("sfzh", DataType::String, Some(18), Some(PersonalInfoKind::IdNumber)),
+            item("nl", DataType::Integer, None, None),
+        ];
+        let bad = ColumnMap::new(&items, &["sfzh".into(), "年龄".into()]).unwrap_err();
+        assert_eq!(bad.iter().map(|e| e.rule.as_str()).collect::<Vec<_>>(), ["unknown_column", "missing_column"]);
+        let map = ColumnMap::new(&items, &["NL".into(), "sfzh".into()]).unwrap();
+        let ok = map.record(&items, "sfzh", 2, &["30".into(), "11010519491231002X".into()]).unwrap();
+        assert_eq!(key_of(&ok, "sfzh").as_deref(), Some("11010519491231002X"));
+        let errors = map.record(&items, "sfzh", 3, &["x".into(), "".into()]).unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert_eq!((errors[0].row, errors[0].column.as_str(), errors[0].rule.as_str()), (3, "nl", "integer"));
+        assert_eq!(errors[1].rule, "required");
+    }
+}
