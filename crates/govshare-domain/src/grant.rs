@@ -46,7 +46,9 @@ impl std::fmt::Display for GrantId {
 impl std::str::FromStr for GrantId {
     type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s.trim()).map(GrantId).map_err(|_| ValidationError::new("grant_id", "format", "共享授权标识格式错误"))
+        Uuid::parse_str(s.trim())
+            .map(GrantId)
+            .map_err(|_| ValidationError::new("grant_id", "format", "共享授权标识格式错误"))
     }
 }
 
@@ -88,7 +90,11 @@ impl Masking {
     pub fn parse(field: impl Into<std::borrow::Cow<'static, str>>, input: &str) -> Result<Masking, ValidationError> {
         let input = input.trim();
         Masking::ALL.into_iter().find(|m| m.code() == input || m.label() == input).ok_or_else(|| {
-            ValidationError::new(field, "unknown_value", format!("「{input}」不是有效的脱敏方式,可选:keep、mask、hash、drop"))
+            ValidationError::new(
+                field,
+                "unknown_value",
+                format!("「{input}」不是有效的脱敏方式,可选:keep、mask、hash、drop"),
+            )
         })
     }
 
@@ -305,7 +311,11 @@ impl Grant {
         for (code, masking) in &input.items {
             let field = format!("items.{code}");
             if !request.items.iter().any(|c| c == code) {
-                return Err(ValidationError::new(field, "not_requested", format!("数据项「{code}」不在共享申请的范围内")));
+                return Err(ValidationError::new(
+                    field,
+                    "not_requested",
+                    format!("数据项「{code}」不在共享申请的范围内"),
+                ));
             }
             let masking = Masking::parse(field.clone(), masking)?;
             items.push(GrantItem { code: code.clone(), masking });
@@ -317,7 +327,11 @@ impl Grant {
         } else {
             let item = input.scope_item.trim();
             if !entry.items.iter().any(|i| i.code == item) {
-                return Err(ValidationError::new("scope_item", "not_in_entry", format!("「{item}」不是该目录的数据项")));
+                return Err(ValidationError::new(
+                    "scope_item",
+                    "not_in_entry",
+                    format!("「{item}」不是该目录的数据项"),
+                ));
             }
             let prefixes: Vec<String> = input
                 .scope_prefixes
@@ -374,7 +388,12 @@ impl Grant {
             state: GrantState::Active,
             hash_key,
             created_at: now,
-            events: vec![GrantEvent { at: now, actor: actor.to_owned(), action: "create".into(), reason: String::new() }],
+            events: vec![GrantEvent {
+                at: now,
+                actor: actor.to_owned(),
+                action: "create".into(),
+                reason: String::new(),
+            }],
         })
     }
 

@@ -64,15 +64,21 @@ impl SourceKind {
             if code.is_empty() {
                 return Err(ValidationError::new(field, "required", "请选择数据项"));
             }
-            entry.items.iter().find(|i| i.code == code || i.name == code).map(|i| i.code.clone()).ok_or_else(|| {
-                ValidationError::new(field, "not_in_entry", format!("「{code}」不是该目录的数据项"))
-            })
+            entry
+                .items
+                .iter()
+                .find(|i| i.code == code || i.name == code)
+                .map(|i| i.code.clone())
+                .ok_or_else(|| ValidationError::new(field, "not_in_entry", format!("「{code}」不是该目录的数据项")))
         };
         match input.kind.trim() {
             "hosted" | "平台托管" => {
                 let key_item = item("key_item", &input.key_item)?;
-                let scope_item =
-                    if input.scope_item.trim().is_empty() { None } else { Some(item("scope_item", &input.scope_item)?) };
+                let scope_item = if input.scope_item.trim().is_empty() {
+                    None
+                } else {
+                    Some(item("scope_item", &input.scope_item)?)
+                };
                 Ok(SourceKind::Hosted { key_item, scope_item })
             }
             "proxy" | "接口代理" => {
@@ -127,7 +133,10 @@ pub fn check_id_number(input: &str) -> Result<(), (&'static str, String)> {
     let expected = id_check_character(&bytes[..17]);
     let actual = bytes[17].to_ascii_uppercase() as char;
     if actual != expected {
-        return Err(("check_character", format!("公民身份号码校验位错误:第 18 位应为「{expected}」,实际为「{actual}」")));
+        return Err((
+            "check_character",
+            format!("公民身份号码校验位错误:第 18 位应为「{expected}」,实际为「{actual}」"),
+        ));
     }
     Ok(())
 }
@@ -283,7 +292,13 @@ impl ColumnMap {
     }
 
     /// Checks one row (values in the file's column order) and builds the record. `key_item` must have a value.
-    pub fn record(&self, items: &[DataItem], key_item: &str, row: u64, values: &[String]) -> Result<Record, Vec<RowError>> {
+    pub fn record(
+        &self,
+        items: &[DataItem],
+        key_item: &str,
+        row: u64,
+        values: &[String],
+    ) -> Result<Record, Vec<RowError>> {
         let mut errors = Vec::new();
         let mut record = Record::new();
         if values.len() != self.columns.len() {
@@ -325,6 +340,72 @@ pub fn key_of(record: &Record, key_item: &str) -> Option<String> {
         Value::Null => None,
         v => Some(json_to_raw(v)),
     }
+}
+
+/// A data source bound to a catalog entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataSource {
+    pub entry: crate::catalog::EntryId,
+    pub kind: SourceKind,
+    /// Hosted records are kept SM4-encrypted (the entry's grade requires it; decided at binding).
+    pub encrypted: bool,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub updated_by: String,
+}
+
+/// `replace`: the file is the whole table (records not in it are deleted); `upsert`: the file adds or changes
+/// records and deletes none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    Replace,
+    Upsert,
+}
+
+impl LoadMode {
+    pub fn parse(input: &str) -> Result<LoadMode, ValidationError> {
+        match input.trim() {
+            "" | "replace" | "全量替换" => Ok(LoadMode::Replace),
+            "upsert" | "增量更新" => Ok(LoadMode::Upsert),
+            other => Err(ValidationError::new(
+                "mode",
+                "unknown_value",
+                format!("「{other}」不是有效的加载方式,可选:replace(全量替换)、upsert(增量更新)"),
+            )),
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            LoadMode::Replace => "replace",
+            LoadMode::Upsert => "upsert",
+        }
+    }
+}
+
+/// What one load did; kept as the source's change history together with the changed records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLoad {
+    pub id: uuid::Uuid,
+    pub entry: crate::catalog::EntryId,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    pub file_name: String,
+    /// SM3 of the file as received.
+    pub file_sm3: String,
+    pub mode: LoadMode,
+    pub rows_read: u64,
+    /// Rows left out because they had errors (only when the loader asked for the valid rows).
+    pub rows_rejected: u64,
+    pub counts: LoadCounts,
 }
 
 #[cfg(test)]

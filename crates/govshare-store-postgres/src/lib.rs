@@ -6,6 +6,7 @@
 
 mod applications;
 mod catalog;
+mod data;
 mod obligations;
 mod rows;
 pub mod testing;
@@ -17,15 +18,19 @@ use chrono::{DateTime, Utc};
 use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead, Digest, GENESIS};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
+use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::notification::{DeadlineAlert, Notification};
 use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
+use govshare_domain::record::{DataSource, LoadCounts, SourceLoad};
 use govshare_domain::region::{Region, RegionCode};
 use govshare_domain::role::Role;
 use govshare_domain::source::SourceDesignation;
 use govshare_domain::user::{Membership, User, UserId, Username};
-use govshare_store::{Member, Result, Session, Store, StoreError, UserWithPassword};
+use govshare_store::{
+    Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter, UserWithPassword,
+};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -714,6 +719,111 @@ impl Store for PgStore {
 
     async fn list_applications(&self, party: Option<OrgId>, open_only: bool) -> Result<Vec<Application>> {
         applications::list(&self.reader, party, open_only).await
+    }
+
+    async fn save_source(&self, source: &DataSource, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        data::save_source(&mut tx, source).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_source(&self, entry: EntryId) -> Result<Option<DataSource>> {
+        data::get_source(&self.reader, entry).await
+    }
+
+    async fn load_records(
+        &self,
+        load: &SourceLoad,
+        feed: &mut dyn RecordFeed,
+        audit: &AuditEvent,
+    ) -> Result<LoadCounts> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let counts = data::load(&mut tx, load, feed).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(counts)
+    }
+
+    async fn source_loads(&self, entry: EntryId, limit: u32) -> Result<Vec<SourceLoad>> {
+        data::loads(&self.reader, entry, limit).await
+    }
+
+    async fn get_record(&self, entry: EntryId, key: &str) -> Result<Option<StoredRecord>> {
+        data::get_record(&self.reader, entry, key).await
+    }
+
+    async fn scan_records(
+        &self,
+        entry: EntryId,
+        scope_prefixes: Option<&[String]>,
+        after_key: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>> {
+        data::scan(&self.reader, entry, scope_prefixes, after_key, limit).await
+    }
+
+    async fn record_changes(
+        &self,
+        entry: EntryId,
+        scope_prefixes: Option<&[String]>,
+        after_seq: i64,
+        live_only: bool,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>> {
+        data::changes(&self.reader, entry, scope_prefixes, after_seq, live_only, limit).await
+    }
+
+    async fn create_grant(
+        &self,
+        grant: &Grant,
+        application: &Application,
+        expected_events: usize,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        applications::update(&mut tx, application, expected_events).await?;
+        data::insert_grant(&mut tx, grant).await?;
+        catalog::insert_notifications(&mut tx, notifications).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn save_grant(
+        &self,
+        grant: &Grant,
+        expected_events: usize,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        data::update_grant(&mut tx, grant, expected_events).await?;
+        catalog::insert_notifications(&mut tx, notifications).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_grant(&self, id: GrantId) -> Result<Grant> {
+        data::get_grant(&self.reader, id).await
+    }
+
+    async fn list_grants(&self, party: Option<OrgId>) -> Result<Vec<Grant>> {
+        data::list_grants(&self.reader, party).await
+    }
+
+    async fn append_usage(&self, records: &[UsageRecord]) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        data::append_usage(&mut tx, records).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn usage_records(&self, filter: &UsageFilter, limit: u32) -> Result<Vec<UsageRecord>> {
+        data::usage(&self.reader, filter, limit).await
+    }
+
+    async fn usage_rows_since(&self, grant: GrantId, since: DateTime<Utc>) -> Result<u64> {
+        data::rows_since(&self.reader, grant, since).await
     }
 
     async fn record_deadline_alert(

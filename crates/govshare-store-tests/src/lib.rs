@@ -671,12 +671,237 @@ pub async fn ping(store: DynStore) {
     store.ping().await.unwrap();
 }
 
+/// A feed over prepared batches; fails after `fail_after` batches when set.
+struct Batches {
+    batches: std::collections::VecDeque<Vec<govshare_store::StoredRecord>>,
+    fail_after: Option<usize>,
+    served: usize,
+}
+
+#[async_trait::async_trait]
+impl govshare_store::RecordFeed for Batches {
+    async fn next_batch(&mut self) -> govshare_store::Result<Option<Vec<govshare_store::StoredRecord>>> {
+        if self.fail_after == Some(self.served) {
+            return Err(StoreError::Other("the file ended early".into()));
+        }
+        self.served += 1;
+        Ok(self.batches.pop_front())
+    }
+}
+
+fn stored(key: &str, scope: &str, value: &str) -> govshare_store::StoredRecord {
+    govshare_store::StoredRecord {
+        key: key.into(),
+        scope: scope.into(),
+        seq: 0,
+        digest: format!("digest-of-{value}"),
+        payload: value.as_bytes().to_vec(),
+        deleted: false,
+    }
+}
+
+pub async fn data_plane(store: DynStore) {
+    use govshare_domain::application::{Application, ApplicationEvent, ApplicationId, ApplicationRequest, Step};
+    use govshare_domain::catalog::{DeliveryMethod, SharingAttribute};
+    use govshare_domain::grant::{Grant, GrantEvent, GrantId, GrantItem, GrantState, Masking, UsageRecord};
+    use govshare_domain::record::{DataSource, LoadCounts, LoadMode, SourceKind, SourceLoad};
+    use govshare_store::UsageFilter;
+
+    let (authority, dept) = base(&store).await;
+    let entry = CatalogEntry {
+        id: EntryId::new(),
+        provider: dept.id,
+        created_at: Utc::now().trunc_subsecs(6),
+        versions: vec![version(1, EntryStatus::Published, content("330000-GAT-0020", "居民户籍信息"))],
+        events: vec![entry_event(1, "draft.create")],
+    };
+    store.create_entry(&entry, &event("catalog.create")).await.unwrap();
+    let now = Utc::now().trunc_subsecs(6);
+    let source = DataSource {
+        entry: entry.id,
+        kind: SourceKind::Hosted { key_item: "name".into(), scope_item: None },
+        encrypted: false,
+        updated_at: now,
+        updated_by: "user:x".into(),
+    };
+    let load = |mode| SourceLoad {
+        id: uuid::Uuid::now_v7(),
+        entry: entry.id,
+        at: now,
+        actor: "user:x".into(),
+        file_name: "f.csv".into(),
+        file_sm3: "00".into(),
+        mode,
+        rows_read: 0,
+        rows_rejected: 0,
+        counts: LoadCounts::default(),
+    };
+    let feed = |batches: Vec<Vec<govshare_store::StoredRecord>>, fail_after| Batches {
+        batches: batches.into(),
+        fail_after,
+        served: 0,
+    };
+    // No source bound yet: nothing to load into.
+    let mut empty = feed(vec![], None);
+    let refused = store.load_records(&load(LoadMode::Replace), &mut empty, &event("source.load")).await;
+    assert!(matches!(refused, Err(StoreError::NotFound(_))), "{refused:?}");
+    store.save_source(&source, &event("source.bind")).await.unwrap();
+    assert_eq!(store.get_source(entry.id).await.unwrap(), Some(source.clone()));
+
+    let first = vec![vec![stored("k1", "330106", "a"), stored("k2", "330302", "b")], vec![stored("k3", "330106", "c")]];
+    let counts =
+        store.load_records(&load(LoadMode::Replace), &mut feed(first, None), &event("source.load")).await.unwrap();
+    assert_eq!(counts, LoadCounts { inserted: 3, ..LoadCounts::default() });
+    let all = store.scan_records(entry.id, None, None, 10).await.unwrap();
+    assert_eq!(all.iter().map(|r| (r.key.as_str(), r.seq)).collect::<Vec<_>>(), [("k1", 1), ("k2", 2), ("k3", 3)]);
+    assert_eq!(all[1].payload, b"b");
+
+    // A load whose feed fails part-way leaves nothing behind.
+    let before = audit_seq(&store).await;
+    let broken = vec![vec![stored("k9", "", "z")], vec![stored("k8", "", "y")]];
+    let failed = store.load_records(&load(LoadMode::Upsert), &mut feed(broken, Some(1)), &event("source.load")).await;
+    assert!(failed.is_err());
+    assert_eq!(store.get_record(entry.id, "k9").await.unwrap(), None, "no partial load");
+    assert_eq!(audit_seq(&store).await, before);
+    assert_eq!(store.source_loads(entry.id, 10).await.unwrap().len(), 1);
+
+    // Replace: k1 unchanged, k2 changed, k3 gone, k4 new.
+    let second = vec![vec![stored("k1", "330106", "a"), stored("k2", "330302", "b2"), stored("k4", "330106", "d")]];
+    let counts =
+        store.load_records(&load(LoadMode::Replace), &mut feed(second, None), &event("source.load")).await.unwrap();
+    assert_eq!(counts, LoadCounts { inserted: 1, updated: 1, unchanged: 1, deleted: 1 });
+    assert_eq!(store.get_record(entry.id, "k3").await.unwrap(), None);
+    assert_eq!(store.get_record(entry.id, "k2").await.unwrap().unwrap().payload, b"b2");
+    let changes = store.record_changes(entry.id, None, 3, false, 10).await.unwrap();
+    assert_eq!(
+        changes.iter().map(|r| (r.key.as_str(), r.seq, r.deleted)).collect::<Vec<_>>(),
+        [("k2", 4, false), ("k4", 5, false), ("k3", 6, true)]
+    );
+    let snapshot = store.record_changes(entry.id, None, 0, true, 10).await.unwrap();
+    assert_eq!(snapshot.len(), 3);
+    let scoped = store.scan_records(entry.id, Some(&["3301".to_owned()]), None, 10).await.unwrap();
+    assert_eq!(scoped.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), ["k1", "k4"]);
+    let page = store.scan_records(entry.id, None, Some("k1"), 1).await.unwrap();
+    assert_eq!(page[0].key, "k2");
+    let nothing = store.scan_records(entry.id, Some(&[]), None, 10).await.unwrap();
+    assert!(nothing.is_empty(), "an empty scope holds no rows");
+    // Upsert deletes nothing.
+    let third = vec![vec![stored("k5", "330106", "e")]];
+    let counts =
+        store.load_records(&load(LoadMode::Upsert), &mut feed(third, None), &event("source.load")).await.unwrap();
+    assert_eq!(counts, LoadCounts { inserted: 1, ..LoadCounts::default() });
+    assert_eq!(store.scan_records(entry.id, None, None, 10).await.unwrap().len(), 4);
+    let loads = store.source_loads(entry.id, 10).await.unwrap();
+    assert_eq!(loads.len(), 3);
+    assert_eq!(loads[2].counts.inserted, 3, "history keeps every load's counts");
+
+    // A grant is created together with the application's delivery step.
+    let request = ApplicationRequest {
+        items: vec!["name".into()],
+        legal_basis: "《户口登记条例》".into(),
+        basis_document: "国务院令".into(),
+        scenario: "核验".into(),
+        scope: "本厅".into(),
+        delivery: DeliveryMethod::ServiceApi,
+        valid_from: now.date_naive(),
+        valid_until: now.date_naive() + Duration::days(30),
+    };
+    let step = |step: Step| ApplicationEvent {
+        at: now,
+        actor: "user:x".into(),
+        actor_name: "某人".into(),
+        org: authority.id,
+        step,
+    };
+    let mut application = Application {
+        id: ApplicationId::new(),
+        requester: authority.id,
+        provider: dept.id,
+        entry: entry.id,
+        entry_version: 1,
+        entry_name: "居民户籍信息".into(),
+        attribute: SharingAttribute::Conditional,
+        created_at: now,
+        events: vec![step(Step::Create { request: request.clone() })],
+    };
+    store.create_application(&application, &[], &event("application.create")).await.unwrap();
+    application.events.push(step(Step::RecordDelivery { note: "授权".into() }));
+    let grant = Grant {
+        id: GrantId::new(),
+        application: application.id,
+        requester: authority.id,
+        provider: dept.id,
+        entry: entry.id,
+        items: vec![GrantItem { code: "name".into(), masking: Masking::Mask }],
+        purpose: "核验".into(),
+        row_scope: None,
+        delivery: [DeliveryMethod::ServiceApi].into(),
+        valid_from: request.valid_from,
+        valid_until: request.valid_until,
+        rate_per_minute: 60,
+        daily_rows: 1000,
+        state: GrantState::Active,
+        hash_key: "00".into(),
+        created_at: now,
+        events: vec![GrantEvent { at: now, actor: "user:x".into(), action: "create".into(), reason: String::new() }],
+    };
+    // Stale application state: nothing is written.
+    let stale = store.create_grant(&grant, &application, 0, &[], &event("grant.create")).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    assert!(store.get_grant(grant.id).await.is_err());
+    store.create_grant(&grant, &application, 1, &[], &event("grant.create")).await.unwrap();
+    assert_eq!(store.get_grant(grant.id).await.unwrap(), grant);
+    assert_eq!(store.get_application(application.id).await.unwrap().events.len(), 2);
+    let mut suspended = grant.clone();
+    suspended.state = GrantState::Suspended;
+    suspended.events.push(GrantEvent { at: now, actor: "user:y".into(), action: "suspend".into(), reason: "r".into() });
+    store.save_grant(&suspended, 1, &[], &event("grant.suspend")).await.unwrap();
+    assert!(matches!(
+        store.save_grant(&suspended, 1, &[], &event("grant.suspend")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.list_grants(Some(dept.id)).await.unwrap(), [suspended.clone()]);
+    assert_eq!(store.list_grants(Some(authority.id)).await.unwrap().len(), 1);
+
+    let usage = |i: i64, rows: u64| UsageRecord {
+        id: uuid::Uuid::now_v7(),
+        at: now + Duration::seconds(i),
+        requester: authority.id,
+        provider: dept.id,
+        actor: "system:x".into(),
+        system: Some("业务系统".into()),
+        grant: Some(grant.id),
+        entry: entry.id,
+        purpose: "核验".into(),
+        operation: "lookup".into(),
+        items: vec!["name".into()],
+        rows,
+        result: "ok".into(),
+        latency_us: 120,
+    };
+    let records: Vec<UsageRecord> = (0..3).map(|i| usage(i, 2)).collect();
+    store.append_usage(&records).await.unwrap();
+    let read = store.usage_records(&UsageFilter { grant: Some(grant.id), ..UsageFilter::default() }, 10).await.unwrap();
+    assert_eq!(read.iter().map(|r| r.id).collect::<Vec<_>>(), records.iter().rev().map(|r| r.id).collect::<Vec<_>>());
+    assert_eq!(read[0], records[2], "round trip");
+    let older = UsageFilter { party: Some(dept.id), before: Some(records[2].at), ..UsageFilter::default() };
+    assert_eq!(store.usage_records(&older, 10).await.unwrap().len(), 2);
+    assert!(
+        store
+            .usage_records(&UsageFilter { entry: Some(EntryId::new()), ..UsageFilter::default() }, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.usage_rows_since(grant.id, now + Duration::seconds(1)).await.unwrap(), 4);
+}
+
 #[macro_export]
 macro_rules! store_contract_tests {
     ($factory:expr) => {
         $crate::store_contract_tests!(@tests $factory;
             regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
-            concurrent_appends, calendar_years, catalog_entries, obligations_and_sources, applications_and_alerts, ping);
+            concurrent_appends, calendar_years, catalog_entries, obligations_and_sources, applications_and_alerts, data_plane, ping);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(

@@ -13,10 +13,12 @@ use chrono::{DateTime, Utc};
 use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
+use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::notification::{DeadlineAlert, Notification};
 use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
 use govshare_domain::org::{OrgId, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
+use govshare_domain::record::{DataSource, LoadCounts, SourceLoad};
 use govshare_domain::region::{Region, RegionCode};
 use govshare_domain::role::Role;
 use govshare_domain::source::SourceDesignation;
@@ -207,6 +209,76 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// `open_only`.
     async fn list_applications(&self, party: Option<OrgId>, open_only: bool) -> Result<Vec<Application>>;
 
+    // ---- data sources (R-DEL-1) ----
+    /// Binds or rebinds the entry's source. NotFound if the entry does not exist.
+    async fn save_source(&self, source: &DataSource, audit: &AuditEvent) -> Result<()>;
+    async fn get_source(&self, entry: EntryId) -> Result<Option<DataSource>>;
+    /// Loads a file's records in **one transaction**: every batch the feed yields is upserted (a record whose
+    /// digest is unchanged keeps its sequence number; a changed or new one gets the next one and a change-history
+    /// row); with `LoadMode::Replace`, records not in the file are then marked deleted (with their own sequence
+    /// numbers). If the feed fails, nothing of the load remains. Returns the counts, also kept with the load.
+    async fn load_records(
+        &self,
+        load: &SourceLoad,
+        feed: &mut dyn RecordFeed,
+        audit: &AuditEvent,
+    ) -> Result<LoadCounts>;
+    /// The source's loads, newest first.
+    async fn source_loads(&self, entry: EntryId, limit: u32) -> Result<Vec<SourceLoad>>;
+    /// The live (not deleted) record with this key.
+    async fn get_record(&self, entry: EntryId, key: &str) -> Result<Option<StoredRecord>>;
+    /// Live records in key order after `after_key`, only those whose scope starts with one of `scope_prefixes`
+    /// when given.
+    async fn scan_records(
+        &self,
+        entry: EntryId,
+        scope_prefixes: Option<&[String]>,
+        after_key: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>>;
+    /// Records (deleted ones included, as tombstones) changed after sequence number `after_seq`, in sequence
+    /// order; the bulk-exchange feed. With `after_seq` = 0 and `live_only`, the full snapshot.
+    async fn record_changes(
+        &self,
+        entry: EntryId,
+        scope_prefixes: Option<&[String]>,
+        after_seq: i64,
+        live_only: bool,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>>;
+
+    // ---- grants (R-DEL-2) ----
+    /// Creates the grant and stores the application with its delivery step (compare-and-set on its events, as
+    /// `save_application`) in one transaction.
+    async fn create_grant(
+        &self,
+        grant: &Grant,
+        application: &Application,
+        expected_events: usize,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Stores a grant whose state changed, if the stored one still has `expected_events` events.
+    async fn save_grant(
+        &self,
+        grant: &Grant,
+        expected_events: usize,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn get_grant(&self, id: GrantId) -> Result<Grant>;
+    /// Newest first; only those `party` requested or provides when given.
+    async fn list_grants(&self, party: Option<OrgId>) -> Result<Vec<Grant>>;
+
+    // ---- usage records (R-DEL-5, Art. 29) ----
+    /// Appends the records in one transaction (the usage log's group commit). Usage records are never updated
+    /// or deleted by the platform.
+    async fn append_usage(&self, records: &[UsageRecord]) -> Result<()>;
+    /// Newest first, before `before` when given.
+    async fn usage_records(&self, filter: &UsageFilter, limit: u32) -> Result<Vec<UsageRecord>>;
+    /// Rows delivered under a grant since a moment (the daily volume limit).
+    async fn usage_rows_since(&self, grant: GrantId, since: DateTime<Utc>) -> Result<u64>;
+
     // ---- deadline alerts (R-APP-5) ----
     /// Records the alert and delivers its notifications in one transaction, unless an alert with the same key is
     /// already recorded: then nothing changes and the answer is `false`. Safe to call from several instances at
@@ -242,6 +314,37 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// The newest records first, at most `limit`, optionally only those of one organisation.
     async fn recent_audit(&self, org: Option<OrgId>, limit: u32) -> Result<Vec<AuditRecord>>;
     async fn audit_head(&self) -> Result<Option<ChainHead>>;
+}
+
+/// A hosted record as the store keeps it. The store never reads `payload` (JSON, or SM4 ciphertext).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// The lookup key (a keyed digest of the key item's value).
+    pub key: String,
+    /// The scope item's value (row scopes match it by prefix), or empty.
+    pub scope: String,
+    /// Set by the store: the change sequence number of this version.
+    pub seq: i64,
+    /// SM3 of the record's canonical JSON: unchanged records are recognised without reading payloads.
+    pub digest: String,
+    pub payload: Vec<u8>,
+    pub deleted: bool,
+}
+
+/// Where a load's records come from: batches, until `None`. An error aborts the load (nothing is kept).
+#[async_trait]
+pub trait RecordFeed: Send {
+    async fn next_batch(&mut self) -> Result<Option<Vec<StoredRecord>>>;
+}
+
+/// Which usage records to read.
+#[derive(Debug, Clone, Default)]
+pub struct UsageFilter {
+    /// Records where this organisation is the requester or the provider.
+    pub party: Option<OrgId>,
+    pub grant: Option<GrantId>,
+    pub entry: Option<EntryId>,
+    pub before: Option<DateTime<Utc>>,
 }
 
 pub type DynStore = Arc<dyn Store>;
