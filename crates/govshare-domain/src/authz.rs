@@ -50,6 +50,17 @@ pub enum Action {
     DecideSharingExtension(RegionCode),
     /// Read an application: requester, provider, their same-level authorities, the administrator.
     ViewApplication { requester: OrgId, provider: OrgId, requester_region: RegionCode, provider_region: RegionCode },
+    /// Bind a data source to the provider's entry and load its records (R-DEL-1).
+    ManageSource(OrgId),
+    /// Create a grant from an approved application, as the provider (R-DEL-2).
+    CreateGrant(OrgId),
+    /// Suspend, resume or terminate a grant: the provider's work-unit head or its same-level authority (R-DEL-7).
+    ControlGrant { provider: OrgId, provider_region: RegionCode },
+    /// Receive data under a grant: the requester's business systems and its own people (R-DEL-3, R-DEL-4).
+    UseGrant(OrgId),
+    /// Read grants and usage records: requester, provider, their same-level authorities, the administrator
+    /// (Art. 29).
+    ViewDelivery { requester: OrgId, provider: OrgId, requester_region: RegionCode, provider_region: RegionCode },
 }
 
 impl Action {
@@ -74,6 +85,11 @@ impl Action {
             Action::ApproveSharing(_) => "审核同意本单位共享申请事项".into(),
             Action::DecideSharingExtension(_) => "审批答复延期".into(),
             Action::ViewApplication { .. } => "查看共享申请".into(),
+            Action::ManageSource(_) => "管理本单位数据源".into(),
+            Action::CreateGrant(_) => "创建共享授权".into(),
+            Action::ControlGrant { .. } => "暂停、恢复或终止共享授权".into(),
+            Action::UseGrant(_) => "调用共享数据".into(),
+            Action::ViewDelivery { .. } => "查看共享授权和使用记录".into(),
         }
     }
 }
@@ -115,6 +131,14 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
 
     match action {
         Action::ViewDirectory => Ok(()),
+        // A business system uses its department's grants; its people may download under them too.
+        Action::UseGrant(requester) => {
+            if own(requester) && (is_system || clerk || head) {
+                Ok(())
+            } else {
+                deny("只有申请部门的应用系统和经办人可以使用该共享授权")
+            }
+        }
         _ if is_system => deny("应用系统凭证只能调用数据接口"),
         Action::ManageOwnAccount => Ok(()),
         // Catalog work is the departments' and authorities' own; the administrator runs the node, not the catalog.
@@ -174,7 +198,29 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
                 deny("只有提供部门同级政务数据共享主管部门的审核人可以审批延期")
             }
         }
-        Action::ViewApplication { requester, provider, requester_region, provider_region } => {
+        Action::ManageSource(target) => {
+            if own(target) && (clerk || head) {
+                Ok(())
+            } else {
+                deny("只有本单位经办人或工作机构负责人可以管理数据源")
+            }
+        }
+        Action::CreateGrant(target) => {
+            if own(target) && (clerk || head) && !contractor {
+                Ok(())
+            } else {
+                deny("只有提供部门的经办人或工作机构负责人可以创建共享授权")
+            }
+        }
+        Action::ControlGrant { provider, provider_region } => {
+            if (own(provider) && head) || ((reviewer || supervisor) && same_level_authority(provider_region)) {
+                Ok(())
+            } else {
+                deny("只有提供部门工作机构负责人或同级主管部门可以暂停、恢复或终止共享授权")
+            }
+        }
+        Action::ViewDelivery { requester, provider, requester_region, provider_region }
+        | Action::ViewApplication { requester, provider, requester_region, provider_region } => {
             let authority = (reviewer || supervisor)
                 && (same_level_authority(requester_region) || same_level_authority(provider_region));
             if own(requester) || own(provider) || admin || authority {

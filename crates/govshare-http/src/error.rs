@@ -56,7 +56,9 @@ impl ApiError {
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
-            ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::RateLimited { .. } | ServiceError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::Refused { .. } => StatusCode::FORBIDDEN,
+            ServiceError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,7 +109,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let mut response = (status, Json(ErrorBody { error: self.detail() })).into_response();
-        if let ApiError::Service(ServiceError::RateLimited { retry_after_secs }) = &self
+        if let ApiError::Service(
+            ServiceError::RateLimited { retry_after_secs } | ServiceError::Throttled { retry_after_secs, .. },
+        ) = &self
             && let Ok(v) = retry_after_secs.to_string().parse()
         {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);

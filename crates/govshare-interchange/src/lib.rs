@@ -6,6 +6,8 @@
 //! through the same domain parsers as the API and the console; this crate only maps cells to fields and errors
 //! back to cells.
 
+pub mod records;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
 

@@ -18,11 +18,24 @@ pub enum ServiceError {
     Conflict(String),
     #[error("登录失败次数过多,请 {retry_after_secs} 秒后再试")]
     RateLimited { retry_after_secs: i64 },
+    /// The data plane refused an access (grant suspended, item not granted …); `code` says why.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+    /// A grant's rate or volume limit is reached.
+    #[error("{message}")]
+    Throttled { code: &'static str, message: String, retry_after_secs: i64 },
+    /// The provider's own service (a proxied source) failed or did not answer.
+    #[error("{0}")]
+    Upstream(String),
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ServiceError {
+    pub fn refused(code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::Refused { code, message: message.into() }
+    }
+
     pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Self {
         ServiceError::Unauthenticated { code, message: message.into() }
     }
@@ -36,6 +49,8 @@ impl ServiceError {
             ServiceError::NotFound(_) => "not_found",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::RateLimited { .. } => "rate_limited",
+            ServiceError::Refused { code, .. } | ServiceError::Throttled { code, .. } => code,
+            ServiceError::Upstream(_) => "upstream_failed",
             ServiceError::Internal(_) => "internal_error",
         }
     }

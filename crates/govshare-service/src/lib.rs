@@ -5,6 +5,8 @@
 mod accounts;
 mod applications;
 mod catalog;
+pub mod crypto;
+mod data;
 mod directory;
 mod error;
 mod interchange;
@@ -23,6 +25,10 @@ use govshare_store::DynStore;
 pub use accounts::{IssuedCredential, LoginSuccess, NewUserInput, OrgChoice};
 pub use applications::{ApplicationBox, ApplicationView, StepInput, SweepReport};
 pub use catalog::{AssessmentInput, CatalogScope};
+pub use data::{
+    CACHE_TTL, ChangeRow, ChangesAnswer, DataAnswer, DataPlane, Download, GrantView, LoadReport, LoadRequest, MAX_PAGE,
+    MAX_REPORTED_ERRORS,
+};
 pub use directory::AuditVerification;
 pub use error::ServiceError;
 pub use govshare_interchange::{CellError, ExportEntry, ImportReport};
@@ -77,6 +83,10 @@ pub struct Services {
     /// The catalog search index (a projection of the store's published versions) and whether it was built.
     search: Arc<govshare_search::CatalogIndex>,
     search_ready: Arc<tokio::sync::OnceCell<()>>,
+    /// The node's SM2/SM3/SM4 keys.
+    keys: Arc<crypto::NodeKeys>,
+    /// The data plane's caches, rate counters and usage log.
+    plane: Arc<data::DataPlane>,
 }
 
 impl Services {
@@ -87,7 +97,15 @@ impl Services {
             clock: Arc::new(SystemClock),
             search: search::new_index(),
             search_ready: Arc::new(tokio::sync::OnceCell::new()),
+            keys: Arc::new(crypto::NodeKeys::generate()),
+            plane: Arc::default(),
         }
+    }
+
+    /// The node's keys (from `security.node_key_file`); without this, a node gets keys for this process only.
+    pub fn with_node_keys(mut self, keys: crypto::NodeKeys) -> Self {
+        self.keys = Arc::new(keys);
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

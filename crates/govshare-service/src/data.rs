@@ -1,0 +1,1308 @@
+//! The data plane (R-DEL-1..5; Art. 22, 25, 29): data sources and their loads, grants made from approved
+//! applications, and governed delivery — lookups, queries, verification, the bulk-exchange feed and signed file
+//! downloads — every access leaving one usage record before any data leaves.
+//!
+//! ## The governed path
+//! 1. the grant (from a short-lived in-process cache, dropped at once when this instance changes the grant),
+//! 2. `authz::check(UseGrant)` — only the requester's systems and people,
+//! 3. `Grant::check_access` — status, validity dates, delivery method,
+//! 4. the rate limit (per grant, per instance),
+//! 5. the record(s): hosted (decrypted if the entry's grade requires encryption) or fetched from the provider's
+//!    service, kept only inside the row scope,
+//! 6. `Grant::project` — permitted items only, each masked as granted,
+//! 7. the daily volume limit,
+//! 8. the usage record, appended by the usage log (group commit) and acknowledged **before** the answer is
+//!    returned. If it cannot be written, the data does not leave.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration as StdDuration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveTime, Utc};
+use govshare_domain::application::{Application, ApplicationId, Stage, Step};
+use govshare_domain::audit::AuditEvent;
+use govshare_domain::authz::Action;
+use govshare_domain::calendar::beijing;
+use govshare_domain::catalog::{DeliveryMethod, EntryContent, EntryId};
+use govshare_domain::grant::{Grant, GrantBasis, GrantEvent, GrantId, GrantInput, GrantState, UsageRecord};
+use govshare_domain::notification::Notification;
+use govshare_domain::org::{OrgId, Organisation};
+use govshare_domain::principal::{Actor, Principal};
+use govshare_domain::record::{
+    ColumnMap, DataSource, LoadCounts, LoadMode, Record, RowError, SourceInput, SourceKind, SourceLoad, key_of,
+};
+use govshare_domain::{ValidationError, authz};
+use govshare_interchange::records::{RecordFormat, RowReader};
+use govshare_store::{RecordFeed, StoreError, StoredRecord, UsageFilter};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::crypto::{NodeKeys, sm3_hex};
+use crate::{Result, ServiceError, Services};
+
+/// How long a grant or source read from the store is reused by this instance. Changes made through this
+/// instance take effect at once (the cache entry is dropped); changes made through another instance within this
+/// time.
+pub const CACHE_TTL: StdDuration = StdDuration::from_secs(1);
+/// At most this many rows per query page, per bulk-exchange page.
+pub const MAX_PAGE: u32 = 1000;
+/// Rows a query examines per request when filtering by non-key items (it then returns a cursor).
+const SCAN_BUDGET: usize = 20_000;
+/// Rows per batch handed to the store during a load.
+const LOAD_BATCH: usize = 1000;
+/// Rows with errors a load reports (the count is always complete).
+pub const MAX_REPORTED_ERRORS: usize = 1000;
+/// A file download holds at most this many rows (larger data: use the bulk-exchange feed).
+pub const MAX_DOWNLOAD_ROWS: usize = 1_000_000;
+
+/// In-process state of the data plane: caches, rate counters, the usage log and the HTTP client for proxies.
+#[derive(Debug, Default)]
+pub struct DataPlane {
+    grants: std::sync::RwLock<HashMap<GrantId, (Arc<Grant>, Instant)>>,
+    sources: std::sync::RwLock<HashMap<EntryId, (Arc<SourceContext>, Instant)>>,
+    rates: std::sync::Mutex<HashMap<GrantId, (i64, u32)>>,
+    volumes: Mutex<HashMap<GrantId, (chrono::NaiveDate, u64)>>,
+    usage_log: tokio::sync::OnceCell<mpsc::Sender<(UsageRecord, oneshot::Sender<Result<(), String>>)>>,
+    http: std::sync::OnceLock<reqwest::Client>,
+    written: AtomicU64,
+}
+
+/// What serving an entry needs: its source and the content of its published version.
+#[derive(Debug)]
+pub struct SourceContext {
+    pub source: DataSource,
+    pub content: EntryContent,
+}
+
+/// One answer of the data plane: rows (already projected and masked) and, for pages, where to go on.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataAnswer {
+    pub grant_id: GrantId,
+    pub items: Vec<String>,
+    pub rows: Vec<Record>,
+    /// Query: the key to continue after; bulk exchange: the sequence number to continue after.
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+/// One row of the bulk-exchange feed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeRow {
+    pub seq: i64,
+    /// `upsert` or `delete` (a deleted record carries its granted items as they were).
+    pub op: &'static str,
+    pub record: Record,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangesAnswer {
+    pub grant_id: GrantId,
+    pub items: Vec<String>,
+    pub changes: Vec<ChangeRow>,
+    pub next_cursor: i64,
+    pub has_more: bool,
+}
+
+/// A signed download: a ZIP holding the data file, `manifest.json` and `manifest.sig`.
+#[derive(Debug, Clone)]
+pub struct Download {
+    pub file_name: String,
+    pub zip: Vec<u8>,
+    pub manifest: Value,
+}
+
+/// What a load did, or why it did nothing.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadReport {
+    /// The load as kept in the source's history; `None` when nothing was loaded.
+    pub load: Option<SourceLoad>,
+    pub rows_read: u64,
+    pub rows_with_errors: u64,
+    /// The first errors, by row and column.
+    pub errors: Vec<RowError>,
+}
+
+/// What a loader asked for.
+#[derive(Debug, Clone)]
+pub struct LoadRequest {
+    pub format: String,
+    pub mode: String,
+    /// Load the valid rows of a file with errors (the errors are still reported).
+    pub accept_valid: bool,
+    pub file_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GrantView {
+    pub grant: Grant,
+    pub status: govshare_domain::grant::GrantStatus,
+    pub requester_name: String,
+    pub provider_name: String,
+    pub entry_name: String,
+}
+
+fn caller_system(principal: &Principal) -> Option<String> {
+    match &principal.actor {
+        Actor::System { name, .. } => Some(name.clone()),
+        _ => None,
+    }
+}
+
+fn canonical(record: &Record) -> Vec<u8> {
+    // serde_json's Map is ordered by key (no preserve_order feature): the encoding is canonical.
+    serde_json::to_vec(record).expect("records serialise")
+}
+
+impl Services {
+    pub fn node_keys(&self) -> &NodeKeys {
+        &self.keys
+    }
+
+    // ---- sources ----
+
+    async fn entry_for_source(&self, entry: EntryId) -> Result<(govshare_domain::catalog::CatalogEntry, EntryContent)> {
+        let stored = self.store.get_entry(entry).await?;
+        let content = stored
+            .published()
+            .map(|v| v.content.clone())
+            .ok_or_else(|| ServiceError::Conflict("目录尚未发布,发布后才能绑定数据源".into()))?;
+        Ok((stored, content))
+    }
+
+    /// Binds (or rebinds) the entry's data source. Hosted records are encrypted with SM4 when the entry's grade
+    /// is level 3 or above, or of a class above the scheme's lowest (重要数据, 核心数据).
+    pub async fn bind_source(&self, principal: &Principal, entry: EntryId, input: &SourceInput) -> Result<DataSource> {
+        let (stored, content) = self.entry_for_source(entry).await?;
+        self.authorize(principal, Action::ManageSource(stored.provider))?;
+        let kind = SourceKind::parse(input, &content)?;
+        if let Some(existing) = self.store.get_source(entry).await?
+            && existing.kind.key_item() != kind.key_item()
+            && !self.store.source_loads(entry, 1).await?.is_empty()
+        {
+            return Err(ValidationError::new(
+                "key_item",
+                "already_loaded",
+                "数据源已加载数据,不能更换主键数据项;请联系平台管理员迁移",
+            )
+            .into());
+        }
+        let lowest = self.settings.grade_scheme.classes.last().cloned().unwrap_or_default();
+        let encrypted = content.grade.level >= 3 || content.grade.class != lowest;
+        let source = DataSource { entry, kind, encrypted, updated_at: self.now(), updated_by: principal.audit_name() };
+        let audit = AuditEvent::new(
+            principal.audit_name(),
+            Some(stored.provider),
+            "source.bind",
+            "catalog_entry",
+            entry.to_string(),
+            json!({ "kind": source.kind, "encrypted": encrypted }),
+        );
+        self.store.save_source(&source, &audit).await?;
+        self.plane.sources.write().expect("lock").remove(&entry);
+        Ok(source)
+    }
+
+    pub async fn get_source(
+        &self,
+        principal: &Principal,
+        entry: EntryId,
+    ) -> Result<(Option<DataSource>, Vec<SourceLoad>)> {
+        let stored = self.store.get_entry(entry).await?;
+        let provider = self.store.get_org(stored.provider).await?;
+        let authority = principal
+            .org
+            .as_ref()
+            .is_some_and(|o| o.kind == govshare_domain::org::OrgKind::Authority && o.region == provider.region);
+        if !authority {
+            self.authorize(principal, Action::ManageSource(stored.provider))?;
+        }
+        Ok((self.store.get_source(entry).await?, self.store.source_loads(entry, 50).await?))
+    }
+
+    /// Loads a file into the entry's hosted source. The file is read twice: once to check every row (nothing
+    /// is written if any row is bad, unless `accept_valid`), once to load, in one transaction. `progress`
+    /// counts the bytes read (both passes).
+    pub async fn load_source(
+        &self,
+        principal: &Principal,
+        entry: EntryId,
+        path: &Path,
+        request: &LoadRequest,
+        progress: Arc<AtomicU64>,
+    ) -> Result<LoadReport> {
+        let (stored, content) = self.entry_for_source(entry).await?;
+        self.authorize(principal, Action::ManageSource(stored.provider))?;
+        let source =
+            self.store.get_source(entry).await?.ok_or_else(|| ServiceError::Conflict("该目录尚未绑定数据源".into()))?;
+        let SourceKind::Hosted { key_item, scope_item } = source.kind.clone() else {
+            return Err(ValidationError::new("source", "not_hosted", "接口代理类数据源不在平台加载数据").into());
+        };
+        let format = RecordFormat::detect(&request.format, &request.file_name).ok_or_else(|| {
+            ValidationError::new("format", "unknown_value", "文件格式应为 csv、xlsx 或 jsonl(JSON Lines)")
+        })?;
+        let mode = LoadMode::parse(&request.mode)?;
+        let items = content.items.clone();
+        let columns: Vec<String> = items.iter().map(|i| i.code.clone()).collect();
+
+        // Pass 1: check every row; keep the first errors, count all, and the file's SM3.
+        let check = {
+            let (path, items, columns, key_item, progress) =
+                (path.to_owned(), items.clone(), columns.clone(), key_item.clone(), progress.clone());
+            tokio::task::spawn_blocking(move || check_file(&path, format, &items, &columns, &key_item, progress))
+                .await
+                .map_err(|e| ServiceError::Internal(Box::new(e)))??
+        };
+        if check.rows_with_errors > 0 && !request.accept_valid {
+            return Ok(LoadReport {
+                load: None,
+                rows_read: check.rows_read,
+                rows_with_errors: check.rows_with_errors,
+                errors: check.errors,
+            });
+        }
+        let mut load = SourceLoad {
+            id: uuid::Uuid::now_v7(),
+            entry,
+            at: self.now(),
+            actor: principal.audit_name(),
+            file_name: request.file_name.clone(),
+            file_sm3: check.sm3.clone(),
+            mode,
+            rows_read: check.rows_read,
+            rows_rejected: check.rows_with_errors,
+            counts: LoadCounts::default(),
+        };
+        // Pass 2: parse again, seal, and feed batches to the store's one transaction.
+        let (tx, rx) = mpsc::channel::<Result<Vec<StoredRecord>, String>>(4);
+        let producer = {
+            let (path, keys, entry_text) = (path.to_owned(), self.keys.clone(), entry.to_string());
+            let encrypted = source.encrypted;
+            tokio::task::spawn_blocking(move || {
+                let reader = match RowReader::open(&path, format, &columns, progress) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let map = match ColumnMap::new(&items, reader.headers()) {
+                    Ok(m) => m,
+                    Err(_) => {
+                        let _ = tx.blocking_send(Err("表头与第一遍检查时不一致".into()));
+                        return;
+                    }
+                };
+                let mut batch = Vec::with_capacity(LOAD_BATCH);
+                let mut seen = std::collections::HashSet::new();
+                for row in reader {
+                    let Ok((n, values)) = row else { continue };
+                    let Ok(record) = map.record(&items, &key_item, n, &values) else { continue };
+                    let key = key_of(&record, &key_item).unwrap_or_default();
+                    if !seen.insert(key.clone()) {
+                        continue; // a repeated key was reported in pass 1; only the first row loads
+                    }
+                    let scope = scope_item.as_deref().and_then(|s| key_of(&record, s)).unwrap_or_default();
+                    let plain = canonical(&record);
+                    let digest = sm3_hex(&plain);
+                    let payload = if encrypted { keys.encrypt(&plain) } else { plain };
+                    batch.push(StoredRecord {
+                        key: keys.record_key(&entry_text, &key),
+                        scope,
+                        seq: 0,
+                        digest,
+                        payload,
+                        deleted: false,
+                    });
+                    if batch.len() == LOAD_BATCH && tx.blocking_send(Ok(std::mem::take(&mut batch))).is_err() {
+                        return;
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = tx.blocking_send(Ok(batch));
+                }
+            })
+        };
+        let audit = AuditEvent::new(
+            principal.audit_name(),
+            Some(stored.provider),
+            "source.load",
+            "catalog_entry",
+            entry.to_string(),
+            json!({ "load": load.id, "file": request.file_name, "sm3": check.sm3, "mode": mode.code(),
+                    "rows": check.rows_read, "rejected": check.rows_with_errors }),
+        );
+        let mut feed = ChannelFeed { rx };
+        let counts = self.store.load_records(&load, &mut feed, &audit).await;
+        producer.await.map_err(|e| ServiceError::Internal(Box::new(e)))?;
+        load.counts = counts?;
+        Ok(LoadReport {
+            load: Some(load),
+            rows_read: check.rows_read,
+            rows_with_errors: check.rows_with_errors,
+            errors: check.errors,
+        })
+    }
+
+    async fn source_context(&self, entry: EntryId) -> Result<Arc<SourceContext>> {
+        if let Some((ctx, at)) = self.plane.sources.read().expect("lock").get(&entry)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(ctx.clone());
+        }
+        let source = self
+            .store
+            .get_source(entry)
+            .await?
+            .ok_or_else(|| ServiceError::refused("source_not_bound", "提供部门尚未为该目录绑定数据源"))?;
+        let stored = self.store.get_entry(entry).await?;
+        let content = stored
+            .published()
+            .map(|v| v.content.clone())
+            .ok_or_else(|| ServiceError::refused("entry_not_published", "该目录当前没有发布的版本"))?;
+        let ctx = Arc::new(SourceContext { source, content });
+        self.plane.sources.write().expect("lock").insert(entry, (ctx.clone(), Instant::now()));
+        Ok(ctx)
+    }
+
+    // ---- grants ----
+
+    async fn grant_cached(&self, id: GrantId) -> Result<Arc<Grant>> {
+        if let Some((grant, at)) = self.plane.grants.read().expect("lock").get(&id)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(grant.clone());
+        }
+        let grant = Arc::new(self.store.get_grant(id).await?);
+        self.plane.grants.write().expect("lock").insert(id, (grant.clone(), Instant::now()));
+        Ok(grant)
+    }
+
+    async fn delivery_action(&self, grant: &Grant) -> Result<Action> {
+        let requester = self.store.get_org(grant.requester).await?;
+        let provider = self.store.get_org(grant.provider).await?;
+        Ok(Action::ViewDelivery {
+            requester: grant.requester,
+            provider: grant.provider,
+            requester_region: requester.region,
+            provider_region: provider.region,
+        })
+    }
+
+    async fn grant_view(&self, grant: Grant) -> Result<GrantView> {
+        let requester = self.store.get_org(grant.requester).await?;
+        let provider = self.store.get_org(grant.provider).await?;
+        let entry_name =
+            self.store.get_entry(grant.entry).await?.published().map(|v| v.content.name.clone()).unwrap_or_default();
+        Ok(GrantView {
+            status: grant.status(self.now()),
+            requester_name: requester.name,
+            provider_name: provider.name,
+            entry_name,
+            grant,
+        })
+    }
+
+    /// The provider grants what an approved application asked for (or less), and the application's delivery
+    /// obligation is met by the same transaction.
+    pub async fn create_grant(
+        &self,
+        principal: &Principal,
+        application: ApplicationId,
+        input: &GrantInput,
+    ) -> Result<GrantView> {
+        let mut app: Application = self.store.get_application(application).await?;
+        self.authorize(principal, Action::CreateGrant(app.provider))?;
+        let calendar = self.calendar().await?;
+        let status = app.status(&calendar, self.now())?;
+        if status.stage != Stage::Approved {
+            return Err(ServiceError::Conflict(format!(
+                "只有已同意、待共享的申请可以创建共享授权,该申请当前为「{}」",
+                status.stage.label()
+            )));
+        }
+        let stored = self.store.get_entry(app.entry).await?;
+        let content = stored
+            .version(app.entry_version)
+            .or_else(|| stored.published())
+            .map(|v| v.content.clone())
+            .ok_or_else(|| ServiceError::NotFound("目录版本不存在".into()))?;
+        let mut key = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut key);
+        let grant = Grant::from_application(
+            GrantId::new(),
+            GrantBasis { app: &app, request: &status.request, entry: &content },
+            input,
+            hex::encode(key),
+            self.now(),
+            &principal.audit_name(),
+        )?;
+        let expected = app.events.len();
+        let note = format!("已创建共享授权 {},自 {} 起可按授权使用", grant.id, grant.valid_from);
+        let event = govshare_domain::application::ApplicationEvent {
+            at: self.now(),
+            actor: principal.audit_name(),
+            actor_name: principal.display_name(),
+            org: app.provider,
+            step: Step::RecordDelivery { note: note.clone() },
+        };
+        app.apply(event, &calendar).map_err(|e| ServiceError::Conflict(e.message))?;
+        let notes = vec![Notification::new(
+            grant.requester,
+            self.now(),
+            "grant.created",
+            format!("共享授权已生效:{}", app.entry_name),
+            format!(
+                "提供部门已创建共享授权,数据项 {} 项,有效期 {} 至 {}。应用系统可使用本单位 API 凭证调用。",
+                grant.items.len(),
+                grant.valid_from,
+                grant.valid_until
+            ),
+            format!("/console/grants/{}", grant.id),
+        )];
+        let audit = AuditEvent::new(
+            principal.audit_name(),
+            Some(grant.provider),
+            "grant.create",
+            "grant",
+            grant.id.to_string(),
+            json!({ "application": app.id, "items": grant.items, "row_scope": grant.row_scope,
+                    "valid_until": grant.valid_until }),
+        );
+        self.store.create_grant(&grant, &app, expected, &notes, &audit).await?;
+        self.grant_view(grant).await
+    }
+
+    /// `suspend` (access stops at once), `resume` or `terminate` (final); a reason is required to suspend or
+    /// terminate.
+    pub async fn grant_action(
+        &self,
+        principal: &Principal,
+        id: GrantId,
+        action: &str,
+        reason: &str,
+    ) -> Result<GrantView> {
+        let mut grant = self.store.get_grant(id).await?;
+        let provider = self.store.get_org(grant.provider).await?;
+        self.authorize(principal, Action::ControlGrant { provider: grant.provider, provider_region: provider.region })?;
+        let reason = reason.trim();
+        let next = match (action.trim(), grant.state) {
+            ("suspend", GrantState::Active) => GrantState::Suspended,
+            ("resume", GrantState::Suspended) => GrantState::Active,
+            ("terminate", GrantState::Active | GrantState::Suspended) => GrantState::Terminated,
+            ("suspend" | "resume" | "terminate", state) => {
+                return Err(ServiceError::Conflict(format!("授权当前状态为「{state:?}」,不能执行该操作")));
+            }
+            (other, _) => {
+                return Err(ValidationError::new(
+                    "action",
+                    "unknown_value",
+                    format!("「{other}」不是有效操作,可选:suspend、resume、terminate"),
+                )
+                .into());
+            }
+        };
+        if next != GrantState::Active && reason.is_empty() {
+            return Err(ValidationError::new("reason", "required", "暂停或终止共享授权应当说明理由").into());
+        }
+        if reason.chars().count() > 500 {
+            return Err(ValidationError::new("reason", "too_long", "理由最多 500 个字符").into());
+        }
+        let expected = grant.events.len();
+        grant.state = next;
+        grant.events.push(GrantEvent {
+            at: self.now(),
+            actor: principal.audit_name(),
+            action: action.trim().to_owned(),
+            reason: reason.to_owned(),
+        });
+        let label = match next {
+            GrantState::Suspended => "已暂停",
+            GrantState::Active => "已恢复",
+            GrantState::Terminated => "已终止",
+        };
+        let notes: Vec<Notification> = [grant.requester, grant.provider]
+            .into_iter()
+            .filter(|o| Some(*o) != principal.org_id())
+            .map(|org| {
+                Notification::new(
+                    org,
+                    self.now(),
+                    "grant.state",
+                    format!("共享授权{label}"),
+                    format!("共享授权 {} {label}。{reason}", grant.id),
+                    format!("/console/grants/{}", grant.id),
+                )
+            })
+            .collect();
+        let audit = AuditEvent::new(
+            principal.audit_name(),
+            principal.org_id(),
+            &format!("grant.{}", action.trim()),
+            "grant",
+            grant.id.to_string(),
+            json!({ "reason": reason }),
+        );
+        self.store.save_grant(&grant, expected, &notes, &audit).await?;
+        self.plane.grants.write().expect("lock").remove(&id);
+        self.grant_view(grant).await
+    }
+
+    pub async fn get_grant(&self, principal: &Principal, id: GrantId) -> Result<GrantView> {
+        let grant = self.store.get_grant(id).await?;
+        let action = self.delivery_action(&grant).await?;
+        self.authorize(principal, action)?;
+        self.grant_view(grant).await
+    }
+
+    /// The grants the acting organisation requested or provides; for an authority, those of its region.
+    pub async fn list_grants(&self, principal: &Principal) -> Result<Vec<GrantView>> {
+        let org = principal.org_id();
+        let is_authority = principal.org.as_ref().is_some_and(|o| o.kind == govshare_domain::org::OrgKind::Authority);
+        let grants = self.store.list_grants(if is_authority || principal.is_operator() { None } else { org }).await?;
+        let mut views = Vec::new();
+        for grant in grants {
+            let action = self.delivery_action(&grant).await?;
+            if authz::check(principal, action).is_ok() {
+                views.push(self.grant_view(grant).await?);
+            }
+        }
+        Ok(views)
+    }
+
+    /// The grant of an application, if one was made.
+    pub async fn grants_of_application(&self, application: ApplicationId) -> Result<Vec<Grant>> {
+        let app = self.store.get_application(application).await?;
+        Ok(self
+            .store
+            .list_grants(Some(app.provider))
+            .await?
+            .into_iter()
+            .filter(|g| g.application == application)
+            .collect())
+    }
+
+    // ---- usage records ----
+
+    pub async fn usage_records(
+        &self,
+        principal: &Principal,
+        grant: Option<GrantId>,
+        before: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<UsageRecord>> {
+        let limit = limit.clamp(1, 500);
+        if let Some(id) = grant {
+            let g = self.store.get_grant(id).await?;
+            let action = self.delivery_action(&g).await?;
+            self.authorize(principal, action)?;
+            return Ok(self
+                .store
+                .usage_records(&UsageFilter { grant: Some(id), before, ..Default::default() }, limit)
+                .await?);
+        }
+        let org = principal.org.as_ref().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
+        if org.kind == govshare_domain::org::OrgKind::Authority {
+            // An authority reads the records of its region's departments.
+            let orgs: HashMap<OrgId, Organisation> =
+                self.store.list_orgs().await?.into_iter().map(|o| (o.id, o)).collect();
+            let records = self.store.usage_records(&UsageFilter { before, ..Default::default() }, limit * 4).await?;
+            let in_region = |id: &OrgId| orgs.get(id).is_some_and(|o| o.region == org.region);
+            return Ok(records
+                .into_iter()
+                .filter(|r| in_region(&r.provider) || in_region(&r.requester))
+                .take(limit as usize)
+                .collect());
+        }
+        if caller_system(principal).is_some() {
+            return Err(ServiceError::Forbidden("应用系统凭证只能调用数据接口".into()));
+        }
+        Ok(self.store.usage_records(&UsageFilter { party: Some(org.id), before, ..Default::default() }, limit).await?)
+    }
+
+    /// Hands the record to the usage log and waits until it is durable.
+    async fn record_usage(&self, record: UsageRecord) -> Result<()> {
+        let sender = self
+            .plane
+            .usage_log
+            .get_or_init(|| async {
+                let (tx, rx) = mpsc::channel(4096);
+                tokio::spawn(usage_writer(self.store.clone(), rx));
+                tx
+            })
+            .await;
+        let (ack, done) = oneshot::channel();
+        sender.send((record, ack)).await.map_err(|_| ServiceError::Internal("the usage log has stopped".into()))?;
+        match done.await {
+            Ok(Ok(())) => {
+                self.plane.written.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(ServiceError::Internal(format!("usage record not written: {e}").into())),
+            Err(_) => Err(ServiceError::Internal("the usage log has stopped".into())),
+        }
+    }
+
+    // ---- governed access ----
+
+    /// Steps 1–4 of the governed path; the grant and the context of its entry.
+    async fn admit(
+        &self,
+        principal: &Principal,
+        id: GrantId,
+        method: DeliveryMethod,
+    ) -> Result<(Arc<Grant>, Arc<SourceContext>)> {
+        let grant = self.grant_cached(id).await?;
+        self.authorize(principal, Action::UseGrant(grant.requester))?;
+        grant.check_access(self.now(), method).map_err(|r| ServiceError::refused(r.code, r.message))?;
+        self.check_rate(&grant)?;
+        let ctx = self.source_context(grant.entry).await?;
+        Ok((grant, ctx))
+    }
+
+    fn check_rate(&self, grant: &Grant) -> Result<()> {
+        let minute = self.now().timestamp().div_euclid(60);
+        let mut rates = self.plane.rates.lock().expect("lock");
+        let slot = rates.entry(grant.id).or_insert((minute, 0));
+        if slot.0 != minute {
+            *slot = (minute, 0);
+        }
+        if slot.1 >= grant.rate_per_minute {
+            let retry = 60 - self.now().timestamp().rem_euclid(60);
+            return Err(ServiceError::Throttled {
+                code: "rate_limited",
+                message: format!("超过该授权每分钟 {} 次的调用上限,请 {retry} 秒后再试", grant.rate_per_minute),
+                retry_after_secs: retry,
+            });
+        }
+        slot.1 += 1;
+        Ok(())
+    }
+
+    /// Reserves `rows` of the grant's daily volume; refused when the day's total would pass the limit.
+    async fn take_volume(&self, grant: &Grant, rows: u64) -> Result<()> {
+        let now = self.now().with_timezone(&beijing());
+        let today = now.date_naive();
+        let mut volumes = self.plane.volumes.lock().await;
+        let used = match volumes.get(&grant.id) {
+            Some((day, used)) if *day == today => *used,
+            _ => {
+                let midnight = today.and_time(NaiveTime::MIN).and_local_timezone(beijing()).single();
+                let since = midnight.map(|m| m.with_timezone(&Utc)).unwrap_or_else(|| self.now());
+                self.store.usage_rows_since(grant.id, since).await?
+            }
+        };
+        if used + rows > grant.daily_rows {
+            volumes.insert(grant.id, (today, used));
+            let tomorrow = (today + chrono::Duration::days(1)).and_time(NaiveTime::MIN);
+            let retry = (tomorrow - now.naive_local()).num_seconds().max(1);
+            return Err(ServiceError::Throttled {
+                code: "volume_exceeded",
+                message: format!("超过该授权每日 {} 行的数据量上限(今日已用 {used} 行)", grant.daily_rows),
+                retry_after_secs: retry,
+            });
+        }
+        volumes.insert(grant.id, (today, used + rows));
+        Ok(())
+    }
+
+    fn open_record(&self, ctx: &SourceContext, stored: &StoredRecord) -> Result<Record> {
+        let plain = if ctx.source.encrypted {
+            self.keys
+                .decrypt(&stored.payload)
+                .ok_or_else(|| ServiceError::Internal("hosted record does not decrypt with the node key".into()))?
+        } else {
+            stored.payload.clone()
+        };
+        serde_json::from_slice(&plain).map_err(|e| ServiceError::Internal(Box::new(e)))
+    }
+
+    async fn fetch_record(&self, grant: &Grant, ctx: &SourceContext, key: &str) -> Result<Option<Record>> {
+        match &ctx.source.kind {
+            SourceKind::Hosted { .. } => {
+                let lookup = self.keys.record_key(&grant.entry.to_string(), key.trim());
+                let stored = self.store.get_record(grant.entry, &lookup).await?;
+                stored.map(|s| self.open_record(ctx, &s)).transpose()
+            }
+            SourceKind::Proxy { url, .. } => self.fetch_proxied(url, key).await,
+        }
+    }
+
+    async fn fetch_proxied(&self, url: &str, key: &str) -> Result<Option<Record>> {
+        let client = self.plane.http.get_or_init(|| {
+            reqwest::Client::builder().timeout(StdDuration::from_secs(5)).build().expect("HTTP client builds")
+        });
+        let encoded: String = key
+            .trim()
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let target = url.replace("{key}", &encoded);
+        let response = client
+            .get(&target)
+            .send()
+            .await
+            .map_err(|e| ServiceError::Upstream(format!("提供部门的数据服务无法访问:{e}")))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(ServiceError::Upstream(format!("提供部门的数据服务返回 {}", response.status())));
+        }
+        let value: Value = response
+            .json()
+            .await
+            .map_err(|e| ServiceError::Upstream(format!("提供部门的数据服务返回的不是 JSON 对象:{e}")))?;
+        match value {
+            Value::Object(map) => Ok(Some(map)),
+            _ => Err(ServiceError::Upstream("提供部门的数据服务返回的不是 JSON 对象".into())),
+        }
+    }
+
+    fn usage(
+        &self,
+        principal: &Principal,
+        grant: &Grant,
+        operation: &str,
+        rows: u64,
+        result: &str,
+        started: Instant,
+    ) -> UsageRecord {
+        UsageRecord {
+            id: uuid::Uuid::now_v7(),
+            at: self.now(),
+            requester: principal.org_id().unwrap_or(grant.requester),
+            provider: grant.provider,
+            actor: principal.audit_name(),
+            system: caller_system(principal),
+            grant: Some(grant.id),
+            entry: grant.entry,
+            purpose: grant.purpose.clone(),
+            operation: operation.to_owned(),
+            items: grant.returned_items().map(|i| i.code.clone()).collect(),
+            rows,
+            result: result.to_owned(),
+            latency_us: started.elapsed().as_micros() as u64,
+        }
+    }
+
+    /// Runs a governed access: every outcome on an existing grant — answer or refusal — leaves exactly one usage
+    /// record, written before the answer leaves.
+    async fn governed<T>(
+        &self,
+        principal: &Principal,
+        id: GrantId,
+        operation: &str,
+        started: Instant,
+        run: impl AsyncFnOnce(&Services) -> Result<(T, u64, &'static str, Arc<Grant>)>,
+    ) -> Result<T> {
+        match run(self).await {
+            Ok((answer, rows, result, grant)) => {
+                self.record_usage(self.usage(principal, &grant, operation, rows, result, started)).await?;
+                Ok(answer)
+            }
+            Err(err) => {
+                // A refusal on a grant that exists is recorded too; an unknown grant has nothing to attribute to.
+                if !matches!(err, ServiceError::NotFound(_) | ServiceError::Internal(_))
+                    && let Ok(grant) = self.grant_cached(id).await
+                {
+                    self.record_usage(self.usage(principal, &grant, operation, 0, err.code(), started)).await?;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// R-DEL-3 lookup by the key item's value.
+    pub async fn data_lookup(
+        &self,
+        principal: &Principal,
+        id: GrantId,
+        key: &str,
+        started: Instant,
+    ) -> Result<DataAnswer> {
+        self.governed(principal, id, "lookup", started, async |s: &Services| {
+            let (grant, ctx) = s.admit(principal, id, DeliveryMethod::ServiceApi).await?;
+            let record = s.fetch_record(&grant, &ctx, key).await?.filter(|r| grant.in_scope(r));
+            let rows: Vec<Record> = record.iter().map(|r| grant.project(r, &ctx.content)).collect();
+            let result = if rows.is_empty() { "not_found" } else { "ok" };
+            s.take_volume(&grant, rows.len() as u64).await?;
+            let answer = DataAnswer {
+                grant_id: grant.id,
+                items: grant.returned_items().map(|i| i.code.clone()).collect(),
+                rows,
+                next_cursor: None,
+                has_more: false,
+            };
+            let n = answer.rows.len() as u64;
+            Ok((answer, n, result, grant))
+        })
+        .await
+    }
+
+    /// R-DEL-3 query: equality filters on granted items, paginated by key.
+    pub async fn data_query(
+        &self,
+        principal: &Principal,
+        id: GrantId,
+        filters: &[(String, String)],
+        cursor: Option<&str>,
+        limit: u32,
+        started: Instant,
+    ) -> Result<DataAnswer> {
+        self.governed(principal, id, "query", started, async |s: &Services| {
+            let (grant, ctx) = s.admit(principal, id, DeliveryMethod::ServiceApi).await?;
+            for (code, _) in filters {
+                grant.check_filter(code).map_err(|r| ServiceError::refused(r.code, r.message))?;
+            }
+            if !ctx.source.kind.is_hosted() {
+                return Err(ServiceError::refused("query_not_supported", "接口代理类数据源只支持按主键查询和核验"));
+            }
+            let limit = limit.clamp(1, MAX_PAGE) as usize;
+            let key_item = ctx.source.kind.key_item().to_owned();
+            let mut rows = Vec::new();
+            let mut next = None;
+            let mut has_more = false;
+            if let Some((_, key)) = filters.iter().find(|(c, _)| *c == key_item) {
+                if let Some(r) = s.fetch_record(&grant, &ctx, key).await?
+                    && grant.in_scope(&r)
+                    && matches_filters(&r, filters)
+                {
+                    rows.push(grant.project(&r, &ctx.content));
+                }
+            } else {
+                // Row scope by prefix in SQL when the source's scope item is the grant's; always checked again.
+                let prefixes = grant
+                    .row_scope
+                    .as_ref()
+                    .filter(|scope| ctx.source.kind.scope_item() == Some(scope.item.as_str()))
+                    .map(|scope| scope.prefixes.clone());
+                let mut after = cursor.map(str::to_owned);
+                let mut scanned = 0usize;
+                'scan: loop {
+                    let page = s.store.scan_records(grant.entry, prefixes.as_deref(), after.as_deref(), 500).await?;
+                    let exhausted = page.len() < 500;
+                    for stored in &page {
+                        scanned += 1;
+                        after = Some(stored.key.clone());
+                        let record = s.open_record(&ctx, stored)?;
+                        if grant.in_scope(&record) && matches_filters(&record, filters) {
+                            rows.push(grant.project(&record, &ctx.content));
+                            if rows.len() == limit {
+                                has_more = true;
+                                break 'scan;
+                            }
+                        }
+                        if scanned >= SCAN_BUDGET {
+                            has_more = true;
+                            break 'scan;
+                        }
+                    }
+                    if exhausted {
+                        break;
+                    }
+                }
+                if has_more {
+                    next = after;
+                }
+            }
+            s.take_volume(&grant, rows.len() as u64).await?;
+            let n = rows.len() as u64;
+            let answer = DataAnswer {
+                grant_id: grant.id,
+                items: grant.returned_items().map(|i| i.code.clone()).collect(),
+                rows,
+                next_cursor: next,
+                has_more,
+            };
+            Ok((answer, n, "ok", grant))
+        })
+        .await
+    }
+
+    /// 核验: do the given values match the record with the given key? Nothing of the record is returned.
+    pub async fn data_verify(
+        &self,
+        principal: &Principal,
+        id: GrantId,
+        values: &serde_json::Map<String, Value>,
+        started: Instant,
+    ) -> Result<bool> {
+        self.governed(principal, id, "verify", started, async |s: &Services| {
+            let (grant, ctx) = s.admit(principal, id, DeliveryMethod::ServiceApi).await?;
+            let key_item = ctx.source.kind.key_item();
+            for code in values.keys() {
+                if grant.item(code).is_none() {
+                    return Err(ServiceError::refused(
+                        "item_not_granted",
+                        format!("数据项「{code}」不在共享授权范围内"),
+                    ));
+                }
+            }
+            let key = values.get(key_item).map(govshare_domain::record::json_to_raw).unwrap_or_default();
+            if key.trim().is_empty() {
+                return Err(ValidationError::new(
+                    key_item.to_owned(),
+                    "required",
+                    format!("核验须提供主键数据项「{key_item}」的值"),
+                )
+                .into());
+            }
+            let record = s.fetch_record(&grant, &ctx, &key).await?.filter(|r| grant.in_scope(r));
+            let matched = record.is_some_and(|r| {
+                values.iter().all(|(code, v)| {
+                    let want = govshare_domain::record::json_to_raw(v);
+                    let have = r.get(code).map(govshare_domain::record::json_to_raw).unwrap_or_default();
+                    normalise(&want) == normalise(&have)
+                })
+            });
+            Ok((matched, 0, if matched { "match" } else { "no_match" }, grant))
+        })
+        .await
+    }
+
+    /// R-DEL-4 bulk exchange: the full snapshot (cursor 0) and then the changes since a cursor.
+    pub async fn data_changes(
+        &self,
+        principal: &Principal,
+        id: GrantId,
+        cursor: i64,
+        limit: u32,
+        started: Instant,
+    ) -> Result<ChangesAnswer> {
+        self.governed(principal, id, "changes", started, async |s: &Services| {
+            let (grant, ctx) = s.admit(principal, id, DeliveryMethod::BulkExchange).await?;
+            if !ctx.source.kind.is_hosted() {
+                return Err(ServiceError::refused("exchange_not_supported", "接口代理类数据源不支持批量交换"));
+            }
+            let limit = limit.clamp(1, MAX_PAGE);
+            let prefixes = grant
+                .row_scope
+                .as_ref()
+                .filter(|scope| ctx.source.kind.scope_item() == Some(scope.item.as_str()))
+                .map(|scope| scope.prefixes.clone());
+            let page =
+                s.store.record_changes(grant.entry, prefixes.as_deref(), cursor.max(0), cursor <= 0, limit).await?;
+            let has_more = page.len() == limit as usize;
+            let mut changes = Vec::new();
+            let mut next = cursor.max(0);
+            for stored in &page {
+                next = stored.seq;
+                let record = s.open_record(&ctx, stored)?;
+                if !grant.in_scope(&record) {
+                    continue;
+                }
+                changes.push(ChangeRow {
+                    seq: stored.seq,
+                    op: if stored.deleted { "delete" } else { "upsert" },
+                    record: grant.project(&record, &ctx.content),
+                });
+            }
+            s.take_volume(&grant, changes.len() as u64).await?;
+            let n = changes.len() as u64;
+            let answer = ChangesAnswer {
+                grant_id: grant.id,
+                items: grant.returned_items().map(|i| i.code.clone()).collect(),
+                changes,
+                next_cursor: next,
+                has_more,
+            };
+            Ok((answer, n, "ok", grant))
+        })
+        .await
+    }
+
+    /// R-DEL-4 file download: every record in scope as CSV or Excel, with its SM3 digest in a manifest naming
+    /// the requester and the grant, signed with the node's SM2 key.
+    pub async fn data_download(
+        &self,
+        principal: &Principal,
+        id: GrantId,
+        format: &str,
+        started: Instant,
+    ) -> Result<Download> {
+        let format = match format.trim() {
+            "" | "csv" => "csv",
+            "xlsx" => "xlsx",
+            other => {
+                return Err(ValidationError::new(
+                    "format",
+                    "unknown_value",
+                    format!("「{other}」不是有效格式,可选:csv、xlsx"),
+                )
+                .into());
+            }
+        };
+        self.governed(principal, id, "download", started, async |s: &Services| {
+            let (grant, ctx) = s.admit(principal, id, DeliveryMethod::FileDownload).await?;
+            if !ctx.source.kind.is_hosted() {
+                return Err(ServiceError::refused("download_not_supported", "接口代理类数据源不支持文件下载"));
+            }
+            let prefixes = grant
+                .row_scope
+                .as_ref()
+                .filter(|scope| ctx.source.kind.scope_item() == Some(scope.item.as_str()))
+                .map(|scope| scope.prefixes.clone());
+            let mut rows = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let page = s.store.scan_records(grant.entry, prefixes.as_deref(), after.as_deref(), 1000).await?;
+                for stored in &page {
+                    let record = s.open_record(&ctx, stored)?;
+                    if grant.in_scope(&record) {
+                        rows.push(grant.project(&record, &ctx.content));
+                    }
+                }
+                if rows.len() > MAX_DOWNLOAD_ROWS {
+                    return Err(ServiceError::refused(
+                        "download_too_large",
+                        format!("超过 {MAX_DOWNLOAD_ROWS} 行,请使用批量交换接口分批获取"),
+                    ));
+                }
+                match page.last() {
+                    Some(last) if page.len() == 1000 => after = Some(last.key.clone()),
+                    _ => break,
+                }
+            }
+            s.take_volume(&grant, rows.len() as u64).await?;
+            let items: Vec<&str> = grant.returned_items().map(|i| i.code.as_str()).collect();
+            let names: Vec<String> = items
+                .iter()
+                .map(|c| ctx.content.items.iter().find(|i| i.code == *c).map_or((*c).to_owned(), |i| i.name.clone()))
+                .collect();
+            let data = match format {
+                "csv" => write_csv(&items, &rows)?,
+                _ => write_xlsx(&items, &names, &rows)?,
+            };
+            let requester = s.store.get_org(grant.requester).await?;
+            let provider = s.store.get_org(grant.provider).await?;
+            let file_name = format!("data.{format}");
+            let manifest = json!({
+                "platform": "govshare",
+                "generated_at": s.now(),
+                "grant_id": grant.id,
+                "application_id": grant.application,
+                "requester": { "id": requester.id, "name": requester.name, "credit_code": requester.credit_code.as_str() },
+                "provider": { "id": provider.id, "name": provider.name },
+                "entry": { "id": grant.entry, "name": ctx.content.name, "resource_code": ctx.content.resource_code },
+                "purpose": grant.purpose,
+                "items": items,
+                "rows": rows.len(),
+                "file": { "name": file_name, "format": format, "bytes": data.len(), "sm3": sm3_hex(&data) },
+                "signature": { "algorithm": "SM2-with-SM3", "distid": crate::crypto::SM2_DISTID,
+                               "public_key": s.keys.public_key_hex() },
+            });
+            let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| ServiceError::Internal(Box::new(e)))?;
+            let signature = s.keys.sign(&manifest_bytes);
+            let zip = write_zip(&[(&file_name, &data), ("manifest.json", &manifest_bytes), ("manifest.sig", signature.as_bytes())])?;
+            let n = rows.len() as u64;
+            let download = Download {
+                file_name: format!("govshare-{}-{}.zip", ctx.content.resource_code, s.now().format("%Y%m%d%H%M%S")),
+                zip,
+                manifest,
+            };
+            Ok((download, n, "ok", grant))
+        })
+        .await
+    }
+
+    /// The bare baseline of the data-plane bench: the same record read and decoded, with no credential, grant,
+    /// projection, masking or usage record. Served only when the node is started for benchmarking.
+    pub async fn baseline_lookup(&self, entry: EntryId, key: &str) -> Result<Option<Record>> {
+        let ctx = self.source_context(entry).await?;
+        let lookup = self.keys.record_key(&entry.to_string(), key.trim());
+        let stored = self.store.get_record(entry, &lookup).await?;
+        stored.map(|s| self.open_record(&ctx, &s)).transpose()
+    }
+
+    /// Usage records written by this instance since it started.
+    pub fn usage_written(&self) -> u64 {
+        self.plane.written.load(Ordering::Relaxed)
+    }
+}
+
+fn normalise(v: &str) -> String {
+    v.trim().to_uppercase()
+}
+
+fn matches_filters(record: &Record, filters: &[(String, String)]) -> bool {
+    filters.iter().all(|(code, want)| {
+        let have = record.get(code).map(govshare_domain::record::json_to_raw).unwrap_or_default();
+        normalise(&have) == normalise(want)
+    })
+}
+
+fn cell(record: &Record, code: &str) -> String {
+    record.get(code).map(govshare_domain::record::json_to_raw).unwrap_or_default()
+}
+
+fn write_csv(items: &[&str], rows: &[Record]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let internal = |e: csv::Error| ServiceError::Internal(Box::new(e));
+    w.write_record(items).map_err(internal)?;
+    for r in rows {
+        w.write_record(items.iter().map(|c| cell(r, c))).map_err(internal)?;
+    }
+    w.into_inner().map_err(|e| ServiceError::Internal(e.to_string().into()))
+}
+
+fn write_xlsx(items: &[&str], names: &[String], rows: &[Record]) -> Result<Vec<u8>> {
+    let internal = |e: rust_xlsxwriter::XlsxError| ServiceError::Internal(Box::new(e));
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("数据").map_err(internal)?;
+    for (c, (code, name)) in items.iter().zip(names).enumerate() {
+        sheet.write_string(0, c as u16, format!("{name}({code})")).map_err(internal)?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, code) in items.iter().enumerate() {
+            sheet.write_string(r as u32 + 1, c as u16, cell(row, code)).map_err(internal)?;
+        }
+    }
+    book.save_to_buffer().map_err(internal)
+}
+
+fn write_zip(files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let internal = |e: zip::result::ZipError| ServiceError::Internal(Box::new(e));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in files {
+        zip.start_file(*name, options).map_err(internal)?;
+        zip.write_all(bytes).map_err(|e| ServiceError::Internal(Box::new(e)))?;
+    }
+    Ok(zip.finish().map_err(internal)?.into_inner())
+}
+
+/// The usage log: one task appends every pending record in one transaction (group commit) and then answers
+/// each waiting request.
+async fn usage_writer(
+    store: govshare_store::DynStore,
+    mut rx: mpsc::Receiver<(UsageRecord, oneshot::Sender<Result<(), String>>)>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 2048 {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (records, acks): (Vec<UsageRecord>, Vec<_>) = batch.into_iter().unzip();
+        let result = store.append_usage(&records).await.map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, records = records.len(), "usage records not written; the data was not delivered");
+        }
+        for ack in acks {
+            let _ = ack.send(result.clone());
+        }
+    }
+}
+
+/// Batches from the parsing thread to the store's load transaction.
+struct ChannelFeed {
+    rx: mpsc::Receiver<Result<Vec<StoredRecord>, String>>,
+}
+
+#[async_trait]
+impl RecordFeed for ChannelFeed {
+    async fn next_batch(&mut self) -> govshare_store::Result<Option<Vec<StoredRecord>>> {
+        match self.rx.recv().await {
+            None => Ok(None),
+            Some(Ok(batch)) => Ok(Some(batch)),
+            Some(Err(e)) => Err(StoreError::Other(e.into())),
+        }
+    }
+}
+
+struct FileCheck {
+    rows_read: u64,
+    rows_with_errors: u64,
+    errors: Vec<RowError>,
+    sm3: String,
+}
+
+/// Pass 1 of a load: every row against the entry's items, repeated keys, and the file's SM3.
+fn check_file(
+    path: &Path,
+    format: RecordFormat,
+    items: &[govshare_domain::catalog::DataItem],
+    columns: &[String],
+    key_item: &str,
+    progress: Arc<AtomicU64>,
+) -> Result<FileCheck> {
+    let sm3 = {
+        use sm3::Digest;
+        use std::io::Read;
+        let mut file = std::fs::File::open(path).map_err(|e| ServiceError::Internal(Box::new(e)))?;
+        let mut hasher = sm3::Sm3::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = file.read(&mut buf).map_err(|e| ServiceError::Internal(Box::new(e)))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        hex::encode(hasher.finalize())
+    };
+    let file_error =
+        |row: u64, message: String| ValidationError::new("file", "unreadable", format!("第 {row} 行:{message}"));
+    let reader = RowReader::open(path, format, columns, progress).map_err(|e| file_error(e.row, e.message))?;
+    let map = match ColumnMap::new(items, reader.headers()) {
+        Ok(map) => map,
+        Err(errors) => {
+            return Ok(FileCheck { rows_read: 0, rows_with_errors: 1, errors, sm3 });
+        }
+    };
+    let mut check = FileCheck { rows_read: 0, rows_with_errors: 0, errors: Vec::new(), sm3 };
+    let mut keys: HashMap<String, u64> = HashMap::new();
+    for row in reader {
+        check.rows_read += 1;
+        let errors = match row {
+            Err(e) => vec![RowError { row: e.row, column: String::new(), rule: "format".into(), message: e.message }],
+            Ok((n, values)) => match map.record(items, key_item, n, &values) {
+                Err(errors) => errors,
+                Ok(record) => {
+                    let key = key_of(&record, key_item).unwrap_or_default();
+                    match keys.get(&key) {
+                        Some(first) => vec![RowError {
+                            row: n,
+                            column: key_item.to_owned(),
+                            rule: "duplicate_key".into(),
+                            message: format!("主键「{key}」与第 {first} 行重复"),
+                        }],
+                        None => {
+                            keys.insert(key, n);
+                            vec![]
+                        }
+                    }
+                }
+            },
+        };
+        if !errors.is_empty() {
+            check.rows_with_errors += 1;
+            let room = MAX_REPORTED_ERRORS.saturating_sub(check.errors.len());
+            check.errors.extend(errors.into_iter().take(room));
+        }
+    }
+    if check.rows_read == 0 {
+        check.rows_with_errors = 1;
+        check.errors.push(RowError {
+            row: 1,
+            column: String::new(),
+            rule: "empty".into(),
+            message: "文件中没有数据行".into(),
+        });
+    }
+    Ok(check)
+}
