@@ -335,7 +335,7 @@ impl Grant {
             }
             let prefixes: Vec<String> = input
                 .scope_prefixes
-                .split(|c: char| c == ',' || c == ',' || c.is_whitespace())
+                .split(|c: char| c == ',' || c == '\u{ff0c}' || c.is_whitespace())
                 .filter(|p| !p.is_empty())
                 .map(str::to_owned)
                 .collect();

@@ -34,11 +34,13 @@ pub struct HttpSettings {
     pub cookie_secure: bool,
     /// Shown in the console header, e.g. 「浙江省政务数据共享平台」.
     pub node_name: String,
+    /// Serve the bench's ungoverned baseline route (`govshare bench data` only; never in production).
+    pub bench_baseline: bool,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { cookie_secure: true, node_name: "政务数据共享平台".into() }
+        HttpSettings { cookie_secure: true, node_name: "政务数据共享平台".into(), bench_baseline: false }
     }
 }
 

@@ -59,6 +59,9 @@ pub const MAX_REPORTED_ERRORS: usize = 1000;
 /// A file download holds at most this many rows (larger data: use the bulk-exchange feed).
 pub const MAX_DOWNLOAD_ROWS: usize = 1_000_000;
 
+/// A usage record waiting for the log, and where to say it is durable.
+type UsageEntry = (UsageRecord, oneshot::Sender<Result<(), String>>);
+
 /// In-process state of the data plane: caches, rate counters, the usage log and the HTTP client for proxies.
 #[derive(Debug, Default)]
 pub struct DataPlane {
@@ -66,7 +69,7 @@ pub struct DataPlane {
     sources: std::sync::RwLock<HashMap<EntryId, (Arc<SourceContext>, Instant)>>,
     rates: std::sync::Mutex<HashMap<GrantId, (i64, u32)>>,
     volumes: Mutex<HashMap<GrantId, (chrono::NaiveDate, u64)>>,
-    usage_log: tokio::sync::OnceCell<mpsc::Sender<(UsageRecord, oneshot::Sender<Result<(), String>>)>>,
+    usage_log: tokio::sync::OnceCell<mpsc::Sender<UsageEntry>>,
     http: std::sync::OnceLock<reqwest::Client>,
     written: AtomicU64,
 }
@@ -1185,10 +1188,7 @@ fn write_zip(files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
 
 /// The usage log: one task appends every pending record in one transaction (group commit) and then answers
 /// each waiting request.
-async fn usage_writer(
-    store: govshare_store::DynStore,
-    mut rx: mpsc::Receiver<(UsageRecord, oneshot::Sender<Result<(), String>>)>,
-) {
+async fn usage_writer(store: govshare_store::DynStore, mut rx: mpsc::Receiver<UsageEntry>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < 2048 {

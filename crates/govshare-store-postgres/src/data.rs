@@ -69,7 +69,7 @@ pub async fn load(conn: &mut PgConnection, load: &SourceLoad, feed: &mut dyn Rec
     let entry = load.entry.0;
     let state: Option<(i64, i64)> =
         sqlx::query_as("SELECT next_seq, load_no + 1 FROM data_sources WHERE entry_id = $1")
-            .bind(&entry)
+            .bind(entry)
             .fetch_optional(&mut *conn)
             .await
             .map_err(db)?;
@@ -84,7 +84,7 @@ pub async fn load(conn: &mut PgConnection, load: &SourceLoad, feed: &mut dyn Rec
         for chunk in batch.chunks(KEYS_PER_STATEMENT) {
             let mut q =
                 QueryBuilder::<Postgres>::new("SELECT key, digest, deleted FROM source_records WHERE entry_id = ");
-            q.push_bind(&entry).push(" AND key IN (");
+            q.push_bind(entry).push(" AND key IN (");
             let mut keys = q.separated(", ");
             for r in chunk {
                 keys.push_bind(&r.key);
@@ -116,7 +116,7 @@ pub async fn load(conn: &mut PgConnection, load: &SourceLoad, feed: &mut dyn Rec
                 "INSERT INTO source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no) ",
             );
             q.push_values(chunk, |mut b, (r, _)| {
-                b.push_bind(&entry)
+                b.push_bind(entry)
                     .push_bind(&r.key)
                     .push_bind(&r.scope)
                     .push_bind(r.seq)
@@ -134,19 +134,19 @@ pub async fn load(conn: &mut PgConnection, load: &SourceLoad, feed: &mut dyn Rec
                 "INSERT INTO source_changes (entry_id, seq, key, op, digest, payload, load_id) ",
             );
             q.push_values(chunk, |mut b, (r, op)| {
-                b.push_bind(&entry)
+                b.push_bind(entry)
                     .push_bind(r.seq)
                     .push_bind(&r.key)
                     .push_bind(*op)
                     .push_bind(&r.digest)
                     .push_bind(&r.payload)
-                    .push_bind(&load_id);
+                    .push_bind(load_id);
             });
             q.build().execute(&mut *conn).await.map_err(db)?;
         }
         for chunk in unchanged.chunks(KEYS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Postgres>::new("UPDATE source_records SET load_no = ");
-            q.push_bind(load_no).push(" WHERE entry_id = ").push_bind(&entry).push(" AND key IN (");
+            q.push_bind(load_no).push(" WHERE entry_id = ").push_bind(entry).push(" AND key IN (");
             let mut keys = q.separated(", ");
             for k in chunk {
                 keys.push_bind(k);
@@ -159,7 +159,7 @@ pub async fn load(conn: &mut PgConnection, load: &SourceLoad, feed: &mut dyn Rec
         let stale: Vec<(String, String)> = sqlx::query_as(
             "SELECT key, digest FROM source_records WHERE entry_id = $1 AND deleted = FALSE AND load_no <> $2 ORDER BY key",
         )
-        .bind(&entry)
+        .bind(entry)
         .bind(load_no)
         .fetch_all(&mut *conn)
         .await
@@ -170,7 +170,7 @@ pub async fn load(conn: &mut PgConnection, load: &SourceLoad, feed: &mut dyn Rec
             )
             .bind(next_seq)
             .bind(load_no)
-            .bind(&entry)
+            .bind(entry)
             .bind(&key)
             .execute(&mut *conn)
             .await
@@ -178,11 +178,11 @@ pub async fn load(conn: &mut PgConnection, load: &SourceLoad, feed: &mut dyn Rec
             sqlx::query(
                 "INSERT INTO source_changes (entry_id, seq, key, op, digest, payload, load_id) VALUES ($1, $2, $3, 'delete', $4, NULL, $5)",
             )
-            .bind(&entry)
+            .bind(entry)
             .bind(next_seq)
             .bind(&key)
             .bind(&digest)
-            .bind(&load_id)
+            .bind(load_id)
             .execute(&mut *conn)
             .await
             .map_err(db)?;
@@ -193,15 +193,15 @@ pub async fn load(conn: &mut PgConnection, load: &SourceLoad, feed: &mut dyn Rec
     sqlx::query("UPDATE data_sources SET next_seq = $1, load_no = $2 WHERE entry_id = $3")
         .bind(next_seq)
         .bind(load_no)
-        .bind(&entry)
+        .bind(entry)
         .execute(&mut *conn)
         .await
         .map_err(db)?;
     let mut kept = load.clone();
     kept.counts = counts.clone();
     sqlx::query("INSERT INTO source_loads (id, entry_id, at, document) VALUES ($1, $2, $3, $4)")
-        .bind(&load_id)
-        .bind(&entry)
+        .bind(load_id)
+        .bind(entry)
         .bind(load.at)
         .bind(json(&kept)?)
         .execute(&mut *conn)

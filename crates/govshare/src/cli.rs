@@ -196,7 +196,8 @@ fn init_logging(config: &Config, serving: bool) {
 
 async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     let store = crate::open_store(config.database.url.expose()).await?;
-    let services = Services::new(store, config.security_settings());
+    let keys = crate::node_keys(&config.security.node_key_file)?;
+    let services = Services::new(store, config.security_settings()).with_node_keys(keys);
     let operator = Principal::operator(&std::env::var("USER").unwrap_or_else(|_| "root".into()));
     match command {
         Command::Serve { demo, listen } => serve(services, config, demo, listen).await,
@@ -246,7 +247,10 @@ async fn serve(
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr()?;
-    let state = AppState::new(services.clone(), HttpSettings { cookie_secure: config.server.cookie_secure, node_name });
+    let state = AppState::new(
+        services.clone(),
+        HttpSettings { cookie_secure: config.server.cookie_secure, node_name, bench_baseline: false },
+    );
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let jobs = [

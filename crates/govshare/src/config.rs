@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -86,6 +86,10 @@ pub struct SecurityConfig {
     pub session_ttl_minutes: i64,
     pub login_max_failures: u64,
     pub login_window_minutes: i64,
+    /// The node's 32-byte secret, from which its SM4 data key, HMAC-SM3 record-key key and SM2 signing key are
+    /// derived. Created (mode 0600) on first start when missing. Back it up: hosted encrypted data cannot be
+    /// read without it.
+    pub node_key_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -108,7 +112,12 @@ impl Default for Config {
                 search_sync_interval_secs: 30,
                 deadline_interval_secs: 300,
             },
-            security: SecurityConfig { session_ttl_minutes: 480, login_max_failures: 5, login_window_minutes: 15 },
+            security: SecurityConfig {
+                session_ttl_minutes: 480,
+                login_max_failures: 5,
+                login_window_minutes: 15,
+                node_key_file: PathBuf::from("data/node.key"),
+            },
             catalog: CatalogConfig {
                 grade_classes: govshare_domain::catalog::GradeScheme::default().classes,
                 grade_max_level: govshare_domain::catalog::GradeScheme::default().max_level,

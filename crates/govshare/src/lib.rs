@@ -27,3 +27,30 @@ pub async fn open_store(url: &str) -> anyhow::Result<DynStore> {
     };
     Ok(store)
 }
+
+/// The node's keys from its secret file, creating the file (32 random bytes, hex, mode 0600) when missing.
+pub fn node_keys(path: &std::path::Path) -> anyhow::Result<govshare_service::crypto::NodeKeys> {
+    use anyhow::Context;
+    if !path.exists() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let mut secret = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut secret);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).with_context(|| format!("cannot create node key file {}", path.display()))?;
+        std::io::Write::write_all(&mut file, hex::encode(secret).as_bytes())?;
+        file.sync_all()?;
+        tracing::info!(path = %path.display(), "created the node key file; back it up with the database");
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read node key file {}", path.display()))?;
+    let secret = hex::decode(text.trim())
+        .ok()
+        .filter(|s| s.len() == 32)
+        .with_context(|| format!("node key file {} must hold 64 hex digits", path.display()))?;
+    Ok(govshare_service::crypto::NodeKeys::from_secret(&secret))
+}

@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod catalog;
+pub mod data;
 pub mod dto;
 pub mod interchange;
 pub mod obligations;
@@ -65,6 +66,9 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         obligations::list, obligations::record, obligations::request_extension, obligations::decide_extension,
         obligations::list_sources, obligations::designate, obligations::check,
         applications::list, applications::create, applications::get, applications::step, applications::overdue,
+        data::bind_source, data::get_source, data::load_source, data::create_grant, data::list_grants, data::get_grant,
+        data::grant_action, data::lookup, data::query, data::verify, data::changes, data::download, data::signing_key,
+        data::usage,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SecuritySchemes),
@@ -75,6 +79,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         (name = "audit", description = "The SM3-chained audit log (R-SEC-1)"),
         (name = "catalog", description = "The government data catalog and its lifecycle (R-CAT-1..3), notifications"),
         (name = "applications", description = "Sharing applications with working-day deadlines (R-APP-1..5)"),
+        (name = "data", description = "Data sources, grants, governed delivery and usage records (R-DEL-1..5)"),
     )
 )]
 pub struct ApiDoc;
@@ -143,6 +148,23 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/applications/{application_id}", get(applications::get))
         .route("/api/v1/applications/{application_id}/steps", post(applications::step))
         .route("/api/v1/deadlines/overdue", get(applications::overdue))
+        .route("/api/v1/catalog/{entry_id}/source", get(data::get_source).put(data::bind_source))
+        .route(
+            "/api/v1/catalog/{entry_id}/source/load",
+            post(data::load_source).layer(axum::extract::DefaultBodyLimit::max(data::MAX_UPLOAD_BYTES)),
+        )
+        .route("/api/v1/applications/{application_id}/grant", post(data::create_grant))
+        .route("/api/v1/grants", get(data::list_grants))
+        .route("/api/v1/grants/{grant_id}", get(data::get_grant))
+        .route("/api/v1/grants/{grant_id}/state", post(data::grant_action))
+        .route("/api/v1/data/{grant_id}/records", get(data::query))
+        .route("/api/v1/data/{grant_id}/records/{key}", get(data::lookup))
+        .route("/api/v1/data/{grant_id}/verify", post(data::verify))
+        .route("/api/v1/data/{grant_id}/changes", get(data::changes))
+        .route("/api/v1/data/{grant_id}/download", get(data::download))
+        .route("/api/v1/node/signing-key", get(data::signing_key))
+        .route("/api/v1/usage", get(data::usage))
+        .route("/bench/baseline/{entry_id}/{key}", get(data::baseline))
         .route("/api/v1/notifications", get(catalog::notifications))
         .route("/api/v1/notifications/{notification_id}/read", post(catalog::mark_read))
         .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))

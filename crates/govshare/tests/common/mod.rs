@@ -66,7 +66,10 @@ pub async fn spawn(backend: Backend) -> TestApp {
 async fn serve(services: Services) -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(services, HttpSettings { cookie_secure: true, node_name: "测试节点".into() });
+    let state = AppState::new(
+        services,
+        HttpSettings { cookie_secure: true, node_name: "测试节点".into(), bench_baseline: true },
+    );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(govshare_http::serve(listener, state, async {
         let _ = rx.await;

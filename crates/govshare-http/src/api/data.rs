@@ -1,0 +1,544 @@
+//! The data plane's API (R-DEL-1..5): data sources and loads, grants, governed delivery — lookup, query,
+//! verification, the bulk-exchange feed, signed file downloads — and usage records.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, Utc};
+use govshare_domain::application::ApplicationId;
+use govshare_domain::catalog::EntryId;
+use govshare_domain::grant::{GrantId, GrantInput, UsageRecord};
+use govshare_domain::record::{DataSource, RowError, SourceInput, SourceKind, SourceLoad};
+use govshare_service::{GrantView, LoadReport, LoadRequest, ServiceError};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{ApiJson, ApiResult, parse_id};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+
+/// Largest file accepted by the load endpoint (the CLI has no limit).
+pub const MAX_UPLOAD_BYTES: usize = 2 << 30;
+
+// ---- sources ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SourceDto {
+    /// `hosted` (the platform keeps the records, loaded from files) or `proxy` (the provider's HTTP service).
+    pub kind: String,
+    /// The data item that identifies a record (lookups, upserts, verification).
+    pub key_item: String,
+    /// Hosted: the item row scopes match by prefix (e.g. a region code), optional.
+    #[serde(default)]
+    pub scope_item: String,
+    /// Proxy: URL with `{key}`, e.g. `https://gat.example/api/persons/{key}`; answers one JSON object or 404.
+    #[serde(default)]
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceStateDto {
+    #[schema(value_type = Object)]
+    pub source: Option<DataSource>,
+    /// The change history: every load, newest first.
+    #[schema(value_type = Vec<Object>)]
+    pub loads: Vec<SourceLoad>,
+}
+
+/// Binds (or rebinds) the data source of one of the acting department's published entries.
+#[utoipa::path(put, path = "/api/v1/catalog/{entry_id}/source", tag = "data", params(("entry_id" = Uuid, Path)),
+    request_body = SourceDto, security(("session" = []), ("api_key" = [])),
+    responses((status = 200, body = SourceStateDto), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn bind_source(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SourceDto>,
+) -> ApiResult<Json<SourceStateDto>> {
+    let entry: EntryId = parse_id(&id)?;
+    let input = SourceInput { kind: body.kind, key_item: body.key_item, scope_item: body.scope_item, url: body.url };
+    state.services.bind_source(&caller.principal, entry, &input).await?;
+    let (source, loads) = state.services.get_source(&caller.principal, entry).await?;
+    Ok(Json(SourceStateDto { source, loads }))
+}
+
+#[utoipa::path(get, path = "/api/v1/catalog/{entry_id}/source", tag = "data", params(("entry_id" = Uuid, Path)),
+    security(("session" = []), ("api_key" = [])), responses((status = 200, body = SourceStateDto)))]
+pub async fn get_source(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SourceStateDto>> {
+    let entry: EntryId = parse_id(&id)?;
+    let (source, loads) = state.services.get_source(&caller.principal, entry).await?;
+    Ok(Json(SourceStateDto { source, loads }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LoadParams {
+    /// `csv`, `xlsx` or `jsonl`; default: from `file_name`.
+    pub format: Option<String>,
+    /// `replace` (default: the file is the whole table) or `upsert` (adds and changes, deletes nothing).
+    pub mode: Option<String>,
+    /// Load the valid rows of a file with errors (default false: any error loads nothing).
+    #[serde(default)]
+    pub accept_valid: bool,
+    pub file_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoadReportDto {
+    pub loaded: bool,
+    #[schema(value_type = Object)]
+    pub load: Option<SourceLoad>,
+    pub rows_read: u64,
+    pub rows_with_errors: u64,
+    /// The first errors: row (line in the file), column (item code), rule, message.
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<RowError>,
+}
+
+impl From<LoadReport> for LoadReportDto {
+    fn from(r: LoadReport) -> Self {
+        LoadReportDto {
+            loaded: r.load.is_some(),
+            load: r.load,
+            rows_read: r.rows_read,
+            rows_with_errors: r.rows_with_errors,
+            errors: r.errors,
+        }
+    }
+}
+
+/// Loads a file (the request body) into the entry's hosted source: every row is checked against the entry's data
+/// items first; 422 with the row-level report and nothing loaded when any row is bad (unless `accept_valid`).
+#[utoipa::path(post, path = "/api/v1/catalog/{entry_id}/source/load", tag = "data",
+    params(("entry_id" = Uuid, Path), LoadParams), request_body(content = Vec<u8>, content_type = "text/csv"),
+    security(("session" = []), ("api_key" = [])),
+    responses((status = 200, body = LoadReportDto), (status = 422, body = LoadReportDto)))]
+pub async fn load_source(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(p): Query<LoadParams>,
+    body: Body,
+) -> ApiResult<Response> {
+    let entry: EntryId = parse_id(&id)?;
+    // The body goes to a temporary file as it arrives: a large file never sits in memory.
+    let dir = tempfile::tempdir().map_err(|e| ApiError::Service(ServiceError::Internal(Box::new(e))))?;
+    let path = dir.path().join("upload");
+    let mut file =
+        tokio::fs::File::create(&path).await.map_err(|e| ApiError::Service(ServiceError::Internal(Box::new(e))))?;
+    let mut stream = body.into_data_stream();
+    use futures_util::StreamExt;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(None, format!("上传中断:{e}")))?;
+        file.write_all(&chunk).await.map_err(|e| ApiError::Service(ServiceError::Internal(Box::new(e))))?;
+    }
+    file.flush().await.map_err(|e| ApiError::Service(ServiceError::Internal(Box::new(e))))?;
+    drop(file);
+    let request = LoadRequest {
+        format: p.format.unwrap_or_default(),
+        mode: p.mode.unwrap_or_default(),
+        accept_valid: p.accept_valid,
+        file_name: p.file_name.unwrap_or_else(|| "upload".into()),
+    };
+    let report =
+        state.services.load_source(&caller.principal, entry, &path, &request, Arc::new(AtomicU64::new(0))).await?;
+    let status = if report.load.is_some() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok((status, Json(LoadReportDto::from(report))).into_response())
+}
+
+// ---- grants ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewGrantDto {
+    /// item code → `keep`, `mask`, `hash` (HMAC-SM3 under the grant's own key) or `drop`. Only items the
+    /// application asked for.
+    pub items: BTreeMap<String, String>,
+    /// Row scope: the item and its value prefixes (e.g. `xzqh`, `["3301", "3302"]`); empty for all rows.
+    #[serde(default)]
+    pub scope_item: String,
+    #[serde(default)]
+    pub scope_prefixes: Vec<String>,
+    /// Default: the application's usage period (a grant can only narrow it).
+    pub valid_from: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+    /// Requests per minute (default 600) and rows per day (default 100000).
+    pub rate_per_minute: Option<u32>,
+    pub daily_rows: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantDto {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub requester_id: Uuid,
+    pub requester_name: String,
+    pub provider_id: Uuid,
+    pub provider_name: String,
+    pub entry_id: Uuid,
+    pub entry_name: String,
+    /// Granted items and how each leaves the platform.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<govshare_domain::grant::GrantItem>,
+    pub purpose: String,
+    #[schema(value_type = Object)]
+    pub row_scope: Option<govshare_domain::grant::RowScope>,
+    pub delivery_methods: Vec<String>,
+    pub valid_from: NaiveDate,
+    pub valid_until: NaiveDate,
+    pub rate_per_minute: u32,
+    pub daily_rows: u64,
+    /// `active`, `suspended`, `terminated`, `expired` or `not_yet_valid`.
+    pub status: String,
+    pub status_label: String,
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<govshare_domain::grant::GrantEvent>,
+}
+
+impl From<GrantView> for GrantDto {
+    fn from(v: GrantView) -> Self {
+        let g = v.grant;
+        GrantDto {
+            id: g.id.0,
+            application_id: g.application.0,
+            requester_id: g.requester.0,
+            requester_name: v.requester_name,
+            provider_id: g.provider.0,
+            provider_name: v.provider_name,
+            entry_id: g.entry.0,
+            entry_name: v.entry_name,
+            items: g.items,
+            purpose: g.purpose,
+            row_scope: g.row_scope,
+            delivery_methods: g.delivery.iter().map(|m| m.code().to_owned()).collect(),
+            valid_from: g.valid_from,
+            valid_until: g.valid_until,
+            rate_per_minute: g.rate_per_minute,
+            daily_rows: g.daily_rows,
+            status: v.status.code().to_owned(),
+            status_label: v.status.label().to_owned(),
+            events: g.events,
+        }
+    }
+}
+
+/// The provider creates the grant of an approved application; the application's delivery is recorded with it.
+#[utoipa::path(post, path = "/api/v1/applications/{application_id}/grant", tag = "data",
+    params(("application_id" = Uuid, Path)), request_body = NewGrantDto, security(("session" = [])),
+    responses((status = 201, body = GrantDto), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewGrantDto>,
+) -> ApiResult<(StatusCode, Json<GrantDto>)> {
+    let application: ApplicationId = parse_id(&id)?;
+    let input = GrantInput {
+        items: body.items,
+        scope_item: body.scope_item,
+        scope_prefixes: body.scope_prefixes.join(","),
+        valid_from: body.valid_from.map(|d| d.to_string()).unwrap_or_default(),
+        valid_until: body.valid_until.map(|d| d.to_string()).unwrap_or_default(),
+        rate_per_minute: body.rate_per_minute,
+        daily_rows: body.daily_rows,
+    };
+    let view = state.services.create_grant(&caller.principal, application, &input).await?;
+    Ok((StatusCode::CREATED, Json(view.into())))
+}
+
+#[utoipa::path(get, path = "/api/v1/grants", tag = "data", security(("session" = []), ("api_key" = [])),
+    responses((status = 200, body = [GrantDto])))]
+pub async fn list_grants(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<GrantDto>>> {
+    Ok(Json(state.services.list_grants(&caller.principal).await?.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(get, path = "/api/v1/grants/{grant_id}", tag = "data", params(("grant_id" = Uuid, Path)),
+    security(("session" = []), ("api_key" = [])), responses((status = 200, body = GrantDto)))]
+pub async fn get_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<GrantDto>> {
+    let id: GrantId = parse_id(&id)?;
+    Ok(Json(state.services.get_grant(&caller.principal, id).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct GrantActionDto {
+    /// `suspend` (access stops at once), `resume` or `terminate`.
+    pub action: String,
+    /// Required to suspend or terminate.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The provider's work-unit head or its same-level authority suspends, resumes or terminates a grant.
+#[utoipa::path(post, path = "/api/v1/grants/{grant_id}/state", tag = "data", params(("grant_id" = Uuid, Path)),
+    request_body = GrantActionDto, security(("session" = [])),
+    responses((status = 200, body = GrantDto), (status = 409, body = ErrorBody)))]
+pub async fn grant_action(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<GrantActionDto>,
+) -> ApiResult<Json<GrantDto>> {
+    let id: GrantId = parse_id(&id)?;
+    Ok(Json(state.services.grant_action(&caller.principal, id, &body.action, &body.reason).await?.into()))
+}
+
+// ---- governed delivery ----
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DataAnswerDto {
+    pub grant_id: Uuid,
+    /// The items each row carries (granted, not dropped), masked as granted.
+    pub items: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+impl From<govshare_service::DataAnswer> for DataAnswerDto {
+    fn from(a: govshare_service::DataAnswer) -> Self {
+        DataAnswerDto {
+            grant_id: a.grant_id.0,
+            items: a.items,
+            rows: a.rows,
+            next_cursor: a.next_cursor,
+            has_more: a.has_more,
+        }
+    }
+}
+
+/// Lookup by the key item's value (R-DEL-3): 200 with one row, or 404 `not_found` (no such record in scope).
+#[utoipa::path(get, path = "/api/v1/data/{grant_id}/records/{key}", tag = "data",
+    params(("grant_id" = Uuid, Path), ("key" = String, Path)), security(("api_key" = []), ("session" = [])),
+    responses((status = 200, body = DataAnswerDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+pub async fn lookup(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    let id: GrantId = parse_id(&id)?;
+    let answer = state.services.data_lookup(&caller.principal, id, &key, started).await?;
+    if answer.rows.is_empty() {
+        return Err(ApiError::Service(ServiceError::NotFound("授权范围内没有该记录".into())));
+    }
+    Ok(Json(DataAnswerDto::from(answer)).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct QueryParams {
+    /// Continue after this cursor (from `next_cursor`).
+    pub cursor: Option<String>,
+    /// Rows per page, at most 1000 (default 100).
+    pub limit: Option<u32>,
+    /// Equality filters on granted items: `?xzqh=330106&xb=1`.
+    #[serde(flatten)]
+    #[param(value_type = Object)]
+    pub filters: BTreeMap<String, String>,
+}
+
+/// Filtered, paginated query (R-DEL-3): only permitted items, only rows inside the grant's row scope.
+#[utoipa::path(get, path = "/api/v1/data/{grant_id}/records", tag = "data",
+    params(("grant_id" = Uuid, Path), QueryParams), security(("api_key" = []), ("session" = [])),
+    responses((status = 200, body = DataAnswerDto), (status = 403, body = ErrorBody)))]
+pub async fn query(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(p): Query<QueryParams>,
+) -> ApiResult<Json<DataAnswerDto>> {
+    let started = Instant::now();
+    let id: GrantId = parse_id(&id)?;
+    let filters: Vec<(String, String)> = p.filters.into_iter().collect();
+    let answer = state
+        .services
+        .data_query(&caller.principal, id, &filters, p.cursor.as_deref(), p.limit.unwrap_or(100), started)
+        .await?;
+    Ok(Json(answer.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyDto {
+    /// Whether every given value matches the record with the given key; nothing of the record is returned.
+    #[serde(rename = "match")]
+    pub matched: bool,
+}
+
+/// 核验 (R-DEL-3): body `{"sfzh": "…", "xm": "…"}` with the key item and the values to check.
+#[utoipa::path(post, path = "/api/v1/data/{grant_id}/verify", tag = "data", params(("grant_id" = Uuid, Path)),
+    request_body = Object, security(("api_key" = []), ("session" = [])),
+    responses((status = 200, body = VerifyDto), (status = 403, body = ErrorBody)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<serde_json::Map<String, serde_json::Value>>,
+) -> ApiResult<Json<VerifyDto>> {
+    let started = Instant::now();
+    let id: GrantId = parse_id(&id)?;
+    Ok(Json(VerifyDto { matched: state.services.data_verify(&caller.principal, id, &body, started).await? }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ChangesParams {
+    /// 0 (default): the full snapshot; then the `next_cursor` of the previous page.
+    pub cursor: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangesDto {
+    pub grant_id: Uuid,
+    pub items: Vec<String>,
+    /// `{seq, op: upsert | delete, record}` in sequence order.
+    #[schema(value_type = Vec<Object>)]
+    pub changes: Vec<govshare_service::ChangeRow>,
+    pub next_cursor: i64,
+    pub has_more: bool,
+}
+
+/// Bulk exchange (R-DEL-4): the full snapshot from cursor 0, then the changes since a cursor.
+#[utoipa::path(get, path = "/api/v1/data/{grant_id}/changes", tag = "data",
+    params(("grant_id" = Uuid, Path), ChangesParams), security(("api_key" = []), ("session" = [])),
+    responses((status = 200, body = ChangesDto), (status = 403, body = ErrorBody)))]
+pub async fn changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(p): Query<ChangesParams>,
+) -> ApiResult<Json<ChangesDto>> {
+    let started = Instant::now();
+    let id: GrantId = parse_id(&id)?;
+    let a = state
+        .services
+        .data_changes(&caller.principal, id, p.cursor.unwrap_or(0), p.limit.unwrap_or(500), started)
+        .await?;
+    Ok(Json(ChangesDto {
+        grant_id: a.grant_id.0,
+        items: a.items,
+        changes: a.changes,
+        next_cursor: a.next_cursor,
+        has_more: a.has_more,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DownloadParams {
+    /// `csv` (default) or `xlsx`.
+    pub format: Option<String>,
+}
+
+/// File download (R-DEL-4): a ZIP with `data.csv` or `data.xlsx`, `manifest.json` (requester, grant, items, rows,
+/// the file's SM3) and `manifest.sig` (SM2 signature of the manifest, hex; public key in the manifest and at
+/// `/api/v1/node/signing-key`).
+#[utoipa::path(get, path = "/api/v1/data/{grant_id}/download", tag = "data",
+    params(("grant_id" = Uuid, Path), DownloadParams), security(("api_key" = []), ("session" = [])),
+    responses((status = 200, content_type = "application/zip", body = Vec<u8>), (status = 403, body = ErrorBody)))]
+pub async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(p): Query<DownloadParams>,
+) -> ApiResult<Response> {
+    let started = Instant::now();
+    let id: GrantId = parse_id(&id)?;
+    let d = state.services.data_download(&caller.principal, id, p.format.as_deref().unwrap_or(""), started).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", d.file_name)),
+        ],
+        d.zip,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SigningKeyDto {
+    pub algorithm: &'static str,
+    pub distid: &'static str,
+    /// Uncompressed SEC1 SM2 public key, hex.
+    pub public_key: String,
+}
+
+/// The node's SM2 public key, to verify download manifests.
+#[utoipa::path(get, path = "/api/v1/node/signing-key", tag = "data", responses((status = 200, body = SigningKeyDto)))]
+pub async fn signing_key(State(state): State<AppState>) -> Json<SigningKeyDto> {
+    Json(SigningKeyDto {
+        algorithm: "SM2-with-SM3",
+        distid: govshare_service::crypto::SM2_DISTID,
+        public_key: state.services.node_keys().public_key_hex(),
+    })
+}
+
+// ---- usage records ----
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UsageParams {
+    pub grant_id: Option<Uuid>,
+    /// Older than this (the `at` of the last record of the previous page).
+    pub before: Option<DateTime<Utc>>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageDto {
+    #[schema(value_type = Vec<Object>)]
+    pub records: Vec<UsageRecord>,
+}
+
+/// Usage records (Art. 29), newest first: the requester's and provider's own, an authority's region's.
+#[utoipa::path(get, path = "/api/v1/usage", tag = "data", params(UsageParams), security(("session" = [])),
+    responses((status = 200, body = UsageDto)))]
+pub async fn usage(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<UsageParams>,
+) -> ApiResult<Json<UsageDto>> {
+    let records = state
+        .services
+        .usage_records(&caller.principal, p.grant_id.map(GrantId), p.before, p.limit.unwrap_or(100))
+        .await?;
+    Ok(Json(UsageDto { records }))
+}
+
+/// The bench's baseline: the same record read with no governance. 404 unless the node runs with
+/// `data.bench_baseline = true` (only `govshare bench data` sets it).
+pub async fn baseline(
+    State(state): State<AppState>,
+    Path((entry, key)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    if !state.settings.bench_baseline {
+        return Err(ApiError::Service(ServiceError::NotFound("not found".into())));
+    }
+    let entry: EntryId = parse_id(&entry)?;
+    match state.services.baseline_lookup(entry, &key).await? {
+        Some(record) => Ok(Json(record).into_response()),
+        None => Err(ApiError::Service(ServiceError::NotFound("没有该记录".into()))),
+    }
+}
+
+/// Which kind a source is, for the console.
+pub fn kind_label(kind: &SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Hosted { .. } => "平台托管",
+        SourceKind::Proxy { .. } => "接口代理",
+    }
+}

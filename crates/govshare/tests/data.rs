@@ -1,0 +1,514 @@
+//! Black-box tests of the data plane (R-DEL-1..5): sources and loads, grants, governed delivery, usage records,
+//! on both backends.
+
+mod common;
+
+use std::io::Read;
+
+use chrono::Duration;
+use common::{Backend, Client, TestApp, publish, spawn};
+use govshare_domain::record::id_check_character;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    loads_report_bad_rows_precisely_and_keep_nothing_unless_asked,
+    the_service_api_returns_only_granted_items_in_scope_masked,
+    every_access_leaves_exactly_one_usage_record,
+    suspended_and_expired_grants_are_refused_at_once,
+    hashes_differ_between_grants,
+    downloads_are_signed_and_bulk_exchange_follows_changes
+);
+
+/// A valid 公民身份号码 for region `region` (6 digits), born 1980-01-`n`, sequence `n`.
+fn id_number(region: &str, n: u32) -> String {
+    let body = format!("{region}198001{:02}{:03}", n % 28 + 1, n % 1000);
+    format!("{body}{}", id_check_character(body.as_bytes()))
+}
+
+fn people_entry() -> Value {
+    json!({
+        "name": "常住人口基本信息",
+        "resource_code": "330000-GAT-0100",
+        "summary": "全省常住人口的姓名、身份号码、联系方式和户籍地",
+        "format": "database",
+        "update_frequency": "daily",
+        "sharing_attribute": "conditional",
+        "sharing_scope": "省级政府部门",
+        "permitted_purposes": ["社会救助资格核查", "就业服务"],
+        "delivery_methods": ["service_api", "bulk_exchange", "file_download"],
+        "grade_class": "一般数据",
+        "grade_level": 3,
+        "items": [
+            {"name": "姓名", "code": "xm", "data_type": "string", "length": 50, "grade_class": "一般数据", "grade_level": 2, "personal_info": "name"},
+            {"name": "公民身份号码", "code": "sfzh", "data_type": "string", "length": 18, "grade_class": "一般数据", "grade_level": 3, "personal_info": "id_number"},
+            {"name": "手机号码", "code": "sjhm", "data_type": "string", "length": 20, "grade_class": "一般数据", "grade_level": 3, "personal_info": "phone"},
+            {"name": "户籍地址", "code": "hjdz", "data_type": "string", "length": 200, "grade_class": "一般数据", "grade_level": 3, "personal_info": "address"},
+            {"name": "行政区划代码", "code": "xzqh", "data_type": "string", "length": 6, "grade_class": "一般数据", "grade_level": 1},
+            {"name": "银行卡号", "code": "yhkh", "data_type": "string", "length": 19, "grade_class": "一般数据", "grade_level": 3, "personal_info": "bank_card"},
+            {"name": "电子邮箱", "code": "yx", "data_type": "string", "length": 100, "grade_class": "一般数据", "grade_level": 2, "personal_info": "email"}
+        ]
+    })
+}
+
+const HEADER: &str = "xm,sfzh,sjhm,hjdz,xzqh,yhkh,yx\n";
+
+fn row(name: &str, region: &str, n: u32) -> String {
+    format!(
+        "{name},{},1381234{:04},浙江省杭州市西湖区文三路{n}号,{region},622202123456789{:04},user{n}@example.gov.cn\n",
+        id_number(region, n),
+        n,
+        n
+    )
+}
+
+/// Four people: three in 杭州 (3301…), one in 温州 (3303…).
+fn people_csv() -> String {
+    let mut csv = HEADER.to_owned();
+    csv += &row("张三", "330106", 1);
+    csv += &row("李四", "330106", 2);
+    csv += &row("王五", "330302", 3);
+    csv += &row("赵六", "330108", 4);
+    csv
+}
+
+async fn load(client: &Client, entry: &str, csv: &str, query: &str) -> common::Reply {
+    client
+        .upload(
+            &format!("/api/v1/catalog/{entry}/source/load?file_name=people.csv{query}"),
+            csv.as_bytes().to_vec(),
+            true,
+        )
+        .await
+}
+
+/// 公安厅 publishes the entry, binds a hosted source keyed by 公民身份号码 and scoped by 行政区划, loads four people.
+async fn hosted_entry(app: &TestApp) -> String {
+    let entry = publish(app, "gat", people_entry()).await;
+    let clerk = Client::login(app, "gat.clerk").await;
+    let bound = clerk
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/catalog/{entry}/source"),
+            json!({"kind": "hosted", "key_item": "sfzh", "scope_item": "xzqh"}),
+        )
+        .await;
+    assert_eq!(bound.status, StatusCode::OK, "{}", bound.text);
+    assert_eq!(bound.body["source"]["encrypted"], true, "a level-3 entry is kept SM4-encrypted");
+    let loaded = load(&clerk, &entry, &people_csv(), "").await;
+    assert_eq!(loaded.status, StatusCode::OK, "{}", loaded.text);
+    assert_eq!(loaded.body["load"]["counts"]["inserted"], 4);
+    entry
+}
+
+/// An application by `dept` for `items` by `delivery`, sent, approved by 公安厅, and granted with `grant`.
+async fn granted(app: &TestApp, entry: &str, dept: &str, delivery: &str, items: &[&str], grant: Value) -> String {
+    let clerk = Client::login(app, &format!("{dept}.clerk")).await;
+    let head = Client::login(app, &format!("{dept}.head")).await;
+    let created = clerk
+        .post(
+            "/api/v1/applications",
+            json!({
+                "entry_id": entry, "items": items, "submit": true,
+                "legal_basis": "《社会救助暂行办法》第十一条", "basis_document": "国务院令第649号",
+                "scenario": "社会救助资格核查", "scope": "本厅救助处", "delivery": delivery,
+                "valid_from": "2026-11-23", "valid_until": "2027-11-22"
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let steps = format!("/api/v1/applications/{id}/steps");
+    assert_eq!(head.post(&steps, json!({"step": "send"})).await.status, StatusCode::OK);
+    let gat_clerk = Client::login(app, "gat.clerk").await;
+    let gat_head = Client::login(app, "gat.head").await;
+    // Not approved yet: no grant.
+    let early = gat_clerk.post(&format!("/api/v1/applications/{id}/grant"), grant.clone()).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.text);
+    let r = gat_clerk
+        .post(&steps, json!({"step": "draft_reply", "decision": "approve", "conditions": "仅用于救助资格核查"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(gat_head.post(&steps, json!({"step": "approve_reply"})).await.status, StatusCode::OK);
+    let made = gat_clerk.post(&format!("/api/v1/applications/{id}/grant"), grant).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    let application = clerk.get(&format!("/api/v1/applications/{id}")).await;
+    assert_eq!(application.body["stage"], "delivered", "the grant meets the delivery obligation");
+    made.body["id"].as_str().unwrap().to_owned()
+}
+
+async fn api_key(app: &TestApp, dept: &str, name: &str) -> Client {
+    let head = Client::login(app, &format!("{dept}.head")).await;
+    let org = head.get("/api/v1/me").await.body["org_id"].as_str().unwrap().to_owned();
+    let issued =
+        head.post(&format!("/api/v1/organisations/{org}/credentials"), json!({"name": name, "valid_days": 365})).await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
+    Client::with_key(app, issued.body["api_key"].as_str().unwrap())
+}
+
+fn standard_grant() -> Value {
+    json!({
+        "items": {"xm": "mask", "sfzh": "hash", "sjhm": "mask", "hjdz": "drop", "xzqh": "keep", "yx": "mask"},
+        "scope_item": "xzqh", "scope_prefixes": ["3301"],
+        "valid_until": "2026-12-31"
+    })
+}
+
+const STANDARD_ITEMS: [&str; 6] = ["xm", "sfzh", "sjhm", "hjdz", "xzqh", "yx"];
+
+async fn usage_count(app: &TestApp, grant: &str) -> usize {
+    let gat = Client::login(app, "gat.clerk").await;
+    let r = gat.get(&format!("/api/v1/usage?grant_id={grant}&limit=500")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["records"].as_array().unwrap().len()
+}
+
+async fn loads_report_bad_rows_precisely_and_keep_nothing_unless_asked(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let good = id_number("330106", 7);
+    let mut bad_check = id_number("330106", 8);
+    let last = bad_check.pop().unwrap();
+    bad_check.push(if last == '0' { '1' } else { '0' });
+    let csv = format!(
+        "{HEADER}\
+         钱七,{good},13812340007,浙江省杭州市,330106,,\n\
+         孙八,{bad_check},13812340008,浙江省杭州市,330106,,\n\
+         周九,{good},not-a-phone,浙江省杭州市,3301061,,\n\
+         吴十,,13812340010,浙江省杭州市,330106,,not-mail\n"
+    );
+    let r = load(&clerk, &entry, &csv, "&mode=upsert").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.body["loaded"], false);
+    assert_eq!(r.body["rows_read"], 4);
+    assert_eq!(r.body["rows_with_errors"], 3);
+    let errors: Vec<(u64, String, String)> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_u64().unwrap(),
+                e["column"].as_str().unwrap().to_owned(),
+                e["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (3, "sfzh".into(), "check_character".into()),
+            (4, "sjhm".into(), "phone".into()),
+            (4, "xzqh".into(), "too_long".into()),
+            (5, "sfzh".into(), "required".into()),
+            (5, "yx".into(), "email".into()),
+        ],
+        "{}",
+        r.text
+    );
+    let state = clerk.get(&format!("/api/v1/catalog/{entry}/source")).await;
+    assert_eq!(state.body["loads"].as_array().unwrap().len(), 1, "nothing was loaded");
+
+    // Repeated keys are errors too.
+    let dup = format!("{HEADER}{}{}", row("张三", "330106", 1), row("张三", "330106", 1));
+    let r = load(&clerk, &entry, &dup, "&mode=upsert").await;
+    assert_eq!(r.body["errors"][0]["rule"], "duplicate_key", "{}", r.text);
+    assert_eq!(r.body["errors"][0]["row"], 3);
+    // A header that does not match the entry names the column.
+    let r = load(&clerk, &entry, "xm,身份证\n张三,1\n", "").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["errors"][0]["rule"], "unknown_column", "{}", r.text);
+
+    // Asked for, the valid row loads and the rejected ones are counted in the history.
+    let r = load(&clerk, &entry, &csv, "&mode=upsert&accept_valid=true").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["load"]["counts"]["inserted"], 1);
+    assert_eq!(r.body["load"]["rows_rejected"], 3);
+    // Replacing with the original file deletes the loaded extra row and keeps the history of both loads.
+    let r = load(&clerk, &entry, &people_csv(), "&mode=replace").await;
+    assert_eq!(
+        r.body["load"]["counts"],
+        json!({"inserted": 0, "updated": 0, "unchanged": 4, "deleted": 1}),
+        "{}",
+        r.text
+    );
+    assert_eq!(clerk.get(&format!("/api/v1/catalog/{entry}/source")).await.body["loads"].as_array().unwrap().len(), 3);
+    // JSON Lines load too, by item code.
+    let jsonl = format!("{{\"xm\": \"郑十一\", \"sfzh\": \"{}\", \"xzqh\": \"330106\"}}\n", id_number("330106", 11));
+    let r = clerk
+        .upload(
+            &format!("/api/v1/catalog/{entry}/source/load?file_name=more.jsonl&mode=upsert"),
+            jsonl.into_bytes(),
+            true,
+        )
+        .await;
+    assert_eq!(r.body["load"]["counts"]["inserted"], 1, "{}", r.text);
+    // Other departments cannot load into 公安厅's source.
+    let other = Client::login(&app, "rst.clerk").await;
+    assert_eq!(load(&other, &entry, &people_csv(), "").await.status, StatusCode::FORBIDDEN);
+}
+
+async fn the_service_api_returns_only_granted_items_in_scope_masked(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let system = api_key(&app, "rst", "就业服务系统").await;
+
+    let r = system.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330106", 1))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let row = &r.body["rows"][0];
+    assert_eq!(r.body["items"], json!(["xm", "sfzh", "sjhm", "xzqh", "yx"]));
+    assert_eq!(row.as_object().unwrap().len(), 5, "{row}");
+    assert_eq!(row["xm"], "张*", "mask: name");
+    assert_eq!(row["sjhm"], "138****0001", "mask: phone");
+    assert_eq!(row["yx"], "u***@example.gov.cn", "mask: e-mail");
+    assert_eq!(row["xzqh"], "330106", "keep");
+    let hash = row["sfzh"].as_str().unwrap();
+    assert!(hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()), "hash: {hash}");
+    assert!(row.get("hjdz").is_none() && row.get("yhkh").is_none(), "dropped and ungranted items never leave");
+    assert!(!r.text.contains("文三路") && !r.text.contains("622202"), "{}", r.text);
+
+    // Outside the row scope (温州) there is no record.
+    let out = system.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330302", 3))).await;
+    assert_eq!(out.status, StatusCode::NOT_FOUND, "{}", out.text);
+
+    // Query: only in-scope rows, paginated.
+    let page = system.get(&format!("/api/v1/data/{grant}/records?limit=2")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert_eq!(page.body["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(page.body["has_more"], true);
+    let cursor = page.body["next_cursor"].as_str().unwrap();
+    let rest = system.get(&format!("/api/v1/data/{grant}/records?limit=2&cursor={cursor}")).await;
+    let mut names: Vec<Value> = page.body["rows"].as_array().unwrap().iter().map(|r| r["xm"].clone()).collect();
+    names.extend(rest.body["rows"].as_array().unwrap().iter().map(|r| r["xm"].clone()));
+    names.sort_by_key(|v| v.to_string());
+    assert_eq!(names, [json!("张*"), json!("李*"), json!("赵*")], "王五 of 温州 is out of scope");
+    let all = system.get(&format!("/api/v1/data/{grant}/records?limit=100")).await;
+    assert!(all.body["rows"].as_array().unwrap().iter().all(|r| r["xzqh"].as_str().unwrap().starts_with("3301")));
+    // Equality filter on a kept item; a filter on an item outside the grant, or on a masked one, is refused.
+    let filtered = system.get(&format!("/api/v1/data/{grant}/records?xzqh=330108")).await;
+    assert_eq!(filtered.body["rows"].as_array().unwrap().len(), 1, "{}", filtered.text);
+    let outside = system.get(&format!("/api/v1/data/{grant}/records?xzqh=330302")).await;
+    assert_eq!(outside.body["rows"], json!([]), "a filter cannot reach outside the scope");
+    let r = system.get(&format!("/api/v1/data/{grant}/records?yhkh=1")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "item_not_granted"), "{}", r.text);
+    let r = system.get(&format!("/api/v1/data/{grant}/records?xm=张三")).await;
+    assert_eq!(r.code(), "filter_not_allowed", "{}", r.text);
+
+    // Verification answers match / no match, never the record.
+    let v = system
+        .post(&format!("/api/v1/data/{grant}/verify"), json!({"sfzh": id_number("330106", 1), "xm": "张三"}))
+        .await;
+    assert_eq!(v.body, json!({"match": true}), "{}", v.text);
+    let v = system
+        .post(&format!("/api/v1/data/{grant}/verify"), json!({"sfzh": id_number("330106", 1), "xm": "张四"}))
+        .await;
+    assert_eq!(v.body, json!({"match": false}));
+    let v = system
+        .post(&format!("/api/v1/data/{grant}/verify"), json!({"sfzh": id_number("330302", 3), "xm": "王五"}))
+        .await;
+    assert_eq!(v.body, json!({"match": false}), "out of scope: no match");
+    let v = system
+        .post(&format!("/api/v1/data/{grant}/verify"), json!({"sfzh": id_number("330106", 1), "yhkh": "1"}))
+        .await;
+    assert_eq!(v.code(), "item_not_granted");
+
+    // The grant's delivery method is the service API: no bulk exchange, no download.
+    let r = system.get(&format!("/api/v1/data/{grant}/changes")).await;
+    assert_eq!(r.code(), "delivery_not_granted", "{}", r.text);
+    // Another department's system cannot use the grant.
+    let other = api_key(&app, "mzt", "救助系统").await;
+    let r = other.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330106", 1))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+}
+
+async fn every_access_leaves_exactly_one_usage_record(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let system = api_key(&app, "rst", "就业服务系统").await;
+    assert_eq!(usage_count(&app, &grant).await, 0);
+    let key = id_number("330106", 1);
+    let calls = [
+        system.get(&format!("/api/v1/data/{grant}/records/{key}")).await,
+        system.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330302", 3))).await,
+        system.get(&format!("/api/v1/data/{grant}/records?limit=10")).await,
+        system.get(&format!("/api/v1/data/{grant}/records?yhkh=1")).await,
+        system.post(&format!("/api/v1/data/{grant}/verify"), json!({"sfzh": key, "xm": "张三"})).await,
+        system.get(&format!("/api/v1/data/{grant}/changes")).await,
+    ];
+    let statuses: Vec<u16> = calls.iter().map(|c| c.status.as_u16()).collect();
+    assert_eq!(statuses, [200, 404, 200, 403, 200, 403]);
+    assert_eq!(usage_count(&app, &grant).await, calls.len(), "one record per access, refusals included");
+
+    let gat = Client::login(&app, "gat.clerk").await;
+    let records = gat.get(&format!("/api/v1/usage?grant_id={grant}")).await.body["records"].clone();
+    let newest_first: Vec<(&str, &str, u64)> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["operation"].as_str().unwrap(), r["result"].as_str().unwrap(), r["rows"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        newest_first,
+        [
+            ("changes", "delivery_not_granted", 0),
+            ("verify", "match", 0),
+            ("query", "item_not_granted", 0),
+            ("query", "ok", 3),
+            ("lookup", "not_found", 0),
+            ("lookup", "ok", 1),
+        ]
+    );
+    let first = &records[5];
+    assert_eq!(first["system"], "就业服务系统");
+    assert_eq!(first["purpose"], "社会救助资格核查");
+    assert_eq!(first["items"], json!(["xm", "sfzh", "sjhm", "xzqh", "yx"]));
+    assert!(first["latency_us"].as_u64().unwrap() > 0);
+    // The requester reads its own records; a third department sees none of them.
+    let rst = Client::login(&app, "rst.clerk").await;
+    assert_eq!(rst.get("/api/v1/usage").await.body["records"].as_array().unwrap().len(), 6);
+    let mzt = Client::login(&app, "mzt.clerk").await;
+    assert_eq!(mzt.get("/api/v1/usage").await.body["records"], json!([]));
+    assert_eq!(mzt.get(&format!("/api/v1/usage?grant_id={grant}")).await.status, StatusCode::FORBIDDEN);
+    // The authority of the region reads them too.
+    let reviewer = Client::login(&app, "reviewer").await;
+    assert_eq!(reviewer.get("/api/v1/usage").await.body["records"].as_array().unwrap().len(), 6);
+}
+
+async fn suspended_and_expired_grants_are_refused_at_once(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let system = api_key(&app, "rst", "就业服务系统").await;
+    let path = format!("/api/v1/data/{grant}/records/{}", id_number("330106", 1));
+    assert_eq!(system.get(&path).await.status, StatusCode::OK);
+
+    let head = Client::login(&app, "gat.head").await;
+    let state = format!("/api/v1/grants/{grant}/state");
+    let r = head.post(&state, json!({"action": "suspend"})).await;
+    assert_eq!((r.status, r.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")));
+    let clerk = Client::login(&app, "gat.clerk").await;
+    assert_eq!(clerk.post(&state, json!({"action": "suspend", "reason": "x"})).await.status, StatusCode::FORBIDDEN);
+    let r = head.post(&state, json!({"action": "suspend", "reason": "发现超范围使用,暂停核查"})).await;
+    assert_eq!(r.body["status"], "suspended", "{}", r.text);
+    let refused = system.get(&path).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::FORBIDDEN, "grant_suspended"), "{}", refused.text);
+    assert_eq!(head.post(&state, json!({"action": "resume"})).await.body["status"], "active");
+    assert_eq!(system.get(&path).await.status, StatusCode::OK);
+    // The authority can suspend too.
+    let reviewer = Client::login(&app, "reviewer").await;
+    assert_eq!(
+        reviewer.post(&state, json!({"action": "suspend", "reason": "监督检查"})).await.body["status"],
+        "suspended"
+    );
+    assert_eq!(system.get(&path).await.code(), "grant_suspended");
+    assert_eq!(reviewer.post(&state, json!({"action": "resume"})).await.body["status"], "active");
+
+    // The grant runs to 2026-12-31 (北京时间): on 2027-01-01 it is expired.
+    app.clock.advance(Duration::days(40));
+    let expired = system.get(&path).await;
+    assert_eq!((expired.status, expired.code()), (StatusCode::FORBIDDEN, "grant_expired"), "{}", expired.text);
+    let head = Client::login(&app, "gat.head").await;
+    assert_eq!(head.get(&format!("/api/v1/grants/{grant}")).await.body["status"], "expired");
+
+    // Termination is final.
+    let r = head.post(&state, json!({"action": "terminate", "reason": "使用期限届满"})).await;
+    assert_eq!(r.body["status"], "terminated", "{}", r.text);
+    assert_eq!(head.post(&state, json!({"action": "resume"})).await.status, StatusCode::CONFLICT);
+}
+
+async fn hashes_differ_between_grants(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let grant_a = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let grant_b = granted(&app, &entry, "mzt", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let a = api_key(&app, "rst", "就业服务系统").await;
+    let b = api_key(&app, "mzt", "救助系统").await;
+    let key = id_number("330106", 1);
+    let from_a = a.get(&format!("/api/v1/data/{grant_a}/records/{key}")).await.body["rows"][0]["sfzh"].clone();
+    let again = a.get(&format!("/api/v1/data/{grant_a}/records/{key}")).await.body["rows"][0]["sfzh"].clone();
+    let from_b = b.get(&format!("/api/v1/data/{grant_b}/records/{key}")).await.body["rows"][0]["sfzh"].clone();
+    assert!(from_a.is_string() && from_b.is_string());
+    assert_eq!(from_a, again, "stable within a grant");
+    assert_ne!(from_a, from_b, "two grants' hashes cannot be joined");
+}
+
+async fn downloads_are_signed_and_bulk_exchange_follows_changes(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let download_grant = granted(&app, &entry, "rst", "file_download", &STANDARD_ITEMS, standard_grant()).await;
+    let exchange_grant = granted(&app, &entry, "mzt", "bulk_exchange", &STANDARD_ITEMS, standard_grant()).await;
+
+    let rst = Client::login(&app, "rst.clerk").await;
+    let (status, headers, zip) = rst.download(&format!("/api/v1/data/{download_grant}/download?format=csv")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/zip");
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut read = |name: &str| {
+        let mut bytes = Vec::new();
+        archive.by_name(name).unwrap().read_to_end(&mut bytes).unwrap();
+        bytes
+    };
+    let data = read("data.csv");
+    let manifest_bytes = read("manifest.json");
+    let signature = String::from_utf8(read("manifest.sig")).unwrap();
+    let manifest: Value = serde_json::from_slice(&manifest_bytes).unwrap();
+    assert_eq!(manifest["requester"]["name"], "浙江省人力资源和社会保障厅");
+    assert_eq!(manifest["grant_id"], download_grant);
+    assert_eq!(manifest["rows"], 3);
+    assert_eq!(manifest["file"]["sm3"], govshare_service::crypto::sm3_hex(&data));
+    let key =
+        Client::anonymous(&app).get("/api/v1/node/signing-key").await.body["public_key"].as_str().unwrap().to_owned();
+    assert!(
+        govshare_service::crypto::verify_signature(&key, &manifest_bytes, &signature),
+        "the manifest is SM2-signed"
+    );
+    let mut altered = manifest_bytes.clone();
+    altered[10] ^= 1;
+    assert!(!govshare_service::crypto::verify_signature(&key, &altered, &signature));
+    let text = String::from_utf8(data).unwrap();
+    assert_eq!(text.lines().next().unwrap(), "xm,sfzh,sjhm,xzqh,yx");
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(!text.contains("330302") && !text.contains("文三路"), "{text}");
+
+    // Bulk exchange: the snapshot, then only what changed.
+    let system = api_key(&app, "mzt", "救助系统").await;
+    let snapshot = system.get(&format!("/api/v1/data/{exchange_grant}/changes")).await;
+    assert_eq!(snapshot.status, StatusCode::OK, "{}", snapshot.text);
+    assert_eq!(snapshot.body["changes"].as_array().unwrap().len(), 3, "{}", snapshot.text);
+    let cursor = snapshot.body["next_cursor"].as_i64().unwrap();
+    let nothing = system.get(&format!("/api/v1/data/{exchange_grant}/changes?cursor={cursor}")).await;
+    assert_eq!(nothing.body["changes"], json!([]));
+    // 公安厅 reloads: 李四 moves house (changed), 赵六 leaves (deleted), 温州's 王五 changes (out of scope).
+    let mut csv = HEADER.to_owned();
+    csv += &row("张三", "330106", 1);
+    csv += &row("李四", "330106", 2).replace("文三路2号", "天目山路9号");
+    csv += &row("王五", "330302", 3).replace("文三路3号", "五马街1号");
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let r = load(&clerk, &entry, &csv, "&mode=replace").await;
+    assert_eq!(
+        r.body["load"]["counts"],
+        json!({"inserted": 0, "updated": 2, "unchanged": 1, "deleted": 1}),
+        "{}",
+        r.text
+    );
+    let changes = system.get(&format!("/api/v1/data/{exchange_grant}/changes?cursor={cursor}")).await;
+    let ops: Vec<(String, String)> = changes.body["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["op"].as_str().unwrap().to_owned(), c["record"]["xm"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        ops,
+        [("upsert".to_owned(), "李*".to_owned()), ("delete".to_owned(), "赵*".to_owned())],
+        "{}",
+        changes.text
+    );
+    // The exchange grant does not allow downloads.
+    let mzt = Client::login(&app, "mzt.clerk").await;
+    let (status, _, _) = mzt.download(&format!("/api/v1/data/{exchange_grant}/download")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
