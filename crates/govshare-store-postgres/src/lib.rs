@@ -5,6 +5,7 @@
 //! the rows it changed can form.
 
 mod applications;
+pub mod bench;
 mod catalog;
 mod data;
 mod obligations;

@@ -62,10 +62,62 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Hosted data sources: load a provider's file (acts as the node operator; audited).
+    Source {
+        #[command(subcommand)]
+        command: SourceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// Check every row of a CSV, Excel or JSON Lines file against the entry's data items and load it in one
+    /// transaction; with errors, print the row-level report and load nothing (unless --accept-valid).
+    Load {
+        /// The catalog entry (its source must be bound, as `hosted`).
+        #[arg(long)]
+        entry: uuid::Uuid,
+        file: PathBuf,
+        /// `csv`, `xlsx` or `jsonl`; default: from the file name.
+        #[arg(long, default_value = "")]
+        format: String,
+        /// `replace` (the file is the whole table) or `upsert` (adds and changes, deletes nothing).
+        #[arg(long, default_value = "replace")]
+        mode: String,
+        /// Load the valid rows of a file with errors.
+        #[arg(long)]
+        accept_valid: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// The data plane under load: N generated people, governed lookups against a bare baseline route in the
+    /// same server, phases alternating; on PostgreSQL also bulk export against COPY. Uses its own temporary
+    /// database.
+    Data {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: crate::bench_data::BenchBackend,
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Baseline/governed pairs.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// The PostgreSQL server to create the temporary database on.
+        #[arg(
+            long,
+            env = "GOVSHARE_BENCH_POSTGRES_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        postgres_url: String,
+        #[arg(long, default_value_t = 809)]
+        seed: u64,
+    },
     /// Catalog search latency at scale: builds N published entries in the search index and times a mix of
     /// queries against a linear scan with the same matching rules and facets. Touches no database.
     Search {
@@ -171,6 +223,30 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         };
     }
+    if let Command::Bench {
+        command: BenchCommand::Data { backend, records, connections, seconds, rounds, postgres_url, seed },
+    } = &cli.command
+    {
+        let args = crate::bench_data::DataBenchArgs {
+            backend: *backend,
+            records: *records,
+            connections: *connections,
+            seconds: *seconds,
+            rounds: *rounds,
+            postgres_url: postgres_url.clone(),
+            seed: *seed,
+        };
+        let outcome = tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(crate::bench_data::run(args)));
+        return match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -208,6 +284,9 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Admin { command } => admin(&services, &operator, command).await,
         Command::Calendar { command } => calendar(&services, &operator, command).await,
         Command::Bench { .. } => unreachable!("benchmarks run before the store is opened"),
+        Command::Source { command: SourceCommand::Load { entry, file, format, mode, accept_valid } } => {
+            load_source(&services, &operator, entry, &file, format, mode, accept_valid).await
+        }
         Command::Audit { command: AuditCommand::Verify } => {
             let v = services.verify_audit(&operator).await?;
             match v.first_break {
@@ -423,4 +502,80 @@ fn initial_password() -> anyhow::Result<(String, bool)> {
     }
     let token = govshare_service::secrets::random_token();
     Ok((format!("Gs-{}-9a", &token[..14]), true))
+}
+
+/// `govshare source load`: the same two-pass load as the API, with a progress bar over both passes.
+async fn load_source(
+    services: &Services,
+    operator: &Principal,
+    entry: uuid::Uuid,
+    file: &std::path::Path,
+    format: String,
+    mode: String,
+    accept_valid: bool,
+) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let size = std::fs::metadata(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?.len();
+    let bar = indicatif::ProgressBar::new(size * 2);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {elapsed} (ETA {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message("检查并加载");
+    let progress = Arc::new(AtomicU64::new(0));
+    let ticker = {
+        let (bar, progress) = (bar.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(progress.load(Ordering::Relaxed));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let request = govshare_service::LoadRequest {
+        format,
+        mode,
+        accept_valid,
+        file_name: file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    let outcome =
+        services.load_source(operator, govshare_domain::catalog::EntryId(entry), file, &request, progress).await;
+    ticker.abort();
+    bar.finish_and_clear();
+    let report = outcome?;
+    for e in &report.errors {
+        println!("row {}\t{}\t{}\t{}", e.row, e.column, e.rule, e.message);
+    }
+    if report.rows_with_errors > report.errors.len() as u64 {
+        println!(
+            "… {} rows with errors in all (the first {} are listed)",
+            report.rows_with_errors,
+            report.errors.len()
+        );
+    }
+    match report.load {
+        Some(load) => {
+            println!(
+                "loaded {}: {} rows read, {} rejected; inserted {}, updated {}, unchanged {}, deleted {} (file SM3 {})",
+                load.file_name,
+                load.rows_read,
+                load.rows_rejected,
+                load.counts.inserted,
+                load.counts.updated,
+                load.counts.unchanged,
+                load.counts.deleted,
+                load.file_sm3
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            println!(
+                "nothing loaded: {} of {} rows have errors (use --accept-valid to load the others)",
+                report.rows_with_errors, report.rows_read
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! `main.rs` only parses arguments and calls [`cli::run`].
 
 pub mod bench;
+pub mod bench_data;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -1,0 +1,44 @@
+//! Support for `govshare bench data` on PostgreSQL: a throw-away database, and the COPY baseline of the bulk
+//! export (PostgreSQL's own fastest way to read the same rows).
+#![doc(hidden)]
+
+use govshare_domain::catalog::EntryId;
+use govshare_store::{Result, StoreError};
+use sqlx::Connection;
+
+/// Creates `govshare_bench_<uuid>` on the server of `admin_url`; returns its URL and name.
+pub async fn create_database(admin_url: &str) -> Result<(String, String)> {
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.map_err(StoreError::other)?;
+    let name = format!("govshare_bench_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.map_err(StoreError::other)?;
+    let _ = admin.close().await;
+    let base = admin_url.split('?').next().unwrap_or(admin_url);
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    Ok((format!("{base}/{name}"), name))
+}
+
+pub async fn drop_database(admin_url: &str, name: &str) -> Result<()> {
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.map_err(StoreError::other)?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .map_err(StoreError::other)?;
+    Ok(())
+}
+
+/// `COPY (the live records of an entry, in sequence order) TO STDOUT`; returns the rows read.
+pub async fn copy_out_records(url: &str, entry: EntryId) -> Result<usize> {
+    use futures_util::StreamExt;
+    let mut conn = sqlx::PgConnection::connect(url).await.map_err(StoreError::other)?;
+    let sql = format!(
+        "COPY (SELECT key, scope, seq, digest, payload FROM source_records WHERE entry_id = '{}' AND NOT deleted \
+         ORDER BY seq) TO STDOUT",
+        entry.0
+    );
+    let mut rows = 0usize;
+    let mut stream = conn.copy_out_raw(&sql).await.map_err(StoreError::other)?;
+    while let Some(chunk) = stream.next().await {
+        rows += chunk.map_err(StoreError::other)?.iter().filter(|b| **b == b'\n').count();
+    }
+    Ok(rows)
+}
