@@ -191,7 +191,30 @@ impl Services {
     pub async fn authenticate_api_key(&self, key: &str) -> Result<Principal> {
         let invalid = || ServiceError::unauthenticated("invalid_api_key", "API 凭证无效");
         let (id, secret) = secrets::parse_api_key(key.trim()).ok_or_else(invalid)?;
-        let (credential, secret_hash) = self.store.get_credential(CredentialId(id)).await?.ok_or_else(invalid)?;
+        // Business systems call for every record; their credential is reused for `CACHE_TTL` (dropped at once when
+        // this instance revokes it), and the secret and the expiry are checked on every call.
+        let cached = self
+            .plane
+            .credentials
+            .read()
+            .expect("lock")
+            .get(&CredentialId(id))
+            .and_then(|(c, at)| (at.elapsed() < crate::data::CACHE_TTL).then(|| c.clone()));
+        let (credential, secret_hash, org) = match cached {
+            Some(found) => found,
+            None => {
+                let (credential, secret_hash) =
+                    self.store.get_credential(CredentialId(id)).await?.ok_or_else(invalid)?;
+                let org = self.store.get_org(credential.org_id).await?;
+                let found = (credential, secret_hash, org);
+                self.plane
+                    .credentials
+                    .write()
+                    .expect("lock")
+                    .insert(CredentialId(id), (found.clone(), std::time::Instant::now()));
+                found
+            }
+        };
         if !secrets::digests_equal(&token_digest(secret), &secret_hash) {
             return Err(invalid());
         }
@@ -207,7 +230,6 @@ impl Services {
                 return Err(ServiceError::unauthenticated("api_key_revoked", "API 凭证已被吊销"));
             }
         }
-        let org = self.store.get_org(credential.org_id).await?;
         Ok(Principal {
             actor: Actor::System { credential_id: credential.id, name: credential.name },
             org: Some(acting(&org)),
@@ -453,7 +475,9 @@ impl Services {
         }
         let audit =
             AuditEvent::new(principal.audit_name(), Some(org), "credential.revoke", "api_credential", id, json!({}));
-        Ok(self.store.revoke_credential(id, self.now(), &audit).await?)
+        self.store.revoke_credential(id, self.now(), &audit).await?;
+        self.plane.credentials.write().expect("lock").remove(&id);
+        Ok(())
     }
 }
 

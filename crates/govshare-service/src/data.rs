@@ -72,7 +72,12 @@ pub struct DataPlane {
     usage_log: tokio::sync::OnceCell<mpsc::Sender<UsageEntry>>,
     http: std::sync::OnceLock<reqwest::Client>,
     written: AtomicU64,
+    /// API credentials with their secret digest and organisation, by id (see `authenticate_api_key`).
+    pub(crate) credentials:
+        std::sync::RwLock<HashMap<govshare_domain::principal::CredentialId, (CachedCredential, Instant)>>,
 }
+
+pub(crate) type CachedCredential = (govshare_domain::principal::ApiCredential, String, Organisation);
 
 /// What serving an entry needs: its source and the content of its published version.
 #[derive(Debug)]
@@ -1189,6 +1194,7 @@ fn write_zip(files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
 /// The usage log: one task appends every pending record in one transaction (group commit) and then answers
 /// each waiting request.
 async fn usage_writer(store: govshare_store::DynStore, mut rx: mpsc::Receiver<UsageEntry>) {
+    let lanes = Arc::new(tokio::sync::Semaphore::new(store.parallel_writes().max(1)));
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < 2048 {
@@ -1198,13 +1204,19 @@ async fn usage_writer(store: govshare_store::DynStore, mut rx: mpsc::Receiver<Us
             }
         }
         let (records, acks): (Vec<UsageRecord>, Vec<_>) = batch.into_iter().unzip();
-        let result = store.append_usage(&records).await.map_err(|e| e.to_string());
-        if let Err(e) = &result {
-            tracing::error!(error = %e, records = records.len(), "usage records not written; the data was not delivered");
-        }
-        for ack in acks {
-            let _ = ack.send(result.clone());
-        }
+        // Up to `parallel_writes` batches commit at once (PostgreSQL merges their WAL flushes); on SQLite one.
+        let permit = lanes.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let store = store.clone();
+        tokio::spawn(async move {
+            let result = store.append_usage(&records).await.map_err(|e| e.to_string());
+            drop(permit);
+            if let Err(e) = &result {
+                tracing::error!(error = %e, records = records.len(), "usage records not written; the data was not delivered");
+            }
+            for ack in acks {
+                let _ = ack.send(result.clone());
+            }
+        });
     }
 }
 

@@ -823,6 +823,10 @@ impl Store for PgStore {
         data::usage(&self.reader, filter, limit).await
     }
 
+    fn parallel_writes(&self) -> usize {
+        4
+    }
+
     async fn usage_rows_since(&self, grant: GrantId, since: DateTime<Utc>) -> Result<u64> {
         data::rows_since(&self.reader, grant, since).await
     }

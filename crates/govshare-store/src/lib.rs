@@ -274,6 +274,10 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// Appends the records in one transaction (the usage log's group commit). Usage records are never updated
     /// or deleted by the platform.
     async fn append_usage(&self, records: &[UsageRecord]) -> Result<()>;
+    /// How many write transactions are worth running at once (SQLite has one writer; PostgreSQL many).
+    fn parallel_writes(&self) -> usize {
+        1
+    }
     /// Newest first, before `before` when given.
     async fn usage_records(&self, filter: &UsageFilter, limit: u32) -> Result<Vec<UsageRecord>>;
     /// Rows delivered under a grant since a moment (the daily volume limit).

@@ -7,7 +7,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use govshare_domain::application::{ApplicationId, ApplicationRequest, Reply};
+use govshare_domain::application::{ApplicationId, ApplicationRequest, Reply, Stage};
 use govshare_domain::authz::{Action, check};
 use govshare_domain::catalog::{DeliveryMethod, EntryContent, EntryId};
 use govshare_domain::org::OrgKind;
@@ -15,6 +15,7 @@ use govshare_service::{ApplicationBox, ApplicationView, ServiceError};
 use serde::Deserialize;
 
 use super::ConsoleCaller;
+use super::grants::{GrantForm, grant_input, grant_links};
 use super::pages::{PageResult, beijing, fail, layout};
 use super::render;
 use super::view::Feedback;
@@ -361,6 +362,10 @@ struct DetailPage {
     items: Vec<Choice>,
     methods: Vec<Choice>,
     form: RequestForm,
+    /// The provider's form creating a grant, on an approved application.
+    grant_form: Option<GrantForm>,
+    /// Grants made for the application: (id, text).
+    grants: Vec<(String, String)>,
 }
 
 impl DetailPage {
@@ -380,6 +385,7 @@ async fn detail_page(
     id: ApplicationId,
     feedback: Feedback,
     typed: Option<RequestForm>,
+    typed_grant: Option<&[(String, String)]>,
 ) -> PageResult {
     let view = state.services.get_application(&caller.principal, id).await.map_err(fail)?;
     let layout = layout(state, caller, "共享申请详情", "/console/applications").await?;
@@ -447,9 +453,26 @@ async fn detail_page(
         };
         format!("申请延长 {} 个工作日,理由:{};{decision}", x.days, x.reason)
     });
+    let grant_form = (s.stage == Stage::Approved
+        && check(&caller.principal, Action::CreateGrant(view.application.provider)).is_ok())
+    .then(|| {
+        let form = GrantForm::new(
+            content.as_ref(),
+            &s.request.items,
+            s.request.valid_from.to_string(),
+            s.request.valid_until.to_string(),
+        );
+        match typed_grant {
+            Some(fields) => form.typed(fields),
+            None => form,
+        }
+    });
+    let grants = state.services.grants_of_application(id).await.map_err(fail)?;
     let page = DetailPage {
         layout,
         feedback,
+        grant_form,
+        grants: grant_links(&grants, state.services.now()),
         v: row(&view),
         request: RequestForm::from_request(&s.request),
         item_labels: s.request.items.iter().map(name_of).collect(),
@@ -488,7 +511,7 @@ pub async fn detail(
     Query(q): Query<DetailQuery>,
 ) -> PageResult {
     let id: ApplicationId = id.parse().map_err(|e| fail(ServiceError::from(e)))?;
-    detail_page(&state, &caller, id, Feedback::notice(q.notice.as_deref()), None).await
+    detail_page(&state, &caller, id, Feedback::notice(q.notice.as_deref()), None, None).await
 }
 
 /// Every step posts here; `step` says which, the other fields are the step's (see the API's `StepDto`).
@@ -528,7 +551,24 @@ pub async fn step(
         Ok(_) => Ok(Redirect::to(&format!("/console/applications/{id}?notice=step_{step}")).into_response()),
         Err(err) => {
             let typed = matches!(step.as_str(), "edit" | "supplement").then_some(typed);
-            detail_page(&state, &caller, id, Feedback::from_error(&err), typed).await
+            detail_page(&state, &caller, id, Feedback::from_error(&err), typed, None).await
         }
+    }
+}
+
+/// The provider creates the grant of an approved application; the grant's page follows, or the application's
+/// page with the reason and what was typed.
+pub async fn create_grant(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let id: ApplicationId = id.parse().map_err(|e| fail(ServiceError::from(e)))?;
+    match state.services.create_grant(&caller.principal, id, &grant_input(&fields)).await {
+        Ok(view) => {
+            Ok(Redirect::to(&format!("/console/grants/{}?notice=grant_created", view.grant.id)).into_response())
+        }
+        Err(err) => detail_page(&state, &caller, id, Feedback::from_error(&err), None, Some(&fields)).await,
     }
 }

@@ -572,6 +572,8 @@ struct DetailPage {
     can_apply: bool,
     kinds: Vec<Choice>,
     conclusions: Vec<Choice>,
+    /// The data source, for the provider and its same-level authority.
+    source: Option<super::grants::SourceSection>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -581,7 +583,7 @@ pub struct DetailQuery {
     from: Option<u32>,
 }
 
-async fn detail_page(
+pub(super) async fn detail_page(
     state: &AppState,
     caller: &Caller,
     id: EntryId,
@@ -641,6 +643,7 @@ async fn detail_page(
             && p.org_id().is_some_and(|org| org != entry.provider && check(p, Action::PrepareSharing(org)).is_ok()),
         kinds: choices(AssessmentKind::ALL, AssessmentKind::code, AssessmentKind::label),
         conclusions: choices(AssessmentConclusion::ALL, AssessmentConclusion::code, AssessmentConclusion::label),
+        source: super::grants::source_section(state, caller, &entry).await,
         shown,
     };
     let status = page.feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::CONFLICT);

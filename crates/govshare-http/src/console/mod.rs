@@ -6,6 +6,7 @@
 
 mod applications;
 mod catalog;
+mod grants;
 mod interchange;
 mod obligations;
 mod pages;
@@ -62,10 +63,22 @@ pub fn router() -> Router<AppState> {
         .route("/console/catalog/{entry_id}", get(catalog::detail))
         .route("/console/catalog/{entry_id}/edit", get(catalog::edit_form).post(catalog::edit))
         .route("/console/catalog/{entry_id}/{action}", post(catalog::act))
+        // More specific than `{entry_id}/{action}`: the router prefers the static segment.
+        .route("/console/catalog/{entry_id}/source", post(grants::bind_source))
+        .route(
+            "/console/catalog/{entry_id}/source/load",
+            post(grants::load_source)
+                .layer(axum::extract::DefaultBodyLimit::max(grants::MAX_CONSOLE_LOAD_BYTES + 64 * 1024)),
+        )
         .route("/console/applications", get(applications::list).post(applications::create))
         .route("/console/applications/new", get(applications::new_form))
         .route("/console/applications/{application_id}", get(applications::detail))
         .route("/console/applications/{application_id}/step", post(applications::step))
+        .route("/console/applications/{application_id}/grant", post(applications::create_grant))
+        .route("/console/grants", get(grants::list))
+        .route("/console/grants/{grant_id}", get(grants::detail))
+        .route("/console/grants/{grant_id}/state", post(grants::change_state))
+        .route("/console/usage", get(grants::usage))
         .route("/console/notifications", get(catalog::notifications))
         .route("/console/notifications/{notification_id}", get(catalog::open_notification))
         .route(

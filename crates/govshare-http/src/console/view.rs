@@ -120,6 +120,12 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "step_request_extension" => "延期申请已报同级主管部门",
         "step_decide_extension" => "延期审批结果已通知提供部门",
         "step_record_delivery" => "已登记共享交付,需求部门已收到通知",
+        "grant_created" => "共享授权已创建,申请已登记为已共享,需求部门已收到通知",
+        "grant_suspend" => "共享授权已暂停,按该授权的调用即刻被拒绝",
+        "grant_resume" => "共享授权已恢复",
+        "grant_terminate" => "共享授权已终止",
+        "source_bound" => "数据源已绑定",
+        "source_loaded" => "数据已加载,加载记录见「数据源」",
         _ => return None,
     })
 }
@@ -205,8 +211,12 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
             title: "共享使用",
             items: vec![
                 item("/console/applications", "共享申请与受理"),
-                planned("共享授权与交付"),
-                planned("使用记录"),
+                NavItem {
+                    href: "/console/grants",
+                    label: "共享授权与使用记录",
+                    active: current == "/console/grants" || current == "/console/usage",
+                    planned: false,
+                },
             ],
         },
         NavGroup {

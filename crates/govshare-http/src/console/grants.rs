@@ -1,0 +1,727 @@
+//! Console pages of the data plane (R-DEL-1..5; Art. 22, 25, 29): the grants the acting organisation requested
+//! or provides, each grant's terms, states and usage records, the usage records of the organisation, and — on a
+//! catalog entry's page — the provider's data source: its binding, loads from an uploaded file and their history.
+//! The form creating a grant from an approved application is shown on the application's page
+//! (`applications.rs`); its view model is here.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use govshare_domain::ValidationError;
+use govshare_domain::authz::{Action, check};
+use govshare_domain::catalog::{CatalogEntry, EntryContent, EntryId};
+use govshare_domain::grant::{GrantId, GrantInput, GrantState, GrantStatus, Masking, UsageRecord};
+use govshare_domain::record::{LoadMode, RowError, SourceInput, SourceKind};
+use govshare_service::{GrantView, LoadReport, LoadRequest, ServiceError};
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+
+use super::ConsoleCaller;
+use super::pages::{PageResult, beijing, fail, layout};
+use super::render;
+use super::view::{Feedback, Layout};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+/// The largest file the console's upload form takes: the CSRF check reads a multipart form whole, up to 12 MiB.
+/// Larger files are loaded with `govshare source load` or the API, which stream.
+pub const MAX_CONSOLE_LOAD_BYTES: usize = 12 * 1024 * 1024;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+fn internal(err: impl std::error::Error + Send + Sync + 'static) -> ServiceError {
+    ServiceError::Internal(Box::new(err))
+}
+
+fn status_class(status: GrantStatus) -> &'static str {
+    match status {
+        GrantStatus::Active => "tag-ok",
+        GrantStatus::Suspended | GrantStatus::NotYetValid => "tag-warn",
+        GrantStatus::Terminated | GrantStatus::Expired => "tag-err",
+    }
+}
+
+/// "姓名(xm)", or the code alone when the entry no longer has the item.
+fn item_label(content: Option<&EntryContent>, code: &str) -> String {
+    content
+        .and_then(|c| c.items.iter().find(|i| i.code == code))
+        .map_or_else(|| code.to_owned(), |i| format!("{}({})", i.name, i.code))
+}
+
+/// One line of the grant list.
+#[derive(Debug, Clone)]
+pub struct GrantRow {
+    pub id: String,
+    pub entry_id: String,
+    pub entry_name: String,
+    pub requester: String,
+    pub provider: String,
+    pub items: usize,
+    pub validity: String,
+    pub status: &'static str,
+    pub status_code: &'static str,
+    pub status_class: &'static str,
+}
+
+fn grant_row(v: &GrantView) -> GrantRow {
+    let g = &v.grant;
+    GrantRow {
+        id: g.id.to_string(),
+        entry_id: g.entry.to_string(),
+        entry_name: v.entry_name.clone(),
+        requester: v.requester_name.clone(),
+        provider: v.provider_name.clone(),
+        items: g.items.len(),
+        validity: format!("{} 至 {}", g.valid_from, g.valid_until),
+        status: v.status.label(),
+        status_code: v.status.code(),
+        status_class: status_class(v.status),
+    }
+}
+
+/// One usage record as shown.
+#[derive(Debug, Clone)]
+pub struct UsageRow {
+    pub at: String,
+    /// The requesting department.
+    pub caller: String,
+    /// The person who called (username), empty when a business system called.
+    pub person: String,
+    pub system: String,
+    pub operation: &'static str,
+    pub rows: u64,
+    pub result: String,
+    pub ok: bool,
+    pub latency_ms: String,
+    pub grant: String,
+    pub entry_id: String,
+    pub entry_name: String,
+}
+
+fn operation_label(op: &str) -> &'static str {
+    match op {
+        "lookup" => "按主键查询",
+        "query" => "条件查询",
+        "verify" => "核验",
+        "changes" => "批量交换(增量)",
+        "download" => "文件下载",
+        _ => "其他",
+    }
+}
+
+fn result_label(result: &str) -> String {
+    match result {
+        "ok" => "成功".to_owned(),
+        "not_found" => "无记录".to_owned(),
+        other => format!("拒绝({other})"),
+    }
+}
+
+async fn usage_rows(state: &AppState, records: &[UsageRecord]) -> Result<Vec<UsageRow>, Response> {
+    let store = state.services.store();
+    let orgs: HashMap<_, _> =
+        store.list_orgs().await.map_err(|e| fail(ServiceError::from(e)))?.into_iter().map(|o| (o.id, o.name)).collect();
+    let mut entries: HashMap<EntryId, String> = HashMap::new();
+    for r in records {
+        if let std::collections::hash_map::Entry::Vacant(slot) = entries.entry(r.entry) {
+            let name = match store.get_entry(r.entry).await {
+                Ok(e) => e.published().unwrap_or_else(|| e.latest()).content.name.clone(),
+                Err(_) => r.entry.to_string(),
+            };
+            slot.insert(name);
+        }
+    }
+    Ok(records
+        .iter()
+        .map(|r| UsageRow {
+            at: beijing(r.at),
+            caller: orgs.get(&r.requester).cloned().unwrap_or_default(),
+            person: r.actor.strip_prefix("user:").unwrap_or_default().to_owned(),
+            system: r.system.clone().unwrap_or_default(),
+            operation: operation_label(&r.operation),
+            rows: r.rows,
+            result: result_label(&r.result),
+            ok: r.result == "ok" || r.result == "not_found",
+            latency_ms: format!("{:.1}", r.latency_us as f64 / 1000.0),
+            grant: r.grant.map(|g| g.to_string()).unwrap_or_default(),
+            entry_id: r.entry.to_string(),
+            entry_name: entries.get(&r.entry).cloned().unwrap_or_default(),
+        })
+        .collect())
+}
+
+// ---- grants ----
+
+#[derive(Template)]
+#[template(path = "grants.html")]
+struct ListPage {
+    layout: Layout,
+    feedback: Feedback,
+    rows: Vec<GrantRow>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
+    let layout = layout(&state, &caller, "共享授权", "/console/grants").await?;
+    let views = state.services.list_grants(&caller.principal).await.map_err(fail)?;
+    let page = ListPage {
+        layout,
+        feedback: Feedback::notice(q.notice.as_deref()),
+        rows: views.iter().map(grant_row).collect(),
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// One step of a grant's life.
+#[derive(Debug, Clone)]
+pub struct GrantEventRow {
+    pub at: String,
+    pub actor: String,
+    pub action: &'static str,
+    pub reason: String,
+}
+
+fn grant_action_label(action: &str) -> &'static str {
+    match action {
+        "create" => "创建授权",
+        "suspend" => "暂停",
+        "resume" => "恢复",
+        "terminate" => "终止",
+        _ => "其他",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "grant_detail.html")]
+struct DetailPage {
+    layout: Layout,
+    feedback: Feedback,
+    v: GrantRow,
+    application_id: String,
+    /// (item, how it leaves)
+    items: Vec<(String, &'static str)>,
+    purpose: String,
+    row_scope: String,
+    delivery: String,
+    rate_per_minute: u32,
+    daily_rows: u64,
+    created: String,
+    events: Vec<GrantEventRow>,
+    can_control: bool,
+    can_suspend: bool,
+    can_resume: bool,
+    can_terminate: bool,
+    usage: Vec<UsageRow>,
+    show_grant: bool,
+}
+
+fn grant_id(raw: &str) -> Result<GrantId, Response> {
+    raw.parse().map_err(|e: ValidationError| fail(ServiceError::from(e)))
+}
+
+async fn detail_page(
+    state: &AppState,
+    caller: &Caller,
+    id: GrantId,
+    feedback: Feedback,
+    status: StatusCode,
+) -> PageResult {
+    let p = &caller.principal;
+    let view = state.services.get_grant(p, id).await.map_err(fail)?;
+    let layout = layout(state, caller, "共享授权详情", "/console/grants").await?;
+    let g = &view.grant;
+    let store = state.services.store();
+    let entry = store.get_entry(g.entry).await.map_err(|e| fail(ServiceError::from(e)))?;
+    let content = entry.published().unwrap_or_else(|| entry.latest()).content.clone();
+    let provider = store.get_org(g.provider).await.map_err(|e| fail(ServiceError::from(e)))?;
+    let can_control = check(p, Action::ControlGrant { provider: g.provider, provider_region: provider.region }).is_ok();
+    let records = state.services.usage_records(p, Some(id), None, 100).await.map_err(fail)?;
+    let page = DetailPage {
+        layout,
+        feedback,
+        v: grant_row(&view),
+        application_id: g.application.to_string(),
+        items: g.items.iter().map(|i| (item_label(Some(&content), &i.code), i.masking.label())).collect(),
+        purpose: g.purpose.clone(),
+        row_scope: match &g.row_scope {
+            None => "全部记录".to_owned(),
+            Some(s) => format!("{} 以 {} 开头的记录", item_label(Some(&content), &s.item), s.prefixes.join("、")),
+        },
+        delivery: g.delivery.iter().map(|m| m.label()).collect::<Vec<_>>().join("、"),
+        rate_per_minute: g.rate_per_minute,
+        daily_rows: g.daily_rows,
+        created: beijing(g.created_at),
+        events: g
+            .events
+            .iter()
+            .rev()
+            .map(|e| GrantEventRow {
+                at: beijing(e.at),
+                actor: e.actor.split_once(':').map_or(e.actor.as_str(), |(_, n)| n).to_owned(),
+                action: grant_action_label(&e.action),
+                reason: e.reason.clone(),
+            })
+            .collect(),
+        can_control,
+        can_suspend: can_control && g.state == GrantState::Active,
+        can_resume: can_control && g.state == GrantState::Suspended,
+        can_terminate: can_control && g.state != GrantState::Terminated,
+        usage: usage_rows(state, &records).await?,
+        show_grant: false,
+    };
+    Ok(render(status, &page))
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
+    let id = grant_id(&id)?;
+    detail_page(&state, &caller, id, Feedback::notice(q.notice.as_deref()), StatusCode::OK).await
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct StateForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Suspend, resume or terminate; the outcome is shown on the grant's page.
+pub async fn change_state(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+    Form(form): Form<StateForm>,
+) -> PageResult {
+    let id = grant_id(&id)?;
+    match state.services.grant_action(&caller.principal, id, &form.action, &form.reason).await {
+        Ok(_) => Ok(Redirect::to(&format!("/console/grants/{id}?notice=grant_{}", form.action.trim())).into_response()),
+        Err(err) => detail_page(&state, &caller, id, Feedback::from_error(&err), ApiError::status_of(&err)).await,
+    }
+}
+
+// ---- usage records ----
+
+#[derive(Template)]
+#[template(path = "usage.html")]
+struct UsagePage {
+    layout: Layout,
+    feedback: Feedback,
+    usage: Vec<UsageRow>,
+    show_grant: bool,
+}
+
+/// The acting organisation's usage records (an authority: its region's), newest first.
+pub async fn usage(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> PageResult {
+    let layout = layout(&state, &caller, "使用记录", "/console/usage").await?;
+    let records = state.services.usage_records(&caller.principal, None, None, 200).await.map_err(fail)?;
+    let page = UsagePage {
+        layout,
+        feedback: Feedback::default(),
+        usage: usage_rows(&state, &records).await?,
+        show_grant: true,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+// ---- the grant form on an approved application ----
+
+/// One requested item and how it is to leave (`""`: not granted).
+#[derive(Debug, Clone)]
+pub struct GrantItemForm {
+    pub code: String,
+    pub label: String,
+    pub masking: String,
+}
+
+impl GrantItemForm {
+    pub fn selected(&self, code: &str) -> bool {
+        self.masking == code
+    }
+}
+
+/// The provider's grant terms as shown in the form: prefilled from the request, or what was typed.
+#[derive(Debug, Clone, Default)]
+pub struct GrantForm {
+    pub items: Vec<GrantItemForm>,
+    /// (code, label) of the entry's items, for the row scope.
+    pub scope_items: Vec<(String, String)>,
+    pub scope_item: String,
+    pub scope_prefixes: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    pub rate_per_minute: String,
+    pub daily_rows: String,
+    /// (code, label) of the masking choices.
+    pub maskings: Vec<(&'static str, &'static str)>,
+}
+
+fn field(fields: &[(String, String)], name: &str) -> String {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+impl GrantForm {
+    /// The defaults: every requested item (personal information masked, the rest as held), the request's period
+    /// and the default limits.
+    pub fn new(content: Option<&EntryContent>, requested: &[String], valid_from: String, valid_until: String) -> Self {
+        let items = requested
+            .iter()
+            .map(|code| {
+                let item = content.and_then(|c| c.items.iter().find(|i| &i.code == code));
+                GrantItemForm {
+                    code: code.clone(),
+                    label: item_label(content, code),
+                    masking: item.map_or(Masking::Keep, Masking::default_for).code().to_owned(),
+                }
+            })
+            .collect();
+        let mut maskings: Vec<(&'static str, &'static str)> =
+            Masking::ALL.iter().map(|m| (m.code(), m.label())).collect();
+        maskings.push(("", "不授权"));
+        GrantForm {
+            items,
+            scope_items: content
+                .map(|c| c.items.iter().map(|i| (i.code.clone(), format!("{}({})", i.name, i.code))).collect())
+                .unwrap_or_default(),
+            scope_item: String::new(),
+            scope_prefixes: String::new(),
+            valid_from,
+            valid_until,
+            rate_per_minute: govshare_domain::grant::DEFAULT_RATE_PER_MINUTE.to_string(),
+            daily_rows: govshare_domain::grant::DEFAULT_DAILY_ROWS.to_string(),
+            maskings,
+        }
+    }
+
+    /// The form with what was typed.
+    pub fn typed(mut self, fields: &[(String, String)]) -> Self {
+        for item in &mut self.items {
+            item.masking = field(fields, &format!("mask_{}", item.code));
+        }
+        self.scope_item = field(fields, "scope_item");
+        self.scope_prefixes = field(fields, "scope_prefixes");
+        self.valid_from = field(fields, "valid_from");
+        self.valid_until = field(fields, "valid_until");
+        self.rate_per_minute = field(fields, "rate_per_minute");
+        self.daily_rows = field(fields, "daily_rows");
+        self
+    }
+}
+
+/// The posted form as domain input: `mask_<code>` fields with a value are the granted items. A limit that is
+/// not a number becomes 0, which the range rule then names.
+pub fn grant_input(fields: &[(String, String)]) -> GrantInput {
+    let limit = |name: &str| match field(fields, name).trim() {
+        "" => None,
+        n => Some(n.parse().unwrap_or(0)),
+    };
+    GrantInput {
+        items: fields
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("mask_")?.to_owned(), v.trim().to_owned())))
+            .filter(|(_, v)| !v.is_empty())
+            .collect::<BTreeMap<_, _>>(),
+        scope_item: field(fields, "scope_item"),
+        scope_prefixes: field(fields, "scope_prefixes"),
+        valid_from: field(fields, "valid_from"),
+        valid_until: field(fields, "valid_until"),
+        rate_per_minute: limit("rate_per_minute").map(|n: u64| u32::try_from(n).unwrap_or(0)),
+        daily_rows: limit("daily_rows"),
+    }
+}
+
+/// A grant made for an application, as linked from the application's page: (id, text).
+pub fn grant_links(
+    grants: &[govshare_domain::grant::Grant],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<(String, String)> {
+    grants
+        .iter()
+        .map(|g| {
+            (
+                g.id.to_string(),
+                format!("{} · {} 项数据 · {} 至 {}", g.status(now).label(), g.items.len(), g.valid_from, g.valid_until),
+            )
+        })
+        .collect()
+}
+
+// ---- data source (on the catalog entry's page) ----
+
+/// One load of the source's history.
+#[derive(Debug, Clone)]
+pub struct LoadRow {
+    pub at: String,
+    pub actor: String,
+    pub file_name: String,
+    pub file_sm3: String,
+    pub mode: &'static str,
+    pub rows_read: u64,
+    pub rows_rejected: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+}
+
+fn mode_label(mode: LoadMode) -> &'static str {
+    match mode {
+        LoadMode::Replace => "全量替换",
+        LoadMode::Upsert => "增量更新",
+    }
+}
+
+/// The data-source section of an entry's page, for its provider (and the same-level authority, read-only).
+#[derive(Debug, Clone)]
+pub struct SourceSection {
+    pub bound: bool,
+    pub kind_code: &'static str,
+    pub kind_label: &'static str,
+    pub key_item: String,
+    pub key_label: String,
+    pub scope_item: String,
+    pub scope_label: String,
+    pub url: String,
+    pub encrypted: bool,
+    pub updated: String,
+    pub updated_by: String,
+    /// Only a published entry can be bound.
+    pub published: bool,
+    pub can_manage: bool,
+    /// (code, label) of the entry's items.
+    pub items: Vec<(String, String)>,
+    pub loads: Vec<LoadRow>,
+    pub max_upload_mb: usize,
+}
+
+impl SourceSection {
+    pub fn is_key(&self, code: &str) -> bool {
+        self.key_item == code
+    }
+
+    pub fn is_scope(&self, code: &str) -> bool {
+        self.scope_item == code
+    }
+}
+
+/// The section, or `None` when the principal may not see the entry's source (only its provider and the
+/// same-level authority may).
+pub async fn source_section(state: &AppState, caller: &Caller, entry: &CatalogEntry) -> Option<SourceSection> {
+    let p = &caller.principal;
+    let (source, loads) = match state.services.get_source(p, entry.id).await {
+        Ok(found) => found,
+        Err(ServiceError::Forbidden(_)) => return None,
+        Err(err) => {
+            tracing::warn!(error = %err, entry = %entry.id, "data source could not be read for the console");
+            return None;
+        }
+    };
+    let published = entry.published();
+    let content = published.unwrap_or_else(|| entry.latest()).content.clone();
+    let label = |code: &str| item_label(Some(&content), code);
+    let (kind_code, kind_label, key_item, scope_item, url) = match source.as_ref().map(|s| &s.kind) {
+        None => ("hosted", "", String::new(), String::new(), String::new()),
+        Some(SourceKind::Hosted { key_item, scope_item }) => {
+            ("hosted", "平台托管", key_item.clone(), scope_item.clone().unwrap_or_default(), String::new())
+        }
+        Some(SourceKind::Proxy { url, key_item }) => {
+            ("proxy", "接口代理", key_item.clone(), String::new(), url.clone())
+        }
+    };
+    Some(SourceSection {
+        bound: source.is_some(),
+        kind_code,
+        kind_label,
+        key_label: if key_item.is_empty() { String::new() } else { label(&key_item) },
+        scope_label: if scope_item.is_empty() { String::new() } else { label(&scope_item) },
+        key_item,
+        scope_item,
+        url,
+        encrypted: source.as_ref().is_some_and(|s| s.encrypted),
+        updated: source.as_ref().map(|s| beijing(s.updated_at)).unwrap_or_default(),
+        updated_by: source
+            .as_ref()
+            .map(|s| s.updated_by.split_once(':').map_or(s.updated_by.as_str(), |(_, n)| n).to_owned())
+            .unwrap_or_default(),
+        published: published.is_some(),
+        can_manage: check(p, Action::ManageSource(entry.provider)).is_ok(),
+        items: content.items.iter().map(|i| (i.code.clone(), format!("{}({})", i.name, i.code))).collect(),
+        loads: loads
+            .iter()
+            .map(|l| LoadRow {
+                at: beijing(l.at),
+                actor: l.actor.split_once(':').map_or(l.actor.as_str(), |(_, n)| n).to_owned(),
+                file_name: l.file_name.clone(),
+                file_sm3: l.file_sm3.chars().take(16).collect(),
+                mode: mode_label(l.mode),
+                rows_read: l.rows_read,
+                rows_rejected: l.rows_rejected,
+                inserted: l.counts.inserted,
+                updated: l.counts.updated,
+                unchanged: l.counts.unchanged,
+                deleted: l.counts.deleted,
+            })
+            .collect(),
+        max_upload_mb: MAX_CONSOLE_LOAD_BYTES / (1024 * 1024),
+    })
+}
+
+fn entry_id(raw: &str) -> Result<EntryId, Response> {
+    raw.parse().map_err(|e: ValidationError| fail(ServiceError::from(e)))
+}
+
+/// Binds (or rebinds) the entry's source; a refusal is shown on the entry's page.
+pub async fn bind_source(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+    Form(input): Form<SourceInput>,
+) -> PageResult {
+    let id = entry_id(&id)?;
+    match state.services.bind_source(&caller.principal, id, &input).await {
+        Ok(_) => Ok(Redirect::to(&format!("/console/catalog/{id}?notice=source_bound")).into_response()),
+        Err(err) => entry_page_with_error(&state, &caller, id, &err).await,
+    }
+}
+
+/// The entry's page with a refused source action's reason, and the refusal's status.
+async fn entry_page_with_error(state: &AppState, caller: &Caller, id: EntryId, err: &ServiceError) -> PageResult {
+    let q = super::catalog::DetailQuery::default();
+    let page = super::catalog::detail_page(state, caller, id, &q, Feedback::from_error(err)).await?;
+    let (mut parts, body) = page.into_parts();
+    parts.status = ApiError::status_of(err);
+    Ok(Response::from_parts(parts, body))
+}
+
+#[derive(Template)]
+#[template(path = "source_load.html")]
+struct LoadPage {
+    layout: Layout,
+    feedback: Feedback,
+    entry_id: String,
+    entry_name: String,
+    file_name: String,
+    loaded: bool,
+    rows_read: u64,
+    rows_with_errors: u64,
+    errors: Vec<RowError>,
+    /// Only the first errors are reported.
+    truncated: bool,
+}
+
+/// Reads the upload form into `path`: the file (streamed to disk), the load mode and whether to load the valid
+/// rows of a file with errors.
+async fn read_load_form(mut multipart: Multipart, path: &std::path::Path) -> Result<LoadRequest, ServiceError> {
+    let unreadable = || ValidationError::new("file", "unreadable", "上传内容不完整,请重新选择文件");
+    let mut request =
+        LoadRequest { format: String::new(), mode: String::new(), accept_valid: false, file_name: String::new() };
+    let mut size = 0u64;
+    while let Some(mut part) = multipart.next_field().await.map_err(|_| unreadable())? {
+        let name = part.name().map(str::to_owned);
+        match name.as_deref() {
+            Some("file") => {
+                let file_name = part.file_name().unwrap_or_default();
+                request.file_name = file_name.rsplit(['/', '\\']).next().unwrap_or_default().to_owned();
+                let mut file = tokio::fs::File::create(path).await.map_err(internal)?;
+                while let Some(chunk) = part.chunk().await.map_err(|_| unreadable())? {
+                    size += chunk.len() as u64;
+                    file.write_all(&chunk).await.map_err(internal)?;
+                }
+                file.flush().await.map_err(internal)?;
+            }
+            Some("mode") => request.mode = part.text().await.map_err(|_| unreadable())?,
+            Some("format") => request.format = part.text().await.map_err(|_| unreadable())?,
+            Some("accept_valid") => request.accept_valid = true,
+            _ => {}
+        }
+    }
+    if size == 0 {
+        return Err(ValidationError::new("file", "required", "请选择要加载的数据文件(CSV、Excel 或 JSON Lines)").into());
+    }
+    if request.file_name.is_empty() {
+        request.file_name = "upload".into();
+    }
+    Ok(request)
+}
+
+/// Loads an uploaded file into the entry's hosted source. A clean load returns to the entry's page; a file with
+/// bad rows shows the row-level report (and, when nothing was loaded, why).
+pub async fn load_source(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> PageResult {
+    let id = entry_id(&id)?;
+    let dir = tempfile::tempdir().map_err(|e| fail(internal(e)))?;
+    let path = dir.path().join("upload");
+    let outcome: Result<(LoadRequest, LoadReport), ServiceError> = async {
+        let request = read_load_form(multipart, &path).await?;
+        let report =
+            state.services.load_source(&caller.principal, id, &path, &request, Arc::new(AtomicU64::new(0))).await?;
+        Ok((request, report))
+    }
+    .await;
+    drop(dir);
+    match outcome {
+        Ok((_, report)) if report.load.is_some() && report.rows_with_errors == 0 => {
+            Ok(Redirect::to(&format!("/console/catalog/{id}?notice=source_loaded")).into_response())
+        }
+        Ok((request, report)) => {
+            let entry = state.services.get_entry(&caller.principal, id).await.map_err(fail)?;
+            let layout = layout(&state, &caller, "数据加载结果", "/console/catalog").await?;
+            let loaded = report.load.is_some();
+            let feedback = match &report.load {
+                None => Feedback {
+                    error: Some(format!(
+                        "文件有 {} 行错误,未加载任何数据。请按下表修改后重新上传,或勾选「仅加载无误的行」。",
+                        report.rows_with_errors
+                    )),
+                    ..Default::default()
+                },
+                Some(load) => Feedback {
+                    notice: Some(format!(
+                        "已加载无误的行:新增 {},更新 {},未变 {},删除 {};有错误的 {} 行未加载。",
+                        load.counts.inserted,
+                        load.counts.updated,
+                        load.counts.unchanged,
+                        load.counts.deleted,
+                        report.rows_with_errors
+                    )),
+                    ..Default::default()
+                },
+            };
+            let page = LoadPage {
+                layout,
+                feedback,
+                entry_id: id.to_string(),
+                entry_name: entry.published().unwrap_or_else(|| entry.latest()).content.name.clone(),
+                file_name: request.file_name,
+                loaded,
+                rows_read: report.rows_read,
+                rows_with_errors: report.rows_with_errors,
+                truncated: report.errors.len() >= govshare_service::MAX_REPORTED_ERRORS,
+                errors: report.errors,
+            };
+            Ok(render(if loaded { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY }, &page))
+        }
+        Err(err) => entry_page_with_error(&state, &caller, id, &err).await,
+    }
+}

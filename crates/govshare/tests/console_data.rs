@@ -1,0 +1,503 @@
+//! Console pages of the data plane (R-DEL-1..5): grants and their states, usage records, an entry's data
+//! source (binding, uploads, load history) and the grant form on an approved application, on both backends.
+
+mod common;
+
+use chrono::{Duration, NaiveDate, Utc};
+use common::{Backend, Client, TestApp, publish, spawn};
+use govshare_domain::record::id_check_character;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    grant_pages_show_terms_states_and_usage,
+    the_entry_page_binds_and_loads_the_data_source,
+    an_approved_application_offers_the_grant_form
+);
+
+// ---- fixtures (as in tests/data.rs) ----
+
+/// Today in 北京时间, the day application and grant periods are counted from.
+fn today() -> NaiveDate {
+    Utc::now().with_timezone(&govshare_domain::calendar::beijing()).date_naive()
+}
+
+/// A valid 公民身份号码 for region `region` (6 digits), born 1980-01-`n`, sequence `n`.
+fn id_number(region: &str, n: u32) -> String {
+    let body = format!("{region}198001{:02}{:03}", n % 28 + 1, n % 1000);
+    format!("{body}{}", id_check_character(body.as_bytes()))
+}
+
+fn people_entry() -> Value {
+    json!({
+        "name": "常住人口基本信息",
+        "resource_code": "330000-GAT-0100",
+        "summary": "全省常住人口的姓名、身份号码、联系方式和户籍地",
+        "format": "database",
+        "update_frequency": "daily",
+        "sharing_attribute": "conditional",
+        "sharing_scope": "省级政府部门",
+        "permitted_purposes": ["社会救助资格核查", "就业服务"],
+        "delivery_methods": ["service_api", "bulk_exchange", "file_download"],
+        "grade_class": "一般数据",
+        "grade_level": 3,
+        "items": [
+            {"name": "姓名", "code": "xm", "data_type": "string", "length": 50, "grade_class": "一般数据", "grade_level": 2, "personal_info": "name"},
+            {"name": "公民身份号码", "code": "sfzh", "data_type": "string", "length": 18, "grade_class": "一般数据", "grade_level": 3, "personal_info": "id_number"},
+            {"name": "手机号码", "code": "sjhm", "data_type": "string", "length": 20, "grade_class": "一般数据", "grade_level": 3, "personal_info": "phone"},
+            {"name": "户籍地址", "code": "hjdz", "data_type": "string", "length": 200, "grade_class": "一般数据", "grade_level": 3, "personal_info": "address"},
+            {"name": "行政区划代码", "code": "xzqh", "data_type": "string", "length": 6, "grade_class": "一般数据", "grade_level": 1},
+            {"name": "银行卡号", "code": "yhkh", "data_type": "string", "length": 19, "grade_class": "一般数据", "grade_level": 3, "personal_info": "bank_card"},
+            {"name": "电子邮箱", "code": "yx", "data_type": "string", "length": 100, "grade_class": "一般数据", "grade_level": 2, "personal_info": "email"}
+        ]
+    })
+}
+
+const HEADER: &str = "xm,sfzh,sjhm,hjdz,xzqh,yhkh,yx\n";
+
+fn row(name: &str, region: &str, n: u32) -> String {
+    format!(
+        "{name},{},1381234{:04},浙江省杭州市西湖区文三路{n}号,{region},622202123456789{:04},user{n}@example.gov.cn\n",
+        id_number(region, n),
+        n,
+        n
+    )
+}
+
+/// Four people: three in 杭州 (3301…), one in 温州 (3303…).
+fn people_csv() -> String {
+    let mut csv = HEADER.to_owned();
+    csv += &row("张三", "330106", 1);
+    csv += &row("李四", "330106", 2);
+    csv += &row("王五", "330302", 3);
+    csv += &row("赵六", "330108", 4);
+    csv
+}
+
+/// 公安厅 publishes the entry, binds a hosted source keyed by 公民身份号码 and scoped by 行政区划, loads four people.
+async fn hosted_entry(app: &TestApp) -> String {
+    let entry = publish(app, "gat", people_entry()).await;
+    let clerk = Client::login(app, "gat.clerk").await;
+    let bound = clerk
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/catalog/{entry}/source"),
+            json!({"kind": "hosted", "key_item": "sfzh", "scope_item": "xzqh"}),
+        )
+        .await;
+    assert_eq!(bound.status, StatusCode::OK, "{}", bound.text);
+    let loaded = clerk
+        .upload(&format!("/api/v1/catalog/{entry}/source/load?file_name=people.csv"), people_csv().into_bytes(), true)
+        .await;
+    assert_eq!(loaded.status, StatusCode::OK, "{}", loaded.text);
+    entry
+}
+
+/// An application by `dept` for `items`, sent, and approved by 公安厅 (not yet granted). Returns its id.
+async fn approved(app: &TestApp, entry: &str, dept: &str, items: &[&str]) -> String {
+    let clerk = Client::login(app, &format!("{dept}.clerk")).await;
+    let head = Client::login(app, &format!("{dept}.head")).await;
+    let created = clerk
+        .post(
+            "/api/v1/applications",
+            json!({
+                "entry_id": entry, "items": items, "submit": true,
+                "legal_basis": "《社会救助暂行办法》第十一条", "basis_document": "国务院令第649号",
+                "scenario": "社会救助资格核查", "scope": "本厅救助处", "delivery": "service_api",
+                "valid_from": today().to_string(), "valid_until": (today() + Duration::days(364)).to_string()
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let steps = format!("/api/v1/applications/{id}/steps");
+    assert_eq!(head.post(&steps, json!({"step": "send"})).await.status, StatusCode::OK);
+    let gat_clerk = Client::login(app, "gat.clerk").await;
+    let gat_head = Client::login(app, "gat.head").await;
+    let r = gat_clerk
+        .post(&steps, json!({"step": "draft_reply", "decision": "approve", "conditions": "仅用于救助资格核查"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(gat_head.post(&steps, json!({"step": "approve_reply"})).await.status, StatusCode::OK);
+    id
+}
+
+/// The standard grant of tests/data.rs, made through the API. Returns the grant's id.
+async fn granted(app: &TestApp, entry: &str, dept: &str) -> String {
+    let id = approved(app, entry, dept, &["xm", "sfzh", "sjhm", "hjdz", "xzqh", "yx"]).await;
+    let gat_clerk = Client::login(app, "gat.clerk").await;
+    let made = gat_clerk
+        .post(
+            &format!("/api/v1/applications/{id}/grant"),
+            json!({
+                "items": {"xm": "mask", "sfzh": "hash", "sjhm": "mask", "hjdz": "drop", "xzqh": "keep", "yx": "mask"},
+                "scope_item": "xzqh", "scope_prefixes": ["3301"],
+                "valid_until": (today() + Duration::days(30)).to_string()
+            }),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    made.body["id"].as_str().unwrap().to_owned()
+}
+
+async fn api_key(app: &TestApp, dept: &str, name: &str) -> Client {
+    let head = Client::login(app, &format!("{dept}.head")).await;
+    let org = head.get("/api/v1/me").await.body["org_id"].as_str().unwrap().to_owned();
+    let issued =
+        head.post(&format!("/api/v1/organisations/{org}/credentials"), json!({"name": name, "valid_days": 365})).await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
+    Client::with_key(app, issued.body["api_key"].as_str().unwrap())
+}
+
+/// A multipart/form-data body by hand: (name, filename, bytes).
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "govshare-test-boundary-3a5c";
+    let mut body = Vec::new();
+    for (name, filename, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match filename {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+            ),
+            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+        }
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Posts the console's upload form.
+async fn upload_form(
+    client: &Client,
+    path: &str,
+    parts: &[(&str, Option<&str>, &[u8])],
+) -> (StatusCode, String, String) {
+    let (content_type, body) = multipart(parts);
+    let resp = client
+        .http
+        .post(format!("{}{}", client.base, path))
+        .header("cookie", client.cookie.clone().unwrap())
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let location = resp.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+    (status, location, resp.text().await.unwrap())
+}
+
+/// The option selected in the `<select name="{name}">` of a page.
+fn selected(page: &str, name: &str) -> String {
+    let start = page.find(&format!("name=\"{name}\"")).unwrap_or_else(|| panic!("no select {name}"));
+    let select = &page[start..start + page[start..].find("</select>").unwrap()];
+    let at = select.find(" selected>").unwrap_or_else(|| panic!("nothing selected in {name}: {select}"));
+    let value = &select[..at];
+    let open = value.rfind("value=\"").unwrap() + "value=\"".len();
+    value[open..].trim_end_matches('"').to_owned()
+}
+
+fn location(reply: &common::Reply) -> String {
+    reply.headers["location"].to_str().unwrap().to_owned()
+}
+
+// ---- tests ----
+
+async fn grant_pages_show_terms_states_and_usage(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let grant = granted(&app, &entry, "rst").await;
+
+    // The requester's list shows the grant.
+    let rst = Client::login(&app, "rst.clerk").await;
+    let list = rst.get("/console/grants").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    assert!(list.text.contains("共享授权与使用记录"), "the navigation links the pages");
+    assert!(list.text.contains("id=\"grants\""), "{}", list.text);
+    assert!(
+        list.text.contains(&format!("/console/grants/{grant}")) && list.text.contains("常住人口基本信息"),
+        "{}",
+        list.text
+    );
+    assert!(list.text.contains("6 项") && list.text.contains("有效"), "{}", list.text);
+
+    // The grant's page: terms with the masking of each item, scope, limits and status; never the hash key.
+    let gat = Client::login(&app, "gat.clerk").await;
+    let page = gat.get(&format!("/console/grants/{grant}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    for text in ["id=\"grant-items\"", "姓名(xm)", "脱敏", "哈希(按授权加密钥)", "不返回", "原样"] {
+        assert!(page.text.contains(text), "{text}: {}", page.text);
+    }
+    assert!(page.text.contains("行政区划代码(xzqh) 以 3301 开头的记录"), "{}", page.text);
+    assert!(page.text.contains("每分钟 600 次 · 每日 100000 行"), "{}", page.text);
+    assert!(page.text.contains("id=\"grant-status\">有效<"), "{}", page.text);
+    assert!(!page.text.contains("id=\"suspend-form\""), "a clerk cannot suspend a grant");
+    let id: govshare_domain::grant::GrantId = grant.parse().unwrap();
+    let stored = app.services.store().get_grant(id).await.unwrap();
+    assert!(!page.text.contains(&stored.hash_key), "the grant's hash key is never shown");
+
+    // A lookup through the API leaves a usage record, shown on the usage page and on the grant's page.
+    let system = api_key(&app, "rst", "就业服务系统").await;
+    let r = system.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330106", 1))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let usage = rst.get("/console/usage").await;
+    assert_eq!(usage.status, StatusCode::OK, "{}", usage.text);
+    for text in
+        ["id=\"usage\"", "按主键查询", "就业服务系统", "成功", "常住人口基本信息", &format!("/console/grants/{grant}")]
+    {
+        assert!(usage.text.contains(text), "{text}: {}", usage.text);
+    }
+    let page = gat.get(&format!("/console/grants/{grant}")).await;
+    assert!(page.text.contains("id=\"usage\"") && page.text.contains("就业服务系统"), "{}", page.text);
+
+    // The provider's head suspends through the console; a reason is required.
+    let head = Client::login(&app, "gat.head").await;
+    let csrf = head.csrf.clone().unwrap();
+    let page = head.get(&format!("/console/grants/{grant}")).await;
+    assert!(page.text.contains("id=\"suspend-form\""), "{}", page.text);
+    let state = format!("/console/grants/{grant}/state");
+    let refused = head.form(&state, &[("csrf_token", &csrf), ("action", "suspend"), ("reason", " ")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
+    assert!(refused.text.contains("暂停或终止共享授权应当说明理由"), "{}", refused.text);
+    let forged = head.form(&state, &[("csrf_token", "wrong"), ("action", "suspend"), ("reason", "核查")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let done =
+        head.form(&state, &[("csrf_token", &csrf), ("action", "suspend"), ("reason", "发现超范围使用,暂停核查")]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    assert_eq!(location(&done), format!("/console/grants/{grant}?notice=grant_suspend"));
+    let page = head.get(&location(&done)).await;
+    assert!(page.text.contains("id=\"grant-status\">已暂停<"), "{}", page.text);
+    assert!(page.text.contains("共享授权已暂停") && page.text.contains("发现超范围使用,暂停核查"), "{}", page.text);
+    assert!(page.text.contains("id=\"resume-form\"") && !page.text.contains("id=\"suspend-form\""));
+    let r = system.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330106", 1))).await;
+    assert_ne!(r.status, StatusCode::OK, "a suspended grant is refused at once: {}", r.text);
+    let list = rst.get("/console/grants").await;
+    assert!(list.text.contains("已暂停"), "{}", list.text);
+
+    // The requester cannot control the grant: the form is not offered and a forged post is refused on the page.
+    let rst_page = rst.get(&format!("/console/grants/{grant}")).await;
+    assert!(!rst_page.text.contains("id=\"resume-form\""), "{}", rst_page.text);
+    let rst_csrf = rst.csrf.clone().unwrap();
+    let r = rst.form(&state, &[("csrf_token", &rst_csrf), ("action", "resume"), ("reason", "")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(r.text.contains("id=\"form-error\""), "{}", r.text);
+
+    // Resumed, the grant works again.
+    let done = head.form(&state, &[("csrf_token", &csrf), ("action", "resume"), ("reason", "")]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    let page = head.get(&location(&done)).await;
+    assert!(page.text.contains("id=\"grant-status\">有效<") && page.text.contains("共享授权已恢复"), "{}", page.text);
+
+    // Another department sees neither the grant nor its usage.
+    let other = Client::login(&app, "mzt.clerk").await;
+    assert_eq!(other.get(&format!("/console/grants/{grant}")).await.status, StatusCode::FORBIDDEN);
+    assert!(!other.get("/console/grants").await.text.contains(&grant));
+}
+
+async fn the_entry_page_binds_and_loads_the_data_source(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = publish(&app, "gat", people_entry()).await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let csrf = clerk.csrf.clone().unwrap();
+    let detail = format!("/console/catalog/{entry}");
+
+    let page = clerk.get(&detail).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains("id=\"source-section\"") && page.text.contains("尚未绑定数据源"), "{}", page.text);
+    assert!(page.text.contains("id=\"bind-source-form\"") && !page.text.contains("id=\"load-form\""), "{}", page.text);
+    let other = Client::login(&app, "rst.clerk").await;
+    assert!(!other.get(&detail).await.text.contains("id=\"source-section\""), "only the provider sees its source");
+
+    // Binding: a refusal is shown on the entry's page, the field named.
+    let source = format!("/console/catalog/{entry}/source");
+    let bad = clerk
+        .form(
+            &source,
+            &[("csrf_token", &csrf), ("kind", "proxy"), ("key_item", "sfzh"), ("scope_item", ""), ("url", "")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    assert!(bad.text.contains("服务地址应以 http:// 或 https:// 开头") && bad.text.contains("id=\"source-section\""));
+    let bound = clerk
+        .form(
+            &source,
+            &[("csrf_token", &csrf), ("kind", "hosted"), ("key_item", "sfzh"), ("scope_item", "xzqh"), ("url", "")],
+        )
+        .await;
+    assert_eq!(bound.status, StatusCode::SEE_OTHER, "{}", bound.text);
+    assert_eq!(location(&bound), format!("{detail}?notice=source_bound"));
+    let page = clerk.get(&location(&bound)).await;
+    for text in [
+        "数据源已绑定",
+        "平台托管",
+        "公民身份号码(sfzh)",
+        "行政区划代码(xzqh)",
+        "SM4 加密存储</dt><dd>是",
+        "id=\"load-form\"",
+    ] {
+        assert!(page.text.contains(text), "{text}: {}", page.text);
+    }
+    assert_eq!(selected(&page.text, "key_item"), "sfzh");
+    assert_eq!(selected(&page.text, "scope_item"), "xzqh");
+    let api = clerk.get(&format!("/api/v1/catalog/{entry}/source")).await;
+    assert_eq!(api.body["source"]["kind"]["key_item"], "sfzh", "{}", api.text);
+
+    // Loading through the upload form: the CSRF token is checked in the multipart body.
+    let load = format!("/console/catalog/{entry}/source/load");
+    let csv = people_csv().into_bytes();
+    let (status, _, _) =
+        upload_form(&clerk, &load, &[("csrf_token", None, b"wrong"), ("file", Some("people.csv"), &csv)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, to, text) = upload_form(
+        &clerk,
+        &load,
+        &[("csrf_token", None, csrf.as_bytes()), ("mode", None, b"replace"), ("file", Some("people.csv"), &csv)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{text}");
+    assert_eq!(to, format!("{detail}?notice=source_loaded"));
+    let page = clerk.get(&to).await;
+    assert!(page.text.contains("id=\"loads\"") && page.text.contains("people.csv"), "{}", page.text);
+    assert!(
+        page.text.contains("全量替换</td><td>4</td><td>0</td><td>4</td>"),
+        "read 4, rejected 0, inserted 4: {}",
+        page.text
+    );
+
+    // A file with bad rows: the row-level report, nothing loaded.
+    let mut bad_id = id_number("330106", 8);
+    let last = bad_id.pop().unwrap();
+    bad_id.push(if last == '0' { '1' } else { '0' });
+    let bad_csv = format!(
+        "{HEADER}孙八,{bad_id},13812340008,浙江省杭州市,330106,,\n周九,{},not-a-phone,浙江省杭州市,330106,,\n",
+        id_number("330106", 9)
+    );
+    let (status, _, text) = upload_form(
+        &clerk,
+        &load,
+        &[
+            ("csrf_token", None, csrf.as_bytes()),
+            ("mode", None, b"upsert"),
+            ("file", Some("bad.csv"), bad_csv.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("id=\"load-errors\"") && text.contains("未加载任何数据"), "{text}");
+    assert!(text.contains("check_character") && text.contains("sjhm"), "{text}");
+    let api = clerk.get(&format!("/api/v1/catalog/{entry}/source")).await;
+    assert_eq!(api.body["loads"].as_array().unwrap().len(), 1, "nothing was loaded: {}", api.text);
+
+    // Asked to, the valid rows load and the report still lists the bad ones.
+    let (status, _, text) = upload_form(
+        &clerk,
+        &load,
+        &[
+            ("csrf_token", None, csrf.as_bytes()),
+            ("mode", None, b"upsert"),
+            ("accept_valid", None, b"on"),
+            ("file", Some("bad.csv"), bad_csv.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains("已加载无误的行:新增 0") && text.contains("id=\"load-errors\""), "{text}");
+    let page = clerk.get(&detail).await;
+    assert!(page.text.contains("bad.csv") && page.text.contains("增量更新"), "{}", page.text);
+
+    // No file: the reason, on the entry's page.
+    let (status, _, text) =
+        upload_form(&clerk, &load, &[("csrf_token", None, csrf.as_bytes()), ("mode", None, b"upsert")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("请选择要加载的数据文件") && text.contains("id=\"source-section\""), "{text}");
+    // Another department cannot bind or load.
+    let other_csrf = other.csrf.clone().unwrap();
+    let r = other
+        .form(
+            &source,
+            &[("csrf_token", &other_csrf), ("kind", "hosted"), ("key_item", "xm"), ("scope_item", ""), ("url", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let (status, _, _) =
+        upload_form(&other, &load, &[("csrf_token", None, other_csrf.as_bytes()), ("file", Some("people.csv"), &csv)])
+            .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The entry's other actions still reach their handler.
+    let r = clerk.form(&format!("/console/catalog/{entry}/submit"), &[("csrf_token", &csrf)]).await;
+    assert_ne!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+}
+
+async fn an_approved_application_offers_the_grant_form(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let application = approved(&app, &entry, "rst", &["xm", "sfzh", "sjhm", "xzqh"]).await;
+    let path = format!("/console/applications/{application}");
+
+    let gat = Client::login(&app, "gat.clerk").await;
+    let csrf = gat.csrf.clone().unwrap();
+    let page = gat.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains("id=\"grant-form\""), "{}", page.text);
+    assert_eq!(selected(&page.text, "mask_xm"), "mask", "personal information is masked by default");
+    assert_eq!(selected(&page.text, "mask_sfzh"), "mask");
+    assert_eq!(selected(&page.text, "mask_xzqh"), "keep", "other items are kept");
+    assert!(!page.text.contains("name=\"mask_hjdz\""), "only requested items are offered");
+    assert!(page.text.contains(&format!("name=\"valid_from\" value=\"{}\"", today())), "{}", page.text);
+    assert!(page.text.contains("name=\"rate_per_minute\" min=\"1\" value=\"600\""), "{}", page.text);
+    assert!(page.text.contains("name=\"daily_rows\" min=\"1\" value=\"100000\""), "{}", page.text);
+    let requester = Client::login(&app, "rst.clerk").await;
+    assert!(!requester.get(&path).await.text.contains("id=\"grant-form\""), "only the provider grants");
+
+    let valid_until = (today() + Duration::days(90)).to_string();
+    let valid_from = today().to_string();
+    let fields = |daily: &'static str| {
+        vec![
+            ("csrf_token", csrf.clone()),
+            ("mask_xm", "mask".to_owned()),
+            ("mask_sfzh", "hash".to_owned()),
+            ("mask_sjhm", String::new()),
+            ("mask_xzqh", "keep".to_owned()),
+            ("scope_item", "xzqh".to_owned()),
+            ("scope_prefixes", "3301".to_owned()),
+            ("valid_from", valid_from.clone()),
+            ("valid_until", valid_until.clone()),
+            ("rate_per_minute", "600".to_owned()),
+            ("daily_rows", daily.to_owned()),
+        ]
+    };
+    let post = |f: Vec<(&'static str, String)>| {
+        let gat = gat.clone();
+        let target = format!("{path}/grant");
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            gat.form(&target, &pairs).await
+        }
+    };
+    let bad = post(fields("很多")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    assert!(bad.text.contains("每日数据量上限应在"), "{}", bad.text);
+    assert_eq!(selected(&bad.text, "mask_sfzh"), "hash", "what was typed is kept");
+    assert_eq!(selected(&bad.text, "mask_sjhm"), "", "an item left out stays left out");
+
+    let made = post(fields("5000")).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.text);
+    let to = location(&made);
+    assert!(to.starts_with("/console/grants/") && to.ends_with("?notice=grant_created"), "{to}");
+    let grant = to.trim_start_matches("/console/grants/").split('?').next().unwrap().to_owned();
+    let page = gat.get(&to).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains("共享授权已创建"), "{}", page.text);
+    assert!(page.text.contains("授权数据项(3)") && page.text.contains("哈希(按授权加密钥)"), "{}", page.text);
+    assert!(!page.text.contains("手机号码(sjhm)"), "the item left out is not granted");
+    assert!(page.text.contains(&format!("{valid_from} 至 {valid_until}")) && page.text.contains("每日 5000 行"));
+
+    // The application is delivered, links its grant and no longer offers the form.
+    let page = gat.get(&path).await;
+    assert!(page.text.contains(&format!("/console/grants/{grant}")), "{}", page.text);
+    assert!(!page.text.contains("id=\"grant-form\""), "{}", page.text);
+    let api = requester.get(&format!("/api/v1/applications/{application}")).await;
+    assert_eq!(api.body["stage"], "delivered", "{}", api.text);
+}
