@@ -77,21 +77,31 @@ pub async fn load(conn: &mut PgConnection, load: &SourceLoad, feed: &mut dyn Rec
         return Err(StoreError::NotFound("该目录尚未绑定数据源".into()));
     };
     let load_id = load.id;
+    // The table grows inside this one transaction, unseen by the statistics: without this the planner keeps
+    // choosing sequential scans for the per-batch key lookups, and a large load becomes quadratic.
+    sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *conn).await.map_err(db)?;
     let mut counts = LoadCounts::default();
+    let mut batches = 0u64;
     while let Some(batch) = feed.next_batch().await? {
         // What the table holds for this batch's keys (earlier batches of this load included).
         let mut held: HashMap<String, (String, bool)> = HashMap::new();
-        for chunk in batch.chunks(KEYS_PER_STATEMENT) {
-            let mut q =
-                QueryBuilder::<Postgres>::new("SELECT key, digest, deleted FROM source_records WHERE entry_id = ");
-            q.push_bind(entry).push(" AND key IN (");
-            let mut keys = q.separated(", ");
-            for r in chunk {
-                keys.push_bind(&r.key);
-            }
-            q.push(")");
-            let rows: Vec<(String, String, bool)> = q.build_query_as().fetch_all(&mut *conn).await.map_err(db)?;
-            held.extend(rows.into_iter().map(|(k, d, del)| (k, (d, del))));
+        // One array parameter, joined through the primary key: one plan, whatever the batch.
+        let keys: Vec<&str> = batch.iter().map(|r| r.key.as_str()).collect();
+        let rows: Vec<(String, String, bool)> = sqlx::query_as(
+            "SELECT r.key, r.digest, r.deleted FROM unnest($2::text[]) AS k(key)
+             JOIN source_records r ON r.entry_id = $1 AND r.key = k.key COLLATE \"C\"",
+        )
+        .bind(entry)
+        .bind(&keys)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        held.extend(rows.into_iter().map(|(k, d, del)| (k, (d, del))));
+        batches += 1;
+        if batches % 50 == 0 {
+            // The rows written so far are invisible to the statistics until this transaction ends; let the
+            // planner see them (ANALYZE samples the transaction's own rows).
+            sqlx::query("ANALYZE source_records").execute(&mut *conn).await.map_err(db)?;
         }
         let mut changed: Vec<(StoredRecord, &'static str)> = Vec::new();
         let mut unchanged: Vec<String> = Vec::new();

@@ -77,7 +77,7 @@ fn id_number(n: usize) -> String {
     format!("{body}{}", id_check_character(body.as_bytes()))
 }
 
-fn write_people(path: &std::path::Path, n: usize, rng: &mut StdRng) -> anyhow::Result<()> {
+pub(crate) fn write_people(path: &std::path::Path, n: usize, rng: &mut StdRng) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(out, "xm,sfzh,xb,csrq,sjhm,hjdz,xzqh")?;
     for i in 0..n {
@@ -94,7 +94,7 @@ fn write_people(path: &std::path::Path, n: usize, rng: &mut StdRng) -> anyhow::R
     Ok(())
 }
 
-fn people_entry() -> EntryInput {
+fn people_entry(resource_code: &str) -> EntryInput {
     let item = |name: &str, code: &str, t: &str, len: Option<u32>, level: u8, pi: Option<&str>| DataItemInput {
         name: name.into(),
         code: code.into(),
@@ -106,7 +106,7 @@ fn people_entry() -> EntryInput {
     };
     EntryInput {
         name: "常住人口基本信息".into(),
-        resource_code: "330000-GAT-BENCH".into(),
+        resource_code: resource_code.into(),
         summary: "全省常住人口的姓名、公民身份号码、性别、出生日期、联系电话和户籍地址".into(),
         format: "database".into(),
         items: vec![
@@ -129,24 +129,20 @@ fn people_entry() -> EntryInput {
     }
 }
 
-async fn principal(services: &Services, username: &str) -> anyhow::Result<Principal> {
-    Ok(services.login(username, crate::demo::DEMO_PASSWORD, "bench").await?.principal)
+pub(crate) async fn principal(services: &Services, username: &str) -> anyhow::Result<Principal> {
+    Ok(services.login(username, crate::demo::DEMO_PASSWORD, "seed").await?.principal)
 }
 
-struct Fixture {
-    grant: String,
-    exchange_grant: String,
-    entry: String,
-    api_key: String,
-    keys: Vec<String>,
-}
-
-async fn prepare(services: &Services, args: &DataBenchArgs, dir: &std::path::Path) -> anyhow::Result<Fixture> {
-    crate::demo::seed(services).await?;
+/// 公安厅 publishes the population entry (clerk, assessments, head, authority) and binds a hosted source keyed by
+/// 公民身份号码 and scoped by 行政区划代码. Needs the demo province.
+pub(crate) async fn publish_people_entry(
+    services: &Services,
+    resource_code: &str,
+) -> anyhow::Result<govshare_domain::catalog::EntryId> {
     let gat_clerk = principal(services, "gat.clerk").await?;
     let gat_head = principal(services, "gat.head").await?;
     let reviewer = principal(services, "reviewer").await?;
-    let entry = services.create_entry(&gat_clerk, &people_entry()).await?.id;
+    let entry = services.create_entry(&gat_clerk, &people_entry(resource_code)).await?.id;
     let today = services.now().date_naive().to_string();
     for kind in ["confidentiality", "personal_info_impact"] {
         let input = AssessmentInput {
@@ -164,6 +160,74 @@ async fn prepare(services: &Services, args: &DataBenchArgs, dir: &std::path::Pat
     let source =
         SourceInput { kind: "hosted".into(), key_item: "sfzh".into(), scope_item: "xzqh".into(), url: String::new() };
     services.bind_source(&gat_clerk, entry, &source).await?;
+    Ok(entry)
+}
+
+/// An application of `requester` (demo key, e.g. `mzt`) for the population entry by `delivery`: sent,
+/// approved with conditions by 公安厅, and, when `grant` is given, granted.
+pub(crate) async fn application(
+    services: &Services,
+    requester: &str,
+    entry: govshare_domain::catalog::EntryId,
+    delivery: &str,
+    grant: Option<&GrantInput>,
+) -> anyhow::Result<(govshare_domain::application::ApplicationId, Option<govshare_domain::grant::GrantId>)> {
+    let clerk = principal(services, &format!("{requester}.clerk")).await?;
+    let head = principal(services, &format!("{requester}.head")).await?;
+    let today = services.now().date_naive();
+    let request = govshare_domain::application::ApplicationInput {
+        items: vec!["xm".into(), "sfzh".into(), "xb".into(), "sjhm".into(), "xzqh".into()],
+        legal_basis: "《社会救助暂行办法》第十一条:县级人民政府民政部门对申请人的家庭收入、财产状况进行调查核实".into(),
+        basis_document: "国务院令第649号".into(),
+        scenario: "社会救助资格核查".into(),
+        scope: "社会救助处".into(),
+        delivery: delivery.into(),
+        valid_from: today.to_string(),
+        valid_until: (today + chrono::Duration::days(300)).to_string(),
+    };
+    let app = services.create_application(&clerk, entry, &request, true).await?.application.id;
+    services.application_step(&head, app, &StepInput::Send).await?;
+    let Some(grant) = grant else { return Ok((app, None)) };
+    let gat_clerk = principal(services, "gat.clerk").await?;
+    let gat_head = principal(services, "gat.head").await?;
+    let reply = govshare_domain::application::ReplyInput {
+        decision: "approve".into(),
+        conditions: "仅用于社会救助资格核查,不得向第三方提供".into(),
+        ..Default::default()
+    };
+    services.application_step(&gat_clerk, app, &StepInput::DraftReply(reply)).await?;
+    services.application_step(&gat_head, app, &StepInput::ApproveReply).await?;
+    let id = services.create_grant(&gat_clerk, app, grant).await?.grant.id;
+    Ok((app, Some(id)))
+}
+
+/// The terms the bench and the demo grant: names and phones masked, ID numbers hashed per grant.
+pub(crate) fn standard_grant(rate_per_minute: u32, daily_rows: u64) -> GrantInput {
+    GrantInput {
+        items: [("xm", "mask"), ("sfzh", "hash"), ("xb", "keep"), ("sjhm", "mask"), ("xzqh", "keep")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        scope_item: "xzqh".into(),
+        scope_prefixes: "33".into(),
+        rate_per_minute: Some(rate_per_minute),
+        daily_rows: Some(daily_rows),
+        ..GrantInput::default()
+    }
+}
+
+struct Fixture {
+    grant: String,
+    exchange_grant: String,
+    entry: String,
+    api_key: String,
+    keys: Vec<String>,
+}
+
+async fn prepare(services: &Services, args: &DataBenchArgs, dir: &std::path::Path) -> anyhow::Result<Fixture> {
+    crate::demo::seed(services).await?;
+    let gat_clerk = principal(services, "gat.clerk").await?;
+    let entry = publish_people_entry(services, "330000-GAT-BENCH").await?;
 
     let mut rng = StdRng::seed_from_u64(args.seed);
     let file = dir.join("people.csv");
@@ -208,42 +272,13 @@ async fn prepare(services: &Services, args: &DataBenchArgs, dir: &std::path::Pat
     );
 
     // The requester's applications (service API for lookups, bulk exchange for the export), approved and granted.
-    let rst_clerk = principal(services, "rst.clerk").await?;
-    let rst_head = principal(services, "rst.head").await?;
+    let terms = standard_grant(1_000_000, 1_000_000_000);
     let mut grants = Vec::new();
     for delivery in ["service_api", "bulk_exchange"] {
-        let request = govshare_domain::application::ApplicationInput {
-            items: vec!["xm".into(), "sfzh".into(), "xb".into(), "sjhm".into(), "xzqh".into()],
-            legal_basis: "《社会救助暂行办法》第十一条".into(),
-            basis_document: "国务院令第649号".into(),
-            scenario: "社会救助资格核查".into(),
-            scope: "省民政厅社会救助处".into(),
-            delivery: delivery.into(),
-            valid_from: today.clone(),
-            valid_until: (services.now().date_naive() + chrono::Duration::days(300)).to_string(),
-        };
-        let app = services.create_application(&rst_clerk, entry, &request, true).await?.application.id;
-        services.application_step(&rst_head, app, &StepInput::Send).await?;
-        let reply = govshare_domain::application::ReplyInput {
-            decision: "approve".into(),
-            conditions: "仅用于社会救助资格核查".into(),
-            ..Default::default()
-        };
-        services.application_step(&gat_clerk, app, &StepInput::DraftReply(reply)).await?;
-        services.application_step(&gat_head, app, &StepInput::ApproveReply).await?;
-        let grant = GrantInput {
-            items: [("xm", "mask"), ("sfzh", "hash"), ("xb", "keep"), ("sjhm", "mask"), ("xzqh", "keep")]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-            scope_item: "xzqh".into(),
-            scope_prefixes: "33".into(),
-            rate_per_minute: Some(1_000_000),
-            daily_rows: Some(1_000_000_000),
-            ..GrantInput::default()
-        };
-        grants.push(services.create_grant(&gat_clerk, app, &grant).await?.grant.id.to_string());
+        let (_, grant) = application(services, "rst", entry, delivery, Some(&terms)).await?;
+        grants.push(grant.context("granted")?.to_string());
     }
+    let rst_head = principal(services, "rst.head").await?;
     let rst = rst_head.org_id().context("acting organisation")?;
     let issued = services.issue_credential(&rst_head, rst, "社会救助核对系统", 30).await?;
     let mut rng = StdRng::seed_from_u64(args.seed ^ 0x5eed);

@@ -315,6 +315,7 @@ async fn serve(
     if demo {
         if services.store().is_empty().await? {
             logins = Some(demo::seed(&services).await?);
+            demo::seed_data(&services).await?;
         } else {
             println!("demo: the node already has data; leaving it as it is");
         }

@@ -142,6 +142,30 @@ pub async fn seed(services: &Services) -> anyhow::Result<Vec<DemoLogin>> {
     Ok(s.logins)
 }
 
+/// Data for the demo province's data plane, through the same use cases: 公安厅's population entry, published
+/// and hosted with 300 generated people; 民政厅's application for it, approved and granted for the service API;
+/// 人社厅's application, waiting for 公安厅's reply.
+pub async fn seed_data(services: &Services) -> anyhow::Result<()> {
+    use rand::SeedableRng;
+    let entry = crate::bench_data::publish_people_entry(services, "330000-GAT-0001").await?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("常住人口基本信息.csv");
+    crate::bench_data::write_people(&file, 300, &mut rand::rngs::StdRng::seed_from_u64(809))?;
+    let clerk = crate::bench_data::principal(services, "gat.clerk").await?;
+    let request = govshare_service::LoadRequest {
+        format: "csv".into(),
+        mode: "replace".into(),
+        accept_valid: false,
+        file_name: "常住人口基本信息.csv".into(),
+    };
+    let report = services.load_source(&clerk, entry, &file, &request, Default::default()).await?;
+    anyhow::ensure!(report.load.is_some(), "demo data did not load: {:?}", report.errors.first());
+    let terms = crate::bench_data::standard_grant(600, 100_000);
+    crate::bench_data::application(services, "mzt", entry, "service_api", Some(&terms)).await?;
+    crate::bench_data::application(services, "rst", entry, "service_api", None).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
