@@ -98,7 +98,7 @@ pub async fn load(conn: &mut PgConnection, load: &SourceLoad, feed: &mut dyn Rec
         .map_err(db)?;
         held.extend(rows.into_iter().map(|(k, d, del)| (k, (d, del))));
         batches += 1;
-        if batches % 50 == 0 {
+        if batches.is_multiple_of(50) {
             // The rows written so far are invisible to the statistics until this transaction ends; let the
             // planner see them (ANALYZE samples the transaction's own rows).
             sqlx::query("ANALYZE source_records").execute(&mut *conn).await.map_err(db)?;

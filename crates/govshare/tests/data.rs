@@ -17,7 +17,9 @@ on_both_backends!(
     every_access_leaves_exactly_one_usage_record,
     suspended_and_expired_grants_are_refused_at_once,
     hashes_differ_between_grants,
-    downloads_are_signed_and_bulk_exchange_follows_changes
+    downloads_are_signed_and_bulk_exchange_follows_changes,
+    proxied_sources_are_governed_like_hosted_ones,
+    excel_files_load_like_csv
 );
 
 /// A valid 公民身份号码 for region `region` (6 digits), born 1980-01-`n`, sequence `n`.
@@ -511,4 +513,113 @@ async fn downloads_are_signed_and_bulk_exchange_follows_changes(backend: Backend
     let mzt = Client::login(&app, "mzt.clerk").await;
     let (status, _, _) = mzt.download(&format!("/api/v1/data/{exchange_grant}/download")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// The provider's own service, as a proxied source answers: one JSON object per key, 404 for unknown keys.
+async fn provider_service() -> String {
+    use axum::extract::Path;
+    use axum::routing::get;
+    async fn person(Path(key): Path<String>) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let region = if key == id_number("330302", 3) { "330302" } else { "330106" };
+        if key == id_number("330106", 1) || key == id_number("330302", 3) {
+            axum::Json(json!({
+                "xm": "张三", "sfzh": key, "sjhm": "13812340001", "hjdz": "浙江省杭州市西湖区文三路1号",
+                "xzqh": region, "yhkh": "6222021234567890001", "yx": "user1@example.gov.cn"
+            }))
+            .into_response()
+        } else {
+            axum::http::StatusCode::NOT_FOUND.into_response()
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route("/persons/{key}", get(person));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/persons/{{key}}")
+}
+
+async fn proxied_sources_are_governed_like_hosted_ones(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut entry_json = people_entry();
+    entry_json["resource_code"] = json!("330000-GAT-0101");
+    let entry = publish(&app, "gat", entry_json).await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let bind = |url: String| json!({"kind": "proxy", "key_item": "sfzh", "url": url});
+    let path = format!("/api/v1/catalog/{entry}/source");
+    let r = clerk.call(reqwest::Method::PUT, &path, bind("ftp://x/{key}".into())).await;
+    assert_eq!((r.status, r.body["error"]["rule"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("scheme")));
+    let r = clerk.call(reqwest::Method::PUT, &path, bind("http://127.0.0.1:1/persons".into())).await;
+    assert_eq!(r.body["error"]["rule"], "key_placeholder", "{}", r.text);
+    let url = provider_service().await;
+    let r = clerk.call(reqwest::Method::PUT, &path, bind(url)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // A proxied source holds no records on the platform: loading is refused.
+    let r = load(&clerk, &entry, &people_csv(), "").await;
+    assert_eq!(r.body["error"]["rule"], "not_hosted", "{}", r.text);
+
+    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let system = api_key(&app, "rst", "就业服务系统").await;
+    let r = system.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330106", 1))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let row = &r.body["rows"][0];
+    assert_eq!((row["xm"].as_str(), row["sjhm"].as_str()), (Some("张*"), Some("138****0001")));
+    assert!(row.get("hjdz").is_none() && row.get("yhkh").is_none(), "what the service adds never leaves: {row}");
+    let out = system.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330302", 3))).await;
+    assert_eq!(out.status, StatusCode::NOT_FOUND, "the row scope holds for proxied records too: {}", out.text);
+    let unknown = system.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330106", 9))).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let v = system
+        .post(&format!("/api/v1/data/{grant}/verify"), json!({"sfzh": id_number("330106", 1), "xm": "张三"}))
+        .await;
+    assert_eq!(v.body, json!({"match": true}), "{}", v.text);
+    let q = system.get(&format!("/api/v1/data/{grant}/records")).await;
+    assert_eq!(q.code(), "query_not_supported", "{}", q.text);
+
+    // The provider's service goes away: 502, recorded like every other access.
+    let r = clerk.call(reqwest::Method::PUT, &path, bind("http://127.0.0.1:1/persons/{key}".into())).await;
+    assert_eq!(r.status, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // the source cache's lifetime
+    let down = system.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330106", 1))).await;
+    assert_eq!((down.status, down.code()), (StatusCode::BAD_GATEWAY, "upstream_failed"), "{}", down.text);
+    let gat = Client::login(&app, "gat.clerk").await;
+    let records = gat.get(&format!("/api/v1/usage?grant_id={grant}")).await.body["records"].clone();
+    assert_eq!(records.as_array().unwrap().len(), 6, "one record per access, the failed one included");
+    assert_eq!(records[0]["result"], "upstream_failed");
+}
+
+async fn excel_files_load_like_csv(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in
+        ["姓名", "公民身份号码", "手机号码", "户籍地址", "行政区划代码", "银行卡号", "电子邮箱"].iter().enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    let rows = [("钱七", id_number("330106", 7), "330106"), ("孙八", "110105194912310021".to_owned(), "330106")];
+    for (r, (name, id, region)) in rows.iter().enumerate() {
+        let r = r as u32 + 1;
+        sheet.write_string(r, 0, *name).unwrap();
+        sheet.write_string(r, 1, id).unwrap();
+        sheet.write_number(r, 2, 13812340007.0).unwrap();
+        sheet.write_string(r, 4, *region).unwrap();
+    }
+    let bytes = book.save_to_buffer().unwrap();
+    let upload = |q: &str| format!("/api/v1/catalog/{entry}/source/load?file_name=人口.xlsx&mode=upsert{q}");
+    let r = clerk.upload(&upload(""), bytes.clone(), true).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(
+        r.body["errors"],
+        json!([{"row": 3, "column": "sfzh", "rule": "check_character",
+        "message": "公民身份号码:公民身份号码校验位错误:第 18 位应为「X」,实际为「1」"}])
+    );
+    let r = clerk.upload(&upload("&accept_valid=true"), bytes, true).await;
+    assert_eq!(r.body["load"]["counts"]["inserted"], 1, "{}", r.text);
+    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let system = api_key(&app, "rst", "就业服务系统").await;
+    let r = system.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330106", 7))).await;
+    assert_eq!(r.body["rows"][0]["sjhm"], "138****0007", "a number cell reads as its digits: {}", r.text);
 }
