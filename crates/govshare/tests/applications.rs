@@ -3,6 +3,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
+use common::people::today;
 use common::{Backend, Client, TestApp, another_instance, assistance_entry, household_entry, publish, spawn};
 use govshare_domain::calendar::WorkingCalendar;
 use govshare_service::Clock;
@@ -25,8 +26,8 @@ fn request(entry: &str) -> Value {
         "scenario": "就业困难人员认定时核验申请人户籍",
         "scope": "省人力资源和社会保障厅就业促进处",
         "delivery": "service_api",
-        "valid_from": "2026-11-23",
-        "valid_until": "2027-11-22"
+        "valid_from": today().to_string(),
+        "valid_until": (today() + chrono::Duration::days(364)).to_string()
     })
 }
 
@@ -363,8 +364,8 @@ async fn console_pages_cover_the_workflow(backend: Backend) {
             ("scenario", "就业困难人员认定".to_owned()),
             ("scope", "就业促进处".to_owned()),
             ("delivery", "service_api".to_owned()),
-            ("valid_from", "2026-11-23".to_owned()),
-            ("valid_until", "2027-11-22".to_owned()),
+            ("valid_from", today().to_string()),
+            ("valid_until", (today() + chrono::Duration::days(364)).to_string()),
             ("action", "submit".to_owned()),
         ]
     };

@@ -1,6 +1,8 @@
 //! Test harness: the real application on port 0, on SQLite or PostgreSQL, with the demo province.
 #![allow(dead_code)]
 
+pub mod people;
+
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
