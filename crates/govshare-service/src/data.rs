@@ -730,13 +730,16 @@ impl Services {
 
     async fn fetch_record(&self, grant: &Grant, ctx: &SourceContext, key: &str) -> Result<Option<Record>> {
         match &ctx.source.kind {
-            SourceKind::Hosted { .. } => {
-                let lookup = self.keys.record_key(&grant.entry.to_string(), key.trim());
-                let stored = self.store.get_record(grant.entry, &lookup).await?;
-                stored.map(|s| self.open_record(ctx, &s)).transpose()
-            }
+            SourceKind::Hosted { .. } => self.hosted_record(ctx, grant.entry, key).await,
             SourceKind::Proxy { url, .. } => self.fetch_proxied(url, key).await,
         }
+    }
+
+    /// The hosted record with this key, decrypted.
+    async fn hosted_record(&self, ctx: &SourceContext, entry: EntryId, key: &str) -> Result<Option<Record>> {
+        let lookup = self.keys.record_key(&entry.to_string(), key.trim());
+        let stored = self.store.get_record(entry, &lookup).await?;
+        stored.map(|s| self.open_record(ctx, &s)).transpose()
     }
 
     async fn fetch_proxied(&self, url: &str, key: &str) -> Result<Option<Record>> {
@@ -888,16 +891,11 @@ impl Services {
                     rows.push(grant.project(&r, &ctx.content));
                 }
             } else {
-                // Row scope by prefix in SQL when the source's scope item is the grant's; always checked again.
-                let prefixes = grant
-                    .row_scope
-                    .as_ref()
-                    .filter(|scope| ctx.source.kind.scope_item() == Some(scope.item.as_str()))
-                    .map(|scope| scope.prefixes.clone());
+                let prefixes = sql_scope(&grant, &ctx);
                 let mut after = cursor.map(str::to_owned);
                 let mut scanned = 0usize;
                 'scan: loop {
-                    let page = s.store.scan_records(grant.entry, prefixes.as_deref(), after.as_deref(), 500).await?;
+                    let page = s.store.scan_records(grant.entry, prefixes, after.as_deref(), 500).await?;
                     let exhausted = page.len() < 500;
                     for stored in &page {
                         scanned += 1;
@@ -993,13 +991,8 @@ impl Services {
                 return Err(ServiceError::refused("exchange_not_supported", "接口代理类数据源不支持批量交换"));
             }
             let limit = limit.clamp(1, MAX_PAGE);
-            let prefixes = grant
-                .row_scope
-                .as_ref()
-                .filter(|scope| ctx.source.kind.scope_item() == Some(scope.item.as_str()))
-                .map(|scope| scope.prefixes.clone());
-            let page =
-                s.store.record_changes(grant.entry, prefixes.as_deref(), cursor.max(0), cursor <= 0, limit).await?;
+            let prefixes = sql_scope(&grant, &ctx);
+            let page = s.store.record_changes(grant.entry, prefixes, cursor.max(0), cursor <= 0, limit).await?;
             let has_more = page.len() == limit as usize;
             let mut changes = Vec::new();
             let mut next = cursor.max(0);
@@ -1055,15 +1048,11 @@ impl Services {
             if !ctx.source.kind.is_hosted() {
                 return Err(ServiceError::refused("download_not_supported", "接口代理类数据源不支持文件下载"));
             }
-            let prefixes = grant
-                .row_scope
-                .as_ref()
-                .filter(|scope| ctx.source.kind.scope_item() == Some(scope.item.as_str()))
-                .map(|scope| scope.prefixes.clone());
+            let prefixes = sql_scope(&grant, &ctx);
             let mut rows = Vec::new();
             let mut after: Option<String> = None;
             loop {
-                let page = s.store.scan_records(grant.entry, prefixes.as_deref(), after.as_deref(), 1000).await?;
+                let page = s.store.scan_records(grant.entry, prefixes, after.as_deref(), 1000).await?;
                 for stored in &page {
                     let record = s.open_record(&ctx, stored)?;
                     if grant.in_scope(&record) {
@@ -1127,15 +1116,23 @@ impl Services {
     /// projection, masking or usage record. Served only when the node is started for benchmarking.
     pub async fn baseline_lookup(&self, entry: EntryId, key: &str) -> Result<Option<Record>> {
         let ctx = self.source_context(entry).await?;
-        let lookup = self.keys.record_key(&entry.to_string(), key.trim());
-        let stored = self.store.get_record(entry, &lookup).await?;
-        stored.map(|s| self.open_record(&ctx, &s)).transpose()
+        self.hosted_record(&ctx, entry, key).await
     }
 
     /// Usage records written by this instance since it started.
     pub fn usage_written(&self) -> u64 {
         self.plane.written.load(Ordering::Relaxed)
     }
+}
+
+/// The grant's row-scope prefixes when the store can filter by them: the source keeps the grant's scope item in its
+/// scope column. The service checks `Grant::in_scope` on every record either way.
+fn sql_scope<'a>(grant: &'a Grant, ctx: &SourceContext) -> Option<&'a [String]> {
+    grant
+        .row_scope
+        .as_ref()
+        .filter(|scope| ctx.source.kind.scope_item() == Some(scope.item.as_str()))
+        .map(|scope| scope.prefixes.as_slice())
 }
 
 fn normalise(v: &str) -> String {

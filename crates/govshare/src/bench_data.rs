@@ -13,7 +13,6 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -234,23 +233,6 @@ async fn prepare(services: &Services, args: &DataBenchArgs, dir: &std::path::Pat
     let started = Instant::now();
     write_people(&file, args.records, &mut rng)?;
     println!("generated {} people in {:.1} s", args.records, started.elapsed().as_secs_f64());
-    let size = std::fs::metadata(&file)?.len();
-    let bar = indicatif::ProgressBar::new(size * 2).with_message("loading (check, then load)");
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {elapsed}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    let progress = Arc::new(AtomicU64::new(0));
-    let ticker = {
-        let (bar, progress) = (bar.clone(), progress.clone());
-        tokio::spawn(async move {
-            loop {
-                bar.set_position(progress.load(Ordering::Relaxed));
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        })
-    };
     let request = LoadRequest {
         format: "csv".into(),
         mode: "replace".into(),
@@ -258,9 +240,8 @@ async fn prepare(services: &Services, args: &DataBenchArgs, dir: &std::path::Pat
         file_name: "people.csv".into(),
     };
     let started = Instant::now();
-    let report = services.load_source(&gat_clerk, entry, &file, &request, progress).await?;
-    ticker.abort();
-    bar.finish_and_clear();
+    let report =
+        crate::load_with_progress(services, &gat_clerk, entry, &file, &request, "loading (check, then load)").await?;
     let Some(load) = report.load else {
         bail!("the generated file did not load: {:?}", report.errors.first());
     };

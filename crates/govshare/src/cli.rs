@@ -515,36 +515,21 @@ async fn load_source(
     mode: String,
     accept_valid: bool,
 ) -> anyhow::Result<ExitCode> {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    let size = std::fs::metadata(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?.len();
-    let bar = indicatif::ProgressBar::new(size * 2);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {elapsed} (ETA {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message("检查并加载");
-    let progress = Arc::new(AtomicU64::new(0));
-    let ticker = {
-        let (bar, progress) = (bar.clone(), progress.clone());
-        tokio::spawn(async move {
-            loop {
-                bar.set_position(progress.load(Ordering::Relaxed));
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        })
-    };
     let request = govshare_service::LoadRequest {
         format,
         mode,
         accept_valid,
         file_name: file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     };
-    let outcome =
-        services.load_source(operator, govshare_domain::catalog::EntryId(entry), file, &request, progress).await;
-    ticker.abort();
-    bar.finish_and_clear();
+    let outcome = crate::load_with_progress(
+        services,
+        operator,
+        govshare_domain::catalog::EntryId(entry),
+        file,
+        &request,
+        "检查并加载",
+    )
+    .await;
     let report = outcome?;
     for e in &report.errors {
         println!("row {}\t{}\t{}\t{}", e.row, e.column, e.rule, e.message);

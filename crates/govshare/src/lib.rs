@@ -55,3 +55,36 @@ pub fn node_keys(path: &std::path::Path) -> anyhow::Result<govshare_service::cry
         .with_context(|| format!("node key file {} must hold 64 hex digits", path.display()))?;
     Ok(govshare_service::crypto::NodeKeys::from_secret(&secret))
 }
+
+/// `Services::load_source` with a progress bar on the terminal over both passes (check, then load) of the file.
+pub(crate) async fn load_with_progress(
+    services: &govshare_service::Services,
+    principal: &govshare_domain::principal::Principal,
+    entry: govshare_domain::catalog::EntryId,
+    file: &std::path::Path,
+    request: &govshare_service::LoadRequest,
+    message: &'static str,
+) -> anyhow::Result<govshare_service::LoadReport> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let size = std::fs::metadata(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?.len();
+    let bar = indicatif::ProgressBar::new(size * 2).with_message(message);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {elapsed} (ETA {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let progress = Arc::new(AtomicU64::new(0));
+    let ticker = {
+        let (bar, progress) = (bar.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(progress.load(Ordering::Relaxed));
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let outcome = services.load_source(principal, entry, file, request, progress).await;
+    ticker.abort();
+    bar.finish_and_clear();
+    Ok(outcome?)
+}
