@@ -176,7 +176,7 @@ impl Services {
         Ok(ApplicationView { application, requester, provider, status, alerts, allowed_steps })
     }
 
-    async fn org_map(&self) -> Result<HashMap<OrgId, Organisation>> {
+    pub(crate) async fn org_map(&self) -> Result<HashMap<OrgId, Organisation>> {
         Ok(self.store.list_orgs().await?.into_iter().map(|o| (o.id, o)).collect())
     }
 

@@ -389,29 +389,44 @@ impl Services {
         Ok(grant)
     }
 
-    async fn delivery_action(&self, grant: &Grant) -> Result<Action> {
-        let requester = self.store.get_org(grant.requester).await?;
-        let provider = self.store.get_org(grant.provider).await?;
-        Ok(Action::ViewDelivery {
+    /// Who may read a grant and its usage records: its two parties and their same-level authorities.
+    fn delivery_action(grant: &Grant, requester: &Organisation, provider: &Organisation) -> Action {
+        Action::ViewDelivery {
             requester: grant.requester,
             provider: grant.provider,
             requester_region: requester.region,
             provider_region: provider.region,
-        })
+        }
     }
 
-    async fn grant_view(&self, grant: Grant) -> Result<GrantView> {
-        let requester = self.store.get_org(grant.requester).await?;
-        let provider = self.store.get_org(grant.provider).await?;
-        let entry_name =
-            self.store.get_entry(grant.entry).await?.published().map(|v| v.content.name.clone()).unwrap_or_default();
-        Ok(GrantView {
+    async fn parties(&self, grant: &Grant) -> Result<(Organisation, Organisation)> {
+        Ok((self.store.get_org(grant.requester).await?, self.store.get_org(grant.provider).await?))
+    }
+
+    async fn entry_name(&self, entry: EntryId) -> Result<String> {
+        Ok(self.store.get_entry(entry).await?.published().map(|v| v.content.name.clone()).unwrap_or_default())
+    }
+
+    fn grant_view(
+        &self,
+        grant: Grant,
+        requester: &Organisation,
+        provider: &Organisation,
+        entry_name: String,
+    ) -> GrantView {
+        GrantView {
             status: grant.status(self.now()),
-            requester_name: requester.name,
-            provider_name: provider.name,
+            requester_name: requester.name.clone(),
+            provider_name: provider.name.clone(),
             entry_name,
             grant,
-        })
+        }
+    }
+
+    async fn load_grant_view(&self, grant: Grant) -> Result<GrantView> {
+        let (requester, provider) = self.parties(&grant).await?;
+        let entry_name = self.entry_name(grant.entry).await?;
+        Ok(self.grant_view(grant, &requester, &provider, entry_name))
     }
 
     /// The provider grants what an approved application asked for (or less), and the application's delivery
@@ -481,7 +496,7 @@ impl Services {
                     "valid_until": grant.valid_until }),
         );
         self.store.create_grant(&grant, &app, expected, &notes, &audit).await?;
-        self.grant_view(grant).await
+        self.load_grant_view(grant).await
     }
 
     /// `suspend` (access stops at once), `resume` or `terminate` (final); a reason is required to suspend or
@@ -556,14 +571,15 @@ impl Services {
         );
         self.store.save_grant(&grant, expected, &notes, &audit).await?;
         self.plane.grants.write().expect("lock").remove(&id);
-        self.grant_view(grant).await
+        self.load_grant_view(grant).await
     }
 
     pub async fn get_grant(&self, principal: &Principal, id: GrantId) -> Result<GrantView> {
         let grant = self.store.get_grant(id).await?;
-        let action = self.delivery_action(&grant).await?;
-        self.authorize(principal, action)?;
-        self.grant_view(grant).await
+        let (requester, provider) = self.parties(&grant).await?;
+        self.authorize(principal, Self::delivery_action(&grant, &requester, &provider))?;
+        let entry_name = self.entry_name(grant.entry).await?;
+        Ok(self.grant_view(grant, &requester, &provider, entry_name))
     }
 
     /// The grants the acting organisation requested or provides; for an authority, those of its region.
@@ -571,12 +587,25 @@ impl Services {
         let org = principal.org_id();
         let is_authority = principal.org.as_ref().is_some_and(|o| o.kind == govshare_domain::org::OrgKind::Authority);
         let grants = self.store.list_grants(if is_authority || principal.is_operator() { None } else { org }).await?;
+        let orgs = self.org_map().await?;
+        let mut entry_names: HashMap<EntryId, String> = HashMap::new();
         let mut views = Vec::new();
         for grant in grants {
-            let action = self.delivery_action(&grant).await?;
-            if authz::check(principal, action).is_ok() {
-                views.push(self.grant_view(grant).await?);
+            let (Some(requester), Some(provider)) = (orgs.get(&grant.requester), orgs.get(&grant.provider)) else {
+                return Err(ServiceError::NotFound("单位不存在".into()));
+            };
+            if authz::check(principal, Self::delivery_action(&grant, requester, provider)).is_err() {
+                continue;
             }
+            let entry_name = match entry_names.get(&grant.entry) {
+                Some(name) => name.clone(),
+                None => {
+                    let name = self.entry_name(grant.entry).await?;
+                    entry_names.insert(grant.entry, name.clone());
+                    name
+                }
+            };
+            views.push(self.grant_view(grant, requester, provider, entry_name));
         }
         Ok(views)
     }
@@ -605,7 +634,8 @@ impl Services {
         let limit = limit.clamp(1, 500);
         if let Some(id) = grant {
             let g = self.store.get_grant(id).await?;
-            let action = self.delivery_action(&g).await?;
+            let (requester, provider) = self.parties(&g).await?;
+            let action = Self::delivery_action(&g, &requester, &provider);
             self.authorize(principal, action)?;
             return Ok(self
                 .store
