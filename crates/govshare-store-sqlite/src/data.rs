@@ -7,7 +7,7 @@ use govshare_domain::catalog::EntryId;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::org::OrgId;
 use govshare_domain::record::{DataSource, LoadCounts, LoadMode, SourceLoad};
-use govshare_store::{RecordFeed, Result, StoreError, StoredRecord, UsageFilter};
+use govshare_store::{BatchPlan, RecordFeed, Result, StoreError, StoredRecord, UsageFilter, plan_batch};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::db;
@@ -92,24 +92,7 @@ pub async fn load(conn: &mut SqliteConnection, load: &SourceLoad, feed: &mut dyn
             let rows: Vec<(String, String, bool)> = q.build_query_as().fetch_all(&mut *conn).await.map_err(db)?;
             held.extend(rows.into_iter().map(|(k, d, del)| (k, (d, del))));
         }
-        let mut changed: Vec<(StoredRecord, &'static str)> = Vec::new();
-        let mut unchanged: Vec<String> = Vec::new();
-        for mut r in batch {
-            match held.get(&r.key) {
-                Some((digest, false)) if *digest == r.digest => {
-                    counts.unchanged += 1;
-                    unchanged.push(r.key);
-                    continue;
-                }
-                Some((_, false)) => counts.updated += 1,
-                _ => counts.inserted += 1,
-            }
-            let op = if matches!(held.get(&r.key), Some((_, false))) { "update" } else { "insert" };
-            r.seq = next_seq;
-            next_seq += 1;
-            held.insert(r.key.clone(), (r.digest.clone(), false));
-            changed.push((r, op));
-        }
+        let BatchPlan { changed, unchanged } = plan_batch(batch, &mut held, &mut next_seq, &mut counts);
         for chunk in changed.chunks(KEYS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no) ",

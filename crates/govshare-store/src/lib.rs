@@ -341,6 +341,48 @@ pub trait RecordFeed: Send {
     async fn next_batch(&mut self) -> Result<Option<Vec<StoredRecord>>>;
 }
 
+/// What a load does with one batch, given what the table holds for the batch's keys (`held`: key → digest and
+/// whether it is a tombstone; earlier rows of the same load included). Records whose digest is unchanged are only
+/// marked as seen; the others get the next sequence numbers and are inserted or updated. `held` and `next_seq`
+/// move on with the batch, and `counts` add up. Both backends write what this decides.
+pub fn plan_batch(
+    batch: Vec<StoredRecord>,
+    held: &mut std::collections::HashMap<String, (String, bool)>,
+    next_seq: &mut i64,
+    counts: &mut LoadCounts,
+) -> BatchPlan {
+    let mut plan = BatchPlan::default();
+    for mut r in batch {
+        let op = match held.get(&r.key) {
+            Some((digest, false)) if *digest == r.digest => {
+                counts.unchanged += 1;
+                plan.unchanged.push(r.key);
+                continue;
+            }
+            Some((_, false)) => {
+                counts.updated += 1;
+                "update"
+            }
+            _ => {
+                counts.inserted += 1;
+                "insert"
+            }
+        };
+        r.seq = *next_seq;
+        *next_seq += 1;
+        held.insert(r.key.clone(), (r.digest.clone(), false));
+        plan.changed.push((r, op));
+    }
+    plan
+}
+
+/// The writes of one batch: changed records with their change-history operation, and the keys seen unchanged.
+#[derive(Debug, Default)]
+pub struct BatchPlan {
+    pub changed: Vec<(StoredRecord, &'static str)>,
+    pub unchanged: Vec<String>,
+}
+
 /// Which usage records to read.
 #[derive(Debug, Clone, Default)]
 pub struct UsageFilter {
