@@ -22,7 +22,8 @@ on_both_backends!(
     hashes_differ_between_grants,
     downloads_are_signed_and_bulk_exchange_follows_changes,
     proxied_sources_are_governed_like_hosted_ones,
-    excel_files_load_like_csv
+    excel_files_load_like_csv,
+    hosted_data_is_encrypted_at_rest_and_usage_records_are_append_only
 );
 
 async fn usage_count(app: &TestApp, grant: &str) -> usize {
@@ -489,4 +490,53 @@ async fn excel_files_load_like_csv(backend: Backend) {
     let system = api_key(&app, "rst", "就业服务系统").await;
     let r = system.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330106", 7))).await;
     assert_eq!(r.body["rows"][0]["sjhm"], "138****0007", "a number cell reads as its digits: {}", r.text);
+}
+
+/// What the store holds, read behind the platform's back: hosted payloads and keys, and whether usage records can
+/// be changed.
+async fn hosted_data_is_encrypted_at_rest_and_usage_records_are_append_only(backend: Backend) {
+    use sqlx::Connection;
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let system = api_key(&app, "rst", "就业服务系统").await;
+    let r = system.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330106", 1))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    let select = "SELECT key, payload FROM source_records";
+    let rows: Vec<(String, Vec<u8>)> = match backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+            sqlx::query_as(select).fetch_all(&mut conn).await.unwrap()
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+            sqlx::query_as(select).fetch_all(&mut conn).await.unwrap()
+        }
+    };
+    assert_eq!(rows.len(), 4);
+    for (key, payload) in &rows {
+        assert_eq!(key.len(), 64, "keys are stored as keyed digests: {key}");
+        assert!(!key.contains("330106") && !key.contains("330302"), "{key}");
+        for clear in ["张三", "文三路", "13812340001", "example.gov.cn", "330106"] {
+            assert!(!payload.windows(clear.len()).any(|w| w == clear.as_bytes()), "payload holds 「{clear}」 in clear");
+        }
+    }
+
+    for statement in ["UPDATE usage_records SET rows = 0", "DELETE FROM usage_records"] {
+        let refused = match backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+                sqlx::query(statement).execute(&mut conn).await.map(|_| ())
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+                sqlx::query(statement).execute(&mut conn).await.map(|_| ())
+            }
+        };
+        assert!(refused.is_err(), "{statement} must be refused");
+    }
+    let gat = Client::login(&app, "gat.clerk").await;
+    let records = gat.get(&format!("/api/v1/usage?grant_id={grant}")).await.body["records"].clone();
+    assert_eq!(records[0]["rows"], 1, "the usage record is unchanged");
 }
