@@ -18,16 +18,29 @@ pub enum Action {
     EditOrganisation(OrgId),
     /// List the people of an organisation.
     ViewMembers(OrgId),
-    /// Create accounts in an organisation and give or take a role there.
+    /// Create accounts in an organisation and give or take a role there, to people who are already its members
+    /// (or are created in it).
     AssignRole(OrgId, Role),
-    /// Disable or enable an account, reset its password.
-    ManageAccount(OrgId),
+    /// Add a person who already exists, and is not a member, to an organisation: only the platform
+    /// administrator; nobody is pulled into another organisation by that organisation.
+    AddExistingPerson(OrgId),
+    /// Disable or enable an account, reset its password, acting for `org`: the administrator, or the head of
+    /// the one organisation the person belongs to (see [`PersonScope`]).
+    ManageAccount { org: OrgId, person: PersonScope },
     /// List an organisation's API credentials.
     ViewCredentials(OrgId),
     /// Issue or revoke an organisation's API credentials.
     ManageCredentials(OrgId),
     /// Read the audit log and verify its chain.
     ViewAudit,
+    /// Read one's own organisation's work lists and records: notifications (and marking them read), update
+    /// obligations, its usage records.
+    ViewOwnWork(OrgId),
+    /// Read the usage records of every department of `region`, as its same-level authority (Art. 29, 38).
+    SuperviseRegion(RegionCode),
+    /// Read an entry's data source binding and its load history: the provider's clerks and head, its
+    /// same-level authority.
+    ViewSource { provider: OrgId, provider_region: RegionCode },
     /// Change one's own password.
     ManageOwnAccount,
     /// Draft and edit the provider's catalog entries, attach assessments, submit them to the head.
@@ -63,6 +76,17 @@ pub enum Action {
     ViewDelivery { requester: OrgId, provider: OrgId, requester_region: RegionCode, provider_region: RegionCode },
 }
 
+/// Where the person an account decision touches holds roles. A person's account is one across the platform:
+/// disabling it or resetting its password acts in every organisation they belong to, so only the head of their
+/// only organisation, or the administrator, may do it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PersonScope {
+    /// The one organisation the person holds roles in; `None` when they hold roles in several (or none).
+    pub sole_org: Option<OrgId>,
+    /// The person is a platform administrator.
+    pub admin: bool,
+}
+
 impl Action {
     pub fn label(self) -> String {
         match self {
@@ -71,10 +95,14 @@ impl Action {
             Action::EditOrganisation(_) => "修改单位信息".into(),
             Action::ViewMembers(_) => "查看单位人员".into(),
             Action::AssignRole(_, role) => format!("授予或撤销「{}」角色", role.label()),
-            Action::ManageAccount(_) => "管理账号".into(),
+            Action::AddExistingPerson(_) => "将其他单位的人员加入本单位".into(),
+            Action::ManageAccount { .. } => "管理账号".into(),
             Action::ViewCredentials(_) => "查看 API 凭证".into(),
             Action::ManageCredentials(_) => "签发或吊销 API 凭证".into(),
             Action::ViewAudit => "查看审计日志".into(),
+            Action::ViewOwnWork(_) => "查看本单位通知和待办".into(),
+            Action::SuperviseRegion(_) => "查看本级各部门的使用记录".into(),
+            Action::ViewSource { .. } => "查看数据源".into(),
             Action::ManageOwnAccount => "修改本人账号".into(),
             Action::DraftCatalog(_) => "编制本单位政务数据目录".into(),
             Action::ApproveCatalog(_) => "审核同意本单位目录".into(),
@@ -109,6 +137,18 @@ impl fmt::Display for Denied {
 
 impl std::error::Error for Denied {}
 
+/// What a business system's API credential may do, declared here once: read the directory and the published
+/// catalog, see its own department's grants, and receive data under them (R-DEL-3, R-SEC-3). Every other
+/// action — management, supervision, notifications, sources, usage records — is for people.
+fn system_may(own_org: OrgId, action: Action) -> bool {
+    match action {
+        Action::ViewDirectory => true,
+        Action::UseGrant(requester) => requester == own_org,
+        Action::ViewDelivery { requester, .. } => requester == own_org,
+        _ => false,
+    }
+}
+
 pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
     let deny = |reason| Err(Denied { action, reason });
 
@@ -129,18 +169,42 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
     let reviewer = principal.has_role(Role::AuthorityReviewer);
     let same_level_authority = |region: RegionCode| org.kind == OrgKind::Authority && org.region == region;
 
+    if is_system {
+        return if system_may(org.id, action) { Ok(()) } else { deny("应用系统凭证只能调用数据接口") };
+    }
     match action {
         Action::ViewDirectory => Ok(()),
         // A business system uses its department's grants; its people may download under them too.
         Action::UseGrant(requester) => {
-            if own(requester) && (is_system || clerk || head) {
+            if own(requester) && (clerk || head) {
                 Ok(())
             } else {
                 deny("只有申请部门的应用系统和经办人可以使用该共享授权")
             }
         }
-        _ if is_system => deny("应用系统凭证只能调用数据接口"),
         Action::ManageOwnAccount => Ok(()),
+        Action::ViewOwnWork(target) => {
+            if own(target) {
+                Ok(())
+            } else {
+                deny("只能查看本单位的通知和待办")
+            }
+        }
+        Action::SuperviseRegion(region) => {
+            if (reviewer || supervisor) && same_level_authority(region) {
+                Ok(())
+            } else {
+                deny("只有同级政务数据共享主管部门可以查看本级各部门的使用记录")
+            }
+        }
+        Action::ViewSource { provider, provider_region } => {
+            if (own(provider) && (clerk || head)) || ((reviewer || supervisor) && same_level_authority(provider_region))
+            {
+                Ok(())
+            } else {
+                deny("数据源只对提供单位和同级主管部门可见")
+            }
+        }
         // Catalog work is the departments' and authorities' own; the administrator runs the node, not the catalog.
         Action::DraftCatalog(target) => {
             if own(target) && (clerk || head) {
@@ -233,7 +297,21 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
         Action::ViewAudit if supervisor => Ok(()),
         Action::ManageOrganisations | Action::ViewAudit => deny("需要平台管理员或主管部门监管人角色"),
         _ if admin => Ok(()),
-        Action::EditOrganisation(target) | Action::ManageAccount(target) => {
+        Action::AddExistingPerson(_) => deny("只有平台管理员可以将已有人员加入其他单位,请为本单位新建账号"),
+        // A head manages the accounts of people who belong to their organisation alone: never someone who holds
+        // a role elsewhere (their other organisation has a say), never an administrator.
+        Action::ManageAccount { org: target, person } => {
+            if !(own(target) && head) {
+                deny("只有本单位工作机构负责人或平台管理员可以操作")
+            } else if person.admin {
+                deny("平台管理员的账号只能由平台管理员管理")
+            } else if person.sole_org != Some(target) {
+                deny("该人员在其他单位也有角色,其账号只能由平台管理员管理")
+            } else {
+                Ok(())
+            }
+        }
+        Action::EditOrganisation(target) => {
             if own(target) && head {
                 Ok(())
             } else {
@@ -297,7 +375,9 @@ mod tests {
             Action::ViewMembers(target),
             Action::AssignRole(target, Role::Clerk),
             Action::AssignRole(target, Role::WorkUnitHead),
-            Action::ManageAccount(target),
+            Action::ManageAccount { org: target, person: PersonScope { sole_org: Some(target), admin: false } },
+            Action::AddExistingPerson(target),
+            Action::ViewOwnWork(target),
             Action::ViewCredentials(target),
             Action::ManageCredentials(target),
         ]
@@ -322,6 +402,29 @@ mod tests {
         for action in org_actions(b) {
             assert!(check(&admin, action).is_ok(), "{action:?}");
         }
+    }
+
+    #[test]
+    fn a_head_manages_only_accounts_that_belong_to_the_unit_alone() {
+        let (a, b) = (OrgId::new(), OrgId::new());
+        let head = person(a, OrgKind::Department, &[Role::WorkUnitHead], false);
+        let only_here = PersonScope { sole_org: Some(a), admin: false };
+        let also_elsewhere = PersonScope { sole_org: None, admin: false };
+        let only_there = PersonScope { sole_org: Some(b), admin: false };
+        let an_admin = PersonScope { sole_org: Some(a), admin: true };
+        assert!(check(&head, Action::ManageAccount { org: a, person: only_here }).is_ok());
+        for person in [also_elsewhere, only_there, an_admin] {
+            assert!(check(&head, Action::ManageAccount { org: a, person }).is_err(), "{person:?}");
+        }
+        // Nobody but the administrator pulls an existing person into an organisation.
+        assert!(check(&head, Action::AddExistingPerson(a)).is_err());
+        let admin = person(b, OrgKind::Authority, &[Role::PlatformAdmin], false);
+        assert!(check(&admin, Action::AddExistingPerson(a)).is_ok());
+        for person in [only_here, also_elsewhere, only_there, an_admin] {
+            assert!(check(&admin, Action::ManageAccount { org: a, person }).is_ok(), "{person:?}");
+        }
+        let clerk = person(a, OrgKind::Department, &[Role::Clerk], false);
+        assert!(check(&clerk, Action::ManageAccount { org: a, person: only_here }).is_err());
     }
 
     #[test]
@@ -394,5 +497,32 @@ mod tests {
             assert!(check(&system, action).is_err());
         }
         assert!(check(&system, Action::ManageOwnAccount).is_err());
+        let (b, region) = (OrgId::new(), RegionCode::parse("330000").unwrap());
+        let delivery = |requester, provider| Action::ViewDelivery {
+            requester,
+            provider,
+            requester_region: region,
+            provider_region: region,
+        };
+        assert!(check(&system, Action::UseGrant(a)).is_ok());
+        assert!(check(&system, Action::UseGrant(b)).is_err());
+        assert!(check(&system, delivery(a, b)).is_ok(), "its own department's grants");
+        assert!(check(&system, delivery(b, a)).is_err(), "not what its department provides");
+        for action in [
+            Action::SuperviseRegion(region),
+            Action::ViewSource { provider: a, provider_region: region },
+            Action::ManageSource(a),
+            Action::ViewCatalogWork(a, region),
+            Action::ViewAudit,
+            Action::CreateGrant(a),
+        ] {
+            assert!(check(&system, action).is_err(), "{action:?}");
+        }
+        // An authority's system key is a system key like any other.
+        let mut authority_key = system.clone();
+        authority_key.org.as_mut().unwrap().kind = OrgKind::Authority;
+        authority_key.roles.insert(Role::AuthoritySupervisor);
+        assert!(check(&authority_key, Action::SuperviseRegion(region)).is_err());
+        assert!(check(&authority_key, Action::ViewSource { provider: b, provider_region: region }).is_err());
     }
 }

@@ -47,5 +47,73 @@ pub fn required_text(
     if value.chars().any(char::is_control) {
         return Err(ValidationError::new(field, "control_character", format!("{label}不能包含控制字符")));
     }
+    let field = field.into();
+    check_characters(field.clone(), value)?;
     Ok(value.to_owned())
+}
+
+/// A character no text input may hold: NUL and the other C0 and C1 control characters except tab, line feed
+/// and carriage return (which free text may use), DEL, and the bidirectional embedding, override and isolate
+/// characters (U+202A–U+202E, U+2066–U+2069), which make a name display differently from what it is
+/// ("Trojan Source").
+pub fn forbidden_character(c: char) -> Option<&'static str> {
+    match c {
+        '\t' | '\n' | '\r' => None,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => Some("control_character"),
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => Some("bidi_control"),
+        _ => None,
+    }
+}
+
+/// Refuses text holding a [`forbidden_character`], naming the field, the rule and the character.
+pub fn check_characters(field: impl Into<Cow<'static, str>>, value: &str) -> Result<(), ValidationError> {
+    let Some((c, rule)) = value.chars().find_map(|c| forbidden_character(c).map(|r| (c, r))) else {
+        return Ok(());
+    };
+    let field = field.into();
+    let what = if rule == "bidi_control" { "文字方向控制字符" } else { "控制字符" };
+    let message = format!("「{field}」含有不允许的{what}(U+{:04X}),请删除后重试", c as u32);
+    Err(ValidationError::new(field, rule, message))
+}
+
+/// The longest message an error report repeats, in characters: messages quote the offending value, and a
+/// hostile file full of long cells must not turn into a huge report.
+pub const MAX_MESSAGE_CHARS: usize = 200;
+
+/// `message` cut to [`MAX_MESSAGE_CHARS`] characters, marked with an ellipsis when cut.
+pub fn clip_message(message: String) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        None => message,
+        Some((end, _)) => format!("{}…", &message[..end]),
+    }
+}
+
+#[cfg(test)]
+mod clip_tests {
+    use super::*;
+
+    #[test]
+    fn control_and_bidi_characters_are_refused_by_name() {
+        assert!(check_characters("name", "浙江省公安厅\t第一行\n第二行\r").is_ok());
+        let e = check_characters("username", "a\u{0}b").unwrap_err();
+        assert_eq!((e.field.as_ref(), e.rule), ("username", "control_character"));
+        assert!(e.message.contains("U+0000"), "{}", e.message);
+        let e = check_characters("name", "exe.\u{202e}fdp").unwrap_err();
+        assert_eq!(e.rule, "bidi_control");
+        for c in ['\u{1b}', '\u{7f}', '\u{85}', '\u{2066}', '\u{2069}'] {
+            assert!(forbidden_character(c).is_some(), "{c:?}");
+        }
+        for c in ['a', '张', '\u{200b}', '…', '\u{3000}'] {
+            assert!(forbidden_character(c).is_none(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn long_messages_are_cut_on_a_character_boundary() {
+        assert_eq!(clip_message("短".into()), "短");
+        let long = "值".repeat(MAX_MESSAGE_CHARS + 5);
+        let clipped = clip_message(long);
+        assert_eq!(clipped.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert!(clipped.ends_with('…'));
+    }
 }

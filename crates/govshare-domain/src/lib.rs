@@ -19,6 +19,7 @@ pub mod record;
 pub mod region;
 pub mod role;
 pub mod source;
+pub mod spreadsheet;
 pub mod user;
 
 pub use error::ValidationError;

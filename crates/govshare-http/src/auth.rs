@@ -39,15 +39,38 @@ impl Caller {
     }
 }
 
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
+/// Marks a browser as one the person signed in from before, so that failed sign-ins elsewhere never hold it up.
+pub const DEVICE_COOKIE: &str = "govshare_device";
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE)
+        .find(|c| c.name() == name)
         .map(|c| c.value().to_owned())
+}
+
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE)
+}
+
+pub fn device_token(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, DEVICE_COOKIE)
+}
+
+/// The `Set-Cookie` value of the device cookie: a year, HTTP only, sent only to sign-in.
+pub fn device_cookie(token: &str, secure: bool) -> String {
+    cookie::Cookie::build((DEVICE_COOKIE, token.to_owned()))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(cookie::SameSite::Strict)
+        .max_age(cookie::time::Duration::days(365))
+        .build()
+        .to_string()
 }
 
 fn is_unsafe(method: &Method) -> bool {

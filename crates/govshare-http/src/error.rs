@@ -19,6 +19,9 @@ pub enum ApiError {
     BadRequest { field: Option<String>, message: String },
     #[error("CSRF check failed")]
     Csrf,
+    /// The body is larger than the route accepts.
+    #[error("payload too large")]
+    PayloadTooLarge { limit: usize },
 }
 
 /// The body of every error response.
@@ -68,6 +71,7 @@ impl ApiError {
             ApiError::Service(e) => Self::status_of(e),
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Csrf => StatusCode::FORBIDDEN,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -101,7 +105,20 @@ impl ApiError {
                 ErrorDetail { field: field.clone(), ..plain("bad_request", message.clone()) }
             }
             ApiError::Csrf => plain("csrf_failed", "页面已过期或请求来源不可信(CSRF 校验失败),请刷新页面后重试".into()),
+            ApiError::PayloadTooLarge { limit } => {
+                plain("payload_too_large", format!("请求体超过 {} 的上限", human_size(*limit)))
+            }
         }
+    }
+}
+
+/// A byte count for people: `2 MiB`, `512 KiB`.
+pub fn human_size(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
+        b if b >= 1 << 20 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 => format!("{} KiB", b >> 10),
+        b => format!("{b} 字节"),
     }
 }
 

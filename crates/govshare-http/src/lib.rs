@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod console;
 pub mod error;
+pub mod input;
 pub mod jobs;
 pub mod ops;
 
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(console::router())
         .merge(ops::router())
+        .layer(axum::middleware::from_fn(input::check_text_input))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(axum::middleware::from_fn(ops::track_metrics))
         .layer(RequestBodyLimitLayer::new(12 * 1024 * 1024))

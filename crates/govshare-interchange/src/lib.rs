@@ -7,11 +7,13 @@
 //! back to cells.
 
 pub mod records;
+pub mod sheet;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+use govshare_domain::spreadsheet::{neutralise_cell, restore_cell};
 use chrono::{DateTime, Utc};
 use govshare_domain::catalog::{
     DataFormat, DataItemInput, DataType, DeliveryMethod, EntryContent, EntryInput, GradeScheme, PersonalInfoKind,
@@ -71,6 +73,11 @@ const ITEM_COLUMNS: &[Column] = &[
     col("个人信息类别", "personal_info", false, "含个人信息时选择类别,否则留空"),
 ];
 
+/// The column headers of the import template's two sheets (「目录」, 「数据项」), in order.
+pub fn import_headers() -> (Vec<&'static str>, Vec<&'static str>) {
+    (ENTRY_COLUMNS.iter().map(|c| c.header).collect(), ITEM_COLUMNS.iter().map(|c| c.header).collect())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum InterchangeError {
     /// The file as a whole cannot be used (not a workbook, a sheet or a required column missing).
@@ -106,8 +113,15 @@ pub struct ImportedEntry {
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
     pub entries: Vec<ImportedEntry>,
+    /// The first [`MAX_REPORTED_CELL_ERRORS`] errors, each message at most
+    /// [`govshare_domain::error::MAX_MESSAGE_CHARS`] characters.
     pub errors: Vec<CellError>,
+    /// How many errors the file has in all.
+    pub errors_total: usize,
 }
+
+/// The most cell errors an import report lists; `errors_total` counts them all.
+pub const MAX_REPORTED_CELL_ERRORS: usize = 1000;
 
 impl ImportReport {
     pub fn is_clean(&self) -> bool {
@@ -269,7 +283,7 @@ pub fn export_xlsx(entries: &[ExportEntry], scheme: &GradeScheme) -> Result<Vec<
         ];
         let sheet = workbook.worksheet_from_name(ENTRY_SHEET)?;
         for (col, text) in cells.iter().enumerate() {
-            sheet.write_string(row, col as u16, text)?;
+            sheet.write_string(row, col as u16, neutralise_cell(text))?;
         }
         let sheet = workbook.worksheet_from_name(ITEM_SHEET)?;
         for item in &c.items {
@@ -284,7 +298,7 @@ pub fn export_xlsx(entries: &[ExportEntry], scheme: &GradeScheme) -> Result<Vec<
                 item.personal_info.map(|p| p.label().to_owned()).unwrap_or_default(),
             ];
             for (col, text) in cells.iter().enumerate() {
-                sheet.write_string(item_row, col as u16, text)?;
+                sheet.write_string(item_row, col as u16, neutralise_cell(text))?;
             }
             item_row += 1;
         }
@@ -294,10 +308,11 @@ pub fn export_xlsx(entries: &[ExportEntry], scheme: &GradeScheme) -> Result<Vec<
 
 // ---- import ----
 
+/// A cell as text; a cell that an export neutralised against formula injection reads back as its value.
 fn cell_text(cell: &Data) -> String {
     match cell {
         Data::Empty => String::new(),
-        Data::String(s) => s.trim().to_owned(),
+        Data::String(s) => restore_cell(s.trim()).to_owned(),
         Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
         Data::Bool(b) => if *b { "是" } else { "否" }.to_owned(),
         other => other.to_string().trim().to_owned(),
@@ -320,12 +335,13 @@ impl Sheet {
         name: &'static str,
         spec: &[Column],
     ) -> Result<Sheet, InterchangeError> {
-        let range = workbook
-            .worksheet_range(name)
-            .map_err(|_| InterchangeError::Unreadable(format!("文件中缺少工作表「{name}」,请使用导入模板")))?;
-        let (first_row, first_col) = range.start().unwrap_or((0, 0));
-        let mut rows = range.rows();
-        let header: Vec<String> = rows.next().map(|r| r.iter().map(cell_text).collect()).unwrap_or_default();
+        if !workbook.sheet_names().iter().any(|n| n == name) {
+            return Err(InterchangeError::Unreadable(format!("文件中缺少工作表「{name}」,请使用导入模板")));
+        }
+        let mut rows = sheet::read_rows(workbook, name, &IMPORT_LIMITS, cell_text)
+            .map_err(|e| InterchangeError::Unreadable(e.to_string()))?
+            .into_iter();
+        let header: Vec<String> = rows.next().map(|(_, cells)| cells).unwrap_or_default();
         let mut columns = HashMap::new();
         let mut headers = HashMap::new();
         for c in spec {
@@ -343,12 +359,7 @@ impl Sheet {
             }
             headers.insert(c.field, c.header);
         }
-        let _ = first_col;
-        let rows = rows
-            .enumerate()
-            .map(|(i, r)| (first_row + i as u32 + 2, r.iter().map(cell_text).collect::<Vec<_>>()))
-            .filter(|(_, cells)| cells.iter().any(|c| !c.is_empty()))
-            .collect();
+        let rows = rows.map(|(row, cells)| (row + 1, cells)).collect();
         Ok(Sheet { name, columns, headers, rows })
     }
 
@@ -380,8 +391,21 @@ fn parse_bool(text: &str) -> Result<bool, String> {
     }
 }
 
+/// How large an import workbook's sheets may be: far beyond any real catalog file (the service also caps the
+/// entries per import), far below what would strain the process.
+pub const IMPORT_LIMITS: sheet::SheetLimits =
+    sheet::SheetLimits {
+        max_rows: 50_000,
+        max_columns: 64,
+        max_cells: 1_000_000,
+        max_text_bytes: 64 << 20,
+        max_unpacked_bytes: 256 << 20,
+    };
+
 /// Reads an import workbook and checks every row against the domain's rules.
 pub fn parse_xlsx(bytes: &[u8], scheme: &GradeScheme) -> Result<ImportReport, InterchangeError> {
+    sheet::check_unpacked_size(Cursor::new(bytes), &IMPORT_LIMITS)
+        .map_err(|e| InterchangeError::Unreadable(e.to_string()))?;
     let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|_| InterchangeError::Unreadable("无法读取文件,请上传 .xlsx 格式的 Excel 工作簿".into()))?;
     let entries_sheet = Sheet::read(&mut workbook, ENTRY_SHEET, ENTRY_COLUMNS)?;
@@ -569,9 +593,15 @@ pub fn parse_xlsx(bytes: &[u8], scheme: &GradeScheme) -> Result<ImportReport, In
         }
     }
     errors.sort_by(|a, b| (a.sheet != ENTRY_SHEET, a.row, &a.column).cmp(&(b.sheet != ENTRY_SHEET, b.row, &b.column)));
+    let errors_total = errors.len();
+    errors.truncate(MAX_REPORTED_CELL_ERRORS);
+    for e in &mut errors {
+        e.message = govshare_domain::error::clip_message(std::mem::take(&mut e.message));
+    }
     Ok(ImportReport {
         entries: entries.into_iter().map(|(row, input, valid)| ImportedEntry { row, input, valid }).collect(),
         errors,
+        errors_total,
     })
 }
 

@@ -1,15 +1,25 @@
 //! Reading a data source's rows from CSV, Excel or JSON Lines, one row at a time.
 //!
-//! CSV and JSON Lines are streamed from the file (a file larger than memory reads fine); an Excel sheet is read
-//! whole by calamine (the format holds at most 1,048,576 rows). Every reader yields the header and then rows of
+//! CSV and JSON Lines are streamed from the file (a file larger than memory reads fine); an Excel sheet's used
+//! cells are read into memory within [`XLSX_LIMITS`] (see [`crate::sheet`]); larger sources belong in CSV. Every reader yields the header and then rows of
 //! raw text in the header's order, with the row's number in the file for error reports.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use calamine::{Data, Reader, Xlsx, open_workbook};
+use calamine::{Data, Xlsx, open_workbook};
 use govshare_domain::record::json_to_raw;
+
+/// How large a data source's Excel sheet may be: Excel's own row limit, 512 columns, five million non-empty
+/// cells and 512 MiB of text (about a gigabyte of memory while the load is checked), 4 GiB unpacked.
+pub const XLSX_LIMITS: crate::sheet::SheetLimits = crate::sheet::SheetLimits {
+    max_rows: 1_048_576,
+    max_columns: 512,
+    max_cells: 5_000_000,
+    max_text_bytes: 512 << 20,
+    max_unpacked_bytes: 4 << 30,
+};
 
 /// A file format of hosted data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,26 +135,25 @@ impl RowReader {
             }
             RecordFormat::Xlsx => {
                 let size = std::fs::metadata(path).map_err(io)?.len();
+                let too_large = |e: crate::sheet::SheetError| ReadError { row: 0, message: e.to_string() };
+                crate::sheet::check_unpacked_size(File::open(path).map_err(io)?, &XLSX_LIMITS).map_err(too_large)?;
                 let mut book: Xlsx<_> = open_workbook(path)
                     .map_err(|e| ReadError { row: 0, message: format!("不是有效的 Excel 文件:{e}") })?;
-                let sheet = book
-                    .worksheet_range_at(0)
-                    .ok_or_else(|| ReadError { row: 0, message: "工作簿中没有工作表".into() })?
-                    .map_err(|e| ReadError { row: 0, message: format!("工作表无法读取:{e}") })?;
+                let name = crate::sheet::first_sheet(&book)
+                    .ok_or_else(|| ReadError { row: 0, message: "工作簿中没有工作表".into() })?;
+                let mut rows = crate::sheet::read_rows(&mut book, &name, &XLSX_LIMITS, cell_text)
+                    .map_err(too_large)?
+                    .into_iter();
                 bytes.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
-                let mut rows = sheet.rows();
-                let headers: Vec<String> = rows.next().map(|r| r.iter().map(cell_text).collect()).unwrap_or_default();
+                let headers: Vec<String> = rows.next().map(|(_, cells)| cells).unwrap_or_default();
                 let width = headers.len();
                 let body: Vec<Result<RawRow, ReadError>> = rows
-                    .enumerate()
-                    .filter(|(_, r)| r.iter().any(|c| !matches!(c, Data::Empty)))
-                    .map(|(i, r)| {
-                        let mut values: Vec<String> = r.iter().map(cell_text).collect();
+                    .map(|(row, mut values)| {
                         values.resize(width.max(values.len()), String::new());
                         while values.len() > width && values.last().is_some_and(String::is_empty) {
                             values.pop();
                         }
-                        Ok((i as u64 + 2, values))
+                        Ok((u64::from(row) + 1, values))
                     })
                     .collect();
                 Ok(RowReader { headers, rows: Box::new(body.into_iter()) })

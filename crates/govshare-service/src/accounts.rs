@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use govshare_domain::ValidationError;
 use govshare_domain::audit::AuditEvent;
-use govshare_domain::authz::Action;
+use govshare_domain::authz::{self, Action, PersonScope};
 use govshare_domain::org::{OrgId, Organisation};
 use govshare_domain::principal::{ActingOrg, Actor, ApiCredential, CredentialId, CredentialStatus, Principal};
 use govshare_domain::role::Role;
 use govshare_domain::user::{Membership, User, UserId, Username, check_password_policy};
-use govshare_store::{Member, Session};
+use govshare_store::{LoginFailures, Member, Session};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -23,6 +23,36 @@ pub struct LoginSuccess {
     pub token: String,
     pub session: Session,
     pub principal: Principal,
+    /// The device cookie that marks this browser as one of the person's own (login throttling).
+    pub device_token: String,
+}
+
+/// Whether a client must wait before it may try to sign in again, and how long (seconds). Failures of one
+/// username from one client back off exponentially; an address that fails for many usernames, or any address
+/// that is not a known device of a username under attack from many addresses, waits the whole window. A known
+/// device is judged by its own failures only, so nobody can lock a person out of their own browser.
+pub fn throttle(
+    settings: &crate::SecuritySettings,
+    failures: &LoginFailures,
+    known_device: bool,
+    now: DateTime<Utc>,
+) -> Option<i64> {
+    let window = settings.login_window.num_seconds().max(1);
+    if failures.pair >= settings.login_max_failures {
+        let doublings = (failures.pair - settings.login_max_failures).min(20) as u32;
+        let wait = (30i64 << doublings).min(window);
+        let until = failures.pair_last.unwrap_or(now) + Duration::seconds(wait);
+        if now < until {
+            return Some((until - now).num_seconds().max(1));
+        }
+    }
+    if !known_device
+        && (failures.client >= settings.login_max_failures_per_client
+            || failures.username_untrusted >= settings.login_max_failures_per_user)
+    {
+        return Some(window);
+    }
+    None
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -63,13 +93,28 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 impl Services {
-    pub async fn login(&self, username: &str, password: &str, client: &str) -> Result<LoginSuccess> {
+    /// Signs a person in. `address` is the caller's network address; `device` the device cookie the browser
+    /// sent, if any. Failures slow down only the client that makes them (see [`throttle`]): a browser that
+    /// holds this person's device cookie counts apart from every other caller, so an attacker elsewhere can
+    /// never lock the person out.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        address: &str,
+        device: Option<&str>,
+    ) -> Result<LoginSuccess> {
         let now = self.now();
         let name_key = username.trim().to_ascii_lowercase();
-        let since = now - self.settings.login_window;
-        let failures = self.store.count_login_failures(&name_key, client, since).await?;
-        if failures >= self.settings.login_max_failures {
-            return Err(ServiceError::RateLimited { retry_after_secs: self.settings.login_window.num_seconds() });
+        let known_device = device.and_then(|d| self.device_id(&name_key, d));
+        let client = match &known_device {
+            Some(id) => format!("device:{id}"),
+            None => format!("ip:{address}"),
+        };
+        let failures = self.store.login_failures(&name_key, &client, now - self.settings.login_window).await?;
+        if let Some(retry_after_secs) = throttle(&self.settings, &failures, known_device.is_some(), now) {
+            tracing::warn!(username = %name_key, client = %client, "sign-in throttled");
+            return Err(ServiceError::RateLimited { retry_after_secs });
         }
         let found = match Username::parse(username) {
             Ok(name) => self.store.find_user_by_username(&name).await?,
@@ -96,7 +141,7 @@ impl Services {
                 ));
             }
             _ => {
-                self.store.record_login_failure(&name_key, client, now).await?;
+                self.store.record_login_failure(&name_key, &client, now).await?;
                 return Err(bad_login());
             }
         };
@@ -120,11 +165,28 @@ impl Services {
             "session.login",
             "user",
             user.id,
-            json!({ "client": client }),
+            json!({ "client": address, "known_device": known_device.is_some() }),
         );
         self.store.create_session(&session, &audit).await?;
-        self.store.clear_login_failures(&name_key).await?;
-        Ok(LoginSuccess { token, session, principal })
+        self.store.clear_login_failures(&name_key, &client).await?;
+        let device_id = known_device.unwrap_or_else(|| secrets::random_token()[..22].to_owned());
+        let device_token = self.device_token(&name_key, &device_id);
+        Ok(LoginSuccess { token, session, principal, device_token })
+    }
+
+    /// The device cookie for this person's browser: `id.tag`, the tag an HMAC-SM3 of the username and the id
+    /// under the node's key, so it cannot be made for another person.
+    fn device_token(&self, username: &str, id: &str) -> String {
+        format!("{id}.{}", self.keys.record_key("login-device", &format!("{username}\u{1f}{id}")))
+    }
+
+    /// The device id of a device cookie, if it is genuine and was given to this username.
+    fn device_id(&self, username: &str, token: &str) -> Option<String> {
+        let (id, _) = token.split_once('.')?;
+        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return None;
+        }
+        secrets::digests_equal(token, &self.device_token(username, id)).then(|| id.to_owned())
     }
 
     /// The person behind a session token, acting for the session's organisation.
@@ -281,7 +343,9 @@ impl Services {
         Ok(user)
     }
 
-    /// Gives an existing person a role in `org` (adding them to it if they were not a member).
+    /// Gives a person a role in `org`. A head gives roles only to people who are already members of their
+    /// organisation; adding someone who is not (a person of another organisation) is the administrator's
+    /// alone, so nobody is pulled into an organisation that can then manage their account.
     pub async fn grant_role(&self, principal: &Principal, org_id: OrgId, username: &str, role: &str) -> Result<()> {
         let role = Role::parse(role)?;
         self.authorize(principal, Action::AssignRole(org_id, role))?;
@@ -293,11 +357,43 @@ impl Services {
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("用户 {name} 不存在")))?
             .user;
+        let memberships = self.store.memberships_of_user(user.id).await?;
+        if !memberships.iter().any(|m| m.org_id == org_id) {
+            self.authorize(principal, Action::AddExistingPerson(org_id))?;
+        }
         role.check_assignable(org.kind, user.contractor)?;
         if role == Role::WorkUnitHead {
             self.ensure_no_head(&org).await?;
         }
         self.add_membership(principal, Membership { user_id: user.id, org_id, role }).await
+    }
+
+    /// Where a person holds roles, for the account rule of [`Action::ManageAccount`].
+    pub async fn person_scope(&self, user: UserId) -> Result<PersonScope> {
+        let memberships = self.store.memberships_of_user(user).await?;
+        let orgs: BTreeSet<OrgId> = memberships.iter().map(|m| m.org_id).collect();
+        Ok(PersonScope {
+            sole_org: if orgs.len() == 1 { orgs.first().copied() } else { None },
+            admin: memberships.iter().any(|m| m.role == Role::PlatformAdmin),
+        })
+    }
+
+    /// Whether the principal may disable, enable or reset the password of each of `members` of `org`.
+    pub async fn manageable_accounts(&self, principal: &Principal, org: OrgId, members: &[Member]) -> Result<Vec<bool>> {
+        let mut answers = Vec::with_capacity(members.len());
+        for m in members {
+            let person = self.person_scope(m.user.id).await?;
+            answers.push(authz::check(principal, Action::ManageAccount { org, person }).is_ok());
+        }
+        Ok(answers)
+    }
+
+    /// The account `user` of `org`'s members, if the principal may manage it.
+    async fn manageable_member(&self, principal: &Principal, org: OrgId, user: UserId) -> Result<User> {
+        let target = self.member_of(org, user).await?;
+        let person = self.person_scope(user).await?;
+        self.authorize(principal, Action::ManageAccount { org, person })?;
+        Ok(target)
     }
 
     pub async fn revoke_role(&self, principal: &Principal, org_id: OrgId, user_id: UserId, role: &str) -> Result<()> {
@@ -363,8 +459,7 @@ impl Services {
         user: UserId,
         disabled: bool,
     ) -> Result<()> {
-        self.authorize(principal, Action::ManageAccount(org))?;
-        let target = self.member_of(org, user).await?;
+        let target = self.manageable_member(principal, org, user).await?;
         if principal.user_id() == Some(user) && disabled {
             return Err(ServiceError::Conflict("不能停用本人账号".into()));
         }
@@ -387,12 +482,18 @@ impl Services {
         user: UserId,
         new_password: &str,
     ) -> Result<()> {
-        self.authorize(principal, Action::ManageAccount(org))?;
-        let target = self.member_of(org, user).await?;
-        self.store_password(principal, &target, new_password, "user.password.reset").await
+        let target = self.manageable_member(principal, org, user).await?;
+        self.store_password(principal, &target, new_password, None, "user.password.reset").await
     }
 
-    pub async fn change_own_password(&self, principal: &Principal, current: &str, new_password: &str) -> Result<()> {
+    /// Changes the person's own password; every other session of theirs ends, `session` (the one asking) stays.
+    pub async fn change_own_password(
+        &self,
+        principal: &Principal,
+        session: Option<&Session>,
+        current: &str,
+        new_password: &str,
+    ) -> Result<()> {
         self.authorize(principal, Action::ManageOwnAccount)?;
         let user_id = principal.user_id().ok_or_else(|| ServiceError::Forbidden("只有个人账号可以修改密码".into()))?;
         let user = self.store.get_user(user_id).await?;
@@ -405,15 +506,31 @@ impl Services {
         if !blocking(move || secrets::verify_password(&current, &stored.password_hash)).await? {
             return Err(ValidationError::new("current_password", "mismatch", "当前密码不正确").into());
         }
-        self.store_password(principal, &user, new_password, "user.password.change").await
+        let keep = session.map(|s| s.token_hash.as_str());
+        self.store_password(principal, &user, new_password, keep, "user.password.change").await
     }
 
-    async fn store_password(&self, principal: &Principal, user: &User, password: &str, action: &str) -> Result<()> {
+    /// Stores a new password and ends the person's sessions but `keep_session`.
+    async fn store_password(
+        &self,
+        principal: &Principal,
+        user: &User,
+        password: &str,
+        keep_session: Option<&str>,
+        action: &str,
+    ) -> Result<()> {
         check_password_policy(password, &user.username)?;
         let password = password.to_owned();
         let phc = blocking(move || secrets::hash_password(&password)).await??;
-        let audit = AuditEvent::new(principal.audit_name(), principal.org_id(), action, "user", user.id, json!({}));
-        Ok(self.store.set_password_hash(user.id, &phc, &audit).await?)
+        let audit = AuditEvent::new(
+            principal.audit_name(),
+            principal.org_id(),
+            action,
+            "user",
+            user.id,
+            json!({ "other_sessions_ended": true }),
+        );
+        Ok(self.store.set_password_hash(user.id, &phc, keep_session, &audit).await?)
     }
 
     // ---- API credentials ----

@@ -1,6 +1,8 @@
 //! Catalog use cases (R-CAT-1..3; Art. 13, 16): drafting, assessments, the work-unit head's approval, the
 //! same-level authority's review and publication, history, and announcement to every department.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use govshare_domain::ValidationError;
 use govshare_domain::audit::AuditEvent;
@@ -11,7 +13,8 @@ use govshare_domain::catalog::{
 };
 use govshare_domain::error::required_text;
 use govshare_domain::notification::Notification;
-use govshare_domain::org::{OrgKind, Organisation};
+use govshare_domain::org::{OrgId, OrgKind, Organisation};
+use govshare_domain::region::RegionCode;
 use govshare_domain::principal::Principal;
 use serde::Deserialize;
 use serde_json::json;
@@ -290,41 +293,57 @@ impl Services {
         }
     }
 
-    /// Whether the principal may see an entry's unpublished versions.
-    async fn sees_work(&self, principal: &Principal, entry: &CatalogEntry) -> Result<bool> {
-        let provider = self.provider_of(entry).await?;
-        Ok(authz::check(principal, Action::ViewCatalogWork(entry.provider, provider.region)).is_ok())
+    /// The one visibility rule of the catalog, for every list, search, export and detail: the provider's
+    /// people, its same-level authority and the administrator see every version; everyone else sees only the
+    /// published and superseded versions and their events, and nothing of an entry never published.
+    fn visible_entry(principal: &Principal, mut entry: CatalogEntry, provider_region: RegionCode) -> Option<CatalogEntry> {
+        if authz::check(principal, Action::ViewCatalogWork(entry.provider, provider_region)).is_ok() {
+            return Some(entry);
+        }
+        entry.versions.retain(|v| matches!(v.status, EntryStatus::Published | EntryStatus::Superseded));
+        if entry.versions.is_empty() {
+            return None;
+        }
+        let visible: Vec<u32> = entry.versions.iter().map(|v| v.version).collect();
+        entry.events.retain(|e| visible.contains(&e.version));
+        Some(entry)
+    }
+
+    /// Entries as the principal may see them (see [`Self::visible_entry`]), reading the organisations once.
+    async fn visible_entries(&self, principal: &Principal, entries: Vec<CatalogEntry>) -> Result<Vec<CatalogEntry>> {
+        let regions: HashMap<OrgId, RegionCode> =
+            self.store.list_orgs().await?.into_iter().map(|o| (o.id, o.region)).collect();
+        Ok(entries
+            .into_iter()
+            .filter_map(|e| {
+                let region = *regions.get(&e.provider)?;
+                Self::visible_entry(principal, e, region)
+            })
+            .collect())
     }
 
     /// An entry as the principal may see it: everyone sees published versions; unpublished ones only the provider,
     /// its same-level authority and the administrator.
     pub async fn get_entry(&self, principal: &Principal, id: EntryId) -> Result<CatalogEntry> {
         self.authorize(principal, Action::ViewDirectory)?;
-        let mut entry = self.store.get_entry(id).await?;
-        if self.sees_work(principal, &entry).await? {
-            return Ok(entry);
-        }
-        entry.versions.retain(|v| matches!(v.status, EntryStatus::Published | EntryStatus::Superseded));
-        if entry.versions.is_empty() {
-            return Err(ServiceError::NotFound("目录不存在或尚未发布".into()));
-        }
-        let visible: Vec<u32> = entry.versions.iter().map(|v| v.version).collect();
-        entry.events.retain(|e| visible.contains(&e.version));
-        Ok(entry)
+        let entry = self.store.get_entry(id).await?;
+        let provider = self.provider_of(&entry).await?;
+        Self::visible_entry(principal, entry, provider.region)
+            .ok_or_else(|| ServiceError::NotFound("目录不存在或尚未发布".into()))
     }
 
     pub async fn list_entries(&self, principal: &Principal, scope: CatalogScope) -> Result<Vec<CatalogEntry>> {
         self.authorize(principal, Action::ViewDirectory)?;
         let org = principal.org.as_ref().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
-        match scope {
+        let entries = match scope {
             CatalogScope::Published => {
                 let mut entries = self.store.list_entries(None).await?;
                 entries.retain(|e| e.published().is_some());
-                Ok(entries)
+                entries
             }
             CatalogScope::Mine => {
                 self.authorize(principal, Action::DraftCatalog(org.id))?;
-                Ok(self.store.list_entries(Some(org.id)).await?)
+                self.store.list_entries(Some(org.id)).await?
             }
             CatalogScope::ReviewQueue => {
                 self.authorize(principal, Action::ReviewCatalog(org.region))?;
@@ -344,9 +363,10 @@ impl Services {
                     providers.contains(&e.provider)
                         && e.working().is_some_and(|v| v.status == EntryStatus::SubmittedToAuthority)
                 });
-                Ok(entries)
+                entries
             }
-        }
+        };
+        self.visible_entries(principal, entries).await
     }
 
     /// What changed between two versions of an entry the principal can see.
@@ -358,12 +378,13 @@ impl Services {
 
     pub async fn notifications(&self, principal: &Principal, limit: u32) -> Result<Vec<Notification>> {
         let org = principal.org_id().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
-        self.authorize(principal, Action::ViewDirectory)?;
+        self.authorize(principal, Action::ViewOwnWork(org))?;
         Ok(self.store.notifications(org, limit.clamp(1, 200)).await?)
     }
 
     pub async fn mark_notification_read(&self, principal: &Principal, id: uuid::Uuid) -> Result<()> {
         let org = principal.org_id().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
+        self.authorize(principal, Action::ViewOwnWork(org))?;
         Ok(self.store.mark_notification_read(org, id, self.now()).await?)
     }
 }

@@ -22,6 +22,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveTime, Utc};
+use govshare_domain::spreadsheet::neutralise_cell;
 use govshare_domain::application::{Application, ApplicationId, Stage, Step};
 use govshare_domain::audit::AuditEvent;
 use govshare_domain::authz::Action;
@@ -221,13 +222,7 @@ impl Services {
     ) -> Result<(Option<DataSource>, Vec<SourceLoad>)> {
         let stored = self.store.get_entry(entry).await?;
         let provider = self.store.get_org(stored.provider).await?;
-        let authority = principal
-            .org
-            .as_ref()
-            .is_some_and(|o| o.kind == govshare_domain::org::OrgKind::Authority && o.region == provider.region);
-        if !authority {
-            self.authorize(principal, Action::ManageSource(stored.provider))?;
-        }
+        self.authorize(principal, Action::ViewSource { provider: provider.id, provider_region: provider.region })?;
         Ok((self.store.get_source(entry).await?, self.store.source_loads(entry, 50).await?))
     }
 
@@ -644,7 +639,8 @@ impl Services {
         }
         let org = principal.org.as_ref().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
         if org.kind == govshare_domain::org::OrgKind::Authority {
-            // An authority reads the records of its region's departments.
+            // An authority's reviewers and supervisors read the records of its region's departments.
+            self.authorize(principal, Action::SuperviseRegion(org.region))?;
             let orgs: HashMap<OrgId, Organisation> =
                 self.store.list_orgs().await?.into_iter().map(|o| (o.id, o)).collect();
             let records = self.store.usage_records(&UsageFilter { before, ..Default::default() }, limit * 4).await?;
@@ -655,9 +651,7 @@ impl Services {
                 .take(limit as usize)
                 .collect());
         }
-        if caller_system(principal).is_some() {
-            return Err(ServiceError::Forbidden("应用系统凭证只能调用数据接口".into()));
-        }
+        self.authorize(principal, Action::ViewOwnWork(org.id))?;
         Ok(self.store.usage_records(&UsageFilter { party: Some(org.id), before, ..Default::default() }, limit).await?)
     }
 
@@ -1180,12 +1174,13 @@ fn cell(record: &Record, code: &str) -> String {
     record.get(code).map(govshare_domain::record::json_to_raw).unwrap_or_default()
 }
 
+/// CSV and Excel downloads neutralise every cell against formula injection (see `govshare_domain::spreadsheet`).
 fn write_csv(items: &[&str], rows: &[Record]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let internal = |e: csv::Error| ServiceError::Internal(Box::new(e));
-    w.write_record(items).map_err(internal)?;
+    w.write_record(items.iter().map(|c| neutralise_cell(c).into_owned())).map_err(internal)?;
     for r in rows {
-        w.write_record(items.iter().map(|c| cell(r, c))).map_err(internal)?;
+        w.write_record(items.iter().map(|c| neutralise_cell(&cell(r, c)).into_owned())).map_err(internal)?;
     }
     w.into_inner().map_err(|e| ServiceError::Internal(e.to_string().into()))
 }
@@ -1196,11 +1191,11 @@ fn write_xlsx(items: &[&str], names: &[String], rows: &[Record]) -> Result<Vec<u
     let sheet = book.add_worksheet();
     sheet.set_name("数据").map_err(internal)?;
     for (c, (code, name)) in items.iter().zip(names).enumerate() {
-        sheet.write_string(0, c as u16, format!("{name}({code})")).map_err(internal)?;
+        sheet.write_string(0, c as u16, neutralise_cell(&format!("{name}({code})"))).map_err(internal)?;
     }
     for (r, row) in rows.iter().enumerate() {
         for (c, code) in items.iter().enumerate() {
-            sheet.write_string(r as u32 + 1, c as u16, cell(row, code)).map_err(internal)?;
+            sheet.write_string(r as u32 + 1, c as u16, neutralise_cell(&cell(row, code))).map_err(internal)?;
         }
     }
     book.save_to_buffer().map_err(internal)
@@ -1294,8 +1289,10 @@ fn check_file(
         }
         hex::encode(hasher.finalize())
     };
-    let file_error =
-        |row: u64, message: String| ValidationError::new("file", "unreadable", format!("第 {row} 行:{message}"));
+    let file_error = |row: u64, message: String| match row {
+        0 => ValidationError::new("file", "unreadable", message),
+        _ => ValidationError::new("file", "unreadable", format!("第 {row} 行:{message}")),
+    };
     let reader = RowReader::open(path, format, columns, progress).map_err(|e| file_error(e.row, e.message))?;
     let map = match ColumnMap::new(items, reader.headers()) {
         Ok(map) => map,
@@ -1331,7 +1328,10 @@ fn check_file(
         if !errors.is_empty() {
             check.rows_with_errors += 1;
             let room = MAX_REPORTED_ERRORS.saturating_sub(check.errors.len());
-            check.errors.extend(errors.into_iter().take(room));
+            check.errors.extend(errors.into_iter().take(room).map(|mut e| {
+                e.message = govshare_domain::error::clip_message(e.message);
+                e
+            }));
         }
     }
     if check.rows_read == 0 {

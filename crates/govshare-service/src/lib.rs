@@ -43,8 +43,14 @@ pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct SecuritySettings {
     pub session_ttl: Duration,
-    /// Failed logins allowed for one username, or from one client, within `login_window`.
+    /// Failed logins of one username from one client within `login_window` before that client must wait,
+    /// with a wait that doubles at each further failure (30 s, 60 s, … up to the window).
     pub login_max_failures: u64,
+    /// Failed logins from one address (for any usernames) within the window before it must wait the window.
+    pub login_max_failures_per_client: u64,
+    /// Failed logins of one username from all addresses that are not the person's known devices within the
+    /// window before such addresses must wait; the person's own browsers (device cookie) are never held up.
+    pub login_max_failures_per_user: u64,
     pub login_window: Duration,
     /// The data classification and grading scheme catalog entries are graded by.
     pub grade_scheme: govshare_domain::catalog::GradeScheme,
@@ -55,6 +61,8 @@ impl Default for SecuritySettings {
         SecuritySettings {
             session_ttl: Duration::hours(8),
             login_max_failures: 5,
+            login_max_failures_per_client: 20,
+            login_max_failures_per_user: 100,
             login_window: Duration::minutes(15),
             grade_scheme: Default::default(),
         }

@@ -199,8 +199,8 @@ impl Services {
     /// The obligations the acting organisation deals with: an authority's are those of its region's departments,
     /// a department's its own. Open ones first, by the running deadline.
     pub async fn list_obligations(&self, principal: &Principal) -> Result<Vec<ObligationView>> {
-        self.authorize(principal, Action::ViewDirectory)?;
         let org = principal.org.as_ref().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
+        self.authorize(principal, Action::ViewOwnWork(org.id))?;
         let acting = self.store.get_org(org.id).await?;
         let obligations = if acting.kind == OrgKind::Authority {
             authz::check(principal, Action::ViewCatalogWork(acting.id, acting.region))

@@ -30,7 +30,7 @@ use govshare_domain::role::Role;
 use govshare_domain::source::SourceDesignation;
 use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{
-    Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter, UserWithPassword,
+    LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter, UserWithPassword,
 };
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
@@ -302,7 +302,13 @@ impl Store for PgStore {
             .transpose()
     }
 
-    async fn set_password_hash(&self, id: UserId, password_hash: &str, audit: &AuditEvent) -> Result<()> {
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
@@ -311,6 +317,12 @@ impl Store for PgStore {
             .await
             .map_err(db)?;
         found(done.rows_affected(), "用户不存在")?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(id.0)
+            .bind(keep_session.unwrap_or_default())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
     }
@@ -486,24 +498,38 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn count_login_failures(&self, username: &str, client: &str, since: DateTime<Utc>) -> Result<u64> {
-        let (by_name, by_client): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM login_failures WHERE username = $1 AND at >= $2),
-                    (SELECT COUNT(*) FROM login_failures WHERE client = $3 AND at >= $4)",
+    async fn login_failures(&self, username: &str, client: &str, since: DateTime<Utc>) -> Result<LoginFailures> {
+        let (pair, pair_last, by_client, untrusted): (i64, Option<DateTime<Utc>>, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM login_failures WHERE username = $1 AND client = $2 AND at >= $3),
+                    (SELECT MAX(at) FROM login_failures WHERE username = $4 AND client = $5 AND at >= $6),
+                    (SELECT COUNT(*) FROM login_failures WHERE client = $7 AND at >= $8),
+                    (SELECT COUNT(*) FROM login_failures WHERE username = $9 AND client LIKE 'ip:%' AND at >= $10)",
         )
         .bind(username)
+        .bind(client)
+        .bind(since)
+        .bind(username)
+        .bind(client)
         .bind(since)
         .bind(client)
+        .bind(since)
+        .bind(username)
         .bind(since)
         .fetch_one(&self.reader)
         .await
         .map_err(db)?;
-        Ok(by_name.max(by_client) as u64)
+        Ok(LoginFailures {
+            pair: pair as u64,
+            pair_last: pair_last,
+            client: by_client as u64,
+            username_untrusted: untrusted as u64,
+        })
     }
 
-    async fn clear_login_failures(&self, username: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE username = $1")
+    async fn clear_login_failures(&self, username: &str, client: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE username = $1 AND client = $2")
             .bind(username)
+            .bind(client)
             .execute(&self.writer)
             .await
             .map_err(db)?;

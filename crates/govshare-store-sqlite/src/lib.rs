@@ -29,7 +29,7 @@ use govshare_domain::role::Role;
 use govshare_domain::source::SourceDesignation;
 use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{
-    Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter, UserWithPassword,
+    LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter, UserWithPassword,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
@@ -304,7 +304,13 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    async fn set_password_hash(&self, id: UserId, password_hash: &str, audit: &AuditEvent) -> Result<()> {
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(password_hash)
@@ -313,6 +319,12 @@ impl Store for SqliteStore {
             .await
             .map_err(db)?;
         found(done.rows_affected(), "用户不存在")?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?")
+            .bind(id.to_string())
+            .bind(keep_session.unwrap_or_default())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         append(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
     }
@@ -494,24 +506,38 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn count_login_failures(&self, username: &str, client: &str, since: DateTime<Utc>) -> Result<u64> {
-        let (by_name, by_client): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM login_failures WHERE username = ? AND at >= ?),
-                    (SELECT COUNT(*) FROM login_failures WHERE client = ? AND at >= ?)",
+    async fn login_failures(&self, username: &str, client: &str, since: DateTime<Utc>) -> Result<LoginFailures> {
+        let (pair, pair_last, by_client, untrusted): (i64, Option<i64>, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM login_failures WHERE username = ? AND client = ? AND at >= ?),
+                    (SELECT MAX(at) FROM login_failures WHERE username = ? AND client = ? AND at >= ?),
+                    (SELECT COUNT(*) FROM login_failures WHERE client = ? AND at >= ?),
+                    (SELECT COUNT(*) FROM login_failures WHERE username = ? AND client LIKE 'ip:%' AND at >= ?)",
         )
         .bind(username)
+        .bind(client)
+        .bind(micros(since))
+        .bind(username)
+        .bind(client)
         .bind(micros(since))
         .bind(client)
+        .bind(micros(since))
+        .bind(username)
         .bind(micros(since))
         .fetch_one(&self.reader)
         .await
         .map_err(db)?;
-        Ok(by_name.max(by_client) as u64)
+        Ok(LoginFailures {
+            pair: pair as u64,
+            pair_last: pair_last.map(rows::time).transpose()?,
+            client: by_client as u64,
+            username_untrusted: untrusted as u64,
+        })
     }
 
-    async fn clear_login_failures(&self, username: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE username = ?")
+    async fn clear_login_failures(&self, username: &str, client: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE username = ? AND client = ?")
             .bind(username)
+            .bind(client)
             .execute(&self.writer)
             .await
             .map_err(db)?;

@@ -116,7 +116,7 @@ pub async fn users_and_memberships(store: DynStore) {
     let found = store.find_user_by_username(&Username::parse("GAT.CLERK").unwrap()).await.unwrap().unwrap();
     assert_eq!((found.user.id, found.password_hash.as_str()), (clerk.id, "$argon2id$hash"));
     assert!(store.find_user_by_username(&Username::parse("nobody").unwrap()).await.unwrap().is_none());
-    store.set_password_hash(clerk.id, "$argon2id$new", &event("user.password.reset")).await.unwrap();
+    store.set_password_hash(clerk.id, "$argon2id$new", None, &event("user.password.reset")).await.unwrap();
     let found = store.find_user_by_username(&clerk.username).await.unwrap().unwrap();
     assert_eq!(found.password_hash, "$argon2id$new");
 
@@ -191,24 +191,54 @@ pub async fn sessions(store: DynStore) {
     assert_eq!(store.get_session("again", now).await.unwrap(), None);
     store.set_user_disabled(u.id, false, &event("user.enable")).await.unwrap();
     assert!(!store.get_user(u.id).await.unwrap().disabled);
+
+    // A new password ends every other session of the person, in the same step; the one that changed it stays.
+    let (mine, other, theirs) = (
+        session(u.id, dept.id, "mine", Duration::hours(1)),
+        session(u.id, dept.id, "other", Duration::hours(1)),
+        session(user_in(&store, "someone.else").await, dept.id, "theirs", Duration::hours(1)),
+    );
+    for s in [&mine, &other, &theirs] {
+        store.create_session(s, &event("session.login")).await.unwrap();
+    }
+    store.set_password_hash(u.id, "$argon2id$changed", Some("mine"), &event("user.password.change")).await.unwrap();
+    assert!(store.get_session("mine", now).await.unwrap().is_some());
+    assert_eq!(store.get_session("other", now).await.unwrap(), None);
+    assert!(store.get_session("theirs", now).await.unwrap().is_some(), "other people's sessions stay");
+    store.set_password_hash(u.id, "$argon2id$reset", None, &event("user.password.reset")).await.unwrap();
+    assert_eq!(store.get_session("mine", now).await.unwrap(), None, "a reset ends them all");
+}
+
+async fn user_in(store: &DynStore, name: &str) -> UserId {
+    let u = user(name);
+    store.create_user(&u, "h", &event("user.create")).await.unwrap();
+    u.id
 }
 
 pub async fn login_failures(store: DynStore) {
     let now = Utc::now();
     for _ in 0..3 {
-        store.record_login_failure("zhangsan", "10.0.0.1", now).await.unwrap();
+        store.record_login_failure("zhangsan", "ip:10.0.0.1", now).await.unwrap();
     }
-    store.record_login_failure("lisi", "10.0.0.1", now).await.unwrap();
-    store.record_login_failure("zhangsan", "10.0.0.2", now - Duration::hours(2)).await.unwrap();
+    store.record_login_failure("lisi", "ip:10.0.0.1", now).await.unwrap();
+    store.record_login_failure("zhangsan", "ip:10.0.0.2", now - Duration::hours(2)).await.unwrap();
+    store.record_login_failure("zhangsan", "device:abc", now - Duration::minutes(1)).await.unwrap();
     let since = now - Duration::minutes(15);
-    assert_eq!(store.count_login_failures("zhangsan", "10.0.0.9", since).await.unwrap(), 3, "by username");
-    assert_eq!(store.count_login_failures("wangwu", "10.0.0.1", since).await.unwrap(), 4, "by client");
-    assert_eq!(store.count_login_failures("zhangsan", "10.0.0.2", now - Duration::hours(3)).await.unwrap(), 4);
-    store.clear_login_failures("zhangsan").await.unwrap();
-    assert_eq!(store.count_login_failures("zhangsan", "10.0.0.9", since).await.unwrap(), 0);
-    assert_eq!(store.count_login_failures("x", "10.0.0.1", since).await.unwrap(), 1);
-    store.record_login_failure("old", "10.0.0.3", now - Duration::hours(5)).await.unwrap();
-    assert_eq!(store.purge_expired(now, now - Duration::hours(1)).await.unwrap(), 1);
+    let f = store.login_failures("zhangsan", "ip:10.0.0.1", since).await.unwrap();
+    assert_eq!((f.pair, f.client, f.username_untrusted), (3, 4, 3), "{f:?}");
+    assert_eq!(f.pair_last.map(|t| t.timestamp_micros()), Some(now.timestamp_micros()));
+    let f = store.login_failures("zhangsan", "device:abc", since).await.unwrap();
+    assert_eq!((f.pair, f.client, f.username_untrusted), (1, 1, 3), "a device's failures are its own: {f:?}");
+    let f = store.login_failures("wangwu", "ip:10.0.0.1", since).await.unwrap();
+    assert_eq!((f.pair, f.pair_last, f.client, f.username_untrusted), (0, None, 4, 0));
+    let f = store.login_failures("zhangsan", "ip:10.0.0.2", now - Duration::hours(3)).await.unwrap();
+    assert_eq!((f.pair, f.username_untrusted), (1, 4));
+    store.clear_login_failures("zhangsan", "ip:10.0.0.1").await.unwrap();
+    let f = store.login_failures("zhangsan", "ip:10.0.0.1", since).await.unwrap();
+    assert_eq!((f.pair, f.client, f.username_untrusted), (0, 1, 0), "only that client's failures go: {f:?}");
+    assert_eq!(store.login_failures("zhangsan", "device:abc", since).await.unwrap().pair, 1);
+    store.record_login_failure("old", "ip:10.0.0.3", now - Duration::hours(5)).await.unwrap();
+    assert_eq!(store.purge_expired(now, now - Duration::hours(1)).await.unwrap(), 2);
 }
 
 pub async fn credentials(store: DynStore) {

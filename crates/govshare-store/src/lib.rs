@@ -43,6 +43,20 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Failed sign-ins in a window, as login throttling counts them. A client is `device:…` (a browser that
+/// presented this person's device cookie) or `ip:…` (any other caller, by address).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoginFailures {
+    /// Of this username from this client.
+    pub pair: u64,
+    /// The newest of those.
+    pub pair_last: Option<DateTime<Utc>>,
+    /// From this client, for any username.
+    pub client: u64,
+    /// Of this username from clients that are not known devices (`ip:…`).
+    pub username_untrusted: u64,
+}
+
 /// A console session. The token itself never reaches the store, only its SM3 digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -95,7 +109,16 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn create_user(&self, user: &User, password_hash: &str, audit: &AuditEvent) -> Result<()>;
     async fn get_user(&self, id: UserId) -> Result<User>;
     async fn find_user_by_username(&self, username: &Username) -> Result<Option<UserWithPassword>>;
-    async fn set_password_hash(&self, id: UserId, password_hash: &str, audit: &AuditEvent) -> Result<()>;
+    /// Sets a new password and, in the same transaction, ends every session of the person except `keep_session`
+    /// (the token digest of the session that changed its own password), so a stolen session dies with the old
+    /// password.
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<()>;
     /// Disabling a user also ends all of their sessions.
     async fn set_user_disabled(&self, id: UserId, disabled: bool, audit: &AuditEvent) -> Result<()>;
     /// Conflict if the membership exists, or if the organisation already has a work-unit head and the role
@@ -120,9 +143,10 @@ pub trait Store: Debug + Send + Sync + 'static {
 
     // ---- login throttling ----
     async fn record_login_failure(&self, username: &str, client: &str, at: DateTime<Utc>) -> Result<()>;
-    /// Failures for this username, or from this client, since `since`.
-    async fn count_login_failures(&self, username: &str, client: &str, since: DateTime<Utc>) -> Result<u64>;
-    async fn clear_login_failures(&self, username: &str) -> Result<()>;
+    /// The failed sign-ins since `since` that throttling weighs (see [`LoginFailures`]).
+    async fn login_failures(&self, username: &str, client: &str, since: DateTime<Utc>) -> Result<LoginFailures>;
+    /// Forgets the failures of this username from this client (after it signed in there).
+    async fn clear_login_failures(&self, username: &str, client: &str) -> Result<()>;
 
     // ---- API credentials (R-SEC-3) ----
     async fn create_credential(&self, credential: &ApiCredential, secret_hash: &str, audit: &AuditEvent) -> Result<()>;

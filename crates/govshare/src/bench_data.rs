@@ -129,7 +129,7 @@ fn people_entry(resource_code: &str) -> EntryInput {
 }
 
 pub(crate) async fn principal(services: &Services, username: &str) -> anyhow::Result<Principal> {
-    Ok(services.login(username, crate::demo::DEMO_PASSWORD, "seed").await?.principal)
+    Ok(services.login(username, crate::demo::DEMO_PASSWORD, "seed", None).await?.principal)
 }
 
 /// 公安厅 publishes the population entry (clerk, assessments, head, authority) and binds a hosted source keyed by

@@ -85,6 +85,8 @@ pub struct ServerConfig {
 pub struct SecurityConfig {
     pub session_ttl_minutes: i64,
     pub login_max_failures: u64,
+    pub login_max_failures_per_client: u64,
+    pub login_max_failures_per_user: u64,
     pub login_window_minutes: i64,
     /// The node's 32-byte secret, from which its SM4 data key, HMAC-SM3 record-key key and SM2 signing key are
     /// derived. Created (mode 0600) on first start when missing. Back it up: hosted encrypted data cannot be
@@ -115,6 +117,8 @@ impl Default for Config {
             security: SecurityConfig {
                 session_ttl_minutes: 480,
                 login_max_failures: 5,
+                login_max_failures_per_client: 20,
+                login_max_failures_per_user: 100,
                 login_window_minutes: 15,
                 node_key_file: PathBuf::from("data/node.key"),
             },
@@ -143,6 +147,14 @@ impl Config {
         let s = &self.security;
         anyhow::ensure!(s.session_ttl_minutes >= 5, "security.session_ttl_minutes must be at least 5");
         anyhow::ensure!(s.login_max_failures >= 1, "security.login_max_failures must be at least 1");
+        anyhow::ensure!(
+            s.login_max_failures_per_client >= s.login_max_failures,
+            "security.login_max_failures_per_client must be at least security.login_max_failures"
+        );
+        anyhow::ensure!(
+            s.login_max_failures_per_user >= s.login_max_failures,
+            "security.login_max_failures_per_user must be at least security.login_max_failures"
+        );
         anyhow::ensure!(s.login_window_minutes >= 1, "security.login_window_minutes must be at least 1");
         anyhow::ensure!(
             self.server.housekeeping_interval_secs >= 1,
@@ -170,6 +182,8 @@ impl Config {
         govshare_service::SecuritySettings {
             session_ttl: chrono::Duration::minutes(self.security.session_ttl_minutes),
             login_max_failures: self.security.login_max_failures,
+            login_max_failures_per_client: self.security.login_max_failures_per_client,
+            login_max_failures_per_user: self.security.login_max_failures_per_user,
             login_window: chrono::Duration::minutes(self.security.login_window_minutes),
             grade_scheme: govshare_domain::catalog::GradeScheme {
                 classes: self.catalog.grade_classes.clone(),

@@ -69,7 +69,10 @@ pub struct ImportResultDto {
     pub valid: usize,
     /// Drafts created (empty when the file had errors and `accept_valid` was not set).
     pub created: Vec<Uuid>,
+    /// The first 1,000 errors; each message quotes at most 200 characters.
     pub errors: Vec<CellErrorDto>,
+    /// How many errors the file has in all.
+    pub errors_total: usize,
 }
 
 impl From<ImportOutcome> for ImportResultDto {
@@ -78,6 +81,7 @@ impl From<ImportOutcome> for ImportResultDto {
             entries: o.report.entries.len(),
             valid: o.report.entries.iter().filter(|e| e.valid).count(),
             created: o.created.iter().map(|id| id.0).collect(),
+            errors_total: o.report.errors_total,
             errors: o
                 .report
                 .errors

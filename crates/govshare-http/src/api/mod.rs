@@ -190,17 +190,22 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
 async fn login(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     let services = &state.services;
-    let done = services.login(&req.username, &req.password, &client).await?;
+    let device = crate::auth::device_token(&headers);
+    let done = services.login(&req.username, &req.password, &client, device.as_deref()).await?;
     let orgs = match done.principal.user_id() {
         Some(user) => services.org_choices(user).await?,
         None => Vec::new(),
     };
-    let cookie = session_cookie(Some(&done.token), services.settings().session_ttl, state.settings.cookie_secure);
+    let secure = state.settings.cookie_secure;
+    let cookie = session_cookie(Some(&done.token), services.settings().session_ttl, secure);
+    let device = crate::auth::device_cookie(&done.device_token, secure);
     let body = MeDto::new(&done.principal, orgs, Some(done.session.csrf_token));
-    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+    Ok((axum::response::AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, device)]), Json(body))
+        .into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "session", security(("session" = [])),
@@ -247,7 +252,8 @@ async fn change_password(
     caller: Caller,
     ApiJson(req): ApiJson<PasswordChangeRequest>,
 ) -> ApiResult<StatusCode> {
-    state.services.change_own_password(&caller.principal, &req.current_password, &req.new_password).await?;
+    let session = caller.session.as_ref();
+    state.services.change_own_password(&caller.principal, session, &req.current_password, &req.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

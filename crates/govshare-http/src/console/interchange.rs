@@ -21,6 +21,8 @@ struct ImportPage {
     valid: usize,
     created: usize,
     errors: Vec<CellError>,
+    /// All the file's errors; `errors` lists the first of them.
+    errors_total: usize,
 }
 
 /// Reads the upload form: the file and whether to import the valid entries of a file with errors.
@@ -84,6 +86,7 @@ pub async fn import(
                 entries: o.report.entries.len(),
                 valid: o.report.entries.iter().filter(|e| e.valid).count(),
                 created: o.created.len(),
+                errors_total: o.report.errors_total,
                 errors: o.report.errors,
             };
             let status = if page.created == 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -97,6 +100,7 @@ pub async fn import(
                 valid: 0,
                 created: 0,
                 errors: vec![],
+                errors_total: 0,
             };
             Ok(render(crate::error::ApiError::status_of(&err), &page))
         }

@@ -116,14 +116,18 @@ pub struct LoginForm {
 pub async fn login_submit(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
+    headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref());
-    match state.services.login(&form.username, &form.password, &client).await {
+    let device = crate::auth::device_token(&headers);
+    match state.services.login(&form.username, &form.password, &client, device.as_deref()).await {
         Ok(done) => {
-            let cookie =
-                session_cookie(Some(&done.token), state.services.settings().session_ttl, state.settings.cookie_secure);
-            ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
+            let secure = state.settings.cookie_secure;
+            let cookie = session_cookie(Some(&done.token), state.services.settings().session_ttl, secure);
+            let device = crate::auth::device_cookie(&done.device_token, secure);
+            let cookies = axum::response::AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, device)]);
+            (cookies, Redirect::to(&next)).into_response()
         }
         Err(err @ (ServiceError::Unauthenticated { .. } | ServiceError::RateLimited { .. })) => {
             let page = LoginPage {
@@ -314,6 +318,8 @@ pub struct MemberView {
     pub disabled: bool,
     pub roles: Vec<(&'static str, &'static str)>,
     pub is_self: bool,
+    /// The caller may disable it or reset its password (the person belongs to the caller's unit alone).
+    pub manageable: bool,
 }
 
 #[derive(Template)]
@@ -358,9 +364,13 @@ async fn users_page(state: &AppState, caller: &Caller, feedback: Feedback, form:
         .map(|r| (r.code(), r.label()))
         .collect();
     let me = caller.principal.user_id();
+    let manageable = state.services.manageable_accounts(&caller.principal, org_id, &members).await.map_err(fail)?;
+    let can_manage_accounts = manageable.iter().any(|&m| m);
     let members = members
         .into_iter()
-        .map(|m| MemberView {
+        .zip(manageable)
+        .map(|(m, manageable)| MemberView {
+            manageable,
             id: m.user.id.to_string(),
             username: m.user.username.to_string(),
             display_name: m.user.display_name,
@@ -377,7 +387,7 @@ async fn users_page(state: &AppState, caller: &Caller, feedback: Feedback, form:
         org_name: org.name,
         members,
         can_manage: !assignable.is_empty(),
-        can_manage_accounts: check(&caller.principal, Action::ManageAccount(org_id)).is_ok(),
+        can_manage_accounts,
         assignable,
         form,
     };
@@ -871,7 +881,8 @@ pub async fn change_password(
         ));
         return account_page(&state, &caller, Feedback::from_error(&err)).await;
     }
-    match state.services.change_own_password(&caller.principal, &form.current_password, &form.new_password).await {
+    let session = caller.session.as_ref();
+    match state.services.change_own_password(&caller.principal, session, &form.current_password, &form.new_password).await {
         Ok(()) => Ok(see_other("/console/account", "password_changed")),
         Err(err) => account_page(&state, &caller, Feedback::from_error(&err)).await,
     }

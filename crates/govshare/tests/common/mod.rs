@@ -127,16 +127,26 @@ impl Client {
     }
 
     pub async fn login(app: &TestApp, username: &str) -> Client {
+        Client::login_with(app, username, PASSWORD).await
+    }
+
+    pub async fn login_with(app: &TestApp, username: &str, password: &str) -> Client {
         let mut client = Client::anonymous(app);
         let reply =
-            client.post("/api/v1/auth/login", serde_json::json!({"username": username, "password": PASSWORD})).await;
+            client.post("/api/v1/auth/login", serde_json::json!({"username": username, "password": password})).await;
         assert_eq!(reply.status, StatusCode::OK, "login {username}: {}", reply.text);
         client.adopt_session(&reply);
         client
     }
 
     pub fn adopt_session(&mut self, reply: &Reply) {
-        let set_cookie = reply.headers.get("set-cookie").expect("session cookie").to_str().unwrap();
+        let set_cookie = reply
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|c| c.starts_with("govshare_session="))
+            .expect("session cookie");
         assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
         assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
         self.cookie = Some(set_cookie.split(';').next().unwrap().to_owned());
