@@ -47,7 +47,9 @@ mod tests {
 
     #[test]
     fn formula_starts_are_quoted() {
-        for hostile in ["=cmd|' /C calc'!A0", "=HYPERLINK(\"http://x\",\"点击\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"] {
+        for hostile in
+            ["=cmd|' /C calc'!A0", "=HYPERLINK(\"http://x\",\"点击\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+        {
             let safe = neutralise_cell(hostile);
             assert_eq!(safe, format!("'{hostile}"), "{hostile:?}");
             assert_eq!(restore_cell(&safe), hostile);

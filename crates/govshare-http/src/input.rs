@@ -29,9 +29,7 @@ fn content_type(headers: &HeaderMap) -> &str {
 fn check_json(path: &str, value: &Value) -> Result<(), ValidationError> {
     match value {
         Value::String(s) => check_characters(path.to_owned(), s),
-        Value::Array(items) => {
-            items.iter().enumerate().try_for_each(|(i, v)| check_json(&format!("{path}[{i}]"), v))
-        }
+        Value::Array(items) => items.iter().enumerate().try_for_each(|(i, v)| check_json(&format!("{path}[{i}]"), v)),
         Value::Object(fields) => fields.iter().try_for_each(|(k, v)| {
             let field = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
             check_characters(if path.is_empty() { "(field name)".to_owned() } else { path.to_owned() }, k)?;
@@ -49,11 +47,7 @@ fn check_pairs(pairs: &[(String, String)]) -> Result<(), ValidationError> {
 }
 
 fn refuse(request_path: &str, err: ApiError) -> Response {
-    if request_path.starts_with("/api/") {
-        err.into_response()
-    } else {
-        crate::console::error_page(&err)
-    }
+    if request_path.starts_with("/api/") { err.into_response() } else { crate::console::error_page(&err) }
 }
 
 pub async fn check_text_input(request: Request, next: Next) -> Response {

@@ -13,13 +13,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
-use govshare_domain::spreadsheet::{neutralise_cell, restore_cell};
 use chrono::{DateTime, Utc};
 use govshare_domain::catalog::{
     DataFormat, DataItemInput, DataType, DeliveryMethod, EntryContent, EntryInput, GradeScheme, PersonalInfoKind,
     SharingAttribute, UpdateFrequency,
 };
 use govshare_domain::source::split_list;
+use govshare_domain::spreadsheet::{neutralise_cell, restore_cell};
 use rust_xlsxwriter::{DataValidation, Format, Workbook, Worksheet, XlsxError};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -393,14 +393,13 @@ fn parse_bool(text: &str) -> Result<bool, String> {
 
 /// How large an import workbook's sheets may be: far beyond any real catalog file (the service also caps the
 /// entries per import), far below what would strain the process.
-pub const IMPORT_LIMITS: sheet::SheetLimits =
-    sheet::SheetLimits {
-        max_rows: 50_000,
-        max_columns: 64,
-        max_cells: 1_000_000,
-        max_text_bytes: 64 << 20,
-        max_unpacked_bytes: 256 << 20,
-    };
+pub const IMPORT_LIMITS: sheet::SheetLimits = sheet::SheetLimits {
+    max_rows: 50_000,
+    max_columns: 64,
+    max_cells: 1_000_000,
+    max_text_bytes: 64 << 20,
+    max_unpacked_bytes: 256 << 20,
+};
 
 /// Reads an import workbook and checks every row against the domain's rules.
 pub fn parse_xlsx(bytes: &[u8], scheme: &GradeScheme) -> Result<ImportReport, InterchangeError> {

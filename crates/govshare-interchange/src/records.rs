@@ -141,9 +141,8 @@ impl RowReader {
                     .map_err(|e| ReadError { row: 0, message: format!("不是有效的 Excel 文件:{e}") })?;
                 let name = crate::sheet::first_sheet(&book)
                     .ok_or_else(|| ReadError { row: 0, message: "工作簿中没有工作表".into() })?;
-                let mut rows = crate::sheet::read_rows(&mut book, &name, &XLSX_LIMITS, cell_text)
-                    .map_err(too_large)?
-                    .into_iter();
+                let mut rows =
+                    crate::sheet::read_rows(&mut book, &name, &XLSX_LIMITS, cell_text).map_err(too_large)?.into_iter();
                 bytes.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
                 let headers: Vec<String> = rows.next().map(|(_, cells)| cells).unwrap_or_default();
                 let width = headers.len();

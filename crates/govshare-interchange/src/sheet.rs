@@ -55,8 +55,8 @@ pub fn cell_name(row: u32, column: u32) -> String {
 
 /// Refuses a workbook whose parts declare more unpacked bytes than the limit, before calamine inflates any.
 pub fn check_unpacked_size<R: Read + Seek>(reader: R, limits: &SheetLimits) -> Result<(), SheetError> {
-    let mut archive = zip::ZipArchive::new(reader)
-        .map_err(|_| SheetError::Unreadable("不是有效的 Excel(.xlsx)文件".into()))?;
+    let mut archive =
+        zip::ZipArchive::new(reader).map_err(|_| SheetError::Unreadable("不是有效的 Excel(.xlsx)文件".into()))?;
     let mut total: u64 = 0;
     for i in 0..archive.len() {
         let part = archive
@@ -159,8 +159,13 @@ mod tests {
         book.save_to_buffer().unwrap()
     }
 
-    const LIMITS: SheetLimits =
-        SheetLimits { max_rows: 100, max_columns: 10, max_cells: 20, max_text_bytes: 1000, max_unpacked_bytes: 1 << 20 };
+    const LIMITS: SheetLimits = SheetLimits {
+        max_rows: 100,
+        max_columns: 10,
+        max_cells: 20,
+        max_text_bytes: 1000,
+        max_unpacked_bytes: 1 << 20,
+    };
 
     fn read(bytes: &[u8], limits: &SheetLimits) -> Result<Vec<SheetRow>, SheetError> {
         check_unpacked_size(Cursor::new(bytes), limits)?;

@@ -379,7 +379,12 @@ impl Services {
     }
 
     /// Whether the principal may disable, enable or reset the password of each of `members` of `org`.
-    pub async fn manageable_accounts(&self, principal: &Principal, org: OrgId, members: &[Member]) -> Result<Vec<bool>> {
+    pub async fn manageable_accounts(
+        &self,
+        principal: &Principal,
+        org: OrgId,
+        members: &[Member],
+    ) -> Result<Vec<bool>> {
         let mut answers = Vec::with_capacity(members.len());
         for m in members {
             let person = self.person_scope(m.user.id).await?;

@@ -14,8 +14,8 @@ use govshare_domain::catalog::{
 use govshare_domain::error::required_text;
 use govshare_domain::notification::Notification;
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
-use govshare_domain::region::RegionCode;
 use govshare_domain::principal::Principal;
+use govshare_domain::region::RegionCode;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -296,7 +296,11 @@ impl Services {
     /// The one visibility rule of the catalog, for every list, search, export and detail: the provider's
     /// people, its same-level authority and the administrator see every version; everyone else sees only the
     /// published and superseded versions and their events, and nothing of an entry never published.
-    fn visible_entry(principal: &Principal, mut entry: CatalogEntry, provider_region: RegionCode) -> Option<CatalogEntry> {
+    fn visible_entry(
+        principal: &Principal,
+        mut entry: CatalogEntry,
+        provider_region: RegionCode,
+    ) -> Option<CatalogEntry> {
         if authz::check(principal, Action::ViewCatalogWork(entry.provider, provider_region)).is_ok() {
             return Some(entry);
         }

@@ -22,7 +22,6 @@ use std::time::{Duration as StdDuration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveTime, Utc};
-use govshare_domain::spreadsheet::neutralise_cell;
 use govshare_domain::application::{Application, ApplicationId, Stage, Step};
 use govshare_domain::audit::AuditEvent;
 use govshare_domain::authz::Action;
@@ -35,6 +34,7 @@ use govshare_domain::principal::{Actor, Principal};
 use govshare_domain::record::{
     ColumnMap, DataSource, LoadCounts, LoadMode, Record, RowError, SourceInput, SourceKind, SourceLoad, key_of,
 };
+use govshare_domain::spreadsheet::neutralise_cell;
 use govshare_domain::{ValidationError, authz};
 use govshare_interchange::records::{RecordFormat, RowReader};
 use govshare_store::{RecordFeed, StoreError, StoredRecord, UsageFilter};

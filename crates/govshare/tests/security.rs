@@ -51,7 +51,11 @@ async fn a_head_cannot_take_over_accounts_of_other_organisations(backend: Backen
     // Step 2: resetting the password of someone who is not a member stays refused (not found in this unit).
     let admin_id = member_id(&admin, &authority, "admin").await.unwrap();
     let r = gat_head
-        .call(Method::PUT, &format!("/api/v1/organisations/{gat}/members/{admin_id}/password"), json!({"new_password": "Takeover-2026!x"}))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/organisations/{gat}/members/{admin_id}/password"),
+            json!({"new_password": "Takeover-2026!x"}),
+        )
         .await;
     assert!(matches!(r.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{}", r.text);
     // Step 3: so nobody signs in as the victims with a password the attacker chose.
@@ -73,7 +77,11 @@ async fn a_head_cannot_take_over_accounts_of_other_organisations(backend: Backen
     // The head still manages their own people: someone who belongs to 公安厅 alone.
     let clerk = member_id(&gat_head, &gat, "gat.clerk").await.unwrap();
     let r = gat_head
-        .call(Method::PUT, &format!("/api/v1/organisations/{gat}/members/{clerk}/password"), json!({"new_password": "Reset-by-head-2026"}))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/organisations/{gat}/members/{clerk}/password"),
+            json!({"new_password": "Reset-by-head-2026"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(login_as(&app, "gat.clerk", "Reset-by-head-2026").await, StatusCode::OK);
@@ -88,7 +96,11 @@ async fn a_head_cannot_take_over_accounts_of_other_organisations(backend: Backen
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let auth_head = Client::login_with(&app, "auth.head", "Authority-head-2026").await;
     let r = auth_head
-        .call(Method::PUT, &format!("/api/v1/organisations/{authority}/members/{admin_id}/password"), json!({"new_password": "Takeover-2026!x"}))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/organisations/{authority}/members/{admin_id}/password"),
+            json!({"new_password": "Takeover-2026!x"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     assert!(r.body["error"]["message"].as_str().unwrap().contains("平台管理员"), "{}", r.text);
@@ -101,7 +113,11 @@ async fn a_password_change_ends_the_other_sessions(backend: Backend) {
     let phone = Client::login(&app, "gat.clerk").await;
     let stolen = Client::login(&app, "gat.clerk").await;
     let r = laptop
-        .call(Method::PUT, "/api/v1/me/password", json!({"current_password": PASSWORD, "new_password": "Changed-pass-2026"}))
+        .call(
+            Method::PUT,
+            "/api/v1/me/password",
+            json!({"current_password": PASSWORD, "new_password": "Changed-pass-2026"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(phone.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED, "other sessions end");
@@ -113,7 +129,11 @@ async fn a_password_change_ends_the_other_sessions(backend: Backend) {
     let gat = head.org_id("浙江省公安厅").await;
     let clerk = member_id(&head, &gat, "gat.clerk").await.unwrap();
     let r = head
-        .call(Method::PUT, &format!("/api/v1/organisations/{gat}/members/{clerk}/password"), json!({"new_password": "Reset-by-head-2026"}))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/organisations/{gat}/members/{clerk}/password"),
+            json!({"new_password": "Reset-by-head-2026"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(laptop.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
@@ -127,17 +147,7 @@ async fn throttling_cannot_lock_a_person_out_of_their_own_browser(backend: Backe
     let mut own_browser = Client::anonymous(&app);
     let first = own_browser.post("/api/v1/auth/login", json!({"username": "gat.head", "password": PASSWORD})).await;
     assert_eq!(first.status, StatusCode::OK);
-    let device = first
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|c| c.starts_with("govshare_device="))
-        .expect("a device cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let device = first.set_cookie("govshare_device").expect("a device cookie").split(';').next().unwrap().to_owned();
 
     let attacker = Client::anonymous(&app);
     for _ in 0..5 {
@@ -215,7 +225,12 @@ async fn system_keys_reach_only_the_data_interface(backend: Backend) {
     let authority_key = Client::with_key(&app, issued.body["api_key"].as_str().unwrap());
     let gat_key = api_key(&app, "gat", "户籍系统").await;
     for (who, key) in [("authority key", &authority_key), ("provider key", &gat_key)] {
-        for path in ["/api/v1/usage".to_owned(), format!("/api/v1/catalog/{entry}/source"), "/api/v1/notifications".into(), "/api/v1/obligations".into()] {
+        for path in [
+            "/api/v1/usage".to_owned(),
+            format!("/api/v1/catalog/{entry}/source"),
+            "/api/v1/notifications".into(),
+            "/api/v1/obligations".into(),
+        ] {
             let r = key.get(&path).await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{who} GET {path}: {}", r.text);
         }
@@ -230,13 +245,19 @@ async fn system_keys_reach_only_the_data_interface(backend: Backend) {
     assert_eq!(supervisor.get("/api/v1/usage").await.status, StatusCode::OK);
     assert_eq!(supervisor.get(&format!("/api/v1/catalog/{entry}/source")).await.status, StatusCode::OK);
     // The requester's system sees its own grants and uses them.
-    let grant = granted(&app, &entry, "mzt", "service_api", &common::people::STANDARD_ITEMS, common::people::standard_grant()).await;
+    let grant =
+        granted(&app, &entry, "mzt", "service_api", &common::people::STANDARD_ITEMS, common::people::standard_grant())
+            .await;
     let mzt_key = api_key(&app, "mzt", "救助系统").await;
     let grants = mzt_key.get("/api/v1/grants").await;
     assert_eq!(grants.status, StatusCode::OK, "{}", grants.text);
     assert!(grants.text.contains(&grant), "{}", grants.text);
     assert_eq!(mzt_key.get(&format!("/api/v1/grants/{grant}")).await.status, StatusCode::OK);
-    assert_eq!(gat_key.get(&format!("/api/v1/grants/{grant}")).await.status, StatusCode::FORBIDDEN, "not the provider's key");
+    assert_eq!(
+        gat_key.get(&format!("/api/v1/grants/{grant}")).await.status,
+        StatusCode::FORBIDDEN,
+        "not the provider's key"
+    );
 }
 
 /// A workbook with cells at A1 and XFD1048576: a few kilobytes that made calamine ask for 512 GiB.
@@ -285,7 +306,9 @@ async fn hostile_spreadsheets_cost_a_4xx_not_the_process(backend: Backend) {
     assert!(r.text.contains("XFD1048576"), "the refusal names the cell: {}", r.text);
 
     let entry = hosted_entry(&app).await;
-    let r = clerk.upload(&format!("/api/v1/catalog/{entry}/source/load?file_name=people.xlsx&format=xlsx"), bomb, true).await;
+    let r = clerk
+        .upload(&format!("/api/v1/catalog/{entry}/source/load?file_name=people.xlsx&format=xlsx"), bomb, true)
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert!(r.text.contains("XFD1048576"), "{}", r.text);
 
@@ -307,7 +330,10 @@ async fn control_characters_are_refused_with_the_field_named(backend: Backend) {
     // The fuzzer's 500 on PostgreSQL: NUL in the login name.
     let r = Client::anonymous(&app).post("/api/v1/auth/login", json!({"username": "a\u{0}b", "password": "x"})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
-    assert_eq!((r.body["error"]["field"].as_str(), r.body["error"]["rule"].as_str()), (Some("username"), Some("control_character")));
+    assert_eq!(
+        (r.body["error"]["field"].as_str(), r.body["error"]["rule"].as_str()),
+        (Some("username"), Some("control_character"))
+    );
 
     let clerk = Client::login(&app, "gat.clerk").await;
     let mut entry = household_entry();
@@ -319,7 +345,10 @@ async fn control_characters_are_refused_with_the_field_named(backend: Backend) {
     entry["name"] = json!("居民户籍\u{202e}信息");
     let r = clerk.post("/api/v1/catalog", entry).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
-    assert_eq!((r.body["error"]["field"].as_str(), r.body["error"]["rule"].as_str()), (Some("name"), Some("bidi_control")));
+    assert_eq!(
+        (r.body["error"]["field"].as_str(), r.body["error"]["rule"].as_str()),
+        (Some("name"), Some("bidi_control"))
+    );
     let r = clerk.get("/api/v1/catalog/search?q=%00").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert_eq!(r.body["error"]["field"], "q");
@@ -341,10 +370,15 @@ async fn downloads_neutralise_formula_cells(backend: Backend) {
     let entry = publish(&app, "gat", people_entry()).await;
     let clerk = Client::login(&app, "gat.clerk").await;
     let bound = clerk
-        .call(Method::PUT, &format!("/api/v1/catalog/{entry}/source"), json!({"kind": "hosted", "key_item": "sfzh", "scope_item": "xzqh"}))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/catalog/{entry}/source"),
+            json!({"kind": "hosted", "key_item": "sfzh", "scope_item": "xzqh"}),
+        )
         .await;
     assert_eq!(bound.status, StatusCode::OK, "{}", bound.text);
-    let hostile = ["=HYPERLINK(\"\"http://evil.example\"\",\"\"点击\"\")", "=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)"];
+    let hostile =
+        ["=HYPERLINK(\"\"http://evil.example\"\",\"\"点击\"\")", "=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)"];
     let mut csv = common::people::HEADER.to_owned();
     for (i, h) in hostile.iter().enumerate() {
         let n = i as u32 + 1;
@@ -369,10 +403,8 @@ async fn downloads_neutralise_formula_cells(backend: Backend) {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
     let mut text = String::new();
     archive.by_name("data.csv").unwrap().read_to_string(&mut text).unwrap();
-    let cells: Vec<String> = csv::Reader::from_reader(text.as_bytes())
-        .records()
-        .map(|r| r.unwrap().get(1).unwrap().to_owned())
-        .collect();
+    let cells: Vec<String> =
+        csv::Reader::from_reader(text.as_bytes()).records().map(|r| r.unwrap().get(1).unwrap().to_owned()).collect();
     assert_eq!(cells.len(), hostile.len(), "{text}");
     for value in &unquoted {
         assert!(cells.contains(&format!("'{value}")), "{value} is quoted in the CSV: {cells:?}");

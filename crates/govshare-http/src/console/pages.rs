@@ -882,7 +882,11 @@ pub async fn change_password(
         return account_page(&state, &caller, Feedback::from_error(&err)).await;
     }
     let session = caller.session.as_ref();
-    match state.services.change_own_password(&caller.principal, session, &form.current_password, &form.new_password).await {
+    match state
+        .services
+        .change_own_password(&caller.principal, session, &form.current_password, &form.new_password)
+        .await
+    {
         Ok(()) => Ok(see_other("/console/account", "password_changed")),
         Err(err) => account_page(&state, &caller, Feedback::from_error(&err)).await,
     }

@@ -114,6 +114,12 @@ impl Reply {
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or_default()
     }
+
+    /// The `Set-Cookie` header that sets cookie `name`, whole.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{name}=");
+        self.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with(&prefix))
+    }
 }
 
 impl Client {
@@ -140,13 +146,7 @@ impl Client {
     }
 
     pub fn adopt_session(&mut self, reply: &Reply) {
-        let set_cookie = reply
-            .headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap())
-            .find(|c| c.starts_with("govshare_session="))
-            .expect("session cookie");
+        let set_cookie = reply.set_cookie("govshare_session").expect("session cookie");
         assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
         assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
         self.cookie = Some(set_cookie.split(';').next().unwrap().to_owned());
