@@ -745,6 +745,7 @@ pub async fn notifications(State(state): State<AppState>, ConsoleCaller(caller):
     Ok(render(StatusCode::OK, &NotificationsPage { layout, feedback: Feedback::default(), items }))
 }
 
+/// Opening a notification marks it read, so it is a POST (a GET never changes state), then goes to its page.
 pub async fn open_notification(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,

@@ -73,6 +73,7 @@ struct LoginPage {
     error: Option<String>,
     username: String,
     next: String,
+    csrf: String,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -80,12 +81,67 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-/// Only same-site paths are followed after sign-in, never another origin.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/console".to_owned(),
+/// Only same-site relative paths are followed after sign-in, never another origin: one leading `/` but not
+/// `//` (another host), no backslash anywhere (browsers read `/\` as `//`), no control character (browsers drop
+/// tab, CR and LF from URLs, so `/\t/evil.example` is `//evil.example`; CR and LF cannot be in a header).
+/// Anything else goes to the console's home. Spaces and non-ASCII characters are percent-encoded, so the
+/// result is always a valid `Location`.
+pub(crate) fn safe_next(next: Option<&str>) -> String {
+    const HOME: &str = "/console";
+    let Some(next) = next else { return HOME.to_owned() };
+    let mut chars = next.chars();
+    let well_formed = chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    if !well_formed {
+        return HOME.to_owned();
     }
+    let mut safe = String::with_capacity(next.len());
+    for c in next.chars() {
+        if c.is_ascii_graphic() {
+            safe.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for byte in c.encode_utf8(&mut buf).bytes() {
+                safe.push_str(&format!("%{byte:02X}"));
+            }
+        }
+    }
+    safe
+}
+
+/// The login form's CSRF cookie (double submit): the form carries the same random value as a hidden field, so a
+/// form posted from another site (which cannot read or set the cookie) signs nobody in.
+const LOGIN_CSRF_COOKIE: &str = "govshare_login_csrf";
+
+fn login_csrf_cookie(token: &str, secure: bool) -> String {
+    cookie::Cookie::build((LOGIN_CSRF_COOKIE, token.to_owned()))
+        .path("/login")
+        .http_only(true)
+        .secure(secure)
+        .same_site(cookie::SameSite::Strict)
+        .max_age(cookie::time::Duration::hours(2))
+        .build()
+        .to_string()
+}
+
+fn login_csrf_sent(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// The login form with a fresh CSRF token, in its cookie and its hidden field.
+fn login_page(state: &AppState, status: StatusCode, error: Option<String>, username: String, next: String) -> Response {
+    let csrf = govshare_service::secrets::random_token();
+    let cookie = login_csrf_cookie(&csrf, state.settings.cookie_secure);
+    let page = LoginPage { node_name: state.settings.node_name.clone(), error, username, next, csrf };
+    ([(header::SET_COOKIE, cookie)], render(status, &page)).into_response()
 }
 
 pub async fn login_form(
@@ -97,10 +153,7 @@ pub async fn login_form(
     if caller.is_some_and(|c| c.session.is_some()) {
         return Redirect::to(&next).into_response();
     }
-    render(
-        StatusCode::OK,
-        &LoginPage { node_name: state.settings.node_name.clone(), error: None, username: String::new(), next },
-    )
+    login_page(&state, StatusCode::OK, None, String::new(), next)
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,14 +164,24 @@ pub struct LoginForm {
     password: String,
     #[serde(default)]
     next: Option<String>,
+    #[serde(default)]
+    login_csrf: String,
 }
 
 pub async fn login_submit(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
+    headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref());
+    let csrf_ok = login_csrf_sent(&headers)
+        .is_some_and(|sent| !sent.is_empty() && govshare_service::secrets::digests_equal(&sent, &form.login_csrf));
+    if !csrf_ok {
+        tracing::warn!("login form posted without its CSRF token");
+        let error = "登录页面已过期或来源不可信,请重新输入用户名和密码后登录。".to_owned();
+        return login_page(&state, StatusCode::FORBIDDEN, Some(error), form.username, next);
+    }
     match state.services.login(&form.username, &form.password, &client).await {
         Ok(done) => {
             let cookie =
@@ -126,13 +189,7 @@ pub async fn login_submit(
             ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
         }
         Err(err @ (ServiceError::Unauthenticated { .. } | ServiceError::RateLimited { .. })) => {
-            let page = LoginPage {
-                node_name: state.settings.node_name.clone(),
-                error: Some(err.to_string()),
-                username: form.username,
-                next,
-            };
-            render(status_for(&err), &page)
+            login_page(&state, status_for(&err), Some(err.to_string()), form.username, next)
         }
         Err(err) => fail(err),
     }
