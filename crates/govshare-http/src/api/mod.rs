@@ -214,11 +214,13 @@ async fn login(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "session", security(("session" = [])),
-    responses((status = 204), (status = 401, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    if let Some(session) = &caller.session {
-        state.services.logout(&caller.principal, session).await?;
-    }
+    // A business system has no session to end.
+    let session = caller.session.as_ref().ok_or_else(|| {
+        ApiError::Service(govshare_service::ServiceError::Forbidden("只有控制台会话可以退出登录".into()))
+    })?;
+    state.services.logout(&caller.principal, session).await?;
     let cookie = session_cookie(None, chrono::Duration::zero(), state.settings.cookie_secure);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }

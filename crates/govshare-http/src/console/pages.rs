@@ -330,7 +330,7 @@ async fn own_org_page(state: &AppState, caller: &Caller, feedback: Feedback) -> 
     let can_edit =
         govshare_domain::authz::check(&caller.principal, govshare_domain::authz::Action::EditOrganisation(org_id))
             .is_ok();
-    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let status = feedback.status();
     Ok(render(status, &OrgPage { layout, feedback, org: org_view(state, org).await, head_name, can_edit }))
 }
 
@@ -427,7 +427,7 @@ async fn users_page(state: &AppState, caller: &Caller, feedback: Feedback, form:
             is_self: Some(m.user.id) == me,
         })
         .collect();
-    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let status = feedback.status();
     let page = UsersPage {
         layout,
         feedback,
@@ -612,7 +612,7 @@ async fn credentials_page(
             }
         })
         .collect();
-    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let status = feedback.status();
     let page = CredentialsPage {
         layout,
         feedback,
@@ -749,7 +749,7 @@ async fn organisations_page(state: &AppState, caller: &Caller, feedback: Feedbac
         }
         org_views.push(view);
     }
-    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let status = feedback.status();
     Ok(render(status, &OrganisationsPage { layout, feedback, regions: region_views, orgs: org_views, form }))
 }
 
@@ -893,7 +893,7 @@ struct AccountPage {
 async fn account_page(state: &AppState, caller: &Caller, feedback: Feedback) -> PageResult {
     let layout = layout(state, caller, "本人账号", "/console/account").await?;
     let roles: Vec<Role> = caller.principal.roles.iter().copied().collect();
-    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let status = feedback.status();
     Ok(render(status, &AccountPage { layout, feedback, roles: role_labels(&roles) }))
 }
 
