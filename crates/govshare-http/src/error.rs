@@ -159,9 +159,10 @@ pub async fn api_errors_as_json(request: axum::extract::Request, next: axum::mid
         StatusCode::REQUEST_TIMEOUT => ApiError::Timeout.detail(),
         StatusCode::NOT_FOUND => plain_detail("not_found", "接口不存在,请核对请求路径".into()),
         StatusCode::METHOD_NOT_ALLOWED => plain_detail("method_not_allowed", "该接口不支持此请求方法".into()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            plain_detail("unsupported_media_type", with_text("请求体类型不受支持(JSON 接口需要 Content-Type: application/json)"))
-        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => plain_detail(
+            "unsupported_media_type",
+            with_text("请求体类型不受支持(JSON 接口需要 Content-Type: application/json)"),
+        ),
         s if s.is_server_error() => ApiError::Service(ServiceError::Internal(text.into())).detail(),
         _ => plain_detail("bad_request", with_text("请求参数格式错误")),
     };

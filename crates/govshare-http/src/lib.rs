@@ -164,8 +164,7 @@ struct Deadlines {
 
 /// Answers 408 when the request (reading its body included) takes longer than its route allows.
 async fn deadline(State(deadlines): State<Arc<Deadlines>>, request: Request, next: Next) -> Response {
-    let upload =
-        request.extensions().get::<MatchedPath>().is_some_and(|p| deadlines.upload_paths.contains(p.as_str()));
+    let upload = request.extensions().get::<MatchedPath>().is_some_and(|p| deadlines.upload_paths.contains(p.as_str()));
     let limit = if upload { deadlines.upload } else { deadlines.request };
     let path = request.uri().path().to_owned();
     match tokio::time::timeout(limit, next.run(request)).await {

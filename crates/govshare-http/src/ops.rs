@@ -28,10 +28,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 }
 
 pub fn routes() -> Routes {
-    Routes::new()
-        .get("/healthz", || async { "ok" })
-        .get("/readyz", readyz)
-        .get("/metrics", metrics)
+    Routes::new().get("/healthz", || async { "ok" }).get("/readyz", readyz).get("/metrics", metrics)
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

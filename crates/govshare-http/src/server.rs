@@ -82,8 +82,7 @@ pub async fn serve(
 /// neither ends the server. After the latter, a short pause lets connections close.
 async fn accept_failed(err: std::io::Error) {
     use std::io::ErrorKind;
-    if matches!(err.kind(), ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused)
-    {
+    if matches!(err.kind(), ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused) {
         return;
     }
     tracing::warn!(error = %err, "accepting a connection failed");

@@ -272,7 +272,8 @@ mod tests {
                 "[server]\nheader_read_timeout_secs = 3\nmax_connections = 50\nkeep_alive = false\nhsts = true\n",
             )?;
             jail.set_env("GOVSHARE__SERVER__REQUEST_TIMEOUT_SECS", "12");
-            let http = Config::load(Path::new("govshare.toml")).map_err(|e| e.to_string())?.http_settings("节点".into());
+            let http =
+                Config::load(Path::new("govshare.toml")).map_err(|e| e.to_string())?.http_settings("节点".into());
             assert_eq!(http.server.header_read_timeout, Duration::from_secs(3));
             assert_eq!(http.server.request_timeout, Duration::from_secs(12));
             assert_eq!(http.server.max_connections, 50);

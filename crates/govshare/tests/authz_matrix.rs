@@ -281,7 +281,9 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
     let gat = admin.org_id("浙江省公安厅").await;
     let authority = admin.org_id("浙江省大数据发展管理局").await;
     // A contractor's engineer working for 公安厅, and a person the head's actions are tried on.
-    for (username, contractor) in [("gat.vendor", true), ("gat.temp", false), ("gat.temp2", false), ("gat.temp3", false)] {
+    for (username, contractor) in
+        [("gat.vendor", true), ("gat.temp", false), ("gat.temp2", false), ("gat.temp3", false)]
+    {
         let made = admin
             .post(
                 &format!("/api/v1/organisations/{gat}/members"),
@@ -311,7 +313,8 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
 
     let gat_head = Client::login(app, GAT_HEAD).await;
     let today = people::today().to_string();
-    let trigger = json!({"entry_id": entry, "kind": "部门职责变化", "changed_on": today, "description": "机构改革,职责调整"});
+    let trigger =
+        json!({"entry_id": entry, "kind": "部门职责变化", "changed_on": today, "description": "机构改革,职责调整"});
     let recorded = gat_head.post("/api/v1/obligations", trigger).await;
     assert!(recorded.status.is_success(), "{}", recorded.text);
     let obligation = recorded.body["id"].as_str().expect("the obligation's id").to_owned();
@@ -320,7 +323,8 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
 
     let mut keys = BTreeMap::new();
     let mut spare_credentials = Vec::new();
-    for (dept, org) in [("gat", gat.clone()), ("mzt", admin.org_id("浙江省民政厅").await), ("jyt", admin.org_id("浙江省教育厅").await)]
+    for (dept, org) in
+        [("gat", gat.clone()), ("mzt", admin.org_id("浙江省民政厅").await), ("jyt", admin.org_id("浙江省教育厅").await)]
     {
         keys.insert(dept, people::api_key(app, dept, "矩阵测试系统").await);
         if dept == "gat" {
@@ -333,7 +337,10 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
         }
     }
     let issued = admin
-        .post(&format!("/api/v1/organisations/{authority}/credentials"), json!({"name": "主管部门系统", "valid_days": 30}))
+        .post(
+            &format!("/api/v1/organisations/{authority}/credentials"),
+            json!({"name": "主管部门系统", "valid_days": 30}),
+        )
         .await;
     assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
     keys.insert("authority", Client::with_key(app, issued.body["api_key"].as_str().unwrap()));
@@ -412,7 +419,8 @@ fn body(method: &str, path: &str, o: &Objects) -> Body {
         "basis_document": "国务院令第649号", "scenario": "社会救助资格核查", "scope": "本单位", "delivery": "service_api",
         "valid_from": today.to_string(), "valid_until": (today + chrono::Duration::days(90)).to_string()
     });
-    let form = |fields: &[(&'static str, &str)]| Body::Form(fields.iter().map(|(k, v)| (*k, (*v).to_owned())).collect());
+    let form =
+        |fields: &[(&'static str, &str)]| Body::Form(fields.iter().map(|(k, v)| (*k, (*v).to_owned())).collect());
     let multipart = |field: &str, file_name: &str, bytes: &[u8]| {
         let mut raw = Vec::new();
         raw.extend_from_slice(

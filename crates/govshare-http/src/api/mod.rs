@@ -10,12 +10,12 @@ pub mod obligations;
 
 use std::str::FromStr;
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use govshare_domain::ValidationError;
 use govshare_domain::org::{NewOrganisationInput, OrgId};
 use govshare_domain::principal::CredentialId;
@@ -27,9 +27,9 @@ use utoipa::{IntoParams, Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::AppState;
-use crate::routes::Routes;
 use crate::auth::{Caller, client_address, session_cookie};
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::Routes;
 use dto::*;
 
 /// JSON body extractor whose rejections are API errors naming what is wrong.

@@ -17,9 +17,9 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use crate::routes::Routes;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::routes::Routes;
 
 pub use view::error_page;
 
@@ -91,7 +91,9 @@ pub fn routes() -> Routes {
         .get("/console/usage", grants::usage)
         .get("/console/notifications", catalog::notifications)
         .post("/console/notifications/{notification_id}/read", catalog::open_notification)
-        .get("/static/app.css", || async { static_file("text/css; charset=utf-8", include_str!("../../static/app.css")) })
+        .get("/static/app.css", || async {
+            static_file("text/css; charset=utf-8", include_str!("../../static/app.css"))
+        })
         .get("/static/app.js", || async {
             static_file("text/javascript; charset=utf-8", include_str!("../../static/app.js"))
         })
