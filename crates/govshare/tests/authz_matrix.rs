@@ -13,7 +13,8 @@
 //! console's redirect to the login form). A 5xx never matches.
 //!
 //! The owner is asked last, so that an action it performs (revoking a role, publishing) does not change what
-//! the others are asked about; reads are asked before writes.
+//! the others are asked about; reads are asked before writes, and the test checks that all the `GET`s together
+//! changed nothing (the audit chain's head and which notifications are read stay as they were).
 
 mod common;
 
@@ -614,6 +615,24 @@ async fn send(client: &Client, method: &str, path: &str, body: &Body) -> Reply {
     Reply { status, body, text, headers }
 }
 
+/// What the GET routes must leave as they found it: the audit chain's head (every state change is audited) and
+/// which notifications are read (marking one read is not audited).
+async fn state_of(app: &TestApp, callers: &Callers) -> Vec<String> {
+    let head = app.services.store().audit_head().await.unwrap();
+    let mut state = vec![format!("{head:?}")];
+    for person in [GAT_CLERK, MZT_CLERK, REVIEWER, "jyt.clerk"] {
+        let list = callers.people[person].get("/api/v1/notifications").await;
+        for n in list.body.as_array().expect("notifications") {
+            state.push(format!("{person} {} {}", n["id"], n["read_at"]));
+        }
+    }
+    state
+}
+
+fn audit_seq(_app: &TestApp, state: &[String]) -> i64 {
+    state[0].split("seq: ").nth(1).and_then(|s| s.split(',').next()).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
 /// What a reply says, in a few words: the API's error code or the console's alert.
 fn gist(reply: &Reply) -> String {
     if let Some(code) = reply.body["error"]["code"].as_str() {
@@ -645,11 +664,29 @@ async fn every_route_answers_each_caller_as_declared(backend: Backend) {
     // The node as in production: the bench's baseline route is off.
     let app = spawn_with(backend, govshare_http::HttpSettings { bench_baseline: false, ..test_settings() }).await;
     let (objects, mut callers) = setup(&app).await;
+    // Reads first (plain reads, then those that record the access as evidence: governed data reads write usage
+    // records, exports are audited), then writes, each in the table's order.
+    let phase =
+        |method: &str, path: &str| match (method, path.starts_with("/api/v1/data/") || path.contains("/export.")) {
+            ("GET", false) => 0,
+            ("GET", true) => 1,
+            _ => 2,
+        };
     let mut rows: Vec<_> = MATRIX.iter().collect();
-    // Reads first, then writes, each in the table's order.
-    rows.sort_by_key(|(method, ..)| *method != "GET");
+    rows.sort_by_key(|(method, path, ..)| phase(method, path));
     let mut mismatches = Vec::new();
+    let before_reads = state_of(&app, &callers).await;
+    let mut reads_checked = false;
     for (method, path, owner, expected) in rows {
+        if phase(method, path) > 0 && !reads_checked {
+            reads_checked = true;
+            // Every plain GET of every caller so far, and none changed anything.
+            let after_reads = state_of(&app, &callers).await;
+            let written = app.services.store().audit_records(audit_seq(&app, &before_reads), 100).await.unwrap();
+            let actions: Vec<_> =
+                written.iter().map(|r| format!("{} {} by {}", r.action, r.object_type, r.actor)).collect();
+            assert_eq!(after_reads, before_reads, "a GET changed state; audited: {actions:#?}");
+        }
         let url = fill(path, &objects);
         let body = body(method, path, &objects);
         let clients = callers.for_owner(owner);
@@ -668,7 +705,7 @@ async fn every_route_answers_each_caller_as_declared(backend: Backend) {
                 ));
             }
         }
-        if ENDS_SESSIONS.contains(path) {
+        if *method != "GET" && ENDS_SESSIONS.contains(path) {
             callers.people = sign_in_all(&app).await;
         }
     }
