@@ -227,6 +227,11 @@ async fn the_login_form_needs_its_csrf_token() {
     let resp = post_login(&app, Some(&cookie), &fields).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert!(resp.headers()["set-cookie"].to_str().unwrap().starts_with("govshare_session="));
+    // The server hands the client's address to the handlers (`ConnectInfo`): sign-in throttling and the audit
+    // record use it.
+    let recent = app.services.store().recent_audit(None, 5).await.unwrap();
+    let login = recent.iter().find(|r| r.action == "session.login").expect("the sign-in is audited");
+    assert!(login.detail.contains("\"client\":\"127.0.0.1\""), "{}", login.detail);
 }
 
 fn assert_error_shape(reply: &common::Reply, status: StatusCode, code: &str) {
