@@ -71,8 +71,13 @@ pub enum Action {
     ControlGrant { provider: OrgId, provider_region: RegionCode },
     /// Receive data under a grant: the requester's business systems and its own people (R-DEL-3, R-DEL-4).
     UseGrant(OrgId),
-    /// Read grants and usage records: requester, provider, their same-level authorities, the administrator
-    /// (Art. 29).
+    /// Read a grant's usage records: requester, provider, their same-level authorities, the administrator
+    /// (Art. 29) — people only, never a business system.
+    ViewUsage { requester: OrgId, provider: OrgId, requester_region: RegionCode, provider_region: RegionCode },
+    /// Consult the catalog's working tools: the sources of record and the duplicate-collection check (Art. 19),
+    /// for the people of any organisation.
+    ConsultCatalog,
+    /// Read grants: requester, provider, their same-level authorities, the administrator (Art. 29).
     ViewDelivery { requester: OrgId, provider: OrgId, requester_region: RegionCode, provider_region: RegionCode },
 }
 
@@ -117,7 +122,9 @@ impl Action {
             Action::CreateGrant(_) => "创建共享授权".into(),
             Action::ControlGrant { .. } => "暂停、恢复或终止共享授权".into(),
             Action::UseGrant(_) => "调用共享数据".into(),
-            Action::ViewDelivery { .. } => "查看共享授权和使用记录".into(),
+            Action::ViewDelivery { .. } => "查看共享授权".into(),
+            Action::ViewUsage { .. } => "查看使用记录".into(),
+            Action::ConsultCatalog => "查询数据来源和重复采集核对".into(),
         }
     }
 }
@@ -182,7 +189,7 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
                 deny("只有申请部门的应用系统和经办人可以使用该共享授权")
             }
         }
-        Action::ManageOwnAccount => Ok(()),
+        Action::ManageOwnAccount | Action::ConsultCatalog => Ok(()),
         Action::ViewOwnWork(target) => {
             if own(target) {
                 Ok(())
@@ -284,6 +291,7 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
             }
         }
         Action::ViewDelivery { requester, provider, requester_region, provider_region }
+        | Action::ViewUsage { requester, provider, requester_region, provider_region }
         | Action::ViewApplication { requester, provider, requester_region, provider_region } => {
             let authority = (reviewer || supervisor)
                 && (same_level_authority(requester_region) || same_level_authority(provider_region));
@@ -510,6 +518,9 @@ mod tests {
         assert!(check(&system, Action::UseGrant(b)).is_err());
         assert!(check(&system, delivery(a, b)).is_ok(), "its own department's grants");
         assert!(check(&system, delivery(b, a)).is_err(), "not what its department provides");
+        let usage = Action::ViewUsage { requester: a, provider: b, requester_region: region, provider_region: region };
+        assert!(check(&system, usage).is_err(), "usage records are for people");
+        assert!(check(&system, Action::ConsultCatalog).is_err());
         for action in [
             Action::SuperviseRegion(region),
             Action::ViewSource { provider: a, provider_region: region },

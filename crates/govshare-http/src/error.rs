@@ -21,7 +21,10 @@ pub enum ApiError {
     Csrf,
     /// The body is larger than the route accepts.
     #[error("payload too large")]
-    PayloadTooLarge { limit: usize },
+    PayloadTooLarge,
+    /// The request was not answered within the route's time.
+    #[error("request timeout")]
+    Timeout,
 }
 
 /// The body of every error response.
@@ -71,7 +74,8 @@ impl ApiError {
             ApiError::Service(e) => Self::status_of(e),
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Csrf => StatusCode::FORBIDDEN,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -105,20 +109,11 @@ impl ApiError {
                 ErrorDetail { field: field.clone(), ..plain("bad_request", message.clone()) }
             }
             ApiError::Csrf => plain("csrf_failed", "页面已过期或请求来源不可信(CSRF 校验失败),请刷新页面后重试".into()),
-            ApiError::PayloadTooLarge { limit } => {
-                plain("payload_too_large", format!("请求体超过 {} 的上限", human_size(*limit)))
+            ApiError::PayloadTooLarge => {
+                plain("payload_too_large", "请求体超过该接口允许的大小,请查阅接口文档中的上传限制".into())
             }
+            ApiError::Timeout => plain("request_timeout", "请求处理超时,请稍后重试".into()),
         }
-    }
-}
-
-/// A byte count for people: `2 MiB`, `512 KiB`.
-pub fn human_size(bytes: usize) -> String {
-    match bytes {
-        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
-        b if b >= 1 << 20 => format!("{} MiB", b >> 20),
-        b if b >= 1 << 10 => format!("{} KiB", b >> 10),
-        b => format!("{b} 字节"),
     }
 }
 
@@ -135,6 +130,61 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The error as the caller of `path` expects it: the JSON body under `/api/`, the console's error page elsewhere.
+pub fn response_for(path: &str, err: ApiError) -> Response {
+    if path.starts_with("/api/") { err.into_response() } else { crate::console::error_page(&err) }
+}
+
+/// Every error answer under `/api/` has the documented JSON body. axum's and tower-http's own rejections (a
+/// malformed query string or path parameter, a body over the limit, an unknown path or method) are plain text;
+/// they are rewritten here, keeping their status.
+pub async fn api_errors_as_json(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    if !api || !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // The rejection's own text (English, from axum) is kept after the Chinese message: it names the parameter.
+    let text = match axum::body::to_bytes(body, 4096).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let with_text = |message: &str| if text.is_empty() { message.to_owned() } else { format!("{message}:{text}") };
+    let detail = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.detail(),
+        StatusCode::REQUEST_TIMEOUT => ApiError::Timeout.detail(),
+        StatusCode::NOT_FOUND => plain_detail("not_found", "接口不存在,请核对请求路径".into()),
+        StatusCode::METHOD_NOT_ALLOWED => plain_detail("method_not_allowed", "该接口不支持此请求方法".into()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => plain_detail(
+            "unsupported_media_type",
+            with_text("请求体类型不受支持(JSON 接口需要 Content-Type: application/json)"),
+        ),
+        s if s.is_server_error() => ApiError::Service(ServiceError::Internal(text.into())).detail(),
+        _ => plain_detail("bad_request", with_text("请求参数格式错误")),
+    };
+    let mut response = (status, Json(ErrorBody { error: detail })).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    response
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+fn plain_detail(code: &str, message: String) -> ErrorDetail {
+    ErrorDetail { code: code.to_owned(), message, field: None, rule: None, error_id: None }
 }
 
 /// A panic in a handler becomes a 500 with an error id, like any other internal error.

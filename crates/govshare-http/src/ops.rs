@@ -4,15 +4,14 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::AppState;
+use crate::routes::Routes;
 
 /// The process-wide Prometheus recorder, installed on first use.
 pub fn metrics_handle() -> PrometheusHandle {
@@ -28,11 +27,8 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+pub fn routes() -> Routes {
+    Routes::new().get("/healthz", || async { "ok" }).get("/readyz", readyz).get("/metrics", metrics)
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

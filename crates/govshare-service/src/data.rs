@@ -630,7 +630,12 @@ impl Services {
         if let Some(id) = grant {
             let g = self.store.get_grant(id).await?;
             let (requester, provider) = self.parties(&g).await?;
-            let action = Self::delivery_action(&g, &requester, &provider);
+            let action = Action::ViewUsage {
+                requester: g.requester,
+                provider: g.provider,
+                requester_region: requester.region,
+                provider_region: provider.region,
+            };
             self.authorize(principal, action)?;
             return Ok(self
                 .store

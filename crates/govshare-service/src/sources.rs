@@ -87,16 +87,16 @@ impl Services {
         Ok(designation)
     }
 
-    /// Every designation (anyone who sees the directory may see who the sources of record are).
+    /// Every designation (the people of any organisation may see who the sources of record are).
     pub async fn list_designations(&self, principal: &Principal) -> Result<Vec<SourceDesignation>> {
-        self.authorize(principal, Action::ViewDirectory)?;
+        self.authorize(principal, Action::ConsultCatalog)?;
         Ok(self.store.list_designations(None).await?)
     }
 
     /// Checks a form's fields against the published catalog: which can be obtained by sharing instead of being
     /// collected again, and from whom (sources of record first).
     pub async fn check_collection(&self, principal: &Principal, fields: &str) -> Result<Vec<FieldCheck>> {
-        self.authorize(principal, Action::ViewDirectory)?;
+        self.authorize(principal, Action::ConsultCatalog)?;
         let fields = split_list(fields);
         if fields.is_empty() {
             return Err(ValidationError::new("fields", "required", "请列出表单字段,每行一个或以顿号分隔").into());

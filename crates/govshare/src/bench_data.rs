@@ -362,7 +362,8 @@ async fn run_on(args: &DataBenchArgs, url: &str, dir: &std::path::Path) -> anyho
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let settings = HttpSettings { cookie_secure: false, node_name: "bench".into(), bench_baseline: true };
+    let settings =
+        HttpSettings { cookie_secure: false, node_name: "bench".into(), bench_baseline: true, ..Default::default() };
     let state = AppState::new(services.clone(), settings);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(govshare_http::serve(listener, state, async move {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use govshare_domain::org::{NewOrganisationInput, OrgId, Organisation};
 use govshare_domain::principal::Principal;
-use govshare_http::{AppState, HttpSettings};
+use govshare_http::AppState;
 use govshare_service::{NewUserInput, ServiceError, Services};
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
@@ -327,10 +327,7 @@ async fn serve(
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr()?;
-    let state = AppState::new(
-        services.clone(),
-        HttpSettings { cookie_secure: config.server.cookie_secure, node_name, bench_baseline: false },
-    );
+    let state = AppState::new(services.clone(), config.http_settings(node_name));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let jobs = [

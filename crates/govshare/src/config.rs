@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -79,6 +80,25 @@ pub struct ServerConfig {
     pub search_sync_interval_secs: u64,
     /// Seconds between runs of the deadline job (reminders before due dates, overdue marks after).
     pub deadline_interval_secs: u64,
+    /// Seconds a client has to send a request's line and headers (from connecting, or from the previous
+    /// response on a kept-alive connection); then the connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// Seconds within which a request must be answered (reading its body included), else 408.
+    pub request_timeout_secs: u64,
+    /// The same for the source load route, which takes files of up to 2 GiB.
+    pub upload_timeout_secs: u64,
+    /// Keep connections open between requests (HTTP/1.1 keep-alive).
+    pub keep_alive: bool,
+    /// Seconds after which a connection is closed once its request in flight is answered.
+    pub max_connection_age_secs: u64,
+    /// Connections served at once; further clients wait in the listen backlog until one closes. Keep it below
+    /// the process's file-descriptor limit (`ulimit -n`) minus the database pool.
+    pub max_connections: usize,
+    /// Send `Strict-Transport-Security`. Only for a node reached over HTTPS (a TLS-terminating proxy in front);
+    /// leave off for plain-HTTP development, where browsers would then refuse the node's plain address.
+    pub hsts: bool,
+    /// The HSTS max-age, in seconds.
+    pub hsts_max_age_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -113,6 +133,14 @@ impl Default for Config {
                 housekeeping_interval_secs: 300,
                 search_sync_interval_secs: 30,
                 deadline_interval_secs: 300,
+                header_read_timeout_secs: 10,
+                request_timeout_secs: 30,
+                upload_timeout_secs: 1800,
+                keep_alive: true,
+                max_connection_age_secs: 600,
+                max_connections: 1024,
+                hsts: false,
+                hsts_max_age_secs: 31_536_000,
             },
             security: SecurityConfig {
                 session_ttl_minutes: 480,
@@ -165,6 +193,17 @@ impl Config {
             "server.search_sync_interval_secs must be at least 1"
         );
         anyhow::ensure!(self.server.deadline_interval_secs >= 1, "server.deadline_interval_secs must be at least 1");
+        let server = &self.server;
+        for (key, value) in [
+            ("header_read_timeout_secs", server.header_read_timeout_secs),
+            ("request_timeout_secs", server.request_timeout_secs),
+            ("upload_timeout_secs", server.upload_timeout_secs),
+            ("max_connection_age_secs", server.max_connection_age_secs),
+        ] {
+            anyhow::ensure!(value >= 1, "server.{key} must be at least 1");
+        }
+        anyhow::ensure!(server.max_connections >= 1, "server.max_connections must be at least 1");
+        anyhow::ensure!(!server.hsts || server.hsts_max_age_secs >= 1, "server.hsts_max_age_secs must be at least 1");
         anyhow::ensure!(!self.catalog.grade_classes.is_empty(), "catalog.grade_classes must name at least one class");
         anyhow::ensure!(
             (1..=9).contains(&self.catalog.grade_max_level),
@@ -176,6 +215,25 @@ impl Config {
             self.log.format
         );
         Ok(())
+    }
+
+    /// The HTTP settings of `server`, with the console's `node_name`.
+    pub fn http_settings(&self, node_name: String) -> govshare_http::HttpSettings {
+        let s = &self.server;
+        govshare_http::HttpSettings {
+            cookie_secure: s.cookie_secure,
+            node_name,
+            bench_baseline: false,
+            hsts_max_age: s.hsts.then(|| Duration::from_secs(s.hsts_max_age_secs)),
+            server: govshare_http::ServerLimits {
+                header_read_timeout: Duration::from_secs(s.header_read_timeout_secs),
+                request_timeout: Duration::from_secs(s.request_timeout_secs),
+                upload_timeout: Duration::from_secs(s.upload_timeout_secs),
+                keep_alive: s.keep_alive,
+                max_connection_age: Duration::from_secs(s.max_connection_age_secs),
+                max_connections: s.max_connections,
+            },
+        }
     }
 
     pub fn security_settings(&self) -> govshare_service::SecuritySettings {
@@ -212,6 +270,32 @@ mod tests {
             assert_eq!(config.security.session_ttl_minutes, 480);
             assert_eq!(config.database.url.expose(), "postgres://app:s3cret@db/govshare");
             assert!(!format!("{config:?}").contains("s3cret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn server_limits_and_hsts_come_from_the_server_section() {
+        figment::Jail::expect_with(|jail| {
+            let defaults = Config::load(Path::new("absent.toml")).map_err(|e| e.to_string())?;
+            let http = defaults.http_settings("节点".into());
+            assert_eq!(http.server, govshare_http::ServerLimits::default(), "the defaults are the server's own");
+            assert_eq!(http.hsts_max_age, None, "HSTS is off for plain-HTTP development");
+            jail.create_file(
+                "govshare.toml",
+                "[server]\nheader_read_timeout_secs = 3\nmax_connections = 50\nkeep_alive = false\nhsts = true\n",
+            )?;
+            jail.set_env("GOVSHARE__SERVER__REQUEST_TIMEOUT_SECS", "12");
+            let http =
+                Config::load(Path::new("govshare.toml")).map_err(|e| e.to_string())?.http_settings("节点".into());
+            assert_eq!(http.server.header_read_timeout, Duration::from_secs(3));
+            assert_eq!(http.server.request_timeout, Duration::from_secs(12));
+            assert_eq!(http.server.max_connections, 50);
+            assert!(!http.server.keep_alive);
+            assert_eq!(http.hsts_max_age, Some(Duration::from_secs(31_536_000)));
+            jail.create_file("govshare.toml", "[server]\nmax_connections = 0\n")?;
+            let err = Config::load(Path::new("govshare.toml")).unwrap_err().to_string();
+            assert!(err.contains("server.max_connections"), "{err}");
             Ok(())
         });
     }

@@ -10,13 +10,12 @@ pub mod obligations;
 
 use std::str::FromStr;
 
+use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
 use govshare_domain::ValidationError;
 use govshare_domain::org::{NewOrganisationInput, OrgId};
 use govshare_domain::principal::CredentialId;
@@ -30,6 +29,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::AppState;
 use crate::auth::{Caller, client_address, session_cookie};
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::Routes;
 use dto::*;
 
 /// JSON body extractor whose rejections are API errors naming what is wrong.
@@ -39,6 +39,9 @@ pub struct ApiJson<T>(pub T);
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::PayloadTooLarge;
+        }
         ApiError::bad_request(None, format!("请求体不是有效的 JSON 或缺少字段:{}", rejection.body_text()))
     }
 }
@@ -103,72 +106,79 @@ impl Modify for SecuritySchemes {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/me/org", put(switch_org))
-        .route("/api/v1/me/password", put(change_password))
-        .route("/api/v1/regions", get(list_regions).post(create_region))
-        .route("/api/v1/organisations", get(list_orgs).post(create_org))
-        .route("/api/v1/organisations/{org_id}", get(get_org).patch(update_org))
-        .route("/api/v1/organisations/{org_id}/members", get(list_members).post(create_member))
-        .route("/api/v1/organisations/{org_id}/members/roles", post(grant_role))
-        .route("/api/v1/organisations/{org_id}/members/{user_id}/roles/{role}", delete(revoke_role))
-        .route("/api/v1/organisations/{org_id}/members/{user_id}/disable", post(disable_member))
-        .route("/api/v1/organisations/{org_id}/members/{user_id}/enable", post(enable_member))
-        .route("/api/v1/organisations/{org_id}/members/{user_id}/password", put(reset_member_password))
-        .route("/api/v1/organisations/{org_id}/credentials", get(list_credentials).post(issue_credential))
-        .route("/api/v1/organisations/{org_id}/credentials/{credential_id}", delete(revoke_credential))
-        .route("/api/v1/audit", get(recent_audit))
-        .route("/api/v1/audit/verify", post(verify_audit))
-        .route("/api/v1/catalog", get(catalog::list).post(catalog::create))
-        .route("/api/v1/catalog/search", get(catalog::search))
-        .route("/api/v1/catalog/template.xlsx", get(interchange::template))
-        .route(
-            "/api/v1/catalog/import",
-            post(interchange::import)
-                .layer(axum::extract::DefaultBodyLimit::max(govshare_service::MAX_IMPORT_BYTES + 1024)),
+pub fn routes() -> Routes {
+    Routes::new()
+        .post("/api/v1/auth/login", login)
+        .post("/api/v1/auth/logout", logout)
+        .get("/api/v1/me", me)
+        .put("/api/v1/me/org", switch_org)
+        .put("/api/v1/me/password", change_password)
+        .get("/api/v1/regions", list_regions)
+        .post("/api/v1/regions", create_region)
+        .get("/api/v1/organisations", list_orgs)
+        .post("/api/v1/organisations", create_org)
+        .get("/api/v1/organisations/{org_id}", get_org)
+        .patch("/api/v1/organisations/{org_id}", update_org)
+        .get("/api/v1/organisations/{org_id}/members", list_members)
+        .post("/api/v1/organisations/{org_id}/members", create_member)
+        .post("/api/v1/organisations/{org_id}/members/roles", grant_role)
+        .delete("/api/v1/organisations/{org_id}/members/{user_id}/roles/{role}", revoke_role)
+        .post("/api/v1/organisations/{org_id}/members/{user_id}/disable", disable_member)
+        .post("/api/v1/organisations/{org_id}/members/{user_id}/enable", enable_member)
+        .put("/api/v1/organisations/{org_id}/members/{user_id}/password", reset_member_password)
+        .get("/api/v1/organisations/{org_id}/credentials", list_credentials)
+        .post("/api/v1/organisations/{org_id}/credentials", issue_credential)
+        .delete("/api/v1/organisations/{org_id}/credentials/{credential_id}", revoke_credential)
+        .get("/api/v1/audit", recent_audit)
+        .post("/api/v1/audit/verify", verify_audit)
+        .get("/api/v1/catalog", catalog::list)
+        .post("/api/v1/catalog", catalog::create)
+        .get("/api/v1/catalog/search", catalog::search)
+        .get("/api/v1/catalog/template.xlsx", interchange::template)
+        .limited(Method::POST, "/api/v1/catalog/import", interchange::import, govshare_service::MAX_IMPORT_BYTES + 1024)
+        .get("/api/v1/catalog/export.xlsx", interchange::export_xlsx)
+        .get("/api/v1/catalog/export.jsonld", interchange::export_dcat)
+        .get("/api/v1/catalog/{entry_id}", catalog::get)
+        .put("/api/v1/catalog/{entry_id}", catalog::edit)
+        .post("/api/v1/catalog/{entry_id}/assessments", catalog::attach_assessment)
+        .post("/api/v1/catalog/{entry_id}/submit", catalog::submit)
+        .post("/api/v1/catalog/{entry_id}/head-decision", catalog::head_decision)
+        .post("/api/v1/catalog/{entry_id}/review", catalog::review)
+        .get("/api/v1/catalog/{entry_id}/diff", catalog::version_diff)
+        .get("/api/v1/obligations", obligations::list)
+        .post("/api/v1/obligations", obligations::record)
+        .post("/api/v1/obligations/{obligation_id}/extension", obligations::request_extension)
+        .post("/api/v1/obligations/{obligation_id}/extension-decision", obligations::decide_extension)
+        .get("/api/v1/sources", obligations::list_sources)
+        .post("/api/v1/sources", obligations::designate)
+        .post("/api/v1/sources/check", obligations::check)
+        .get("/api/v1/applications", applications::list)
+        .post("/api/v1/applications", applications::create)
+        .get("/api/v1/applications/{application_id}", applications::get)
+        .post("/api/v1/applications/{application_id}/steps", applications::step)
+        .get("/api/v1/deadlines/overdue", applications::overdue)
+        .get("/api/v1/catalog/{entry_id}/source", data::get_source)
+        .put("/api/v1/catalog/{entry_id}/source", data::bind_source)
+        .limited(Method::POST, "/api/v1/catalog/{entry_id}/source/load", data::load_source, data::MAX_UPLOAD_BYTES)
+        .post("/api/v1/applications/{application_id}/grant", data::create_grant)
+        .get("/api/v1/grants", data::list_grants)
+        .get("/api/v1/grants/{grant_id}", data::get_grant)
+        .post("/api/v1/grants/{grant_id}/state", data::grant_action)
+        .get("/api/v1/data/{grant_id}/records", data::query)
+        .get("/api/v1/data/{grant_id}/records/{key}", data::lookup)
+        .post("/api/v1/data/{grant_id}/verify", data::verify)
+        .get("/api/v1/data/{grant_id}/changes", data::changes)
+        .get("/api/v1/data/{grant_id}/download", data::download)
+        .get("/api/v1/node/signing-key", data::signing_key)
+        .get("/api/v1/usage", data::usage)
+        .get("/bench/baseline/{entry_id}/{key}", data::baseline)
+        .get("/api/v1/notifications", catalog::notifications)
+        .post("/api/v1/notifications/{notification_id}/read", catalog::mark_read)
+        .get("/api/openapi.json", || async { Json(ApiDoc::openapi()) })
+        .merge_foreign(
+            SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", ApiDoc::openapi()).into(),
+            &["/api/docs", "/api/docs/", "/api/docs/{*rest}", "/api/docs/openapi.json"],
         )
-        .route("/api/v1/catalog/export.xlsx", get(interchange::export_xlsx))
-        .route("/api/v1/catalog/export.jsonld", get(interchange::export_dcat))
-        .route("/api/v1/catalog/{entry_id}", get(catalog::get).put(catalog::edit))
-        .route("/api/v1/catalog/{entry_id}/assessments", post(catalog::attach_assessment))
-        .route("/api/v1/catalog/{entry_id}/submit", post(catalog::submit))
-        .route("/api/v1/catalog/{entry_id}/head-decision", post(catalog::head_decision))
-        .route("/api/v1/catalog/{entry_id}/review", post(catalog::review))
-        .route("/api/v1/catalog/{entry_id}/diff", get(catalog::version_diff))
-        .route("/api/v1/obligations", get(obligations::list).post(obligations::record))
-        .route("/api/v1/obligations/{obligation_id}/extension", post(obligations::request_extension))
-        .route("/api/v1/obligations/{obligation_id}/extension-decision", post(obligations::decide_extension))
-        .route("/api/v1/sources", get(obligations::list_sources).post(obligations::designate))
-        .route("/api/v1/sources/check", post(obligations::check))
-        .route("/api/v1/applications", get(applications::list).post(applications::create))
-        .route("/api/v1/applications/{application_id}", get(applications::get))
-        .route("/api/v1/applications/{application_id}/steps", post(applications::step))
-        .route("/api/v1/deadlines/overdue", get(applications::overdue))
-        .route("/api/v1/catalog/{entry_id}/source", get(data::get_source).put(data::bind_source))
-        .route(
-            "/api/v1/catalog/{entry_id}/source/load",
-            post(data::load_source).layer(axum::extract::DefaultBodyLimit::max(data::MAX_UPLOAD_BYTES)),
-        )
-        .route("/api/v1/applications/{application_id}/grant", post(data::create_grant))
-        .route("/api/v1/grants", get(data::list_grants))
-        .route("/api/v1/grants/{grant_id}", get(data::get_grant))
-        .route("/api/v1/grants/{grant_id}/state", post(data::grant_action))
-        .route("/api/v1/data/{grant_id}/records", get(data::query))
-        .route("/api/v1/data/{grant_id}/records/{key}", get(data::lookup))
-        .route("/api/v1/data/{grant_id}/verify", post(data::verify))
-        .route("/api/v1/data/{grant_id}/changes", get(data::changes))
-        .route("/api/v1/data/{grant_id}/download", get(data::download))
-        .route("/api/v1/node/signing-key", get(data::signing_key))
-        .route("/api/v1/usage", get(data::usage))
-        .route("/bench/baseline/{entry_id}/{key}", get(data::baseline))
-        .route("/api/v1/notifications", get(catalog::notifications))
-        .route("/api/v1/notifications/{notification_id}/read", post(catalog::mark_read))
-        .route("/api/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
-        .merge(SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", ApiDoc::openapi()))
 }
 
 /// The caller's address, for login throttling.
@@ -209,11 +219,13 @@ async fn login(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "session", security(("session" = [])),
-    responses((status = 204), (status = 401, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    if let Some(session) = &caller.session {
-        state.services.logout(&caller.principal, session).await?;
-    }
+    // A business system has no session to end.
+    let session = caller.session.as_ref().ok_or_else(|| {
+        ApiError::Service(govshare_service::ServiceError::Forbidden("只有控制台会话可以退出登录".into()))
+    })?;
+    state.services.logout(&caller.principal, session).await?;
     let cookie = session_cookie(None, chrono::Duration::zero(), state.settings.cookie_secure);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }

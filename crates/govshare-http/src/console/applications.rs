@@ -237,7 +237,6 @@ struct NewPage {
     items: Vec<Choice>,
     methods: Vec<Choice>,
     form: RequestForm,
-    status_is_error: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -281,11 +280,10 @@ async fn new_page(state: &AppState, caller: &Caller, entry: &str, form: RequestF
         reply_days: if attribute == govshare_domain::catalog::SharingAttribute::Unconditional { 1 } else { 10 },
         items: item_choices(c),
         methods: method_choices(c),
-        status_is_error: feedback.error.is_some(),
         feedback,
         form,
     };
-    let status = if page.status_is_error { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = page.feedback.status();
     Ok(render(status, &page))
 }
 
@@ -488,10 +486,7 @@ async fn detail_page(
         methods: content.as_ref().map(method_choices).unwrap_or_default(),
         form: typed.unwrap_or_else(|| RequestForm::from_request(&s.request)),
     };
-    let status = match &page.feedback.error {
-        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        None => StatusCode::OK,
-    };
+    let status = page.feedback.status();
     Ok(render(status, &page))
 }
 

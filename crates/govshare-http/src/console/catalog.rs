@@ -450,7 +450,7 @@ struct EditPage {
 
 fn edit_page(state: &AppState, layout: Layout, feedback: Feedback, action: String, form: EntryForm) -> Response {
     let scheme = &state.services.settings().grade_scheme;
-    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let status = feedback.status();
     let page = EditPage {
         layout,
         feedback,
@@ -502,6 +502,9 @@ pub async fn edit_form(
 ) -> PageResult {
     let id = entry_id(&id)?;
     let entry = state.services.get_entry(&caller.principal, id).await.map_err(fail)?;
+    // The form is only for those who may save it (the POST is refused by the use case for anyone else).
+    check(&caller.principal, Action::DraftCatalog(entry.provider))
+        .map_err(|denied| fail(ServiceError::Forbidden(denied.to_string())))?;
     let layout = frame(&state, &caller, "编辑目录", "/console/catalog/mine").await?;
     let form = EntryForm::from_content(&entry.latest().content);
     Ok(edit_page(&state, layout, Feedback::default(), format!("/console/catalog/{id}/edit"), form))
@@ -646,7 +649,7 @@ pub(super) async fn detail_page(
         source: super::grants::source_section(state, caller, &entry).await,
         shown,
     };
-    let status = page.feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::CONFLICT);
+    let status = page.feedback.status();
     Ok(render(status, &page))
 }
 
@@ -745,6 +748,7 @@ pub async fn notifications(State(state): State<AppState>, ConsoleCaller(caller):
     Ok(render(StatusCode::OK, &NotificationsPage { layout, feedback: Feedback::default(), items }))
 }
 
+/// Opening a notification marks it read, so it is a POST (a GET never changes state), then goes to its page.
 pub async fn open_notification(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,

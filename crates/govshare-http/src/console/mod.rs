@@ -12,83 +12,91 @@ mod obligations;
 mod pages;
 mod view;
 
-use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 
-use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::routes::Routes;
 
 pub use view::error_page;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/console") }))
-        .route("/login", get(pages::login_form).post(pages::login_submit))
-        .route("/logout", post(pages::logout))
-        .route("/console", get(pages::home))
-        .route("/console/switch-org", post(pages::switch_org))
-        .route("/console/org", get(pages::own_org))
-        .route("/console/org/work-unit", post(pages::update_work_unit))
-        .route("/console/users", get(pages::users).post(pages::create_user))
-        .route("/console/users/grant", post(pages::grant_role))
-        .route("/console/users/{user_id}/revoke", post(pages::revoke_role))
-        .route("/console/users/{user_id}/disable", post(pages::disable_user))
-        .route("/console/users/{user_id}/enable", post(pages::enable_user))
-        .route("/console/users/{user_id}/password", post(pages::reset_password))
-        .route("/console/credentials", get(pages::credentials).post(pages::issue_credential))
-        .route("/console/credentials/{credential_id}/revoke", post(pages::revoke_credential))
-        .route("/console/organisations", get(pages::organisations).post(pages::create_org))
-        .route("/console/regions", post(pages::create_region))
-        .route("/console/audit", get(pages::audit))
-        .route("/console/audit/verify", post(pages::verify_audit))
-        .route("/console/account", get(pages::account).post(pages::change_password))
-        .route("/console/catalog", get(catalog::published))
-        .route("/console/catalog/mine", get(catalog::mine))
-        .route("/console/catalog/review", get(catalog::review_queue))
-        .route(
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/", || async { Redirect::to("/console") })
+        .get("/login", pages::login_form)
+        .post("/login", pages::login_submit)
+        .post("/logout", pages::logout)
+        .get("/console", pages::home)
+        .post("/console/switch-org", pages::switch_org)
+        .get("/console/org", pages::own_org)
+        .post("/console/org/work-unit", pages::update_work_unit)
+        .get("/console/users", pages::users)
+        .post("/console/users", pages::create_user)
+        .post("/console/users/grant", pages::grant_role)
+        .post("/console/users/{user_id}/revoke", pages::revoke_role)
+        .post("/console/users/{user_id}/disable", pages::disable_user)
+        .post("/console/users/{user_id}/enable", pages::enable_user)
+        .post("/console/users/{user_id}/password", pages::reset_password)
+        .get("/console/credentials", pages::credentials)
+        .post("/console/credentials", pages::issue_credential)
+        .post("/console/credentials/{credential_id}/revoke", pages::revoke_credential)
+        .get("/console/organisations", pages::organisations)
+        .post("/console/organisations", pages::create_org)
+        .post("/console/regions", pages::create_region)
+        .get("/console/audit", pages::audit)
+        .post("/console/audit/verify", pages::verify_audit)
+        .get("/console/account", pages::account)
+        .post("/console/account", pages::change_password)
+        .get("/console/catalog", catalog::published)
+        .get("/console/catalog/mine", catalog::mine)
+        .get("/console/catalog/review", catalog::review_queue)
+        .limited(
+            Method::POST,
             "/console/catalog/import",
-            post(interchange::import)
-                .layer(axum::extract::DefaultBodyLimit::max(govshare_service::MAX_IMPORT_BYTES + 64 * 1024)),
+            interchange::import,
+            govshare_service::MAX_IMPORT_BYTES + 64 * 1024,
         )
-        .route("/console/catalog/obligations", get(obligations::obligations).post(obligations::record))
-        .route("/console/catalog/obligations/{obligation_id}/extension/{step}", post(obligations::extension))
-        .route("/console/catalog/sources", get(obligations::sources).post(obligations::designate))
-        .route("/console/catalog/sources/check", post(obligations::check_fields))
-        .route("/console/catalog/new", get(catalog::new_form).post(catalog::create))
-        .route("/console/catalog/{entry_id}", get(catalog::detail))
-        .route("/console/catalog/{entry_id}/edit", get(catalog::edit_form).post(catalog::edit))
-        .route("/console/catalog/{entry_id}/{action}", post(catalog::act))
+        .get("/console/catalog/obligations", obligations::obligations)
+        .post("/console/catalog/obligations", obligations::record)
+        .post("/console/catalog/obligations/{obligation_id}/extension/{step}", obligations::extension)
+        .get("/console/catalog/sources", obligations::sources)
+        .post("/console/catalog/sources", obligations::designate)
+        .post("/console/catalog/sources/check", obligations::check_fields)
+        .get("/console/catalog/new", catalog::new_form)
+        .post("/console/catalog/new", catalog::create)
+        .get("/console/catalog/{entry_id}", catalog::detail)
+        .get("/console/catalog/{entry_id}/edit", catalog::edit_form)
+        .post("/console/catalog/{entry_id}/edit", catalog::edit)
+        .post("/console/catalog/{entry_id}/{action}", catalog::act)
         // More specific than `{entry_id}/{action}`: the router prefers the static segment.
-        .route("/console/catalog/{entry_id}/source", post(grants::bind_source))
-        .route(
+        .post("/console/catalog/{entry_id}/source", grants::bind_source)
+        .limited(
+            Method::POST,
             "/console/catalog/{entry_id}/source/load",
-            post(grants::load_source)
-                .layer(axum::extract::DefaultBodyLimit::max(grants::MAX_CONSOLE_LOAD_BYTES + 64 * 1024)),
+            grants::load_source,
+            grants::MAX_CONSOLE_LOAD_BYTES + 64 * 1024,
         )
-        .route("/console/applications", get(applications::list).post(applications::create))
-        .route("/console/applications/new", get(applications::new_form))
-        .route("/console/applications/{application_id}", get(applications::detail))
-        .route("/console/applications/{application_id}/step", post(applications::step))
-        .route("/console/applications/{application_id}/grant", post(applications::create_grant))
-        .route("/console/grants", get(grants::list))
-        .route("/console/grants/{grant_id}", get(grants::detail))
-        .route("/console/grants/{grant_id}/state", post(grants::change_state))
-        .route("/console/usage", get(grants::usage))
-        .route("/console/notifications", get(catalog::notifications))
-        .route("/console/notifications/{notification_id}", get(catalog::open_notification))
-        .route(
-            "/static/app.css",
-            get(|| async { static_file("text/css; charset=utf-8", include_str!("../../static/app.css")) }),
-        )
-        .route(
-            "/static/app.js",
-            get(|| async { static_file("text/javascript; charset=utf-8", include_str!("../../static/app.js")) }),
-        )
+        .get("/console/applications", applications::list)
+        .post("/console/applications", applications::create)
+        .get("/console/applications/new", applications::new_form)
+        .get("/console/applications/{application_id}", applications::detail)
+        .post("/console/applications/{application_id}/step", applications::step)
+        .post("/console/applications/{application_id}/grant", applications::create_grant)
+        .get("/console/grants", grants::list)
+        .get("/console/grants/{grant_id}", grants::detail)
+        .post("/console/grants/{grant_id}/state", grants::change_state)
+        .get("/console/usage", grants::usage)
+        .get("/console/notifications", catalog::notifications)
+        .post("/console/notifications/{notification_id}/read", catalog::open_notification)
+        .get("/static/app.css", || async {
+            static_file("text/css; charset=utf-8", include_str!("../../static/app.css"))
+        })
+        .get("/static/app.js", || async {
+            static_file("text/javascript; charset=utf-8", include_str!("../../static/app.js"))
+        })
 }
 
 fn static_file(content_type: &'static str, body: &'static str) -> Response {

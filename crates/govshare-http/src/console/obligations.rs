@@ -4,7 +4,6 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use govshare_domain::authz::{Action, check};
 use govshare_domain::catalog::EntryId;
@@ -144,7 +143,7 @@ async fn obligations_page(state: &AppState, caller: &Caller, feedback: Feedback)
         kinds: TriggerKind::ALL.iter().map(|k| (k.code(), k.label())).collect(),
         today: state.services.now().with_timezone(&govshare_domain::calendar::beijing()).date_naive().to_string(),
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render(page.feedback.status(), &page))
 }
 
 pub async fn obligations(
@@ -325,7 +324,7 @@ async fn sources_page(
         checked: checks.is_some(),
         checks: checks.unwrap_or_default(),
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render(page.feedback.status(), &page))
 }
 
 pub async fn sources(

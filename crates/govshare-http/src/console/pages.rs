@@ -73,6 +73,7 @@ struct LoginPage {
     error: Option<String>,
     username: String,
     next: String,
+    csrf: String,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -80,12 +81,67 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-/// Only same-site paths are followed after sign-in, never another origin.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/console".to_owned(),
+/// Only same-site relative paths are followed after sign-in, never another origin: one leading `/` but not
+/// `//` (another host), no backslash anywhere (browsers read `/\` as `//`), no control character (browsers drop
+/// tab, CR and LF from URLs, so `/\t/evil.example` is `//evil.example`; CR and LF cannot be in a header).
+/// Anything else goes to the console's home. Spaces and non-ASCII characters are percent-encoded, so the
+/// result is always a valid `Location`.
+pub(crate) fn safe_next(next: Option<&str>) -> String {
+    const HOME: &str = "/console";
+    let Some(next) = next else { return HOME.to_owned() };
+    let mut chars = next.chars();
+    let well_formed = chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    if !well_formed {
+        return HOME.to_owned();
     }
+    let mut safe = String::with_capacity(next.len());
+    for c in next.chars() {
+        if c.is_ascii_graphic() {
+            safe.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for byte in c.encode_utf8(&mut buf).bytes() {
+                safe.push_str(&format!("%{byte:02X}"));
+            }
+        }
+    }
+    safe
+}
+
+/// The login form's CSRF cookie (double submit): the form carries the same random value as a hidden field, so a
+/// form posted from another site (which cannot read or set the cookie) signs nobody in.
+const LOGIN_CSRF_COOKIE: &str = "govshare_login_csrf";
+
+fn login_csrf_cookie(token: &str, secure: bool) -> String {
+    cookie::Cookie::build((LOGIN_CSRF_COOKIE, token.to_owned()))
+        .path("/login")
+        .http_only(true)
+        .secure(secure)
+        .same_site(cookie::SameSite::Strict)
+        .max_age(cookie::time::Duration::hours(2))
+        .build()
+        .to_string()
+}
+
+fn login_csrf_sent(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// The login form with a fresh CSRF token, in its cookie and its hidden field.
+fn login_page(state: &AppState, status: StatusCode, error: Option<String>, username: String, next: String) -> Response {
+    let csrf = govshare_service::secrets::random_token();
+    let cookie = login_csrf_cookie(&csrf, state.settings.cookie_secure);
+    let page = LoginPage { node_name: state.settings.node_name.clone(), error, username, next, csrf };
+    ([(header::SET_COOKIE, cookie)], render(status, &page)).into_response()
 }
 
 pub async fn login_form(
@@ -97,10 +153,7 @@ pub async fn login_form(
     if caller.is_some_and(|c| c.session.is_some()) {
         return Redirect::to(&next).into_response();
     }
-    render(
-        StatusCode::OK,
-        &LoginPage { node_name: state.settings.node_name.clone(), error: None, username: String::new(), next },
-    )
+    login_page(&state, StatusCode::OK, None, String::new(), next)
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +164,8 @@ pub struct LoginForm {
     password: String,
     #[serde(default)]
     next: Option<String>,
+    #[serde(default)]
+    login_csrf: String,
 }
 
 pub async fn login_submit(
@@ -120,6 +175,13 @@ pub async fn login_submit(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref());
+    let csrf_ok = login_csrf_sent(&headers)
+        .is_some_and(|sent| !sent.is_empty() && govshare_service::secrets::digests_equal(&sent, &form.login_csrf));
+    if !csrf_ok {
+        tracing::warn!("login form posted without its CSRF token");
+        let error = "登录页面已过期或来源不可信,请重新输入用户名和密码后登录。".to_owned();
+        return login_page(&state, StatusCode::FORBIDDEN, Some(error), form.username, next);
+    }
     let device = crate::auth::device_token(&headers);
     match state.services.login(&form.username, &form.password, &client, device.as_deref()).await {
         Ok(done) => {
@@ -130,13 +192,7 @@ pub async fn login_submit(
             (cookies, Redirect::to(&next)).into_response()
         }
         Err(err @ (ServiceError::Unauthenticated { .. } | ServiceError::RateLimited { .. })) => {
-            let page = LoginPage {
-                node_name: state.settings.node_name.clone(),
-                error: Some(err.to_string()),
-                username: form.username,
-                next,
-            };
-            render(status_for(&err), &page)
+            login_page(&state, status_for(&err), Some(err.to_string()), form.username, next)
         }
         Err(err) => fail(err),
     }
@@ -277,7 +333,7 @@ async fn own_org_page(state: &AppState, caller: &Caller, feedback: Feedback) -> 
     let can_edit =
         govshare_domain::authz::check(&caller.principal, govshare_domain::authz::Action::EditOrganisation(org_id))
             .is_ok();
-    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let status = feedback.status();
     Ok(render(status, &OrgPage { layout, feedback, org: org_view(state, org).await, head_name, can_edit }))
 }
 
@@ -380,7 +436,7 @@ async fn users_page(state: &AppState, caller: &Caller, feedback: Feedback, form:
             is_self: Some(m.user.id) == me,
         })
         .collect();
-    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let status = feedback.status();
     let page = UsersPage {
         layout,
         feedback,
@@ -565,7 +621,7 @@ async fn credentials_page(
             }
         })
         .collect();
-    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let status = feedback.status();
     let page = CredentialsPage {
         layout,
         feedback,
@@ -702,7 +758,7 @@ async fn organisations_page(state: &AppState, caller: &Caller, feedback: Feedbac
         }
         org_views.push(view);
     }
-    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let status = feedback.status();
     Ok(render(status, &OrganisationsPage { layout, feedback, regions: region_views, orgs: org_views, form }))
 }
 
@@ -846,7 +902,7 @@ struct AccountPage {
 async fn account_page(state: &AppState, caller: &Caller, feedback: Feedback) -> PageResult {
     let layout = layout(state, caller, "本人账号", "/console/account").await?;
     let roles: Vec<Role> = caller.principal.roles.iter().copied().collect();
-    let status = feedback.error.as_ref().map_or(StatusCode::OK, |_| StatusCode::UNPROCESSABLE_ENTITY);
+    let status = feedback.status();
     Ok(render(status, &AccountPage { layout, feedback, roles: role_labels(&roles) }))
 }
 

@@ -58,6 +58,8 @@ pub struct Feedback {
     pub error: Option<String>,
     /// The field the error is about, so the form can mark it.
     pub error_field: Option<String>,
+    /// The HTTP status of the error (a refusal is 403, a conflict 409); 422 for an error without one.
+    pub error_status: Option<StatusCode>,
 }
 
 impl Feedback {
@@ -70,7 +72,22 @@ impl Feedback {
             ServiceError::Validation(v) => Some(v.field.to_string()),
             _ => None,
         };
-        Feedback { notice: None, error: Some(err.to_string()), error_field: field }
+        Feedback {
+            notice: None,
+            error: Some(err.to_string()),
+            error_field: field,
+            error_status: Some(crate::error::ApiError::status_of(err)),
+        }
+    }
+
+    /// The status of the page showing this feedback: 200, or the error's own status, so that a refused action
+    /// is a 403 for clients and monitors as it is in the API.
+    pub fn status(&self) -> StatusCode {
+        match (&self.error, self.error_status) {
+            (None, _) => StatusCode::OK,
+            (Some(_), Some(status)) => status,
+            (Some(_), None) => StatusCode::UNPROCESSABLE_ENTITY,
+        }
     }
 
     pub fn field_error(&self, field: &str) -> bool {

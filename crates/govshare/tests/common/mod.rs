@@ -55,23 +55,30 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempD
     }
 }
 
+/// The HTTP settings of the test server: as in production (with the bench's baseline route).
+pub fn test_settings() -> HttpSettings {
+    HttpSettings { cookie_secure: true, node_name: "测试节点".into(), bench_baseline: true, ..Default::default() }
+}
+
 pub async fn spawn(backend: Backend) -> TestApp {
+    spawn_with(backend, test_settings()).await
+}
+
+/// `spawn` with other HTTP settings (timeouts, connection limits, HSTS).
+pub async fn spawn_with(backend: Backend, settings: HttpSettings) -> TestApp {
     let (db_url, dir) = fresh_database(backend).await;
     let store = govshare::open_store(&db_url).await.expect("store opens");
     let clock = TestClock(Arc::new(Mutex::new(Utc::now())));
     let services = Services::new(store, SecuritySettings::default()).with_clock(Arc::new(clock.clone()));
     govshare::demo::seed(&services).await.expect("demo seeds");
-    let (base, tx) = serve(services.clone()).await;
+    let (base, tx) = serve(services.clone(), settings).await;
     TestApp { base, db_url, services, clock, _dir: dir, _shutdown: tx }
 }
 
-async fn serve(services: Services) -> (String, tokio::sync::oneshot::Sender<()>) {
+async fn serve(services: Services, settings: HttpSettings) -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(
-        services,
-        HttpSettings { cookie_secure: true, node_name: "测试节点".into(), bench_baseline: true },
-    );
+    let state = AppState::new(services, settings);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(govshare_http::serve(listener, state, async {
         let _ = rx.await;
@@ -89,7 +96,7 @@ pub struct Instance {
 pub async fn another_instance(app: &TestApp) -> Instance {
     let store = govshare::open_store(&app.db_url).await.expect("store opens");
     let services = Services::new(store, SecuritySettings::default()).with_clock(Arc::new(app.clock.clone()));
-    let (base, tx) = serve(services.clone()).await;
+    let (base, tx) = serve(services.clone(), test_settings()).await;
     Instance { base, services, _shutdown: tx }
 }
 
