@@ -48,7 +48,18 @@ pub struct Config {
     pub server: ServerConfig,
     pub security: SecurityConfig,
     pub catalog: CatalogConfig,
+    pub audit: AuditConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditConfig {
+    /// Seconds between signed checkpoints of the audit chain's head (only when the head moved). Records appended
+    /// after the newest checkpoint are the ones an insider with database access could still cut unnoticed.
+    pub checkpoint_interval_secs: u64,
+    /// The directory of the checkpoint file (`checkpoints.jsonl`), outside the database; default: `checkpoints/`
+    /// beside the node key file. Put it, or a copy of it, where database administrators cannot write.
+    pub checkpoint_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -122,6 +133,7 @@ impl Default for Config {
                 grade_classes: govshare_domain::catalog::GradeScheme::default().classes,
                 grade_max_level: govshare_domain::catalog::GradeScheme::default().max_level,
             },
+            audit: AuditConfig { checkpoint_interval_secs: 300, checkpoint_dir: None },
             log: LogConfig { format: "text".into(), filter: "info".into() },
         }
     }
@@ -153,6 +165,7 @@ impl Config {
             "server.search_sync_interval_secs must be at least 1"
         );
         anyhow::ensure!(self.server.deadline_interval_secs >= 1, "server.deadline_interval_secs must be at least 1");
+        anyhow::ensure!(self.audit.checkpoint_interval_secs >= 1, "audit.checkpoint_interval_secs must be at least 1");
         anyhow::ensure!(!self.catalog.grade_classes.is_empty(), "catalog.grade_classes must name at least one class");
         anyhow::ensure!(
             (1..=9).contains(&self.catalog.grade_max_level),
@@ -164,6 +177,13 @@ impl Config {
             self.log.format
         );
         Ok(())
+    }
+
+    /// Where signed checkpoints are kept: `audit.checkpoint_dir`, or `checkpoints/` beside the node key file.
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.audit.checkpoint_dir.clone().unwrap_or_else(|| {
+            self.security.node_key_file.parent().unwrap_or_else(|| Path::new("")).join("checkpoints")
+        })
     }
 
     pub fn security_settings(&self) -> govshare_service::SecuritySettings {
