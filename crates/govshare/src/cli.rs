@@ -341,7 +341,7 @@ async fn audit(services: &Services, operator: &Principal, command: AuditCommand)
             }
             if !v.missing_guards.is_empty() {
                 println!(
-                    "APPEND-ONLY GUARDS MISSING: {} (someone with database access removed, altered or disabled them;                      restore them with `govshare audit restore-guards`)",
+                    "APPEND-ONLY GUARDS MISSING: {} (someone with database access removed, altered or disabled them; restore them with `govshare audit restore-guards`)",
                     v.missing_guards.join(", ")
                 );
             }
