@@ -100,9 +100,14 @@ async fn chain_head(conn: &mut PgConnection) -> Result<(i64, Digest)> {
 async fn append(conn: &mut PgConnection, event: &AuditEvent) -> Result<AuditRecord> {
     let (seq, prev) = chain_head(conn).await?;
     let record = AuditRecord::seal(seq + 1, Utc::now(), event, prev);
+    // One round trip for the record and the head: the head lock is held until commit, so every statement after
+    // it lengthens the time other appends wait.
     sqlx::query(
-        "INSERT INTO audit_log (seq, at, actor, org_id, action, object_type, object_id, detail, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "WITH appended AS (
+             INSERT INTO audit_log (seq, at, actor, org_id, action, object_type, object_id, detail, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq, hash
+         )
+         UPDATE audit_head SET seq = appended.seq, hash = appended.hash FROM appended WHERE id = 1",
     )
     .bind(record.seq)
     .bind(record.at)
@@ -117,12 +122,6 @@ async fn append(conn: &mut PgConnection, event: &AuditEvent) -> Result<AuditReco
     .execute(&mut *conn)
     .await
     .map_err(db)?;
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(record.seq)
-        .bind(record.hash.as_slice())
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
     Ok(record)
 }
 
@@ -847,8 +846,11 @@ impl Store for PgStore {
         data::usage(&self.reader, filter, limit).await
     }
 
+    /// One: every usage batch appends its seal to the chain, and chain appends serialise on the `audit_head` lock
+    /// until commit, so parallel batches would only wait for each other holding small batches. One writer lets
+    /// every record that arrives meanwhile join the next batch (measured: see README, Benchmarks).
     fn parallel_writes(&self) -> usize {
-        4
+        1
     }
 
     async fn usage_rows_since(&self, grant: GrantId, since: DateTime<Utc>) -> Result<u64> {
