@@ -629,3 +629,69 @@ async fn evidence_verifies_offline_and_tampered_evidence_is_refused(backend: Bac
     let (code, out) = node.verify();
     assert_eq!(code, 0, "{out}");
 }
+
+/// Upgrading a node that kept usage records before seals existed seals them once, in the start that migrates; a
+/// restart after rows were forged into that batch does not seal them (SQLite: the schema is built up to 0006 from
+/// the shipped migration files, as an old release would have left it).
+#[tokio::test]
+async fn pre_existing_usage_records_are_sealed_once_on_upgrade() {
+    let (db_url, _dir) = fresh_database(Backend::Sqlite).await;
+    let old_migrations = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../govshare-store-sqlite/migrations");
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0007" {
+            std::fs::copy(&path, old_migrations.path().join(name)).unwrap();
+        }
+    }
+    let options =
+        <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&db_url).unwrap().create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+    sqlx::migrate::Migrator::new(old_migrations.path()).await.unwrap().run(&mut conn).await.unwrap();
+    let insert = |id: &str, second: i64| {
+        let at = chrono::DateTime::from_timestamp(1_790_000_000 + second, 0).unwrap();
+        let record = serde_json::json!({
+            "id": id, "at": at, "requester": uuid::Uuid::nil(), "provider": uuid::Uuid::nil(),
+            "actor": "system:x", "system": null, "grant": null, "entry": uuid::Uuid::nil(), "purpose": "核验",
+            "operation": "lookup", "items": [], "rows": 1, "result": "ok", "latency_us": 5
+        });
+        format!(
+            "INSERT INTO usage_records (id, at, requester, provider, grant_id, entry_id, rows, document)
+             VALUES ('{id}', {micros}, '{nil}', '{nil}', NULL, '{nil}', 1, '{record}')",
+            nil = uuid::Uuid::nil(),
+            micros = at.timestamp_micros()
+        )
+    };
+    for n in 0..3 {
+        let id = uuid::Uuid::from_u128(n + 1).to_string();
+        sqlx::query(&insert(&id, n as i64)).execute(&mut conn).await.unwrap();
+    }
+    drop(conn);
+
+    // The upgrade: migration 0007, then the one legacy seal.
+    let store = govshare::open_store(&db_url).await.unwrap();
+    let head = store.audit_head().await.unwrap().unwrap();
+    let seal = store.seal_record(uuid::Uuid::nil()).await.unwrap().unwrap();
+    assert_eq!(seal.seq, head.seq);
+    assert!(seal.detail.contains("\"legacy\":true") && seal.detail.contains("\"count\":3"), "{}", seal.detail);
+    let node = Node::new(&db_url);
+    let (code, out) = node.verify();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("3 usage records match their seals"), "{out}");
+
+    // A forged row put into the pre-existing batch, then restarts: nothing more is sealed, the forgery stays found.
+    let forged = insert(&uuid::Uuid::from_u128(99).to_string(), 100)
+        .replace("document)", "document, seal_id, seal_position)")
+        .replace("}')", &format!("}}', '{}', 3)", uuid::Uuid::nil()));
+    tamper(Backend::Sqlite, &db_url, &["DROP TRIGGER usage_records_no_update", &forged]).await.unwrap();
+    node.restore_guards();
+    drop(store);
+    let store = govshare::open_store(&db_url).await.unwrap();
+    let again = govshare::open_store(&db_url).await.unwrap();
+    assert_eq!(again.audit_head().await.unwrap().unwrap().seq, head.seq + 1, "only the guards' restoration was added");
+    drop((store, again));
+    let (code, out) = node.verify();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("usage records were inserted into the batch sealed by record"), "{out}");
+}
