@@ -8,7 +8,7 @@
 use std::fmt;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sm3::{Digest as _, Sm3};
 
 use crate::org::OrgId;
@@ -52,7 +52,7 @@ impl AuditEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     pub seq: i64,
     pub at: DateTime<Utc>,
@@ -63,14 +63,47 @@ pub struct AuditRecord {
     pub object_id: String,
     /// The event's detail as compact JSON text; the exact text is what the digest covers.
     pub detail: String,
-    #[serde(serialize_with = "hex_digest")]
+    #[serde(with = "hex_digest")]
     pub prev_hash: Digest,
-    #[serde(serialize_with = "hex_digest")]
+    #[serde(with = "hex_digest")]
     pub hash: Digest,
 }
 
-fn hex_digest<S: serde::Serializer>(d: &Digest, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&hex::encode(d))
+/// A digest as 64 hex digits in JSON (records, checkpoints, evidence files).
+pub mod hex_digest {
+    use super::Digest;
+
+    pub fn serialize<S: serde::Serializer>(d: &Digest, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(d))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        parse(&text).ok_or_else(|| serde::de::Error::custom("a digest must be 64 hex digits"))
+    }
+
+    pub fn parse(text: &str) -> Option<Digest> {
+        hex::decode(text).ok()?.try_into().ok()
+    }
+}
+
+/// A list of digests as hex strings in JSON (Merkle paths).
+pub mod hex_digests {
+    use super::Digest;
+
+    pub fn serialize<S: serde::Serializer>(ds: &[Digest], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(ds.iter().map(hex::encode))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Digest>, D::Error> {
+        let texts: Vec<String> = serde::Deserialize::deserialize(d)?;
+        texts
+            .iter()
+            .map(|t| {
+                super::hex_digest::parse(t).ok_or_else(|| serde::de::Error::custom("a digest must be 64 hex digits"))
+            })
+            .collect()
+    }
 }
 
 fn put(hasher: &mut Sm3, bytes: &[u8]) {
@@ -135,15 +168,48 @@ pub enum ChainBreak {
     Truncated { last_seq: i64, head_seq: i64 },
     /// The head does not match the last record.
     HeadMismatch { head_seq: i64 },
+    /// The usage records sealed by record `seal_seq` are not as many as it sealed: some were removed or forged
+    /// ones were added.
+    UsageCount { seal_seq: i64, expected: u64, found: u64 },
+    /// The usage records sealed by record `seal_seq` do not hold positions 0, 1, 2, …: one was renumbered.
+    UsageOrder { seal_seq: i64, position: i64 },
+    /// A usage record's columns (requester, provider, grant, time, …) disagree with its sealed document.
+    UsageColumns { seal_seq: i64, usage_id: uuid::Uuid },
+    /// The usage records sealed by record `seal_seq` no longer hash to its Merkle root: one was altered, or
+    /// records were reordered.
+    UsageAltered { seal_seq: i64 },
+    /// Usage records that no seal in the chain covers: forged records were inserted.
+    UsageUnsealed { count: u64, last_seq: i64 },
+    /// A seal of pre-existing usage records after usage records were already sealed batch by batch: someone
+    /// got records sealed as "pre-existing" that were not.
+    LateLegacySeal { seq: i64 },
+    /// A checkpoint's SM2 signature does not verify with the node's public key.
+    CheckpointSignature { seq: i64 },
+    /// The record at a signed checkpoint's sequence number is not the record that was signed: the chain was
+    /// rewritten (e.g. a record altered and every later digest recomputed).
+    CheckpointMismatch { seq: i64 },
+    /// The chain ends before the newest signed checkpoint: records were cut from the end and the head moved
+    /// back, or the log was emptied.
+    BehindCheckpoint { last_seq: i64, checkpoint_seq: i64 },
 }
 
 impl ChainBreak {
+    /// The sequence number of the record where the break is found.
     pub fn seq(&self) -> i64 {
         match *self {
-            ChainBreak::Altered { seq } | ChainBreak::Unlinked { seq } => seq,
+            ChainBreak::Altered { seq }
+            | ChainBreak::Unlinked { seq }
+            | ChainBreak::LateLegacySeal { seq }
+            | ChainBreak::CheckpointSignature { seq }
+            | ChainBreak::CheckpointMismatch { seq } => seq,
             ChainBreak::Removed { expected, .. } => expected,
-            ChainBreak::Truncated { last_seq, .. } => last_seq + 1,
+            ChainBreak::Truncated { last_seq, .. } | ChainBreak::BehindCheckpoint { last_seq, .. } => last_seq + 1,
+            ChainBreak::UsageUnsealed { last_seq, .. } => last_seq,
             ChainBreak::HeadMismatch { head_seq } => head_seq,
+            ChainBreak::UsageCount { seal_seq, .. }
+            | ChainBreak::UsageOrder { seal_seq, .. }
+            | ChainBreak::UsageColumns { seal_seq, .. }
+            | ChainBreak::UsageAltered { seal_seq } => seal_seq,
         }
     }
 }
@@ -168,6 +234,45 @@ impl fmt::Display for ChainBreak {
             ChainBreak::HeadMismatch { head_seq } => {
                 write!(f, "record {head_seq} does not match the chain head: the last record was replaced")
             }
+            ChainBreak::UsageCount { seal_seq, expected, found } if found < expected => write!(
+                f,
+                "usage records sealed by record {seal_seq} were removed: {found} of the {expected} sealed remain"
+            ),
+            ChainBreak::UsageCount { seal_seq, expected, found } => write!(
+                f,
+                "usage records were inserted into the batch sealed by record {seal_seq}: {found} found, {expected} sealed"
+            ),
+            ChainBreak::UsageOrder { seal_seq, position } => write!(
+                f,
+                "usage records sealed by record {seal_seq} were renumbered or reordered: position {position} is wrong"
+            ),
+            ChainBreak::UsageColumns { seal_seq, usage_id } => write!(
+                f,
+                "usage record {usage_id} (sealed by record {seal_seq}) was altered: its columns disagree with its sealed document"
+            ),
+            ChainBreak::UsageAltered { seal_seq } => write!(
+                f,
+                "usage records sealed by record {seal_seq} were altered or reordered: they do not match its SM3 Merkle root"
+            ),
+            ChainBreak::UsageUnsealed { count, .. } => {
+                write!(f, "{count} usage records are covered by no seal in the chain: they were inserted (forged)")
+            }
+            ChainBreak::LateLegacySeal { seq } => write!(
+                f,
+                "record {seq} seals usage records as pre-existing after batches were already sealed: they are not genuine"
+            ),
+            ChainBreak::CheckpointSignature { seq } => write!(
+                f,
+                "the checkpoint at record {seq} is not signed by this node's SM2 key: the checkpoint file was altered"
+            ),
+            ChainBreak::CheckpointMismatch { seq } => write!(
+                f,
+                "record {seq} is not the record the signed checkpoint names: the chain was rewritten up to there"
+            ),
+            ChainBreak::BehindCheckpoint { last_seq, checkpoint_seq } => write!(
+                f,
+                "the log ends at record {last_seq} but a signed checkpoint names record {checkpoint_seq}: records were removed and the head moved back"
+            ),
         }
     }
 }

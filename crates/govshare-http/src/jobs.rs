@@ -71,3 +71,16 @@ pub async fn run_deadlines(services: Services, every: Duration, shutdown: watch:
     })
     .await
 }
+
+/// Signs the audit chain's head into the checkpoint file every `every` (when it moved since the last checkpoint).
+/// Several instances may each sign the same head: every checkpoint is checked, duplicates agree.
+pub async fn run_checkpoints(services: Services, every: Duration, shutdown: watch::Receiver<bool>) {
+    periodic("audit_checkpoint", every, shutdown, || async {
+        match services.checkpoint_head().await {
+            Ok(Some(c)) => tracing::debug!(seq = c.seq, "audit chain head signed"),
+            Ok(None) => {}
+            Err(err) => tracing::error!(error = %err, "audit checkpoint not signed; will retry"),
+        }
+    })
+    .await
+}

@@ -7,16 +7,16 @@
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{AesGcm, Nonce};
 use rand::RngCore;
-use sm2::dsa::signature::{Signer, Verifier};
-use sm2::dsa::{Signature, SigningKey, VerifyingKey};
+use sm2::dsa::signature::Signer;
+use sm2::dsa::{Signature, SigningKey};
 use sm3::{Digest, Sm3};
 use sm4::Sm4;
 
 /// SM4 in Galois/Counter mode with 96-bit nonces: confidentiality and integrity.
 type Sm4Gcm = AesGcm<Sm4, aes_gcm::aead::consts::U12>;
 
-/// The SM2 distinguishing identifier used for manifests (GB/T 35276's default).
-pub const SM2_DISTID: &str = "1234567812345678";
+/// The SM2 distinguishing identifier used for manifests and checkpoints (GB/T 35276's default).
+pub use govshare_domain::evidence::SM2_DISTID;
 
 pub struct NodeKeys {
     record_key: [u8; 32],
@@ -94,13 +94,7 @@ impl NodeKeys {
 
 /// Verifies an SM2 manifest signature against a public key (both hex), as a recipient would.
 pub fn verify_signature(public_key_hex: &str, message: &[u8], signature_hex: &str) -> bool {
-    let (Ok(key), Ok(sig)) = (hex::decode(public_key_hex), hex::decode(signature_hex)) else {
-        return false;
-    };
-    let (Ok(key), Ok(sig)) = (VerifyingKey::from_sec1_bytes(SM2_DISTID, &key), Signature::from_slice(&sig)) else {
-        return false;
-    };
-    key.verify(message, &sig).is_ok()
+    govshare_domain::evidence::verify_sm2(public_key_hex, message, signature_hex)
 }
 
 /// SM3 of bytes, hex.

@@ -1,6 +1,6 @@
 //! Regions, organisations and the audit log.
 
-use govshare_domain::audit::{AuditEvent, AuditRecord, ChainBreak, ChainVerifier};
+use govshare_domain::audit::{AuditEvent, AuditRecord};
 use govshare_domain::authz::Action;
 use govshare_domain::org::{NewOrganisationInput, OrgId, OrgKind, Organisation, parse_work_unit_name};
 use govshare_domain::principal::Principal;
@@ -8,17 +8,6 @@ use govshare_domain::region::Region;
 use serde_json::json;
 
 use crate::{Result, Services};
-
-/// The outcome of walking the whole audit chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditVerification {
-    /// Records checked and found intact, from the first.
-    pub verified: i64,
-    /// The first break, if any.
-    pub first_break: Option<ChainBreak>,
-}
-
-const VERIFY_PAGE: u32 = 1000;
 
 impl Services {
     pub async fn list_regions(&self, principal: &Principal) -> Result<Vec<Region>> {
@@ -105,29 +94,5 @@ impl Services {
     ) -> Result<Vec<AuditRecord>> {
         self.authorize(principal, Action::ViewAudit)?;
         Ok(self.store.recent_audit(org, limit.clamp(1, 500)).await?)
-    }
-
-    /// Walks the audit chain from the first record and reports the first altered, removed or reordered one.
-    pub async fn verify_audit(&self, principal: &Principal) -> Result<AuditVerification> {
-        self.authorize(principal, Action::ViewAudit)?;
-        let mut verifier = ChainVerifier::default();
-        let mut after = 0;
-        loop {
-            let page = self.store.audit_records(after, VERIFY_PAGE).await?;
-            for record in &page {
-                if let Err(first_break) = verifier.push(record) {
-                    return Ok(AuditVerification { verified: verifier.verified(), first_break: Some(first_break) });
-                }
-            }
-            match page.last() {
-                Some(last) if page.len() == VERIFY_PAGE as usize => after = last.seq,
-                _ => break,
-            }
-        }
-        let verified = verifier.verified();
-        match verifier.finish(self.store.audit_head().await?) {
-            Ok(_) => Ok(AuditVerification { verified, first_break: None }),
-            Err(first_break) => Ok(AuditVerification { verified, first_break: Some(first_break) }),
-        }
     }
 }

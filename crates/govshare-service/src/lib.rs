@@ -9,6 +9,7 @@ pub mod crypto;
 mod data;
 mod directory;
 mod error;
+mod evidence;
 mod interchange;
 mod obligations;
 mod search;
@@ -29,8 +30,8 @@ pub use data::{
     CACHE_TTL, ChangeRow, ChangesAnswer, DataAnswer, DataPlane, Download, GrantView, LoadReport, LoadRequest, MAX_PAGE,
     MAX_REPORTED_ERRORS,
 };
-pub use directory::AuditVerification;
 pub use error::ServiceError;
+pub use evidence::{AuditVerification, CHECKPOINT_FILE, CheckpointLog};
 pub use govshare_interchange::{CellError, ExportEntry, ImportReport};
 pub use govshare_search::{Dimension, SearchDoc};
 pub use interchange::{ImportOutcome, MAX_IMPORT_BYTES};
@@ -95,6 +96,8 @@ pub struct Services {
     keys: Arc<crypto::NodeKeys>,
     /// The data plane's caches, rate counters and usage log.
     plane: Arc<data::DataPlane>,
+    /// Where signed checkpoints of the audit chain are kept, outside the database.
+    checkpoints: Option<Arc<evidence::CheckpointLog>>,
 }
 
 impl Services {
@@ -107,6 +110,7 @@ impl Services {
             search_ready: Arc::new(tokio::sync::OnceCell::new()),
             keys: Arc::new(crypto::NodeKeys::generate()),
             plane: Arc::default(),
+            checkpoints: None,
         }
     }
 

@@ -354,30 +354,6 @@ pub async fn list_grants(pool: &PgPool, party: Option<OrgId>) -> Result<Vec<Gran
 
 // ---- usage records ----
 
-pub async fn append_usage(conn: &mut PgConnection, records: &[UsageRecord]) -> Result<()> {
-    for chunk in records.chunks(KEYS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "INSERT INTO usage_records (id, at, requester, provider, grant_id, entry_id, rows, document) ",
-        );
-        let mut documents = Vec::with_capacity(chunk.len());
-        for r in chunk {
-            documents.push(json(r)?);
-        }
-        q.push_values(chunk.iter().zip(documents), |mut b, (r, d)| {
-            b.push_bind(r.id)
-                .push_bind(r.at)
-                .push_bind(r.requester.0)
-                .push_bind(r.provider.0)
-                .push_bind(r.grant.map(|g| g.0))
-                .push_bind(r.entry.0)
-                .push_bind(r.rows as i64)
-                .push_bind(d);
-        });
-        q.build().execute(&mut *conn).await.map_err(db)?;
-    }
-    Ok(())
-}
-
 pub async fn usage(pool: &PgPool, filter: &UsageFilter, limit: u32) -> Result<Vec<UsageRecord>> {
     let mut q = QueryBuilder::<Postgres>::new("SELECT document FROM usage_records WHERE TRUE");
     if let Some(org) = filter.party {

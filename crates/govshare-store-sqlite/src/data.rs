@@ -341,30 +341,6 @@ pub async fn list_grants(pool: &SqlitePool, party: Option<OrgId>) -> Result<Vec<
 
 // ---- usage records ----
 
-pub async fn append_usage(conn: &mut SqliteConnection, records: &[UsageRecord]) -> Result<()> {
-    for chunk in records.chunks(KEYS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO usage_records (id, at, requester, provider, grant_id, entry_id, rows, document) ",
-        );
-        let mut documents = Vec::with_capacity(chunk.len());
-        for r in chunk {
-            documents.push(json(r)?);
-        }
-        q.push_values(chunk.iter().zip(documents), |mut b, (r, d)| {
-            b.push_bind(r.id.to_string())
-                .push_bind(micros(r.at))
-                .push_bind(r.requester.to_string())
-                .push_bind(r.provider.to_string())
-                .push_bind(r.grant.map(|g| g.to_string()))
-                .push_bind(r.entry.to_string())
-                .push_bind(r.rows as i64)
-                .push_bind(d);
-        });
-        q.build().execute(&mut *conn).await.map_err(db)?;
-    }
-    Ok(())
-}
-
 pub async fn usage(pool: &SqlitePool, filter: &UsageFilter, limit: u32) -> Result<Vec<UsageRecord>> {
     let mut q = QueryBuilder::<Sqlite>::new("SELECT document FROM usage_records WHERE 1 = 1");
     if let Some(org) = filter.party {

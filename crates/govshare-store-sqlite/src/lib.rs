@@ -7,6 +7,7 @@
 mod applications;
 mod catalog;
 mod data;
+mod evidence;
 mod obligations;
 mod rows;
 
@@ -18,6 +19,7 @@ use chrono::{DateTime, Utc};
 use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead, Digest, GENESIS};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
+use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::notification::{DeadlineAlert, Notification};
 use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
@@ -72,9 +74,15 @@ impl SqliteStore {
         Ok(SqliteStore { writer, reader })
     }
 
-    /// Brings the schema up to date. Idempotent.
+    /// Brings the schema up to date. Idempotent. The start that applies the usage-seal migration (0007) also
+    /// seals the usage records kept before it, once.
     pub async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations").run(&self.writer).await.map_err(StoreError::other)
+        let seals_existed = evidence::seals_migrated(&self.writer).await;
+        sqlx::migrate!("./migrations").run(&self.writer).await.map_err(StoreError::other)?;
+        if !seals_existed {
+            evidence::seal_legacy(&self.writer).await?;
+        }
+        Ok(())
     }
 }
 
@@ -848,8 +856,24 @@ impl Store for SqliteStore {
 
     async fn append_usage(&self, records: &[UsageRecord]) -> Result<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        data::append_usage(&mut tx, records).await?;
+        evidence::append_sealed(&mut tx, records).await?;
         tx.commit().await.map_err(db)
+    }
+
+    async fn sealed_usage(&self, batches: &[uuid::Uuid]) -> Result<Vec<(uuid::Uuid, StoredUsage)>> {
+        evidence::sealed_usage(&self.reader, batches).await
+    }
+
+    async fn usage_count(&self) -> Result<u64> {
+        evidence::usage_count(&self.reader).await
+    }
+
+    async fn usage_seal_of(&self, id: uuid::Uuid) -> Result<Option<(uuid::Uuid, i64)>> {
+        evidence::usage_seal_of(&self.reader, id).await
+    }
+
+    async fn seal_record(&self, batch: uuid::Uuid) -> Result<Option<AuditRecord>> {
+        evidence::seal_record(&self.reader, batch).await
     }
 
     async fn usage_records(&self, filter: &UsageFilter, limit: u32) -> Result<Vec<UsageRecord>> {
@@ -954,5 +978,13 @@ impl Store for SqliteStore {
             .map_err(db)?;
         let hash = rows::digest(&hash)?;
         Ok((seq > 0 || hash != GENESIS).then_some(ChainHead { seq, hash }))
+    }
+
+    async fn missing_guards(&self) -> Result<Vec<String>> {
+        evidence::missing_guards(&self.reader).await
+    }
+
+    async fn restore_guards(&self, audit: &AuditEvent) -> Result<Vec<String>> {
+        evidence::restore_guards(&self.writer, audit).await
     }
 }

@@ -926,12 +926,64 @@ pub async fn data_plane(store: DynStore) {
     assert_eq!(store.usage_rows_since(grant.id, now + Duration::seconds(1)).await.unwrap(), 4);
 }
 
+/// A usage batch is sealed by one chained `usage.seal` record over its stored documents, in positions; the guards
+/// are in place on a fresh store.
+pub async fn usage_seals(store: DynStore) {
+    use govshare_domain::evidence::{UsageColumns, UsageSeal, check_sealed_batch, usage_document};
+    use govshare_domain::grant::UsageRecord;
+
+    let (authority, dept) = base(&store).await;
+    assert_eq!(store.missing_guards().await.unwrap(), Vec::<String>::new());
+    let before = store.audit_head().await.unwrap().unwrap();
+    let records: Vec<UsageRecord> = (0..3)
+        .map(|i| UsageRecord {
+            id: uuid::Uuid::now_v7(),
+            at: Utc::now() + Duration::microseconds(i),
+            requester: authority.id,
+            provider: dept.id,
+            actor: "system:x".into(),
+            system: None,
+            grant: None,
+            entry: EntryId::new(),
+            purpose: "核验".into(),
+            operation: "verify".into(),
+            items: vec![],
+            rows: i as u64,
+            result: "ok".into(),
+            latency_us: 1,
+        })
+        .collect();
+    store.append_usage(&records).await.unwrap();
+    let head = store.audit_head().await.unwrap().unwrap();
+    assert_eq!(head.seq, before.seq + 1, "one seal for the whole batch");
+    let (batch, position) = store.usage_seal_of(records[2].id).await.unwrap().unwrap();
+    assert_eq!(position, 2);
+    let seal_record = store.seal_record(batch).await.unwrap().unwrap();
+    assert_eq!(seal_record.seq, head.seq);
+    let seal = UsageSeal::from_record(&seal_record).unwrap().unwrap();
+    let documents: Vec<String> = records.iter().map(usage_document).collect();
+    assert_eq!(seal, UsageSeal::over(batch, &documents, false));
+    let rows: Vec<_> = store.sealed_usage(&[batch, uuid::Uuid::now_v7()]).await.unwrap();
+    assert!(rows.iter().all(|(b, _)| *b == batch));
+    let rows: Vec<_> = rows.into_iter().map(|(_, r)| r).collect();
+    assert_eq!(rows.iter().map(|r| r.position).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(rows[1].columns, UsageColumns::of(&records[1]));
+    assert_eq!(check_sealed_batch(seal_record.seq, &seal, &rows), Ok(()));
+    assert_eq!(store.usage_count().await.unwrap(), 3);
+    assert_eq!(store.usage_seal_of(uuid::Uuid::now_v7()).await.unwrap(), None);
+    // Restoring guards that are all in place writes nothing.
+    let event =
+        AuditEvent::new("operator:test", None, "audit.guards.restore", "database", "guards", serde_json::json!({}));
+    assert!(store.restore_guards(&event).await.unwrap().is_empty());
+    assert_eq!(store.audit_head().await.unwrap(), Some(head));
+}
+
 #[macro_export]
 macro_rules! store_contract_tests {
     ($factory:expr) => {
         $crate::store_contract_tests!(@tests $factory;
             regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
-            concurrent_appends, calendar_years, catalog_entries, obligations_and_sources, applications_and_alerts, data_plane, ping);
+            concurrent_appends, calendar_years, catalog_entries, obligations_and_sources, applications_and_alerts, data_plane, usage_seals, ping);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(

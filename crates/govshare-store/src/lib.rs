@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
+use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::notification::{DeadlineAlert, Notification};
 use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
@@ -295,9 +296,20 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn list_grants(&self, party: Option<OrgId>) -> Result<Vec<Grant>>;
 
     // ---- usage records (R-DEL-5, Art. 29) ----
-    /// Appends the records in one transaction (the usage log's group commit). Usage records are never updated
-    /// or deleted by the platform.
+    /// Appends the records in one transaction (the usage log's group commit), sealed as one batch: every row
+    /// carries the batch id and its position, and the batch's `usage.seal` audit record
+    /// (`govshare_domain::evidence::UsageSeal`: count and SM3 Merkle root over the stored documents) is appended
+    /// to the chain in the same transaction, as its last statement. Usage records are never updated or deleted
+    /// by the platform.
     async fn append_usage(&self, records: &[UsageRecord]) -> Result<()>;
+    /// The rows of these batches, each with its batch id, ordered by batch and position.
+    async fn sealed_usage(&self, batches: &[uuid::Uuid]) -> Result<Vec<(uuid::Uuid, StoredUsage)>>;
+    /// How many usage rows the table holds, sealed or not.
+    async fn usage_count(&self) -> Result<u64>;
+    /// The batch and position of one usage record; `None` if there is no such record or it has no batch.
+    async fn usage_seal_of(&self, id: uuid::Uuid) -> Result<Option<(uuid::Uuid, i64)>>;
+    /// The oldest `usage.seal` audit record of a batch.
+    async fn seal_record(&self, batch: uuid::Uuid) -> Result<Option<AuditRecord>>;
     /// How many write transactions are worth running at once (SQLite has one writer; PostgreSQL many).
     fn parallel_writes(&self) -> usize {
         1
@@ -342,6 +354,12 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// The newest records first, at most `limit`, optionally only those of one organisation.
     async fn recent_audit(&self, org: Option<OrgId>, limit: u32) -> Result<Vec<AuditRecord>>;
     async fn audit_head(&self) -> Result<Option<ChainHead>>;
+    /// The append-only guards (database triggers on `audit_log` and `usage_records`) this backend installs that
+    /// are missing or disabled, by name; empty when all are in place.
+    async fn missing_guards(&self) -> Result<Vec<String>>;
+    /// Recreates the missing or disabled guards and appends `audit` (with the names) in the same transaction;
+    /// returns the names restored (empty: nothing was missing, nothing is written).
+    async fn restore_guards(&self, audit: &AuditEvent) -> Result<Vec<String>>;
 }
 
 /// A hosted record as the store keeps it. The store never reads `payload` (JSON, or SM4 ciphertext).

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `admin …`, `audit verify`.
+//! The command line: `serve`, `migrate`, `admin …`, `audit verify | checkpoint | evidence | verify-proof |
+//! restore-guards`.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -198,8 +199,33 @@ pub enum AdminCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Walk the chain from the first record; exit 1 and name the first altered, removed or reordered record.
+    /// Walk the chain from the first record, check every usage record against its batch's seal and the chain
+    /// against every signed checkpoint, and check the append-only triggers; exit 1 and name the first problem.
     Verify,
+    /// Sign the chain's head now with the node's SM2 key and append the checkpoint to the checkpoint file.
+    Checkpoint,
+    /// Write one record's evidence (the record, its Merkle proof, the chain up to a signed checkpoint and the
+    /// checkpoint) to a JSON file that `audit verify-proof` checks without the database.
+    Evidence {
+        /// A usage record, by id.
+        #[arg(long, conflicts_with = "seq", required_unless_present = "seq")]
+        usage: Option<uuid::Uuid>,
+        /// An audit record, by sequence number.
+        #[arg(long)]
+        seq: Option<i64>,
+        /// The file to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Verify an evidence file offline (no database): exit 0 when it proves its record, 1 when it does not.
+    VerifyProof {
+        file: PathBuf,
+        /// The node's SM2 public key (hex) to trust; without it, the key the file names is used and printed.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Recreate the append-only triggers that `audit verify` reports missing (audited), so that `serve` starts.
+    RestoreGuards,
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -247,6 +273,9 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         };
     }
+    if let Command::Audit { command: AuditCommand::VerifyProof { file, public_key } } = &cli.command {
+        return verify_proof(file, public_key.as_deref());
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -273,7 +302,8 @@ fn init_logging(config: &Config, serving: bool) {
 async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     let store = crate::open_store(config.database.url.expose()).await?;
     let keys = crate::node_keys(&config.security.node_key_file)?;
-    let services = Services::new(store, config.security_settings()).with_node_keys(keys);
+    let checkpoints = govshare_service::CheckpointLog::new(&config.checkpoint_dir(), &config.server.node_name);
+    let services = Services::new(store, config.security_settings()).with_node_keys(keys).with_checkpoints(checkpoints);
     let operator = Principal::operator(&std::env::var("USER").unwrap_or_else(|_| "root".into()));
     match command {
         Command::Serve { demo, listen } => serve(services, config, demo, listen).await,
@@ -287,20 +317,142 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Source { command: SourceCommand::Load { entry, file, format, mode, accept_valid } } => {
             load_source(&services, &operator, entry, &file, format, mode, accept_valid).await
         }
-        Command::Audit { command: AuditCommand::Verify } => {
-            let v = services.verify_audit(&operator).await?;
-            match v.first_break {
-                None => {
-                    println!("audit chain intact: {} records verified", v.verified);
-                    Ok(ExitCode::SUCCESS)
-                }
+        Command::Audit { command } => audit(&services, &operator, command).await,
+    }
+}
+
+async fn audit(services: &Services, operator: &Principal, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AuditCommand::Verify => {
+            let v = services.verify_audit(operator).await.map_err(explain)?;
+            let checkpoints = match (v.checkpoints, services.checkpoint_log()) {
+                (Some(n), Some(log)) => format!("{n} signed checkpoints ({})", log.file().display()),
+                _ => "no checkpoint file".to_owned(),
+            };
+            match &v.first_break {
+                None => println!(
+                    "audit chain intact: {} records verified, {} usage records match their seals, held to {checkpoints}",
+                    v.verified, v.usage_records
+                ),
                 Some(problem) => {
                     println!("AUDIT CHAIN BROKEN at record {}: {problem}", problem.seq());
                     println!("{} records before it verified intact", v.verified);
-                    Ok(ExitCode::from(1))
                 }
             }
+            if !v.missing_guards.is_empty() {
+                println!(
+                    "APPEND-ONLY GUARDS MISSING: {} (someone with database access removed, altered or disabled them; restore them with `govshare audit restore-guards`)",
+                    v.missing_guards.join(", ")
+                );
+            }
+            Ok(if v.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        AuditCommand::Checkpoint => match services.checkpoint(operator).await.map_err(explain)? {
+            Some(c) => {
+                let file = services.checkpoint_log().map(|l| l.file().display().to_string()).unwrap_or_default();
+                println!("checkpoint signed: record {} (SM3 {}) at {}, in {file}", c.seq, hex::encode(c.hash), c.at);
+                println!("node public key: {}", c.public_key);
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                println!("the audit chain is empty: nothing to sign");
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        AuditCommand::Evidence { usage, seq, output } => {
+            let evidence = match (usage, seq) {
+                (Some(id), _) => services.usage_evidence(operator, id).await,
+                (None, Some(seq)) => services.audit_evidence(operator, seq).await,
+                (None, None) => anyhow::bail!("name a usage record (--usage ID) or an audit record (--seq N)"),
+            }
+            .map_err(explain)?;
+            let text = serde_json::to_string_pretty(&evidence)?;
+            std::fs::write(&output, text + "\n")
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
+            println!(
+                "evidence written to {}: record {} with the chain to the checkpoint at record {} signed {}",
+                output.display(),
+                evidence.chain.first().map(|r| r.seq).unwrap_or_default(),
+                evidence.checkpoint.seq,
+                evidence.checkpoint.at
+            );
+            println!("node public key: {}", evidence.checkpoint.public_key);
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::VerifyProof { .. } => unreachable!("verify-proof runs before the store is opened"),
+        AuditCommand::RestoreGuards => {
+            let restored = services.restore_guards(operator).await.map_err(explain)?;
+            if restored.is_empty() {
+                println!("all append-only guards are in place; nothing restored");
+            } else {
+                println!("restored append-only guards: {} (recorded in the audit chain)", restored.join(", "));
+                println!("run `govshare audit verify` to check what happened while they were missing");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `audit verify-proof`: checks an evidence file with no database and no configuration.
+fn verify_proof(file: &std::path::Path, public_key: Option<&str>) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let evidence: govshare_domain::evidence::Evidence = match serde_json::from_str(&text) {
+        Ok(e) => e,
+        Err(e) => {
+            println!("EVIDENCE REFUSED: {} is not a govshare evidence file: {e}", file.display());
+            return ExitCode::from(1);
+        }
+    };
+    match evidence.verify(public_key) {
+        Ok(v) => {
+            let c = &v.checkpoint;
+            match &v.usage {
+                Some(u) => println!(
+                    "EVIDENCE VALID: usage record {} ({} {} row(s), result {}, at {}) is record {} of the batch sealed                      by audit record {}",
+                    u.id,
+                    u.operation,
+                    u.rows,
+                    u.result,
+                    u.at,
+                    evidence_position(&evidence),
+                    v.record.seq
+                ),
+                None => println!(
+                    "EVIDENCE VALID: audit record {} ({} by {} at {})",
+                    v.record.seq, v.record.action, v.record.actor, v.record.at
+                ),
+            }
+            println!(
+                "chained to record {} signed by node 「{}」 at {} with SM2 key {}{}",
+                c.seq,
+                c.node,
+                c.at,
+                c.public_key,
+                if public_key.is_some() {
+                    " (the key you named)"
+                } else {
+                    " (compare it with the node's published key)"
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("EVIDENCE REFUSED: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn evidence_position(evidence: &govshare_domain::evidence::Evidence) -> u64 {
+    match &evidence.subject {
+        govshare_domain::evidence::EvidenceSubject::UsageRecord { position, .. } => *position,
+        govshare_domain::evidence::EvidenceSubject::AuditRecord { .. } => 0,
     }
 }
 
@@ -323,6 +475,16 @@ async fn serve(
             node_name = "浙江省政务数据共享平台(演示)".into();
         }
     }
+    let missing = services.missing_guards().await?;
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "refusing to start: the database lacks the append-only triggers {} that keep the audit log and usage \
+             records from being changed (someone with database access removed, altered or disabled them). Restore \
+             them with `govshare audit restore-guards`, then run `govshare audit verify` to check what happened \
+             while they were missing.",
+            missing.join(", ")
+        );
+    }
     let addr = listen.unwrap_or(config.server.listen);
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
@@ -339,6 +501,11 @@ async fn serve(
         tokio::spawn(govshare_http::jobs::run_deadlines(
             services.clone(),
             Duration::from_secs(config.server.deadline_interval_secs),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(govshare_http::jobs::run_checkpoints(
+            services.clone(),
+            Duration::from_secs(config.audit.checkpoint_interval_secs),
             stop_rx.clone(),
         )),
         tokio::spawn(govshare_http::jobs::run_search_sync(

@@ -49,7 +49,18 @@ pub struct Config {
     pub server: ServerConfig,
     pub security: SecurityConfig,
     pub catalog: CatalogConfig,
+    pub audit: AuditConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditConfig {
+    /// Seconds between signed checkpoints of the audit chain's head (only when the head moved). Records appended
+    /// after the newest checkpoint are the ones an insider with database access could still cut unnoticed.
+    pub checkpoint_interval_secs: u64,
+    /// The directory of the checkpoint file (`checkpoints.jsonl`), outside the database; default: `checkpoints/`
+    /// beside the node key file. Put it, or a copy of it, where database administrators cannot write.
+    pub checkpoint_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -154,6 +165,7 @@ impl Default for Config {
                 grade_classes: govshare_domain::catalog::GradeScheme::default().classes,
                 grade_max_level: govshare_domain::catalog::GradeScheme::default().max_level,
             },
+            audit: AuditConfig { checkpoint_interval_secs: 300, checkpoint_dir: None },
             log: LogConfig { format: "text".into(), filter: "info".into() },
         }
     }
@@ -204,6 +216,7 @@ impl Config {
         }
         anyhow::ensure!(server.max_connections >= 1, "server.max_connections must be at least 1");
         anyhow::ensure!(!server.hsts || server.hsts_max_age_secs >= 1, "server.hsts_max_age_secs must be at least 1");
+        anyhow::ensure!(self.audit.checkpoint_interval_secs >= 1, "audit.checkpoint_interval_secs must be at least 1");
         anyhow::ensure!(!self.catalog.grade_classes.is_empty(), "catalog.grade_classes must name at least one class");
         anyhow::ensure!(
             (1..=9).contains(&self.catalog.grade_max_level),
@@ -234,6 +247,13 @@ impl Config {
                 max_connections: s.max_connections,
             },
         }
+    }
+
+    /// Where signed checkpoints are kept: `audit.checkpoint_dir`, or `checkpoints/` beside the node key file.
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.audit.checkpoint_dir.clone().unwrap_or_else(|| {
+            self.security.node_key_file.parent().unwrap_or_else(|| Path::new("")).join("checkpoints")
+        })
     }
 
     pub fn security_settings(&self) -> govshare_service::SecuritySettings {

@@ -10,8 +10,16 @@ use sqlx::Connection;
 on_both_backends!(verify_finds_altered_and_removed_records);
 
 fn verify(db_url: &str) -> (i32, String) {
+    run(db_url, "verify")
+}
+
+/// `govshare audit COMMAND` with a node key and checkpoint directory of the test's own.
+fn run(db_url: &str, command: &str) -> (i32, String) {
+    let node = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_govshare"))
-        .args(["audit", "verify", "--database-url", db_url, "--config", "/nonexistent/govshare.toml"])
+        .args(["audit", command, "--database-url", db_url, "--config", "/nonexistent/govshare.toml"])
+        .env("GOVSHARE__SECURITY__NODE_KEY_FILE", node.path().join("node.key"))
+        .env("GOVSHARE__AUDIT__CHECKPOINT_DIR", node.path().join("checkpoints"))
         .output()
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -67,8 +75,14 @@ async fn verify_finds_altered_and_removed_records(backend: Backend) {
     assert!(out.contains("record 7 was altered"), "{out}");
     assert!(out.contains("6 records before it verified intact"), "{out}");
 
-    // Put it back: the chain is whole again, which shows the check looks at content, not at a flag.
+    // Put it back: the chain is whole again, which shows the check looks at content, not at a flag; the missing
+    // trigger is still reported until it is restored.
     tamper(backend, &db_url, &["UPDATE audit_log SET actor = 'operator:demo' WHERE seq = 7"]).await.unwrap();
+    let (code, out) = verify(&db_url);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("audit chain intact") && out.contains("GUARDS MISSING: audit_log_no_update"), "{out}");
+    let (code, out) = run(&db_url, "restore-guards");
+    assert_eq!(code, 0, "{out}");
     let (code, out) = verify(&db_url);
     assert_eq!(code, 0, "{out}");
 

@@ -100,6 +100,7 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("DELETE", "/api/v1/organisations/{org_id}/credentials/{credential_id}", GAT_HEAD, OWN_STAFF),
     ("GET", "/api/v1/audit", SUPERVISOR, ONLY_OWNER),
     ("POST", "/api/v1/audit/verify", ADMIN, ONLY_OWNER),
+    ("POST", "/api/v1/audit/checkpoints", ADMIN, ONLY_OWNER),
     // ---- catalog ----
     ("GET", "/api/v1/catalog", GAT_CLERK, ANY_CALLER),
     ("POST", "/api/v1/catalog", GAT_CLERK, [O, O, O, O, D, D, D, U]),

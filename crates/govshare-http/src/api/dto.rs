@@ -307,4 +307,37 @@ pub struct AuditVerificationDto {
     /// Sequence number of the first broken record.
     pub broken_at: Option<i64>,
     pub problem: Option<String>,
+    /// Append-only triggers missing, altered or disabled in the database.
+    pub missing_guards: Vec<String>,
+    /// Signed checkpoints the chain was held to; absent when the node keeps no checkpoint file.
+    pub checkpoints: Option<usize>,
+    /// Usage records checked against their seals.
+    pub usage_records: u64,
+}
+
+/// The node's SM2 signature over the chain head, as appended to its checkpoint file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckpointDto {
+    pub node: String,
+    pub seq: i64,
+    /// SM3 digest of the record at `seq`, hex.
+    pub hash: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The signer's SM2 public key (uncompressed SEC1, hex).
+    pub public_key: String,
+    /// SM2 signature (r ‖ s, hex).
+    pub signature: String,
+}
+
+impl From<govshare_domain::evidence::Checkpoint> for CheckpointDto {
+    fn from(c: govshare_domain::evidence::Checkpoint) -> Self {
+        CheckpointDto {
+            node: c.node,
+            seq: c.seq,
+            hash: hex::encode(c.hash),
+            at: c.at,
+            public_key: c.public_key,
+            signature: c.signature,
+        }
+    }
 }

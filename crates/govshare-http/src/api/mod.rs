@@ -62,7 +62,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         list_orgs, create_org, get_org, update_org,
         list_members, create_member, grant_role, revoke_role, disable_member, enable_member, reset_member_password,
         list_credentials, issue_credential, revoke_credential,
-        recent_audit, verify_audit,
+        recent_audit, verify_audit, checkpoint_audit,
         catalog::list, catalog::search, catalog::create, catalog::get, catalog::edit, catalog::attach_assessment, catalog::submit,
         catalog::head_decision, catalog::review, catalog::version_diff, catalog::notifications, catalog::mark_read,
         interchange::template, interchange::import, interchange::export_xlsx, interchange::export_dcat,
@@ -131,6 +131,7 @@ pub fn routes() -> Routes {
         .delete("/api/v1/organisations/{org_id}/credentials/{credential_id}", revoke_credential)
         .get("/api/v1/audit", recent_audit)
         .post("/api/v1/audit/verify", verify_audit)
+        .post("/api/v1/audit/checkpoints", checkpoint_audit)
         .get("/api/v1/catalog", catalog::list)
         .post("/api/v1/catalog", catalog::create)
         .get("/api/v1/catalog/search", catalog::search)
@@ -512,9 +513,25 @@ async fn recent_audit(
 async fn verify_audit(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AuditVerificationDto>> {
     let v = state.services.verify_audit(&caller.principal).await?;
     Ok(Json(AuditVerificationDto {
-        intact: v.first_break.is_none(),
+        intact: v.is_intact(),
         verified: v.verified,
         broken_at: v.first_break.as_ref().map(|b| b.seq()),
         problem: v.first_break.map(|b| b.to_string()),
+        missing_guards: v.missing_guards,
+        checkpoints: v.checkpoints,
+        usage_records: v.usage_records,
     }))
+}
+
+/// Signs the chain head now with the node's SM2 key and appends the checkpoint to the node's checkpoint file
+/// (outside the database). Answers the newest checkpoint when it already names the head; 204 when the chain is
+/// empty; 409 when the chain since the newest checkpoint is broken (nothing is signed).
+#[utoipa::path(post, path = "/api/v1/audit/checkpoints", tag = "audit", security(("session" = [])),
+    responses((status = 200, body = CheckpointDto), (status = 204), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn checkpoint_audit(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    Ok(match state.services.checkpoint(&caller.principal).await? {
+        Some(checkpoint) => Json(CheckpointDto::from(checkpoint)).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }

@@ -881,10 +881,12 @@ pub async fn audit(State(state): State<AppState>, ConsoleCaller(caller): Console
 
 pub async fn verify_audit(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> PageResult {
     let v = state.services.verify_audit(&caller.principal).await.map_err(fail)?;
+    let guards =
+        (!v.missing_guards.is_empty()).then(|| format!("数据库缺少只追加保护触发器:{}", v.missing_guards.join("、")));
     let view = VerificationView {
-        intact: v.first_break.is_none(),
+        intact: v.is_intact(),
         verified: v.verified,
-        problem: v.first_break.map(|b| b.to_string()),
+        problem: v.first_break.map(|b| b.to_string()).into_iter().chain(guards).reduce(|a, b| format!("{a};{b}")),
     };
     audit_page(&state, &caller, Some(view)).await
 }
