@@ -527,7 +527,7 @@ impl Store for PgStore {
         .map_err(db)?;
         Ok(LoginFailures {
             pair: pair as u64,
-            pair_last: pair_last,
+            pair_last,
             client: by_client as u64,
             username_untrusted: untrusted as u64,
         })
