@@ -42,7 +42,8 @@ impl Caller {
 /// Marks a browser as one the person signed in from before, so that failed sign-ins elsewhere never hold it up.
 pub const DEVICE_COOKIE: &str = "govshare_device";
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::people::{STANDARD_ITEMS, api_key, granted, hosted_entry, id_number, standard_grant};
-use common::{Backend, TestApp, fresh_database, spawn};
+use common::{Backend, TestApp, fresh_database, spawn, tamper};
 use govshare_domain::audit::{AuditEvent, AuditRecord, GENESIS};
 use reqwest::StatusCode;
 use sqlx::Connection;
@@ -80,25 +80,6 @@ impl Node {
     fn public_key(&self) -> String {
         govshare::node_keys(&self.key_file()).unwrap().public_key_hex()
     }
-}
-
-/// Runs SQL as someone with direct database access would, bypassing the application.
-async fn tamper(backend: Backend, db_url: &str, statements: &[&str]) -> Result<(), sqlx::Error> {
-    match backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(db_url).await?;
-            for s in statements {
-                sqlx::query(s).execute(&mut conn).await?;
-            }
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(db_url).await?;
-            for s in statements {
-                sqlx::query(s).execute(&mut conn).await?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// One text value from the database (ids and digests are read as text on both backends).

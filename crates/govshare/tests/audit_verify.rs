@@ -4,8 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Backend, fresh_database};
-use sqlx::Connection;
+use common::{Backend, fresh_database, tamper};
 
 on_both_backends!(verify_finds_altered_and_removed_records);
 
@@ -25,25 +24,6 @@ fn run(db_url: &str, command: &str) -> (i32, String) {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), format!("{stdout}{stderr}"))
-}
-
-/// Runs SQL as someone with direct database access would, bypassing the application.
-async fn tamper(backend: Backend, db_url: &str, statements: &[&str]) -> Result<(), sqlx::Error> {
-    match backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(db_url).await?;
-            for s in statements {
-                sqlx::query(s).execute(&mut conn).await?;
-            }
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(db_url).await?;
-            for s in statements {
-                sqlx::query(s).execute(&mut conn).await?;
-            }
-        }
-    }
-    Ok(())
 }
 
 async fn verify_finds_altered_and_removed_records(backend: Backend) {

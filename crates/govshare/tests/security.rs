@@ -28,6 +28,12 @@ async fn member_id(client: &Client, org: &str, username: &str) -> Option<String>
     members.map(|m| &m["user"]).find(|u| u["username"] == username).map(|u| u["id"].as_str().unwrap().into())
 }
 
+/// A head (or the administrator) resets the password of `user` of `org`.
+async fn reset_password(by: &Client, org: &str, user: &str, password: &str) -> common::Reply {
+    let path = format!("/api/v1/organisations/{org}/members/{user}/password");
+    by.call(Method::PUT, &path, json!({ "new_password": password })).await
+}
+
 async fn login_as(app: &common::TestApp, username: &str, password: &str) -> StatusCode {
     Client::anonymous(app).post("/api/v1/auth/login", json!({"username": username, "password": password})).await.status
 }
@@ -50,13 +56,7 @@ async fn a_head_cannot_take_over_accounts_of_other_organisations(backend: Backen
     }
     // Step 2: resetting the password of someone who is not a member stays refused (not found in this unit).
     let admin_id = member_id(&admin, &authority, "admin").await.unwrap();
-    let r = gat_head
-        .call(
-            Method::PUT,
-            &format!("/api/v1/organisations/{gat}/members/{admin_id}/password"),
-            json!({"new_password": "Takeover-2026!x"}),
-        )
-        .await;
+    let r = reset_password(&gat_head, &gat, &admin_id, "Takeover-2026!x").await;
     assert!(matches!(r.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{}", r.text);
     // Step 3: so nobody signs in as the victims with a password the attacker chose.
     assert_eq!(login_as(&app, "admin", "Takeover-2026!x").await, StatusCode::UNAUTHORIZED);
@@ -76,13 +76,7 @@ async fn a_head_cannot_take_over_accounts_of_other_organisations(backend: Backen
 
     // The head still manages their own people: someone who belongs to 公安厅 alone.
     let clerk = member_id(&gat_head, &gat, "gat.clerk").await.unwrap();
-    let r = gat_head
-        .call(
-            Method::PUT,
-            &format!("/api/v1/organisations/{gat}/members/{clerk}/password"),
-            json!({"new_password": "Reset-by-head-2026"}),
-        )
-        .await;
+    let r = reset_password(&gat_head, &gat, &clerk, "Reset-by-head-2026").await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(login_as(&app, "gat.clerk", "Reset-by-head-2026").await, StatusCode::OK);
     // A head gives roles to existing members of the unit (the clerk already is one), not to outsiders.
@@ -95,13 +89,7 @@ async fn a_head_cannot_take_over_accounts_of_other_organisations(backend: Backen
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let auth_head = Client::login_with(&app, "auth.head", "Authority-head-2026").await;
-    let r = auth_head
-        .call(
-            Method::PUT,
-            &format!("/api/v1/organisations/{authority}/members/{admin_id}/password"),
-            json!({"new_password": "Takeover-2026!x"}),
-        )
-        .await;
+    let r = reset_password(&auth_head, &authority, &admin_id, "Takeover-2026!x").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     assert!(r.body["error"]["message"].as_str().unwrap().contains("平台管理员"), "{}", r.text);
     assert_eq!(login_as(&app, "admin", PASSWORD).await, StatusCode::OK);
@@ -128,13 +116,7 @@ async fn a_password_change_ends_the_other_sessions(backend: Backend) {
     let head = Client::login(&app, "gat.head").await;
     let gat = head.org_id("浙江省公安厅").await;
     let clerk = member_id(&head, &gat, "gat.clerk").await.unwrap();
-    let r = head
-        .call(
-            Method::PUT,
-            &format!("/api/v1/organisations/{gat}/members/{clerk}/password"),
-            json!({"new_password": "Reset-by-head-2026"}),
-        )
-        .await;
+    let r = reset_password(&head, &gat, &clerk, "Reset-by-head-2026").await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     assert_eq!(laptop.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(head.get("/api/v1/me").await.status, StatusCode::OK, "the head's own session is not touched");

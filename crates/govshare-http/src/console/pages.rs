@@ -126,14 +126,7 @@ fn login_csrf_cookie(token: &str, secure: bool) -> String {
 }
 
 fn login_csrf_sent(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
+    crate::auth::cookie_value(headers, LOGIN_CSRF_COOKIE)
 }
 
 /// The login form with a fresh CSRF token, in its cookie and its hidden field.

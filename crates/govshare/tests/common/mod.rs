@@ -321,3 +321,22 @@ pub fn assistance_entry() -> Value {
         ]
     })
 }
+
+/// Runs SQL as someone with direct database access would, bypassing the application.
+pub async fn tamper(backend: Backend, db_url: &str, statements: &[&str]) -> Result<(), sqlx::Error> {
+    match backend {
+        Backend::Sqlite => {
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(db_url).await?;
+            for s in statements {
+                sqlx::query(s).execute(&mut conn).await?;
+            }
+        }
+        Backend::Postgres => {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(db_url).await?;
+            for s in statements {
+                sqlx::query(s).execute(&mut conn).await?;
+            }
+        }
+    }
+    Ok(())
+}
