@@ -31,6 +31,11 @@ pub fn neutralise_cell(value: &str) -> Cow<'_, str> {
     if needs_quote(value) { Cow::Owned(format!("'{value}")) } else { Cow::Borrowed(value) }
 }
 
+/// [`neutralise_cell`] for a value the caller owns: no copy when nothing changes.
+pub fn neutralise_owned(value: String) -> String {
+    if needs_quote(&value) { format!("'{value}") } else { value }
+}
+
 /// The value a neutralised cell stood for, when a file written by [`neutralise_cell`] is read back.
 pub fn restore_cell(value: &str) -> &str {
     match value.strip_prefix('\'') {
@@ -73,6 +78,7 @@ mod tests {
             let starts_formula = safe.starts_with(TRIGGERS) && !is_plain_number(&safe);
             prop_assert!(!starts_formula, "{:?}", safe);
             prop_assert_eq!(restore_cell(&safe), value.as_str());
+            prop_assert_eq!(neutralise_owned(value.clone()), safe.into_owned());
         }
     }
 }

@@ -62,16 +62,28 @@ pub fn device_token(headers: &HeaderMap) -> Option<String> {
     cookie_value(headers, DEVICE_COOKIE)
 }
 
-/// The `Set-Cookie` value of the device cookie: a year, HTTP only, sent only to sign-in.
-pub fn device_cookie(token: &str, secure: bool) -> String {
-    cookie::Cookie::build((DEVICE_COOKIE, token.to_owned()))
-        .path("/")
+/// A `Set-Cookie` value for an HTTP-only, `SameSite=Strict` cookie on `path`, kept for `max_age`.
+pub(crate) fn strict_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: cookie::time::Duration,
+    secure: bool,
+) -> String {
+    cookie::Cookie::build((name.to_owned(), value.to_owned()))
+        .path(path.to_owned())
         .http_only(true)
         .secure(secure)
         .same_site(cookie::SameSite::Strict)
-        .max_age(cookie::time::Duration::days(365))
+        .max_age(max_age)
         .build()
         .to_string()
+}
+
+/// The `Set-Cookie` value of the device cookie: a year, HTTP only, strict same-site; both sign-in routes (the
+/// console's `/login` and the API's) read it, so it is set for the whole site.
+pub fn device_cookie(token: &str, secure: bool) -> String {
+    strict_cookie(DEVICE_COOKIE, token, "/", cookie::time::Duration::days(365), secure)
 }
 
 fn is_unsafe(method: &Method) -> bool {

@@ -34,7 +34,7 @@ use govshare_domain::principal::{Actor, Principal};
 use govshare_domain::record::{
     ColumnMap, DataSource, LoadCounts, LoadMode, Record, RowError, SourceInput, SourceKind, SourceLoad, key_of,
 };
-use govshare_domain::spreadsheet::neutralise_cell;
+use govshare_domain::spreadsheet::{neutralise_cell, neutralise_owned};
 use govshare_domain::{ValidationError, authz};
 use govshare_interchange::records::{RecordFormat, RowReader};
 use govshare_store::{RecordFeed, StoreError, StoredRecord, UsageFilter};
@@ -1185,7 +1185,7 @@ fn write_csv(items: &[&str], rows: &[Record]) -> Result<Vec<u8>> {
     let internal = |e: csv::Error| ServiceError::Internal(Box::new(e));
     w.write_record(items.iter().map(|c| neutralise_cell(c).into_owned())).map_err(internal)?;
     for r in rows {
-        w.write_record(items.iter().map(|c| neutralise_cell(&cell(r, c)).into_owned())).map_err(internal)?;
+        w.write_record(items.iter().map(|c| neutralise_owned(cell(r, c)))).map_err(internal)?;
     }
     w.into_inner().map_err(|e| ServiceError::Internal(e.to_string().into()))
 }
@@ -1200,7 +1200,7 @@ fn write_xlsx(items: &[&str], names: &[String], rows: &[Record]) -> Result<Vec<u
     }
     for (r, row) in rows.iter().enumerate() {
         for (c, code) in items.iter().enumerate() {
-            sheet.write_string(r as u32 + 1, c as u16, neutralise_cell(&cell(row, code))).map_err(internal)?;
+            sheet.write_string(r as u32 + 1, c as u16, neutralise_owned(cell(row, code))).map_err(internal)?;
         }
     }
     book.save_to_buffer().map_err(internal)

@@ -256,31 +256,17 @@ async fn usage_records_altered_removed_inserted_or_reordered_are_found(backend: 
         .await
         .unwrap();
 
-    // Reordered: two records swap places in their batch.
-    tamper(
-        backend,
-        &db,
-        &[
-            &format!("UPDATE usage_records SET seal_position = -1 WHERE {}", in_batch(0)),
-            &format!("UPDATE usage_records SET seal_position = 0 WHERE {}", in_batch(1)),
-            &format!("UPDATE usage_records SET seal_position = 1 WHERE {}", in_batch(-1)),
-        ],
-    )
-    .await
-    .unwrap();
+    // Reordered: two records swap places in their batch (the same statements swap them back).
+    let swap = [
+        format!("UPDATE usage_records SET seal_position = -1 WHERE {}", in_batch(0)),
+        format!("UPDATE usage_records SET seal_position = 0 WHERE {}", in_batch(1)),
+        format!("UPDATE usage_records SET seal_position = 1 WHERE {}", in_batch(-1)),
+    ];
+    let swap: Vec<&str> = swap.iter().map(String::as_str).collect();
+    tamper(backend, &db, &swap).await.unwrap();
     let (code, out) = node.verify();
     expect_break(&out, code, "altered or reordered");
-    tamper(
-        backend,
-        &db,
-        &[
-            &format!("UPDATE usage_records SET seal_position = -1 WHERE {}", in_batch(0)),
-            &format!("UPDATE usage_records SET seal_position = 0 WHERE {}", in_batch(1)),
-            &format!("UPDATE usage_records SET seal_position = 1 WHERE {}", in_batch(-1)),
-        ],
-    )
-    .await
-    .unwrap();
+    tamper(backend, &db, &swap).await.unwrap();
     assert!(node.verify().1.contains("audit chain intact"));
 
     // Inserted: a forged copy appended to the batch, then one under a seal that does not exist.

@@ -115,14 +115,7 @@ pub(crate) fn safe_next(next: Option<&str>) -> String {
 const LOGIN_CSRF_COOKIE: &str = "govshare_login_csrf";
 
 fn login_csrf_cookie(token: &str, secure: bool) -> String {
-    cookie::Cookie::build((LOGIN_CSRF_COOKIE, token.to_owned()))
-        .path("/login")
-        .http_only(true)
-        .secure(secure)
-        .same_site(cookie::SameSite::Strict)
-        .max_age(cookie::time::Duration::hours(2))
-        .build()
-        .to_string()
+    crate::auth::strict_cookie(LOGIN_CSRF_COOKIE, token, "/login", cookie::time::Duration::hours(2), secure)
 }
 
 fn login_csrf_sent(headers: &axum::http::HeaderMap) -> Option<String> {
