@@ -29,6 +29,7 @@ use crate::ValidationError;
 use crate::calendar::WorkingCalendar;
 use crate::catalog::{DeliveryMethod, EntryContent, EntryId, SharingAttribute};
 use crate::error::required_text;
+use crate::id::define_id;
 use crate::org::OrgId;
 
 /// Working days to reply to an application for an unconditional entry (Art. 21 ¶1).
@@ -42,35 +43,9 @@ pub const DELIVERY_DAYS: u32 = 20;
 /// The longest usage period one application may ask for; longer needs are applied for again.
 pub const MAX_USAGE_DAYS: i64 = 5 * 366;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(transparent)]
-pub struct ApplicationId(pub uuid::Uuid);
-
-impl ApplicationId {
-    pub fn new() -> Self {
-        ApplicationId(uuid::Uuid::now_v7())
-    }
-}
-
-impl Default for ApplicationId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Display for ApplicationId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::str::FromStr for ApplicationId {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        uuid::Uuid::parse_str(s.trim())
-            .map(ApplicationId)
-            .map_err(|_| ValidationError::new("application_id", "format", "共享申请标识格式错误"))
-    }
+define_id! {
+    /// Identity of a sharing application (共享申请).
+    pub struct ApplicationId, field "application_id", message "共享申请标识格式错误"
 }
 
 /// What the requester asks for and why (R-APP-1, Art. 20 ¶2).

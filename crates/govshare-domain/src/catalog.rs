@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
 use crate::error::required_text;
+use crate::id::define_id;
 
 macro_rules! coded_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => ($code:literal, $label:literal)),+ $(,)? }) => {
@@ -864,36 +865,9 @@ pub(crate) mod tests {
     }
 }
 
-/// Identity of a catalog entry across its versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EntryId(pub uuid::Uuid);
-
-impl EntryId {
-    pub fn new() -> Self {
-        EntryId(uuid::Uuid::now_v7())
-    }
-}
-
-impl Default for EntryId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for EntryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::str::FromStr for EntryId {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        uuid::Uuid::parse_str(s.trim())
-            .map(EntryId)
-            .map_err(|_| ValidationError::new("entry_id", "format", "目录标识格式错误"))
-    }
+define_id! {
+    /// Identity of a catalog entry across its versions.
+    pub struct EntryId, field "entry_id", message "目录标识格式错误"
 }
 
 /// One step in an entry's life, for its timeline.

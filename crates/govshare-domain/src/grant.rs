@@ -18,38 +18,13 @@ use crate::ValidationError;
 use crate::application::{Application, ApplicationId, ApplicationRequest};
 use crate::calendar::beijing;
 use crate::catalog::{DataItem, DeliveryMethod, EntryContent, EntryId, PersonalInfoKind};
+use crate::id::define_id;
 use crate::org::OrgId;
 use crate::record::{Record, json_to_raw};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct GrantId(pub Uuid);
-
-impl GrantId {
-    pub fn new() -> Self {
-        GrantId(Uuid::now_v7())
-    }
-}
-
-impl Default for GrantId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Display for GrantId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::str::FromStr for GrantId {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s.trim())
-            .map(GrantId)
-            .map_err(|_| ValidationError::new("grant_id", "format", "共享授权标识格式错误"))
-    }
+define_id! {
+    /// Identity of a grant (共享授权).
+    pub struct GrantId, field "grant_id", message "共享授权标识格式错误"
 }
 
 /// How one permitted item leaves the platform (R-DEL-3).

@@ -12,6 +12,7 @@ pub mod credit_code;
 pub mod error;
 pub mod evidence;
 pub mod grant;
+mod id;
 pub mod merkle;
 pub mod notification;
 pub mod obligation;

@@ -19,6 +19,7 @@ use crate::ValidationError;
 use crate::calendar::WorkingCalendar;
 use crate::catalog::{EntryEvent, EntryId};
 use crate::error::required_text;
+use crate::id::define_id;
 
 /// Working days the department has from the change (Art. 17 ¶2).
 pub const UPDATE_DAYS: u32 = 10;
@@ -27,35 +28,9 @@ pub const EXTENSION_DAYS: u32 = 5;
 /// Working days the authority has from receipt to review and publish (Art. 17 ¶3).
 pub const REVIEW_DAYS: u32 = 2;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(transparent)]
-pub struct ObligationId(pub uuid::Uuid);
-
-impl ObligationId {
-    pub fn new() -> Self {
-        ObligationId(uuid::Uuid::now_v7())
-    }
-}
-
-impl Default for ObligationId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Display for ObligationId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::str::FromStr for ObligationId {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        uuid::Uuid::parse_str(s.trim())
-            .map(ObligationId)
-            .map_err(|_| ValidationError::new("obligation_id", "format", "更新义务标识格式错误"))
-    }
+define_id! {
+    /// Identity of an update obligation (更新义务).
+    pub struct ObligationId, field "obligation_id", message "更新义务标识格式错误"
 }
 
 /// What changed.

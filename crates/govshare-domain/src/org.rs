@@ -1,44 +1,17 @@
 //! Organisations: competent authorities and departments (R-ORG-2, R-ORG-3).
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::ValidationError;
 use crate::credit_code::CreditCode;
 use crate::error::required_text;
+use crate::id::define_id;
 use crate::region::RegionCode;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct OrgId(pub Uuid);
-
-impl OrgId {
-    pub fn new() -> Self {
-        OrgId(Uuid::now_v7())
-    }
-}
-
-impl Default for OrgId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for OrgId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for OrgId {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s.trim()).map(OrgId).map_err(|_| ValidationError::new("org_id", "format", "组织标识格式错误"))
-    }
+define_id! {
+    /// Identity of an organisation.
+    pub struct OrgId, field "org_id", message "组织标识格式错误"
 }
 
 /// 主管部门 or 政府部门. Each region has exactly one authority (enforced by the store).

@@ -1,49 +1,21 @@
 //! Who is acting, and for which organisation (R-ORG-3: every action is done for exactly one organisation).
 
 use std::collections::BTreeSet;
-use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::ValidationError;
 use crate::error::required_text;
+use crate::id::define_id;
 use crate::org::{OrgId, OrgKind};
 use crate::region::RegionCode;
 use crate::role::Role;
 use crate::user::{UserId, Username};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CredentialId(pub Uuid);
-
-impl CredentialId {
-    pub fn new() -> Self {
-        CredentialId(Uuid::now_v7())
-    }
-}
-
-impl Default for CredentialId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for CredentialId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for CredentialId {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s.trim())
-            .map(CredentialId)
-            .map_err(|_| ValidationError::new("credential_id", "format", "凭证标识格式错误"))
-    }
+define_id! {
+    /// Identity of an API credential.
+    pub struct CredentialId, field "credential_id", message "凭证标识格式错误"
 }
 
 /// An API credential of a business system (应用系统): scoped to one organisation, expiring, revocable.

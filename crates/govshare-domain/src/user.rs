@@ -1,44 +1,19 @@
 //! Accounts of people (R-SEC-3).
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::ValidationError;
 use crate::error::required_text;
+use crate::id::define_id;
 use crate::org::OrgId;
 use crate::role::Role;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UserId(pub Uuid);
-
-impl UserId {
-    pub fn new() -> Self {
-        UserId(Uuid::now_v7())
-    }
-}
-
-impl Default for UserId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for UserId {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s.trim()).map(UserId).map_err(|_| ValidationError::new("user_id", "format", "用户标识格式错误"))
-    }
+define_id! {
+    /// Identity of a user account.
+    pub struct UserId, field "user_id", message "用户标识格式错误"
 }
 
 /// A login name: 3–32 characters of lower-case letters, digits, `.`, `_` and `-`, starting with a letter.
