@@ -8,7 +8,7 @@ use govshare_store_sqlite::SqliteStore;
 async fn fresh() -> DynStore {
     // The directory must outlive the test; it is removed when the process ends.
     let dir = tempfile::tempdir().unwrap().keep();
-    let store = SqliteStore::open(&format!("sqlite://{}/govshare.db", dir.display())).await.unwrap();
+    let store = SqliteStore::connect(&format!("sqlite://{}/govshare.db", dir.display())).await.unwrap();
     store.migrate().await.unwrap();
     store.migrate().await.unwrap(); // idempotent
     Arc::new(store)

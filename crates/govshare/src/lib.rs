@@ -20,7 +20,7 @@ pub async fn open_store(url: &str) -> anyhow::Result<DynStore> {
         store.migrate().await?;
         Arc::new(store)
     } else if url.starts_with("sqlite:") {
-        let store = SqliteStore::open(url).await?;
+        let store = SqliteStore::connect(url).await?;
         store.migrate().await?;
         Arc::new(store)
     } else {

@@ -1,0 +1,181 @@
+//! Catalog entries, versions, events and notifications.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use govshare_domain::catalog::{CatalogEntry, EntryContent, EntryEvent, EntryId, EntryStatus, EntryVersion};
+use govshare_domain::notification::Notification;
+use govshare_domain::org::OrgId;
+use govshare_store::{Result, StoreError};
+
+use crate::driver::{Dialect, Exec, FromRow, Row, Tx, sql};
+use crate::rows::{Json, json};
+
+/// Conflict when another entry already uses `code`.
+pub async fn check_code<D: Dialect>(tx: &mut Tx<D>, entry: EntryId, code: &str) -> Result<()> {
+    let other: Option<(EntryId,)> = sql("SELECT id FROM catalog_entries WHERE resource_code = $1 AND id <> $2")
+        .binds((code, entry))
+        .optional(tx)
+        .await?;
+    match other {
+        Some(_) => Err(StoreError::Conflict(format!("资源代码 {code} 已被其他目录使用"))),
+        None => Ok(()),
+    }
+}
+
+pub async fn insert_entry<D: Dialect>(tx: &mut Tx<D>, entry: &CatalogEntry) -> Result<()> {
+    check_code(tx, entry.id, &entry.latest().content.resource_code).await?;
+    sql("INSERT INTO catalog_entries (id, provider, resource_code, created_at) VALUES ($1, $2, $3, $4)")
+        .binds((entry.id, entry.provider, &entry.latest().content.resource_code, entry.created_at))
+        .execute(tx)
+        .await?;
+    upsert_versions(tx, entry.id, &entry.versions).await?;
+    for event in &entry.events {
+        insert_event(tx, entry.id, event).await?;
+    }
+    Ok(())
+}
+
+pub async fn upsert_versions<D: Dialect>(tx: &mut Tx<D>, entry: EntryId, versions: &[EntryVersion]) -> Result<()> {
+    for v in versions {
+        sql("INSERT INTO catalog_versions (entry_id, version, status, content, assessments, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (entry_id, version) DO UPDATE SET status = excluded.status, content = excluded.content,
+                 assessments = excluded.assessments, updated_at = excluded.updated_at")
+        .binds((entry, v.version, v.status.code(), json(&v.content)?, json(&v.assessments)?, v.updated_at))
+        .execute(tx)
+        .await?;
+    }
+    // The entry is known by the code of its newest version.
+    let newest: Option<(Json<EntryContent>,)> =
+        sql("SELECT content FROM catalog_versions WHERE entry_id = $1 ORDER BY version DESC LIMIT 1")
+            .bind(entry)
+            .optional(tx)
+            .await?;
+    if let Some((Json(content),)) = newest {
+        check_code(tx, entry, &content.resource_code).await?;
+        sql("UPDATE catalog_entries SET resource_code = $1 WHERE id = $2")
+            .binds((&content.resource_code, entry))
+            .execute(tx)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn insert_event<D: Dialect>(tx: &mut Tx<D>, entry: EntryId, e: &EntryEvent) -> Result<()> {
+    sql("INSERT INTO catalog_events (entry_id, version, at, actor, actor_name, action, note)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+    .binds((entry, e.version, e.at, &e.actor, &e.actor_name, &e.action, &e.note))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_notifications<D: Dialect>(tx: &mut Tx<D>, notes: &[Notification]) -> Result<()> {
+    for n in notes {
+        sql("INSERT INTO notifications (id, org_id, created_at, kind, title, body, link, read_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .binds((n.id, n.org_id, n.created_at, &n.kind, &n.title, &n.body, &n.link, n.read_at))
+        .execute(tx)
+        .await?;
+    }
+    Ok(())
+}
+
+struct VersionRow(EntryId, EntryVersion);
+
+impl FromRow for VersionRow {
+    fn from_row(r: &impl Row) -> Result<Self> {
+        let version = EntryVersion {
+            version: r.get(1)?,
+            status: EntryStatus::parse("status", &r.get::<String>(2)?).map_err(StoreError::other)?,
+            content: r.get::<Json<_>>(3)?.0,
+            assessments: r.get::<Json<_>>(4)?.0,
+            updated_at: r.get(5)?,
+        };
+        Ok(VersionRow(r.get(0)?, version))
+    }
+}
+
+struct EventRow(EntryId, EntryEvent);
+
+impl FromRow for EventRow {
+    fn from_row(r: &impl Row) -> Result<Self> {
+        let event = EntryEvent {
+            version: r.get(1)?,
+            at: r.get(2)?,
+            actor: r.get(3)?,
+            actor_name: r.get(4)?,
+            action: r.get(5)?,
+            note: r.get(6)?,
+        };
+        Ok(EventRow(r.get(0)?, event))
+    }
+}
+
+/// Loads entries, filtered by id or provider, with their versions and events.
+pub async fn load(e: &mut impl Exec, id: Option<EntryId>, provider: Option<OrgId>) -> Result<Vec<CatalogEntry>> {
+    const FILTER: &str = "($1 IS NULL OR e.id = $1) AND ($2 IS NULL OR e.provider = $2)";
+    let entries: Vec<(EntryId, OrgId, DateTime<Utc>)> = sql(format!(
+        "SELECT e.id, e.provider, e.created_at FROM catalog_entries e WHERE {FILTER} ORDER BY e.created_at, e.id"
+    ))
+    .binds((id, provider))
+    .all(e)
+    .await?;
+    let versions: Vec<VersionRow> = sql(format!(
+        "SELECT v.entry_id, v.version, v.status, v.content, v.assessments, v.updated_at
+         FROM catalog_versions v JOIN catalog_entries e ON e.id = v.entry_id WHERE {FILTER} ORDER BY v.version"
+    ))
+    .binds((id, provider))
+    .all(e)
+    .await?;
+    let events: Vec<EventRow> = sql(format!(
+        "SELECT v.entry_id, v.version, v.at, v.actor, v.actor_name, v.action, v.note
+         FROM catalog_events v JOIN catalog_entries e ON e.id = v.entry_id WHERE {FILTER} ORDER BY v.seq"
+    ))
+    .binds((id, provider))
+    .all(e)
+    .await?;
+
+    let order: Vec<EntryId> = entries.iter().map(|e| e.0).collect();
+    let mut by_id: HashMap<EntryId, CatalogEntry> = entries
+        .into_iter()
+        .map(|(id, provider, created_at)| {
+            (id, CatalogEntry { id, provider, created_at, versions: Vec::new(), events: Vec::new() })
+        })
+        .collect();
+    for VersionRow(id, version) in versions {
+        if let Some(entry) = by_id.get_mut(&id) {
+            entry.versions.push(version);
+        }
+    }
+    for EventRow(id, event) in events {
+        if let Some(entry) = by_id.get_mut(&id) {
+            entry.events.push(event);
+        }
+    }
+    Ok(order.into_iter().filter_map(|id| by_id.remove(&id)).collect())
+}
+
+impl FromRow for Notification {
+    fn from_row(r: &impl Row) -> Result<Self> {
+        Ok(Notification {
+            id: r.get(0)?,
+            org_id: r.get(1)?,
+            created_at: r.get(2)?,
+            kind: r.get(3)?,
+            title: r.get(4)?,
+            body: r.get(5)?,
+            link: r.get(6)?,
+            read_at: r.get(7)?,
+        })
+    }
+}
+
+pub async fn notifications(e: &mut impl Exec, org: OrgId, limit: u32) -> Result<Vec<Notification>> {
+    sql("SELECT id, org_id, created_at, kind, title, body, link, read_at FROM notifications
+         WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
+    .binds((org, limit))
+    .all(e)
+    .await
+}

@@ -1,0 +1,291 @@
+//! The data plane: data sources, hosted records and their change history, grants, usage records.
+
+use std::collections::HashMap;
+
+use govshare_domain::catalog::EntryId;
+use govshare_domain::grant::{Grant, GrantId, UsageRecord};
+use govshare_domain::org::OrgId;
+use govshare_domain::record::{DataSource, LoadCounts, LoadMode, SourceLoad};
+use govshare_store::{BatchPlan, RecordFeed, Result, StoreError, StoredRecord, UsageFilter, plan_batch};
+
+use crate::driver::{Arg, Dialect, Exec, FromRow, Row, Sql, Tx, sql, values};
+use crate::rows::{Json, json};
+
+/// Rows per multi-row statement: well under either backend's parameter limit (SQLite 32766, PostgreSQL 65535).
+pub const ROWS_PER_STATEMENT: usize = 500;
+/// A bulk load refreshes the planner's view of the table every this many batches (see
+/// [`Dialect::bulk_load_hints`]).
+const REFRESH_EVERY: u64 = 50;
+
+// ---- sources ----
+
+pub async fn save_source<D: Dialect>(tx: &mut Tx<D>, source: &DataSource) -> Result<()> {
+    let exists: Option<(EntryId,)> =
+        sql("SELECT id FROM catalog_entries WHERE id = $1").bind(source.entry).optional(tx).await?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound("目录不存在".into()));
+    }
+    sql("INSERT INTO data_sources (entry_id, document, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (entry_id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at")
+    .binds((source.entry, json(source)?, source.updated_at))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn get_source(e: &mut impl Exec, entry: EntryId) -> Result<Option<DataSource>> {
+    let row: Option<(Json<DataSource>,)> =
+        sql("SELECT document FROM data_sources WHERE entry_id = $1").bind(entry).optional(e).await?;
+    Ok(row.map(|(d,)| d.0))
+}
+
+impl FromRow for StoredRecord {
+    fn from_row(r: &impl Row) -> Result<Self> {
+        Ok(StoredRecord {
+            key: r.get(0)?,
+            scope: r.get(1)?,
+            seq: r.get(2)?,
+            digest: r.get(3)?,
+            payload: r.get(4)?,
+            deleted: r.get(5)?,
+        })
+    }
+}
+
+/// Loads a file's batches inside the caller's transaction (see `Store::load_records`).
+pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn RecordFeed) -> Result<LoadCounts> {
+    let entry = load.entry;
+    let state: Option<(i64, i64)> =
+        sql("SELECT next_seq, load_no + 1 FROM data_sources WHERE entry_id = $1").bind(entry).optional(tx).await?;
+    let Some((mut next_seq, load_no)) = state else {
+        return Err(StoreError::NotFound("该目录尚未绑定数据源".into()));
+    };
+    for hint in D::bulk_load_hints(true) {
+        sql(*hint).execute(tx).await?;
+    }
+    let mut counts = LoadCounts::default();
+    let mut batches = 0u64;
+    while let Some(batch) = feed.next_batch().await? {
+        // What the table holds for this batch's keys (earlier batches of this load included): one list
+        // parameter joined through the primary key, one plan whatever the batch.
+        let mut held: HashMap<String, (String, bool)> = HashMap::new();
+        let rows: Vec<(String, String, bool)> = sql(format!(
+            "SELECT r.key, r.digest, r.deleted FROM source_records r WHERE r.entry_id = $1 AND {}",
+            D::any("r.key", "$2")
+        ))
+        .binds((entry, Arg::Texts(batch.iter().map(|r| r.key.as_str()).collect())))
+        .all(tx)
+        .await?;
+        held.extend(rows.into_iter().map(|(k, d, del)| (k, (d, del))));
+        batches += 1;
+        if batches.is_multiple_of(REFRESH_EVERY) {
+            for hint in D::bulk_load_hints(false) {
+                sql(*hint).execute(tx).await?;
+            }
+        }
+        let BatchPlan { changed, unchanged } = plan_batch(batch, &mut held, &mut next_seq, &mut counts);
+        for chunk in changed.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sql(format!(
+                "INSERT INTO source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no) VALUES {}
+                 ON CONFLICT (entry_id, key) DO UPDATE SET scope = excluded.scope, seq = excluded.seq,
+                   digest = excluded.digest, payload = excluded.payload, deleted = FALSE, load_no = excluded.load_no",
+                values(1, chunk.len(), 8)
+            ));
+            for (r, _) in chunk {
+                q.push(entry).push(&r.key).push(&r.scope).push(r.seq).push(&r.digest).push(&r.payload);
+                q.push(false).push(load_no);
+            }
+            q.execute(tx).await?;
+            let mut q = sql(format!(
+                "INSERT INTO source_changes (entry_id, seq, key, op, digest, payload, load_id) VALUES {}",
+                values(1, chunk.len(), 7)
+            ));
+            for (r, op) in chunk {
+                q.push(entry).push(r.seq).push(&r.key).push(*op).push(&r.digest).push(&r.payload).push(load.id);
+            }
+            q.execute(tx).await?;
+        }
+        if !unchanged.is_empty() {
+            sql(format!("UPDATE source_records SET load_no = $1 WHERE entry_id = $2 AND {}", D::any("key", "$3")))
+                .binds((load_no, entry, Arg::Texts(unchanged.iter().map(String::as_str).collect())))
+                .execute(tx)
+                .await?;
+        }
+    }
+    if load.mode == LoadMode::Replace {
+        let stale: Vec<(String, String)> = sql(
+            "SELECT key, digest FROM source_records WHERE entry_id = $1 AND deleted = FALSE AND load_no <> $2 ORDER BY key",
+        )
+        .binds((entry, load_no))
+        .all(tx)
+        .await?;
+        for (key, digest) in stale {
+            sql("UPDATE source_records SET deleted = TRUE, seq = $1, load_no = $2 WHERE entry_id = $3 AND key = $4")
+                .binds((next_seq, load_no, entry, &key))
+                .execute(tx)
+                .await?;
+            sql("INSERT INTO source_changes (entry_id, seq, key, op, digest, payload, load_id)
+                 VALUES ($1, $2, $3, 'delete', $4, NULL, $5)")
+            .binds((entry, next_seq, &key, &digest, load.id))
+            .execute(tx)
+            .await?;
+            next_seq += 1;
+            counts.deleted += 1;
+        }
+    }
+    sql("UPDATE data_sources SET next_seq = $1, load_no = $2 WHERE entry_id = $3")
+        .binds((next_seq, load_no, entry))
+        .execute(tx)
+        .await?;
+    let mut kept = load.clone();
+    kept.counts = counts.clone();
+    sql("INSERT INTO source_loads (id, entry_id, at, document) VALUES ($1, $2, $3, $4)")
+        .binds((load.id, entry, load.at, json(&kept)?))
+        .execute(tx)
+        .await?;
+    Ok(counts)
+}
+
+pub async fn loads(e: &mut impl Exec, entry: EntryId, limit: u32) -> Result<Vec<SourceLoad>> {
+    let rows: Vec<(Json<SourceLoad>,)> =
+        sql("SELECT document FROM source_loads WHERE entry_id = $1 ORDER BY at DESC, id DESC LIMIT $2")
+            .binds((entry, limit))
+            .all(e)
+            .await?;
+    Ok(rows.into_iter().map(|(d,)| d.0).collect())
+}
+
+const RECORD_COLUMNS: &str = "SELECT key, scope, seq, digest, payload, deleted FROM source_records WHERE entry_id = $1";
+
+pub async fn get_record(e: &mut impl Exec, entry: EntryId, key: &str) -> Result<Option<StoredRecord>> {
+    sql(concat!(
+        "SELECT key, scope, seq, digest, payload, deleted FROM source_records ",
+        "WHERE entry_id = $1 AND key = $2 AND deleted = FALSE"
+    ))
+    .binds((entry, key))
+    .optional(e)
+    .await
+}
+
+/// Appends the row-scope condition: the scope starts with one of the prefixes (none: nothing matches).
+fn push_scope<D: Dialect>(q: &mut Sql<'_>, prefixes: Option<&[String]>) {
+    if let Some(prefixes) = prefixes {
+        let conditions: Vec<String> = prefixes.iter().map(|p| D::starts_with("scope", &q.param(p.clone()))).collect();
+        let any = if conditions.is_empty() { "FALSE".to_owned() } else { conditions.join(" OR ") };
+        q.text(&format!(" AND ({any})"));
+    }
+}
+
+pub async fn scan<E: Exec>(
+    e: &mut E,
+    entry: EntryId,
+    prefixes: Option<&[String]>,
+    after_key: Option<&str>,
+    limit: u32,
+) -> Result<Vec<StoredRecord>> {
+    let mut q = sql(RECORD_COLUMNS).bind(entry);
+    q.text(" AND deleted = FALSE");
+    if let Some(after) = after_key {
+        let p = q.param(after);
+        q.text(&format!(" AND key > {p}"));
+    }
+    push_scope::<E::D>(&mut q, prefixes);
+    let p = q.param(limit);
+    q.text(&format!(" ORDER BY key LIMIT {p}"));
+    q.all(e).await
+}
+
+pub async fn changes<E: Exec>(
+    e: &mut E,
+    entry: EntryId,
+    prefixes: Option<&[String]>,
+    after_seq: i64,
+    live_only: bool,
+    limit: u32,
+) -> Result<Vec<StoredRecord>> {
+    let mut q = sql(RECORD_COLUMNS).bind(entry).bind(after_seq);
+    q.text(" AND seq > $2");
+    if live_only {
+        q.text(" AND deleted = FALSE");
+    }
+    push_scope::<E::D>(&mut q, prefixes);
+    let p = q.param(limit);
+    q.text(&format!(" ORDER BY seq LIMIT {p}"));
+    q.all(e).await
+}
+
+// ---- grants ----
+
+pub async fn insert_grant<D: Dialect>(tx: &mut Tx<D>, grant: &Grant) -> Result<()> {
+    sql("INSERT INTO grants (id, application_id, requester, provider, entry_id, events, created_at, document)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+    .binds((
+        grant.id,
+        grant.application,
+        grant.requester,
+        grant.provider,
+        grant.entry,
+        grant.events.len(),
+        grant.created_at,
+        json(grant)?,
+    ))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn update_grant<D: Dialect>(tx: &mut Tx<D>, grant: &Grant, expected_events: usize) -> Result<()> {
+    let done = sql("UPDATE grants SET events = $1, document = $2 WHERE id = $3 AND events = $4")
+        .binds((grant.events.len(), json(grant)?, grant.id, expected_events))
+        .execute(tx)
+        .await?;
+    if done == 1 {
+        return Ok(());
+    }
+    let exists: Option<(GrantId,)> = sql("SELECT id FROM grants WHERE id = $1").bind(grant.id).optional(tx).await?;
+    match exists {
+        None => Err(StoreError::NotFound("共享授权不存在".into())),
+        Some(_) => Err(StoreError::Conflict("该授权刚被其他人处理,请刷新后重试".into())),
+    }
+}
+
+pub async fn get_grant(e: &mut impl Exec, id: GrantId) -> Result<Grant> {
+    let row: Option<(Json<Grant>,)> = sql("SELECT document FROM grants WHERE id = $1").bind(id).optional(e).await?;
+    Ok(row.ok_or_else(|| StoreError::NotFound("共享授权不存在".into()))?.0.0)
+}
+
+pub async fn list_grants(e: &mut impl Exec, party: Option<OrgId>) -> Result<Vec<Grant>> {
+    let rows: Vec<(Json<Grant>,)> =
+        sql("SELECT document FROM grants WHERE $1 IS NULL OR requester = $1 OR provider = $1
+                                         ORDER BY created_at DESC, id DESC")
+        .bind(party)
+        .all(e)
+        .await?;
+    Ok(rows.into_iter().map(|(d,)| d.0).collect())
+}
+
+// ---- usage records ----
+
+pub async fn usage(e: &mut impl Exec, filter: &UsageFilter, limit: u32) -> Result<Vec<UsageRecord>> {
+    let mut q = sql("SELECT document FROM usage_records WHERE TRUE");
+    if let Some(org) = filter.party {
+        let p = q.param(org);
+        q.text(&format!(" AND (requester = {p} OR provider = {p})"));
+    }
+    if let Some(grant) = filter.grant {
+        let p = q.param(grant);
+        q.text(&format!(" AND grant_id = {p}"));
+    }
+    if let Some(entry) = filter.entry {
+        let p = q.param(entry);
+        q.text(&format!(" AND entry_id = {p}"));
+    }
+    if let Some(before) = filter.before {
+        let p = q.param(before);
+        q.text(&format!(" AND at < {p}"));
+    }
+    let p = q.param(limit);
+    q.text(&format!(" ORDER BY at DESC, id DESC LIMIT {p}"));
+    let rows: Vec<(Json<UsageRecord>,)> = q.all(e).await?;
+    Ok(rows.into_iter().map(|(d,)| d.0).collect())
+}

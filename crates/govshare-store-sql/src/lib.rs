@@ -1,0 +1,829 @@
+//! The one implementation of the govshare [`Store`]: every use case's transaction — which rows it writes, in
+//! which order, with its notifications and its audit record — is written here once, as plain SQL with numbered
+//! placeholders. A backend crate contributes a [`Dialect`]: its pools, its migrations, and the few fragments
+//! that really differ (the head lock, list parameters, prefix matching, bulk-load hints, guard introspection).
+
+pub mod driver;
+
+mod applications;
+mod catalog;
+mod data;
+mod evidence;
+mod obligations;
+mod rows;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use govshare_domain::application::{Application, ApplicationId};
+use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead, Digest, GENESIS};
+use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
+use govshare_domain::evidence::StoredUsage;
+use govshare_domain::grant::{Grant, GrantId, UsageRecord};
+use govshare_domain::notification::{DeadlineAlert, Notification};
+use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
+use govshare_domain::org::{OrgId, OrgKind, Organisation};
+use govshare_domain::principal::{ApiCredential, CredentialId};
+use govshare_domain::record::{DataSource, LoadCounts, SourceLoad};
+use govshare_domain::region::{Region, RegionCode};
+use govshare_domain::role::Role;
+use govshare_domain::source::SourceDesignation;
+use govshare_domain::user::{Membership, User, UserId, Username};
+use govshare_store::{
+    LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter, UserWithPassword,
+};
+
+pub use driver::{Arg, Col, Dialect, Repair, Row, Sql, db, sql};
+use driver::{Exec, Reader, Tx};
+use rows::{CredentialRow, Hash, UserRow};
+
+/// The store over one backend's dialect.
+#[derive(Debug)]
+pub struct SqlStore<D: Dialect> {
+    dialect: D,
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// Connects to the database at `url` (its form is the backend's: `sqlite:…`, `postgres://…`).
+    pub async fn connect(url: &str) -> Result<Self> {
+        Ok(SqlStore { dialect: D::connect(url).await? })
+    }
+
+    pub fn dialect(&self) -> &D {
+        &self.dialect
+    }
+
+    /// Brings the schema up to date. Idempotent. The start that applies the usage-seal migration (0007) also
+    /// seals the usage records kept before it, once.
+    pub async fn migrate(&self) -> Result<()> {
+        let seals_existed = evidence::seals_migrated(self).await;
+        self.dialect.migrate().await?;
+        if !seals_existed {
+            evidence::seal_legacy(self).await?;
+        }
+        Ok(())
+    }
+
+    /// Every table's columns: (table, column, declared type, nullable), ordered. Both backends' migrations must
+    /// describe the same tables and columns; the contract suite compares them.
+    pub async fn schema(&self) -> Result<Vec<(String, String, String, bool)>> {
+        let mut conn = self.dialect.read().await?;
+        let mut columns = D::columns(&mut conn).await?;
+        columns.sort();
+        Ok(columns)
+    }
+
+    fn r(&self) -> Reader<'_, D> {
+        Reader::new(&self.dialect)
+    }
+
+    async fn begin(&self) -> Result<Tx<D>> {
+        Ok(Tx(self.dialect.begin().await?))
+    }
+
+    /// Ends a use case's transaction: its notifications, then its audit record (the head lock comes last), then
+    /// the commit.
+    async fn finish(&self, mut tx: Tx<D>, notifications: &[Notification], audit: &AuditEvent) -> Result<()> {
+        catalog::insert_notifications(&mut tx, notifications).await?;
+        append(&mut tx, audit).await?;
+        tx.commit().await
+    }
+}
+
+/// NotFound with `what` when a statement touched no row.
+fn found(rows: u64, what: &str) -> Result<()> {
+    if rows == 0 { Err(StoreError::NotFound(what.to_owned())) } else { Ok(()) }
+}
+
+/// Reads the chain head, locking it until the transaction ends where the dialect needs a lock.
+async fn chain_head<D: Dialect>(tx: &mut Tx<D>) -> Result<(i64, Digest)> {
+    let (seq, hash): (i64, Hash) =
+        sql(format!("SELECT seq, hash FROM audit_head WHERE id = 1{}", D::LOCK_HEAD)).one(tx).await?;
+    Ok((seq, hash.0))
+}
+
+macro_rules! insert_audit {
+    () => {
+        "INSERT INTO audit_log (seq, at, actor, org_id, action, object_type, object_id, detail, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    };
+}
+
+/// Seals `event` as the next record and moves the head, inside the caller's transaction. Where the dialect
+/// allows, record and head are one round trip: the head lock is held until commit, so every statement after it
+/// lengthens the time other appends wait.
+async fn append<D: Dialect>(tx: &mut Tx<D>, event: &AuditEvent) -> Result<AuditRecord> {
+    let (seq, prev) = chain_head(tx).await?;
+    let record = AuditRecord::seal(seq + 1, Utc::now(), event, prev);
+    let text = if D::WRITABLE_CTE {
+        concat!(
+            "WITH appended AS (",
+            insert_audit!(),
+            " RETURNING seq, hash) UPDATE audit_head SET seq = appended.seq, hash = appended.hash FROM appended WHERE id = 1"
+        )
+    } else {
+        insert_audit!()
+    };
+    sql(text)
+        .binds((
+            record.seq,
+            record.at,
+            &record.actor,
+            record.org_id,
+            &record.action,
+            &record.object_type,
+            &record.object_id,
+            &record.detail,
+            record.prev_hash.as_slice(),
+            record.hash.as_slice(),
+        ))
+        .execute(tx)
+        .await?;
+    if !D::WRITABLE_CTE {
+        sql("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .binds((record.seq, record.hash.as_slice()))
+            .execute(tx)
+            .await?;
+    }
+    Ok(record)
+}
+
+/// The first column of the first row, if any: for existence checks and names in messages.
+async fn first_text(e: &mut impl Exec, q: Sql<'_>) -> Result<Option<String>> {
+    Ok(q.optional::<(String,), _>(e).await?.map(|(s,)| s))
+}
+
+#[async_trait]
+impl<D: Dialect> Store for SqlStore<D> {
+    async fn ping(&self) -> Result<()> {
+        sql("SELECT 1").execute(&mut self.r()).await?;
+        Ok(())
+    }
+
+    async fn create_region(&self, region: &Region, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let exists = sql("SELECT name FROM regions WHERE code = $1").bind(region.code);
+        if let Some(name) = first_text(&mut tx, exists).await? {
+            return Err(StoreError::Conflict(format!("行政区划 {} 已存在(「{name}」)", region.code)));
+        }
+        if let Some(parent) = region.parent {
+            let found = sql("SELECT code FROM regions WHERE code = $1").bind(parent);
+            if first_text(&mut tx, found).await?.is_none() {
+                return Err(StoreError::Conflict(format!("上级行政区划 {parent} 尚未创建")));
+            }
+        }
+        sql("INSERT INTO regions (code, name, parent) VALUES ($1, $2, $3)")
+            .binds((region.code, &region.name, region.parent))
+            .execute(&mut tx)
+            .await?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn list_regions(&self) -> Result<Vec<Region>> {
+        sql("SELECT code, name, parent FROM regions ORDER BY code").all(&mut self.r()).await
+    }
+
+    async fn get_region(&self, code: RegionCode) -> Result<Region> {
+        let row = sql("SELECT code, name, parent FROM regions WHERE code = $1").bind(code).optional(&mut self.r()).await?;
+        row.ok_or_else(|| StoreError::NotFound(format!("行政区划 {code} 不存在")))
+    }
+
+    async fn create_org(&self, org: &Organisation, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        if first_text(&mut tx, sql("SELECT name FROM regions WHERE code = $1").bind(org.region)).await?.is_none() {
+            return Err(StoreError::Conflict(format!("行政区划 {} 尚未创建", org.region)));
+        }
+        let holder = sql("SELECT name FROM organisations WHERE credit_code = $1").bind(org.credit_code.as_str());
+        if let Some(holder) = first_text(&mut tx, holder).await? {
+            return Err(StoreError::Conflict(format!("统一社会信用代码 {} 已被「{holder}」使用", org.credit_code)));
+        }
+        if org.kind == OrgKind::Authority {
+            let existing =
+                sql("SELECT name FROM organisations WHERE region = $1 AND kind = 'authority'").bind(org.region);
+            if let Some(name) = first_text(&mut tx, existing).await? {
+                return Err(StoreError::Conflict(format!("行政区划 {} 已有主管部门「{name}」", org.region)));
+            }
+        }
+        sql("INSERT INTO organisations (id, kind, region, name, credit_code, work_unit_name, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .binds((
+            org.id,
+            org.kind.code(),
+            org.region,
+            &org.name,
+            org.credit_code.as_str(),
+            &org.work_unit_name,
+            org.created_at,
+        ))
+        .execute(&mut tx)
+        .await?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn update_org_work_unit(&self, id: OrgId, work_unit_name: &str, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = sql("UPDATE organisations SET work_unit_name = $1 WHERE id = $2")
+            .binds((work_unit_name, id))
+            .execute(&mut tx)
+            .await?;
+        found(done, "单位不存在")?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn get_org(&self, id: OrgId) -> Result<Organisation> {
+        let row = sql("SELECT * FROM organisations WHERE id = $1").bind(id).optional(&mut self.r()).await?;
+        row.ok_or_else(|| StoreError::NotFound("单位不存在".into()))
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Organisation>> {
+        sql("SELECT * FROM organisations ORDER BY kind = 'department', region, name").all(&mut self.r()).await
+    }
+
+    async fn is_empty(&self) -> Result<bool> {
+        let (n,): (i64,) = sql("SELECT COUNT(*) FROM organisations").one(&mut self.r()).await?;
+        Ok(n == 0)
+    }
+
+    async fn create_user(&self, user: &User, password_hash: &str, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let taken = sql("SELECT username FROM users WHERE username = $1").bind(user.username.as_str());
+        if first_text(&mut tx, taken).await?.is_some() {
+            return Err(StoreError::Conflict(format!("用户名 {} 已存在", user.username)));
+        }
+        sql("INSERT INTO users (id, username, display_name, password_hash, contractor, disabled, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .binds((
+            user.id,
+            user.username.as_str(),
+            &user.display_name,
+            password_hash,
+            user.contractor,
+            user.disabled,
+            user.created_at,
+        ))
+        .execute(&mut tx)
+        .await?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<User> {
+        let row: Option<UserRow> = sql("SELECT * FROM users WHERE id = $1").bind(id).optional(&mut self.r()).await?;
+        Ok(row.ok_or_else(|| StoreError::NotFound("用户不存在".into()))?.0)
+    }
+
+    async fn find_user_by_username(&self, username: &Username) -> Result<Option<UserWithPassword>> {
+        let row: Option<UserRow> =
+            sql("SELECT * FROM users WHERE username = $1").bind(username.as_str()).optional(&mut self.r()).await?;
+        Ok(row.map(|UserRow(user, password_hash)| UserWithPassword { user, password_hash }))
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = sql("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .binds((password_hash, id))
+            .execute(&mut tx)
+            .await?;
+        found(done, "用户不存在")?;
+        sql("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .binds((id, keep_session.unwrap_or_default()))
+            .execute(&mut tx)
+            .await?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn set_user_disabled(&self, id: UserId, disabled: bool, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = sql("UPDATE users SET disabled = $1 WHERE id = $2").bind(disabled).bind(id).execute(&mut tx).await?;
+        found(done, "用户不存在")?;
+        if disabled {
+            sql("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut tx).await?;
+        }
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn add_membership(&self, m: &Membership, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let exists = sql("SELECT role FROM memberships WHERE user_id = $1 AND org_id = $2 AND role = $3")
+            .binds((m.user_id, m.org_id))
+            .bind(m.role.code());
+        if first_text(&mut tx, exists).await?.is_some() {
+            return Err(StoreError::Conflict(format!("该人员在本单位已有「{}」角色", m.role.label())));
+        }
+        if m.role == Role::WorkUnitHead {
+            let head = sql("SELECT u.display_name FROM memberships m JOIN users u ON u.id = m.user_id
+                            WHERE m.org_id = $1 AND m.role = 'work_unit_head'")
+            .bind(m.org_id);
+            if let Some(name) = first_text(&mut tx, head).await? {
+                return Err(StoreError::Conflict(format!("该单位已有工作机构负责人「{name}」")));
+            }
+        }
+        sql("INSERT INTO memberships (user_id, org_id, role) VALUES ($1, $2, $3)")
+            .binds((m.user_id, m.org_id, m.role.code()))
+            .execute(&mut tx)
+            .await?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn remove_membership(&self, m: &Membership, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = sql("DELETE FROM memberships WHERE user_id = $1 AND org_id = $2 AND role = $3")
+            .binds((m.user_id, m.org_id, m.role.code()))
+            .execute(&mut tx)
+            .await?;
+        found(done, "没有该角色")?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn memberships_of_user(&self, user: UserId) -> Result<Vec<Membership>> {
+        sql("SELECT user_id, org_id, role FROM memberships WHERE user_id = $1 ORDER BY org_id, role")
+            .bind(user)
+            .all(&mut self.r())
+            .await
+    }
+
+    async fn members_of_org(&self, org: OrgId) -> Result<Vec<Member>> {
+        let rows = sql("SELECT u.*, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+                        WHERE m.org_id = $1 ORDER BY u.username, m.role")
+        .bind(org)
+        .rows(&mut self.r())
+        .await?;
+        rows::group_members(&rows)
+    }
+
+    async fn work_unit_head(&self, org: OrgId) -> Result<Option<User>> {
+        let row: Option<UserRow> = sql("SELECT u.* FROM memberships m JOIN users u ON u.id = m.user_id
+                                        WHERE m.org_id = $1 AND m.role = 'work_unit_head'")
+        .bind(org)
+        .optional(&mut self.r())
+        .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    async fn create_session(&self, s: &Session, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sql("INSERT INTO sessions (token_hash, user_id, org_id, csrf_token, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)")
+        .binds((&s.token_hash, s.user_id, s.org_id, &s.csrf_token, s.created_at, s.expires_at))
+        .execute(&mut tx)
+        .await?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn get_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Session>> {
+        sql("SELECT * FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+            .binds((token_hash, now))
+            .optional(&mut self.r())
+            .await
+    }
+
+    async fn set_session_org(&self, token_hash: &str, org: OrgId) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = sql("UPDATE sessions SET org_id = $1 WHERE token_hash = $2")
+            .binds((org, token_hash))
+            .execute(&mut tx)
+            .await?;
+        found(done, "会话不存在")?;
+        tx.commit().await
+    }
+
+    async fn delete_session(&self, token_hash: &str, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sql("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&mut tx).await?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>, failures_before: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let a = sql("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&mut tx).await?;
+        let b = sql("DELETE FROM login_failures WHERE at < $1").bind(failures_before).execute(&mut tx).await?;
+        tx.commit().await?;
+        Ok(a + b)
+    }
+
+    async fn record_login_failure(&self, username: &str, client: &str, at: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sql("INSERT INTO login_failures (username, client, at) VALUES ($1, $2, $3)")
+            .binds((username, client, at))
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await
+    }
+
+    async fn login_failures(&self, username: &str, client: &str, since: DateTime<Utc>) -> Result<LoginFailures> {
+        let (pair, pair_last, by_client, untrusted): (i64, Option<DateTime<Utc>>, i64, i64) =
+            sql("SELECT (SELECT COUNT(*) FROM login_failures WHERE username = $1 AND client = $2 AND at >= $3),
+                    (SELECT MAX(at) FROM login_failures WHERE username = $1 AND client = $2 AND at >= $3),
+                    (SELECT COUNT(*) FROM login_failures WHERE client = $2 AND at >= $3),
+                    (SELECT COUNT(*) FROM login_failures WHERE username = $1 AND client LIKE 'ip:%' AND at >= $3)")
+            .binds((username, client, since))
+            .one(&mut self.r())
+            .await?;
+        Ok(LoginFailures {
+            pair: pair as u64,
+            pair_last,
+            client: by_client as u64,
+            username_untrusted: untrusted as u64,
+        })
+    }
+
+    async fn clear_login_failures(&self, username: &str, client: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sql("DELETE FROM login_failures WHERE username = $1 AND client = $2")
+            .binds((username, client))
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await
+    }
+
+    async fn create_credential(&self, c: &ApiCredential, secret_hash: &str, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sql("INSERT INTO api_credentials (id, org_id, name, secret_hash, created_by, created_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .binds((c.id, c.org_id, &c.name, secret_hash, &c.created_by, c.created_at, c.expires_at, c.revoked_at))
+        .execute(&mut tx)
+        .await?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn get_credential(&self, id: CredentialId) -> Result<Option<(ApiCredential, String)>> {
+        let row: Option<CredentialRow> =
+            sql("SELECT * FROM api_credentials WHERE id = $1").bind(id).optional(&mut self.r()).await?;
+        Ok(row.map(|r| (r.0, r.1)))
+    }
+
+    async fn list_credentials(&self, org: OrgId) -> Result<Vec<ApiCredential>> {
+        let rows: Vec<CredentialRow> =
+            sql("SELECT * FROM api_credentials WHERE org_id = $1 ORDER BY created_at DESC, id DESC")
+                .bind(org)
+                .all(&mut self.r())
+                .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    async fn revoke_credential(&self, id: CredentialId, at: DateTime<Utc>, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let current: Option<(Option<DateTime<Utc>>,)> =
+            sql("SELECT revoked_at FROM api_credentials WHERE id = $1").bind(id).optional(&mut tx).await?;
+        match current {
+            None => return Err(StoreError::NotFound("API 凭证不存在".into())),
+            Some((Some(_),)) => return Err(StoreError::Conflict("API 凭证已吊销".into())),
+            Some((None,)) => {}
+        }
+        sql("UPDATE api_credentials SET revoked_at = $1 WHERE id = $2").bind(at).bind(id).execute(&mut tx).await?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn create_entry(&self, entry: &CatalogEntry, audit: &AuditEvent) -> Result<()> {
+        self.create_entries(std::slice::from_ref(entry), audit).await
+    }
+
+    async fn create_entries(&self, entries: &[CatalogEntry], audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for entry in entries {
+            catalog::insert_entry(&mut tx, entry).await?;
+        }
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn save_versions(
+        &self,
+        entry: EntryId,
+        versions: &[EntryVersion],
+        event: &EntryEvent,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let exists: Option<(EntryId,)> =
+            sql("SELECT id FROM catalog_entries WHERE id = $1").bind(entry).optional(&mut tx).await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("目录不存在".into()));
+        }
+        catalog::upsert_versions(&mut tx, entry, versions).await?;
+        catalog::insert_event(&mut tx, entry, event).await?;
+        self.finish(tx, notifications, audit).await
+    }
+
+    async fn get_entry(&self, id: EntryId) -> Result<CatalogEntry> {
+        catalog::load(&mut self.r(), Some(id), None)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::NotFound("目录不存在".into()))
+    }
+
+    async fn list_entries(&self, provider: Option<OrgId>) -> Result<Vec<CatalogEntry>> {
+        catalog::load(&mut self.r(), None, provider).await
+    }
+
+    async fn published_versions(&self) -> Result<Vec<(EntryId, u32)>> {
+        sql("SELECT entry_id, MAX(version) FROM catalog_versions WHERE status = 'published' GROUP BY entry_id")
+            .all(&mut self.r())
+            .await
+    }
+
+    async fn create_obligation(
+        &self,
+        obligation: &UpdateObligation,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        obligations::insert_obligation(&mut tx, obligation).await?;
+        self.finish(tx, notifications, audit).await
+    }
+
+    async fn set_obligation_extension(
+        &self,
+        id: ObligationId,
+        previous: Option<&Extension>,
+        next: &Extension,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        obligations::set_extension(&mut tx, id, previous, next).await?;
+        self.finish(tx, notifications, audit).await
+    }
+
+    async fn get_obligation(&self, id: ObligationId) -> Result<UpdateObligation> {
+        obligations::get_obligation(&mut self.r(), id).await
+    }
+
+    async fn list_obligations(&self, provider: Option<OrgId>) -> Result<Vec<UpdateObligation>> {
+        obligations::list_obligations(&mut self.r(), provider).await
+    }
+
+    async fn save_designation(
+        &self,
+        designation: &SourceDesignation,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        obligations::save_designation(&mut tx, designation).await?;
+        self.finish(tx, notifications, audit).await
+    }
+
+    async fn list_designations(&self, region: Option<RegionCode>) -> Result<Vec<SourceDesignation>> {
+        obligations::list_designations(&mut self.r(), region).await
+    }
+
+    async fn create_application(
+        &self,
+        application: &Application,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        applications::insert(&mut tx, application).await?;
+        self.finish(tx, notifications, audit).await
+    }
+
+    async fn save_application(
+        &self,
+        application: &Application,
+        expected_events: usize,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        applications::update(&mut tx, application, expected_events).await?;
+        self.finish(tx, notifications, audit).await
+    }
+
+    async fn get_application(&self, id: ApplicationId) -> Result<Application> {
+        applications::get(&mut self.r(), id).await
+    }
+
+    async fn list_applications(&self, party: Option<OrgId>, open_only: bool) -> Result<Vec<Application>> {
+        applications::list(&mut self.r(), party, open_only).await
+    }
+
+    async fn save_source(&self, source: &DataSource, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        data::save_source(&mut tx, source).await?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn get_source(&self, entry: EntryId) -> Result<Option<DataSource>> {
+        data::get_source(&mut self.r(), entry).await
+    }
+
+    async fn load_records(
+        &self,
+        load: &SourceLoad,
+        feed: &mut dyn RecordFeed,
+        audit: &AuditEvent,
+    ) -> Result<LoadCounts> {
+        let mut tx = self.begin().await?;
+        let counts = data::load(&mut tx, load, feed).await?;
+        self.finish(tx, &[], audit).await?;
+        Ok(counts)
+    }
+
+    async fn source_loads(&self, entry: EntryId, limit: u32) -> Result<Vec<SourceLoad>> {
+        data::loads(&mut self.r(), entry, limit).await
+    }
+
+    async fn get_record(&self, entry: EntryId, key: &str) -> Result<Option<StoredRecord>> {
+        data::get_record(&mut self.r(), entry, key).await
+    }
+
+    async fn scan_records(
+        &self,
+        entry: EntryId,
+        scope_prefixes: Option<&[String]>,
+        after_key: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>> {
+        data::scan(&mut self.r(), entry, scope_prefixes, after_key, limit).await
+    }
+
+    async fn record_changes(
+        &self,
+        entry: EntryId,
+        scope_prefixes: Option<&[String]>,
+        after_seq: i64,
+        live_only: bool,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>> {
+        data::changes(&mut self.r(), entry, scope_prefixes, after_seq, live_only, limit).await
+    }
+
+    async fn create_grant(
+        &self,
+        grant: &Grant,
+        application: &Application,
+        expected_events: usize,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        applications::update(&mut tx, application, expected_events).await?;
+        data::insert_grant(&mut tx, grant).await?;
+        self.finish(tx, notifications, audit).await
+    }
+
+    async fn save_grant(
+        &self,
+        grant: &Grant,
+        expected_events: usize,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        data::update_grant(&mut tx, grant, expected_events).await?;
+        self.finish(tx, notifications, audit).await
+    }
+
+    async fn get_grant(&self, id: GrantId) -> Result<Grant> {
+        data::get_grant(&mut self.r(), id).await
+    }
+
+    async fn list_grants(&self, party: Option<OrgId>) -> Result<Vec<Grant>> {
+        data::list_grants(&mut self.r(), party).await
+    }
+
+    async fn append_usage(&self, records: &[UsageRecord]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        evidence::append_sealed(&mut tx, records).await?;
+        tx.commit().await
+    }
+
+    async fn sealed_usage(&self, batches: &[uuid::Uuid]) -> Result<Vec<(uuid::Uuid, StoredUsage)>> {
+        evidence::sealed_usage(&mut self.r(), batches).await
+    }
+
+    async fn usage_count(&self) -> Result<u64> {
+        let (n,): (i64,) = sql("SELECT COUNT(*) FROM usage_records").one(&mut self.r()).await?;
+        Ok(n as u64)
+    }
+
+    async fn usage_seal_of(&self, id: uuid::Uuid) -> Result<Option<(uuid::Uuid, i64)>> {
+        evidence::usage_seal_of(&mut self.r(), id).await
+    }
+
+    async fn seal_record(&self, batch: uuid::Uuid) -> Result<Option<AuditRecord>> {
+        evidence::seal_record(&mut self.r(), batch).await
+    }
+
+    fn parallel_writes(&self) -> usize {
+        D::PARALLEL_WRITES
+    }
+
+    async fn usage_records(&self, filter: &UsageFilter, limit: u32) -> Result<Vec<UsageRecord>> {
+        data::usage(&mut self.r(), filter, limit).await
+    }
+
+    async fn usage_rows_since(&self, grant: GrantId, since: DateTime<Utc>) -> Result<u64> {
+        let (sum,): (Option<i64>,) =
+            sql("SELECT CAST(SUM(rows) AS BIGINT) FROM usage_records WHERE grant_id = $1 AND at >= $2")
+                .binds((grant, since))
+                .one(&mut self.r())
+                .await?;
+        Ok(sum.unwrap_or(0).max(0) as u64)
+    }
+
+    async fn record_deadline_alert(
+        &self,
+        alert: &DeadlineAlert,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if !applications::insert_alert(&mut tx, alert).await? {
+            return Ok(false);
+        }
+        self.finish(tx, notifications, audit).await?;
+        Ok(true)
+    }
+
+    async fn deadline_alerts(&self, subject: &str) -> Result<Vec<DeadlineAlert>> {
+        applications::alerts(&mut self.r(), subject).await
+    }
+
+    async fn overdue_marks(&self, limit: u32) -> Result<Vec<DeadlineAlert>> {
+        applications::overdue(&mut self.r(), limit).await
+    }
+
+    async fn notifications(&self, org: OrgId, limit: u32) -> Result<Vec<Notification>> {
+        catalog::notifications(&mut self.r(), org, limit).await
+    }
+
+    async fn mark_notification_read(&self, org: OrgId, id: uuid::Uuid, at: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = sql("UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND org_id = $3")
+            .binds((at, id, org))
+            .execute(&mut tx)
+            .await?;
+        found(done, "通知不存在")?;
+        tx.commit().await
+    }
+
+    async fn save_calendar_years(&self, years: &[(i32, String)], audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for (year, data) in years {
+            sql("INSERT INTO calendar_years (year, data) VALUES ($1, $2)
+                 ON CONFLICT (year) DO UPDATE SET data = excluded.data")
+            .binds((*year, data))
+            .execute(&mut tx)
+            .await?;
+        }
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn calendar_years(&self) -> Result<Vec<(i32, String)>> {
+        sql("SELECT year, data FROM calendar_years ORDER BY year").all(&mut self.r()).await
+    }
+
+    async fn append_audit(&self, audit: &AuditEvent) -> Result<AuditRecord> {
+        let mut tx = self.begin().await?;
+        let record = append(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>> {
+        sql("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .binds((after, limit))
+            .all(&mut self.r())
+            .await
+    }
+
+    async fn recent_audit(&self, org: Option<OrgId>, limit: u32) -> Result<Vec<AuditRecord>> {
+        sql("SELECT * FROM audit_log WHERE ($1 IS NULL OR org_id = $1) ORDER BY seq DESC LIMIT $2")
+            .binds((org, limit))
+            .all(&mut self.r())
+            .await
+    }
+
+    async fn audit_head(&self) -> Result<Option<ChainHead>> {
+        let (seq, hash): (i64, Hash) = sql("SELECT seq, hash FROM audit_head WHERE id = 1").one(&mut self.r()).await?;
+        Ok((seq > 0 || hash.0 != GENESIS).then_some(ChainHead { seq, hash: hash.0 }))
+    }
+
+    async fn missing_guards(&self) -> Result<Vec<String>> {
+        let mut conn = self.dialect.read().await?;
+        Ok(D::guards(&mut conn).await?.into_iter().map(|g| g.name).collect())
+    }
+
+    async fn restore_guards(&self, audit: &AuditEvent) -> Result<Vec<String>> {
+        let mut tx = self.begin().await?;
+        let missing = D::guards(&mut *tx.0).await?;
+        if missing.is_empty() {
+            return Ok(Vec::new());
+        }
+        for repair in &missing {
+            for statement in &repair.statements {
+                sql(statement.clone()).execute(&mut tx).await?;
+            }
+        }
+        self.finish(tx, &[], audit).await?;
+        Ok(missing.into_iter().map(|g| g.name).collect())
+    }
+}
