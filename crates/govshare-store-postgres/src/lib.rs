@@ -13,9 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use govshare_store::{Result, StoreError};
 use govshare_store_sql::driver::{Arg, Col, Dialect, Repair, Row, Sql, db};
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
-use sqlx::{Arguments, PgConnection, PgPool, Postgres, Transaction};
+use sqlx::postgres::{PgArguments, PgPoolOptions};
+use sqlx::{Arguments, PgPool, Postgres};
 use uuid::Uuid;
 
 /// The store on PostgreSQL.
@@ -32,88 +31,72 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("usage_records_append_only", "BEGIN RAISE EXCEPTION 'usage records are append-only'; END;"),
 ];
 
-/// A trigger that keeps the evidence append-only: name, table, `pg_trigger.tgtype` bits, function, timing.
-struct Guard {
-    name: &'static str,
-    table: &'static str,
-    tgtype: i32,
-    function: &'static str,
-    on: &'static str,
-}
-
-// tgtype bits: ROW 1, BEFORE 2, INSERT 4, DELETE 8, UPDATE 16, TRUNCATE 32.
-const GUARDS: &[Guard] = &[
-    Guard {
-        name: "audit_log_no_update",
-        table: "audit_log",
-        tgtype: 1 | 2 | 16,
-        function: "audit_log_append_only",
-        on: "BEFORE UPDATE ON audit_log FOR EACH ROW",
-    },
-    Guard {
-        name: "audit_log_no_delete",
-        table: "audit_log",
-        tgtype: 1 | 2 | 8,
-        function: "audit_log_append_only",
-        on: "BEFORE DELETE ON audit_log FOR EACH ROW",
-    },
-    Guard {
-        name: "audit_log_no_truncate",
-        table: "audit_log",
-        tgtype: 2 | 32,
-        function: "audit_log_append_only",
-        on: "BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT",
-    },
-    Guard {
-        name: "usage_records_no_change",
-        table: "usage_records",
-        tgtype: 1 | 2 | 8 | 16,
-        function: "usage_records_append_only",
-        on: "BEFORE UPDATE OR DELETE ON usage_records FOR EACH ROW",
-    },
-    Guard {
-        name: "usage_records_no_truncate",
-        table: "usage_records",
-        tgtype: 2 | 32,
-        function: "usage_records_append_only",
-        on: "BEFORE TRUNCATE ON usage_records FOR EACH STATEMENT",
-    },
+/// The triggers that keep the evidence append-only: name, table, `pg_trigger.tgtype` bits (ROW 1, BEFORE 2,
+/// INSERT 4, DELETE 8, UPDATE 16, TRUNCATE 32), function, timing.
+const GUARDS: &[(&str, &str, i32, &str, &str)] = &[
+    (
+        "audit_log_no_update",
+        "audit_log",
+        1 | 2 | 16,
+        "audit_log_append_only",
+        "BEFORE UPDATE ON audit_log FOR EACH ROW",
+    ),
+    ("audit_log_no_delete", "audit_log", 1 | 2 | 8, "audit_log_append_only", "BEFORE DELETE ON audit_log FOR EACH ROW"),
+    (
+        "audit_log_no_truncate",
+        "audit_log",
+        2 | 32,
+        "audit_log_append_only",
+        "BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT",
+    ),
+    (
+        "usage_records_no_change",
+        "usage_records",
+        1 | 2 | 8 | 16,
+        "usage_records_append_only",
+        "BEFORE UPDATE OR DELETE ON usage_records FOR EACH ROW",
+    ),
+    (
+        "usage_records_no_truncate",
+        "usage_records",
+        2 | 32,
+        "usage_records_append_only",
+        "BEFORE TRUNCATE ON usage_records FOR EACH STATEMENT",
+    ),
 ];
 
 fn normalised(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn arguments<'q>(sql: &'q Sql<'_>) -> Result<PgArguments> {
-    let mut args = PgArguments::default();
-    for arg in &sql.args {
-        match arg {
-            Arg::Int(v) => args.add(*v),
-            Arg::Bool(v) => args.add(*v),
-            Arg::Text(v) => args.add(v.as_deref()),
-            Arg::Bytes(v) => args.add(v.as_deref()),
-            Arg::Id(v) => args.add(*v),
-            Arg::Time(v) => args.add(*v),
-            Arg::Date(v) => args.add(*v),
-            Arg::Texts(v) => args.add(v.as_slice()),
-            Arg::Ids(v) => args.add(v.as_slice()),
-        }
-        .map_err(StoreError::Other)?;
+govshare_store_sql::sqlx_driver!(PgDialect, Postgres, PgResultRow);
+
+impl PgDialect {
+    fn writer(&self) -> &PgPool {
+        &self.pool
     }
-    Ok(args)
-}
 
-/// A result row (sqlx's rows do not implement `Debug`).
-#[allow(missing_debug_implementations)]
-pub struct PgResultRow(PgRow);
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
 
-impl PgResultRow {
-    fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(&'r self, c: Col<'_>) -> Result<T> {
-        match c {
-            Col::Name(n) => sqlx::Row::try_get(&self.0, n),
-            Col::At(i) => sqlx::Row::try_get(&self.0, i),
+    fn arguments<'q>(sql: &'q Sql<'_>) -> Result<PgArguments> {
+        let mut args = PgArguments::default();
+        for arg in &sql.args {
+            match arg {
+                Arg::Int(v) => args.add(*v),
+                Arg::Bool(v) => args.add(*v),
+                Arg::Text(v) => args.add(v.as_deref()),
+                Arg::Bytes(v) => args.add(v.as_deref()),
+                Arg::Id(v) => args.add(*v),
+                Arg::Time(v) => args.add(*v),
+                Arg::Date(v) => args.add(*v),
+                Arg::Texts(v) => args.add(v.as_slice()),
+                Arg::Ids(v) => args.add(v.as_slice()),
+            }
+            .map_err(StoreError::Other)?;
         }
-        .map_err(db)
+        Ok(args)
     }
 }
 
@@ -143,14 +126,11 @@ impl Row for PgResultRow {
 }
 
 impl Dialect for PgDialect {
-    type Conn = PgConnection;
-    type Tx = Transaction<'static, Postgres>;
-    type Pooled = PoolConnection<Postgres>;
-    type Row = PgResultRow;
-
     const LOCK_HEAD: &'static str = " FOR UPDATE";
     const WRITABLE_CTE: bool = true;
     const PARALLEL_WRITES: usize = 1;
+    const COLUMNS: &'static str = "SELECT table_name::text, column_name::text, data_type::text, is_nullable = 'YES'
+         FROM information_schema.columns WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'";
 
     /// Connects to `url` (`postgres://user:pass@host:port/db`).
     async fn connect(url: &str) -> Result<Self> {
@@ -161,33 +141,6 @@ impl Dialect for PgDialect {
             .await
             .map_err(db)?;
         Ok(PgDialect { pool })
-    }
-
-    async fn begin(&self) -> Result<Self::Tx> {
-        self.pool.begin().await.map_err(db)
-    }
-
-    async fn commit(tx: Self::Tx) -> Result<()> {
-        tx.commit().await.map_err(db)
-    }
-
-    async fn read(&self) -> Result<Self::Pooled> {
-        self.pool.acquire().await.map_err(db)
-    }
-
-    async fn execute<'c>(conn: &'c mut Self::Conn, sql: &'c Sql<'_>) -> Result<u64> {
-        let done = sqlx::query_with(&sql.text, arguments(sql)?).execute(conn).await.map_err(db)?;
-        Ok(done.rows_affected())
-    }
-
-    async fn fetch_all<'c>(conn: &'c mut Self::Conn, sql: &'c Sql<'_>) -> Result<Vec<PgResultRow>> {
-        let rows = sqlx::query_with(&sql.text, arguments(sql)?).fetch_all(conn).await.map_err(db)?;
-        Ok(rows.into_iter().map(PgResultRow).collect())
-    }
-
-    async fn fetch_optional<'c>(conn: &'c mut Self::Conn, sql: &'c Sql<'_>) -> Result<Option<PgResultRow>> {
-        let row = sqlx::query_with(&sql.text, arguments(sql)?).fetch_optional(conn).await.map_err(db)?;
-        Ok(row.map(PgResultRow))
     }
 
     fn any(expr: &str, param: &str) -> String {
@@ -239,34 +192,19 @@ impl Dialect for PgDialect {
             });
         let bad_triggers = GUARDS
             .iter()
-            .filter(|g| {
-                !triggers.iter().any(|(name, table, tgtype, enabled, function, unconditional)| {
-                    name == g.name
-                        && table == g.table
-                        && *tgtype == g.tgtype
+            .filter(|&&(name, table, tgtype, function, _)| {
+                !triggers.iter().any(|(n, t, ty, enabled, f, unconditional)| {
+                    (n.as_str(), t.as_str(), *ty, f.as_str(), *unconditional) == (name, table, tgtype, function, true)
                         && matches!(enabled.as_str(), "O" | "A")
-                        && function == g.function
-                        && *unconditional
                 })
             })
-            .map(|g| Repair {
-                name: g.name.to_owned(),
+            .map(|&(name, table, _, function, on)| Repair {
+                name: name.to_owned(),
                 statements: vec![
-                    format!("DROP TRIGGER IF EXISTS {} ON {}", g.name, g.table),
-                    format!("CREATE TRIGGER {} {} EXECUTE FUNCTION {}()", g.name, g.on, g.function),
+                    format!("DROP TRIGGER IF EXISTS {name} ON {table}"),
+                    format!("CREATE TRIGGER {name} {on} EXECUTE FUNCTION {function}()"),
                 ],
             });
         Ok(bad_functions.chain(bad_triggers).collect())
-    }
-
-    async fn columns<'c>(conn: &'c mut Self::Conn) -> Result<Vec<(String, String, String, bool)>> {
-        sqlx::query_as(
-            "SELECT table_name::text, column_name::text, data_type::text, is_nullable = 'YES'
-             FROM information_schema.columns
-             WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'",
-        )
-        .fetch_all(conn)
-        .await
-        .map_err(db)
     }
 }

@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use govshare_domain::catalog::{CatalogEntry, EntryContent, EntryEvent, EntryId, EntryStatus, EntryVersion};
+use govshare_domain::catalog::{CatalogEntry, EntryContent, EntryEvent, EntryId, EntryVersion};
 use govshare_domain::notification::Notification;
 use govshare_domain::org::OrgId;
 use govshare_store::{Result, StoreError};
 
 use crate::driver::{Dialect, Exec, FromRow, Row, Tx, sql};
-use crate::rows::{Json, json};
+use crate::rows::{from_row, json};
 
 /// Conflict when another entry already uses `code`.
 pub async fn check_code<D: Dialect>(tx: &mut Tx<D>, entry: EntryId, code: &str) -> Result<()> {
@@ -47,12 +47,12 @@ pub async fn upsert_versions<D: Dialect>(tx: &mut Tx<D>, entry: EntryId, version
         .await?;
     }
     // The entry is known by the code of its newest version.
-    let newest: Option<(Json<EntryContent>,)> =
+    let newest: Option<(EntryContent,)> =
         sql("SELECT content FROM catalog_versions WHERE entry_id = $1 ORDER BY version DESC LIMIT 1")
             .bind(entry)
             .optional(tx)
             .await?;
-    if let Some((Json(content),)) = newest {
+    if let Some((content,)) = newest {
         check_code(tx, entry, &content.resource_code).await?;
         sql("UPDATE catalog_entries SET resource_code = $1 WHERE id = $2")
             .binds((&content.resource_code, entry))
@@ -82,36 +82,8 @@ pub async fn insert_notifications<D: Dialect>(tx: &mut Tx<D>, notes: &[Notificat
     Ok(())
 }
 
-struct VersionRow(EntryId, EntryVersion);
-
-impl FromRow for VersionRow {
-    fn from_row(r: &impl Row) -> Result<Self> {
-        let version = EntryVersion {
-            version: r.get(1)?,
-            status: EntryStatus::parse("status", &r.get::<String>(2)?).map_err(StoreError::other)?,
-            content: r.get::<Json<_>>(3)?.0,
-            assessments: r.get::<Json<_>>(4)?.0,
-            updated_at: r.get(5)?,
-        };
-        Ok(VersionRow(r.get(0)?, version))
-    }
-}
-
-struct EventRow(EntryId, EntryEvent);
-
-impl FromRow for EventRow {
-    fn from_row(r: &impl Row) -> Result<Self> {
-        let event = EntryEvent {
-            version: r.get(1)?,
-            at: r.get(2)?,
-            actor: r.get(3)?,
-            actor_name: r.get(4)?,
-            action: r.get(5)?,
-            note: r.get(6)?,
-        };
-        Ok(EventRow(r.get(0)?, event))
-    }
-}
+from_row!(EntryVersion { version, status, content, assessments, updated_at });
+from_row!(EntryEvent { version, at, actor, actor_name, action, note });
 
 /// Loads entries, filtered by id or provider, with their versions and events.
 pub async fn load(e: &mut impl Exec, id: Option<EntryId>, provider: Option<OrgId>) -> Result<Vec<CatalogEntry>> {
@@ -122,19 +94,19 @@ pub async fn load(e: &mut impl Exec, id: Option<EntryId>, provider: Option<OrgId
     .binds((id, provider))
     .all(e)
     .await?;
-    let versions: Vec<VersionRow> = sql(format!(
-        "SELECT v.entry_id, v.version, v.status, v.content, v.assessments, v.updated_at
+    let versions = sql(format!(
+        "SELECT v.version, v.status, v.content, v.assessments, v.updated_at, v.entry_id
          FROM catalog_versions v JOIN catalog_entries e ON e.id = v.entry_id WHERE {FILTER} ORDER BY v.version"
     ))
     .binds((id, provider))
-    .all(e)
+    .rows(e)
     .await?;
-    let events: Vec<EventRow> = sql(format!(
-        "SELECT v.entry_id, v.version, v.at, v.actor, v.actor_name, v.action, v.note
+    let events = sql(format!(
+        "SELECT v.version, v.at, v.actor, v.actor_name, v.action, v.note, v.entry_id
          FROM catalog_events v JOIN catalog_entries e ON e.id = v.entry_id WHERE {FILTER} ORDER BY v.seq"
     ))
     .binds((id, provider))
-    .all(e)
+    .rows(e)
     .await?;
 
     let order: Vec<EntryId> = entries.iter().map(|e| e.0).collect();
@@ -144,38 +116,17 @@ pub async fn load(e: &mut impl Exec, id: Option<EntryId>, provider: Option<OrgId
             (id, CatalogEntry { id, provider, created_at, versions: Vec::new(), events: Vec::new() })
         })
         .collect();
-    for VersionRow(id, version) in versions {
-        if let Some(entry) = by_id.get_mut(&id) {
-            entry.versions.push(version);
+    for r in &versions {
+        if let Some(entry) = by_id.get_mut(&r.get::<EntryId>(5)?) {
+            entry.versions.push(EntryVersion::from_row(r)?);
         }
     }
-    for EventRow(id, event) in events {
-        if let Some(entry) = by_id.get_mut(&id) {
-            entry.events.push(event);
+    for r in &events {
+        if let Some(entry) = by_id.get_mut(&r.get::<EntryId>(6)?) {
+            entry.events.push(EntryEvent::from_row(r)?);
         }
     }
     Ok(order.into_iter().filter_map(|id| by_id.remove(&id)).collect())
 }
 
-impl FromRow for Notification {
-    fn from_row(r: &impl Row) -> Result<Self> {
-        Ok(Notification {
-            id: r.get(0)?,
-            org_id: r.get(1)?,
-            created_at: r.get(2)?,
-            kind: r.get(3)?,
-            title: r.get(4)?,
-            body: r.get(5)?,
-            link: r.get(6)?,
-            read_at: r.get(7)?,
-        })
-    }
-}
-
-pub async fn notifications(e: &mut impl Exec, org: OrgId, limit: u32) -> Result<Vec<Notification>> {
-    sql("SELECT id, org_id, created_at, kind, title, body, link, read_at FROM notifications
-         WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
-    .binds((org, limit))
-    .all(e)
-    .await
-}
+from_row!(Notification { id, org_id, created_at, kind, title, body, link, read_at });

@@ -2,14 +2,12 @@
 
 use std::collections::HashMap;
 
-use govshare_domain::catalog::EntryId;
-use govshare_domain::grant::{Grant, GrantId, UsageRecord};
-use govshare_domain::org::OrgId;
-use govshare_domain::record::{DataSource, LoadCounts, LoadMode, SourceLoad};
-use govshare_store::{BatchPlan, RecordFeed, Result, StoreError, StoredRecord, UsageFilter, plan_batch};
+use govshare_domain::grant::Grant;
+use govshare_domain::record::{LoadCounts, LoadMode, SourceLoad};
+use govshare_store::{BatchPlan, RecordFeed, Result, StoreError, StoredRecord, plan_batch};
 
-use crate::driver::{Arg, Dialect, Exec, FromRow, Row, Sql, Tx, sql, values};
-use crate::rows::{Json, json};
+use crate::driver::{Arg, Dialect, Sql, Tx, sql, values};
+use crate::rows::{from_row, json};
 
 /// Rows per multi-row statement: well under either backend's parameter limit (SQLite 32766, PostgreSQL 65535).
 pub const ROWS_PER_STATEMENT: usize = 500;
@@ -19,38 +17,7 @@ const REFRESH_EVERY: u64 = 50;
 
 // ---- sources ----
 
-pub async fn save_source<D: Dialect>(tx: &mut Tx<D>, source: &DataSource) -> Result<()> {
-    let exists: Option<(EntryId,)> =
-        sql("SELECT id FROM catalog_entries WHERE id = $1").bind(source.entry).optional(tx).await?;
-    if exists.is_none() {
-        return Err(StoreError::NotFound("目录不存在".into()));
-    }
-    sql("INSERT INTO data_sources (entry_id, document, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (entry_id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at")
-    .binds((source.entry, json(source)?, source.updated_at))
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
-pub async fn get_source(e: &mut impl Exec, entry: EntryId) -> Result<Option<DataSource>> {
-    let row: Option<(Json<DataSource>,)> =
-        sql("SELECT document FROM data_sources WHERE entry_id = $1").bind(entry).optional(e).await?;
-    Ok(row.map(|(d,)| d.0))
-}
-
-impl FromRow for StoredRecord {
-    fn from_row(r: &impl Row) -> Result<Self> {
-        Ok(StoredRecord {
-            key: r.get(0)?,
-            scope: r.get(1)?,
-            seq: r.get(2)?,
-            digest: r.get(3)?,
-            payload: r.get(4)?,
-            deleted: r.get(5)?,
-        })
-    }
-}
+from_row!(StoredRecord { key, scope, seq, digest, payload, deleted });
 
 /// Loads a file's batches inside the caller's transaction (see `Store::load_records`).
 pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn RecordFeed) -> Result<LoadCounts> {
@@ -146,72 +113,16 @@ pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn 
     Ok(counts)
 }
 
-pub async fn loads(e: &mut impl Exec, entry: EntryId, limit: u32) -> Result<Vec<SourceLoad>> {
-    let rows: Vec<(Json<SourceLoad>,)> =
-        sql("SELECT document FROM source_loads WHERE entry_id = $1 ORDER BY at DESC, id DESC LIMIT $2")
-            .binds((entry, limit))
-            .all(e)
-            .await?;
-    Ok(rows.into_iter().map(|(d,)| d.0).collect())
-}
-
-const RECORD_COLUMNS: &str = "SELECT key, scope, seq, digest, payload, deleted FROM source_records WHERE entry_id = $1";
-
-pub async fn get_record(e: &mut impl Exec, entry: EntryId, key: &str) -> Result<Option<StoredRecord>> {
-    sql(concat!(
-        "SELECT key, scope, seq, digest, payload, deleted FROM source_records ",
-        "WHERE entry_id = $1 AND key = $2 AND deleted = FALSE"
-    ))
-    .binds((entry, key))
-    .optional(e)
-    .await
-}
+pub(crate) const RECORD_COLUMNS: &str =
+    "SELECT key, scope, seq, digest, payload, deleted FROM source_records WHERE entry_id = $1";
 
 /// Appends the row-scope condition: the scope starts with one of the prefixes (none: nothing matches).
-fn push_scope<D: Dialect>(q: &mut Sql<'_>, prefixes: Option<&[String]>) {
+pub(crate) fn push_scope<D: Dialect>(q: &mut Sql<'_>, prefixes: Option<&[String]>) {
     if let Some(prefixes) = prefixes {
         let conditions: Vec<String> = prefixes.iter().map(|p| D::starts_with("scope", &q.param(p.clone()))).collect();
         let any = if conditions.is_empty() { "FALSE".to_owned() } else { conditions.join(" OR ") };
         q.text(&format!(" AND ({any})"));
     }
-}
-
-pub async fn scan<E: Exec>(
-    e: &mut E,
-    entry: EntryId,
-    prefixes: Option<&[String]>,
-    after_key: Option<&str>,
-    limit: u32,
-) -> Result<Vec<StoredRecord>> {
-    let mut q = sql(RECORD_COLUMNS).bind(entry);
-    q.text(" AND deleted = FALSE");
-    if let Some(after) = after_key {
-        let p = q.param(after);
-        q.text(&format!(" AND key > {p}"));
-    }
-    push_scope::<E::D>(&mut q, prefixes);
-    let p = q.param(limit);
-    q.text(&format!(" ORDER BY key LIMIT {p}"));
-    q.all(e).await
-}
-
-pub async fn changes<E: Exec>(
-    e: &mut E,
-    entry: EntryId,
-    prefixes: Option<&[String]>,
-    after_seq: i64,
-    live_only: bool,
-    limit: u32,
-) -> Result<Vec<StoredRecord>> {
-    let mut q = sql(RECORD_COLUMNS).bind(entry).bind(after_seq);
-    q.text(" AND seq > $2");
-    if live_only {
-        q.text(" AND deleted = FALSE");
-    }
-    push_scope::<E::D>(&mut q, prefixes);
-    let p = q.param(limit);
-    q.text(&format!(" ORDER BY seq LIMIT {p}"));
-    q.all(e).await
 }
 
 // ---- grants ----
@@ -234,58 +145,4 @@ pub async fn insert_grant<D: Dialect>(tx: &mut Tx<D>, grant: &Grant) -> Result<(
     Ok(())
 }
 
-pub async fn update_grant<D: Dialect>(tx: &mut Tx<D>, grant: &Grant, expected_events: usize) -> Result<()> {
-    let done = sql("UPDATE grants SET events = $1, document = $2 WHERE id = $3 AND events = $4")
-        .binds((grant.events.len(), json(grant)?, grant.id, expected_events))
-        .execute(tx)
-        .await?;
-    if done == 1 {
-        return Ok(());
-    }
-    let exists: Option<(GrantId,)> = sql("SELECT id FROM grants WHERE id = $1").bind(grant.id).optional(tx).await?;
-    match exists {
-        None => Err(StoreError::NotFound("共享授权不存在".into())),
-        Some(_) => Err(StoreError::Conflict("该授权刚被其他人处理,请刷新后重试".into())),
-    }
-}
-
-pub async fn get_grant(e: &mut impl Exec, id: GrantId) -> Result<Grant> {
-    let row: Option<(Json<Grant>,)> = sql("SELECT document FROM grants WHERE id = $1").bind(id).optional(e).await?;
-    Ok(row.ok_or_else(|| StoreError::NotFound("共享授权不存在".into()))?.0.0)
-}
-
-pub async fn list_grants(e: &mut impl Exec, party: Option<OrgId>) -> Result<Vec<Grant>> {
-    let rows: Vec<(Json<Grant>,)> =
-        sql("SELECT document FROM grants WHERE $1 IS NULL OR requester = $1 OR provider = $1
-                                         ORDER BY created_at DESC, id DESC")
-        .bind(party)
-        .all(e)
-        .await?;
-    Ok(rows.into_iter().map(|(d,)| d.0).collect())
-}
-
 // ---- usage records ----
-
-pub async fn usage(e: &mut impl Exec, filter: &UsageFilter, limit: u32) -> Result<Vec<UsageRecord>> {
-    let mut q = sql("SELECT document FROM usage_records WHERE TRUE");
-    if let Some(org) = filter.party {
-        let p = q.param(org);
-        q.text(&format!(" AND (requester = {p} OR provider = {p})"));
-    }
-    if let Some(grant) = filter.grant {
-        let p = q.param(grant);
-        q.text(&format!(" AND grant_id = {p}"));
-    }
-    if let Some(entry) = filter.entry {
-        let p = q.param(entry);
-        q.text(&format!(" AND entry_id = {p}"));
-    }
-    if let Some(before) = filter.before {
-        let p = q.param(before);
-        q.text(&format!(" AND at < {p}"));
-    }
-    let p = q.param(limit);
-    q.text(&format!(" ORDER BY at DESC, id DESC LIMIT {p}"));
-    let rows: Vec<(Json<UsageRecord>,)> = q.all(e).await?;
-    Ok(rows.into_iter().map(|(d,)| d.0).collect())
-}

@@ -171,13 +171,13 @@ impl<'a> Sql<'a> {
     /// The number of rows the statement changed.
     pub async fn execute<E: Exec>(&self, e: &mut E) -> Result<u64> {
         let conn = e.conn().await?;
-        <E::D as Dialect>::execute(conn, self).await
+        <E::D as Driver>::execute(conn, self).await
     }
 
     /// The backend's rows, for callers that read them one by one.
-    pub async fn rows<E: Exec>(&self, e: &mut E) -> Result<Vec<<E::D as Dialect>::Row>> {
+    pub async fn rows<E: Exec>(&self, e: &mut E) -> Result<Vec<<E::D as Driver>::Row>> {
         let conn = e.conn().await?;
-        <E::D as Dialect>::fetch_all(conn, self).await
+        <E::D as Driver>::fetch_all(conn, self).await
     }
 
     pub async fn all<T: FromRow, E: Exec>(&self, e: &mut E) -> Result<Vec<T>> {
@@ -186,7 +186,7 @@ impl<'a> Sql<'a> {
 
     pub async fn optional<T: FromRow, E: Exec>(&self, e: &mut E) -> Result<Option<T>> {
         let conn = e.conn().await?;
-        <E::D as Dialect>::fetch_optional(conn, self).await?.as_ref().map(T::from_row).transpose()
+        <E::D as Driver>::fetch_optional(conn, self).await?.as_ref().map(T::from_row).transpose()
     }
 
     pub async fn one<T: FromRow, E: Exec>(&self, e: &mut E) -> Result<T> {
@@ -353,9 +353,9 @@ pub struct Repair {
     pub statements: Vec<String>,
 }
 
-/// What differs between the backends. Implemented once per backend; nothing else in the store knows which
-/// database it talks to.
-pub trait Dialect: Send + Sync + Sized + std::fmt::Debug + 'static {
+/// How statements reach a backend: its connections, transactions and rows. Generated for sqlx backends by
+/// [`sqlx_driver!`](crate::sqlx_driver), so the plumbing is written once.
+pub trait Driver: Send + Sync + Sized + std::fmt::Debug + 'static {
     /// The connection statements run on (`SqliteConnection`, `PgConnection`).
     type Conn: Send;
     /// A transaction, dereferencing to its connection.
@@ -364,6 +364,83 @@ pub trait Dialect: Send + Sync + Sized + std::fmt::Debug + 'static {
     type Pooled: Send + DerefMut<Target = Self::Conn>;
     type Row: Row;
 
+    fn begin(&self) -> impl Future<Output = Result<Self::Tx>> + Send;
+    fn commit(tx: Self::Tx) -> impl Future<Output = Result<()>> + Send;
+    fn read(&self) -> impl Future<Output = Result<Self::Pooled>> + Send;
+    fn execute<'c>(conn: &'c mut Self::Conn, sql: &'c Sql<'_>) -> impl Future<Output = Result<u64>> + Send + 'c;
+    fn fetch_all<'c>(
+        c: &'c mut Self::Conn,
+        sql: &'c Sql<'_>,
+    ) -> impl Future<Output = Result<Vec<Self::Row>>> + Send + 'c;
+    fn fetch_optional<'c>(
+        c: &'c mut Self::Conn,
+        sql: &'c Sql<'_>,
+    ) -> impl Future<Output = Result<Option<Self::Row>>> + Send + 'c;
+}
+
+/// Implements [`Driver`] for a dialect over sqlx: `sqlx_driver!(Dialect, sqlx::Db, RowType)`. The dialect has
+/// inherent `writer()` and `reader()` (its pools) and `arguments(&Sql)` (the values as the backend stores them);
+/// the macro also declares `RowType`, whose `get` reads a column as any sqlx type, for the backend's [`Row`] impl.
+#[macro_export]
+macro_rules! sqlx_driver {
+    ($dialect:ty, $db:ty, $row:ident) => {
+        /// A result row (sqlx's rows do not implement `Debug`).
+        #[allow(missing_debug_implementations)]
+        pub struct $row(<$db as sqlx::Database>::Row);
+
+        impl $row {
+            fn get<'r, T: sqlx::Decode<'r, $db> + sqlx::Type<$db>>(
+                &'r self,
+                c: $crate::driver::Col<'_>,
+            ) -> ::govshare_store::Result<T> {
+                match c {
+                    $crate::driver::Col::Name(n) => sqlx::Row::try_get(&self.0, n),
+                    $crate::driver::Col::At(i) => sqlx::Row::try_get(&self.0, i),
+                }
+                .map_err($crate::driver::db)
+            }
+        }
+
+        impl $crate::driver::Driver for $dialect {
+            type Conn = <$db as sqlx::Database>::Connection;
+            type Tx = sqlx::Transaction<'static, $db>;
+            type Pooled = sqlx::pool::PoolConnection<$db>;
+            type Row = $row;
+
+            async fn begin(&self) -> ::govshare_store::Result<Self::Tx> {
+                self.writer().begin().await.map_err($crate::driver::db)
+            }
+            async fn commit(tx: Self::Tx) -> ::govshare_store::Result<()> {
+                tx.commit().await.map_err($crate::driver::db)
+            }
+            async fn read(&self) -> ::govshare_store::Result<Self::Pooled> {
+                self.reader().acquire().await.map_err($crate::driver::db)
+            }
+            async fn execute<'c>(c: &'c mut Self::Conn, sql: &'c $crate::Sql<'_>) -> ::govshare_store::Result<u64> {
+                let q = sqlx::query_with(&sql.text, Self::arguments(sql)?);
+                Ok(q.execute(c).await.map_err($crate::driver::db)?.rows_affected())
+            }
+            async fn fetch_all<'c>(
+                c: &'c mut Self::Conn,
+                sql: &'c $crate::Sql<'_>,
+            ) -> ::govshare_store::Result<Vec<$row>> {
+                let q = sqlx::query_with(&sql.text, Self::arguments(sql)?);
+                Ok(q.fetch_all(c).await.map_err($crate::driver::db)?.into_iter().map($row).collect())
+            }
+            async fn fetch_optional<'c>(
+                c: &'c mut Self::Conn,
+                sql: &'c $crate::Sql<'_>,
+            ) -> ::govshare_store::Result<Option<$row>> {
+                let q = sqlx::query_with(&sql.text, Self::arguments(sql)?);
+                Ok(q.fetch_optional(c).await.map_err($crate::driver::db)?.map($row))
+            }
+        }
+    };
+}
+
+/// What differs between the backends besides the plumbing. Implemented once per backend; nothing else in the
+/// store knows which database it talks to.
+pub trait Dialect: Driver {
     /// Appended to the `SELECT` of the audit chain's head inside a write: the lock that serialises appends
     /// across connections (`FOR UPDATE`), or nothing where a single writer connection already does.
     const LOCK_HEAD: &'static str;
@@ -371,44 +448,28 @@ pub trait Dialect: Send + Sync + Sized + std::fmt::Debug + 'static {
     const WRITABLE_CTE: bool;
     /// How many usage-record batches may be committed at once.
     const PARALLEL_WRITES: usize;
+    /// The tables and their columns: (table, column, type as declared, nullable).
+    const COLUMNS: &'static str;
 
     /// Opens the pools for `url`.
     fn connect(url: &str) -> impl Future<Output = Result<Self>> + Send;
-    fn begin(&self) -> impl Future<Output = Result<Self::Tx>> + Send;
-    fn commit(tx: Self::Tx) -> impl Future<Output = Result<()>> + Send;
-    fn read(&self) -> impl Future<Output = Result<Self::Pooled>> + Send;
-
-    fn execute<'c>(conn: &'c mut Self::Conn, sql: &'c Sql<'_>) -> impl Future<Output = Result<u64>> + Send + 'c;
-    fn fetch_all<'c>(
-        conn: &'c mut Self::Conn,
-        sql: &'c Sql<'_>,
-    ) -> impl Future<Output = Result<Vec<Self::Row>>> + Send + 'c;
-    fn fetch_optional<'c>(
-        conn: &'c mut Self::Conn,
-        sql: &'c Sql<'_>,
-    ) -> impl Future<Output = Result<Option<Self::Row>>> + Send + 'c;
+    /// Applies the backend's migrations.
+    fn migrate(&self) -> impl Future<Output = Result<()>> + Send;
 
     /// `expr` is one of the list bound at `param` ([`Arg::Texts`], [`Arg::Ids`]).
     fn any(expr: &str, param: &str) -> String;
     /// A condition: `column` (text) starts with the text bound at `param`.
     fn starts_with(column: &str, param: &str) -> String;
-    /// Statements run before a bulk load writes, and again every `REFRESH_EVERY` batches of it.
+    /// Statements run before a bulk load writes (`first`), and again every so many batches of it.
     fn bulk_load_hints(first: bool) -> &'static [&'static str];
-
-    /// Applies the backend's migrations.
-    fn migrate(&self) -> impl Future<Output = Result<()>> + Send;
     /// The append-only guards that are missing, altered or disabled, with their repair.
     fn guards<'c>(conn: &'c mut Self::Conn) -> impl Future<Output = Result<Vec<Repair>>> + Send + 'c;
-    /// The tables and their columns (name, type as declared, nullable), for comparing the two schemas.
-    fn columns<'c>(
-        conn: &'c mut Self::Conn,
-    ) -> impl Future<Output = Result<Vec<(String, String, String, bool)>>> + Send + 'c;
 }
 
 /// Something statements run on: a transaction, or a read connection taken from the pool on first use.
 pub trait Exec: Send {
     type D: Dialect;
-    fn conn(&mut self) -> impl Future<Output = Result<&mut <Self::D as Dialect>::Conn>> + Send;
+    fn conn(&mut self) -> impl Future<Output = Result<&mut <Self::D as Driver>::Conn>> + Send;
 }
 
 /// A write transaction.

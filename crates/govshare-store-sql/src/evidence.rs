@@ -1,7 +1,6 @@
 //! Tamper evidence: sealed usage batches and the seal of the records kept before seals existed. (The
 //! append-only guards are introspected by each dialect: see [`Dialect::guards`].)
 
-use govshare_domain::audit::AuditRecord;
 use govshare_domain::evidence::{StoredUsage, USAGE_BATCH_OBJECT, USAGE_SEAL_ACTION, UsageColumns, UsageSeal};
 use govshare_domain::grant::{GrantId, UsageRecord};
 use govshare_domain::org::OrgId;
@@ -9,7 +8,7 @@ use govshare_store::Result;
 use uuid::Uuid;
 
 use crate::data::ROWS_PER_STATEMENT;
-use crate::driver::{Arg, Col, Dialect, Exec, FromRow, Row, Tx, sql, values};
+use crate::driver::{Col, Dialect, FromRow, Row, Tx, sql, values};
 use crate::rows::lenient_id;
 use crate::{SqlStore, append, chain_head};
 
@@ -37,7 +36,7 @@ pub async fn append_sealed<D: Dialect>(tx: &mut Tx<D>, records: &[UsageRecord]) 
 
 /// A stored usage row as evidence: a column that does not read as its type reads as the max UUID or the epoch,
 /// so that verification reports a mismatch rather than failing.
-struct SealedRow(Uuid, StoredUsage);
+pub(crate) struct SealedRow(pub Uuid, pub StoredUsage);
 
 impl FromRow for SealedRow {
     fn from_row(r: &impl Row) -> Result<Self> {
@@ -52,34 +51,6 @@ impl FromRow for SealedRow {
         };
         Ok(SealedRow(lenient_id(r, 8), StoredUsage { position: r.get(9)?, document: r.get(7)?, columns }))
     }
-}
-
-pub async fn sealed_usage<E: Exec>(e: &mut E, batches: &[Uuid]) -> Result<Vec<(Uuid, StoredUsage)>> {
-    let mut out = Vec::new();
-    for chunk in batches.chunks(ROWS_PER_STATEMENT) {
-        let rows: Vec<SealedRow> = sql(format!(
-            "SELECT id, at, requester, provider, grant_id, entry_id, rows, document, seal_id, seal_position \
-             FROM usage_records WHERE {} ORDER BY seal_id, seal_position",
-            <E::D as Dialect>::any("seal_id", "$1")
-        ))
-        .bind(Arg::Ids(chunk.to_vec()))
-        .all(e)
-        .await?;
-        out.extend(rows.into_iter().map(|SealedRow(batch, usage)| (batch, usage)));
-    }
-    Ok(out)
-}
-
-pub async fn usage_seal_of(e: &mut impl Exec, usage: Uuid) -> Result<Option<(Uuid, i64)>> {
-    let rows = sql("SELECT seal_id, seal_position FROM usage_records WHERE id = $1").bind(usage).rows(e).await?;
-    Ok(rows.first().and_then(|r| Some((r.id(Col::At(0)).ok()??, r.int(Col::At(1)).ok()??))))
-}
-
-pub async fn seal_record(e: &mut impl Exec, batch: Uuid) -> Result<Option<AuditRecord>> {
-    sql("SELECT * FROM audit_log WHERE object_type = $1 AND object_id = $2 AND action = $3 ORDER BY seq LIMIT 1")
-        .binds((USAGE_BATCH_OBJECT, batch.to_string(), USAGE_SEAL_ACTION))
-        .optional(e)
-        .await
 }
 
 /// Whether migration 0007 (usage seals) had been applied before this start.

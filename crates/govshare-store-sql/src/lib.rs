@@ -5,11 +5,9 @@
 
 pub mod driver;
 
-mod applications;
 mod catalog;
 mod data;
 mod evidence;
-mod obligations;
 mod rows;
 
 use async_trait::async_trait;
@@ -32,9 +30,12 @@ use govshare_store::{
     LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter, UserWithPassword,
 };
 
-pub use driver::{Arg, Col, Dialect, Repair, Row, Sql, db, sql};
+use data::{RECORD_COLUMNS, ROWS_PER_STATEMENT, push_scope};
+pub use driver::{Arg, Col, Dialect, Driver, Repair, Row, Sql, db, sql};
 use driver::{Exec, Reader, Tx};
-use rows::{CredentialRow, Hash, UserRow};
+use evidence::SealedRow;
+use govshare_domain::evidence::{USAGE_BATCH_OBJECT, USAGE_SEAL_ACTION};
+use rows::{CredentialRow, OBLIGATION_COLUMNS, UserRow, extension_text, json};
 
 /// The store over one backend's dialect.
 #[derive(Debug)]
@@ -66,8 +67,7 @@ impl<D: Dialect> SqlStore<D> {
     /// Every table's columns: (table, column, declared type, nullable), ordered. Both backends' migrations must
     /// describe the same tables and columns; the contract suite compares them.
     pub async fn schema(&self) -> Result<Vec<(String, String, String, bool)>> {
-        let mut conn = self.dialect.read().await?;
-        let mut columns = D::columns(&mut conn).await?;
+        let mut columns: Vec<(String, String, String, bool)> = sql(D::COLUMNS).all(&mut self.r()).await?;
         columns.sort();
         Ok(columns)
     }
@@ -96,9 +96,9 @@ fn found(rows: u64, what: &str) -> Result<()> {
 
 /// Reads the chain head, locking it until the transaction ends where the dialect needs a lock.
 async fn chain_head<D: Dialect>(tx: &mut Tx<D>) -> Result<(i64, Digest)> {
-    let (seq, hash): (i64, Hash) =
+    let (seq, hash): (i64, Digest) =
         sql(format!("SELECT seq, hash FROM audit_head WHERE id = 1{}", D::LOCK_HEAD)).one(tx).await?;
-    Ok((seq, hash.0))
+    Ok((seq, hash))
 }
 
 macro_rules! insert_audit {
@@ -152,6 +152,29 @@ async fn first_text(e: &mut impl Exec, q: Sql<'_>) -> Result<Option<String>> {
     Ok(q.optional::<(String,), _>(e).await?.map(|(s,)| s))
 }
 
+fn updated_at(a: &Application) -> DateTime<Utc> {
+    a.events.last().map_or(a.created_at, |e| e.at)
+}
+
+/// Writes an application's new state if nobody has moved it on since `expected_events` (compare-and-set).
+async fn update_application<D: Dialect>(tx: &mut Tx<D>, a: &Application, expected_events: usize) -> Result<()> {
+    let stage = a.stage();
+    let done = sql("UPDATE applications SET stage = $1, is_open = $2, events = $3, updated_at = $4, document = $5
+         WHERE id = $6 AND events = $7")
+    .binds((stage.code(), !stage.is_final(), a.events.len(), updated_at(a), json(a)?, a.id, expected_events))
+    .execute(tx)
+    .await?;
+    if done == 0 {
+        let exists: Option<(ApplicationId,)> =
+            sql("SELECT id FROM applications WHERE id = $1").bind(a.id).optional(tx).await?;
+        return Err(match exists {
+            None => StoreError::NotFound("共享申请不存在".into()),
+            Some(_) => StoreError::Conflict("共享申请已被他人办理,请刷新后再试".into()),
+        });
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl<D: Dialect> Store for SqlStore<D> {
     async fn ping(&self) -> Result<()> {
@@ -183,7 +206,8 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn get_region(&self, code: RegionCode) -> Result<Region> {
-        let row = sql("SELECT code, name, parent FROM regions WHERE code = $1").bind(code).optional(&mut self.r()).await?;
+        let row =
+            sql("SELECT code, name, parent FROM regions WHERE code = $1").bind(code).optional(&mut self.r()).await?;
         row.ok_or_else(|| StoreError::NotFound(format!("行政区划 {code} 不存在")))
     }
 
@@ -533,7 +557,16 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        obligations::insert_obligation(&mut tx, obligation).await?;
+        let exists: Option<(EntryId,)> =
+            sql("SELECT id FROM catalog_entries WHERE id = $1").bind(obligation.entry).optional(&mut tx).await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("目录不存在".into()));
+        }
+        sql("INSERT INTO catalog_obligations (id, entry_id, kind, changed_on, description, recorded_by, recorded_at, extension)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .binds((obligation.id, obligation.entry, obligation.kind.code(), obligation.changed_on, &obligation.description, &obligation.recorded_by, obligation.recorded_at, extension_text(obligation.extension.as_ref())?))
+        .execute(&mut tx)
+        .await?;
         self.finish(tx, notifications, audit).await
     }
 
@@ -546,16 +579,38 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        obligations::set_extension(&mut tx, id, previous, next).await?;
+        let done =
+            sql("UPDATE catalog_obligations SET extension = $1 WHERE id = $2 AND extension IS NOT DISTINCT FROM $3")
+                .binds((extension_text(Some(next))?, id, extension_text(previous)?))
+                .execute(&mut tx)
+                .await?;
+        if done == 0 {
+            let exists: Option<(ObligationId,)> =
+                sql("SELECT id FROM catalog_obligations WHERE id = $1").bind(id).optional(&mut tx).await?;
+            return Err(match exists {
+                None => StoreError::NotFound("更新义务不存在".into()),
+                Some(_) => StoreError::Conflict("延期申请已被他人处理,请刷新后再试".into()),
+            });
+        }
         self.finish(tx, notifications, audit).await
     }
 
     async fn get_obligation(&self, id: ObligationId) -> Result<UpdateObligation> {
-        obligations::get_obligation(&mut self.r(), id).await
+        let row = sql(format!("SELECT {OBLIGATION_COLUMNS} FROM catalog_obligations o WHERE o.id = $1"))
+            .bind(id)
+            .optional(&mut self.r())
+            .await?;
+        row.ok_or_else(|| StoreError::NotFound("更新义务不存在".into()))
     }
 
     async fn list_obligations(&self, provider: Option<OrgId>) -> Result<Vec<UpdateObligation>> {
-        obligations::list_obligations(&mut self.r(), provider).await
+        sql(format!(
+            "SELECT {OBLIGATION_COLUMNS} FROM catalog_obligations o JOIN catalog_entries e ON e.id = o.entry_id
+             WHERE $1 IS NULL OR e.provider = $1 ORDER BY o.recorded_at DESC, o.id DESC"
+        ))
+        .bind(provider)
+        .all(&mut self.r())
+        .await
     }
 
     async fn save_designation(
@@ -565,12 +620,23 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        obligations::save_designation(&mut tx, designation).await?;
+        sql("INSERT INTO source_designations (id, region, subject, items, source_org, entry_id, basis, designated_by, designated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (region, subject) DO UPDATE SET id = excluded.id, items = excluded.items,
+                 source_org = excluded.source_org, entry_id = excluded.entry_id, basis = excluded.basis,
+                 designated_by = excluded.designated_by, designated_at = excluded.designated_at")
+        .binds((designation.id, designation.region, &designation.subject, json(&designation.items)?, designation.source_org, designation.entry, &designation.basis, &designation.designated_by, designation.designated_at))
+        .execute(&mut tx)
+        .await?;
         self.finish(tx, notifications, audit).await
     }
 
     async fn list_designations(&self, region: Option<RegionCode>) -> Result<Vec<SourceDesignation>> {
-        obligations::list_designations(&mut self.r(), region).await
+        sql("SELECT id, region, subject, items, source_org, entry_id, basis, designated_by, designated_at
+             FROM source_designations WHERE $1 IS NULL OR region = $1 ORDER BY region, subject")
+        .bind(region)
+        .all(&mut self.r())
+        .await
     }
 
     async fn create_application(
@@ -580,7 +646,24 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        applications::insert(&mut tx, application).await?;
+        let found: (i64, i64, i64) = sql(
+            "SELECT (SELECT COUNT(*) FROM catalog_entries WHERE id = $1), (SELECT COUNT(*) FROM organisations WHERE id = $2),
+                    (SELECT COUNT(*) FROM organisations WHERE id = $3)",
+        )
+        .binds((application.entry, application.requester, application.provider))
+        .one(&mut tx)
+        .await?;
+        match found {
+            (0, _, _) => return Err(StoreError::NotFound("目录不存在".into())),
+            (_, 0, _) | (_, _, 0) => return Err(StoreError::NotFound("单位不存在".into())),
+            _ => {}
+        }
+        let stage = application.stage();
+        sql("INSERT INTO applications (id, requester, provider, entry_id, stage, is_open, events, created_at, updated_at, document)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .binds((application.id, application.requester, application.provider, application.entry, stage.code(), !stage.is_final(), application.events.len(), application.created_at, updated_at(application), json(application)?))
+        .execute(&mut tx)
+        .await?;
         self.finish(tx, notifications, audit).await
     }
 
@@ -592,26 +675,45 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        applications::update(&mut tx, application, expected_events).await?;
+        update_application(&mut tx, application, expected_events).await?;
         self.finish(tx, notifications, audit).await
     }
 
     async fn get_application(&self, id: ApplicationId) -> Result<Application> {
-        applications::get(&mut self.r(), id).await
+        let row: Option<(Application,)> =
+            sql("SELECT document FROM applications WHERE id = $1").bind(id).optional(&mut self.r()).await?;
+        Ok(row.ok_or_else(|| StoreError::NotFound("共享申请不存在".into()))?.0)
     }
 
     async fn list_applications(&self, party: Option<OrgId>, open_only: bool) -> Result<Vec<Application>> {
-        applications::list(&mut self.r(), party, open_only).await
+        let rows: Vec<(Application,)> = sql("SELECT document FROM applications
+             WHERE ($1 IS NULL OR requester = $1 OR provider = $1) AND ($2 = FALSE OR is_open = TRUE)
+             ORDER BY created_at DESC, id DESC")
+        .binds((party, open_only))
+        .all(&mut self.r())
+        .await?;
+        Ok(rows.into_iter().map(|(d,)| d).collect())
     }
 
     async fn save_source(&self, source: &DataSource, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
-        data::save_source(&mut tx, source).await?;
+        let exists: Option<(EntryId,)> =
+            sql("SELECT id FROM catalog_entries WHERE id = $1").bind(source.entry).optional(&mut tx).await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("目录不存在".into()));
+        }
+        sql("INSERT INTO data_sources (entry_id, document, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (entry_id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at")
+        .binds((source.entry, json(source)?, source.updated_at))
+        .execute(&mut tx)
+        .await?;
         self.finish(tx, &[], audit).await
     }
 
     async fn get_source(&self, entry: EntryId) -> Result<Option<DataSource>> {
-        data::get_source(&mut self.r(), entry).await
+        let row: Option<(DataSource,)> =
+            sql("SELECT document FROM data_sources WHERE entry_id = $1").bind(entry).optional(&mut self.r()).await?;
+        Ok(row.map(|(d,)| d))
     }
 
     async fn load_records(
@@ -627,11 +729,22 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn source_loads(&self, entry: EntryId, limit: u32) -> Result<Vec<SourceLoad>> {
-        data::loads(&mut self.r(), entry, limit).await
+        let rows: Vec<(SourceLoad,)> =
+            sql("SELECT document FROM source_loads WHERE entry_id = $1 ORDER BY at DESC, id DESC LIMIT $2")
+                .binds((entry, limit))
+                .all(&mut self.r())
+                .await?;
+        Ok(rows.into_iter().map(|(d,)| d).collect())
     }
 
     async fn get_record(&self, entry: EntryId, key: &str) -> Result<Option<StoredRecord>> {
-        data::get_record(&mut self.r(), entry, key).await
+        sql(concat!(
+            "SELECT key, scope, seq, digest, payload, deleted FROM source_records ",
+            "WHERE entry_id = $1 AND key = $2 AND deleted = FALSE"
+        ))
+        .binds((entry, key))
+        .optional(&mut self.r())
+        .await
     }
 
     async fn scan_records(
@@ -641,7 +754,16 @@ impl<D: Dialect> Store for SqlStore<D> {
         after_key: Option<&str>,
         limit: u32,
     ) -> Result<Vec<StoredRecord>> {
-        data::scan(&mut self.r(), entry, scope_prefixes, after_key, limit).await
+        let mut q = sql(RECORD_COLUMNS).bind(entry);
+        q.text(" AND deleted = FALSE");
+        if let Some(after) = after_key {
+            let p = q.param(after);
+            q.text(&format!(" AND key > {p}"));
+        }
+        push_scope::<D>(&mut q, scope_prefixes);
+        let p = q.param(limit);
+        q.text(&format!(" ORDER BY key LIMIT {p}"));
+        q.all(&mut self.r()).await
     }
 
     async fn record_changes(
@@ -652,7 +774,15 @@ impl<D: Dialect> Store for SqlStore<D> {
         live_only: bool,
         limit: u32,
     ) -> Result<Vec<StoredRecord>> {
-        data::changes(&mut self.r(), entry, scope_prefixes, after_seq, live_only, limit).await
+        let mut q = sql(RECORD_COLUMNS).bind(entry).bind(after_seq);
+        q.text(" AND seq > $2");
+        if live_only {
+            q.text(" AND deleted = FALSE");
+        }
+        push_scope::<D>(&mut q, scope_prefixes);
+        let p = q.param(limit);
+        q.text(&format!(" ORDER BY seq LIMIT {p}"));
+        q.all(&mut self.r()).await
     }
 
     async fn create_grant(
@@ -664,7 +794,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        applications::update(&mut tx, application, expected_events).await?;
+        update_application(&mut tx, application, expected_events).await?;
         data::insert_grant(&mut tx, grant).await?;
         self.finish(tx, notifications, audit).await
     }
@@ -677,16 +807,34 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        data::update_grant(&mut tx, grant, expected_events).await?;
+        let done = sql("UPDATE grants SET events = $1, document = $2 WHERE id = $3 AND events = $4")
+            .binds((grant.events.len(), json(grant)?, grant.id, expected_events))
+            .execute(&mut tx)
+            .await?;
+        if done == 0 {
+            let exists: Option<(GrantId,)> =
+                sql("SELECT id FROM grants WHERE id = $1").bind(grant.id).optional(&mut tx).await?;
+            return Err(match exists {
+                None => StoreError::NotFound("共享授权不存在".into()),
+                Some(_) => StoreError::Conflict("该授权刚被其他人处理,请刷新后重试".into()),
+            });
+        }
         self.finish(tx, notifications, audit).await
     }
 
     async fn get_grant(&self, id: GrantId) -> Result<Grant> {
-        data::get_grant(&mut self.r(), id).await
+        let row: Option<(Grant,)> =
+            sql("SELECT document FROM grants WHERE id = $1").bind(id).optional(&mut self.r()).await?;
+        Ok(row.ok_or_else(|| StoreError::NotFound("共享授权不存在".into()))?.0)
     }
 
     async fn list_grants(&self, party: Option<OrgId>) -> Result<Vec<Grant>> {
-        data::list_grants(&mut self.r(), party).await
+        let rows: Vec<(Grant,)> = sql("SELECT document FROM grants WHERE $1 IS NULL OR requester = $1 OR provider = $1
+                                             ORDER BY created_at DESC, id DESC")
+        .bind(party)
+        .all(&mut self.r())
+        .await?;
+        Ok(rows.into_iter().map(|(d,)| d).collect())
     }
 
     async fn append_usage(&self, records: &[UsageRecord]) -> Result<()> {
@@ -696,7 +844,19 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn sealed_usage(&self, batches: &[uuid::Uuid]) -> Result<Vec<(uuid::Uuid, StoredUsage)>> {
-        evidence::sealed_usage(&mut self.r(), batches).await
+        let mut out = Vec::new();
+        for chunk in batches.chunks(ROWS_PER_STATEMENT) {
+            let rows: Vec<SealedRow> = sql(format!(
+                "SELECT id, at, requester, provider, grant_id, entry_id, rows, document, seal_id, seal_position \
+                 FROM usage_records WHERE {} ORDER BY seal_id, seal_position",
+                <D as Dialect>::any("seal_id", "$1")
+            ))
+            .bind(Arg::Ids(chunk.to_vec()))
+            .all(&mut self.r())
+            .await?;
+            out.extend(rows.into_iter().map(|SealedRow(batch, usage)| (batch, usage)));
+        }
+        Ok(out)
     }
 
     async fn usage_count(&self) -> Result<u64> {
@@ -705,11 +865,16 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn usage_seal_of(&self, id: uuid::Uuid) -> Result<Option<(uuid::Uuid, i64)>> {
-        evidence::usage_seal_of(&mut self.r(), id).await
+        let rows =
+            sql("SELECT seal_id, seal_position FROM usage_records WHERE id = $1").bind(id).rows(&mut self.r()).await?;
+        Ok(rows.first().and_then(|r| Some((r.id(Col::At(0)).ok()??, r.int(Col::At(1)).ok()??))))
     }
 
     async fn seal_record(&self, batch: uuid::Uuid) -> Result<Option<AuditRecord>> {
-        evidence::seal_record(&mut self.r(), batch).await
+        sql("SELECT * FROM audit_log WHERE object_type = $1 AND object_id = $2 AND action = $3 ORDER BY seq LIMIT 1")
+            .binds((USAGE_BATCH_OBJECT, batch.to_string(), USAGE_SEAL_ACTION))
+            .optional(&mut self.r())
+            .await
     }
 
     fn parallel_writes(&self) -> usize {
@@ -717,7 +882,27 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn usage_records(&self, filter: &UsageFilter, limit: u32) -> Result<Vec<UsageRecord>> {
-        data::usage(&mut self.r(), filter, limit).await
+        let mut q = sql("SELECT document FROM usage_records WHERE TRUE");
+        if let Some(org) = filter.party {
+            let p = q.param(org);
+            q.text(&format!(" AND (requester = {p} OR provider = {p})"));
+        }
+        if let Some(grant) = filter.grant {
+            let p = q.param(grant);
+            q.text(&format!(" AND grant_id = {p}"));
+        }
+        if let Some(entry) = filter.entry {
+            let p = q.param(entry);
+            q.text(&format!(" AND entry_id = {p}"));
+        }
+        if let Some(before) = filter.before {
+            let p = q.param(before);
+            q.text(&format!(" AND at < {p}"));
+        }
+        let p = q.param(limit);
+        q.text(&format!(" ORDER BY at DESC, id DESC LIMIT {p}"));
+        let rows: Vec<(UsageRecord,)> = q.all(&mut self.r()).await?;
+        Ok(rows.into_iter().map(|(d,)| d).collect())
     }
 
     async fn usage_rows_since(&self, grant: GrantId, since: DateTime<Utc>) -> Result<u64> {
@@ -736,7 +921,12 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        if !applications::insert_alert(&mut tx, alert).await? {
+        let inserted = sql("INSERT INTO deadline_alerts (key, subject, kind, due_at, created_at, note)
+                            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING")
+        .binds((&alert.key, &alert.subject, alert.kind.code(), alert.due_at, alert.created_at, &alert.note))
+        .execute(&mut tx)
+        .await?;
+        if inserted == 0 {
             return Ok(false);
         }
         self.finish(tx, notifications, audit).await?;
@@ -744,15 +934,27 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn deadline_alerts(&self, subject: &str) -> Result<Vec<DeadlineAlert>> {
-        applications::alerts(&mut self.r(), subject).await
+        sql("SELECT key, subject, kind, due_at, created_at, note FROM deadline_alerts WHERE subject = $1
+             ORDER BY created_at, key")
+        .bind(subject)
+        .all(&mut self.r())
+        .await
     }
 
     async fn overdue_marks(&self, limit: u32) -> Result<Vec<DeadlineAlert>> {
-        applications::overdue(&mut self.r(), limit).await
+        sql("SELECT key, subject, kind, due_at, created_at, note FROM deadline_alerts WHERE kind = 'overdue'
+             ORDER BY created_at DESC, key LIMIT $1")
+        .bind(limit)
+        .all(&mut self.r())
+        .await
     }
 
     async fn notifications(&self, org: OrgId, limit: u32) -> Result<Vec<Notification>> {
-        catalog::notifications(&mut self.r(), org, limit).await
+        sql("SELECT id, org_id, created_at, kind, title, body, link, read_at FROM notifications
+             WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
+        .binds((org, limit))
+        .all(&mut self.r())
+        .await
     }
 
     async fn mark_notification_read(&self, org: OrgId, id: uuid::Uuid, at: DateTime<Utc>) -> Result<()> {
@@ -803,8 +1005,9 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn audit_head(&self) -> Result<Option<ChainHead>> {
-        let (seq, hash): (i64, Hash) = sql("SELECT seq, hash FROM audit_head WHERE id = 1").one(&mut self.r()).await?;
-        Ok((seq > 0 || hash.0 != GENESIS).then_some(ChainHead { seq, hash: hash.0 }))
+        let (seq, hash): (i64, Digest) =
+            sql("SELECT seq, hash FROM audit_head WHERE id = 1").one(&mut self.r()).await?;
+        Ok((seq > 0 || hash != GENESIS).then_some(ChainHead { seq, hash }))
     }
 
     async fn missing_guards(&self) -> Result<Vec<String>> {

@@ -1,16 +1,18 @@
 //! Rows of the schema read into domain types, and the domain's ids bound as values.
 
-use chrono::{DateTime, Utc};
-use govshare_domain::application::ApplicationId;
+use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::audit::{AuditRecord, Digest};
-use govshare_domain::catalog::EntryId;
+use govshare_domain::catalog::{Assessment, EntryContent, EntryId, EntryStatus};
 use govshare_domain::credit_code::CreditCode;
-use govshare_domain::grant::GrantId;
-use govshare_domain::obligation::ObligationId;
+use govshare_domain::grant::{Grant, GrantId, UsageRecord};
+use govshare_domain::notification::{AlertKind, DeadlineAlert};
+use govshare_domain::obligation::{Extension, ObligationId, TriggerKind, UpdateObligation};
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
+use govshare_domain::record::{DataSource, SourceLoad};
 use govshare_domain::region::{Region, RegionCode};
 use govshare_domain::role::Role;
+use govshare_domain::source::SourceDesignation;
 use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{Member, Result, Session};
 use uuid::Uuid;
@@ -37,79 +39,110 @@ macro_rules! ids {
 
 ids!(OrgId, UserId, EntryId, ApplicationId, GrantId, CredentialId, ObligationId);
 
-/// A stored digest (32 bytes).
-pub struct Hash(pub Digest);
-
-impl Value for Hash {
+impl Value for Digest {
     fn read(row: &impl Row, c: Col<'_>) -> Result<Option<Self>> {
         row.bytes(c)?
-            .map(|b| b.as_slice().try_into().map(Hash).map_err(|_| corrupt("digest is not 32 bytes")))
+            .map(|b| b.as_slice().try_into().map_err(|_| corrupt(format!("{c}: digest is not 32 bytes"))))
             .transpose()
     }
 }
 
-impl Value for RegionCode {
-    fn read(row: &impl Row, c: Col<'_>) -> Result<Option<Self>> {
-        row.text(c)?.map(|s| RegionCode::parse(&s).map_err(|e| corrupt(e.message))).transpose()
-    }
+/// Columns of domain values kept as their code (parsed on the way out).
+macro_rules! parsed {
+    ($($t:ty => $parse:expr),* $(,)?) => {$(
+        impl Value for $t {
+            fn read(row: &impl Row, c: Col<'_>) -> Result<Option<Self>> {
+                row.text(c)?.map(|s| ($parse)(s.as_str()).ok_or_else(|| corrupt(format!("{c}: {s}")))).transpose()
+            }
+        }
+    )*};
 }
 
-impl Value for Role {
-    fn read(row: &impl Row, c: Col<'_>) -> Result<Option<Self>> {
-        row.text(c)?.map(|s| Role::parse(&s).map_err(|e| corrupt(e.message))).transpose()
-    }
+parsed! {
+    RegionCode => |s| RegionCode::parse(s).ok(),
+    Role => |s| Role::parse(s).ok(),
+    OrgKind => |s| OrgKind::parse(s).ok(),
+    CreditCode => |s| CreditCode::parse(s).ok(),
+    Username => |s| Username::parse(s).ok(),
+    AlertKind => AlertKind::parse,
+    TriggerKind => |s| TriggerKind::parse(s).ok(),
+    EntryStatus => |s| EntryStatus::parse("status", s).ok(),
 }
 
-/// A JSON document column.
-pub struct Json<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned> Value for Json<T> {
-    fn read(row: &impl Row, c: Col<'_>) -> Result<Option<Self>> {
-        row.text(c)?
-            .map(|s| serde_json::from_str(&s).map(Json).map_err(|e| corrupt(format!("document in {c}: {e}"))))
-            .transpose()
-    }
+/// Columns holding a domain value as its JSON document.
+macro_rules! documents {
+    ($($t:ty),* $(,)?) => {$(
+        impl Value for $t {
+            fn read(row: &impl Row, c: Col<'_>) -> Result<Option<Self>> {
+                row.text(c)?
+                    .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(format!("document in {c}: {e}"))))
+                    .transpose()
+            }
+        }
+    )*};
 }
+
+documents!(
+    Application,
+    Grant,
+    DataSource,
+    SourceLoad,
+    UsageRecord,
+    EntryContent,
+    Vec<Assessment>,
+    Extension,
+    Vec<String>
+);
 
 /// A value as its JSON document.
 pub fn json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(govshare_store::StoreError::other)
 }
 
-impl FromRow for Region {
-    fn from_row(r: &impl Row) -> Result<Self> {
-        Ok(Region { code: r.get("code")?, name: r.get("name")?, parent: r.get("parent")? })
-    }
+/// Implements [`FromRow`] for a struct read column by column: `from_row!(T { a, b })` reads the statement's
+/// columns in that order; `from_row!(T by name { a, b })` reads the columns named like the fields.
+macro_rules! from_row {
+    ($t:ident { $($field:ident),* $(,)? }) => {
+        impl $crate::driver::FromRow for $t {
+            fn from_row(r: &impl $crate::driver::Row) -> govshare_store::Result<Self> {
+                let mut at = 0usize..;
+                Ok($t { $($field: r.get(at.next().unwrap_or_default())?),* })
+            }
+        }
+    };
+    ($t:ident by name { $($field:ident),* $(,)? }) => {
+        impl $crate::driver::FromRow for $t {
+            fn from_row(r: &impl $crate::driver::Row) -> govshare_store::Result<Self> {
+                Ok($t { $($field: r.get(stringify!($field))?),* })
+            }
+        }
+    };
 }
+pub(crate) use from_row;
 
-impl FromRow for Organisation {
-    fn from_row(r: &impl Row) -> Result<Self> {
-        Ok(Organisation {
-            id: r.get("id")?,
-            kind: OrgKind::parse(&r.get::<String>("kind")?).map_err(|e| corrupt(e.message))?,
-            region: r.get("region")?,
-            name: r.get("name")?,
-            credit_code: CreditCode::parse(&r.get::<String>("credit_code")?).map_err(|e| corrupt(e.message))?,
-            work_unit_name: r.get("work_unit_name")?,
-            created_at: r.get("created_at")?,
-        })
-    }
-}
+from_row!(Region { code, name, parent });
+from_row!(Organisation by name { id, kind, region, name, credit_code, work_unit_name, created_at });
+from_row!(User by name { id, username, display_name, contractor, disabled, created_at });
+from_row!(Membership by name { user_id, org_id, role });
+from_row!(Session by name { token_hash, user_id, org_id, csrf_token, created_at, expires_at });
+from_row!(ApiCredential by name { id, org_id, name, created_by, created_at, expires_at, revoked_at });
+from_row!(AuditRecord by name { seq, at, actor, org_id, action, object_type, object_id, detail, prev_hash, hash });
 
 /// A user row: the user and their password hash.
 pub struct UserRow(pub User, pub String);
 
 impl FromRow for UserRow {
     fn from_row(r: &impl Row) -> Result<Self> {
-        let user = User {
-            id: r.get("id")?,
-            username: Username::parse(&r.get::<String>("username")?).map_err(|e| corrupt(e.message))?,
-            display_name: r.get("display_name")?,
-            contractor: r.get("contractor")?,
-            disabled: r.get("disabled")?,
-            created_at: r.get("created_at")?,
-        };
-        Ok(UserRow(user, r.get("password_hash")?))
+        Ok(UserRow(User::from_row(r)?, r.get("password_hash")?))
+    }
+}
+
+/// A credential row: the credential and its secret's hash.
+pub struct CredentialRow(pub ApiCredential, pub String);
+
+impl FromRow for CredentialRow {
+    fn from_row(r: &impl Row) -> Result<Self> {
+        Ok(CredentialRow(ApiCredential::from_row(r)?, r.get("secret_hash")?))
     }
 }
 
@@ -117,8 +150,7 @@ impl FromRow for UserRow {
 pub fn group_members(rows: &[impl Row]) -> Result<Vec<Member>> {
     let mut members: Vec<Member> = Vec::new();
     for row in rows {
-        let role: Role = row.get("role")?;
-        let UserRow(user, _) = UserRow::from_row(row)?;
+        let (role, user): (Role, User) = (row.get("role")?, User::from_row(row)?);
         match members.last_mut() {
             Some(last) if last.user.id == user.id => last.roles.push(role),
             _ => members.push(Member { user, roles: vec![role] }),
@@ -130,62 +162,19 @@ pub fn group_members(rows: &[impl Row]) -> Result<Vec<Member>> {
     Ok(members)
 }
 
-impl FromRow for Membership {
-    fn from_row(r: &impl Row) -> Result<Self> {
-        Ok(Membership { user_id: r.get("user_id")?, org_id: r.get("org_id")?, role: r.get("role")? })
-    }
-}
-
-impl FromRow for Session {
-    fn from_row(r: &impl Row) -> Result<Self> {
-        Ok(Session {
-            token_hash: r.get("token_hash")?,
-            user_id: r.get("user_id")?,
-            org_id: r.get("org_id")?,
-            csrf_token: r.get("csrf_token")?,
-            created_at: r.get("created_at")?,
-            expires_at: r.get("expires_at")?,
-        })
-    }
-}
-
-/// A credential row: the credential and its secret's hash.
-pub struct CredentialRow(pub ApiCredential, pub String);
-
-impl FromRow for CredentialRow {
-    fn from_row(r: &impl Row) -> Result<Self> {
-        let credential = ApiCredential {
-            id: r.get("id")?,
-            org_id: r.get("org_id")?,
-            name: r.get("name")?,
-            created_by: r.get("created_by")?,
-            created_at: r.get("created_at")?,
-            expires_at: r.get("expires_at")?,
-            revoked_at: r.get::<Option<DateTime<Utc>>>("revoked_at")?,
-        };
-        Ok(CredentialRow(credential, r.get("secret_hash")?))
-    }
-}
-
-impl FromRow for AuditRecord {
-    fn from_row(r: &impl Row) -> Result<Self> {
-        Ok(AuditRecord {
-            seq: r.get("seq")?,
-            at: r.get("at")?,
-            actor: r.get("actor")?,
-            org_id: r.get("org_id")?,
-            action: r.get("action")?,
-            object_type: r.get("object_type")?,
-            object_id: r.get("object_id")?,
-            detail: r.get("detail")?,
-            prev_hash: r.get::<Hash>("prev_hash")?.0,
-            hash: r.get::<Hash>("hash")?.0,
-        })
-    }
-}
-
 /// Reads an id that may not parse (evidence is compared, not trusted): a bad one reads as the max UUID, so that
 /// verification reports a mismatch rather than failing.
 pub fn lenient_id(r: &impl Row, c: usize) -> Uuid {
     r.get::<Uuid>(c).unwrap_or(Uuid::max())
+}
+
+from_row!(UpdateObligation { id, entry, kind, changed_on, description, recorded_by, recorded_at, extension });
+from_row!(SourceDesignation { id, region, subject, items, source_org, entry, basis, designated_by, designated_at });
+from_row!(DeadlineAlert { key, subject, kind, due_at, created_at, note });
+
+pub const OBLIGATION_COLUMNS: &str =
+    "o.id, o.entry_id, o.kind, o.changed_on, o.description, o.recorded_by, o.recorded_at, o.extension";
+
+pub fn extension_text(e: Option<&Extension>) -> Result<Option<String>> {
+    e.map(json).transpose()
 }

@@ -13,11 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use govshare_store::{Result, StoreError};
 use govshare_store_sql::driver::{Arg, Col, Dialect, Repair, Row, Sql, corrupt, db};
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Arguments, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Arguments, Sqlite, SqlitePool};
 use uuid::Uuid;
 
 /// The store on SQLite.
@@ -29,24 +26,32 @@ pub struct SqliteDialect {
     reader: SqlitePool,
 }
 
-/// The triggers that keep the evidence append-only, with the statement that creates each.
-const GUARDS: &[(&str, &str)] = &[
-    (
-        "audit_log_no_update",
-        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
-    ),
-    (
-        "audit_log_no_delete",
-        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
-    ),
-    (
-        "usage_records_no_update",
-        "CREATE TRIGGER usage_records_no_update BEFORE UPDATE ON usage_records BEGIN SELECT RAISE(ABORT, 'usage records are append-only'); END",
-    ),
-    (
-        "usage_records_no_delete",
-        "CREATE TRIGGER usage_records_no_delete BEFORE DELETE ON usage_records BEGIN SELECT RAISE(ABORT, 'usage records are append-only'); END",
-    ),
+/// A trigger that aborts `$op` on `$table`: its name and the statement that creates it.
+macro_rules! guard {
+    ($name:literal, $op:literal, $table:literal, $message:literal) => {
+        (
+            $name,
+            concat!(
+                "CREATE TRIGGER ",
+                $name,
+                " BEFORE ",
+                $op,
+                " ON ",
+                $table,
+                " BEGIN SELECT RAISE(ABORT, '",
+                $message,
+                "'); END"
+            ),
+        )
+    };
+}
+
+/// The triggers that keep the evidence append-only: name, and the statement that creates each.
+const GUARDS: [(&str, &str); 4] = [
+    guard!("audit_log_no_update", "UPDATE", "audit_log", "audit_log is append-only"),
+    guard!("audit_log_no_delete", "DELETE", "audit_log", "audit_log is append-only"),
+    guard!("usage_records_no_update", "UPDATE", "usage_records", "usage records are append-only"),
+    guard!("usage_records_no_delete", "DELETE", "usage_records", "usage records are append-only"),
 ];
 
 /// SQL text with its whitespace collapsed and a trailing `;` dropped, for comparing definitions.
@@ -54,36 +59,34 @@ fn normalised(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ").trim_end_matches(';').trim_end().to_owned()
 }
 
-fn arguments<'q>(sql: &'q Sql<'_>) -> Result<SqliteArguments<'q>> {
-    let mut args = SqliteArguments::default();
-    for arg in &sql.args {
-        match arg {
-            Arg::Int(v) => args.add(*v),
-            Arg::Bool(v) => args.add(*v),
-            Arg::Text(v) => args.add(v.as_deref()),
-            Arg::Bytes(v) => args.add(v.as_deref()),
-            Arg::Id(v) => args.add(v.map(|u| u.hyphenated().to_string())),
-            Arg::Time(v) => args.add(v.map(|t| t.timestamp_micros())),
-            Arg::Date(v) => args.add(v.map(|d| d.format("%Y-%m-%d").to_string())),
-            Arg::Texts(v) => args.add(serde_json::to_string(v).map_err(StoreError::other)?),
-            Arg::Ids(v) => args.add(serde_json::to_string(v).map_err(StoreError::other)?),
-        }
-        .map_err(|e| StoreError::Other(e))?;
+govshare_store_sql::sqlx_driver!(SqliteDialect, Sqlite, LiteRow);
+
+impl SqliteDialect {
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
-    Ok(args)
-}
 
-/// A result row (sqlx's rows do not implement `Debug`).
-#[allow(missing_debug_implementations)]
-pub struct LiteRow(SqliteRow);
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
 
-impl LiteRow {
-    fn get<'r, T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>>(&'r self, c: Col<'_>) -> Result<T> {
-        match c {
-            Col::Name(n) => sqlx::Row::try_get(&self.0, n),
-            Col::At(i) => sqlx::Row::try_get(&self.0, i),
+    fn arguments<'q>(sql: &'q Sql<'_>) -> Result<SqliteArguments<'q>> {
+        let mut args = SqliteArguments::default();
+        for arg in &sql.args {
+            match arg {
+                Arg::Int(v) => args.add(*v),
+                Arg::Bool(v) => args.add(*v),
+                Arg::Text(v) => args.add(v.as_deref()),
+                Arg::Bytes(v) => args.add(v.as_deref()),
+                Arg::Id(v) => args.add(v.map(|u| u.hyphenated().to_string())),
+                Arg::Time(v) => args.add(v.map(|t| t.timestamp_micros())),
+                Arg::Date(v) => args.add(v.map(|d| d.format("%Y-%m-%d").to_string())),
+                Arg::Texts(v) => args.add(serde_json::to_string(v).map_err(StoreError::other)?),
+                Arg::Ids(v) => args.add(serde_json::to_string(v).map_err(StoreError::other)?),
+            }
+            .map_err(|e| StoreError::Other(e))?;
         }
-        .map_err(db)
+        Ok(args)
     }
 }
 
@@ -117,14 +120,12 @@ impl Row for LiteRow {
 }
 
 impl Dialect for SqliteDialect {
-    type Conn = SqliteConnection;
-    type Tx = Transaction<'static, Sqlite>;
-    type Pooled = PoolConnection<Sqlite>;
-    type Row = LiteRow;
-
     const LOCK_HEAD: &'static str = "";
     const WRITABLE_CTE: bool = false;
     const PARALLEL_WRITES: usize = 1;
+    const COLUMNS: &'static str = "SELECT m.name, p.name, p.type, p.\"notnull\" = 0 AND p.pk = 0 FROM sqlite_master m
+         JOIN pragma_table_info(m.name) p
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.name <> '_sqlx_migrations'";
 
     /// Opens (creating if missing) the database at `url`: `sqlite://path/to/file.db` or `sqlite:path`.
     async fn connect(url: &str) -> Result<Self> {
@@ -143,33 +144,6 @@ impl Dialect for SqliteDialect {
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db)?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(db)?;
         Ok(SqliteDialect { writer, reader })
-    }
-
-    async fn begin(&self) -> Result<Self::Tx> {
-        self.writer.begin().await.map_err(db)
-    }
-
-    async fn commit(tx: Self::Tx) -> Result<()> {
-        tx.commit().await.map_err(db)
-    }
-
-    async fn read(&self) -> Result<Self::Pooled> {
-        self.reader.acquire().await.map_err(db)
-    }
-
-    async fn execute<'c>(conn: &'c mut Self::Conn, sql: &'c Sql<'_>) -> Result<u64> {
-        let done = sqlx::query_with(&sql.text, arguments(sql)?).execute(conn).await.map_err(db)?;
-        Ok(done.rows_affected())
-    }
-
-    async fn fetch_all<'c>(conn: &'c mut Self::Conn, sql: &'c Sql<'_>) -> Result<Vec<LiteRow>> {
-        let rows = sqlx::query_with(&sql.text, arguments(sql)?).fetch_all(conn).await.map_err(db)?;
-        Ok(rows.into_iter().map(LiteRow).collect())
-    }
-
-    async fn fetch_optional<'c>(conn: &'c mut Self::Conn, sql: &'c Sql<'_>) -> Result<Option<LiteRow>> {
-        let row = sqlx::query_with(&sql.text, arguments(sql)?).fetch_optional(conn).await.map_err(db)?;
-        Ok(row.map(LiteRow))
     }
 
     fn any(expr: &str, param: &str) -> String {
@@ -204,16 +178,5 @@ impl Dialect for SqliteDialect {
                 statements: vec![format!("DROP TRIGGER IF EXISTS {name}"), (*create).to_owned()],
             })
             .collect())
-    }
-
-    async fn columns<'c>(conn: &'c mut Self::Conn) -> Result<Vec<(String, String, String, bool)>> {
-        sqlx::query_as(
-            "SELECT m.name, p.name, p.type, p.\"notnull\" = 0 AND p.pk = 0 FROM sqlite_master m
-             JOIN pragma_table_info(m.name) p
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.name <> '_sqlx_migrations'",
-        )
-        .fetch_all(conn)
-        .await
-        .map_err(db)
     }
 }
