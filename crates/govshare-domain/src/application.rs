@@ -26,7 +26,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
-use crate::calendar::WorkingCalendar;
+use crate::calendar::{WorkingCalendar, beijing};
 use crate::catalog::{DeliveryMethod, EntryContent, EntryId, SharingAttribute};
 use crate::error::required_text;
 use crate::id::define_id;
@@ -751,7 +751,9 @@ impl Application {
         }
         periods.sort_by_key(|p| p.started_by);
         let running = periods.iter().find(|p| p.running).cloned();
-        let working_days_left = running.as_ref().map(|p| calendar.working_days_left(now, p.due_date));
+        let working_days_left = running
+            .as_ref()
+            .map(|p| calendar.working_days_left(now, p.started_at.with_timezone(&beijing()).date_naive(), p.due_date));
         Ok(ApplicationStatus {
             stage: f.stage,
             request,

@@ -207,13 +207,17 @@ impl WorkingCalendar {
         Ok(Deadline { due_date, due_at: end_of_day(due_date), unofficial_years })
     }
 
-    /// Working days left from `now` until `due_at`, counting today if it is a working day and not yet over.
-    pub fn working_days_left(&self, now: DateTime<Utc>, due_date: NaiveDate) -> i64 {
+    /// Working days left at `now` of a period that started on `start` (its own day not counted: "within N working
+    /// days of receipt") and ends on `due_date`: the period's working days not yet over, today included while it
+    /// is one of them; negative (the working days since) once `due_date` has passed. On the day of receipt of a
+    /// 10-day period, 10; on its due date, 1.
+    pub fn working_days_left(&self, now: DateTime<Utc>, start: NaiveDate, due_date: NaiveDate) -> i64 {
         let today = now.with_timezone(&beijing()).date_naive();
         if today > due_date {
             return -(self.working_days_between(due_date, today) as i64);
         }
-        self.working_days_between(today, due_date) as i64 + i64::from(self.is_working_day(today))
+        let from = if today > start { today.pred_opt().unwrap_or(today) } else { start };
+        self.working_days_between(from, due_date) as i64
     }
 
     /// Working days in `(from, to]`.
@@ -306,9 +310,26 @@ mod tests {
     fn days_left() {
         let cal = WorkingCalendar::official();
         let monday_morning = Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap();
-        assert_eq!(cal.working_days_left(monday_morning, d("2026-11-24")), 2, "today and tomorrow");
-        assert_eq!(cal.working_days_left(monday_morning, d("2026-11-23")), 1);
-        assert_eq!(cal.working_days_left(monday_morning, d("2026-11-20")), -1, "one working day overdue");
+        let earlier = d("2026-11-16");
+        assert_eq!(cal.working_days_left(monday_morning, earlier, d("2026-11-24")), 2, "today and tomorrow");
+        assert_eq!(cal.working_days_left(monday_morning, earlier, d("2026-11-23")), 1, "the due date itself");
+        assert_eq!(cal.working_days_left(monday_morning, earlier, d("2026-11-20")), -1, "one working day overdue");
+        // Received today: today is not one of the period's days (people say "10 left", not 11).
+        let today = d("2026-11-23");
+        let (due, _) = cal.add_working_days(today, 10).unwrap();
+        assert_eq!(cal.working_days_left(monday_morning, today, due), 10);
+        let (due, _) = cal.add_working_days(today, 20).unwrap();
+        assert_eq!(cal.working_days_left(monday_morning, today, due), 20);
+        let (due, _) = cal.add_working_days(today, 1).unwrap();
+        assert_eq!(cal.working_days_left(monday_morning, today, due), 1, "a 1-day period on its day of receipt");
+        // The next working day still counts while it lasts.
+        let tuesday = Utc.with_ymd_and_hms(2026, 11, 24, 1, 0, 0).unwrap();
+        let (due, _) = cal.add_working_days(today, 10).unwrap();
+        assert_eq!(cal.working_days_left(tuesday, today, due), 10);
+        // Received on a Saturday: Monday is the first day, and on Saturday all 10 are left.
+        let saturday = Utc.with_ymd_and_hms(2026, 11, 21, 1, 0, 0).unwrap();
+        let (due, _) = cal.add_working_days(d("2026-11-21"), 10).unwrap();
+        assert_eq!(cal.working_days_left(saturday, d("2026-11-21"), due), 10);
     }
 
     #[test]

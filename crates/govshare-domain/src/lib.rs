@@ -9,6 +9,7 @@ pub mod authz;
 pub mod calendar;
 pub mod catalog;
 pub mod credit_code;
+pub mod duty;
 pub mod error;
 pub mod evidence;
 pub mod grant;

@@ -16,7 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
-use crate::calendar::WorkingCalendar;
+use crate::calendar::{WorkingCalendar, beijing};
 use crate::catalog::{EntryEvent, EntryId};
 use crate::error::required_text;
 use crate::id::define_id;
@@ -237,8 +237,10 @@ impl UpdateObligation {
         };
         let working_days_left = match stage {
             ObligationStage::Completed => None,
-            ObligationStage::AwaitingAuthority => review.as_ref().map(|d| calendar.working_days_left(now, d.due_date)),
-            ObligationStage::AwaitingDepartment => Some(calendar.working_days_left(now, due_date)),
+            ObligationStage::AwaitingAuthority => review.as_ref().zip(last_submission).map(|(d, received)| {
+                calendar.working_days_left(now, received.with_timezone(&beijing()).date_naive(), d.due_date)
+            }),
+            ObligationStage::AwaitingDepartment => Some(calendar.working_days_left(now, since, due_date)),
         };
         unofficial_years.sort_unstable();
         unofficial_years.dedup();

@@ -5,16 +5,15 @@ use std::collections::HashMap;
 
 use govshare_domain::ValidationError;
 use govshare_domain::application::{
-    Application, ApplicationEvent, ApplicationId, ApplicationInput, ApplicationRequest, ApplicationStatus, ClockKind,
-    Party, Reply, ReplyInput, Step, reminder_due,
+    Application, ApplicationEvent, ApplicationId, ApplicationInput, ApplicationRequest, ApplicationStatus,
+    Party, Reply, ReplyInput, Step,
 };
 use govshare_domain::audit::AuditEvent;
 use govshare_domain::authz::{self, Action};
 use govshare_domain::calendar::{WorkingCalendar, beijing};
 use govshare_domain::catalog::{CatalogEntry, EntryId};
 use govshare_domain::error::required_text;
-use govshare_domain::notification::{AlertKind, DeadlineAlert, Notification};
-use govshare_domain::obligation::{ObligationStage, REVIEW_DAYS, UPDATE_DAYS};
+use govshare_domain::notification::{DeadlineAlert, Notification};
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
 use govshare_domain::principal::Principal;
 use serde::{Deserialize, Serialize};
@@ -108,13 +107,6 @@ impl ApplicationBox {
             )),
         }
     }
-}
-
-/// What one run of the deadline job did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct SweepReport {
-    pub reminders: usize,
-    pub overdue: usize,
 }
 
 const LINK: &str = "/console/applications";
@@ -271,8 +263,9 @@ impl Services {
             "application.create",
             json!({ "entry": entry.id, "provider": entry.provider, "submit": submit }),
         );
-        self.store.create_application(&application, &notes, &audit).await?;
         let orgs = self.org_map().await?;
+        let duties = self.application_duties(&application, &calendar, &orgs)?;
+        self.store.create_application(&application, &duties, &notes, &audit).await?;
         self.application_view(principal, application, &calendar, &orgs).await
     }
 
@@ -378,7 +371,8 @@ impl Services {
             "due": status.running.as_ref().map(|p| p.due_date),
         });
         let audit = self.application_audit(principal, id, &format!("application.{}", step.code()), detail);
-        self.store.save_application(&application, expected, &notes, &audit).await?;
+        let duties = self.application_duties(&application, &calendar, &orgs)?;
+        self.store.save_application(&application, expected, &duties, &notes, &audit).await?;
         self.application_view(principal, application, &calendar, &orgs).await
     }
 
@@ -549,169 +543,6 @@ impl Services {
             views.sort_by_key(|v| (!v.status.running.as_ref().is_some_and(|p| p.late), !v.status.late));
         }
         Ok(views)
-    }
-
-    /// The deadline job: for every running deadline (applications' reply and delivery, catalog update obligations),
-    /// sends one reminder in its last working days and marks it overdue once it has passed. Each alert is recorded
-    /// under a key naming the deadline exactly, so two instances running this at the same moment send each one once.
-    pub async fn run_deadline_sweep(&self) -> Result<SweepReport> {
-        let now = self.now();
-        let calendar = self.calendar().await?;
-        let orgs = self.org_map().await?;
-        let authority_of = |region| orgs.values().find(|o| o.kind == OrgKind::Authority && o.region == region);
-        let mut report = SweepReport::default();
-        for app in self.store.list_applications(None, true).await? {
-            let status = app.status(&calendar, now)?;
-            let (Some(period), Some(left)) = (&status.running, status.working_days_left) else { continue };
-            let kind = if now > period.due_at {
-                AlertKind::Overdue
-            } else if reminder_due(period.days, left) {
-                AlertKind::Reminder
-            } else {
-                continue;
-            };
-            let what = match period.kind {
-                ClockKind::Reply => "答复期限",
-                ClockKind::Delivery => "共享交付期限",
-            };
-            let provider = orgs.get(&app.provider);
-            let mut notes = vec![];
-            let title =
-                format!("{}{}:{}", what, if kind == AlertKind::Overdue { "已逾期" } else { "临近" }, app.entry_name);
-            let body = match kind {
-                AlertKind::Reminder => format!("{what}为 {},还剩 {left} 个工作日。", period.due_date),
-                AlertKind::Overdue => format!("{what} {} 已过,已标记逾期(第三十九条)。", period.due_date),
-            };
-            let note = |org: OrgId| {
-                Notification::new(
-                    org,
-                    now,
-                    &format!("deadline.{}", kind.code()),
-                    title.clone(),
-                    body.clone(),
-                    link(app.id),
-                )
-            };
-            notes.push(note(app.provider));
-            if kind == AlertKind::Overdue {
-                notes.push(note(app.requester));
-                if let Some(authority) = provider.and_then(|p| authority_of(p.region)) {
-                    notes.push(note(authority.id));
-                }
-            }
-            let alert = DeadlineAlert {
-                key: format!(
-                    "application:{}:{}:{}:{}:{}",
-                    app.id,
-                    period.kind.code(),
-                    period.started_by,
-                    period.due_date,
-                    kind.code()
-                ),
-                subject: format!("application:{}", app.id),
-                kind,
-                due_at: period.due_at,
-                created_at: now,
-                note: what.to_owned(),
-            };
-            if self.record_alert(&alert, &notes, app.provider).await? {
-                match kind {
-                    AlertKind::Reminder => report.reminders += 1,
-                    AlertKind::Overdue => report.overdue += 1,
-                }
-            }
-        }
-        self.sweep_obligations(&calendar, &orgs, &mut report).await?;
-        Ok(report)
-    }
-
-    async fn record_alert(&self, alert: &DeadlineAlert, notes: &[Notification], org: OrgId) -> Result<bool> {
-        let audit = AuditEvent::new(
-            "system:deadline-job",
-            Some(org),
-            &format!("deadline.{}", alert.kind.code()),
-            "deadline",
-            &alert.key,
-            json!({ "subject": alert.subject, "due_at": alert.due_at, "what": alert.note }),
-        );
-        Ok(self.store.record_deadline_alert(alert, notes, &audit).await?)
-    }
-
-    /// Catalog update obligations (Art. 17) go through the same reminders and overdue marks.
-    async fn sweep_obligations(
-        &self,
-        calendar: &WorkingCalendar,
-        orgs: &HashMap<OrgId, Organisation>,
-        report: &mut SweepReport,
-    ) -> Result<()> {
-        let now = self.now();
-        for obligation in self.store.list_obligations(None).await? {
-            let entry = self.store.get_entry(obligation.entry).await?;
-            let status = obligation.status(&entry.events, calendar, now)?;
-            let Some(provider) = orgs.get(&entry.provider) else { continue };
-            let authority = orgs.values().find(|o| o.kind == OrgKind::Authority && o.region == provider.region);
-            let (stage, due_at, days, who) = match status.stage {
-                ObligationStage::Completed => continue,
-                ObligationStage::AwaitingDepartment => ("department", status.due_at, UPDATE_DAYS, Some(provider)),
-                ObligationStage::AwaitingAuthority => match status.review_due_at {
-                    Some(due) => ("authority", due, REVIEW_DAYS, authority),
-                    None => continue,
-                },
-            };
-            let Some(who) = who else { continue };
-            let due_date = due_at.with_timezone(&beijing()).date_naive();
-            let left = calendar.working_days_left(now, due_date);
-            let kind = if now > due_at {
-                AlertKind::Overdue
-            } else if reminder_due(days, left) {
-                AlertKind::Reminder
-            } else {
-                continue;
-            };
-            let name = entry.published().unwrap_or(entry.latest()).content.name.clone();
-            let what =
-                if stage == "department" { "目录更新报送期限" } else { "目录更新审核发布期限" };
-            let body = match kind {
-                AlertKind::Reminder => format!("目录「{name}」的{what}为 {due_date},还剩 {left} 个工作日。"),
-                AlertKind::Overdue => format!("目录「{name}」的{what} {due_date} 已过,已标记逾期。"),
-            };
-            let mut notes = vec![Notification::new(
-                who.id,
-                now,
-                &format!("deadline.{}", kind.code()),
-                format!("{what}{}", if kind == AlertKind::Overdue { "已逾期" } else { "临近" }),
-                body.clone(),
-                "/console/catalog/obligations".to_owned(),
-            )];
-            if kind == AlertKind::Overdue
-                && let Some(authority) = authority
-                && authority.id != who.id
-            {
-                notes.push(Notification::new(
-                    authority.id,
-                    now,
-                    "deadline.overdue",
-                    format!("{what}已逾期"),
-                    body,
-                    "/console/catalog/obligations".to_owned(),
-                ));
-            }
-            let alert = DeadlineAlert {
-                key: format!("catalog_obligation:{}:{stage}:{due_date}:{}", obligation.id, kind.code()),
-                subject: format!("catalog_obligation:{}", obligation.id),
-                kind,
-                due_at,
-                created_at: now,
-                note: what.to_owned(),
-            };
-            if self.record_alert(&alert, &notes, who.id).await? {
-                match kind {
-                    AlertKind::Reminder => report.reminders += 1,
-                    AlertKind::Overdue => report.overdue += 1,
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Overdue marks, newest first (supervision, Art. 39): the administrator and authority staff.

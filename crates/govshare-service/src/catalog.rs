@@ -127,7 +127,7 @@ impl Services {
         };
         let event = self.event(principal, version.version, action, "");
         let audit = self.audit_for(principal, &entry, "catalog.edit", json!({ "version": version.version }));
-        self.store.save_versions(id, std::slice::from_ref(&version), &event, &[], &audit).await?;
+        self.store.save_versions(id, std::slice::from_ref(&version), &event, &[], &[], &audit).await?;
         Ok(self.store.get_entry(id).await?)
     }
 
@@ -170,7 +170,7 @@ impl Services {
             "catalog.assessment.attach",
             json!({ "kind": kind.code(), "conclusion": conclusion.code() }),
         );
-        self.store.save_versions(id, std::slice::from_ref(&version), &event, &[], &audit).await?;
+        self.store.save_versions(id, std::slice::from_ref(&version), &event, &[], &[], &audit).await?;
         Ok(self.store.get_entry(id).await?)
     }
 
@@ -202,7 +202,8 @@ impl Services {
             &format!("catalog.{action}"),
             json!({ "version": working.version, "note": note }),
         );
-        self.store.save_versions(entry.id, &versions, &event, &notifications, &audit).await?;
+        let duties = self.entry_duties(&entry_after(entry, &versions, &event), None).await?;
+        self.store.save_versions(entry.id, &versions, &event, &duties, &notifications, &audit).await?;
         Ok(self.store.get_entry(entry.id).await?)
     }
 
@@ -210,7 +211,16 @@ impl Services {
     pub async fn submit_entry(&self, principal: &Principal, id: EntryId) -> Result<CatalogEntry> {
         let entry = self.store.get_entry(id).await?;
         self.authorize(principal, Action::DraftCatalog(entry.provider))?;
-        self.advance(principal, &entry, EntryCommand::SubmitToHead, "draft.submit", "", vec![]).await
+        let name = entry.latest().content.name.clone();
+        let note = Notification::new(
+            entry.provider,
+            self.now(),
+            "catalog.submitted",
+            format!("待审核的目录:{name}"),
+            format!("经办人提交了目录「{name}」,请工作机构负责人审核后报送主管部门(第十六条)。"),
+            format!("/console/catalog/{id}"),
+        );
+        self.advance(principal, &entry, EntryCommand::SubmitToHead, "draft.submit", "", vec![note]).await
     }
 
     /// The work-unit head approves (the entry goes to the same-level authority) or sends it back with a reason.
@@ -391,4 +401,17 @@ impl Services {
         self.authorize(principal, Action::ViewOwnWork(org))?;
         Ok(self.store.mark_notification_read(org, id, self.now()).await?)
     }
+}
+
+/// The entry as a step leaves it: its versions replaced or added, the step's event appended.
+fn entry_after(entry: &CatalogEntry, versions: &[EntryVersion], event: &EntryEvent) -> CatalogEntry {
+    let mut after = entry.clone();
+    for v in versions {
+        match after.versions.iter_mut().find(|x| x.version == v.version) {
+            Some(x) => *x = v.clone(),
+            None => after.versions.push(v.clone()),
+        }
+    }
+    after.events.push(event.clone());
+    after
 }

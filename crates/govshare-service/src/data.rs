@@ -490,7 +490,9 @@ impl Services {
             json!({ "application": app.id, "items": grant.items, "row_scope": grant.row_scope,
                     "valid_until": grant.valid_until }),
         );
-        self.store.create_grant(&grant, &app, expected, &notes, &audit).await?;
+        let orgs = self.org_map().await?;
+        let duties = self.application_duties(&app, &calendar, &orgs)?;
+        self.store.create_grant(&grant, &app, expected, &duties, &notes, &audit).await?;
         self.load_grant_view(grant).await
     }
 

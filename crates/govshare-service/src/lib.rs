@@ -8,6 +8,7 @@ mod catalog;
 pub mod crypto;
 mod data;
 mod directory;
+mod duties;
 mod error;
 mod evidence;
 mod interchange;
@@ -24,7 +25,8 @@ use govshare_domain::principal::Principal;
 use govshare_store::DynStore;
 
 pub use accounts::{IssuedCredential, LoginSuccess, NewUserInput, OrgChoice};
-pub use applications::{ApplicationBox, ApplicationView, StepInput, SweepReport};
+pub use applications::{ApplicationBox, ApplicationView, StepInput};
+pub use duties::{DutyState, DutyView, MAX_DUTIES, SweepReport, Urgency};
 pub use catalog::{AssessmentInput, CatalogScope};
 pub use data::{
     CACHE_TTL, ChangeRow, ChangesAnswer, DataAnswer, DataPlane, Download, GrantView, LoadReport, LoadRequest, MAX_PAGE,

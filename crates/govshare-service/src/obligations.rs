@@ -118,7 +118,8 @@ impl Services {
             "catalog.obligation.record",
             json!({ "entry": entry.id, "kind": obligation.kind.code(), "changed_on": obligation.changed_on, "due": due }),
         );
-        self.store.create_obligation(&obligation, &notes, &audit).await?;
+        let duties = self.entry_duties(&entry, Some(&obligation)).await?;
+        self.store.create_obligation(&obligation, &duties, &notes, &audit).await?;
         self.view(obligation, &entry).await
     }
 
@@ -153,8 +154,10 @@ impl Services {
             "catalog.obligation.extension.request",
             json!({ "reason": extension.reason }),
         );
-        self.store.set_obligation_extension(id, None, &extension, &notes, &audit).await?;
-        self.view(UpdateObligation { extension: Some(extension), ..obligation }, &entry).await
+        let updated = UpdateObligation { extension: Some(extension.clone()), ..obligation };
+        let duties = self.entry_duties(&entry, Some(&updated)).await?;
+        self.store.set_obligation_extension(id, None, &extension, &duties, &notes, &audit).await?;
+        self.view(updated, &entry).await
     }
 
     /// The same-level authority consents to the extension, or refuses it with a reason.
@@ -192,7 +195,8 @@ impl Services {
             "catalog.obligation.extension.decide",
             json!({ "granted": grant, "note": note.trim(), "due": due }),
         );
-        self.store.set_obligation_extension(id, obligation.extension.as_ref(), &decided, &notes, &audit).await?;
+        let duties = self.entry_duties(&entry, Some(&updated)).await?;
+        self.store.set_obligation_extension(id, obligation.extension.as_ref(), &decided, &duties, &notes, &audit).await?;
         self.view(updated, &entry).await
     }
 

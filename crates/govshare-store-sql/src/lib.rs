@@ -7,6 +7,7 @@ pub mod driver;
 
 mod catalog;
 mod data;
+mod duties;
 mod evidence;
 mod rows;
 
@@ -15,9 +16,10 @@ use chrono::{DateTime, Utc};
 use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead, Digest, GENESIS};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
+use govshare_domain::duty::Duty;
 use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
-use govshare_domain::notification::{DeadlineAlert, Notification};
+use govshare_domain::notification::{AlertKind, DeadlineAlert, Notification};
 use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
@@ -27,12 +29,13 @@ use govshare_domain::role::Role;
 use govshare_domain::source::SourceDesignation;
 use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{
-    LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter, UserWithPassword,
+    DutyFilter, LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter, UserWithPassword,
 };
 
 use data::{RECORD_COLUMNS, ROWS_PER_STATEMENT, push_scope};
 pub use driver::{Arg, Col, Dialect, Driver, Repair, Row, Sql, db, sql};
-use driver::{Exec, Reader, Tx};
+use driver::{Exec, FromRow, Reader, Tx};
+use duties::DUTY_COLUMNS;
 use evidence::SealedRow;
 use govshare_domain::evidence::{USAGE_BATCH_OBJECT, USAGE_SEAL_ACTION};
 use rows::{CredentialRow, OBLIGATION_COLUMNS, UserRow, extension_text, json};
@@ -82,7 +85,19 @@ impl<D: Dialect> SqlStore<D> {
 
     /// Ends a use case's transaction: its notifications, then its audit record (the head lock comes last), then
     /// the commit.
-    async fn finish(&self, mut tx: Tx<D>, notifications: &[Notification], audit: &AuditEvent) -> Result<()> {
+    async fn finish(&self, tx: Tx<D>, notifications: &[Notification], audit: &AuditEvent) -> Result<()> {
+        self.finish_with(tx, &[], notifications, audit).await
+    }
+
+    /// [`finish`](Self::finish), writing first the duties the domain derived after the step.
+    async fn finish_with(
+        &self,
+        mut tx: Tx<D>,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        duties::upsert(&mut tx, duties).await?;
         catalog::insert_notifications(&mut tx, notifications).await?;
         append(&mut tx, audit).await?;
         tx.commit().await
@@ -150,6 +165,30 @@ async fn append<D: Dialect>(tx: &mut Tx<D>, event: &AuditEvent) -> Result<AuditR
 /// The first column of the first row, if any: for existence checks and names in messages.
 async fn first_text(e: &mut impl Exec, q: Sql<'_>) -> Result<Option<String>> {
     Ok(q.optional::<(String,), _>(e).await?.map(|(s,)| s))
+}
+
+/// The statement with the filter's conditions appended.
+fn duty_filter<'a>(filter: &'a DutyFilter, select: String) -> Sql<'a> {
+    let mut q = sql(select);
+    if let Some(owner) = filter.owner {
+        let p = q.param(owner);
+        q.text(&format!(" AND owner = {p}"));
+    }
+    if let Some(roles) = &filter.roles {
+        let list: Vec<String> = roles.iter().map(|r| q.param(r.code())).collect();
+        let list = if list.is_empty() { "NULL".to_owned() } else { list.join(", ") };
+        q.text(&format!(" AND role IN ({list})"));
+    }
+    match filter.open {
+        Some(true) => q.text(" AND closed_at IS NULL"),
+        Some(false) => q.text(" AND closed_at IS NOT NULL"),
+        None => &mut q,
+    };
+    if let Some(subject) = filter.subject {
+        let p = q.param(subject);
+        q.text(&format!(" AND subject_id = {p}"));
+    }
+    q
 }
 
 fn updated_at(a: &Application) -> DateTime<Utc> {
@@ -519,6 +558,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         entry: EntryId,
         versions: &[EntryVersion],
         event: &EntryEvent,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()> {
@@ -530,7 +570,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         }
         catalog::upsert_versions(&mut tx, entry, versions).await?;
         catalog::insert_event(&mut tx, entry, event).await?;
-        self.finish(tx, notifications, audit).await
+        self.finish_with(tx, duties, notifications, audit).await
     }
 
     async fn get_entry(&self, id: EntryId) -> Result<CatalogEntry> {
@@ -553,6 +593,7 @@ impl<D: Dialect> Store for SqlStore<D> {
     async fn create_obligation(
         &self,
         obligation: &UpdateObligation,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()> {
@@ -567,7 +608,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         .binds((obligation.id, obligation.entry, obligation.kind.code(), obligation.changed_on, &obligation.description, &obligation.recorded_by, obligation.recorded_at, extension_text(obligation.extension.as_ref())?))
         .execute(&mut tx)
         .await?;
-        self.finish(tx, notifications, audit).await
+        self.finish_with(tx, duties, notifications, audit).await
     }
 
     async fn set_obligation_extension(
@@ -575,6 +616,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         id: ObligationId,
         previous: Option<&Extension>,
         next: &Extension,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()> {
@@ -592,7 +634,7 @@ impl<D: Dialect> Store for SqlStore<D> {
                 Some(_) => StoreError::Conflict("延期申请已被他人处理,请刷新后再试".into()),
             });
         }
-        self.finish(tx, notifications, audit).await
+        self.finish_with(tx, duties, notifications, audit).await
     }
 
     async fn get_obligation(&self, id: ObligationId) -> Result<UpdateObligation> {
@@ -642,6 +684,7 @@ impl<D: Dialect> Store for SqlStore<D> {
     async fn create_application(
         &self,
         application: &Application,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()> {
@@ -664,19 +707,20 @@ impl<D: Dialect> Store for SqlStore<D> {
         .binds((application.id, application.requester, application.provider, application.entry, stage.code(), !stage.is_final(), application.events.len(), application.created_at, updated_at(application), json(application)?))
         .execute(&mut tx)
         .await?;
-        self.finish(tx, notifications, audit).await
+        self.finish_with(tx, duties, notifications, audit).await
     }
 
     async fn save_application(
         &self,
         application: &Application,
         expected_events: usize,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         update_application(&mut tx, application, expected_events).await?;
-        self.finish(tx, notifications, audit).await
+        self.finish_with(tx, duties, notifications, audit).await
     }
 
     async fn get_application(&self, id: ApplicationId) -> Result<Application> {
@@ -790,13 +834,14 @@ impl<D: Dialect> Store for SqlStore<D> {
         grant: &Grant,
         application: &Application,
         expected_events: usize,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         update_application(&mut tx, application, expected_events).await?;
         data::insert_grant(&mut tx, grant).await?;
-        self.finish(tx, notifications, audit).await
+        self.finish_with(tx, duties, notifications, audit).await
     }
 
     async fn save_grant(
@@ -931,6 +976,75 @@ impl<D: Dialect> Store for SqlStore<D> {
         }
         self.finish(tx, notifications, audit).await?;
         Ok(true)
+    }
+
+    async fn duties(&self, filter: &DutyFilter, limit: u32) -> Result<Vec<Duty>> {
+        let mut q = duty_filter(filter, format!("SELECT {DUTY_COLUMNS} FROM duties WHERE TRUE"));
+        let order = if filter.open == Some(true) { "due_at IS NULL, due_at, started_at, key" } else { "started_at DESC, key" };
+        let p = q.param(limit);
+        q.text(&format!(" ORDER BY {order} LIMIT {p}"));
+        q.all(&mut self.r()).await
+    }
+
+    async fn count_duties(&self, filter: &DutyFilter) -> Result<u64> {
+        let (n,): (i64,) = duty_filter(filter, "SELECT COUNT(*) FROM duties WHERE TRUE".into()).one(&mut self.r()).await?;
+        Ok(n as u64)
+    }
+
+    async fn due_duties(
+        &self,
+        horizon: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<(Duty, Option<AlertKind>)>> {
+        let (after_due, after_key) = after.map_or((None, None), |(d, k)| (Some(d), Some(k)));
+        let rows = sql(format!(
+            "SELECT {DUTY_COLUMNS}, alert FROM duties WHERE closed_at IS NULL AND alert < 2 AND due_at <= $1
+             AND ($2 IS NULL OR due_at > $2 OR (due_at = $2 AND key > $3)) ORDER BY due_at, key LIMIT $4"
+        ))
+        .binds((horizon, after_due, after_key, limit))
+        .rows(&mut self.r())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((Duty::from_row(r)?, (duties::alert_state(r)? == 1).then_some(AlertKind::Reminder))))
+            .collect()
+    }
+
+    async fn mark_duty(
+        &self,
+        key: &str,
+        due_at: DateTime<Utc>,
+        alert: &DeadlineAlert,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<bool> {
+        let state: i64 = if alert.kind == AlertKind::Overdue { 2 } else { 1 };
+        let mut tx = self.begin().await?;
+        let marked = sql("UPDATE duties SET alert = $1 WHERE key = $2 AND due_at = $3 AND alert < $1 AND closed_at IS NULL")
+            .binds((state, key, due_at))
+            .execute(&mut tx)
+            .await?;
+        if marked == 0 {
+            return Ok(false);
+        }
+        sql("INSERT INTO deadline_alerts (key, subject, kind, due_at, created_at, note) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (key) DO NOTHING")
+        .binds((&alert.key, &alert.subject, alert.kind.code(), alert.due_at, alert.created_at, &alert.note))
+        .execute(&mut tx)
+        .await?;
+        self.finish(tx, notifications, audit).await?;
+        Ok(true)
+    }
+
+    async fn duty_backfill_pending(&self) -> Result<bool> {
+        let (done,): (bool,) = sql("SELECT backfilled FROM duty_ledger WHERE id = 1").one(&mut self.r()).await?;
+        Ok(!done)
+    }
+
+    async fn backfill_duties(&self, duties: &[Duty], audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sql("UPDATE duty_ledger SET backfilled = TRUE WHERE id = 1").execute(&mut tx).await?;
+        self.finish_with(tx, duties, &[], audit).await
     }
 
     async fn deadline_alerts(&self, subject: &str) -> Result<Vec<DeadlineAlert>> {

@@ -418,6 +418,7 @@ pub async fn catalog_entries(store: DynStore) {
             entry.id,
             std::slice::from_ref(&published),
             &entry_event(1, "authority.publish"),
+            &[],
             &notes,
             &event("catalog.publish"),
         )
@@ -429,6 +430,7 @@ pub async fn catalog_entries(store: DynStore) {
             entry.id,
             std::slice::from_ref(&v2),
             &entry_event(2, "draft.create"),
+            &[],
             &[],
             &event("catalog.revise"),
         )
@@ -455,13 +457,15 @@ pub async fn catalog_entries(store: DynStore) {
     let v2_clash = version(2, EntryStatus::Draft, content("330000-GAT-0001", "冲突"));
     let before = audit_seq(&store).await;
     assert!(
-        is_conflict(store.save_versions(entry.id, &[v2_clash], &entry_event(2, "draft.edit"), &[], &event("x")).await)
-            .contains("330000-GAT-0001")
+        is_conflict(
+            store.save_versions(entry.id, &[v2_clash], &entry_event(2, "draft.edit"), &[], &[], &event("x")).await
+        )
+        .contains("330000-GAT-0001")
     );
     assert_eq!(audit_seq(&store).await, before);
     assert_eq!(store.get_entry(entry.id).await.unwrap().versions[1], v2, "a refused save changes nothing");
     assert!(matches!(
-        store.save_versions(EntryId::new(), &[], &entry_event(1, "x"), &[], &event("x")).await,
+        store.save_versions(EntryId::new(), &[], &entry_event(1, "x"), &[], &[], &event("x")).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(store.get_entry(EntryId::new()).await, Err(StoreError::NotFound(_))));
@@ -534,14 +538,14 @@ pub async fn obligations_and_sources(store: DynStore) {
         "/x".into(),
     );
     store
-        .create_obligation(&obligation, std::slice::from_ref(&note), &event("catalog.obligation.record"))
+        .create_obligation(&obligation, &[], std::slice::from_ref(&note), &event("catalog.obligation.record"))
         .await
         .unwrap();
     assert_eq!(store.get_obligation(obligation.id).await.unwrap(), obligation, "round trip");
     assert_eq!(store.notifications(dept.id, 10).await.unwrap(), [note]);
     let orphan = UpdateObligation { id: ObligationId::new(), entry: EntryId::new(), ..obligation.clone() };
     let before = audit_seq(&store).await;
-    assert!(matches!(store.create_obligation(&orphan, &[], &event("x")).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.create_obligation(&orphan, &[], &[], &event("x")).await, Err(StoreError::NotFound(_))));
     assert_eq!(audit_seq(&store).await, before, "nothing written");
 
     // Compare-and-set of the extension: the first writer wins, a stale writer gets a conflict.
@@ -551,9 +555,9 @@ pub async fn obligations_and_sources(store: DynStore) {
         requested_at: Utc::now().trunc_subsecs(6),
         decision: None,
     };
-    store.set_obligation_extension(obligation.id, None, &requested, &[], &event("ext.request")).await.unwrap();
+    store.set_obligation_extension(obligation.id, None, &requested, &[], &[], &event("ext.request")).await.unwrap();
     assert!(
-        is_conflict(store.set_obligation_extension(obligation.id, None, &requested, &[], &event("x")).await)
+        is_conflict(store.set_obligation_extension(obligation.id, None, &requested, &[], &[], &event("x")).await)
             .contains("刷新")
     );
     let decided = Extension {
@@ -565,10 +569,13 @@ pub async fn obligations_and_sources(store: DynStore) {
         }),
         ..requested.clone()
     };
-    store.set_obligation_extension(obligation.id, Some(&requested), &decided, &[], &event("ext.decide")).await.unwrap();
+    store
+        .set_obligation_extension(obligation.id, Some(&requested), &decided, &[], &[], &event("ext.decide"))
+        .await
+        .unwrap();
     assert_eq!(store.get_obligation(obligation.id).await.unwrap().extension, Some(decided));
     assert!(matches!(
-        store.set_obligation_extension(ObligationId::new(), None, &requested, &[], &event("x")).await,
+        store.set_obligation_extension(ObligationId::new(), None, &requested, &[], &[], &event("x")).await,
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(store.list_obligations(Some(dept.id)).await.unwrap().len(), 1);
@@ -640,13 +647,16 @@ pub async fn applications_and_alerts(store: DynStore) {
         events: vec![step(Step::Create { request: request.clone() }, now)],
     };
     let note = Notification::new(dept.id, now, "application.received", "t".into(), "b".into(), "/x".into());
-    store.create_application(&application, std::slice::from_ref(&note), &event("application.create")).await.unwrap();
+    store
+        .create_application(&application, &[], std::slice::from_ref(&note), &event("application.create"))
+        .await
+        .unwrap();
     assert_eq!(store.get_application(application.id).await.unwrap(), application, "round trip");
     assert_eq!(store.notifications(dept.id, 10).await.unwrap(), [note]);
 
     let orphan = Application { id: ApplicationId::new(), entry: EntryId::new(), ..application.clone() };
     let before = audit_seq(&store).await;
-    assert!(matches!(store.create_application(&orphan, &[], &event("x")).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.create_application(&orphan, &[], &[], &event("x")).await, Err(StoreError::NotFound(_))));
     assert_eq!(audit_seq(&store).await, before, "nothing written");
 
     // Compare-and-set on the number of events: of two people acting on the same state, the second is refused.
@@ -654,18 +664,20 @@ pub async fn applications_and_alerts(store: DynStore) {
     submitted.events.push(step(Step::Submit, now + Duration::seconds(1)));
     let mut edited = application.clone();
     edited.events.push(step(Step::Edit { request }, now));
-    store.save_application(&submitted, 1, &[], &event("application.submit")).await.unwrap();
+    store.save_application(&submitted, 1, &[], &[], &event("application.submit")).await.unwrap();
     let before = audit_seq(&store).await;
-    assert!(is_conflict(store.save_application(&edited, 1, &[], &event("application.edit")).await).contains("刷新"));
+    assert!(
+        is_conflict(store.save_application(&edited, 1, &[], &[], &event("application.edit")).await).contains("刷新")
+    );
     assert_eq!(audit_seq(&store).await, before, "the loser writes nothing");
     assert_eq!(store.get_application(application.id).await.unwrap().stage(), Stage::AwaitingRequesterHead);
-    assert!(matches!(store.save_application(&orphan, 1, &[], &event("x")).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.save_application(&orphan, 1, &[], &[], &event("x")).await, Err(StoreError::NotFound(_))));
 
     assert_eq!(store.list_applications(Some(dept.id), false).await.unwrap().len(), 1, "the provider's");
     assert_eq!(store.list_applications(Some(authority.id), true).await.unwrap().len(), 1, "the requester's");
     let mut withdrawn = submitted.clone();
     withdrawn.events.push(step(Step::Withdraw { note: String::new() }, now + Duration::seconds(2)));
-    store.save_application(&withdrawn, 2, &[], &event("application.withdraw")).await.unwrap();
+    store.save_application(&withdrawn, 2, &[], &[], &event("application.withdraw")).await.unwrap();
     assert!(store.list_applications(None, true).await.unwrap().is_empty(), "withdrawn is not open");
     assert_eq!(store.list_applications(None, false).await.unwrap(), [withdrawn]);
 
@@ -854,7 +866,7 @@ pub async fn data_plane(store: DynStore) {
         created_at: now,
         events: vec![step(Step::Create { request: request.clone() })],
     };
-    store.create_application(&application, &[], &event("application.create")).await.unwrap();
+    store.create_application(&application, &[], &[], &event("application.create")).await.unwrap();
     application.events.push(step(Step::RecordDelivery { note: "授权".into() }));
     let grant = Grant {
         id: GrantId::new(),
@@ -876,10 +888,10 @@ pub async fn data_plane(store: DynStore) {
         events: vec![GrantEvent { at: now, actor: "user:x".into(), action: "create".into(), reason: String::new() }],
     };
     // Stale application state: nothing is written.
-    let stale = store.create_grant(&grant, &application, 0, &[], &event("grant.create")).await;
+    let stale = store.create_grant(&grant, &application, 0, &[], &[], &event("grant.create")).await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
     assert!(store.get_grant(grant.id).await.is_err());
-    store.create_grant(&grant, &application, 1, &[], &event("grant.create")).await.unwrap();
+    store.create_grant(&grant, &application, 1, &[], &[], &event("grant.create")).await.unwrap();
     assert_eq!(store.get_grant(grant.id).await.unwrap(), grant);
     assert_eq!(store.get_application(application.id).await.unwrap().events.len(), 2);
     let mut suspended = grant.clone();

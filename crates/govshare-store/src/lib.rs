@@ -13,9 +13,10 @@ use chrono::{DateTime, Utc};
 use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
+use govshare_domain::duty::Duty;
 use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
-use govshare_domain::notification::{DeadlineAlert, Notification};
+use govshare_domain::notification::{AlertKind, DeadlineAlert, Notification};
 use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
 use govshare_domain::org::{OrgId, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
@@ -171,6 +172,7 @@ pub trait Store: Debug + Send + Sync + 'static {
         entry: EntryId,
         versions: &[EntryVersion],
         event: &EntryEvent,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()>;
@@ -185,6 +187,7 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn create_obligation(
         &self,
         obligation: &UpdateObligation,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()>;
@@ -194,6 +197,7 @@ pub trait Store: Debug + Send + Sync + 'static {
         id: ObligationId,
         previous: Option<&Extension>,
         next: &Extension,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()>;
@@ -217,6 +221,7 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn create_application(
         &self,
         application: &Application,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()>;
@@ -226,6 +231,7 @@ pub trait Store: Debug + Send + Sync + 'static {
         &self,
         application: &Application,
         expected_events: usize,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()>;
@@ -280,6 +286,7 @@ pub trait Store: Debug + Send + Sync + 'static {
         grant: &Grant,
         application: &Application,
         expected_events: usize,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()>;
@@ -330,6 +337,32 @@ pub trait Store: Debug + Send + Sync + 'static {
         audit: &AuditEvent,
     ) -> Result<bool>;
     /// The alerts about one subject, oldest first.
+    /// Duties matching the filter: open ones by due time (those without a due time last), closed ones newest first.
+    async fn duties(&self, filter: &DutyFilter, limit: u32) -> Result<Vec<Duty>>;
+    async fn count_duties(&self, filter: &DutyFilter) -> Result<u64>;
+    /// Open duties due by `horizon` that are not yet marked overdue, with the alert already sent (`None`, or
+    /// `Some(AlertKind::Reminder)`), ordered by (due time, key), after `after` when given: the sweep's pages.
+    async fn due_duties(
+        &self,
+        horizon: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<(Duty, Option<AlertKind>)>>;
+    /// Records `alert` on the duty `key` if its due time is still `due_at` and it has not had that alert (or a later
+    /// one) yet, with its notifications and audit record; whether it was recorded. Of several instances sweeping at
+    /// once, exactly one records each alert.
+    async fn mark_duty(
+        &self,
+        key: &str,
+        due_at: DateTime<Utc>,
+        alert: &DeadlineAlert,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<bool>;
+    /// Whether the duties of the timelines kept before the ledger existed are still to be derived.
+    async fn duty_backfill_pending(&self) -> Result<bool>;
+    /// Writes those duties and notes that it is done.
+    async fn backfill_duties(&self, duties: &[Duty], audit: &AuditEvent) -> Result<()>;
     async fn deadline_alerts(&self, subject: &str) -> Result<Vec<DeadlineAlert>>;
     /// Overdue marks, newest first, at most `limit` (the supervision view).
     async fn overdue_marks(&self, limit: u32) -> Result<Vec<DeadlineAlert>>;
@@ -423,6 +456,19 @@ pub fn plan_batch(
 pub struct BatchPlan {
     pub changed: Vec<(StoredRecord, &'static str)>,
     pub unchanged: Vec<String>,
+}
+
+/// Which duties to read.
+#[derive(Debug, Clone, Default)]
+pub struct DutyFilter {
+    /// Owed by this organisation.
+    pub owner: Option<OrgId>,
+    /// Only those one of these roles must act on.
+    pub roles: Option<Vec<Role>>,
+    /// `Some(true)` open only, `Some(false)` closed only.
+    pub open: Option<bool>,
+    /// About this subject (application, entry or obligation id).
+    pub subject: Option<uuid::Uuid>,
 }
 
 /// Which usage records to read.

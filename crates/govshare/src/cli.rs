@@ -485,6 +485,10 @@ async fn serve(
             missing.join(", ")
         );
     }
+    let derived = services.backfill_duties().await?;
+    if derived > 0 {
+        tracing::info!(duties = derived, "derived the duties of the timelines kept before the duty ledger");
+    }
     let addr = listen.unwrap_or(config.server.listen);
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod catalog;
 pub mod data;
 pub mod dto;
+pub mod duties;
 pub mod interchange;
 pub mod obligations;
 
@@ -69,6 +70,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         obligations::list, obligations::record, obligations::request_extension, obligations::decide_extension,
         obligations::list_sources, obligations::designate, obligations::check,
         applications::list, applications::create, applications::get, applications::step, applications::overdue,
+        duties::list,
         data::bind_source, data::get_source, data::load_source, data::create_grant, data::list_grants, data::get_grant,
         data::grant_action, data::lookup, data::query, data::verify, data::changes, data::download, data::signing_key,
         data::usage,
@@ -81,7 +83,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         (name = "accounts", description = "People, roles and API credentials (R-SEC-3)"),
         (name = "audit", description = "The SM3-chained audit log (R-SEC-1)"),
         (name = "catalog", description = "The government data catalog and its lifecycle (R-CAT-1..3), notifications"),
-        (name = "applications", description = "Sharing applications with working-day deadlines (R-APP-1..5)"),
+        (name = "applications", description = "Sharing applications with working-day deadlines (R-APP-1..5), and the to-do list of every duty"),
         (name = "data", description = "Data sources, grants, governed delivery and usage records (R-DEL-1..5)"),
     )
 )]
@@ -173,6 +175,7 @@ pub fn routes() -> Routes {
         .get("/api/v1/node/signing-key", data::signing_key)
         .get("/api/v1/usage", data::usage)
         .get("/bench/baseline/{entry_id}/{key}", data::baseline)
+        .get("/api/v1/duties", duties::list)
         .get("/api/v1/notifications", catalog::notifications)
         .post("/api/v1/notifications/{notification_id}/read", catalog::mark_read)
         .get("/api/openapi.json", || async { Json(ApiDoc::openapi()) })

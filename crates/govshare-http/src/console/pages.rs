@@ -11,7 +11,7 @@ use govshare_domain::principal::CredentialId;
 use govshare_domain::region::RegionLevel;
 use govshare_domain::role::Role;
 use govshare_domain::user::UserId;
-use govshare_service::{NewUserInput, ServiceError};
+use govshare_service::{DutyState, DutyView, NewUserInput, ServiceError, Urgency};
 use serde::Deserialize;
 
 use super::view::{Feedback, Layout, role_labels};
@@ -48,6 +48,12 @@ pub(super) async fn layout(state: &AppState, caller: &Caller, title: &str, path:
     let calendar = state.services.calendar().await.map_err(fail)?;
     let today = state.services.now().with_timezone(&govshare_domain::calendar::beijing()).date_naive();
     layout.calendar_warning = super::view::calendar_warning(&calendar.missing_years(today));
+    if caller.principal.org_id().is_some()
+        && let Ok(count) = state.services.my_duty_count(&caller.principal).await
+        && let Some(home) = layout.nav.iter_mut().flat_map(|g| g.items.iter_mut()).find(|i| i.href == "/console")
+    {
+        home.badge = Some(count);
+    }
     Ok(layout)
 }
 
@@ -248,6 +254,8 @@ struct HomePage {
     org: OrgView,
     head_name: Option<String>,
     duties: Vec<(&'static str, &'static str)>,
+    /// The acting person's open duties, by due date.
+    todo: Vec<DutyView>,
 }
 
 /// What each role does on the platform, in the words of the regulation.
@@ -291,6 +299,7 @@ pub async fn home(
         org: org_view(&state, org).await,
         head_name,
         duties: duties_of(&roles),
+        todo: state.services.my_duties(&caller.principal, DutyState::Open).await.map_err(fail)?,
     };
     Ok(render(StatusCode::OK, &page))
 }

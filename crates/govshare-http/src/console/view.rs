@@ -18,6 +18,8 @@ pub struct NavItem {
     pub active: bool,
     /// Workflows that later releases bring; shown so people see where the platform is going, not linked.
     pub planned: bool,
+    /// A count shown beside the label (open duties on 首页).
+    pub badge: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -205,8 +207,8 @@ pub fn calendar_warning(missing: &[i32]) -> Option<String> {
 
 fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
     let item =
-        |href: &'static str, label: &'static str| NavItem { href, label, active: current == href, planned: false };
-    let planned = |label: &'static str| NavItem { href: "", label, active: false, planned: true };
+        |href: &'static str, label: &'static str| NavItem { href, label, active: current == href, planned: false, badge: None };
+    let planned = |label: &'static str| NavItem { href: "", label, active: false, planned: true, badge: None };
     let admin = p.has_role(Role::PlatformAdmin);
     let staff = admin || p.has_role(Role::WorkUnitHead) || (p.has_role(Role::Clerk) && !p.is_contractor());
 
@@ -233,6 +235,7 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
                     label: "共享授权与使用记录",
                     active: current == "/console/grants" || current == "/console/usage",
                     planned: false,
+                    badge: None,
                 },
             ],
         },

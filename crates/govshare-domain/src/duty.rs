@@ -1,0 +1,419 @@
+//! Duties: every obligation to act that the platform tracks, in one shape — who owes it (an organisation and the
+//! role that must act), to whom, about what, under which article, since when, due when (working days, from the
+//! [`WorkingCalendar`]), and when it was met.
+//!
+//! Each workflow keeps the rules of its own clocks (the application module decides its periods, the obligation
+//! module its own) and states the result as duties, derived from its timeline alone: [`application_duties`],
+//! [`entry_duties`], [`obligation_duties`]. A step never edits a duty directly; the store writes the duties derived
+//! after the step, in the step's transaction, so the ledger cannot disagree with the timeline. Keys name a duty by
+//! the event that opened it, which never changes (timelines only grow), so a step only adds duties or closes them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::application::{Application, ClockKind, Reply, Step};
+use chrono::TimeZone;
+
+use crate::calendar::{WorkingCalendar, beijing, end_of_day};
+use crate::catalog::{CatalogEntry, EntryStatus};
+use crate::error::ValidationError;
+use crate::obligation::{EXTENSION_DAYS, REVIEW_DAYS, UPDATE_DAYS, UpdateObligation};
+use crate::org::OrgId;
+use crate::role::Role;
+
+/// What must be done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DutyKind {
+    /// The requester's clerk revises an application its head sent back.
+    ReviseApplication,
+    /// The requester's head approves (sends) or returns an application.
+    ApproveApplication,
+    /// The provider replies to an application (Art. 21): its clerk drafts, its head approves.
+    Reply,
+    /// The provider's authority decides on an extension of the reply period (Art. 21).
+    DecideReplyExtension,
+    /// The requester supplies the materials the supplement notice listed (Art. 21 ¶2).
+    Supplement,
+    /// The provider delivers the data (Art. 22).
+    Deliver,
+    /// The department's head approves a catalog draft for the authority, or sends it back (Art. 16).
+    ApproveEntry,
+    /// The department's clerk revises a catalog draft that was sent back.
+    ReviseEntry,
+    /// The authority reviews and publishes a submitted catalog entry (Art. 16; within 2 working days for an update,
+    /// Art. 17 ¶3).
+    ReviewEntry,
+    /// The department updates its catalog after a change of law or duties (Art. 17 ¶2).
+    UpdateCatalog,
+    /// The authority decides on the extension of a catalog update (Art. 17 ¶2).
+    DecideUpdateExtension,
+}
+
+impl DutyKind {
+    pub const ALL: [DutyKind; 11] = [
+        DutyKind::ReviseApplication,
+        DutyKind::ApproveApplication,
+        DutyKind::Reply,
+        DutyKind::DecideReplyExtension,
+        DutyKind::Supplement,
+        DutyKind::Deliver,
+        DutyKind::ApproveEntry,
+        DutyKind::ReviseEntry,
+        DutyKind::ReviewEntry,
+        DutyKind::UpdateCatalog,
+        DutyKind::DecideUpdateExtension,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            DutyKind::ReviseApplication => "revise_application",
+            DutyKind::ApproveApplication => "approve_application",
+            DutyKind::Reply => "reply",
+            DutyKind::DecideReplyExtension => "decide_reply_extension",
+            DutyKind::Supplement => "supplement",
+            DutyKind::Deliver => "deliver",
+            DutyKind::ApproveEntry => "approve_entry",
+            DutyKind::ReviseEntry => "revise_entry",
+            DutyKind::ReviewEntry => "review_entry",
+            DutyKind::UpdateCatalog => "update_catalog",
+            DutyKind::DecideUpdateExtension => "decide_update_extension",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<DutyKind> {
+        DutyKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DutyKind::ReviseApplication => "修改退回的共享申请",
+            DutyKind::ApproveApplication => "审核共享申请",
+            DutyKind::Reply => "答复共享申请",
+            DutyKind::DecideReplyExtension => "审批答复延期",
+            DutyKind::Supplement => "补正申请材料",
+            DutyKind::Deliver => "共享交付数据",
+            DutyKind::ApproveEntry => "审核目录并报送",
+            DutyKind::ReviseEntry => "修改退回的目录",
+            DutyKind::ReviewEntry => "审核发布目录",
+            DutyKind::UpdateCatalog => "更新政务数据目录",
+            DutyKind::DecideUpdateExtension => "审批目录更新延期",
+        }
+    }
+
+    /// The article that imposes it.
+    pub fn article(self) -> &'static str {
+        match self {
+            DutyKind::ReviseApplication | DutyKind::ApproveApplication => "第二十条",
+            DutyKind::Reply | DutyKind::DecideReplyExtension | DutyKind::Supplement => "第二十一条",
+            DutyKind::Deliver => "第二十二条",
+            DutyKind::ApproveEntry | DutyKind::ReviseEntry | DutyKind::ReviewEntry => "第十六条",
+            DutyKind::UpdateCatalog | DutyKind::DecideUpdateExtension => "第十七条",
+        }
+    }
+}
+
+/// What a duty is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    Application,
+    Entry,
+    Obligation,
+}
+
+impl SubjectKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            SubjectKind::Application => "application",
+            SubjectKind::Entry => "entry",
+            SubjectKind::Obligation => "obligation",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<SubjectKind> {
+        [SubjectKind::Application, SubjectKind::Entry, SubjectKind::Obligation].into_iter().find(|k| k.code() == code)
+    }
+}
+
+/// One duty, open or closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Duty {
+    /// Stable name: subject, kind and the index of the event that opened it.
+    pub key: String,
+    pub kind: DutyKind,
+    pub subject_kind: SubjectKind,
+    pub subject_id: uuid::Uuid,
+    /// What it is about, for people: the catalog entry's name.
+    pub title: String,
+    /// Who owes it, and the role there that must act now.
+    pub owner: OrgId,
+    pub role: Role,
+    /// To whom it is owed (the other department), if anyone.
+    pub counterpart: Option<OrgId>,
+    pub started_at: DateTime<Utc>,
+    /// The statutory period in working days, with any granted extension; None where the regulation sets none.
+    pub days: Option<u32>,
+    pub due_at: Option<DateTime<Utc>>,
+    /// When it stopped being owed: met, or cut short (a withdrawal, an ended obligation).
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Closed because it was done (false: cut short).
+    pub met: bool,
+}
+
+impl Duty {
+    pub fn is_open(&self) -> bool {
+        self.closed_at.is_none()
+    }
+
+    /// Met after its due time, or open past it at `now`.
+    pub fn late(&self, now: DateTime<Utc>) -> bool {
+        match (self.due_at, self.closed_at) {
+            (Some(due), Some(closed)) => self.met && closed > due,
+            (Some(due), None) => now > due,
+            _ => false,
+        }
+    }
+
+    pub fn due_date(&self) -> Option<NaiveDate> {
+        self.due_at.map(|d| d.with_timezone(&beijing()).date_naive())
+    }
+
+    /// Working days left at `now` (negative when overdue), as people count them: the day the period starts is not
+    /// one of its days, so on the day of receipt of a 10-working-day period 10 are left; on a later working day
+    /// that day still counts; on the due date 1 is left.
+    pub fn working_days_left(&self, calendar: &WorkingCalendar, now: DateTime<Utc>) -> Option<i64> {
+        let due = self.due_date()?;
+        Some(calendar.working_days_left(now, self.started_at.with_timezone(&beijing()).date_naive(), due))
+    }
+
+    /// The console page where it is acted on.
+    pub fn link(&self) -> String {
+        match self.subject_kind {
+            SubjectKind::Application => format!("/console/applications/{}", self.subject_id),
+            SubjectKind::Entry => format!("/console/catalog/{}", self.subject_id),
+            SubjectKind::Obligation => "/console/catalog/obligations".to_owned(),
+        }
+    }
+}
+
+struct Builder<'a> {
+    subject_kind: SubjectKind,
+    subject_id: uuid::Uuid,
+    title: &'a str,
+    duties: Vec<Duty>,
+}
+
+impl Builder<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        kind: DutyKind,
+        opened_by: usize,
+        owner: OrgId,
+        role: Role,
+        counterpart: Option<OrgId>,
+        started_at: DateTime<Utc>,
+        period: Option<(u32, DateTime<Utc>)>,
+    ) -> usize {
+        self.duties.push(Duty {
+            key: format!("{}:{}:{}:{opened_by}", self.subject_kind.code(), self.subject_id, kind.code()),
+            kind,
+            subject_kind: self.subject_kind,
+            subject_id: self.subject_id,
+            title: self.title.to_owned(),
+            owner,
+            role,
+            counterpart,
+            started_at,
+            days: period.map(|p| p.0),
+            due_at: period.map(|p| p.1),
+            closed_at: None,
+            met: false,
+        });
+        self.duties.len() - 1
+    }
+
+    /// Closes the open duty at `index` (if still open).
+    fn close(&mut self, index: Option<usize>, at: DateTime<Utc>, met: bool) {
+        if let Some(d) = index.and_then(|i| self.duties.get_mut(i))
+            && d.closed_at.is_none()
+        {
+            d.closed_at = Some(at);
+            d.met = met;
+        }
+    }
+}
+
+/// The duties of an application, from its timeline. `authority` is the provider's same-level authority, which
+/// decides extensions (none known: the extension duty is not stated).
+pub fn application_duties(
+    app: &Application,
+    calendar: &WorkingCalendar,
+    authority: Option<OrgId>,
+) -> Result<Vec<Duty>, ValidationError> {
+    let status = app.status(calendar, app.created_at)?;
+    let mut b =
+        Builder { subject_kind: SubjectKind::Application, subject_id: app.id.0, title: &app.entry_name, duties: vec![] };
+    let (requester, provider) = (app.requester, app.provider);
+    let (mut revise, mut approve, mut supplement, mut extension) = (None, None, None, None);
+    let (mut reply, mut deliver): (Option<usize>, Option<usize>) = (None, None);
+    for (i, e) in app.events.iter().enumerate() {
+        match &e.step {
+            Step::Create { .. } | Step::Edit { .. } => {}
+            Step::Submit => {
+                b.close(revise.take(), e.at, true);
+                approve = Some(b.push(DutyKind::ApproveApplication, i, requester, Role::WorkUnitHead, None, e.at, None));
+            }
+            Step::Return { .. } => {
+                b.close(approve.take(), e.at, true);
+                revise = Some(b.push(DutyKind::ReviseApplication, i, requester, Role::Clerk, None, e.at, None));
+            }
+            Step::Send | Step::Supplement { .. } => {
+                b.close(approve.take(), e.at, true);
+                b.close(supplement.take(), e.at, true);
+                let period = status.periods.iter().find(|p| p.kind == ClockKind::Reply && p.started_by == i);
+                let period = period.map(|p| (p.days, p.due_at));
+                reply = Some(b.push(DutyKind::Reply, i, provider, Role::Clerk, Some(requester), e.at, period));
+            }
+            Step::Withdraw { .. } => {
+                for open in [revise.take(), approve.take(), supplement.take(), extension.take(), reply.take()] {
+                    b.close(open, e.at, false);
+                }
+            }
+            Step::DraftReply { .. } => {
+                if let Some(d) = reply.and_then(|r| b.duties.get_mut(r)) {
+                    d.role = Role::WorkUnitHead;
+                }
+            }
+            Step::ReturnReply { .. } => {
+                if let Some(d) = reply.and_then(|r| b.duties.get_mut(r)) {
+                    d.role = Role::Clerk;
+                }
+            }
+            Step::ApproveReply => {
+                b.close(reply.take(), e.at, true);
+                b.close(extension.take(), e.at, false);
+                match status_reply_at(app, i) {
+                    Some(Reply::Supplement { .. }) => {
+                        let duty = b.push(DutyKind::Supplement, i, requester, Role::Clerk, Some(provider), e.at, None);
+                        supplement = Some(duty);
+                    }
+                    Some(Reply::Approve { .. }) => {
+                        let period = status.periods.iter().find(|p| p.kind == ClockKind::Delivery && p.started_by == i);
+                        let period = period.map(|p| (p.days, p.due_at));
+                        deliver = Some(b.push(DutyKind::Deliver, i, provider, Role::Clerk, Some(requester), e.at, period));
+                    }
+                    _ => {}
+                }
+            }
+            Step::RequestExtension { .. } => {
+                if let Some(authority) = authority {
+                    // Decided while the reply period runs: it is due when the reply is.
+                    let due = reply.and_then(|r| b.duties[r].due_at);
+                    let duty =
+                        b.push(DutyKind::DecideReplyExtension, i, authority, Role::AuthorityReviewer, Some(provider), e.at, None);
+                    b.duties[duty].due_at = due;
+                    extension = Some(duty);
+                }
+            }
+            Step::DecideExtension { .. } => b.close(extension.take(), e.at, true),
+            Step::RecordDelivery { .. } => b.close(deliver.take(), e.at, true),
+        }
+    }
+    Ok(b.duties)
+}
+
+/// The reply the head approved at event `at`: the last one drafted before it.
+fn status_reply_at(app: &Application, at: usize) -> Option<&Reply> {
+    app.events[..at].iter().rev().find_map(|e| match &e.step {
+        Step::DraftReply { reply } => Some(reply),
+        _ => None,
+    })
+}
+
+/// The duties of a catalog entry's own workflow (approval by the head, revision, review by the authority), from
+/// its timeline. `authority` is the department's same-level authority. A review of an update under an obligation
+/// (`update_open`: an obligation of the entry is recorded and not completed when it is received) has the 2-day period
+/// of Art. 17 ¶3.
+pub fn entry_duties(
+    entry: &CatalogEntry,
+    calendar: &WorkingCalendar,
+    authority: Option<OrgId>,
+    obligations: &[UpdateObligation],
+) -> Result<Vec<Duty>, ValidationError> {
+    let title = &entry.latest().content.name;
+    let mut b = Builder { subject_kind: SubjectKind::Entry, subject_id: entry.id.0, title, duties: vec![] };
+    let (mut approve, mut revise, mut review) = (None, None, None);
+    for (i, e) in entry.events.iter().enumerate() {
+        match e.action.as_str() {
+            "draft.submit" => {
+                b.close(revise.take(), e.at, true);
+                approve = Some(b.push(DutyKind::ApproveEntry, i, entry.provider, Role::WorkUnitHead, None, e.at, None));
+            }
+            "head.approve" => {
+                b.close(approve.take(), e.at, true);
+                if let Some(authority) = authority {
+                    // An update answers an obligation recorded before it and not yet met by a publication.
+                    let published_between = |from: DateTime<Utc>| {
+                        entry.events.iter().any(|x| x.action == "authority.publish" && x.at > from && x.at < e.at)
+                    };
+                    let under_obligation =
+                        obligations.iter().any(|o| o.recorded_at < e.at && !published_between(o.recorded_at));
+                    let period = if under_obligation {
+                        Some((REVIEW_DAYS, calendar.deadline(e.at, REVIEW_DAYS)?.due_at))
+                    } else {
+                        None
+                    };
+                    review = Some(b.push(DutyKind::ReviewEntry, i, authority, Role::AuthorityReviewer, Some(entry.provider), e.at, period));
+                }
+            }
+            "head.reject" => {
+                b.close(approve.take(), e.at, true);
+                revise = Some(b.push(DutyKind::ReviseEntry, i, entry.provider, Role::Clerk, None, e.at, None));
+            }
+            "authority.return" => {
+                b.close(review.take(), e.at, true);
+                revise = Some(b.push(DutyKind::ReviseEntry, i, entry.provider, Role::Clerk, None, e.at, None));
+            }
+            "authority.publish" => b.close(review.take(), e.at, true),
+            _ => {}
+        }
+    }
+    Ok(b.duties)
+}
+
+/// The duties of a catalog update obligation: the department's update (10 working days from the change, 15 with
+/// the extension; met by the first submission to the authority), and the authority's decision on an extension
+/// request. The department's clerk acts, or its head while the draft awaits the head's approval.
+pub fn obligation_duties(
+    obligation: &UpdateObligation,
+    entry: &CatalogEntry,
+    calendar: &WorkingCalendar,
+    authority: Option<OrgId>,
+) -> Result<Vec<Duty>, ValidationError> {
+    let status = obligation.status(&entry.events, calendar, obligation.recorded_at)?;
+    let title = &entry.latest().content.name;
+    let mut b = Builder { subject_kind: SubjectKind::Obligation, subject_id: obligation.id.0, title, duties: vec![] };
+    let started = beijing()
+        .from_local_datetime(&obligation.changed_on.and_time(chrono::NaiveTime::MIN))
+        .single()
+        .map_or(obligation.recorded_at, |t| t.with_timezone(&Utc));
+    let role = if entry.latest().status == EntryStatus::AwaitingHead { Role::WorkUnitHead } else { Role::Clerk };
+    let days = UPDATE_DAYS + if status.extended { EXTENSION_DAYS } else { 0 };
+    let update = b.push(DutyKind::UpdateCatalog, 0, entry.provider, role, None, started, Some((days, status.due_at)));
+    if let Some(at) = status.first_submitted_at {
+        b.close(Some(update), at, true);
+    }
+    if let (Some(x), Some(authority)) = (&obligation.extension, authority) {
+        let decide = b.push(DutyKind::DecideUpdateExtension, 1, authority, Role::AuthorityReviewer, Some(entry.provider), x.requested_at, None);
+        // Decided before the original period ends: it is due then.
+        b.duties[decide].due_at = Some(calendar.add_working_days(obligation.changed_on, UPDATE_DAYS).map(|(d, _)| end_of_day(d))?);
+        match (&x.decision, status.first_submitted_at) {
+            (Some(d), _) => b.close(Some(decide), d.decided_at, true),
+            (None, Some(at)) => b.close(Some(decide), at, false),
+            (None, None) => {}
+        }
+    }
+    Ok(b.duties)
+}
