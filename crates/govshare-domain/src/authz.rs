@@ -36,6 +36,8 @@ pub enum Action {
     /// Read one's own organisation's work lists and records: notifications (and marking them read), update
     /// obligations, its usage records.
     ViewOwnWork(OrgId),
+    /// Read one's own organisation's to-do list (its duties): its people, and its business systems.
+    ViewDuties(OrgId),
     /// Read the usage records of every department of `region`, as its same-level authority (Art. 29, 38).
     SuperviseRegion(RegionCode),
     /// Read an entry's data source binding and its load history: the provider's clerks and head, its
@@ -106,6 +108,7 @@ impl Action {
             Action::ManageCredentials(_) => "签发或吊销 API 凭证".into(),
             Action::ViewAudit => "查看审计日志".into(),
             Action::ViewOwnWork(_) => "查看本单位通知和待办".into(),
+            Action::ViewDuties(_) => "查看本单位待办事项".into(),
             Action::SuperviseRegion(_) => "查看本级各部门的使用记录".into(),
             Action::ViewSource { .. } => "查看数据源".into(),
             Action::ManageOwnAccount => "修改本人账号".into(),
@@ -152,6 +155,7 @@ fn system_may(own_org: OrgId, action: Action) -> bool {
         Action::ViewDirectory => true,
         Action::UseGrant(requester) => requester == own_org,
         Action::ViewDelivery { requester, .. } => requester == own_org,
+        Action::ViewDuties(org) => org == own_org,
         _ => false,
     }
 }
@@ -190,7 +194,7 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
             }
         }
         Action::ManageOwnAccount | Action::ConsultCatalog => Ok(()),
-        Action::ViewOwnWork(target) => {
+        Action::ViewOwnWork(target) | Action::ViewDuties(target) => {
             if own(target) {
                 Ok(())
             } else {

@@ -417,3 +417,165 @@ pub fn obligation_duties(
     }
     Ok(b.duties)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use chrono::Duration;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::catalog::{EntryContent, EntryEvent, EntryId, EntryVersion, GradeScheme};
+    use crate::obligation::{Extension, ExtensionDecision, ObligationId, TriggerKind};
+
+    const DEPARTMENT: OrgId = OrgId(uuid::Uuid::from_u128(2));
+    const AUTHORITY: OrgId = OrgId(uuid::Uuid::from_u128(3));
+
+    /// A catalog step: the entry's action, or the obligation's extension request or decision.
+    #[derive(Debug, Clone)]
+    enum CatalogStep {
+        Action(&'static str),
+        RequestExtension,
+        Decide(bool),
+    }
+
+    fn any_step() -> impl Strategy<Value = CatalogStep> {
+        prop_oneof![
+            prop_oneof![
+                Just("draft.edit"),
+                Just("draft.submit"),
+                Just("head.approve"),
+                Just("head.reject"),
+                Just("authority.return"),
+                Just("authority.publish"),
+                Just("revision.create"),
+            ]
+            .prop_map(CatalogStep::Action),
+            Just(CatalogStep::RequestExtension),
+            any::<bool>().prop_map(CatalogStep::Decide),
+        ]
+    }
+
+    /// The entry's status after `action`, if the workflow allows it.
+    fn next(status: EntryStatus, action: &str) -> Option<EntryStatus> {
+        use EntryStatus as S;
+        match (status, action) {
+            (S::Draft | S::Returned, "draft.edit") => Some(S::Draft),
+            (S::Draft | S::Returned, "draft.submit") => Some(S::AwaitingHead),
+            (S::AwaitingHead, "head.approve") => Some(S::SubmittedToAuthority),
+            (S::AwaitingHead, "head.reject") | (S::SubmittedToAuthority, "authority.return") => Some(S::Returned),
+            (S::SubmittedToAuthority, "authority.publish") => Some(S::Published),
+            (S::Published, "revision.create") => Some(S::Draft),
+            _ => None,
+        }
+    }
+
+    fn duties(entry: &CatalogEntry, o: &UpdateObligation, cal: &WorkingCalendar) -> Vec<Duty> {
+        let mut all = entry_duties(entry, cal, Some(AUTHORITY), std::slice::from_ref(o)).unwrap();
+        all.extend(obligation_duties(o, entry, cal, Some(AUTHORITY)).unwrap());
+        all
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// A published entry's update obligation and the entry's own workflow: the ledger kept step by step equals
+        /// the duties derived from the whole timeline, no duty disappears, and the open duties are exactly those of
+        /// who must act now.
+        #[test]
+        fn catalog_duties_kept_step_by_step_equal_those_of_the_whole_timeline(
+            start_minutes in 0i64..(60 * 24 * 300),
+            steps in proptest::collection::vec((any_step(), 0i64..(60 * 24 * 4)), 1..30),
+        ) {
+            let cal = WorkingCalendar::official();
+            let content = EntryContent::parse(&crate::catalog::tests::input("unconditional"), &GradeScheme::default()).unwrap();
+            let start = chrono::Utc.with_ymd_and_hms(2026, 1, 5, 1, 0, 0).unwrap() + Duration::minutes(start_minutes);
+            let version = EntryVersion { version: 1, status: EntryStatus::Published, content, assessments: vec![], updated_at: start };
+            let mut entry = CatalogEntry { id: EntryId::new(), provider: DEPARTMENT, created_at: start, versions: vec![version], events: vec![] };
+            let mut o = UpdateObligation {
+                id: ObligationId::new(),
+                entry: entry.id,
+                kind: TriggerKind::LawChange,
+                changed_on: start.with_timezone(&beijing()).date_naive(),
+                description: "法规调整".into(),
+                recorded_by: "测试".into(),
+                recorded_at: start + Duration::minutes(1),
+                extension: None,
+            };
+            let mut now = o.recorded_at;
+            let mut ledger: BTreeMap<String, Duty> = duties(&entry, &o, &cal).into_iter().map(|d| (d.key.clone(), d)).collect();
+            for (step, wait) in steps {
+                now += Duration::minutes(wait + 1);
+                let status = entry.latest().status;
+                let changed = match step {
+                    CatalogStep::Action(action) => match next(status, action) {
+                        Some(after) => {
+                            entry.versions.last_mut().expect("a version").status = after;
+                            entry.events.push(EntryEvent { version: 1, at: now, actor: "u".into(), actor_name: "某人".into(), action: action.into(), note: String::new() });
+                            true
+                        }
+                        None => false,
+                    },
+                    CatalogStep::RequestExtension if o.extension.is_none() => {
+                        o.extension = Some(Extension { reason: "原因".into(), requested_by: "u".into(), requested_at: now, decision: None });
+                        true
+                    }
+                    CatalogStep::Decide(granted) => match &mut o.extension {
+                        Some(x) if x.decision.is_none() => {
+                            x.decision = Some(ExtensionDecision { granted, note: "意见".into(), decided_by: "r".into(), decided_at: now });
+                            true
+                        }
+                        _ => false,
+                    },
+                    CatalogStep::RequestExtension => false,
+                };
+                if !changed {
+                    continue;
+                }
+                let derived = duties(&entry, &o, &cal);
+                let keys: BTreeSet<&String> = derived.iter().map(|d| &d.key).collect();
+                prop_assert!(ledger.keys().all(|k| keys.contains(k)), "a step removed a duty");
+                for d in derived {
+                    ledger.insert(d.key.clone(), d);
+                }
+            }
+            let whole: BTreeMap<String, Duty> = duties(&entry, &o, &cal).into_iter().map(|d| (d.key.clone(), d)).collect();
+            prop_assert_eq!(&ledger, &whole);
+
+            let open: Vec<&Duty> = whole.values().filter(|d| d.is_open()).collect();
+            let of = |kind: DutyKind| open.iter().filter(|d| d.kind == kind).collect::<Vec<_>>();
+            let status = entry.latest().status;
+            prop_assert_eq!(of(DutyKind::ApproveEntry).len(), usize::from(status == EntryStatus::AwaitingHead));
+            prop_assert_eq!(of(DutyKind::ReviewEntry).len(), usize::from(status == EntryStatus::SubmittedToAuthority));
+            // Sent back (by the head or the authority) and not yet submitted again: the clerk revises.
+            let sent_back = entry
+                .events
+                .iter()
+                .rev()
+                .find(|e| matches!(e.action.as_str(), "draft.submit" | "head.reject" | "authority.return"))
+                .is_some_and(|e| e.action != "draft.submit");
+            let drafting = matches!(status, EntryStatus::Draft | EntryStatus::Returned);
+            prop_assert_eq!(of(DutyKind::ReviseEntry).len(), usize::from(drafting && sent_back));
+            // The update is owed until the first submission to the authority; its period is the obligation's.
+            let obligation = o.status(&entry.events, &cal, now).unwrap();
+            let update = whole.values().find(|d| d.kind == DutyKind::UpdateCatalog).expect("the update duty");
+            prop_assert_eq!(update.is_open(), obligation.first_submitted_at.is_none());
+            prop_assert_eq!(update.due_at, Some(obligation.due_at));
+            prop_assert_eq!(update.late(now), obligation.department_late);
+            if update.is_open() {
+                let role = if status == EntryStatus::AwaitingHead { Role::WorkUnitHead } else { Role::Clerk };
+                prop_assert_eq!(update.role, role);
+            }
+            let decision_open = o.extension.as_ref().is_some_and(|x| x.decision.is_none()) && obligation.first_submitted_at.is_none();
+            prop_assert_eq!(of(DutyKind::DecideUpdateExtension).len(), usize::from(decision_open));
+            // Reviews of submissions made while the update was owed have the 2-day period.
+            for d in whole.values().filter(|d| d.kind == DutyKind::ReviewEntry) {
+                prop_assert_eq!(d.owner, AUTHORITY);
+                if let Some(due) = d.due_at {
+                    prop_assert_eq!(due, cal.deadline(d.started_at, REVIEW_DAYS).unwrap().due_at);
+                }
+            }
+        }
+    }
+}

@@ -178,7 +178,7 @@ impl Services {
 
     fn my_filter(&self, principal: &Principal, state: DutyState) -> Result<DutyFilter> {
         let org = principal.org_id().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
-        self.authorize(principal, Action::ViewOwnWork(org))?;
+        self.authorize(principal, Action::ViewDuties(org))?;
         let roles = if principal.roles.contains(&Role::SystemClient) {
             None
         } else {

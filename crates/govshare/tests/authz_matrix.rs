@@ -116,6 +116,7 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("POST", "/api/v1/catalog/{entry_id}/head-decision", GAT_HEAD, OWN_STAFF),
     ("POST", "/api/v1/catalog/{entry_id}/review", REVIEWER, ONLY_OWNER),
     ("GET", "/api/v1/catalog/{entry_id}/diff", GAT_CLERK, ANY_CALLER),
+    ("GET", "/api/v1/duties", GAT_CLERK, ANY_CALLER),
     ("GET", "/api/v1/notifications", GAT_CLERK, ANY_PERSON),
     ("POST", "/api/v1/notifications/{notification_id}/read", GAT_CLERK, OWN_PEOPLE),
     // ---- obligations and sources of record ----

@@ -185,7 +185,7 @@ fn reply_deadlines_just_before_national_day() {
     let running = status.running.unwrap();
     assert_eq!(running.due_date, day("2026-10-08"), "the day of receipt does not count; the holiday does not count");
     assert_eq!(running.due_at, beijing("2026-10-08 23:59") + Duration::seconds(59));
-    assert_eq!(status.working_days_left, Some(2), "today (a working day) and 10-08");
+    assert_eq!(status.working_days_left, Some(1), "the day of receipt is not one of the period's days: only 10-08 is");
     let a = received(SharingAttribute::Conditional, "2026-09-30 16:30");
     assert_eq!(reply_due(&a, a.events[2].at), day("2026-10-20"));
 }
@@ -389,5 +389,81 @@ proptest! {
             replay.apply(e.clone(), &cal()).unwrap();
         }
         prop_assert_eq!(replay.status(&cal(), now).unwrap(), status);
+    }
+}
+
+// ---- duties, property-tested ----
+
+const AUTHORITY: OrgId = OrgId(uuid::Uuid::from_u128(3));
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// The ledger kept step by step (after each step, the duties derived from the timeline so far, written by key)
+    /// ends equal to the duties derived from the whole timeline; no duty ever disappears; and the open duties say
+    /// who must act exactly as the stage does, with the status's deadlines.
+    #[test]
+    fn duties_kept_step_by_step_equal_those_of_the_whole_timeline(
+        attribute in prop_oneof![Just(SharingAttribute::Unconditional), Just(SharingAttribute::Conditional)],
+        start_minutes in 0i64..(60 * 24 * 365),
+        tries in proptest::collection::vec((any_step(), 0i64..(60 * 24 * 6)), 1..40),
+    ) {
+        use crate::duty::{DutyKind, application_duties};
+        use crate::role::Role;
+        let start = beijing("2026-01-01 00:00") + Duration::minutes(start_minutes);
+        let mut a = application(attribute, start);
+        let mut ledger: std::collections::BTreeMap<String, crate::duty::Duty> = Default::default();
+        let mut now = start;
+        for d in application_duties(&a, &cal(), Some(AUTHORITY)).unwrap() {
+            ledger.insert(d.key.clone(), d);
+        }
+        for (step, wait) in tries {
+            now += Duration::minutes(wait);
+            if a.apply(event(now, step), &cal()).is_err() {
+                continue;
+            }
+            let derived = application_duties(&a, &cal(), Some(AUTHORITY)).unwrap();
+            let keys: std::collections::BTreeSet<&String> = derived.iter().map(|d| &d.key).collect();
+            prop_assert!(ledger.keys().all(|k| keys.contains(k)), "a step removed a duty");
+            for d in derived {
+                ledger.insert(d.key.clone(), d);
+            }
+        }
+        let whole: std::collections::BTreeMap<String, crate::duty::Duty> =
+            application_duties(&a, &cal(), Some(AUTHORITY)).unwrap().into_iter().map(|d| (d.key.clone(), d)).collect();
+        prop_assert_eq!(&ledger, &whole);
+
+        let status = a.status(&cal(), now).unwrap();
+        let open: Vec<&crate::duty::Duty> = whole.values().filter(|d| d.is_open()).collect();
+        let open_of = |kind: DutyKind| open.iter().filter(|d| d.kind == kind).count();
+        let expected = match status.stage {
+            Stage::Draft if a.events.iter().any(|e| matches!(e.step, Step::Return { .. })) => Some((DutyKind::ReviseApplication, REQUESTER, Role::Clerk)),
+            Stage::AwaitingRequesterHead => Some((DutyKind::ApproveApplication, REQUESTER, Role::WorkUnitHead)),
+            Stage::AwaitingReply => Some((DutyKind::Reply, PROVIDER, Role::Clerk)),
+            Stage::ReplyAwaitingHead => Some((DutyKind::Reply, PROVIDER, Role::WorkUnitHead)),
+            Stage::AwaitingSupplement => Some((DutyKind::Supplement, REQUESTER, Role::Clerk)),
+            Stage::Approved => Some((DutyKind::Deliver, PROVIDER, Role::Clerk)),
+            _ => None,
+        };
+        let undecided = status.extension.as_ref().is_some_and(|x| x.granted.is_none())
+            && matches!(status.stage, Stage::AwaitingReply | Stage::ReplyAwaitingHead);
+        prop_assert_eq!(open.len(), usize::from(expected.is_some()) + usize::from(undecided), "open duties: {:?}", open);
+        if let Some((kind, owner, role)) = expected {
+            let d = open.iter().find(|d| d.kind == kind).expect("the duty of the stage is open");
+            prop_assert_eq!((d.owner, d.role), (owner, role));
+        }
+        if undecided {
+            prop_assert_eq!(open_of(DutyKind::DecideReplyExtension), 1);
+        }
+        // Deadlines are the status's, period by period: due, met in time or not.
+        for p in &status.periods {
+            let kind = if p.kind == ClockKind::Reply { DutyKind::Reply } else { DutyKind::Deliver };
+            let d = whole.values().find(|d| d.kind == kind && d.key.ends_with(&format!(":{}", p.started_by)));
+            let d = d.expect("every period is a duty");
+            prop_assert_eq!(d.due_at, Some(p.due_at));
+            prop_assert_eq!(d.days, Some(p.days));
+            prop_assert_eq!(d.late(now), p.late);
+            prop_assert_eq!(d.is_open(), p.running);
+        }
     }
 }
