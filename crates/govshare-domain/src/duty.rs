@@ -8,7 +8,7 @@
 //! after the step, in the step's transaction, so the ledger cannot disagree with the timeline. Keys name a duty by
 //! the event that opened it, which never changes (timelines only grow), so a step only adds duties or closes them.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::application::{Application, ClockKind, Reply, Step};
@@ -216,6 +216,9 @@ impl Builder<'_> {
         started_at: DateTime<Utc>,
         period: Option<(u32, DateTime<Utc>)>,
     ) -> usize {
+        // Instants as the store keeps them (microseconds), so a duty read back equals the one derived.
+        let (started_at, period) =
+            (started_at.trunc_subsecs(6), period.map(|(days, due)| (days, due.trunc_subsecs(6))));
         self.duties.push(Duty {
             key: format!("{}:{}:{}:{opened_by}", self.subject_kind.code(), self.subject_id, kind.code()),
             kind,
@@ -239,7 +242,7 @@ impl Builder<'_> {
         if let Some(d) = index.and_then(|i| self.duties.get_mut(i))
             && d.closed_at.is_none()
         {
-            d.closed_at = Some(at);
+            d.closed_at = Some(at.trunc_subsecs(6));
             d.met = met;
         }
     }
@@ -253,8 +256,12 @@ pub fn application_duties(
     authority: Option<OrgId>,
 ) -> Result<Vec<Duty>, ValidationError> {
     let status = app.status(calendar, app.created_at)?;
-    let mut b =
-        Builder { subject_kind: SubjectKind::Application, subject_id: app.id.0, title: &app.entry_name, duties: vec![] };
+    let mut b = Builder {
+        subject_kind: SubjectKind::Application,
+        subject_id: app.id.0,
+        title: &app.entry_name,
+        duties: vec![],
+    };
     let (requester, provider) = (app.requester, app.provider);
     let (mut revise, mut approve, mut supplement, mut extension) = (None, None, None, None);
     let (mut reply, mut deliver): (Option<usize>, Option<usize>) = (None, None);
@@ -263,7 +270,8 @@ pub fn application_duties(
             Step::Create { .. } | Step::Edit { .. } => {}
             Step::Submit => {
                 b.close(revise.take(), e.at, true);
-                approve = Some(b.push(DutyKind::ApproveApplication, i, requester, Role::WorkUnitHead, None, e.at, None));
+                approve =
+                    Some(b.push(DutyKind::ApproveApplication, i, requester, Role::WorkUnitHead, None, e.at, None));
             }
             Step::Return { .. } => {
                 b.close(approve.take(), e.at, true);
@@ -302,7 +310,8 @@ pub fn application_duties(
                     Some(Reply::Approve { .. }) => {
                         let period = status.periods.iter().find(|p| p.kind == ClockKind::Delivery && p.started_by == i);
                         let period = period.map(|p| (p.days, p.due_at));
-                        deliver = Some(b.push(DutyKind::Deliver, i, provider, Role::Clerk, Some(requester), e.at, period));
+                        deliver =
+                            Some(b.push(DutyKind::Deliver, i, provider, Role::Clerk, Some(requester), e.at, period));
                     }
                     _ => {}
                 }
@@ -311,8 +320,15 @@ pub fn application_duties(
                 if let Some(authority) = authority {
                     // Decided while the reply period runs: it is due when the reply is.
                     let due = reply.and_then(|r| b.duties[r].due_at);
-                    let duty =
-                        b.push(DutyKind::DecideReplyExtension, i, authority, Role::AuthorityReviewer, Some(provider), e.at, None);
+                    let duty = b.push(
+                        DutyKind::DecideReplyExtension,
+                        i,
+                        authority,
+                        Role::AuthorityReviewer,
+                        Some(provider),
+                        e.at,
+                        None,
+                    );
                     b.duties[duty].due_at = due;
                     extension = Some(duty);
                 }
@@ -365,7 +381,15 @@ pub fn entry_duties(
                     } else {
                         None
                     };
-                    review = Some(b.push(DutyKind::ReviewEntry, i, authority, Role::AuthorityReviewer, Some(entry.provider), e.at, period));
+                    review = Some(b.push(
+                        DutyKind::ReviewEntry,
+                        i,
+                        authority,
+                        Role::AuthorityReviewer,
+                        Some(entry.provider),
+                        e.at,
+                        period,
+                    ));
                 }
             }
             "head.reject" => {
@@ -406,9 +430,18 @@ pub fn obligation_duties(
         b.close(Some(update), at, true);
     }
     if let (Some(x), Some(authority)) = (&obligation.extension, authority) {
-        let decide = b.push(DutyKind::DecideUpdateExtension, 1, authority, Role::AuthorityReviewer, Some(entry.provider), x.requested_at, None);
+        let decide = b.push(
+            DutyKind::DecideUpdateExtension,
+            1,
+            authority,
+            Role::AuthorityReviewer,
+            Some(entry.provider),
+            x.requested_at,
+            None,
+        );
         // Decided before the original period ends: it is due then.
-        b.duties[decide].due_at = Some(calendar.add_working_days(obligation.changed_on, UPDATE_DAYS).map(|(d, _)| end_of_day(d))?);
+        b.duties[decide].due_at =
+            Some(calendar.add_working_days(obligation.changed_on, UPDATE_DAYS).map(|(d, _)| end_of_day(d))?);
         match (&x.decision, status.first_submitted_at) {
             (Some(d), _) => b.close(Some(decide), d.decided_at, true),
             (None, Some(at)) => b.close(Some(decide), at, false),

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use govshare_domain::ValidationError;
 use govshare_domain::application::{
-    Application, ApplicationEvent, ApplicationId, ApplicationInput, ApplicationRequest, ApplicationStatus,
-    Party, Reply, ReplyInput, Step,
+    Application, ApplicationEvent, ApplicationId, ApplicationInput, ApplicationRequest, ApplicationStatus, Party,
+    Reply, ReplyInput, Step,
 };
 use govshare_domain::audit::AuditEvent;
 use govshare_domain::authz::{self, Action};

@@ -247,7 +247,9 @@ impl Services {
         let what = deadline_name(duty.kind);
         let left = duty.working_days_left(calendar, now).unwrap_or(0);
         let (title, body) = match kind {
-            AlertKind::Reminder => (format!("{what}临近:{}", duty.title), format!("{what}为 {due_date},还剩 {left} 个工作日。")),
+            AlertKind::Reminder => {
+                (format!("{what}临近:{}", duty.title), format!("{what}为 {due_date},还剩 {left} 个工作日。"))
+            }
             AlertKind::Overdue => (
                 format!("{what}已逾期:{}", duty.title),
                 format!("{what} {due_date} 已过,已标记逾期({}、第三十九条)。", duty.kind.article()),
@@ -262,8 +264,10 @@ impl Services {
         let mut seen = std::collections::HashSet::new();
         to.retain(|o| seen.insert(*o));
         let code = format!("deadline.{}", kind.code());
-        let notes: Vec<Notification> =
-            to.iter().map(|org| Notification::new(*org, now, &code, title.clone(), body.clone(), duty.link())).collect();
+        let notes: Vec<Notification> = to
+            .iter()
+            .map(|org| Notification::new(*org, now, &code, title.clone(), body.clone(), duty.link()))
+            .collect();
         let subject = match duty.subject_kind {
             SubjectKind::Application => format!("application:{}", duty.subject_id),
             SubjectKind::Entry => format!("catalog_entry:{}", duty.subject_id),

@@ -26,12 +26,12 @@ use govshare_store::DynStore;
 
 pub use accounts::{IssuedCredential, LoginSuccess, NewUserInput, OrgChoice};
 pub use applications::{ApplicationBox, ApplicationView, StepInput};
-pub use duties::{DutyState, DutyView, MAX_DUTIES, SweepReport, Urgency};
 pub use catalog::{AssessmentInput, CatalogScope};
 pub use data::{
     CACHE_TTL, ChangeRow, ChangesAnswer, DataAnswer, DataPlane, Download, GrantView, LoadReport, LoadRequest, MAX_PAGE,
     MAX_REPORTED_ERRORS,
 };
+pub use duties::{DutyState, DutyView, MAX_DUTIES, SweepReport, Urgency};
 pub use error::ServiceError;
 pub use evidence::{AuditVerification, CHECKPOINT_FILE, CheckpointLog};
 pub use govshare_interchange::{CellError, ExportEntry, ImportReport};

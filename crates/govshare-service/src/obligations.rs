@@ -196,7 +196,9 @@ impl Services {
             json!({ "granted": grant, "note": note.trim(), "due": due }),
         );
         let duties = self.entry_duties(&entry, Some(&updated)).await?;
-        self.store.set_obligation_extension(id, obligation.extension.as_ref(), &decided, &duties, &notes, &audit).await?;
+        self.store
+            .set_obligation_extension(id, obligation.extension.as_ref(), &decided, &duties, &notes, &audit)
+            .await?;
         self.view(updated, &entry).await
     }
 

@@ -38,7 +38,8 @@ impl FromRow for Duty {
         Ok(Duty {
             key: r.get(0)?,
             kind: DutyKind::parse(&kind).ok_or_else(|| corrupt(format!("duty kind {kind}")))?,
-            subject_kind: SubjectKind::parse(&subject_kind).ok_or_else(|| corrupt(format!("subject {subject_kind}")))?,
+            subject_kind: SubjectKind::parse(&subject_kind)
+                .ok_or_else(|| corrupt(format!("subject {subject_kind}")))?,
             subject_id: r.get(3)?,
             title: r.get(4)?,
             owner: r.get(5)?,

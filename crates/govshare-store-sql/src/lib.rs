@@ -29,7 +29,8 @@ use govshare_domain::role::Role;
 use govshare_domain::source::SourceDesignation;
 use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{
-    DutyFilter, LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter, UserWithPassword,
+    DutyFilter, LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter,
+    UserWithPassword,
 };
 
 use data::{RECORD_COLUMNS, ROWS_PER_STATEMENT, push_scope};
@@ -980,14 +981,16 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn duties(&self, filter: &DutyFilter, limit: u32) -> Result<Vec<Duty>> {
         let mut q = duty_filter(filter, format!("SELECT {DUTY_COLUMNS} FROM duties WHERE TRUE"));
-        let order = if filter.open == Some(true) { "due_at IS NULL, due_at, started_at, key" } else { "started_at DESC, key" };
+        let order =
+            if filter.open == Some(true) { "due_at IS NULL, due_at, started_at, key" } else { "started_at DESC, key" };
         let p = q.param(limit);
         q.text(&format!(" ORDER BY {order} LIMIT {p}"));
         q.all(&mut self.r()).await
     }
 
     async fn count_duties(&self, filter: &DutyFilter) -> Result<u64> {
-        let (n,): (i64,) = duty_filter(filter, "SELECT COUNT(*) FROM duties WHERE TRUE".into()).one(&mut self.r()).await?;
+        let (n,): (i64,) =
+            duty_filter(filter, "SELECT COUNT(*) FROM duties WHERE TRUE".into()).one(&mut self.r()).await?;
         Ok(n as u64)
     }
 
@@ -1020,15 +1023,18 @@ impl<D: Dialect> Store for SqlStore<D> {
     ) -> Result<bool> {
         let state: i64 = if alert.kind == AlertKind::Overdue { 2 } else { 1 };
         let mut tx = self.begin().await?;
-        let marked = sql("UPDATE duties SET alert = $1 WHERE key = $2 AND due_at = $3 AND alert < $1 AND closed_at IS NULL")
-            .binds((state, key, due_at))
-            .execute(&mut tx)
-            .await?;
+        let marked =
+            sql("UPDATE duties SET alert = $1 WHERE key = $2 AND due_at = $3 AND alert < $1 AND closed_at IS NULL")
+                .binds((state, key, due_at))
+                .execute(&mut tx)
+                .await?;
         if marked == 0 {
             return Ok(false);
         }
-        sql("INSERT INTO deadline_alerts (key, subject, kind, due_at, created_at, note) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (key) DO NOTHING")
+        sql(
+            "INSERT INTO deadline_alerts (key, subject, kind, due_at, created_at, note) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (key) DO NOTHING",
+        )
         .binds((&alert.key, &alert.subject, alert.kind.code(), alert.due_at, alert.created_at, &alert.note))
         .execute(&mut tx)
         .await?;

@@ -98,7 +98,11 @@ impl From<DutyView> for DutyDto {
 #[utoipa::path(get, path = "/api/v1/duties", tag = "applications", params(DutyQuery),
     security(("session" = []), ("api_key" = [])),
     responses((status = 200, body = [DutyDto]), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<DutyQuery>) -> ApiResult<Json<Vec<DutyDto>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<DutyQuery>,
+) -> ApiResult<Json<Vec<DutyDto>>> {
     match q.party.as_deref().map(str::trim) {
         None | Some("" | "me") => {}
         Some(other) => {

@@ -206,8 +206,13 @@ pub fn calendar_warning(missing: &[i32]) -> Option<String> {
 }
 
 fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
-    let item =
-        |href: &'static str, label: &'static str| NavItem { href, label, active: current == href, planned: false, badge: None };
+    let item = |href: &'static str, label: &'static str| NavItem {
+        href,
+        label,
+        active: current == href,
+        planned: false,
+        badge: None,
+    };
     let planned = |label: &'static str| NavItem { href: "", label, active: false, planned: true, badge: None };
     let admin = p.has_role(Role::PlatformAdmin);
     let staff = admin || p.has_role(Role::WorkUnitHead) || (p.has_role(Role::Clerk) && !p.is_contractor());

@@ -11,7 +11,7 @@ use govshare_service::{Clock, SecuritySettings, Services};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres,
