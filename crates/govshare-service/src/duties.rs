@@ -207,7 +207,7 @@ impl Services {
         let mut report = SweepReport::default();
         let mut after = None;
         loop {
-            let page = self.store.due_duties(horizon, after.clone(), 500).await?;
+            let page = self.store.due_duties(now, horizon, after.clone(), 500).await?;
             let full = page.len() == 500;
             for (duty, sent) in page {
                 let Some(due_at) = duty.due_at else { continue };

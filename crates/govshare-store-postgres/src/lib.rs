@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod testing;
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -78,6 +79,10 @@ impl PgDialect {
 
     fn reader(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn statement(text: &str) -> Cow<'_, str> {
+        Cow::Borrowed(text)
     }
 
     fn arguments<'q>(sql: &'q Sql<'_>) -> Result<PgArguments> {

@@ -379,7 +379,8 @@ pub trait Driver: Send + Sync + Sized + std::fmt::Debug + 'static {
 }
 
 /// Implements [`Driver`] for a dialect over sqlx: `sqlx_driver!(Dialect, sqlx::Db, RowType)`. The dialect has
-/// inherent `writer()` and `reader()` (its pools) and `arguments(&Sql)` (the values as the backend stores them);
+/// inherent `writer()` and `reader()` (its pools), `statement(&str)` (the SQL text as the backend wants it) and
+/// `arguments(&Sql)` (the values as the backend stores them);
 /// the macro also declares `RowType`, whose `get` reads a column as any sqlx type, for the backend's [`Row`] impl.
 #[macro_export]
 macro_rules! sqlx_driver {
@@ -417,21 +418,24 @@ macro_rules! sqlx_driver {
                 self.reader().acquire().await.map_err($crate::driver::db)
             }
             async fn execute<'c>(c: &'c mut Self::Conn, sql: &'c $crate::Sql<'_>) -> ::govshare_store::Result<u64> {
-                let q = sqlx::query_with(&sql.text, Self::arguments(sql)?);
+                let text = Self::statement(&sql.text);
+                let q = sqlx::query_with(&text, Self::arguments(sql)?);
                 Ok(q.execute(c).await.map_err($crate::driver::db)?.rows_affected())
             }
             async fn fetch_all<'c>(
                 c: &'c mut Self::Conn,
                 sql: &'c $crate::Sql<'_>,
             ) -> ::govshare_store::Result<Vec<$row>> {
-                let q = sqlx::query_with(&sql.text, Self::arguments(sql)?);
+                let text = Self::statement(&sql.text);
+                let q = sqlx::query_with(&text, Self::arguments(sql)?);
                 Ok(q.fetch_all(c).await.map_err($crate::driver::db)?.into_iter().map($row).collect())
             }
             async fn fetch_optional<'c>(
                 c: &'c mut Self::Conn,
                 sql: &'c $crate::Sql<'_>,
             ) -> ::govshare_store::Result<Option<$row>> {
-                let q = sqlx::query_with(&sql.text, Self::arguments(sql)?);
+                let text = Self::statement(&sql.text);
+                let q = sqlx::query_with(&text, Self::arguments(sql)?);
                 Ok(q.fetch_optional(c).await.map_err($crate::driver::db)?.map($row))
             }
         }

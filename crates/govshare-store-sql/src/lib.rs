@@ -76,6 +76,29 @@ impl<D: Dialect> SqlStore<D> {
         Ok(columns)
     }
 
+    /// The deadline bench's baseline for the sweep: a bare count over the same ranges of the sweep's index.
+    #[doc(hidden)]
+    pub async fn bench_due_count(&self, now: DateTime<Utc>, horizon: DateTime<Utc>) -> Result<i64> {
+        let (due,): (i64,) = sql("SELECT COUNT(*) FROM duties WHERE closed_at IS NULL AND alert < 2
+                                  AND ((alert = 0 AND due_at <= $1) OR (alert = 1 AND due_at < $2))")
+        .binds((horizon, now))
+        .one(&mut self.r())
+        .await?;
+        Ok(due)
+    }
+
+    /// For the deadline bench: duties already past due count as marked overdue by earlier sweeps (steady state).
+    #[doc(hidden)]
+    pub async fn bench_mark_past_due(&self, before: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let n = sql("UPDATE duties SET alert = 2 WHERE closed_at IS NULL AND due_at < $1")
+            .bind(before)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     fn r(&self) -> Reader<'_, D> {
         Reader::new(&self.dialect)
     }
@@ -996,18 +1019,24 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn due_duties(
         &self,
+        now: DateTime<Utc>,
         horizon: DateTime<Utc>,
         after: Option<(DateTime<Utc>, String)>,
         limit: u32,
     ) -> Result<Vec<(Duty, Option<AlertKind>)>> {
-        let (after_due, after_key) = after.map_or((None, None), |(d, k)| (Some(d), Some(k)));
-        let rows = sql(format!(
-            "SELECT {DUTY_COLUMNS}, alert FROM duties WHERE closed_at IS NULL AND alert < 2 AND due_at <= $1
-             AND ($2 IS NULL OR due_at > $2 OR (due_at = $2 AND key > $3)) ORDER BY due_at, key LIMIT $4"
+        // Two ranges of the partial index (alert, due_at): what may need a reminder, what may need an overdue mark.
+        let mut q = sql(format!(
+            "SELECT {DUTY_COLUMNS}, alert FROM duties WHERE closed_at IS NULL AND alert < 2
+             AND ((alert = 0 AND due_at <= $1) OR (alert = 1 AND due_at < $2))"
         ))
-        .binds((horizon, after_due, after_key, limit))
-        .rows(&mut self.r())
-        .await?;
+        .binds((horizon, now));
+        if let Some((due, key)) = after {
+            q = q.binds((due, key));
+            q.text(" AND (due_at > $3 OR (due_at = $3 AND key > $4))");
+        }
+        let p = q.param(limit);
+        q.text(&format!(" ORDER BY due_at, key LIMIT {p}"));
+        let rows = q.rows(&mut self.r()).await?;
         rows.iter()
             .map(|r| Ok((Duty::from_row(r)?, (duties::alert_state(r)? == 1).then_some(AlertKind::Reminder))))
             .collect()

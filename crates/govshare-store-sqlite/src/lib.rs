@@ -7,6 +7,7 @@
 //! Ids are stored as hyphenated `TEXT`, instants as integer microseconds since the epoch, dates as `TEXT`
 //! (`YYYY-MM-DD`), lists are bound as one JSON array and read with `json_each`.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -68,6 +69,22 @@ impl SqliteDialect {
 
     fn reader(&self) -> &SqlitePool {
         &self.reader
+    }
+
+    /// `$n` placeholders as `?n`: SQLite takes `$n` for a *named* parameter and looks names up one by one while
+    /// preparing, so a 500-row insert (4,000 parameters) prepared twice as slowly as with numbered `?n`. The store's
+    /// SQL never has `$` followed by a digit inside a literal (values are always bound).
+    fn statement(text: &str) -> Cow<'_, str> {
+        let bytes = text.as_bytes();
+        if !bytes.windows(2).any(|w| w[0] == b'$' && w[1].is_ascii_digit()) {
+            return Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            out.push(if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) { '?' } else { c });
+        }
+        Cow::Owned(out)
     }
 
     fn arguments<'q>(sql: &'q Sql<'_>) -> Result<SqliteArguments<'q>> {

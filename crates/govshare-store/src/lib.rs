@@ -340,10 +340,12 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// Duties matching the filter: open ones by due time (those without a due time last), closed ones newest first.
     async fn duties(&self, filter: &DutyFilter, limit: u32) -> Result<Vec<Duty>>;
     async fn count_duties(&self, filter: &DutyFilter) -> Result<u64>;
-    /// Open duties due by `horizon` that are not yet marked overdue, with the alert already sent (`None`, or
-    /// `Some(AlertKind::Reminder)`), ordered by (due time, key), after `after` when given: the sweep's pages.
+    /// The open duties that may need an alert: not yet reminded and due by `horizon`, or reminded and overdue at
+    /// `now`; with the alert already sent (`None`, or `Some(AlertKind::Reminder)`), ordered by (due time, key),
+    /// after `after` when given: the sweep's pages.
     async fn due_duties(
         &self,
+        now: DateTime<Utc>,
         horizon: DateTime<Utc>,
         after: Option<(DateTime<Utc>, String)>,
         limit: u32,

@@ -119,6 +119,25 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 809)]
         seed: u64,
     },
+    /// The duty ledger at scale: N duties of mixed kinds and due dates; times the deadline sweep's read and one
+    /// party's to-do list, each against a bare indexed count in the same run. Uses its own temporary database.
+    Deadlines {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: crate::bench_data::BenchBackend,
+        #[arg(long, default_value_t = 1_000_000)]
+        duties: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// The PostgreSQL server to create the temporary database on.
+        #[arg(
+            long,
+            env = "GOVSHARE_BENCH_POSTGRES_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        postgres_url: String,
+        #[arg(long, default_value_t = 809)]
+        seed: u64,
+    },
     /// Catalog search latency at scale: builds N published entries in the search index and times a mix of
     /// queries against a linear scan with the same matching rules and facets. Touches no database.
     Search {
@@ -242,6 +261,27 @@ pub fn run(cli: Cli) -> ExitCode {
     init_logging(&config, matches!(cli.command, Command::Serve { .. }));
     if let Command::Bench { command: BenchCommand::Search { entries, queries, seed } } = cli.command {
         return match crate::bench::search(entries, queries, seed) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if let Command::Bench { command: BenchCommand::Deadlines { backend, duties, rounds, postgres_url, seed } } =
+        &cli.command
+    {
+        let args = crate::bench_deadlines::DeadlineBenchArgs {
+            backend: *backend,
+            duties: *duties,
+            rounds: *rounds,
+            postgres_url: postgres_url.clone(),
+            seed: *seed,
+        };
+        let outcome = tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(crate::bench_deadlines::run(args)));
+        return match outcome {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("error: {err:#}");

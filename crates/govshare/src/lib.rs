@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_data;
+pub mod bench_deadlines;
 pub mod cli;
 pub mod config;
 pub mod demo;

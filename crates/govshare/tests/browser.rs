@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Backend, PASSWORD, household_entry, publish, spawn};
+use common::{Backend, Client, PASSWORD, household_entry, publish, spawn};
 use fantoccini::{ClientBuilder, Locator};
 
 struct Driver(Child);
@@ -260,6 +260,45 @@ async fn a_conditional_application_goes_from_request_to_approval() {
     if let Ok(dir) = std::env::var("GOVSHARE_SCREENSHOTS") {
         std::fs::write(format!("{dir}/application.png"), browser.screenshot().await.unwrap()).unwrap();
     }
+    browser.close().await.unwrap();
+}
+
+/// R-APP-5: the head signs in and finds the reply awaiting approval on the home page (with the count in the
+/// navigation), follows it, approves, and it leaves the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_finds_the_pending_reply_on_the_home_page_and_approves_it() {
+    let app = spawn(Backend::Sqlite).await;
+    let entry = publish(&app, "gat", household_entry()).await;
+    let clerk = Client::login(&app, "rst.clerk").await;
+    let body = serde_json::json!({
+        "entry_id": entry, "items": ["xm", "sfzh"], "legal_basis": "《就业促进法》第五十二条",
+        "basis_document": "浙人社发〔2026〕8号", "scenario": "就业困难人员认定时核验户籍", "scope": "省人社厅就业促进处",
+        "delivery": "service_api", "valid_from": common::people::today().to_string(),
+        "valid_until": (common::people::today() + chrono::Duration::days(364)).to_string(), "submit": true
+    });
+    let id = clerk.post("/api/v1/applications", body).await.body["id"].as_str().unwrap().to_owned();
+    let step = |who: Client, body: serde_json::Value| {
+        let id = id.clone();
+        async move { assert!(who.post(&format!("/api/v1/applications/{id}/steps"), body).await.status.is_success()) }
+    };
+    step(Client::login(&app, "rst.head").await, serde_json::json!({"step": "send"})).await;
+    let draft =
+        serde_json::json!({"step": "draft_reply", "decision": "approve", "conditions": "仅用于就业困难人员认定"});
+    step(Client::login(&app, "gat.clerk").await, draft).await;
+    let (_driver, browser) = start_browser().await;
+
+    sign_in(&browser, &app.base, "gat.head").await;
+    wait_text(&browser, "#todo", "答复共享申请").await;
+    wait_text(&browser, "#todo", "浙江省人力资源和社会保障厅").await;
+    wait_text(&browser, "#todo", "剩余 10 个工作日").await;
+    wait_text(&browser, "#todo-count", "1").await;
+    click(&browser, "#todo tr.duty a").await;
+    wait_text(&browser, "#application-stage", "答复意见待提供部门负责人审核").await;
+    click(&browser, "#approve-reply").await;
+    wait_text(&browser, "#application-stage", "已同意,待共享").await;
+    browser.goto(&format!("{}/console", app.base)).await.unwrap();
+    wait_text(&browser, "#todo", "暂无待办事项").await;
+    assert!(browser.find(Locator::Id("todo-count")).await.is_err(), "no badge without open duties");
     browser.close().await.unwrap();
 }
 
