@@ -85,7 +85,7 @@ impl PgDialect {
         Cow::Borrowed(text)
     }
 
-    fn arguments<'q>(sql: &'q Sql<'_>) -> Result<PgArguments> {
+    fn arguments(sql: &Sql<'_>) -> Result<PgArguments> {
         let mut args = PgArguments::default();
         for arg in &sql.args {
             match arg {
@@ -169,7 +169,7 @@ impl Dialect for PgDialect {
     }
 
     /// The guards (functions first, then triggers) that are missing, altered or disabled.
-    async fn guards<'c>(conn: &'c mut Self::Conn) -> Result<Vec<Repair>> {
+    async fn guards(conn: &mut Self::Conn) -> Result<Vec<Repair>> {
         let functions: Vec<(String, String)> = sqlx::query_as(
             "SELECT p.proname::text, p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
              WHERE n.nspname = current_schema() AND p.proname IN ('audit_log_append_only', 'usage_records_append_only')",
