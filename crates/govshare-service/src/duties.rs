@@ -205,34 +205,38 @@ impl Services {
         let horizon = end_of_day(calendar.add_working_days(today, 3)?.0);
         let mut orgs: Option<HashMap<OrgId, Organisation>> = None;
         let mut report = SweepReport::default();
-        let mut after = None;
-        loop {
-            let page = self.store.due_duties(now, horizon, after.clone(), 500).await?;
-            let full = page.len() == 500;
-            for (duty, sent) in page {
-                let Some(due_at) = duty.due_at else { continue };
-                after = Some((due_at, duty.key.clone()));
-                let kind = if now > due_at {
-                    AlertKind::Overdue
-                } else if sent.is_none() && reminder_now(&duty, &calendar, now) {
-                    AlertKind::Reminder
-                } else {
-                    continue;
-                };
-                if orgs.is_none() {
-                    orgs = Some(self.org_map().await?);
-                }
-                if self.alert(&duty, kind, &calendar, orgs.as_ref().expect("just loaded"), now).await? {
-                    match kind {
-                        AlertKind::Reminder => report.reminders += 1,
-                        AlertKind::Overdue => report.overdue += 1,
+        // Two ranges of the ledger's index: not yet reminded and due within the window, reminded and now overdue.
+        for (sent, due_by) in [(None, horizon), (Some(AlertKind::Reminder), now)] {
+            let mut after = None;
+            loop {
+                let page = self.store.due_duties(sent, due_by, after.clone(), 500).await?;
+                let full = page.len() == 500;
+                for duty in page {
+                    let Some(due_at) = duty.due_at else { continue };
+                    after = Some((due_at, duty.key.clone()));
+                    let kind = if now > due_at {
+                        AlertKind::Overdue
+                    } else if sent.is_none() && reminder_now(&duty, &calendar, now) {
+                        AlertKind::Reminder
+                    } else {
+                        continue;
+                    };
+                    if orgs.is_none() {
+                        orgs = Some(self.org_map().await?);
+                    }
+                    if self.alert(&duty, kind, &calendar, orgs.as_ref().expect("just loaded"), now).await? {
+                        match kind {
+                            AlertKind::Reminder => report.reminders += 1,
+                            AlertKind::Overdue => report.overdue += 1,
+                        }
                     }
                 }
-            }
-            if !full {
-                return Ok(report);
+                if !full {
+                    break;
+                }
             }
         }
+        Ok(report)
     }
 
     async fn alert(

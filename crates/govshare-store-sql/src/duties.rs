@@ -5,7 +5,7 @@ use govshare_domain::role::Role;
 use govshare_store::Result;
 
 use crate::data::ROWS_PER_STATEMENT;
-use crate::driver::{Col, Dialect, FromRow, Row, Tx, corrupt, sql, values};
+use crate::driver::{Dialect, FromRow, Row, Tx, corrupt, sql, values};
 
 pub const DUTY_COLUMNS: &str =
     "key, kind, subject_kind, subject_id, title, owner, role, counterpart, started_at, days, due_at, closed_at, met";
@@ -52,9 +52,4 @@ impl FromRow for Duty {
             met: r.get(12)?,
         })
     }
-}
-
-/// The alert state column (`alert`) after the duty columns.
-pub fn alert_state(r: &impl Row) -> Result<i64> {
-    Ok(r.int(Col::At(13))?.unwrap_or(0))
 }

@@ -35,7 +35,7 @@ use govshare_store::{
 
 use data::{RECORD_COLUMNS, ROWS_PER_STATEMENT, push_scope};
 pub use driver::{Arg, Col, Dialect, Driver, Repair, Row, Sql, db, sql};
-use driver::{Exec, FromRow, Reader, Tx};
+use driver::{Exec, Reader, Tx};
 use duties::DUTY_COLUMNS;
 use evidence::SealedRow;
 use govshare_domain::evidence::{USAGE_BATCH_OBJECT, USAGE_SEAL_ACTION};
@@ -76,27 +76,34 @@ impl<D: Dialect> SqlStore<D> {
         Ok(columns)
     }
 
-    /// The deadline bench's baseline for the sweep: a bare count over the same ranges of the sweep's index.
+    /// The deadline bench's baseline for the sweep: a bare count over the same two ranges of its index.
     #[doc(hidden)]
     pub async fn bench_due_count(&self, now: DateTime<Utc>, horizon: DateTime<Utc>) -> Result<i64> {
-        let (due,): (i64,) = sql("SELECT COUNT(*) FROM duties WHERE closed_at IS NULL AND alert < 2
-                                  AND ((alert = 0 AND due_at <= $1) OR (alert = 1 AND due_at < $2))")
+        let (due,): (i64,) = sql("SELECT (SELECT COUNT(*) FROM duties WHERE closed_at IS NULL AND alert < 2 AND alert = 0
+                                          AND due_at <= $1)
+                                       + (SELECT COUNT(*) FROM duties WHERE closed_at IS NULL AND alert < 2 AND alert = 1
+                                          AND due_at < $2)")
         .binds((horizon, now))
         .one(&mut self.r())
         .await?;
         Ok(due)
     }
 
-    /// For the deadline bench: duties already past due count as marked overdue by earlier sweeps (steady state).
+    /// For the deadline bench, the steady state of a running node: what earlier sweeps have done — duties past due
+    /// before `before` marked overdue, those due by `reminded_by` reminded.
     #[doc(hidden)]
-    pub async fn bench_mark_past_due(&self, before: DateTime<Utc>) -> Result<u64> {
+    pub async fn bench_steady_state(&self, before: DateTime<Utc>, reminded_by: DateTime<Utc>) -> Result<(u64, u64)> {
         let mut tx = self.begin().await?;
-        let n = sql("UPDATE duties SET alert = 2 WHERE closed_at IS NULL AND due_at < $1")
+        let overdue = sql("UPDATE duties SET alert = 2 WHERE closed_at IS NULL AND due_at < $1")
             .bind(before)
             .execute(&mut tx)
             .await?;
+        let reminded = sql("UPDATE duties SET alert = 1 WHERE closed_at IS NULL AND alert = 0 AND due_at <= $1")
+            .bind(reminded_by)
+            .execute(&mut tx)
+            .await?;
         tx.commit().await?;
-        Ok(n)
+        Ok((overdue, reminded))
     }
 
     fn r(&self) -> Reader<'_, D> {
@@ -1019,27 +1026,24 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn due_duties(
         &self,
-        now: DateTime<Utc>,
-        horizon: DateTime<Utc>,
+        sent: Option<AlertKind>,
+        due_by: DateTime<Utc>,
         after: Option<(DateTime<Utc>, String)>,
         limit: u32,
-    ) -> Result<Vec<(Duty, Option<AlertKind>)>> {
-        // Two ranges of the partial index (alert, due_at): what may need a reminder, what may need an overdue mark.
+    ) -> Result<Vec<Duty>> {
+        // One range of the partial index (alert, due_at, key), read in its order: a seek per page.
+        let (alert, bound) = if sent.is_some() { (1i64, "<") } else { (0, "<=") };
         let mut q = sql(format!(
-            "SELECT {DUTY_COLUMNS}, alert FROM duties WHERE closed_at IS NULL AND alert < 2
-             AND ((alert = 0 AND due_at <= $1) OR (alert = 1 AND due_at < $2))"
+            "SELECT {DUTY_COLUMNS} FROM duties WHERE closed_at IS NULL AND alert < 2 AND alert = $1 AND due_at {bound} $2"
         ))
-        .binds((horizon, now));
-        if let Some((due, key)) = after {
-            q = q.binds((due, key));
-            q.text(" AND (due_at > $3 OR (due_at = $3 AND key > $4))");
+        .binds((alert, due_by));
+        if let Some(cursor) = after {
+            q = q.binds(cursor);
+            q.text(" AND (due_at, key) > ($3, $4)");
         }
         let p = q.param(limit);
         q.text(&format!(" ORDER BY due_at, key LIMIT {p}"));
-        let rows = q.rows(&mut self.r()).await?;
-        rows.iter()
-            .map(|r| Ok((Duty::from_row(r)?, (duties::alert_state(r)? == 1).then_some(AlertKind::Reminder))))
-            .collect()
+        q.all(&mut self.r()).await
     }
 
     async fn mark_duty(

@@ -17,9 +17,9 @@ CREATE TABLE duties (
     met          INTEGER NOT NULL,
     alert        INTEGER NOT NULL
 );
--- The sweep: open duties not yet reminded (alert 0) or not yet marked overdue (alert 1), by due time, so that it reads
--- only what may need an alert now, however many duties are open.
-CREATE INDEX duties_sweep ON duties (alert, due_at) WHERE closed_at IS NULL AND alert < 2;
+-- The sweep: open duties not yet reminded (alert 0) or not yet marked overdue (alert 1), by due time and key, so that
+-- it reads only what may need an alert now, page by page, however many duties are open.
+CREATE INDEX duties_sweep ON duties (alert, due_at, key) WHERE closed_at IS NULL AND alert < 2;
 -- A party's to-do list.
 CREATE INDEX duties_party ON duties (owner, role, due_at) WHERE closed_at IS NULL;
 CREATE INDEX duties_subject ON duties (subject_id);

@@ -340,16 +340,16 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// Duties matching the filter: open ones by due time (those without a due time last), closed ones newest first.
     async fn duties(&self, filter: &DutyFilter, limit: u32) -> Result<Vec<Duty>>;
     async fn count_duties(&self, filter: &DutyFilter) -> Result<u64>;
-    /// The open duties that may need an alert: not yet reminded and due by `horizon`, or reminded and overdue at
-    /// `now`; with the alert already sent (`None`, or `Some(AlertKind::Reminder)`), ordered by (due time, key),
-    /// after `after` when given: the sweep's pages.
+    /// The open duties that may need an alert, one range of the sweep at a time: `sent` `None`, those not yet
+    /// reminded that are due by `due_by` (the reminder window's end); `Some(AlertKind::Reminder)`, those reminded
+    /// and due before `due_by` (now). Ordered by (due time, key), after `after` when given: the sweep's pages.
     async fn due_duties(
         &self,
-        now: DateTime<Utc>,
-        horizon: DateTime<Utc>,
+        sent: Option<AlertKind>,
+        due_by: DateTime<Utc>,
         after: Option<(DateTime<Utc>, String)>,
         limit: u32,
-    ) -> Result<Vec<(Duty, Option<AlertKind>)>>;
+    ) -> Result<Vec<Duty>>;
     /// Records `alert` on the duty `key` if its due time is still `due_at` and it has not had that alert (or a later
     /// one) yet, with its notifications and audit record; whether it was recorded. Of several instances sweeping at
     /// once, exactly one records each alert.

@@ -278,16 +278,7 @@ pub fn run(cli: Cli) -> ExitCode {
             postgres_url: postgres_url.clone(),
             seed: *seed,
         };
-        let outcome = tokio::runtime::Runtime::new()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(crate::bench_deadlines::run(args)));
-        return match outcome {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                ExitCode::from(2)
-            }
-        };
+        return run_bench(crate::bench_deadlines::run(args));
     }
     if let Command::Bench {
         command: BenchCommand::Data { backend, records, connections, seconds, rounds, postgres_url, seed },
@@ -302,16 +293,7 @@ pub fn run(cli: Cli) -> ExitCode {
             postgres_url: postgres_url.clone(),
             seed: *seed,
         };
-        let outcome = tokio::runtime::Runtime::new()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(crate::bench_data::run(args)));
-        return match outcome {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                ExitCode::from(2)
-            }
-        };
+        return run_bench(crate::bench_data::run(args));
     }
     if let Command::Audit { command: AuditCommand::VerifyProof { file, public_key } } = &cli.command {
         return verify_proof(file, public_key.as_deref());
@@ -770,6 +752,17 @@ async fn load_source(
                 report.rows_with_errors, report.rows_read
             );
             Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Runs a benchmark that needs the async runtime (it opens its own temporary database).
+fn run_bench(bench: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    match tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(bench)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
         }
     }
 }
