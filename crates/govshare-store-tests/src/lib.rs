@@ -990,12 +990,126 @@ pub async fn usage_seals(store: DynStore) {
     assert_eq!(store.audit_head().await.unwrap(), Some(head));
 }
 
+pub async fn duty_ledger(store: DynStore) {
+    use govshare_domain::duty::{Duty, DutyKind, SubjectKind};
+    use govshare_domain::notification::{AlertKind, DeadlineAlert};
+    use govshare_store::DutyFilter;
+
+    let now = Utc::now().trunc_subsecs(6);
+    let (authority, dept) = base(&store).await;
+    let (owner, other) = (dept.id, authority.id);
+    let duty = |n: u128, role: Role, due_in: Option<i64>, closed: bool| Duty {
+        key: format!("application:{n}:reply:0"),
+        kind: DutyKind::Reply,
+        subject_kind: SubjectKind::Application,
+        subject_id: uuid::Uuid::from_u128(n),
+        title: "居民户籍信息".into(),
+        owner,
+        role,
+        counterpart: Some(other),
+        started_at: now,
+        days: due_in.map(|_| 10),
+        due_at: due_in.map(|h| now + Duration::hours(h)),
+        closed_at: closed.then_some(now),
+        met: closed,
+    };
+    let duties = vec![
+        duty(1, Role::Clerk, Some(48), false),
+        duty(2, Role::Clerk, Some(-2), false),
+        duty(3, Role::WorkUnitHead, Some(24), false),
+        duty(4, Role::Clerk, None, false),
+        duty(5, Role::Clerk, Some(1), true),
+    ];
+    assert!(!store.duty_backfill_pending().await.unwrap(), "a new database has nothing to derive");
+    store.backfill_duties(&duties, &event("duty.backfill")).await.unwrap();
+    let filter =
+        |roles: Option<Vec<Role>>, open: Option<bool>| DutyFilter { owner: Some(owner), roles, open, subject: None };
+    let keys = |list: Vec<Duty>| list.into_iter().map(|d| d.subject_id.as_u128()).collect::<Vec<_>>();
+    // Open by due time, untimed last; only the roles asked for; closed apart.
+    assert_eq!(keys(store.duties(&filter(Some(vec![Role::Clerk]), Some(true)), 10).await.unwrap()), [2, 1, 4]);
+    assert_eq!(keys(store.duties(&filter(None, Some(true)), 10).await.unwrap()), [2, 3, 1, 4]);
+    assert_eq!(keys(store.duties(&filter(None, Some(false)), 10).await.unwrap()), [5]);
+    assert_eq!(store.count_duties(&filter(Some(vec![Role::Clerk]), Some(true))).await.unwrap(), 3);
+    assert_eq!(store.count_duties(&DutyFilter { owner: Some(other), ..Default::default() }).await.unwrap(), 0);
+    let mut read = store.duties(&DutyFilter::default(), 10).await.unwrap();
+    read.sort_by_key(|d| d.subject_id);
+    assert_eq!(read, duties, "every duty reads back as written");
+
+    // The sweep's ranges: not yet reminded and due by the horizon; reminded and past due. Pages by (due, key).
+    let horizon = now + Duration::hours(30);
+    assert_eq!(keys(store.due_duties(None, horizon, None, 10).await.unwrap()), [2, 3]);
+    let first = store.due_duties(None, horizon, None, 1).await.unwrap();
+    let cursor = first[0].due_at.map(|d| (d, first[0].key.clone()));
+    assert_eq!(keys(store.due_duties(None, horizon, cursor, 10).await.unwrap()), [3]);
+    assert!(store.due_duties(Some(AlertKind::Reminder), now, None, 10).await.unwrap().is_empty());
+
+    // An alert is recorded once; a second attempt (another instance) is refused and sends nothing.
+    let alert = |d: &Duty, kind: AlertKind| DeadlineAlert {
+        key: format!("{}:{}", d.key, kind.code()),
+        subject: format!("application:{}", d.subject_id),
+        kind,
+        due_at: d.due_at.unwrap(),
+        created_at: now,
+        note: "答复期限".into(),
+    };
+    let note = Notification::new(owner, now, "deadline.reminder", "t".into(), "b".into(), "/console".into());
+    let d3 = &duties[2];
+    let due3 = d3.due_at.unwrap();
+    assert!(
+        store
+            .mark_duty(
+                &d3.key,
+                due3,
+                &alert(d3, AlertKind::Reminder),
+                std::slice::from_ref(&note),
+                &event("deadline.reminder")
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_duty(&d3.key, due3, &alert(d3, AlertKind::Reminder), &[note.clone()], &event("deadline.reminder"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.notifications(owner, 10).await.unwrap().len(), 1, "one notification");
+    assert_eq!(keys(store.due_duties(None, horizon, None, 10).await.unwrap()), [2], "reminded: out of the first range");
+    assert!(
+        !store
+            .mark_duty(&d3.key, due3 + Duration::hours(1), &alert(d3, AlertKind::Overdue), &[], &event("x"))
+            .await
+            .unwrap(),
+        "a stale due time"
+    );
+    let d2 = &duties[1];
+    assert!(
+        store
+            .mark_duty(&d2.key, d2.due_at.unwrap(), &alert(d2, AlertKind::Overdue), &[], &event("deadline.overdue"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.mark_duty(&d2.key, d2.due_at.unwrap(), &alert(d2, AlertKind::Reminder), &[], &event("x")).await.unwrap(),
+        "nothing after overdue"
+    );
+    assert!(keys(store.due_duties(None, horizon, None, 10).await.unwrap()).is_empty());
+    assert_eq!(store.deadline_alerts(&format!("application:{}", d2.subject_id)).await.unwrap().len(), 1);
+
+    // Written again unchanged, a duty keeps its alert; with a new due time (an extension) it is owed a reminder again.
+    store.backfill_duties(&duties, &event("duty.backfill")).await.unwrap();
+    assert!(store.due_duties(None, horizon, None, 10).await.unwrap().is_empty());
+    let extended = Duty { days: Some(15), due_at: Some(due3 + Duration::hours(2)), ..d3.clone() };
+    store.backfill_duties(std::slice::from_ref(&extended), &event("duty.backfill")).await.unwrap();
+    assert_eq!(store.due_duties(None, horizon, None, 10).await.unwrap(), [extended]);
+}
+
 #[macro_export]
 macro_rules! store_contract_tests {
     ($factory:expr) => {
         $crate::store_contract_tests!(@tests $factory;
             regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
-            concurrent_appends, calendar_years, catalog_entries, obligations_and_sources, applications_and_alerts, data_plane, usage_seals, ping);
+            concurrent_appends, calendar_years, catalog_entries, obligations_and_sources, applications_and_alerts, data_plane, usage_seals, duty_ledger, ping);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(
