@@ -1069,7 +1069,13 @@ pub async fn duty_ledger(store: DynStore) {
     );
     assert!(
         !store
-            .mark_duty(&d3.key, due3, &alert(d3, AlertKind::Reminder), &[note.clone()], &event("deadline.reminder"))
+            .mark_duty(
+                &d3.key,
+                due3,
+                &alert(d3, AlertKind::Reminder),
+                std::slice::from_ref(&note),
+                &event("deadline.reminder")
+            )
             .await
             .unwrap()
     );
