@@ -22,7 +22,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use govshare_service::Services;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -131,7 +131,8 @@ pub fn router(state: AppState) -> Router {
         HeaderValue::from_str(&format!("max-age={}; includeSubDomains", age.as_secs()))
             .expect("a number is a valid header value")
     });
-    app.layer(axum::middleware::from_fn(input::check_text_input))
+    app.fallback(not_found)
+        .layer(axum::middleware::from_fn(input::check_text_input))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(axum::middleware::from_fn(ops::track_metrics))
         .layer(axum::middleware::from_fn_with_state(deadlines, deadline))
@@ -154,6 +155,16 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .with_state(state)
+}
+
+/// An unknown path: under `/api/` the JSON `not_found` error (by `api_errors_as_json`), elsewhere the console's
+/// error page in Chinese, never the browser's own empty 404.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    let message = "您访问的页面不存在,可能是地址有误或该事项已删除。请从工作台重新进入。".to_owned();
+    console::view::error_page(&error::ApiError::Service(govshare_service::ServiceError::NotFound(message)))
 }
 
 /// The time a request may take, by route.

@@ -381,4 +381,10 @@ async fn console_warns_when_the_calendar_lacks_a_year() {
     let clerk = Client::login(&app, "gat.clerk").await;
     let page = clerk.get("/console").await;
     assert!(page.text.contains("工作日历缺少 2027 年"), "{today}: banner missing");
+    assert!(
+        page.text.contains("请联系平台管理员导入") && !page.text.contains("govshare calendar import"),
+        "the command is the admin's"
+    );
+    let admin = Client::login(&app, "admin").await.get("/console").await;
+    assert!(admin.text.contains("govshare calendar import"), "the administrator is told how");
 }

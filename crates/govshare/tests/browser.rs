@@ -292,6 +292,9 @@ async fn a_head_finds_the_pending_reply_on_the_home_page_and_approves_it() {
     wait_text(&browser, "#todo", "浙江省人力资源和社会保障厅").await;
     wait_text(&browser, "#todo", "剩余 10 个工作日").await;
     wait_text(&browser, "#todo-count", "1").await;
+    if let Ok(dir) = std::env::var("GOVSHARE_SCREENSHOTS") {
+        std::fs::write(format!("{dir}/home-todo.png"), browser.screenshot().await.unwrap()).unwrap();
+    }
     click(&browser, "#todo tr.duty a").await;
     wait_text(&browser, "#application-stage", "答复意见待提供部门负责人审核").await;
     click(&browser, "#approve-reply").await;
@@ -299,6 +302,36 @@ async fn a_head_finds_the_pending_reply_on_the_home_page_and_approves_it() {
     browser.goto(&format!("{}/console", app.base)).await.unwrap();
     wait_text(&browser, "#todo", "暂无待办事项").await;
     assert!(browser.find(Locator::Id("todo-count")).await.is_err(), "no badge without open duties");
+    browser.close().await.unwrap();
+}
+
+/// A destructive action asks first: dismissing the question changes nothing, accepting it acts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawing_an_application_asks_for_confirmation() {
+    let app = spawn(Backend::Sqlite).await;
+    let entry = publish(&app, "gat", household_entry()).await;
+    let body = serde_json::json!({
+        "entry_id": entry, "items": ["xm"], "legal_basis": "《就业促进法》第五十二条", "basis_document": "浙人社发〔2026〕8号",
+        "scenario": "核验", "scope": "就业促进处", "delivery": "service_api", "valid_from": common::people::today().to_string(),
+        "valid_until": (common::people::today() + chrono::Duration::days(364)).to_string(), "submit": true
+    });
+    let id = Client::login(&app, "rst.clerk").await.post("/api/v1/applications", body).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_driver, browser) = start_browser().await;
+    sign_in(&browser, &app.base, "rst.head").await;
+    browser.goto(&format!("{}/console/applications/{id}", app.base)).await.unwrap();
+    wait_text(&browser, "#application-stage", "待本单位负责人审核").await;
+    click(&browser, "#withdraw-application").await;
+    let question = browser.get_alert_text().await.expect("a confirmation is asked");
+    assert!(question.contains("撤回后本申请终结"), "{question}");
+    browser.dismiss_alert().await.unwrap();
+    browser.refresh().await.unwrap();
+    wait_text(&browser, "#application-stage", "待本单位负责人审核").await;
+    click(&browser, "#withdraw-application").await;
+    browser.accept_alert().await.unwrap();
+    wait_text(&browser, "#application-stage", "已撤回").await;
     browser.close().await.unwrap();
 }
 

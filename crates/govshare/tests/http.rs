@@ -293,6 +293,22 @@ async fn api_errors_are_json_and_body_limits_are_as_documented() {
     assert!(limits.iter().any(|r| r.body_limit == 2 << 30), "{limits:?}");
 }
 
+/// An unknown page is the console's 404 page in Chinese (signed in or not); an unknown API path stays JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_pages_get_the_consoles_404_page() {
+    let app = spawn(Backend::Sqlite).await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    for (who, path) in
+        [(&clerk, "/console/no-such-page"), (&clerk, "/no-such-page"), (&Client::anonymous(&app), "/console/x/y")]
+    {
+        let r = who.get(path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(r.text.contains("<h1>未找到</h1>") && r.text.contains("您访问的页面不存在"), "{path}: {}", r.text);
+        assert!(r.text.contains("href=\"/console\""), "a way back");
+    }
+    assert_error_shape(&clerk.get("/api/v1/no-such-thing/at-all").await, StatusCode::NOT_FOUND, "not_found");
+}
+
 /// Defect 12: nothing is cached but the static files; HSTS only when configured.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn responses_are_not_cached_and_hsts_is_configurable() {

@@ -10,7 +10,7 @@ mod grants;
 mod interchange;
 mod obligations;
 mod pages;
-mod view;
+pub(crate) mod view;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

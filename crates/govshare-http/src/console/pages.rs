@@ -47,7 +47,8 @@ pub(super) async fn layout(state: &AppState, caller: &Caller, title: &str, path:
         Layout::new(&state.settings.node_name, title, path, &caller.principal, &choices, caller.csrf_token());
     let calendar = state.services.calendar().await.map_err(fail)?;
     let today = state.services.now().with_timezone(&govshare_domain::calendar::beijing()).date_naive();
-    layout.calendar_warning = super::view::calendar_warning(&calendar.missing_years(today));
+    let admin = caller.principal.has_role(Role::PlatformAdmin);
+    layout.calendar_warning = super::view::calendar_warning(&calendar.missing_years(today), admin);
     if caller.principal.org_id().is_some()
         && let Ok(count) = state.services.my_duty_count(&caller.principal).await
         && let Some(home) = layout.nav.iter_mut().flat_map(|g| g.items.iter_mut()).find(|i| i.href == "/console")

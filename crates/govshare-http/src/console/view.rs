@@ -193,14 +193,20 @@ impl Layout {
     }
 }
 
-/// The banner text when the calendar lacks official data for years that deadlines may reach.
-pub fn calendar_warning(missing: &[i32]) -> Option<String> {
+/// The banner text when the calendar lacks official data for years that deadlines may reach: everyone is told
+/// that deadlines may be off; only the administrator is told the command that fixes it.
+pub fn calendar_warning(missing: &[i32], admin: bool) -> Option<String> {
     if missing.is_empty() {
         return None;
     }
     let years: Vec<String> = missing.iter().map(|y| format!("{y} 年")).collect();
+    let what = if admin {
+        "请尽快在服务器上执行 govshare calendar import 导入该年的安排。"
+    } else {
+        "请联系平台管理员导入。"
+    };
     Some(format!(
-        "工作日历缺少 {} 的国务院办公厅节假日安排,期限暂按仅扣除周末计算,可能不准确。请平台管理员尽快执行 govshare calendar import 导入。",
+        "工作日历缺少 {} 的国务院办公厅节假日安排,涉及该年的期限暂按仅扣除周末计算,可能不准确。{what}",
         years.join("、")
     ))
 }
