@@ -103,7 +103,9 @@ impl ApplicationBox {
             other => Err(ValidationError::new(
                 "box",
                 "unknown_value",
-                format!("「{other}」不是有效的列表,可选:mine、inbox、extensions、region"),
+                format!(
+                    "「{other}」不是有效的列表,可选:mine(本单位提出的)、inbox(收到的)、extensions(待审批的延期)、region(本地区全部)"
+                ),
             )),
         }
     }

@@ -254,7 +254,8 @@ async fn the_entry_page_binds_and_loads_the_data_source(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
     assert!(text.contains("id=\"load-errors\"") && text.contains("未加载任何数据"), "{text}");
-    assert!(text.contains("check_character") && text.contains("sjhm"), "{text}");
+    assert!(text.contains("校验位错误") && text.contains("sjhm"), "{text}");
+    assert!(!text.contains("check_character"), "the rule's code is for the API, not for people: {text}");
     let api = clerk.get(&format!("/api/v1/catalog/{entry}/source")).await;
     assert_eq!(api.body["loads"].as_array().unwrap().len(), 1, "nothing was loaded: {}", api.text);
 

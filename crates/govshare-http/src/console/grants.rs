@@ -120,11 +120,25 @@ fn operation_label(op: &str) -> &'static str {
 }
 
 fn result_label(result: &str) -> String {
-    match result {
-        "ok" => "成功".to_owned(),
-        "not_found" => "无记录".to_owned(),
-        other => format!("拒绝({other})"),
-    }
+    let why = match result {
+        "ok" => return "成功".to_owned(),
+        "not_found" => return "无记录".to_owned(),
+        "item_not_granted" => "数据项不在授权范围内",
+        "grant_suspended" => "授权已暂停",
+        "grant_terminated" => "授权已终止",
+        "grant_expired" => "授权已过期",
+        "grant_not_yet_valid" => "授权尚未生效",
+        "entry_not_published" => "目录未发布",
+        "source_not_bound" => "未绑定数据源",
+        "query_not_supported" | "exchange_not_supported" | "download_not_supported" => "授权不含该共享方式",
+        "rate_limited" => "超过调用频率",
+        "volume_exceeded" => "超过每日数据量",
+        "validation_failed" => "请求参数不符合要求",
+        "forbidden" => "无权调用",
+        "upstream_failed" => "数据源暂不可用",
+        _ => "其他原因",
+    };
+    format!("拒绝({why})")
 }
 
 async fn usage_rows(state: &AppState, records: &[UsageRecord]) -> Result<Vec<UsageRow>, Response> {

@@ -74,9 +74,18 @@ impl Feedback {
             ServiceError::Validation(v) => Some(v.field.to_string()),
             _ => None,
         };
+        // People read the message; the field is marked on the form, the rule's code is for the API.
+        let error = match err {
+            ServiceError::Validation(v) => v.message.to_string(),
+            ServiceError::Internal(source) => {
+                tracing::error!(error = %source, "internal error shown on a console page");
+                "服务器内部错误,请稍后重试;如仍出错,请联系平台运维人员".to_owned()
+            }
+            other => other.to_string(),
+        };
         Feedback {
             notice: None,
-            error: Some(err.to_string()),
+            error: Some(error),
             error_field: field,
             error_status: Some(crate::error::ApiError::status_of(err)),
         }
