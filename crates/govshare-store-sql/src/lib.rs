@@ -990,25 +990,6 @@ impl<D: Dialect> Store for SqlStore<D> {
         Ok(sum.unwrap_or(0).max(0) as u64)
     }
 
-    async fn record_deadline_alert(
-        &self,
-        alert: &DeadlineAlert,
-        notifications: &[Notification],
-        audit: &AuditEvent,
-    ) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let inserted = sql("INSERT INTO deadline_alerts (key, subject, kind, due_at, created_at, note)
-                            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING")
-        .binds((&alert.key, &alert.subject, alert.kind.code(), alert.due_at, alert.created_at, &alert.note))
-        .execute(&mut tx)
-        .await?;
-        if inserted == 0 {
-            return Ok(false);
-        }
-        self.finish(tx, notifications, audit).await?;
-        Ok(true)
-    }
-
     async fn duties(&self, filter: &DutyFilter, limit: u32) -> Result<Vec<Duty>> {
         let mut q = duty_filter(filter, format!("SELECT {DUTY_COLUMNS} FROM duties WHERE TRUE"));
         let order =

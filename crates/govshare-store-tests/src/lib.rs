@@ -681,7 +681,23 @@ pub async fn applications_and_alerts(store: DynStore) {
     assert!(store.list_applications(None, true).await.unwrap().is_empty(), "withdrawn is not open");
     assert_eq!(store.list_applications(None, false).await.unwrap(), [withdrawn]);
 
-    // Deadline alerts: each key is recorded once, with its notifications, however many callers race for it.
+    // An alert on a duty is recorded once, with its notifications, however many callers (sweeping instances) race for it.
+    let duty = govshare_domain::duty::Duty {
+        key: format!("application:{}:reply:2", application.id),
+        kind: govshare_domain::duty::DutyKind::Reply,
+        subject_kind: govshare_domain::duty::SubjectKind::Application,
+        subject_id: application.id.0,
+        title: "居民户籍信息".into(),
+        owner: dept.id,
+        role: Role::Clerk,
+        counterpart: Some(authority.id),
+        started_at: now - Duration::days(20),
+        days: Some(10),
+        due_at: Some(now),
+        closed_at: None,
+        met: false,
+    };
+    store.backfill_duties(std::slice::from_ref(&duty), &event("duty.backfill")).await.unwrap();
     let alert = DeadlineAlert {
         key: format!("application:{}:reply:2:2026-12-01:overdue", application.id),
         subject: format!("application:{}", application.id),
@@ -692,10 +708,10 @@ pub async fn applications_and_alerts(store: DynStore) {
     };
     let mut racers = Vec::new();
     for _ in 0..8 {
-        let (store, alert) = (store.clone(), alert.clone());
+        let (store, alert, key) = (store.clone(), alert.clone(), duty.key.clone());
         let note = Notification::new(dept.id, now, "deadline.overdue", "逾期".into(), "b".into(), "/x".into());
         racers.push(tokio::spawn(async move {
-            store.record_deadline_alert(&alert, &[note], &event("deadline.overdue")).await.unwrap()
+            store.mark_duty(&key, now, &alert, &[note], &event("deadline.overdue")).await.unwrap()
         }));
     }
     let mut won = 0;

@@ -326,17 +326,7 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// Rows delivered under a grant since a moment (the daily volume limit).
     async fn usage_rows_since(&self, grant: GrantId, since: DateTime<Utc>) -> Result<u64>;
 
-    // ---- deadline alerts (R-APP-5) ----
-    /// Records the alert and delivers its notifications in one transaction, unless an alert with the same key is
-    /// already recorded: then nothing changes and the answer is `false`. Safe to call from several instances at
-    /// once: exactly one of them gets `true`.
-    async fn record_deadline_alert(
-        &self,
-        alert: &DeadlineAlert,
-        notifications: &[Notification],
-        audit: &AuditEvent,
-    ) -> Result<bool>;
-    /// The alerts about one subject, oldest first.
+    // ---- the duty ledger and deadline alerts (R-APP-5) ----
     /// Duties matching the filter: open ones by due time (those without a due time last), closed ones newest first.
     async fn duties(&self, filter: &DutyFilter, limit: u32) -> Result<Vec<Duty>>;
     async fn count_duties(&self, filter: &DutyFilter) -> Result<u64>;
@@ -365,6 +355,7 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn duty_backfill_pending(&self) -> Result<bool>;
     /// Writes those duties and notes that it is done.
     async fn backfill_duties(&self, duties: &[Duty], audit: &AuditEvent) -> Result<()>;
+    /// The alerts about one subject, oldest first.
     async fn deadline_alerts(&self, subject: &str) -> Result<Vec<DeadlineAlert>>;
     /// Overdue marks, newest first, at most `limit` (the supervision view).
     async fn overdue_marks(&self, limit: u32) -> Result<Vec<DeadlineAlert>>;
