@@ -11,7 +11,7 @@
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::application::{Application, ClockKind, Reply, Step};
+use crate::application::{Application, ClockKind, Reply, Step, reminder_due};
 use chrono::TimeZone;
 
 use crate::calendar::{WorkingCalendar, beijing, end_of_day};
@@ -101,6 +101,19 @@ impl DutyKind {
         }
     }
 
+    /// What its deadline is called in reminders and overdue marks.
+    pub fn deadline_name(self) -> &'static str {
+        match self {
+            DutyKind::Reply => "答复期限",
+            DutyKind::Deliver => "共享交付期限",
+            DutyKind::DecideReplyExtension => "延期审批期限",
+            DutyKind::UpdateCatalog => "目录更新报送期限",
+            DutyKind::ReviewEntry => "目录更新审核发布期限",
+            DutyKind::DecideUpdateExtension => "目录更新延期审批期限",
+            _ => "办理期限",
+        }
+    }
+
     /// The article that imposes it.
     pub fn article(self) -> &'static str {
         match self {
@@ -185,6 +198,15 @@ impl Duty {
     pub fn working_days_left(&self, calendar: &WorkingCalendar, now: DateTime<Utc>) -> Option<i64> {
         let due = self.due_date()?;
         Some(calendar.working_days_left(now, self.started_at.with_timezone(&beijing()).date_naive(), due))
+    }
+
+    /// Whether the party is reminded at `now`: inside the period (never on the day it starts), with 1 working day
+    /// left on a period shorter than 10 days, up to 3 on a longer one ([`reminder_due`]).
+    pub fn reminder_due(&self, calendar: &WorkingCalendar, now: DateTime<Utc>) -> bool {
+        let today = now.with_timezone(&beijing()).date_naive();
+        let start = self.started_at.with_timezone(&beijing()).date_naive();
+        let Some(left) = self.working_days_left(calendar, now) else { return false };
+        today > start && reminder_due(self.days.unwrap_or(1), left)
     }
 
     /// The console page where it is acted on.

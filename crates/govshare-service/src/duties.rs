@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use govshare_domain::application::{Application, reminder_due};
+use govshare_domain::application::Application;
 use govshare_domain::audit::AuditEvent;
 use govshare_domain::authz::Action;
 use govshare_domain::calendar::{WorkingCalendar, beijing, end_of_day};
 use govshare_domain::catalog::CatalogEntry;
-use govshare_domain::duty::{self, Duty, DutyKind, SubjectKind};
+use govshare_domain::duty::{self, Duty, SubjectKind};
 use govshare_domain::notification::{AlertKind, DeadlineAlert, Notification};
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
 use govshare_domain::principal::Principal;
@@ -103,28 +103,6 @@ fn authority_of(orgs: &HashMap<OrgId, Organisation>, org: OrgId) -> Option<OrgId
     orgs.values().find(|o| o.kind == OrgKind::Authority && o.region == region).map(|o| o.id)
 }
 
-/// What a duty's deadline is called in reminders.
-fn deadline_name(kind: DutyKind) -> &'static str {
-    match kind {
-        DutyKind::Reply => "答复期限",
-        DutyKind::Deliver => "共享交付期限",
-        DutyKind::DecideReplyExtension => "延期审批期限",
-        DutyKind::UpdateCatalog => "目录更新报送期限",
-        DutyKind::ReviewEntry => "目录更新审核发布期限",
-        DutyKind::DecideUpdateExtension => "目录更新延期审批期限",
-        _ => "办理期限",
-    }
-}
-
-/// Whether `duty` is reminded at `now`: inside its period (not on the day of receipt), with 1 working day left on
-/// a short period, up to 3 on a long one.
-fn reminder_now(duty: &Duty, calendar: &WorkingCalendar, now: DateTime<Utc>) -> bool {
-    let today = now.with_timezone(&beijing()).date_naive();
-    let start = duty.started_at.with_timezone(&beijing()).date_naive();
-    let Some(left) = duty.working_days_left(calendar, now) else { return false };
-    today > start && reminder_due(duty.days.unwrap_or(1), left)
-}
-
 impl Services {
     /// The duties of an application after a step.
     pub(crate) fn application_duties(
@@ -145,7 +123,6 @@ impl Services {
     ) -> Result<Vec<Duty>> {
         let calendar = self.calendar().await?;
         let orgs = self.org_map().await?;
-        let authority = authority_of(&orgs, entry.provider);
         let mut obligations: Vec<_> = self
             .store
             .list_obligations(Some(entry.provider))
@@ -154,11 +131,7 @@ impl Services {
             .filter(|o| o.entry == entry.id && changed.is_none_or(|c| c.id != o.id))
             .collect();
         obligations.extend(changed.cloned());
-        let mut duties = duty::entry_duties(entry, &calendar, authority, &obligations)?;
-        for o in &obligations {
-            duties.extend(duty::obligation_duties(o, entry, &calendar, authority)?);
-        }
-        Ok(duties)
+        catalog_duties(entry, &obligations, &calendar, &orgs)
     }
 
     /// The acting organisation's duties for the roles the caller holds there (an API key: all its duties).
@@ -216,7 +189,7 @@ impl Services {
                     after = Some((due_at, duty.key.clone()));
                     let kind = if now > due_at {
                         AlertKind::Overdue
-                    } else if sent.is_none() && reminder_now(&duty, &calendar, now) {
+                    } else if sent.is_none() && duty.reminder_due(&calendar, now) {
                         AlertKind::Reminder
                     } else {
                         continue;
@@ -248,7 +221,7 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let (Some(due_at), Some(due_date)) = (duty.due_at, duty.due_date()) else { return Ok(false) };
-        let what = deadline_name(duty.kind);
+        let what = duty.kind.deadline_name();
         let left = duty.working_days_left(calendar, now).unwrap_or(0);
         let (title, body) = match kind {
             AlertKind::Reminder => {
@@ -264,7 +237,6 @@ impl Services {
             to.extend(duty.counterpart);
             to.extend(authority_of(orgs, duty.owner));
         }
-        to.dedup();
         let mut seen = std::collections::HashSet::new();
         to.retain(|o| seen.insert(*o));
         let code = format!("deadline.{}", kind.code());
@@ -308,8 +280,10 @@ impl Services {
         for app in self.store.list_applications(None, false).await? {
             duties.extend(self.application_duties(&app, &calendar, &orgs)?);
         }
+        let obligations = self.store.list_obligations(None).await?;
         for entry in self.store.list_entries(None).await? {
-            duties.extend(self.entry_duties(&entry, None).await?);
+            let of_entry: Vec<_> = obligations.iter().filter(|o| o.entry == entry.id).cloned().collect();
+            duties.extend(catalog_duties(&entry, &of_entry, &calendar, &orgs)?);
         }
         let audit = AuditEvent::new(
             "system:upgrade",
@@ -322,6 +296,21 @@ impl Services {
         self.store.backfill_duties(&duties, &audit).await?;
         Ok(duties.len())
     }
+}
+
+/// The duties of a catalog entry's own workflow and of its update obligations.
+fn catalog_duties(
+    entry: &CatalogEntry,
+    obligations: &[govshare_domain::obligation::UpdateObligation],
+    calendar: &WorkingCalendar,
+    orgs: &HashMap<OrgId, Organisation>,
+) -> Result<Vec<Duty>> {
+    let authority = authority_of(orgs, entry.provider);
+    let mut duties = duty::entry_duties(entry, calendar, authority, obligations)?;
+    for o in obligations {
+        duties.extend(duty::obligation_duties(o, entry, calendar, authority)?);
+    }
+    Ok(duties)
 }
 
 fn view(duty: Duty, calendar: &WorkingCalendar, orgs: &HashMap<OrgId, Organisation>, now: DateTime<Utc>) -> DutyView {

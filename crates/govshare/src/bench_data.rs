@@ -31,14 +31,55 @@ pub enum BenchBackend {
     Postgres,
 }
 
-#[derive(Debug, Clone)]
-pub struct DataBenchArgs {
+/// Where a benchmark puts its own temporary database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchDatabase {
+    #[arg(long, value_enum, default_value = "sqlite")]
     pub backend: BenchBackend,
-    pub records: usize,
-    pub connections: usize,
-    pub seconds: u64,
-    pub rounds: usize,
+    /// The PostgreSQL server to create the temporary database on.
+    #[arg(long, env = "GOVSHARE_BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pub postgres_url: String,
+}
+
+impl BenchDatabase {
+    /// A fresh database's URL: a SQLite file `file` in `dir`, or a new PostgreSQL database (its name is returned,
+    /// for [`drop`](Self::drop)).
+    pub async fn create(&self, dir: &std::path::Path, file: &str) -> anyhow::Result<(String, Option<String>)> {
+        match self.backend {
+            BenchBackend::Sqlite => Ok((format!("sqlite://{}", dir.join(file).display()), None)),
+            BenchBackend::Postgres => {
+                let (url, name) = govshare_store_postgres::bench::create_database(&self.postgres_url)
+                    .await
+                    .with_context(|| format!("PostgreSQL at {}", crate::config::redact_url(&self.postgres_url)))?;
+                Ok((url, Some(name)))
+            }
+        }
+    }
+
+    /// Drops the PostgreSQL database `create` made (nothing for SQLite: its directory goes away).
+    pub async fn drop(&self, created: Option<String>) -> anyhow::Result<()> {
+        if let Some(name) = created {
+            govshare_store_postgres::bench::drop_database(&self.postgres_url, &name).await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataBenchArgs {
+    #[command(flatten)]
+    pub db: BenchDatabase,
+    #[arg(long, default_value_t = 1_000_000)]
+    pub records: usize,
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// Seconds per phase.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Baseline/governed pairs.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    #[arg(long, default_value_t = 809)]
     pub seed: u64,
 }
 
@@ -338,24 +379,14 @@ fn ms(d: Duration) -> String {
 
 pub async fn run(args: DataBenchArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let (url, pg_db) = match args.backend {
-        BenchBackend::Sqlite => (format!("sqlite://{}", dir.path().join("bench.db").display()), None),
-        BenchBackend::Postgres => {
-            let (url, name) = govshare_store_postgres::bench::create_database(&args.postgres_url)
-                .await
-                .with_context(|| format!("PostgreSQL at {}", crate::config::redact_url(&args.postgres_url)))?;
-            (url, Some(name))
-        }
-    };
+    let (url, created) = args.db.create(dir.path(), "bench.db").await?;
     let result = run_on(&args, &url, dir.path()).await;
-    if let Some(name) = pg_db {
-        govshare_store_postgres::bench::drop_database(&args.postgres_url, &name).await?;
-    }
+    args.db.drop(created).await?;
     result
 }
 
 async fn run_on(args: &DataBenchArgs, url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
-    println!("backend: {:?} ({})", args.backend, crate::config::redact_url(url));
+    println!("backend: {:?} ({})", args.db.backend, crate::config::redact_url(url));
     let store = crate::open_store(url).await?;
     let services = Services::new(store, Default::default());
     let fixture = prepare(&services, args, dir).await?;
@@ -420,7 +451,7 @@ async fn run_on(args: &DataBenchArgs, url: &str, dir: &std::path::Path) -> anyho
     println!("governed / baseline throughput: {:.2}", gt / bt);
     println!("usage records written during the governed phases: {written}");
 
-    if args.backend == BenchBackend::Postgres {
+    if args.db.backend == BenchBackend::Postgres {
         export_vs_copy(&base, &fixture, url, args.records).await?;
     }
     let _ = stop.send(());

@@ -11,7 +11,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use govshare_domain::audit::AuditEvent;
 use govshare_domain::calendar::{WorkingCalendar, beijing, end_of_day};
@@ -24,14 +23,17 @@ use govshare_store_sql::{Dialect, SqlStore};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::bench_data::BenchBackend;
+use crate::bench_data::{BenchBackend, BenchDatabase};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct DeadlineBenchArgs {
-    pub backend: BenchBackend,
+    #[command(flatten)]
+    pub db: BenchDatabase,
+    #[arg(long, default_value_t = 1_000_000)]
     pub duties: usize,
+    #[arg(long, default_value_t = 5)]
     pub rounds: usize,
-    pub postgres_url: String,
+    #[arg(long, default_value_t = 809)]
     pub seed: u64,
 }
 
@@ -39,29 +41,21 @@ const ORGS: u128 = 2_000;
 
 pub async fn run(args: DeadlineBenchArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    match args.backend {
-        BenchBackend::Sqlite => {
-            let url = format!("sqlite://{}", dir.path().join("deadlines.db").display());
-            let store = govshare_store_sqlite::SqliteStore::connect(&url).await?;
-            store.migrate().await?;
-            println!("backend: SQLite ({url})");
-            run_on(&args, &store).await
-        }
-        BenchBackend::Postgres => {
-            let (url, name) = govshare_store_postgres::bench::create_database(&args.postgres_url)
-                .await
-                .with_context(|| format!("PostgreSQL at {}", crate::config::redact_url(&args.postgres_url)))?;
-            println!("backend: PostgreSQL ({})", crate::config::redact_url(&url));
-            let result = async {
-                let store = govshare_store_postgres::PgStore::connect(&url).await?;
-                store.migrate().await?;
-                run_on(&args, &store).await
-            }
-            .await;
-            govshare_store_postgres::bench::drop_database(&args.postgres_url, &name).await?;
-            result
-        }
-    }
+    let (url, created) = args.db.create(dir.path(), "deadlines.db").await?;
+    println!("backend: {:?} ({})", args.db.backend, crate::config::redact_url(&url));
+    let result = match args.db.backend {
+        BenchBackend::Sqlite => run_with::<govshare_store_sqlite::SqliteDialect>(&args, &url).await,
+        BenchBackend::Postgres => run_with::<govshare_store_postgres::PgDialect>(&args, &url).await,
+    };
+    args.db.drop(created).await?;
+    result
+}
+
+/// On the concrete store of the backend (its bench helpers are not part of the `Store` trait).
+async fn run_with<D: Dialect>(args: &DeadlineBenchArgs, url: &str) -> anyhow::Result<()> {
+    let store = SqlStore::<D>::connect(url).await?;
+    store.migrate().await?;
+    run_on(args, &store).await
 }
 
 fn duty(rng: &mut StdRng, i: usize, now: DateTime<Utc>) -> Duty {

@@ -96,48 +96,10 @@ pub enum BenchCommand {
     /// The data plane under load: N generated people, governed lookups against a bare baseline route in the
     /// same server, phases alternating; on PostgreSQL also bulk export against COPY. Uses its own temporary
     /// database.
-    Data {
-        #[arg(long, value_enum, default_value = "sqlite")]
-        backend: crate::bench_data::BenchBackend,
-        #[arg(long, default_value_t = 1_000_000)]
-        records: usize,
-        #[arg(long, default_value_t = 32)]
-        connections: usize,
-        /// Seconds per phase.
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// Baseline/governed pairs.
-        #[arg(long, default_value_t = 3)]
-        rounds: usize,
-        /// The PostgreSQL server to create the temporary database on.
-        #[arg(
-            long,
-            env = "GOVSHARE_BENCH_POSTGRES_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-        )]
-        postgres_url: String,
-        #[arg(long, default_value_t = 809)]
-        seed: u64,
-    },
+    Data(crate::bench_data::DataBenchArgs),
     /// The duty ledger at scale: N duties of mixed kinds and due dates; times the deadline sweep's read and one
     /// party's to-do list, each against a bare indexed count in the same run. Uses its own temporary database.
-    Deadlines {
-        #[arg(long, value_enum, default_value = "sqlite")]
-        backend: crate::bench_data::BenchBackend,
-        #[arg(long, default_value_t = 1_000_000)]
-        duties: usize,
-        #[arg(long, default_value_t = 5)]
-        rounds: usize,
-        /// The PostgreSQL server to create the temporary database on.
-        #[arg(
-            long,
-            env = "GOVSHARE_BENCH_POSTGRES_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-        )]
-        postgres_url: String,
-        #[arg(long, default_value_t = 809)]
-        seed: u64,
-    },
+    Deadlines(crate::bench_deadlines::DeadlineBenchArgs),
     /// Catalog search latency at scale: builds N published entries in the search index and times a mix of
     /// queries against a linear scan with the same matching rules and facets. Touches no database.
     Search {
@@ -268,32 +230,11 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         };
     }
-    if let Command::Bench { command: BenchCommand::Deadlines { backend, duties, rounds, postgres_url, seed } } =
-        &cli.command
-    {
-        let args = crate::bench_deadlines::DeadlineBenchArgs {
-            backend: *backend,
-            duties: *duties,
-            rounds: *rounds,
-            postgres_url: postgres_url.clone(),
-            seed: *seed,
-        };
-        return run_bench(crate::bench_deadlines::run(args));
+    if let Command::Bench { command: BenchCommand::Deadlines(args) } = &cli.command {
+        return run_bench(crate::bench_deadlines::run(args.clone()));
     }
-    if let Command::Bench {
-        command: BenchCommand::Data { backend, records, connections, seconds, rounds, postgres_url, seed },
-    } = &cli.command
-    {
-        let args = crate::bench_data::DataBenchArgs {
-            backend: *backend,
-            records: *records,
-            connections: *connections,
-            seconds: *seconds,
-            rounds: *rounds,
-            postgres_url: postgres_url.clone(),
-            seed: *seed,
-        };
-        return run_bench(crate::bench_data::run(args));
+    if let Command::Bench { command: BenchCommand::Data(args) } = &cli.command {
+        return run_bench(crate::bench_data::run(args.clone()));
     }
     if let Command::Audit { command: AuditCommand::VerifyProof { file, public_key } } = &cli.command {
         return verify_proof(file, public_key.as_deref());
