@@ -107,8 +107,14 @@ impl PgDialect {
 
 impl Row for PgResultRow {
     fn int(&self, c: Col<'_>) -> Result<Option<i64>> {
-        // BIGINT, or INTEGER (versions, event counts, years).
-        self.get::<Option<i64>>(c).or_else(|_| Ok(self.get::<Option<i32>>(c)?.map(i64::from)))
+        use sqlx::{TypeInfo, ValueRef};
+        // BIGINT, or INTEGER (versions, event counts, years): decoded as the column's own type, not by trying one.
+        let raw = match c {
+            Col::Name(n) => sqlx::Row::try_get_raw(&self.0, n),
+            Col::At(i) => sqlx::Row::try_get_raw(&self.0, i),
+        }
+        .map_err(db)?;
+        if raw.type_info().name() == "INT4" { Ok(self.get::<Option<i32>>(c)?.map(i64::from)) } else { self.get(c) }
     }
     fn boolean(&self, c: Col<'_>) -> Result<Option<bool>> {
         self.get(c)
