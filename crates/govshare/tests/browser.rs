@@ -377,3 +377,84 @@ async fn admin_signs_in_and_reaches_the_users_page() {
     }
     browser.close().await.unwrap();
 }
+
+/// What a page shows that a person should not have to read: UUIDs, snake_case codes (outside `code` elements,
+/// which show commands and document numbers on purpose), and a page wider than the window.
+const PAGE_SCAN: &str = r#"
+    const copy = document.body.cloneNode(true);
+    copy.querySelectorAll('code, script, style, input, select, textarea, .sr-only').forEach(e => e.remove());
+    const text = copy.innerText || copy.textContent;
+    const uuids = text.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi) || [];
+    const codes = text.match(/\b[a-z][a-z0-9]*_[a-z0-9_]+\b/g) || [];
+    const overflow = document.documentElement.scrollWidth > window.innerWidth + 1;
+    return { uuids, codes, overflow, width: window.innerWidth, scroll: document.documentElement.scrollWidth };
+"#;
+
+/// Every role's main pages, at desktop and phone width: no UUID or snake_case code shown as text, no page wider
+/// than a 390 px phone. With `GOVSHARE_SCREENSHOTS=dir` each page is also saved as `{who}-{page}-{width}.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_roles_pages_show_names_not_codes_and_fit_a_phone() {
+    let app = spawn(Backend::Sqlite).await;
+    govshare::demo::seed_data(&app.services).await.expect("demo data");
+    let (_driver, browser) = start_browser().await;
+    let shots = std::env::var("GOVSHARE_SCREENSHOTS").ok();
+    let tour: &[(&str, &[&str])] = &[
+        (
+            "gat.clerk",
+            &[
+                "/console",
+                "/console/catalog",
+                "/console/catalog/mine",
+                "/console/applications?box=inbox",
+                "#applications a",
+                "/console/grants",
+                "#grants a",
+                "/console/usage",
+                "/console/catalog/sources",
+                "/console/notifications",
+            ],
+        ),
+        ("gat.head", &["/console", "/console/credentials", "/console/users", "/console/org"]),
+        ("mzt.clerk", &["/console/applications", "#applications a", "/console/catalog?q=人口", "#catalog-entries a"]),
+        ("reviewer", &["/console/catalog/review", "/console/catalog/obligations", "/console/organisations"]),
+        ("supervisor", &["/console/audit"]),
+        ("admin", &["/console/users", "/console/organisations", "/console/audit"]),
+        ("rst.vendor", &["/console", "/console/applications", "/console/no-such-page"]),
+        ("liu.yang", &["/console"]),
+    ];
+    let mut problems = Vec::new();
+    for (who, pages) in tour {
+        sign_in(&browser, &app.base, who).await;
+        for (n, page) in pages.iter().enumerate() {
+            if page.starts_with('#') {
+                // Follow the first link of the list shown by the previous page.
+                let href = browser.find(Locator::Css(page)).await.unwrap().attr("href").await.unwrap().unwrap();
+                browser.goto(&format!("{}{href}", app.base)).await.unwrap();
+            } else {
+                browser.goto(&format!("{}{page}", app.base)).await.unwrap();
+            }
+            let url = browser.current_url().await.unwrap();
+            for (width, height) in [(1400u32, 1000u32), (390, 844)] {
+                browser.set_window_size(width, height).await.unwrap();
+                let seen = browser.execute(PAGE_SCAN, vec![]).await.unwrap();
+                if let Some(dir) = &shots {
+                    let png = browser.screenshot().await.unwrap();
+                    std::fs::write(format!("{dir}/{who}-{n:02}-{width}.png"), png).unwrap();
+                }
+                for kind in ["uuids", "codes"] {
+                    if let Some(found) = seen[kind].as_array().filter(|a| !a.is_empty()) {
+                        problems.push(format!("{who} {} at {width}px shows {kind} {found:?}", url.path()));
+                    }
+                }
+                if width < 1000 && seen["overflow"] == true {
+                    problems.push(format!("{who} {} is {} px wide in a {} px window", url.path(), seen["scroll"], seen["width"]));
+                }
+            }
+            browser.set_window_size(1400, 1000).await.unwrap();
+        }
+        browser.goto(&format!("{}/console", app.base)).await.unwrap();
+        sign_out(&browser).await;
+    }
+    browser.close().await.unwrap();
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}
