@@ -103,7 +103,7 @@ impl ApplicationRequest {
             return Err(ValidationError::new(
                 "entry_id",
                 "not_shared",
-                format!("目录「{}」为不予共享类,不能申请共享(理由:{reason})", entry.name),
+                format!("目录「{}」为不予共享类，不能申请共享（理由：{reason}）", entry.name),
             ));
         }
         if input.items.iter().all(|i| i.trim().is_empty()) {
@@ -140,7 +140,7 @@ impl ApplicationRequest {
             return Err(ValidationError::new(
                 "delivery",
                 "not_offered",
-                format!("目录「{}」不提供「{}」方式,可选:{}", entry.name, delivery.label(), offered.join("、")),
+                format!("目录「{}」不提供「{}」方式，可选：{}", entry.name, delivery.label(), offered.join("、")),
             ));
         }
         let valid_from = date("valid_from", "使用期限起始日期", &input.valid_from)?;
@@ -152,7 +152,7 @@ impl ApplicationRequest {
             return Err(ValidationError::new("valid_until", "in_past", "使用期限截止日期已过"));
         }
         if (valid_until - valid_from).num_days() > MAX_USAGE_DAYS {
-            return Err(ValidationError::new("valid_until", "too_long", "使用期限最长 5 年,更长的需要到期后重新申请"));
+            return Err(ValidationError::new("valid_until", "too_long", "使用期限最长 5 年，更长的需要到期后重新申请"));
         }
         Ok(ApplicationRequest {
             items,
@@ -225,7 +225,7 @@ impl Reply {
             }
             "refuse" | "不同意" | "不同意共享" => {
                 if input.reason.trim().is_empty() {
-                    return Err(ValidationError::new("reason", "required", "不同意共享的,应当说明理由(第二十一条)"));
+                    return Err(ValidationError::new("reason", "required", "不同意共享的，应当说明理由（第二十一条）"));
                 }
                 Ok(Reply::Refuse { reason: required_text("reason", "不同意理由", &input.reason, 1000)? })
             }
@@ -250,7 +250,7 @@ impl Reply {
             other => Err(ValidationError::new(
                 "decision",
                 "unknown_value",
-                format!("「{other}」不是有效的答复意见,可选:approve(同意)、refuse(不同意)、supplement(补正)"),
+                format!("「{other}」不是有效的答复意见，可选：approve（同意）、refuse（不同意）、supplement（补正）"),
             )),
         }
     }
@@ -437,7 +437,7 @@ impl Stage {
             Stage::AwaitingReply => "待提供部门答复",
             Stage::ReplyAwaitingHead => "答复意见待提供部门负责人审核",
             Stage::AwaitingSupplement => "待补正材料",
-            Stage::Approved => "已同意,待共享",
+            Stage::Approved => "已同意，待共享",
             Stage::Delivered => "已共享",
             Stage::Refused => "不同意共享",
             Stage::Withdrawn => "已撤回",
@@ -711,7 +711,7 @@ impl Application {
     pub fn status(&self, calendar: &WorkingCalendar, now: DateTime<Utc>) -> Result<ApplicationStatus, ValidationError> {
         let f = self.facts();
         let request = f.request.clone().ok_or_else(|| {
-            ValidationError::new("events", "no_request", "共享申请缺少申请内容(时间线的第一步应为起草)")
+            ValidationError::new("events", "no_request", "共享申请缺少申请内容（时间线的第一步应为起草）")
         })?;
         let mut unofficial = BTreeSet::new();
         let mut periods = Vec::new();
@@ -773,20 +773,20 @@ impl Application {
     /// question ([`Step::party`] names the party); this is the order of things.
     pub fn check(&self, status: &ApplicationStatus, step: &Step, now: DateTime<Utc>) -> Result<(), StepRefused> {
         let stage = status.stage;
-        let wrong_stage = || refuse("wrong_stage", format!("申请当前状态为「{}」,不能{}", stage.label(), step.label()));
+        let wrong_stage = || refuse("wrong_stage", format!("申请当前状态为「{}」，不能{}", stage.label(), step.label()));
         match step {
             Step::Create { .. } => Err(refuse("already_created", "申请已经起草")),
             Step::Edit { .. } | Step::Submit if stage == Stage::Draft => Ok(()),
             Step::Return { .. } | Step::Send if stage == Stage::AwaitingRequesterHead => Ok(()),
             Step::Withdraw { .. } if !stage.is_final() && stage != Stage::Approved => Ok(()),
             Step::Withdraw { .. } if stage == Stage::Approved => {
-                Err(refuse("already_approved", "提供部门已同意共享,不能撤回;不再需要时请告知提供部门终止共享"))
+                Err(refuse("already_approved", "提供部门已同意共享，不能撤回；不再需要时请告知提供部门终止共享"))
             }
             Step::DraftReply { reply } if stage == Stage::AwaitingReply => match reply {
                 Reply::Refuse { reason } if reason.trim().is_empty() => Err(StepRefused {
                     field: "reason",
                     rule: "required",
-                    message: "不同意共享的,应当说明理由(第二十一条)".into(),
+                    message: "不同意共享的，应当说明理由（第二十一条）".into(),
                 }),
                 Reply::Supplement { materials } if materials.iter().all(|m| m.trim().is_empty()) => Err(StepRefused {
                     field: "materials",
@@ -796,7 +796,7 @@ impl Application {
                 Reply::Supplement { .. } if status.supplement_notice.is_some() => Err(StepRefused {
                     field: "decision",
                     rule: "supplement_once",
-                    message: "补正材料只能一次性告知,本申请已经告知过一次(第二十一条第二款)".into(),
+                    message: "补正材料只能一次性告知，本申请已经告知过一次（第二十一条第二款）".into(),
                 }),
                 Reply::Refuse { reason }
                     if status.supplement_notice.is_none()
@@ -805,7 +805,7 @@ impl Application {
                     Err(StepRefused {
                         field: "reason",
                         rule: "incomplete_materials",
-                        message: "申请材料不全的,应当一次性告知需要补充的材料,不得直接拒绝(第二十一条第二款)".into(),
+                        message: "申请材料不全的，应当一次性告知需要补充的材料，不得直接拒绝（第二十一条第二款）".into(),
                     })
                 }
                 _ => Ok(()),
@@ -817,7 +817,7 @@ impl Application {
                     return Err(wrong_stage());
                 }
                 if status.extension.is_some() {
-                    return Err(refuse("extension_once", "答复期限只能延长一次,本申请已经申请过延期"));
+                    return Err(refuse("extension_once", "答复期限只能延长一次，本申请已经申请过延期"));
                 }
                 if *days == 0 || *days > MAX_EXTENSION_DAYS {
                     return Err(StepRefused {
@@ -828,13 +828,13 @@ impl Application {
                 }
                 match &status.running {
                     Some(p) if now <= p.due_at => Ok(()),
-                    _ => Err(refuse("deadline_passed", "答复期限已过,不能再申请延期")),
+                    _ => Err(refuse("deadline_passed", "答复期限已过，不能再申请延期")),
                 }
             }
             Step::DecideExtension { .. } => match &status.extension {
                 Some(x) if x.granted.is_none() && stage.with_provider() => Ok(()),
                 Some(x) if x.granted.is_some() => Err(refuse("already_decided", "延期申请已经审批")),
-                Some(_) => Err(refuse("already_replied", "提供部门已经答复,无需再审批延期")),
+                Some(_) => Err(refuse("already_replied", "提供部门已经答复，无需再审批延期")),
                 None => Err(refuse("no_extension", "提供部门没有申请延期")),
             },
             Step::RecordDelivery { .. } if stage == Stage::Approved => Ok(()),

@@ -309,7 +309,7 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
         Action::ViewAudit if supervisor => Ok(()),
         Action::ManageOrganisations | Action::ViewAudit => deny("需要平台管理员或主管部门监管人角色"),
         _ if admin => Ok(()),
-        Action::AddExistingPerson(_) => deny("只有平台管理员可以将已有人员加入其他单位,请为本单位新建账号"),
+        Action::AddExistingPerson(_) => deny("只有平台管理员可以将已有人员加入其他单位，请为本单位新建账号"),
         // A head manages the accounts of people who belong to their organisation alone: never someone who holds
         // a role elsewhere (their other organisation has a say), never an administrator.
         Action::ManageAccount { org: target, person } => {
@@ -318,7 +318,7 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
             } else if person.admin {
                 deny("平台管理员的账号只能由平台管理员管理")
             } else if person.sole_org != Some(target) {
-                deny("该人员在其他单位也有角色,其账号只能由平台管理员管理")
+                deny("该人员在其他单位也有角色，其账号只能由平台管理员管理")
             } else {
                 Ok(())
             }

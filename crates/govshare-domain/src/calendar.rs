@@ -87,7 +87,7 @@ impl WorkingCalendar {
     /// in the year it is listed under, holidays are not also make-up days.
     pub fn from_json(text: &str) -> Result<Self, ValidationError> {
         let file: FileFormat = serde_json::from_str(text)
-            .map_err(|e| ValidationError::new("calendar", "format", format!("日历数据格式错误:{e}")))?;
+            .map_err(|e| ValidationError::new("calendar", "format", format!("日历数据格式错误：{e}")))?;
         let mut calendar = WorkingCalendar::default();
         for (year_key, data) in file.years {
             let year: i32 = year_key
@@ -109,7 +109,7 @@ impl WorkingCalendar {
                     return Err(ValidationError::new(
                         "years",
                         "wrong_year",
-                        format!("{date} 列在 {year} 年下,但不属于该年"),
+                        format!("{date} 列在 {year} 年下，但不属于该年"),
                     ));
                 }
             }
@@ -120,7 +120,7 @@ impl WorkingCalendar {
                 return Err(ValidationError::new(
                     "holidays",
                     "required",
-                    format!("{year} 年没有任何节假日,数据不完整"),
+                    format!("{year} 年没有任何节假日，数据不完整"),
                 ));
             }
             calendar.years.insert(year, entry);

@@ -34,7 +34,7 @@ macro_rules! coded_enum {
                 let input = input.trim();
                 Self::ALL.iter().copied().find(|v| v.code() == input || v.label() == input).ok_or_else(|| {
                     let allowed: Vec<&str> = Self::ALL.iter().map(|v| v.label()).collect();
-                    ValidationError::new(field, "unknown_value", format!("「{input}」不是有效取值,可选:{}", allowed.join("、")))
+                    ValidationError::new(field, "unknown_value", format!("「{input}」不是有效取值，可选：{}", allowed.join("、")))
                 })
             }
         }
@@ -176,14 +176,14 @@ impl GradeScheme {
             return Err(ValidationError::new(
                 field,
                 "unknown_class",
-                format!("数据分类「{class}」不在分类分级方案中,可选:{}", self.classes.join("、")),
+                format!("数据分类「{class}」不在分类分级方案中，可选：{}", self.classes.join("、")),
             ));
         }
         if !(1..=self.max_level).contains(&level) {
             return Err(ValidationError::new(
                 field,
                 "level_range",
-                format!("数据级别应为 1–{} 级,收到 {level}", self.max_level),
+                format!("数据级别应为 1–{} 级，收到 {level}", self.max_level),
             ));
         }
         Ok(Grade { class: class.to_owned(), level })
@@ -309,7 +309,7 @@ fn parse_resource_code(field: &'static str, input: &str) -> Result<String, Valid
         return Err(ValidationError::new(
             field,
             "format",
-            format!("资源代码「{}」格式错误:应为 4–64 位大写字母、数字、- 或 /", input.trim()),
+            format!("资源代码「{}」格式错误：应为 4–64 位大写字母、数字、- 或 /", input.trim()),
         ));
     }
     Ok(code)
@@ -324,7 +324,7 @@ fn parse_item_code(field: String, input: &str) -> Result<String, ValidationError
         return Err(ValidationError::new(
             field,
             "format",
-            format!("数据项代码「{}」格式错误:应以字母开头,只含字母、数字和下划线,最长 64 位", input.trim()),
+            format!("数据项代码「{}」格式错误：应以字母开头，只含字母、数字和下划线，最长 64 位", input.trim()),
         ));
     }
     Ok(code)
@@ -423,7 +423,7 @@ impl EntryContent {
                 return Err(ValidationError::new(
                     item_field(i, "grade"),
                     "above_entry",
-                    format!("数据项「{name}」的分级({item_grade})高于目录的分级({grade}),请提高目录分级"),
+                    format!("数据项「{name}」的分级（{item_grade}）高于目录的分级（{grade}），请提高目录分级"),
                 ));
             }
             let personal_info = match raw.personal_info.as_deref().map(str::trim) {
@@ -444,14 +444,14 @@ impl EntryContent {
                     return Err(ValidationError::new(
                         "sharing_scope",
                         "required_for_conditional",
-                        "有条件共享的目录必须列明共享范围(第十五条)",
+                        "有条件共享的目录必须列明共享范围（第十五条）",
                     ));
                 }
                 if purposes.is_empty() {
                     return Err(ValidationError::new(
                         "permitted_purposes",
                         "required_for_conditional",
-                        "有条件共享的目录必须列明使用用途(第十五条)",
+                        "有条件共享的目录必须列明使用用途（第十五条）",
                     ));
                 }
                 SharingTerms::Conditional {
@@ -463,14 +463,14 @@ impl EntryContent {
                     return Err(ValidationError::new(
                         "not_shared_reason",
                         "required_for_not_shared",
-                        "不予共享的目录必须列明理由(第十五条)",
+                        "不予共享的目录必须列明理由（第十五条）",
                     ));
                 }
                 if input.legal_basis.trim().is_empty() {
                     return Err(ValidationError::new(
                         "legal_basis",
                         "required_for_not_shared",
-                        "不予共享的目录必须明确法律、行政法规或国务院决定依据(第十五条)",
+                        "不予共享的目录必须明确法律、行政法规或国务院决定依据（第十五条）",
                     ));
                 }
                 SharingTerms::NotShared {
@@ -625,9 +625,9 @@ pub fn transition(
         (S::Draft | S::Returned, C::SubmitToHead) => {
             for kind in required_assessments(content) {
                 match assessments.iter().filter(|a| a.kind == kind).max_by_key(|a| a.assessed_on) {
-                    None => return refuse(format!("报送前须附{}(第十三条)", kind.label())),
+                    None => return refuse(format!("报送前须附{}（第十三条）", kind.label())),
                     Some(a) if a.conclusion == AssessmentConclusion::Fail => {
-                        return refuse(format!("{}结论为「不通过」,不能报送", kind.label()));
+                        return refuse(format!("{}结论为「不通过」，不能报送", kind.label()));
                     }
                     Some(_) => {}
                 }
@@ -647,7 +647,7 @@ pub fn transition(
         (S::SubmittedToAuthority, C::Publish) => Ok(S::Published),
         (S::Published, C::Supersede) => Ok(S::Superseded),
         (from, command) => {
-            refuse(format!("目录处于「{}」状态,不能执行该操作({})", from.label(), command_label(command)))
+            refuse(format!("目录处于「{}」状态，不能执行该操作（{}）", from.label(), command_label(command)))
         }
     }
 }
@@ -930,9 +930,9 @@ fn sharing_text(s: &SharingTerms) -> String {
     match s {
         SharingTerms::Unconditional => "无条件共享".into(),
         SharingTerms::Conditional { scope, purposes } => {
-            format!("有条件共享;范围:{scope};用途:{}", purposes.join("、"))
+            format!("有条件共享；范围：{scope}；用途：{}", purposes.join("、"))
         }
-        SharingTerms::NotShared { reason, legal_basis } => format!("不予共享;理由:{reason};依据:{legal_basis}"),
+        SharingTerms::NotShared { reason, legal_basis } => format!("不予共享；理由：{reason}；依据：{legal_basis}"),
     }
 }
 
@@ -961,12 +961,12 @@ pub fn diff(before: &EntryContent, after: &EntryContent) -> Vec<FieldChange> {
     field("关联目录", before.related_codes.join("、"), after.related_codes.join("、"));
     for old in &before.items {
         match after.items.iter().find(|n| n.code == old.code) {
-            None => field(&format!("数据项 {}", old.code), item_text(old), "(删除)".into()),
+            None => field(&format!("数据项 {}", old.code), item_text(old), "（删除）".into()),
             Some(new) => field(&format!("数据项 {}", old.code), item_text(old), item_text(new)),
         }
     }
     for new in after.items.iter().filter(|n| !before.items.iter().any(|o| o.code == n.code)) {
-        field(&format!("数据项 {}", new.code), "(新增)".into(), item_text(new));
+        field(&format!("数据项 {}", new.code), "（新增）".into(), item_text(new));
     }
     changes
 }
@@ -988,8 +988,8 @@ mod diff_tests {
         let d = diff(&a, &b);
         let fields: Vec<&str> = d.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(fields, ["共享属性", "数据项 name", "数据项 address"]);
-        assert_eq!(d[1].after, "(删除)");
-        assert_eq!(d[2].before, "(新增)");
+        assert_eq!(d[1].after, "（删除）");
+        assert_eq!(d[2].before, "（新增）");
         assert!(diff(&a, &a).is_empty());
     }
 }

@@ -44,7 +44,7 @@ impl CreditCode {
             return Err(ValidationError::new(
                 field,
                 "length",
-                format!("统一社会信用代码应为 18 位,收到 {} 位", code.chars().count()),
+                format!("统一社会信用代码应为 18 位，收到 {} 位", code.chars().count()),
             ));
         }
         let bytes = code.as_bytes();
@@ -53,7 +53,7 @@ impl CreditCode {
                 field,
                 "character",
                 format!(
-                    "统一社会信用代码第 {} 位「{ch}」不是允许的字符(数字或除 I、O、Z、S、V 以外的大写字母)",
+                    "统一社会信用代码第 {} 位「{ch}」不是允许的字符（数字或除 I、O、Z、S、V 以外的大写字母）",
                     pos + 1
                 ),
             ));
@@ -66,7 +66,7 @@ impl CreditCode {
             ));
         }
         if !bytes[2..8].iter().all(u8::is_ascii_digit) {
-            return Err(ValidationError::new(field, "region", "统一社会信用代码第 3–8 位应为行政区划代码(6 位数字)"));
+            return Err(ValidationError::new(field, "region", "统一社会信用代码第 3–8 位应为行政区划代码（6 位数字）"));
         }
         let expected = check_character(&bytes[..17]).expect("alphabet checked above");
         if bytes[17] as char != expected {
@@ -74,7 +74,7 @@ impl CreditCode {
                 field,
                 "check_character",
                 format!(
-                    "统一社会信用代码校验位错误:第 18 位应为「{expected}」,实际为「{}」,请核对代码是否抄错",
+                    "统一社会信用代码校验位错误：第 18 位应为「{expected}」，实际为「{}」，请核对代码是否抄错",
                     bytes[17] as char
                 ),
             ));

@@ -42,7 +42,7 @@ pub fn required_text(
     }
     let chars = value.chars().count();
     if chars > max_chars {
-        return Err(ValidationError::new(field, "too_long", format!("{label}最多 {max_chars} 个字符,当前 {chars} 个")));
+        return Err(ValidationError::new(field, "too_long", format!("{label}最多 {max_chars} 个字符，当前 {chars} 个")));
     }
     if value.chars().any(char::is_control) {
         return Err(ValidationError::new(field, "control_character", format!("{label}不能包含控制字符")));
@@ -72,7 +72,7 @@ pub fn check_characters(field: impl Into<Cow<'static, str>>, value: &str) -> Res
     };
     let field = field.into();
     let what = if rule == "bidi_control" { "文字方向控制字符" } else { "控制字符" };
-    let message = format!("「{field}」含有不允许的{what}(U+{:04X}),请删除后重试", c as u32);
+    let message = format!("「{field}」含有不允许的{what}（U+{:04X}），请删除后重试", c as u32);
     Err(ValidationError::new(field, rule, message))
 }
 

@@ -57,7 +57,7 @@ impl Masking {
         match self {
             Masking::Keep => "原样",
             Masking::Mask => "脱敏",
-            Masking::Hash => "哈希(按授权加密钥)",
+            Masking::Hash => "哈希（按授权加密钥）",
             Masking::Drop => "不返回",
         }
     }
@@ -68,7 +68,7 @@ impl Masking {
             ValidationError::new(
                 field,
                 "unknown_value",
-                format!("「{input}」不是有效的脱敏方式,可选:keep、mask、hash、drop"),
+                format!("「{input}」不是有效的脱敏方式，可选：keep、mask、hash、drop"),
             )
         })
     }
@@ -315,7 +315,7 @@ impl Grant {
                 .map(str::to_owned)
                 .collect();
             if prefixes.is_empty() {
-                return Err(ValidationError::new("scope_prefixes", "required", "限定行范围时请填写取值前缀,如 3301"));
+                return Err(ValidationError::new("scope_prefixes", "required", "限定行范围时请填写取值前缀，如 3301"));
             }
             Some(RowScope { item: item.to_owned(), prefixes })
         };
@@ -388,7 +388,7 @@ impl Grant {
     pub fn check_access(&self, now: DateTime<Utc>, method: DeliveryMethod) -> Result<(), AccessRefused> {
         match self.status(now) {
             GrantStatus::Active => {}
-            GrantStatus::Suspended => return Err(refused("grant_suspended", "共享授权已被暂停,暂停期间不得调用")),
+            GrantStatus::Suspended => return Err(refused("grant_suspended", "共享授权已被暂停，暂停期间不得调用")),
             GrantStatus::Terminated => return Err(refused("grant_terminated", "共享授权已终止")),
             GrantStatus::Expired => {
                 return Err(refused("grant_expired", format!("共享授权已于 {} 到期", self.valid_until)));
@@ -401,7 +401,7 @@ impl Grant {
             let allowed: Vec<&str> = self.delivery.iter().map(|m| m.label()).collect();
             return Err(refused(
                 "delivery_not_granted",
-                format!("该授权的共享方式为{},不含{}", allowed.join("、"), method.label()),
+                format!("该授权的共享方式为{}，不含{}", allowed.join("、"), method.label()),
             ));
         }
         Ok(())
@@ -446,7 +446,7 @@ impl Grant {
             Some(i) if i.masking == Masking::Keep || i.masking == Masking::Drop => Ok(()),
             Some(_) => Err(refused(
                 "filter_not_allowed",
-                format!("数据项「{code}」按授权脱敏或哈希返回,不能作为查询条件;请使用核验接口"),
+                format!("数据项「{code}」按授权脱敏或哈希返回，不能作为查询条件；请使用核验接口"),
             )),
             None => Err(refused("item_not_granted", format!("数据项「{code}」不在共享授权范围内"))),
         }

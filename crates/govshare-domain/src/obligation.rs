@@ -271,13 +271,13 @@ impl UpdateObligation {
     ) -> Result<Extension, ValidationError> {
         let reason = required_text("reason", "延期理由", reason, 500)?;
         if self.extension.is_some() {
-            return Err(ValidationError::new("extension", "once", "延期只能申请一次(第十七条)"));
+            return Err(ValidationError::new("extension", "once", "延期只能申请一次（第十七条）"));
         }
         if status.stage != ObligationStage::AwaitingDepartment {
-            return Err(ValidationError::new("extension", "stage", "目录已报送主管部门,无需延期"));
+            return Err(ValidationError::new("extension", "stage", "目录已报送主管部门，无需延期"));
         }
         if now > status.due_at {
-            return Err(ValidationError::new("extension", "overdue", "更新期限已过,不能再申请延期"));
+            return Err(ValidationError::new("extension", "overdue", "更新期限已过，不能再申请延期"));
         }
         Ok(Extension { reason, requested_by: by.to_owned(), requested_at: now, decision: None })
     }

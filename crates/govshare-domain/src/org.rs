@@ -44,7 +44,7 @@ impl OrgKind {
             other => Err(ValidationError::new(
                 "kind",
                 "unknown",
-                format!("组织类型应为 authority(主管部门)或 department(政府部门),收到「{other}」"),
+                format!("组织类型应为 authority（主管部门）或 department（政府部门），收到「{other}」"),
             )),
         }
     }

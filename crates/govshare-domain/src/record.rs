@@ -91,7 +91,7 @@ impl SourceKind {
                     return Err(ValidationError::new(
                         "url",
                         "key_placeholder",
-                        "服务地址应包含 {key} 占位符(查询键值将替换它),且不超过 500 个字符",
+                        "服务地址应包含 {key} 占位符（查询键值将替换它），且不超过 500 个字符",
                     ));
                 }
                 Ok(SourceKind::Proxy { url: url.to_owned(), key_item })
@@ -100,7 +100,7 @@ impl SourceKind {
             other => Err(ValidationError::new(
                 "kind",
                 "unknown_value",
-                format!("「{other}」不是有效的数据源类型,可选:hosted(平台托管)、proxy(接口代理)"),
+                format!("「{other}」不是有效的数据源类型，可选：hosted（平台托管）、proxy（接口代理）"),
             )),
         }
     }
@@ -121,7 +121,7 @@ pub struct RowError {
 pub fn check_id_number(input: &str) -> Result<(), (&'static str, String)> {
     let bytes = input.as_bytes();
     if bytes.len() != 18 {
-        return Err(("id_length", format!("公民身份号码应为 18 位,实际 {} 位", input.chars().count())));
+        return Err(("id_length", format!("公民身份号码应为 18 位，实际 {} 位", input.chars().count())));
     }
     if !bytes[..17].iter().all(u8::is_ascii_digit) {
         return Err(("id_digits", "公民身份号码前 17 位应为数字".into()));
@@ -135,7 +135,7 @@ pub fn check_id_number(input: &str) -> Result<(), (&'static str, String)> {
     if actual != expected {
         return Err((
             "check_character",
-            format!("公民身份号码校验位错误:第 18 位应为「{expected}」,实际为「{actual}」"),
+            format!("公民身份号码校验位错误：第 18 位应为「{expected}」，实际为「{actual}」"),
         ));
     }
     Ok(())
@@ -185,20 +185,20 @@ pub fn parse_value(item: &DataItem, raw: &str) -> Result<Value, (&'static str, S
             let date = ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d"]
                 .iter()
                 .find_map(|f| NaiveDate::parse_from_str(raw, f).ok())
-                .ok_or_else(|| value_error("date", format!("「{raw}」不是有效日期(YYYY-MM-DD)")))?;
+                .ok_or_else(|| value_error("date", format!("「{raw}」不是有效日期（YYYY-MM-DD）")))?;
             Value::String(date.format("%Y-%m-%d").to_string())
         }
         DataType::DateTime => {
             let at = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M"]
                 .iter()
                 .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
-                .ok_or_else(|| value_error("datetime", format!("「{raw}」不是有效日期时间(YYYY-MM-DD HH:MM:SS)")))?;
+                .ok_or_else(|| value_error("datetime", format!("「{raw}」不是有效日期时间（YYYY-MM-DD HH:MM:SS）")))?;
             Value::String(at.format("%Y-%m-%d %H:%M:%S").to_string())
         }
         DataType::Boolean => match raw {
             "true" | "1" | "是" | "TRUE" | "True" => Value::Bool(true),
             "false" | "0" | "否" | "FALSE" | "False" => Value::Bool(false),
-            _ => return Err(value_error("boolean", format!("「{raw}」不是布尔值(是/否)"))),
+            _ => return Err(value_error("boolean", format!("「{raw}」不是布尔值（是/否）"))),
         },
     };
     match item.personal_info {
@@ -280,7 +280,7 @@ impl ColumnMap {
                     row: 1,
                     column: item.code.clone(),
                     rule: "missing_column".into(),
-                    message: format!("缺少数据项「{}」({})一列", item.name, item.code),
+                    message: format!("缺少数据项「{}」（{}）一列", item.name, item.code),
                 });
             }
         }
@@ -306,7 +306,7 @@ impl ColumnMap {
                 row,
                 column: String::new(),
                 rule: "column_count".into(),
-                message: format!("该行有 {} 列,表头有 {} 列", values.len(), self.columns.len()),
+                message: format!("该行有 {} 列，表头有 {} 列", values.len(), self.columns.len()),
             }]);
         }
         for (raw, column) in values.iter().zip(&self.columns) {
@@ -317,7 +317,7 @@ impl ColumnMap {
                     row,
                     column: item.code.clone(),
                     rule: "required".into(),
-                    message: format!("「{}」是记录的主键,不能为空", item.name),
+                    message: format!("「{}」是记录的主键，不能为空", item.name),
                 }),
                 Ok(value) => {
                     record.insert(item.code.clone(), value);
@@ -370,7 +370,7 @@ impl LoadMode {
             other => Err(ValidationError::new(
                 "mode",
                 "unknown_value",
-                format!("「{other}」不是有效的加载方式,可选:replace(全量替换)、upsert(增量更新)"),
+                format!("「{other}」不是有效的加载方式，可选：replace（全量替换）、upsert（增量更新）"),
             )),
         }
     }

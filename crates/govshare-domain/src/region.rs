@@ -43,7 +43,7 @@ impl RegionCode {
             return Err(ValidationError::new(
                 "region_code",
                 "format",
-                format!("行政区划代码应为 6 位数字(GB/T 2260),收到「{input}」"),
+                format!("行政区划代码应为 6 位数字（GB/T 2260），收到「{input}」"),
             ));
         }
         let value: u32 =

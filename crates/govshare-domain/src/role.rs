@@ -77,7 +77,7 @@ impl Role {
             return Err(ValidationError::new(
                 field,
                 "not_for_people",
-                "「应用系统」角色只属于 API 凭证,不能授予个人账号",
+                "「应用系统」角色只属于 API 凭证，不能授予个人账号",
             ));
         }
         let authority_only = matches!(self, Role::PlatformAdmin | Role::AuthorityReviewer | Role::AuthoritySupervisor);
@@ -92,7 +92,7 @@ impl Role {
             return Err(ValidationError::new(
                 field,
                 "contractor_restricted",
-                format!("受托方账号只能担任经办人,不能担任「{}」", self.label()),
+                format!("受托方账号只能担任经办人，不能担任「{}」", self.label()),
             ));
         }
         Ok(())

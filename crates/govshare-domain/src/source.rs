@@ -73,7 +73,7 @@ impl DesignationInput {
             return Err(ValidationError::new("items", "required", "至少列出一个数据项"));
         }
         if let Some(long) = items.iter().find(|i| i.chars().count() > 100) {
-            return Err(ValidationError::new("items", "too_long", format!("数据项名称过长:{long}")));
+            return Err(ValidationError::new("items", "too_long", format!("数据项名称过长：{long}")));
         }
         let source_org = uuid::Uuid::parse_str(self.source_org.trim())
             .map(OrgId)
@@ -141,9 +141,9 @@ pub enum Verdict {
 impl Verdict {
     pub fn label(self) -> &'static str {
         match self {
-            Verdict::ObtainBySharing => "可通过共享获取,不应重复采集",
-            Verdict::CataloguedNotShared => "目录中有,但属于不予共享",
-            Verdict::Collect => "目录中没有,需自行采集",
+            Verdict::ObtainBySharing => "可通过共享获取，不应重复采集",
+            Verdict::CataloguedNotShared => "目录中有，但属于不予共享",
+            Verdict::Collect => "目录中没有，需自行采集",
         }
     }
 }

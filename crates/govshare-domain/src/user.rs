@@ -27,7 +27,7 @@ impl Username {
         let field = "username";
         let len = name.chars().count();
         if !(3..=32).contains(&len) {
-            return Err(ValidationError::new(field, "length", format!("用户名长度应为 3–32 个字符,当前 {len} 个")));
+            return Err(ValidationError::new(field, "length", format!("用户名长度应为 3–32 个字符，当前 {len} 个")));
         }
         if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
             return Err(ValidationError::new(field, "start", "用户名应以英文字母开头"));
@@ -68,7 +68,7 @@ pub fn check_password_policy(password: &str, username: &Username) -> Result<(), 
     let field = "password";
     let len = password.chars().count();
     if len < 10 {
-        return Err(ValidationError::new(field, "too_short", format!("密码至少 10 个字符,当前 {len} 个")));
+        return Err(ValidationError::new(field, "too_short", format!("密码至少 10 个字符，当前 {len} 个")));
     }
     if len > 128 {
         return Err(ValidationError::new(field, "too_long", "密码最多 128 个字符"));

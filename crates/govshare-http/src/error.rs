@@ -101,18 +101,18 @@ impl ApiError {
                 tracing::error!(error_id = %id, error = %source, "internal error");
                 ErrorDetail {
                     error_id: Some(id),
-                    ..plain("internal_error", "服务器内部错误,请联系平台运维人员并提供错误编号".into())
+                    ..plain("internal_error", "服务器内部错误，请联系平台运维人员并提供错误编号".into())
                 }
             }
             ApiError::Service(e) => plain(e.code(), e.to_string()),
             ApiError::BadRequest { field, message } => {
                 ErrorDetail { field: field.clone(), ..plain("bad_request", message.clone()) }
             }
-            ApiError::Csrf => plain("csrf_failed", "页面已过期或请求来源不可信(CSRF 校验失败),请刷新页面后重试".into()),
+            ApiError::Csrf => plain("csrf_failed", "页面已过期或请求来源不可信（CSRF 校验失败），请刷新页面后重试".into()),
             ApiError::PayloadTooLarge => {
-                plain("payload_too_large", "请求体超过该接口允许的大小,请查阅接口文档中的上传限制".into())
+                plain("payload_too_large", "请求体超过该接口允许的大小，请查阅接口文档中的上传限制".into())
             }
-            ApiError::Timeout => plain("request_timeout", "请求处理超时,请稍后重试".into()),
+            ApiError::Timeout => plain("request_timeout", "请求处理超时，请稍后重试".into()),
         }
     }
 }
@@ -157,11 +157,11 @@ pub async fn api_errors_as_json(request: axum::extract::Request, next: axum::mid
     let detail = match status {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.detail(),
         StatusCode::REQUEST_TIMEOUT => ApiError::Timeout.detail(),
-        StatusCode::NOT_FOUND => plain_detail("not_found", "接口不存在,请核对请求路径".into()),
+        StatusCode::NOT_FOUND => plain_detail("not_found", "接口不存在，请核对请求路径".into()),
         StatusCode::METHOD_NOT_ALLOWED => plain_detail("method_not_allowed", "该接口不支持此请求方法".into()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => plain_detail(
             "unsupported_media_type",
-            with_text("请求体类型不受支持(JSON 接口需要 Content-Type: application/json)"),
+            with_text("请求体类型不受支持（JSON 接口需要 Content-Type: application/json）"),
         ),
         s if s.is_server_error() => ApiError::Service(ServiceError::Internal(text.into())).detail(),
         _ => plain_detail("bad_request", with_text("请求参数格式错误")),

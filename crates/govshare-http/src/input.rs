@@ -59,7 +59,7 @@ pub async fn check_text_input(request: Request, next: Next) -> Response {
     if let Some(query) = request.uri().query() {
         let checked = match serde_urlencoded::from_str::<Vec<(String, String)>>(query) {
             Ok(pairs) => check_pairs(&pairs).map_err(|e| ApiError::Service(ServiceError::Validation(e))),
-            Err(_) => Err(ApiError::bad_request(Some("(query)"), "查询参数不是有效的 URL 编码(须为 UTF-8)")),
+            Err(_) => Err(ApiError::bad_request(Some("(query)"), "查询参数不是有效的 URL 编码（须为 UTF-8）")),
         };
         if let Err(err) = checked {
             return refuse(&path, err);

@@ -163,7 +163,7 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {
         return axum::http::StatusCode::NOT_FOUND.into_response();
     }
-    let message = "您访问的页面不存在,可能是地址有误或该事项已删除。请从工作台重新进入。".to_owned();
+    let message = "您访问的页面不存在，可能是地址有误或该事项已删除。请从工作台重新进入。".to_owned();
     console::view::error_page(&error::ApiError::Service(govshare_service::ServiceError::NotFound(message)))
 }
 

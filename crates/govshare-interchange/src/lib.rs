@@ -41,22 +41,22 @@ const fn col(header: &'static str, field: &'static str, required: bool, help: &'
 }
 
 const ENTRY_COLUMNS: &[Column] = &[
-    col("资源代码", "resource_code", true, "目录的唯一代码,如 330000-GAT-0001;数据项表用它关联目录"),
+    col("资源代码", "resource_code", true, "目录的唯一代码，如 330000-GAT-0001；数据项表用它关联目录"),
     col("资源名称", "name", true, "政务数据资源名称"),
     col("摘要", "summary", true, "资源内容的简要说明"),
     col("数据格式", "format", true, "从下拉列表选择"),
     col("更新频率", "update_frequency", true, "从下拉列表选择"),
     col("共享属性", "sharing_attribute", true, "无条件共享 / 有条件共享 / 不予共享"),
     col("共享范围", "sharing_scope", false, "有条件共享时必填"),
-    col("使用用途", "permitted_purposes", false, "有条件共享时必填;多个用途以分号或换行分隔"),
+    col("使用用途", "permitted_purposes", false, "有条件共享时必填；多个用途以分号或换行分隔"),
     col("不予共享理由", "not_shared_reason", false, "不予共享时必填"),
-    col("法律依据", "legal_basis", false, "不予共享时必填:禁止共享的法律、行政法规或国务院决定"),
-    col("共享方式", "delivery_methods", false, "服务接口、批量交换、文件下载,多个以顿号分隔;不予共享时留空"),
+    col("法律依据", "legal_basis", false, "不予共享时必填：禁止共享的法律、行政法规或国务院决定"),
+    col("共享方式", "delivery_methods", false, "服务接口、批量交换、文件下载，多个以顿号分隔；不予共享时留空"),
     col("使用条件", "usage_conditions", false, "可选"),
     col("分类", "grade_class", true, "从下拉列表选择"),
-    col("级别", "grade_level", true, "数字,如 3"),
-    col("是否向社会开放", "open_to_public", false, "是 / 否,留空为否"),
-    col("关联目录", "related_codes", false, "关联目录的资源代码,多个以顿号分隔"),
+    col("级别", "grade_level", true, "数字，如 3"),
+    col("是否向社会开放", "open_to_public", false, "是 / 否，留空为否"),
+    col("关联目录", "related_codes", false, "关联目录的资源代码，多个以顿号分隔"),
 ];
 
 /// Read-only columns an export adds after the importable ones.
@@ -65,12 +65,12 @@ const EXPORT_ONLY_COLUMNS: &[&str] = &["提供部门", "统一社会信用代码
 const ITEM_COLUMNS: &[Column] = &[
     col("资源代码", "resource_code", true, "所属目录的资源代码"),
     col("数据项名称", "name", true, "如 公民身份号码"),
-    col("数据项代码", "code", true, "字母开头,字母、数字、下划线"),
+    col("数据项代码", "code", true, "字母开头，字母、数字、下划线"),
     col("数据类型", "data_type", true, "从下拉列表选择"),
-    col("长度", "length", false, "数字,可选"),
+    col("长度", "length", false, "数字，可选"),
     col("分类", "grade_class", true, "从下拉列表选择"),
-    col("级别", "grade_level", true, "数字,不高于目录级别"),
-    col("个人信息类别", "personal_info", false, "含个人信息时选择类别,否则留空"),
+    col("级别", "grade_level", true, "数字，不高于目录级别"),
+    col("个人信息类别", "personal_info", false, "含个人信息时选择类别，否则留空"),
 ];
 
 /// The column headers of the import template's two sheets (「目录」, 「数据项」), in order.
@@ -83,7 +83,7 @@ pub enum InterchangeError {
     /// The file as a whole cannot be used (not a workbook, a sheet or a required column missing).
     #[error("{0}")]
     Unreadable(String),
-    #[error("Excel 文件生成失败:{0}")]
+    #[error("Excel 文件生成失败：{0}")]
     Write(#[from] XlsxError),
 }
 
@@ -218,9 +218,9 @@ fn help_sheet(workbook: &mut Workbook, scheme: &GradeScheme) -> Result<(), XlsxE
     }
     row += 1;
     let notes = [
-        format!("分类可选:{};级别 1–{}。数据项的级别不得高于所属目录的级别。", scheme.classes.join("、"), scheme.max_level),
-        "示例:目录表一行「330000-GAT-0001 | 居民户籍信息 | … | 有条件共享 | 省级政府部门 | 社会救助资格核查」,数据项表两行「330000-GAT-0001 | 姓名 | xm | 字符型 | 50 | 一般数据 | 2 | 姓名」「330000-GAT-0001 | 公民身份号码 | gmsfhm | 字符型 | 18 | 一般数据 | 3 | 身份证件号码」。".to_owned(),
-        "导入时逐行逐列校验;文件有任何错误时默认不导入任何目录,可在错误报告中选择只导入无误的目录。".to_owned(),
+        format!("分类可选：{}；级别 1–{}。数据项的级别不得高于所属目录的级别。", scheme.classes.join("、"), scheme.max_level),
+        "示例：目录表一行「330000-GAT-0001 | 居民户籍信息 | … | 有条件共享 | 省级政府部门 | 社会救助资格核查」，数据项表两行「330000-GAT-0001 | 姓名 | xm | 字符型 | 50 | 一般数据 | 2 | 姓名」「330000-GAT-0001 | 公民身份号码 | gmsfhm | 字符型 | 18 | 一般数据 | 3 | 身份证件号码」。".to_owned(),
+        "导入时逐行逐列校验；文件有任何错误时默认不导入任何目录，可在错误报告中选择只导入无误的目录。".to_owned(),
     ];
     for note in notes {
         sheet.write_string(row, 3, note)?;
@@ -336,7 +336,7 @@ impl Sheet {
         spec: &[Column],
     ) -> Result<Sheet, InterchangeError> {
         if !workbook.sheet_names().iter().any(|n| n == name) {
-            return Err(InterchangeError::Unreadable(format!("文件中缺少工作表「{name}」,请使用导入模板")));
+            return Err(InterchangeError::Unreadable(format!("文件中缺少工作表「{name}」，请使用导入模板")));
         }
         let mut rows = sheet::read_rows(workbook, name, &IMPORT_LIMITS, cell_text)
             .map_err(|e| InterchangeError::Unreadable(e.to_string()))?
@@ -351,7 +351,7 @@ impl Sheet {
                 }
                 None if c.required => {
                     return Err(InterchangeError::Unreadable(format!(
-                        "工作表「{name}」缺少必填列「{}」,请使用导入模板",
+                        "工作表「{name}」缺少必填列「{}」，请使用导入模板",
                         c.header
                     )));
                 }
@@ -406,7 +406,7 @@ pub fn parse_xlsx(bytes: &[u8], scheme: &GradeScheme) -> Result<ImportReport, In
     sheet::check_unpacked_size(Cursor::new(bytes), &IMPORT_LIMITS)
         .map_err(|e| InterchangeError::Unreadable(e.to_string()))?;
     let mut workbook: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes))
-        .map_err(|_| InterchangeError::Unreadable("无法读取文件,请上传 .xlsx 格式的 Excel 工作簿".into()))?;
+        .map_err(|_| InterchangeError::Unreadable("无法读取文件，请上传 .xlsx 格式的 Excel 工作簿".into()))?;
     let entries_sheet = Sheet::read(&mut workbook, ENTRY_SHEET, ENTRY_COLUMNS)?;
     let items_sheet = Sheet::read(&mut workbook, ITEM_SHEET, ITEM_COLUMNS)?;
     let mut errors = Vec::new();

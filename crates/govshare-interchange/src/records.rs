@@ -58,7 +58,7 @@ pub struct ReadError {
 
 impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "第 {} 行:{}", self.row, self.message)
+        write!(f, "第 {} 行：{}", self.row, self.message)
     }
 }
 
@@ -98,21 +98,21 @@ impl RowReader {
         columns: &[String],
         bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
     ) -> Result<RowReader, ReadError> {
-        let io = |e: std::io::Error| ReadError { row: 0, message: format!("无法读取文件:{e}") };
+        let io = |e: std::io::Error| ReadError { row: 0, message: format!("无法读取文件：{e}") };
         match format {
             RecordFormat::Csv => {
                 let file = Counting { inner: File::open(path).map_err(io)?, bytes };
                 let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(BufReader::new(file));
                 let headers: Vec<String> = reader
                     .headers()
-                    .map_err(|e| ReadError { row: 1, message: format!("表头无法读取:{e}") })?
+                    .map_err(|e| ReadError { row: 1, message: format!("表头无法读取：{e}") })?
                     .iter()
                     .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
                     .collect();
                 let rows = reader.into_records().enumerate().map(|(i, r)| {
                     let row = i as u64 + 2;
                     r.map(|rec| (rec.position().map_or(row, |p| p.line()), rec.iter().map(str::to_owned).collect()))
-                        .map_err(|e| ReadError { row, message: format!("CSV 格式错误:{e}") })
+                        .map_err(|e| ReadError { row, message: format!("CSV 格式错误：{e}") })
                 });
                 Ok(RowReader { headers, rows: Box::new(rows) })
             }
@@ -124,7 +124,7 @@ impl RowReader {
                     let row = i as u64 + 1;
                     let line = match line {
                         Ok(l) => l,
-                        Err(e) => return Some(Err(ReadError { row, message: format!("无法读取:{e}") })),
+                        Err(e) => return Some(Err(ReadError { row, message: format!("无法读取：{e}") })),
                     };
                     if line.trim().is_empty() {
                         return None;
@@ -138,7 +138,7 @@ impl RowReader {
                 let too_large = |e: crate::sheet::SheetError| ReadError { row: 0, message: e.to_string() };
                 crate::sheet::check_unpacked_size(File::open(path).map_err(io)?, &XLSX_LIMITS).map_err(too_large)?;
                 let mut book: Xlsx<_> = open_workbook(path)
-                    .map_err(|e| ReadError { row: 0, message: format!("不是有效的 Excel 文件:{e}") })?;
+                    .map_err(|e| ReadError { row: 0, message: format!("不是有效的 Excel 文件：{e}") })?;
                 let name = crate::sheet::first_sheet(&book)
                     .ok_or_else(|| ReadError { row: 0, message: "工作簿中没有工作表".into() })?;
                 let mut rows =

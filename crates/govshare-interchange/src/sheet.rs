@@ -56,17 +56,17 @@ pub fn cell_name(row: u32, column: u32) -> String {
 /// Refuses a workbook whose parts declare more unpacked bytes than the limit, before calamine inflates any.
 pub fn check_unpacked_size<R: Read + Seek>(reader: R, limits: &SheetLimits) -> Result<(), SheetError> {
     let mut archive =
-        zip::ZipArchive::new(reader).map_err(|_| SheetError::Unreadable("不是有效的 Excel(.xlsx)文件".into()))?;
+        zip::ZipArchive::new(reader).map_err(|_| SheetError::Unreadable("不是有效的 Excel（.xlsx）文件".into()))?;
     let mut total: u64 = 0;
     for i in 0..archive.len() {
         let part = archive
             .by_index_raw(i)
-            .map_err(|_| SheetError::Unreadable("Excel 文件已损坏,无法读取其中的部件".into()))?;
+            .map_err(|_| SheetError::Unreadable("Excel 文件已损坏，无法读取其中的部件".into()))?;
         total = total.saturating_add(part.size());
     }
     if total > limits.max_unpacked_bytes {
         return Err(SheetError::TooLarge(format!(
-            "Excel 文件解压后超过 {} MiB 的上限,请拆分后分批上传,或改用 CSV 格式",
+            "Excel 文件解压后超过 {} MiB 的上限，请拆分后分批上传，或改用 CSV 格式",
             limits.max_unpacked_bytes >> 20
         )));
     }
@@ -82,7 +82,7 @@ pub fn read_rows<RS: Read + Seek>(
 ) -> Result<Vec<SheetRow>, SheetError> {
     let mut cells = book
         .worksheet_cells_reader(name)
-        .map_err(|e| SheetError::Unreadable(format!("工作表「{name}」无法读取:{e}")))?;
+        .map_err(|e| SheetError::Unreadable(format!("工作表「{name}」无法读取：{e}")))?;
     let mut rows: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();
     let mut count: u64 = 0;
     let mut text_bytes: u64 = 0;
@@ -90,12 +90,12 @@ pub fn read_rows<RS: Read + Seek>(
         let cell = match cells.next_cell() {
             Ok(Some(cell)) => cell,
             Ok(None) => break,
-            Err(e) => return Err(SheetError::Unreadable(format!("工作表「{name}」无法读取:{e}"))),
+            Err(e) => return Err(SheetError::Unreadable(format!("工作表「{name}」无法读取：{e}"))),
         };
         let (row, column) = cell.get_position();
         if row >= limits.max_rows || column >= limits.max_columns {
             return Err(SheetError::TooLarge(format!(
-                "工作表「{name}」的单元格 {} 超出范围:最多 {} 行、{} 列",
+                "工作表「{name}」的单元格 {} 超出范围：最多 {} 行、{} 列",
                 cell_name(row, column),
                 limits.max_rows,
                 limits.max_columns
@@ -108,7 +108,7 @@ pub fn read_rows<RS: Read + Seek>(
         count += 1;
         if count > limits.max_cells {
             return Err(SheetError::TooLarge(format!(
-                "工作表「{name}」的非空单元格超过 {} 个的上限,请拆分后分批上传,或改用 CSV 格式",
+                "工作表「{name}」的非空单元格超过 {} 个的上限，请拆分后分批上传，或改用 CSV 格式",
                 limits.max_cells
             )));
         }
@@ -116,7 +116,7 @@ pub fn read_rows<RS: Read + Seek>(
         text_bytes += value.len() as u64;
         if text_bytes > limits.max_text_bytes {
             return Err(SheetError::TooLarge(format!(
-                "工作表「{name}」的内容超过 {} MiB 的上限,请拆分后分批上传,或改用 CSV 格式",
+                "工作表「{name}」的内容超过 {} MiB 的上限，请拆分后分批上传，或改用 CSV 格式",
                 limits.max_text_bytes >> 20
             )));
         }

@@ -84,7 +84,7 @@ fn bad_login() -> ServiceError {
 }
 
 fn session_expired() -> ServiceError {
-    ServiceError::unauthenticated("session_expired", "登录已失效,请重新登录")
+    ServiceError::unauthenticated("session_expired", "登录已失效，请重新登录")
 }
 
 /// Password hashing takes tens of milliseconds on purpose; keep it off the async worker threads.
@@ -137,7 +137,7 @@ impl Services {
             Some(user) if password_ok => {
                 return Err(ServiceError::unauthenticated(
                     "account_disabled",
-                    format!("账号 {} 已停用,请联系平台管理员", user.username),
+                    format!("账号 {} 已停用，请联系平台管理员", user.username),
                 ));
             }
             _ => {
@@ -147,7 +147,7 @@ impl Services {
         };
         let choices = self.org_choices(user.id).await?;
         let Some(first) = choices.first() else {
-            return Err(ServiceError::unauthenticated("no_membership", "账号尚未分配到任何单位,请联系平台管理员"));
+            return Err(ServiceError::unauthenticated("no_membership", "账号尚未分配到任何单位，请联系平台管理员"));
         };
         let token = secrets::random_token();
         let session = Session {
@@ -232,7 +232,7 @@ impl Services {
         let user = principal.user_id().ok_or_else(|| ServiceError::Forbidden("只有个人账号可以切换单位".into()))?;
         let member = self.store.memberships_of_user(user).await?.iter().any(|m| m.org_id == org);
         if !member {
-            return Err(ServiceError::Forbidden("您不是该单位的人员,不能以该单位身份操作".into()));
+            return Err(ServiceError::Forbidden("您不是该单位的人员，不能以该单位身份操作".into()));
         }
         Ok(self.store.set_session_org(&session.token_hash, org).await?)
     }
@@ -405,7 +405,7 @@ impl Services {
         let role = Role::parse(role)?;
         self.authorize(principal, Action::AssignRole(org_id, role))?;
         if principal.user_id() == Some(user_id) && role == Role::PlatformAdmin {
-            return Err(ServiceError::Conflict("不能撤销本人的平台管理员角色,以免平台无人管理".into()));
+            return Err(ServiceError::Conflict("不能撤销本人的平台管理员角色，以免平台无人管理".into()));
         }
         let membership = Membership { user_id, org_id, role };
         let audit = AuditEvent::new(
@@ -439,7 +439,7 @@ impl Services {
     async fn ensure_no_head(&self, org: &Organisation) -> Result<()> {
         match self.store.work_unit_head(org.id).await? {
             Some(head) => Err(ServiceError::Conflict(format!(
-                "{}已有工作机构负责人「{}」,请先撤销其负责人角色",
+                "{}已有工作机构负责人「{}」，请先撤销其负责人角色",
                 org.name, head.display_name
             ))),
             None => Ok(()),

@@ -104,7 +104,7 @@ impl ApplicationBox {
                 "box",
                 "unknown_value",
                 format!(
-                    "「{other}」不是有效的列表,可选:mine(本单位提出的)、inbox(收到的)、extensions(待审批的延期)、region(本地区全部)"
+                    "「{other}」不是有效的列表，可选：mine（本单位提出的）、inbox（收到的）、extensions（待审批的延期）、region（本地区全部）"
                 ),
             )),
         }
@@ -233,11 +233,11 @@ impl Services {
         self.authorize(principal, Action::PrepareSharing(requester))?;
         let entry =
             self.store.get_entry(entry_id).await.map_err(|_| {
-                ValidationError::new("entry_id", "not_found", "目录不存在或尚未发布,只能申请已发布的目录")
+                ValidationError::new("entry_id", "not_found", "目录不存在或尚未发布，只能申请已发布的目录")
             })?;
         let published = entry
             .published()
-            .ok_or_else(|| ValidationError::new("entry_id", "not_published", "目录尚未发布,只能申请已发布的目录"))?;
+            .ok_or_else(|| ValidationError::new("entry_id", "not_published", "目录尚未发布，只能申请已发布的目录"))?;
         if entry.provider == requester {
             return Err(ValidationError::new("entry_id", "own_entry", "不能申请本单位自己的目录").into());
         }
@@ -257,7 +257,7 @@ impl Services {
         let mut notes = vec![];
         if submit {
             application.apply(self.application_event(principal, requester, Step::Submit), &calendar)?;
-            notes.push(self.requester_note(&application, "待负责人审核的共享申请", "经办人提交了共享申请,请审核"));
+            notes.push(self.requester_note(&application, "待负责人审核的共享申请", "经办人提交了共享申请，请审核"));
         }
         let audit = self.application_audit(
             principal,
@@ -389,13 +389,13 @@ impl Services {
         let requester_name = self.store.get_org(app.requester).await?.name;
         let notes = match step {
             Step::Create { .. } | Step::Edit { .. } => vec![],
-            Step::Submit => vec![self.requester_note(app, "待负责人审核的共享申请", "经办人提交了共享申请,请审核")],
-            Step::Return { note } => vec![self.requester_note(app, "共享申请被退回", &format!("负责人退回:{note}"))],
+            Step::Submit => vec![self.requester_note(app, "待负责人审核的共享申请", "经办人提交了共享申请，请审核")],
+            Step::Return { note } => vec![self.requester_note(app, "共享申请被退回", &format!("负责人退回：{note}"))],
             Step::Send => vec![self.provider_note(
                 app,
                 "收到共享申请",
                 format!(
-                    "{requester_name}申请共享「{}」({}),请于 {due} 前答复(第二十一条,{} 个工作日)。",
+                    "{requester_name}申请共享「{}」（{}），请于 {due} 前答复（第二十一条，{} 个工作日）。",
                     app.entry_name,
                     app.attribute.label(),
                     app.reply_days()
@@ -405,20 +405,20 @@ impl Services {
                 vec![self.provider_note(app, "共享申请已撤回", format!("{requester_name}撤回了申请。{note}"))]
             }
             Step::DraftReply { reply } => {
-                vec![self.provider_note(app, "答复意见待负责人审核", format!("经办人拟定的答复意见:{}", reply.label()))]
+                vec![self.provider_note(app, "答复意见待负责人审核", format!("经办人拟定的答复意见：{}", reply.label()))]
             }
-            Step::ReturnReply { note } => vec![self.provider_note(app, "答复意见被退回", format!("负责人退回:{note}"))],
+            Step::ReturnReply { note } => vec![self.provider_note(app, "答复意见被退回", format!("负责人退回：{note}"))],
             Step::ApproveReply => {
                 let body = match &status.reply {
                     Some(Reply::Approve { conditions }) if conditions.is_empty() => {
-                        format!("提供部门同意共享。提供部门应于 {due} 前完成共享(第二十二条)。")
+                        format!("提供部门同意共享。提供部门应于 {due} 前完成共享（第二十二条）。")
                     }
                     Some(Reply::Approve { conditions }) => {
-                        format!("提供部门附条件同意共享,条件:{conditions}。提供部门应于 {due} 前完成共享。")
+                        format!("提供部门附条件同意共享，条件：{conditions}。提供部门应于 {due} 前完成共享。")
                     }
-                    Some(Reply::Refuse { reason }) => format!("提供部门不同意共享,理由:{reason}"),
+                    Some(Reply::Refuse { reason }) => format!("提供部门不同意共享，理由：{reason}"),
                     Some(Reply::Supplement { materials }) => {
-                        format!("提供部门一次性告知需要补正的材料:{}。补正后重新计算答复期限。", materials.join(";"))
+                        format!("提供部门一次性告知需要补正的材料：{}。补正后重新计算答复期限。", materials.join(";"))
                     }
                     None => String::new(),
                 };
@@ -427,15 +427,15 @@ impl Services {
             Step::Supplement { .. } => vec![self.provider_note(
                 app,
                 "共享申请已补正",
-                format!("{requester_name}已补正材料,请于 {due} 前答复。"),
+                format!("{requester_name}已补正材料，请于 {due} 前答复。"),
             )],
             Step::RequestExtension { days, reason } => match self.authority_of(provider.region).await? {
                 Some(authority) => vec![Notification::new(
                     authority.id,
                     self.now(),
                     "application.extension",
-                    format!("答复延期申请:{}", app.entry_name),
-                    format!("{}申请将答复期限延长 {days} 个工作日,理由:{reason}", provider.name),
+                    format!("答复延期申请：{}", app.entry_name),
+                    format!("{}申请将答复期限延长 {days} 个工作日，理由：{reason}", provider.name),
                     link(app.id),
                 )],
                 None => vec![],
@@ -443,7 +443,7 @@ impl Services {
             Step::DecideExtension { granted, note } => {
                 let reason = status.extension.as_ref().map(|x| x.reason.clone()).unwrap_or_default();
                 if *granted {
-                    let body = format!("主管部门同意延期,答复期限延至 {due}。延期理由:{reason}");
+                    let body = format!("主管部门同意延期，答复期限延至 {due}。延期理由：{reason}");
                     vec![
                         self.provider_note(app, "答复延期已获同意", body.clone()),
                         self.requester_note(app, "答复期限延长", &body),
@@ -452,12 +452,12 @@ impl Services {
                     vec![self.provider_note(
                         app,
                         "答复延期未获同意",
-                        format!("主管部门不同意延期:{note}。答复期限仍为 {due}。"),
+                        format!("主管部门不同意延期：{note}。答复期限仍为 {due}。"),
                     )]
                 }
             }
             Step::RecordDelivery { note } => {
-                vec![self.requester_note(app, "数据已共享", &format!("提供部门登记已共享:{note}"))]
+                vec![self.requester_note(app, "数据已共享", &format!("提供部门登记已共享：{note}"))]
             }
         };
         Ok(notes)

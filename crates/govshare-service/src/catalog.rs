@@ -216,8 +216,8 @@ impl Services {
             entry.provider,
             self.now(),
             "catalog.submitted",
-            format!("待审核的目录:{name}"),
-            format!("经办人提交了目录「{name}」,请工作机构负责人审核后报送主管部门(第十六条)。"),
+            format!("待审核的目录：{name}"),
+            format!("经办人提交了目录「{name}」，请工作机构负责人审核后报送主管部门（第十六条）。"),
             format!("/console/catalog/{id}"),
         );
         self.advance(principal, &entry, EntryCommand::SubmitToHead, "draft.submit", "", vec![note]).await
@@ -236,15 +236,15 @@ impl Services {
         let provider = self.provider_of(&entry).await?;
         if approve {
             let authority = self.authority_of(provider.region).await?.ok_or_else(|| {
-                ServiceError::Conflict(format!("行政区划 {} 尚未设立主管部门,无法报送", provider.region))
+                ServiceError::Conflict(format!("行政区划 {} 尚未设立主管部门，无法报送", provider.region))
             })?;
             let name = &entry.working().map(|v| v.content.name.clone()).unwrap_or_default();
             let note = Notification::new(
                 authority.id,
                 self.now(),
                 "catalog.submitted",
-                format!("待审核目录:{name}"),
-                format!("{}报送了目录「{name}」,请审核发布(第十六条)。", provider.name),
+                format!("待审核目录：{name}"),
+                format!("{}报送了目录「{name}」，请审核发布（第十六条）。", provider.name),
                 format!("/console/catalog/{}", entry.id),
             );
             self.advance(principal, &entry, EntryCommand::HeadApprove, "head.approve", "", vec![note]).await
@@ -279,8 +279,8 @@ impl Services {
                         org.id,
                         now,
                         "catalog.published",
-                        format!("目录发布:{name}"),
-                        format!("{}的目录「{name}」已审核发布,可据此提出共享申请。", provider.name),
+                        format!("目录发布：{name}"),
+                        format!("{}的目录「{name}」已审核发布，可据此提出共享申请。", provider.name),
                         link.clone(),
                     )
                 })
@@ -294,8 +294,8 @@ impl Services {
                 provider.id,
                 self.now(),
                 "catalog.returned",
-                format!("目录被退回:{name}"),
-                format!("主管部门退回了目录「{name}」,理由:{}", reasons.trim()),
+                format!("目录被退回：{name}"),
+                format!("主管部门退回了目录「{name}」，理由：{}", reasons.trim()),
                 link,
             );
             let command = EntryCommand::Return { reasons: reasons.to_owned() };

@@ -178,7 +178,7 @@ impl Services {
         let content = stored
             .published()
             .map(|v| v.content.clone())
-            .ok_or_else(|| ServiceError::Conflict("目录尚未发布,发布后才能绑定数据源".into()))?;
+            .ok_or_else(|| ServiceError::Conflict("目录尚未发布，发布后才能绑定数据源".into()))?;
         Ok((stored, content))
     }
 
@@ -195,7 +195,7 @@ impl Services {
             return Err(ValidationError::new(
                 "key_item",
                 "already_loaded",
-                "数据源已加载数据,不能更换主键数据项;请联系平台管理员迁移",
+                "数据源已加载数据，不能更换主键数据项；请联系平台管理员迁移",
             )
             .into());
         }
@@ -438,7 +438,7 @@ impl Services {
         let status = app.status(&calendar, self.now())?;
         if status.stage != Stage::Approved {
             return Err(ServiceError::Conflict(format!(
-                "只有已同意、待共享的申请可以创建共享授权,该申请当前为「{}」",
+                "只有已同意、待共享的申请可以创建共享授权，该申请当前为「{}」",
                 status.stage.label()
             )));
         }
@@ -459,7 +459,7 @@ impl Services {
             &principal.audit_name(),
         )?;
         let expected = app.events.len();
-        let note = format!("已创建共享授权 {},自 {} 起可按授权使用", grant.id, grant.valid_from);
+        let note = format!("已创建共享授权 {}，自 {} 起可按授权使用", grant.id, grant.valid_from);
         let event = govshare_domain::application::ApplicationEvent {
             at: self.now(),
             actor: principal.audit_name(),
@@ -472,9 +472,9 @@ impl Services {
             grant.requester,
             self.now(),
             "grant.created",
-            format!("共享授权已生效:{}", app.entry_name),
+            format!("共享授权已生效：{}", app.entry_name),
             format!(
-                "提供部门已创建共享授权,数据项 {} 项,有效期 {} 至 {}。应用系统可使用本单位 API 凭证调用。",
+                "提供部门已创建共享授权，数据项 {} 项，有效期 {} 至 {}。应用系统可使用本单位 API 凭证调用。",
                 grant.items.len(),
                 grant.valid_from,
                 grant.valid_until
@@ -514,13 +514,13 @@ impl Services {
             ("resume", GrantState::Suspended) => GrantState::Active,
             ("terminate", GrantState::Active | GrantState::Suspended) => GrantState::Terminated,
             ("suspend" | "resume" | "terminate", state) => {
-                return Err(ServiceError::Conflict(format!("授权当前状态为「{state:?}」,不能执行该操作")));
+                return Err(ServiceError::Conflict(format!("授权当前状态为「{state:?}」，不能执行该操作")));
             }
             (other, _) => {
                 return Err(ValidationError::new(
                     "action",
                     "unknown_value",
-                    format!("「{other}」不是有效操作,可选:suspend、resume、terminate"),
+                    format!("「{other}」不是有效操作，可选：suspend、resume、terminate"),
                 )
                 .into());
             }
@@ -713,7 +713,7 @@ impl Services {
             let retry = 60 - self.now().timestamp().rem_euclid(60);
             return Err(ServiceError::Throttled {
                 code: "rate_limited",
-                message: format!("超过该授权每分钟 {} 次的调用上限,请 {retry} 秒后再试", grant.rate_per_minute),
+                message: format!("超过该授权每分钟 {} 次的调用上限，请 {retry} 秒后再试", grant.rate_per_minute),
                 retry_after_secs: retry,
             });
         }
@@ -740,7 +740,7 @@ impl Services {
             let retry = (tomorrow - now.naive_local()).num_seconds().max(1);
             return Err(ServiceError::Throttled {
                 code: "volume_exceeded",
-                message: format!("超过该授权每日 {} 行的数据量上限(今日已用 {used} 行)", grant.daily_rows),
+                message: format!("超过该授权每日 {} 行的数据量上限（今日已用 {used} 行）", grant.daily_rows),
                 retry_after_secs: retry,
             });
         }
@@ -793,7 +793,7 @@ impl Services {
             .get(&target)
             .send()
             .await
-            .map_err(|e| ServiceError::Upstream(format!("提供部门的数据服务无法访问:{e}")))?;
+            .map_err(|e| ServiceError::Upstream(format!("提供部门的数据服务无法访问：{e}")))?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -803,7 +803,7 @@ impl Services {
         let value: Value = response
             .json()
             .await
-            .map_err(|e| ServiceError::Upstream(format!("提供部门的数据服务返回的不是 JSON 对象:{e}")))?;
+            .map_err(|e| ServiceError::Upstream(format!("提供部门的数据服务返回的不是 JSON 对象：{e}")))?;
         match value {
             Value::Object(map) => Ok(Some(map)),
             _ => Err(ServiceError::Upstream("提供部门的数据服务返回的不是 JSON 对象".into())),
@@ -1069,7 +1069,7 @@ impl Services {
                 return Err(ValidationError::new(
                     "format",
                     "unknown_value",
-                    format!("「{other}」不是有效格式,可选:csv、xlsx"),
+                    format!("「{other}」不是有效格式，可选：csv、xlsx"),
                 )
                 .into());
             }
@@ -1093,7 +1093,7 @@ impl Services {
                 if rows.len() > MAX_DOWNLOAD_ROWS {
                     return Err(ServiceError::refused(
                         "download_too_large",
-                        format!("超过 {MAX_DOWNLOAD_ROWS} 行,请使用批量交换接口分批获取"),
+                        format!("超过 {MAX_DOWNLOAD_ROWS} 行，请使用批量交换接口分批获取"),
                     ));
                 }
                 match page.last() {
@@ -1298,7 +1298,7 @@ fn check_file(
     };
     let file_error = |row: u64, message: String| match row {
         0 => ValidationError::new("file", "unreadable", message),
-        _ => ValidationError::new("file", "unreadable", format!("第 {row} 行:{message}")),
+        _ => ValidationError::new("file", "unreadable", format!("第 {row} 行：{message}")),
     };
     let reader = RowReader::open(path, format, columns, progress).map_err(|e| file_error(e.row, e.message))?;
     let map = match ColumnMap::new(items, reader.headers()) {

@@ -45,7 +45,7 @@ impl DutyState {
             other => Err(govshare_domain::ValidationError::new(
                 "state",
                 "unknown_value",
-                format!("「{other}」不是有效的待办状态,可选:open(未办结)、closed(已办结)、all(全部)"),
+                format!("「{other}」不是有效的待办状态，可选：open（未办结）、closed（已办结）、all（全部）"),
             )),
         }
     }
@@ -225,11 +225,11 @@ impl Services {
         let left = duty.working_days_left(calendar, now).unwrap_or(0);
         let (title, body) = match kind {
             AlertKind::Reminder => {
-                (format!("{what}临近:{}", duty.title), format!("{what}为 {due_date},还剩 {left} 个工作日。"))
+                (format!("{what}临近：{}", duty.title), format!("{what}为 {due_date}，还剩 {left} 个工作日。"))
             }
             AlertKind::Overdue => (
-                format!("{what}已逾期:{}", duty.title),
-                format!("{what} {due_date} 已过,已标记逾期({}、第三十九条)。", duty.kind.article()),
+                format!("{what}已逾期：{}", duty.title),
+                format!("{what} {due_date} 已过，已标记逾期（{}、第三十九条）。", duty.kind.article()),
             ),
         };
         let mut to = vec![duty.owner];

@@ -16,7 +16,7 @@ pub enum ServiceError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("登录失败次数过多,请 {retry_after_secs} 秒后再试")]
+    #[error("登录失败次数过多，请 {retry_after_secs} 秒后再试")]
     RateLimited { retry_after_secs: i64 },
     /// The data plane refused an access (grant suspended, item not granted …); `code` says why.
     #[error("{message}")]

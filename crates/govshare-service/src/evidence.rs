@@ -259,7 +259,7 @@ impl Services {
     /// since the newest checkpoint does not lead to: signing would launder a rewrite.
     pub async fn checkpoint_head(&self) -> Result<Option<Checkpoint>> {
         let log = self.checkpoints.as_ref().ok_or_else(|| {
-            ServiceError::Conflict("本节点未配置检查点目录(audit.checkpoint_dir),无法签署检查点".into())
+            ServiceError::Conflict("本节点未配置检查点目录（audit.checkpoint_dir），无法签署检查点".into())
         })?;
         let Some(head) = self.store.audit_head().await? else {
             return Ok(None);
@@ -273,7 +273,7 @@ impl Services {
         }
         if let Err(problem) = self.chain_leads_to(newest.as_ref(), head).await? {
             tracing::error!(%problem, "the audit chain is broken; no checkpoint is signed");
-            return Err(ServiceError::Conflict(format!("审计链已被篡改,拒绝签署检查点:{problem}")));
+            return Err(ServiceError::Conflict(format!("审计链已被篡改，拒绝签署检查点：{problem}")));
         }
         let mut checkpoint = Checkpoint::unsigned(&log.node, head, self.now(), &self.keys.public_key_hex());
         checkpoint.signature = self.keys.sign(&checkpoint.message());
@@ -348,7 +348,7 @@ impl Services {
             .store
             .seal_record(batch)
             .await?
-            .ok_or_else(|| ServiceError::Conflict(format!("使用记录 {id} 所属批次没有封存记录,不能出具证据")))?;
+            .ok_or_else(|| ServiceError::Conflict(format!("使用记录 {id} 所属批次没有封存记录，不能出具证据")))?;
         let seal = match UsageSeal::from_record(&seal_record) {
             Some(Ok(seal)) => seal,
             _ => return Err(ServiceError::Conflict(format!("审计记录 {} 不是有效的封存记录", seal_record.seq))),
@@ -356,7 +356,7 @@ impl Services {
         let rows: Vec<StoredUsage> =
             self.store.sealed_usage(&[batch]).await?.into_iter().filter(|(b, _)| *b == batch).map(|(_, r)| r).collect();
         check_sealed_batch(seal_record.seq, &seal, &rows)
-            .map_err(|b| ServiceError::Conflict(format!("使用记录所属批次已被篡改,不能出具证据:{b}")))?;
+            .map_err(|b| ServiceError::Conflict(format!("使用记录所属批次已被篡改，不能出具证据：{b}")))?;
         let leaves: Vec<_> = rows.iter().map(|r| merkle::leaf_hash(r.document.as_bytes())).collect();
         let index = usize::try_from(position).unwrap_or(usize::MAX);
         let merkle_path = merkle::inclusion_proof(&leaves, index)
@@ -383,7 +383,7 @@ impl Services {
         what: serde_json::Value,
     ) -> Result<Evidence> {
         let log = self.checkpoints.as_ref().ok_or_else(|| {
-            ServiceError::Conflict("本节点未配置检查点目录(audit.checkpoint_dir),无法出具证据".into())
+            ServiceError::Conflict("本节点未配置检查点目录（audit.checkpoint_dir），无法出具证据".into())
         })?;
         let covering = log.read()?.into_iter().filter(|c| c.seq >= first_seq).min_by_key(|c| c.seq);
         let checkpoint = match covering {
@@ -405,7 +405,7 @@ impl Services {
         let evidence = Evidence { format: EVIDENCE_FORMAT.into(), subject, chain, checkpoint };
         evidence
             .verify(Some(&self.keys.public_key_hex()))
-            .map_err(|e| ServiceError::Conflict(format!("数据库中的审计记录与签名检查点不一致,不能出具证据:{e}")))?;
+            .map_err(|e| ServiceError::Conflict(format!("数据库中的审计记录与签名检查点不一致，不能出具证据：{e}")))?;
         let mut detail = what;
         detail["checkpoint_seq"] = json!(evidence.checkpoint.seq);
         let audit = AuditEvent::new(

@@ -65,14 +65,14 @@ impl Services {
         let name = entry
             .published()
             .map(|v| v.content.name.clone())
-            .ok_or_else(|| ServiceError::Conflict("目录尚未发布,发布前的修改不构成更新义务".into()))?;
+            .ok_or_else(|| ServiceError::Conflict("目录尚未发布，发布前的修改不构成更新义务".into()))?;
         let calendar = self.calendar().await?;
         for existing in self.store.list_obligations(Some(provider.id)).await? {
             if existing.entry == entry.id
                 && existing.status(&entry.events, &calendar, self.now())?.stage != ObligationStage::Completed
             {
                 return Err(ServiceError::Conflict(format!(
-                    "目录「{name}」已有未完成的更新义务({} 起),请在同一次更新中一并处理",
+                    "目录「{name}」已有未完成的更新义务（{} 起），请在同一次更新中一并处理",
                     existing.changed_on
                 )));
             }
@@ -92,9 +92,9 @@ impl Services {
             provider.id,
             self.now(),
             "catalog.obligation",
-            format!("目录更新义务:{name}"),
+            format!("目录更新义务：{name}"),
             format!(
-                "因{}({}),目录「{name}」需要更新。请于 {due} 前完成更新并报送主管部门(第十七条,{UPDATE_DAYS} 个工作日)。",
+                "因{}（{}），目录「{name}」需要更新。请于 {due} 前完成更新并报送主管部门（第十七条，{UPDATE_DAYS} 个工作日）。",
                 obligation.kind.label(),
                 obligation.description
             ),
@@ -107,8 +107,8 @@ impl Services {
                 authority.id,
                 self.now(),
                 "catalog.obligation",
-                format!("目录更新义务:{name}"),
-                format!("{}登记了目录「{name}」的更新触发,更新期限 {due}。", provider.name),
+                format!("目录更新义务：{name}"),
+                format!("{}登记了目录「{name}」的更新触发，更新期限 {due}。", provider.name),
                 "/console/catalog/obligations".to_owned(),
             ));
         }
@@ -144,7 +144,7 @@ impl Services {
                 self.now(),
                 "catalog.obligation.extension",
                 "目录更新延期申请".to_owned(),
-                format!("{}申请将目录更新期限延长 5 个工作日,理由:{}", provider.name, extension.reason),
+                format!("{}申请将目录更新期限延长 5 个工作日，理由：{}", provider.name, extension.reason),
                 "/console/catalog/obligations".to_owned(),
             ));
         }
@@ -177,9 +177,9 @@ impl Services {
         let calendar = self.calendar().await?;
         let due = updated.status(&entry.events, &calendar, self.now())?.due_date;
         let body = if grant {
-            format!("主管部门同意延期,目录更新期限延至 {due}。")
+            format!("主管部门同意延期，目录更新期限延至 {due}。")
         } else {
-            format!("主管部门不同意延期,理由:{}。更新期限仍为 {due}。", note.trim())
+            format!("主管部门不同意延期，理由：{}。更新期限仍为 {due}。", note.trim())
         };
         let notes = vec![Notification::new(
             provider.id,

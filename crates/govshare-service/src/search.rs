@@ -163,7 +163,7 @@ impl Services {
         };
         if !req.provider.trim().is_empty() {
             let id = uuid::Uuid::parse_str(req.provider.trim())
-                .map_err(|_| ValidationError::new("provider", "uuid", "提供部门应为单位标识(UUID)"))?;
+                .map_err(|_| ValidationError::new("provider", "uuid", "提供部门应为单位标识（UUID）"))?;
             put(Dimension::Provider, id.to_string());
         }
         if !req.attribute.trim().is_empty() {
@@ -181,7 +181,7 @@ impl Services {
         if !req.grade.trim().is_empty() {
             let (class, level) =
                 req.grade.trim().rsplit_once('-').and_then(|(c, l)| Some((c, l.parse::<u8>().ok()?))).ok_or_else(
-                    || ValidationError::new("grade", "format", "分级应写作「分类-级别」,如「一般数据-3」"),
+                    || ValidationError::new("grade", "format", "分级应写作「分类-级别」，如「一般数据-3」"),
                 )?;
             let grade = self.settings.grade_scheme.parse("grade", class, level)?;
             put(Dimension::Grade, grade_key(&grade.class, grade.level));
@@ -200,7 +200,7 @@ impl Services {
             return Err(ValidationError::new("limit", "range", "每页条数应在 1 到 200 之间").into());
         }
         if req.offset > 10_000 {
-            return Err(ValidationError::new("offset", "range", "偏移量不能超过 10000,请缩小检索范围").into());
+            return Err(ValidationError::new("offset", "range", "偏移量不能超过 10000，请缩小检索范围").into());
         }
         let filters = self.filters(req)?;
         self.ensure_index().await?;

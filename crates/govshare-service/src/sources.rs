@@ -66,9 +66,9 @@ impl Services {
             source.id,
             self.now(),
             "catalog.source_of_record",
-            format!("数源部门认定:{}", designation.subject),
+            format!("数源部门认定：{}", designation.subject),
             format!(
-                "{}认定本单位为「{}」({})的数源部门(第十九条),请及时完善更新并统一提供共享服务。",
+                "{}认定本单位为「{}」（{}）的数源部门（第十九条），请及时完善更新并统一提供共享服务。",
                 authority.name,
                 designation.subject,
                 designation.items.join("、")
@@ -99,7 +99,7 @@ impl Services {
         self.authorize(principal, Action::ConsultCatalog)?;
         let fields = split_list(fields);
         if fields.is_empty() {
-            return Err(ValidationError::new("fields", "required", "请列出表单字段,每行一个或以顿号分隔").into());
+            return Err(ValidationError::new("fields", "required", "请列出表单字段，每行一个或以顿号分隔").into());
         }
         if fields.len() > MAX_FIELDS {
             return Err(ValidationError::new("fields", "too_many", format!("一次最多核对 {MAX_FIELDS} 个字段")).into());

@@ -239,7 +239,7 @@ async fn update_application<D: Dialect>(tx: &mut Tx<D>, a: &Application, expecte
             sql("SELECT id FROM applications WHERE id = $1").bind(a.id).optional(tx).await?;
         return Err(match exists {
             None => StoreError::NotFound("共享申请不存在".into()),
-            Some(_) => StoreError::Conflict("共享申请已被他人办理,请刷新后再试".into()),
+            Some(_) => StoreError::Conflict("共享申请已被他人办理，请刷新后再试".into()),
         });
     }
     Ok(())
@@ -256,7 +256,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         let mut tx = self.begin().await?;
         let exists = sql("SELECT name FROM regions WHERE code = $1").bind(region.code);
         if let Some(name) = first_text(&mut tx, exists).await? {
-            return Err(StoreError::Conflict(format!("行政区划 {} 已存在(「{name}」)", region.code)));
+            return Err(StoreError::Conflict(format!("行政区划 {} 已存在（「{name}」）", region.code)));
         }
         if let Some(parent) = region.parent {
             let found = sql("SELECT code FROM regions WHERE code = $1").bind(parent);
@@ -662,7 +662,7 @@ impl<D: Dialect> Store for SqlStore<D> {
                 sql("SELECT id FROM catalog_obligations WHERE id = $1").bind(id).optional(&mut tx).await?;
             return Err(match exists {
                 None => StoreError::NotFound("更新义务不存在".into()),
-                Some(_) => StoreError::Conflict("延期申请已被他人处理,请刷新后再试".into()),
+                Some(_) => StoreError::Conflict("延期申请已被他人处理，请刷新后再试".into()),
             });
         }
         self.finish_with(tx, duties, notifications, audit).await
@@ -892,7 +892,7 @@ impl<D: Dialect> Store for SqlStore<D> {
                 sql("SELECT id FROM grants WHERE id = $1").bind(grant.id).optional(&mut tx).await?;
             return Err(match exists {
                 None => StoreError::NotFound("共享授权不存在".into()),
-                Some(_) => StoreError::Conflict("该授权刚被其他人处理,请刷新后重试".into()),
+                Some(_) => StoreError::Conflict("该授权刚被其他人处理，请刷新后重试".into()),
             });
         }
         self.finish(tx, notifications, audit).await

@@ -120,7 +120,7 @@ fn generate(n: usize, rng: &mut StdRng) -> Vec<SearchDoc> {
                 name: format!("{region_name}{subject}{suffix}"),
                 resource_code: format!("{region}-{:02}-{i:06}", d),
                 summary: format!(
-                    "{provider_name}归集的{subject}{suffix},包括{}等数据项,用于{}。",
+                    "{provider_name}归集的{subject}{suffix}，包括{}等数据项，用于{}。",
                     item_names.join("、"),
                     PURPOSES.choose(rng).expect("purposes"),
                 ),

@@ -435,7 +435,7 @@ async fn serve(
             println!("demo: the node already has data; leaving it as it is");
         }
         if node_name == Config::default().server.node_name {
-            node_name = "浙江省政务数据共享平台(演示)".into();
+            node_name = "浙江省政务数据共享平台（演示）".into();
         }
     }
     let missing = services.missing_guards().await?;

@@ -18,7 +18,7 @@ pub const DEPARTMENTS: [(&str, &str, &str); 9] = [
     ("gat", "浙江省公安厅", "科技信息化局"),
     ("rst", "浙江省人力资源和社会保障厅", "信息中心"),
     ("scjg", "浙江省市场监督管理局", "信息中心"),
-    ("mzt", "浙江省民政厅", "办公室(数据管理处)"),
+    ("mzt", "浙江省民政厅", "办公室（数据管理处）"),
     ("zrzy", "浙江省自然资源厅", "信息中心"),
     ("wjw", "浙江省卫生健康委员会", "规划发展与信息化处"),
     ("jyt", "浙江省教育厅", "教育技术中心"),
@@ -84,7 +84,7 @@ impl Seeder<'_> {
             username: username.into(),
             display_name: name.into(),
             org: org_name.into(),
-            roles: format!("{}{}", labels.join("、"), if contractor { "(受托方)" } else { "" }),
+            roles: format!("{}{}", labels.join("、"), if contractor { "（受托方）" } else { "" }),
         });
         Ok(())
     }

@@ -413,7 +413,7 @@ async fn console_pages_cover_the_workflow(backend: Backend) {
         )
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.text.contains("不同意共享的,应当说明理由"), "{}", refused.text);
+    assert!(refused.text.contains("不同意共享的，应当说明理由"), "{}", refused.text);
     let detail = gat.get(&format!("/console/applications/{id}")).await;
     assert!(detail.text.contains("负责人同意并提交申请"), "the timeline shows the head's step");
     assert!(detail.text.contains("一次性告知补正材料"), "the reply form offers the supplement notice");

@@ -248,7 +248,7 @@ async fn a_conditional_application_goes_from_request_to_approval() {
     sign_in(&browser, &app.base, "gat.head").await;
     browser.goto(url.as_str()).await.unwrap();
     click(&browser, "#approve-reply").await;
-    wait_text(&browser, "#application-stage", "已同意,待共享").await;
+    wait_text(&browser, "#application-stage", "已同意，待共享").await;
     sign_out(&browser).await;
 
     sign_in(&browser, &app.base, "rst.clerk").await;
@@ -298,7 +298,7 @@ async fn a_head_finds_the_pending_reply_on_the_home_page_and_approves_it() {
     click(&browser, "#todo tr.duty a").await;
     wait_text(&browser, "#application-stage", "答复意见待提供部门负责人审核").await;
     click(&browser, "#approve-reply").await;
-    wait_text(&browser, "#application-stage", "已同意,待共享").await;
+    wait_text(&browser, "#application-stage", "已同意，待共享").await;
     browser.goto(&format!("{}/console", app.base)).await.unwrap();
     wait_text(&browser, "#todo", "暂无待办事项").await;
     assert!(browser.find(Locator::Id("todo-count")).await.is_err(), "no badge without open duties");

@@ -99,7 +99,7 @@ async fn catalog_lifecycle_from_draft_to_publication_and_revision(backend: Backe
     let r = head.post(&path("/head-decision"), json!({"approve": true})).await;
     assert_eq!(r.body["versions"][0]["status"], "submitted", "{}", r.text);
     let inbox = reviewer.get("/api/v1/notifications").await;
-    assert!(inbox.text.contains("待审核目录:居民户籍信息"), "{}", inbox.text);
+    assert!(inbox.text.contains("待审核目录：居民户籍信息"), "{}", inbox.text);
     let queue = reviewer.get("/api/v1/catalog?scope=review").await;
     assert_eq!(queue.body.as_array().unwrap().len(), 1);
 
@@ -126,7 +126,7 @@ async fn catalog_lifecycle_from_draft_to_publication_and_revision(backend: Backe
     assert_eq!(r.body["published_version"], 1);
 
     // Every department is told, and finds it in the unified catalog.
-    assert!(other.get("/api/v1/notifications").await.text.contains("目录发布:居民户籍信息"));
+    assert!(other.get("/api/v1/notifications").await.text.contains("目录发布：居民户籍信息"));
     let published = other.get("/api/v1/catalog").await;
     assert_eq!(published.body.as_array().unwrap().len(), 1);
     let seen = other.get(&path("")).await;
@@ -371,7 +371,7 @@ async fn sources_of_record_and_the_duplicate_collection_check(backend: Backend) 
     assert_eq!(reviewer.post("/api/v1/sources", bad).await.body["error"]["field"], "source_org");
     let r = reviewer.post("/api/v1/sources", designation).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    assert!(clerk.get("/api/v1/notifications").await.text.contains("数源部门认定:户籍人口"));
+    assert!(clerk.get("/api/v1/notifications").await.text.contains("数源部门认定：户籍人口"));
     assert_eq!(clerk.get("/api/v1/sources").await.body.as_array().unwrap().len(), 1);
 
     let rst = Client::login(&app, "rst.clerk").await;
@@ -394,7 +394,7 @@ async fn console_pages_for_obligations_and_sources(backend: Backend) {
     let reviewer = Client::login(&app, "reviewer").await;
     let page = reviewer.get("/console/catalog/obligations").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.text.contains("登记更新触发") && page.text.contains("居民户籍信息(浙江省公安厅)"), "{}", page.text);
+    assert!(page.text.contains("登记更新触发") && page.text.contains("居民户籍信息（浙江省公安厅）"), "{}", page.text);
     let csrf = reviewer.csrf.clone().unwrap();
     let today = beijing_today(&app).to_string();
     let bad = reviewer
@@ -437,7 +437,7 @@ async fn console_pages_for_obligations_and_sources(backend: Backend) {
         )
         .await;
     assert!(
-        check.text.contains("可通过共享获取,不应重复采集") && check.text.contains("目录中没有,需自行采集"),
+        check.text.contains("可通过共享获取，不应重复采集") && check.text.contains("目录中没有，需自行采集"),
         "{}",
         check.text
     );

@@ -95,10 +95,10 @@ async fn grant_pages_show_terms_states_and_usage(backend: Backend) {
     let gat = Client::login(&app, "gat.clerk").await;
     let page = gat.get(&format!("/console/grants/{grant}")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    for text in ["id=\"grant-items\"", "姓名(xm)", "脱敏", "哈希(按授权加密钥)", "不返回", "原样"] {
+    for text in ["id=\"grant-items\"", "姓名（xm）", "脱敏", "哈希（按授权加密钥）", "不返回", "原样"] {
         assert!(page.text.contains(text), "{text}: {}", page.text);
     }
-    assert!(page.text.contains("行政区划代码(xzqh) 以 3301 开头的记录"), "{}", page.text);
+    assert!(page.text.contains("行政区划代码（xzqh） 以 3301 开头的记录"), "{}", page.text);
     assert!(page.text.contains("每分钟 600 次 · 每日 100000 行"), "{}", page.text);
     assert!(page.text.contains("id=\"grant-status\">有效<"), "{}", page.text);
     assert!(!page.text.contains("id=\"suspend-form\""), "a clerk cannot suspend a grant");
@@ -200,8 +200,8 @@ async fn the_entry_page_binds_and_loads_the_data_source(backend: Backend) {
     for text in [
         "数据源已绑定",
         "平台托管",
-        "公民身份号码(sfzh)",
-        "行政区划代码(xzqh)",
+        "公民身份号码（sfzh）",
+        "行政区划代码（xzqh）",
         "SM4 加密存储</dt><dd>是",
         "id=\"load-form\"",
     ] {
@@ -272,7 +272,7 @@ async fn the_entry_page_binds_and_loads_the_data_source(backend: Backend) {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{text}");
-    assert!(text.contains("已加载无误的行:新增 0") && text.contains("id=\"load-errors\""), "{text}");
+    assert!(text.contains("已加载无误的行：新增 0") && text.contains("id=\"load-errors\""), "{text}");
     let page = clerk.get(&detail).await;
     assert!(page.text.contains("bad.csv") && page.text.contains("增量更新"), "{}", page.text);
 
@@ -359,8 +359,8 @@ async fn an_approved_application_offers_the_grant_form(backend: Backend) {
     let page = gat.get(&to).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     assert!(page.text.contains("共享授权已创建"), "{}", page.text);
-    assert!(page.text.contains("授权数据项(3)") && page.text.contains("哈希(按授权加密钥)"), "{}", page.text);
-    assert!(!page.text.contains("手机号码(sjhm)"), "the item left out is not granted");
+    assert!(page.text.contains("授权数据项（3）") && page.text.contains("哈希（按授权加密钥）"), "{}", page.text);
+    assert!(!page.text.contains("手机号码（sjhm）"), "the item left out is not granted");
     assert!(page.text.contains(&format!("{valid_from} 至 {valid_until}")) && page.text.contains("每日 5000 行"));
 
     // The application is delivered, links its grant and no longer offers the form.

@@ -482,7 +482,7 @@ async fn excel_files_load_like_csv(backend: Backend) {
     assert_eq!(
         r.body["errors"],
         json!([{"row": 3, "column": "sfzh", "rule": "check_character",
-        "message": "公民身份号码:公民身份号码校验位错误:第 18 位应为「X」,实际为「1」"}])
+        "message": "公民身份号码：公民身份号码校验位错误：第 18 位应为「X」，实际为「1」"}])
     );
     let r = clerk.upload(&upload("&accept_valid=true"), bytes, true).await;
     assert_eq!(r.body["load"]["counts"]["inserted"], 1, "{}", r.text);

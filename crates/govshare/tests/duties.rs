@@ -226,7 +226,7 @@ async fn todo_lists_follow_a_catalog_update_and_its_obligation(backend: Backend)
     on_head.sort();
     assert_eq!(on_head, ["approve_entry", "update_catalog"]);
     let notes = head.get("/api/v1/notifications").await;
-    assert!(notes.text.contains("待审核的目录:居民户籍信息"), "catalog submissions notify the head: {}", notes.text);
+    assert!(notes.text.contains("待审核的目录：居民户籍信息"), "catalog submissions notify the head: {}", notes.text);
 
     // The head sends it back: the clerk revises; approved, the authority reviews within 2 working days.
     head.post(&format!("{path}/head-decision"), json!({"approve": false, "reason": "摘要需写明依据"})).await;

@@ -279,7 +279,7 @@ pub async fn list(
         other => {
             return Err(ApiError::bad_request(
                 Some("scope"),
-                format!("scope 应为 published、mine 或 review,收到「{other}」"),
+                format!("scope 应为 published、mine 或 review，收到「{other}」"),
             ));
         }
     };

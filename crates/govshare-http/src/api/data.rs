@@ -142,7 +142,7 @@ pub async fn load_source(
     let mut stream = body.into_data_stream();
     use futures_util::StreamExt;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(None, format!("上传中断:{e}")))?;
+        let chunk = chunk.map_err(|e| ApiError::bad_request(None, format!("上传中断：{e}")))?;
         file.write_all(&chunk).await.map_err(|e| ApiError::Service(ServiceError::Internal(Box::new(e))))?;
     }
     file.flush().await.map_err(|e| ApiError::Service(ServiceError::Internal(Box::new(e))))?;

@@ -78,7 +78,7 @@ pub struct NewOrganisationRequest {
     pub name: String,
     #[schema(example = "91350100M000100Y43")]
     pub credit_code: String,
-    #[schema(example = "办公室(数据管理处)")]
+    #[schema(example = "办公室（数据管理处）")]
     pub work_unit_name: String,
 }
 

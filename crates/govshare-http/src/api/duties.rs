@@ -109,7 +109,7 @@ pub async fn list(
             return Err(ApiError::from(ServiceError::Validation(govshare_domain::ValidationError::new(
                 "party",
                 "unknown_value",
-                format!("「{other}」不是有效的取值,目前只支持 me(本人在当前单位的待办)"),
+                format!("「{other}」不是有效的取值，目前只支持 me（本人在当前单位的待办）"),
             ))));
         }
     }

@@ -126,7 +126,7 @@ fn scope(p: &ExportParams) -> Result<CatalogScope, ApiError> {
     match p.scope.as_deref().unwrap_or("published") {
         "published" => Ok(CatalogScope::Published),
         "mine" => Ok(CatalogScope::Mine),
-        other => Err(ApiError::bad_request(Some("scope"), format!("scope 应为 published 或 mine,收到「{other}」"))),
+        other => Err(ApiError::bad_request(Some("scope"), format!("scope 应为 published 或 mine，收到「{other}」"))),
     }
 }
 

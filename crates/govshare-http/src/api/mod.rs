@@ -43,7 +43,7 @@ impl From<JsonRejection> for ApiError {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             return ApiError::PayloadTooLarge;
         }
-        ApiError::bad_request(None, format!("请求体不是有效的 JSON 或缺少字段:{}", rejection.body_text()))
+        ApiError::bad_request(None, format!("请求体不是有效的 JSON 或缺少字段：{}", rejection.body_text()))
     }
 }
 

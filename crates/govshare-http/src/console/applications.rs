@@ -248,14 +248,14 @@ async fn new_page(state: &AppState, caller: &Caller, entry: &str, form: RequestF
     let id: EntryId = entry.parse().map_err(|e| fail(ServiceError::from(e)))?;
     let entry = state.services.get_entry(&caller.principal, id).await.map_err(fail)?;
     let published =
-        entry.published().ok_or_else(|| fail(ServiceError::NotFound("目录尚未发布,只能申请已发布的目录".into())))?;
+        entry.published().ok_or_else(|| fail(ServiceError::NotFound("目录尚未发布，只能申请已发布的目录".into())))?;
     let provider = state.services.store().get_org(entry.provider).await.map_err(|e| fail(ServiceError::from(e)))?;
     let layout = layout(state, caller, "申请共享", "/console/applications").await?;
     let c = &published.content;
     let attribute = c.sharing.attribute();
     let terms = match &c.sharing {
         govshare_domain::catalog::SharingTerms::Conditional { scope, purposes } => {
-            format!("共享范围:{scope};使用用途:{}", purposes.join("、"))
+            format!("共享范围：{scope}；使用用途：{}", purposes.join("、"))
         }
         _ => String::new(),
     };
@@ -418,7 +418,7 @@ async fn detail_page(
                 | Step::RecordDelivery { note } => note.clone(),
                 Step::DraftReply { reply } => reply_text(reply),
                 Step::Supplement { note, .. } => note.clone(),
-                Step::RequestExtension { days, reason } => format!("延长 {days} 个工作日,理由:{reason}"),
+                Step::RequestExtension { days, reason } => format!("延长 {days} 个工作日，理由：{reason}"),
                 Step::DecideExtension { note, .. } => note.clone(),
             };
             StepRow {
@@ -446,10 +446,10 @@ async fn detail_page(
     let extension = s.extension.as_ref().map(|x| {
         let decision = match x.granted {
             None => "待主管部门审批".to_owned(),
-            Some(true) => format!("主管部门已同意({})", x.decided_by.clone().unwrap_or_default()),
-            Some(false) => format!("主管部门不同意:{}", x.decision_note),
+            Some(true) => format!("主管部门已同意（{}）", x.decided_by.clone().unwrap_or_default()),
+            Some(false) => format!("主管部门不同意：{}", x.decision_note),
         };
-        format!("申请延长 {} 个工作日,理由:{};{decision}", x.days, x.reason)
+        format!("申请延长 {} 个工作日，理由：{};{decision}", x.days, x.reason)
     });
     let grant_form = (s.stage == Stage::Approved
         && check(&caller.principal, Action::CreateGrant(view.application.provider)).is_ok())
@@ -493,9 +493,9 @@ async fn detail_page(
 fn reply_text(r: &Reply) -> String {
     match r {
         Reply::Approve { conditions } if conditions.is_empty() => String::new(),
-        Reply::Approve { conditions } => format!("共享条件:{conditions}"),
-        Reply::Refuse { reason } => format!("理由:{reason}"),
-        Reply::Supplement { materials } => format!("需补正:{}", materials.join(";")),
+        Reply::Approve { conditions } => format!("共享条件：{conditions}"),
+        Reply::Refuse { reason } => format!("理由：{reason}"),
+        Reply::Supplement { materials } => format!("需补正：{}", materials.join(";")),
     }
 }
 

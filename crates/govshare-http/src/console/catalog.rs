@@ -608,9 +608,9 @@ pub(super) async fn detail_page(
     let sharing = match &shown.content.sharing {
         SharingTerms::Unconditional => "无条件共享".to_owned(),
         SharingTerms::Conditional { scope, purposes } => {
-            format!("有条件共享 · 共享范围:{scope} · 使用用途:{}", purposes.join("、"))
+            format!("有条件共享 · 共享范围：{scope} · 使用用途：{}", purposes.join("、"))
         }
-        SharingTerms::NotShared { reason, legal_basis } => format!("不予共享 · 理由:{reason} · 依据:{legal_basis}"),
+        SharingTerms::NotShared { reason, legal_basis } => format!("不予共享 · 理由：{reason} · 依据：{legal_basis}"),
     };
     let page = DetailPage {
         layout,

@@ -113,7 +113,7 @@ fn operation_label(op: &str) -> &'static str {
         "lookup" => "按主键查询",
         "query" => "条件查询",
         "verify" => "核验",
-        "changes" => "批量交换(增量)",
+        "changes" => "批量交换（增量）",
         "download" => "文件下载",
         _ => "其他",
     }
@@ -138,7 +138,7 @@ fn result_label(result: &str) -> String {
         "upstream_failed" => "数据源暂不可用",
         _ => "其他原因",
     };
-    format!("拒绝({why})")
+    format!("拒绝（{why}）")
 }
 
 async fn usage_rows(state: &AppState, records: &[UsageRecord]) -> Result<Vec<UsageRow>, Response> {
@@ -643,7 +643,7 @@ struct LoadPage {
 /// Reads the upload form into `path`: the file (streamed to disk), the load mode and whether to load the valid
 /// rows of a file with errors.
 async fn read_load_form(mut multipart: Multipart, path: &std::path::Path) -> Result<LoadRequest, ServiceError> {
-    let unreadable = || ValidationError::new("file", "unreadable", "上传内容不完整,请重新选择文件");
+    let unreadable = || ValidationError::new("file", "unreadable", "上传内容不完整，请重新选择文件");
     let mut request =
         LoadRequest { format: String::new(), mode: String::new(), accept_valid: false, file_name: String::new() };
     let mut size = 0u64;
@@ -667,7 +667,7 @@ async fn read_load_form(mut multipart: Multipart, path: &std::path::Path) -> Res
         }
     }
     if size == 0 {
-        return Err(ValidationError::new("file", "required", "请选择要加载的数据文件(CSV、Excel 或 JSON Lines)").into());
+        return Err(ValidationError::new("file", "required", "请选择要加载的数据文件（CSV、Excel 或 JSON Lines）").into());
     }
     if request.file_name.is_empty() {
         request.file_name = "upload".into();
@@ -705,14 +705,14 @@ pub async fn load_source(
             let feedback = match &report.load {
                 None => Feedback {
                     error: Some(format!(
-                        "文件有 {} 行错误,未加载任何数据。请按下表修改后重新上传,或勾选「仅加载无误的行」。",
+                        "文件有 {} 行错误，未加载任何数据。请按下表修改后重新上传，或勾选「仅加载无误的行」。",
                         report.rows_with_errors
                     )),
                     ..Default::default()
                 },
                 Some(load) => Feedback {
                     notice: Some(format!(
-                        "已加载无误的行:新增 {},更新 {},未变 {},删除 {};有错误的 {} 行未加载。",
+                        "已加载无误的行：新增 {}，更新 {}，未变 {}，删除 {}；有错误的 {} 行未加载。",
                         load.counts.inserted,
                         load.counts.updated,
                         load.counts.unchanged,

@@ -32,7 +32,7 @@ async fn read_form(mut multipart: Multipart) -> Result<(Vec<u8>, bool), ServiceE
     while let Some(field) = multipart
         .next_field()
         .await
-        .map_err(|_| govshare_domain::ValidationError::new("file", "unreadable", "上传内容不完整,请重新选择文件"))?
+        .map_err(|_| govshare_domain::ValidationError::new("file", "unreadable", "上传内容不完整，请重新选择文件"))?
     {
         match field.name() {
             Some("file") => {
@@ -73,13 +73,13 @@ pub async fn import(
                 feedback: if o.created.is_empty() {
                     Feedback {
                         error: Some(
-                            "文件有错误,未导入任何目录。请按下表修改后重新导入,或勾选「仅导入无误的目录」。".into(),
+                            "文件有错误，未导入任何目录。请按下表修改后重新导入，或勾选「仅导入无误的目录」。".into(),
                         ),
                         ..Default::default()
                     }
                 } else {
                     Feedback {
-                        notice: Some(format!("已导入 {} 条无误的目录(草稿),有错误的目录未导入。", o.created.len())),
+                        notice: Some(format!("已导入 {} 条无误的目录（草稿），有错误的目录未导入。", o.created.len())),
                         ..Default::default()
                     }
                 },

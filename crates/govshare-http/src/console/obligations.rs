@@ -79,9 +79,9 @@ async fn obligations_page(state: &AppState, caller: &Caller, feedback: Feedback)
             let extension = match ext {
                 None => String::new(),
                 Some(x) => match &x.decision {
-                    None => format!("已申请延期(理由:{}),待主管部门审批", x.reason),
+                    None => format!("已申请延期（理由：{}），待主管部门审批", x.reason),
                     Some(d) if d.granted => "主管部门已同意延期 5 个工作日".to_owned(),
-                    Some(d) => format!("主管部门不同意延期:{}", d.note),
+                    Some(d) => format!("主管部门不同意延期：{}", d.note),
                 },
             };
             let open_for_department = s.stage == ObligationStage::AwaitingDepartment;
@@ -99,7 +99,7 @@ async fn obligations_page(state: &AppState, caller: &Caller, feedback: Feedback)
                     ObligationStage::AwaitingAuthority => "authority",
                     ObligationStage::Completed => "completed",
                 },
-                due: format!("{}{}", beijing(s.due_at), if s.extended { "(已延期)" } else { "" }),
+                due: format!("{}{}", beijing(s.due_at), if s.extended { "（已延期）" } else { "" }),
                 review_due: s.review_due_at.map(beijing).unwrap_or_default(),
                 left: match s.working_days_left {
                     None => String::new(),

@@ -172,7 +172,7 @@ pub async fn login_submit(
         .is_some_and(|sent| !sent.is_empty() && govshare_service::secrets::digests_equal(&sent, &form.login_csrf));
     if !csrf_ok {
         tracing::warn!("login form posted without its CSRF token");
-        let error = "登录页面已过期或来源不可信,请重新输入用户名和密码后登录。".to_owned();
+        let error = "登录页面已过期或来源不可信，请重新输入用户名和密码后登录。".to_owned();
         return login_page(&state, StatusCode::FORBIDDEN, Some(error), form.username, next);
     }
     let device = crate::auth::device_token(&headers);
@@ -264,15 +264,15 @@ fn duties_of(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
     roles
         .iter()
         .map(|r| match r {
-            Role::PlatformAdmin => ("平台管理员", "维护行政区划、单位和账号,保障平台运行"),
+            Role::PlatformAdmin => ("平台管理员", "维护行政区划、单位和账号，保障平台运行"),
             Role::AuthorityReviewer => {
-                ("主管部门审核人", "审核目录、批准延期、确定数源部门、协调争议(第十六、十七、十九、二十一、二十八条)")
+                ("主管部门审核人", "审核目录、批准延期、确定数源部门、协调争议（第十六、十七、十九、二十一、二十八条）")
             }
             Role::AuthoritySupervisor => {
-                ("主管部门监管人", "查阅使用记录,监督时效与违规行为,依法暂停共享(第二十七、二十九条)")
+                ("主管部门监管人", "查阅使用记录，监督时效与违规行为，依法暂停共享（第二十七、二十九条）")
             }
-            Role::Clerk => ("经办人", "编制目录、提出和办理共享申请、提出校核申请(第十一条)"),
-            Role::WorkUnitHead => ("工作机构负责人", "审核同意本部门目录、共享申请及答复后方可报出(第十三、二十条)"),
+            Role::Clerk => ("经办人", "编制目录、提出和办理共享申请、提出校核申请（第十一条）"),
+            Role::WorkUnitHead => ("工作机构负责人", "审核同意本部门目录、共享申请及答复后方可报出（第十三、二十条）"),
             Role::SystemClient => ("应用系统", "通过服务接口调用已授权的数据"),
         })
         .collect()
@@ -666,7 +666,7 @@ pub async fn issue_credential(
     match state.services.issue_credential(&caller.principal, org, &form.name, days).await {
         Ok(issued) => {
             let feedback = Feedback {
-                notice: Some("API 凭证已签发。密钥只显示这一次,请立即复制并妥善保存".into()),
+                notice: Some("API 凭证已签发。密钥只显示这一次，请立即复制并妥善保存".into()),
                 ..Default::default()
             };
             credentials_page(&state, &caller, feedback, Some((issued.credential.name, issued.api_key))).await
@@ -878,7 +878,7 @@ pub async fn audit(State(state): State<AppState>, ConsoleCaller(caller): Console
 pub async fn verify_audit(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> PageResult {
     let v = state.services.verify_audit(&caller.principal).await.map_err(fail)?;
     let guards =
-        (!v.missing_guards.is_empty()).then(|| format!("数据库缺少只追加保护触发器:{}", v.missing_guards.join("、")));
+        (!v.missing_guards.is_empty()).then(|| format!("数据库缺少只追加保护触发器：{}", v.missing_guards.join("、")));
     let view = VerificationView {
         intact: v.is_intact(),
         verified: v.verified,

@@ -79,7 +79,7 @@ impl Feedback {
             ServiceError::Validation(v) => v.message.to_string(),
             ServiceError::Internal(source) => {
                 tracing::error!(error = %source, "internal error shown on a console page");
-                "服务器内部错误,请稍后重试;如仍出错,请联系平台运维人员".to_owned()
+                "服务器内部错误，请稍后重试；如仍出错，请联系平台运维人员".to_owned()
             }
             other => other.to_string(),
         };
@@ -109,14 +109,14 @@ impl Feedback {
 /// Notices shown after a successful action, by the code in the redirect's `notice` parameter.
 fn notice_text(code: &str) -> Option<&'static str> {
     Some(match code {
-        "user_created" => "账号已创建,请将初始密码通过安全渠道告知本人",
+        "user_created" => "账号已创建，请将初始密码通过安全渠道告知本人",
         "role_granted" => "角色已授予",
         "role_revoked" => "角色已撤销",
-        "user_disabled" => "账号已停用,其登录会话已全部失效",
+        "user_disabled" => "账号已停用，其登录会话已全部失效",
         "user_enabled" => "账号已启用",
         "password_reset" => "密码已重置",
         "password_changed" => "密码已修改",
-        "credential_revoked" => "API 凭证已吊销,使用该凭证的调用将立即被拒绝",
+        "credential_revoked" => "API 凭证已吊销，使用该凭证的调用将立即被拒绝",
         "org_created" => "单位已创建",
         "region_created" => "行政区划已创建",
         "work_unit_updated" => "工作机构信息已更新",
@@ -124,36 +124,36 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "entry_saved" => "目录已保存",
         "assessment_attached" => "评估材料已附加",
         "entry_submitted" => "已提交本单位工作机构负责人审核",
-        "entry_approved" => "已审核同意,目录已报送同级政务数据共享主管部门",
+        "entry_approved" => "已审核同意，目录已报送同级政务数据共享主管部门",
         "entry_sent_back" => "已退回经办人修改",
-        "entry_published" => "目录已审核发布,已通告各政府部门",
+        "entry_published" => "目录已审核发布，已通告各政府部门",
         "entry_returned" => "目录已退回提供单位",
-        "imported_1" => "目录已全部导入为草稿,请逐条附加评估材料后提交审核",
+        "imported_1" => "目录已全部导入为草稿，请逐条附加评估材料后提交审核",
         "imported_0" => "文件中没有可导入的目录",
-        "obligation_recorded" => "已登记目录更新触发,提供单位已收到更新期限通知",
+        "obligation_recorded" => "已登记目录更新触发，提供单位已收到更新期限通知",
         "extension_requested" => "延期申请已提交同级主管部门",
-        "extension_decided" => "延期申请已审批,提供单位已收到通知",
-        "source_designated" => "数源部门已认定,已通知该部门",
+        "extension_decided" => "延期申请已审批，提供单位已收到通知",
+        "source_designated" => "数源部门已认定，已通知该部门",
         "application_drafted" => "申请已保存为草稿",
         "application_submitted" => "申请已提交本单位负责人审核",
         "step_submit" => "已提交本单位负责人审核",
         "step_return" => "已退回经办人修改",
-        "step_send" => "申请已提交提供部门,答复期限开始计算",
+        "step_send" => "申请已提交提供部门，答复期限开始计算",
         "step_withdraw" => "申请已撤回",
         "step_edit" => "申请已修改",
         "step_draft_reply" => "答复意见已提交本单位负责人审核",
         "step_return_reply" => "答复意见已退回经办人",
         "step_approve_reply" => "已答复需求部门",
-        "step_supplement" => "补正材料已提交,提供部门重新计算答复期限",
+        "step_supplement" => "补正材料已提交，提供部门重新计算答复期限",
         "step_request_extension" => "延期申请已报同级主管部门",
         "step_decide_extension" => "延期审批结果已通知提供部门",
-        "step_record_delivery" => "已登记共享交付,需求部门已收到通知",
-        "grant_created" => "共享授权已创建,申请已登记为已共享,需求部门已收到通知",
-        "grant_suspend" => "共享授权已暂停,按该授权的调用即刻被拒绝",
+        "step_record_delivery" => "已登记共享交付，需求部门已收到通知",
+        "grant_created" => "共享授权已创建，申请已登记为已共享，需求部门已收到通知",
+        "grant_suspend" => "共享授权已暂停，按该授权的调用即刻被拒绝",
         "grant_resume" => "共享授权已恢复",
         "grant_terminate" => "共享授权已终止",
         "source_bound" => "数据源已绑定",
-        "source_loaded" => "数据已加载,加载记录见「数据源」",
+        "source_loaded" => "数据已加载，加载记录见「数据源」",
         _ => return None,
     })
 }
@@ -215,7 +215,7 @@ pub fn calendar_warning(missing: &[i32], admin: bool) -> Option<String> {
         "请联系平台管理员导入。"
     };
     Some(format!(
-        "工作日历缺少 {} 的国务院办公厅节假日安排,涉及该年的期限暂按仅扣除周末计算,可能不准确。{what}",
+        "工作日历缺少 {} 的国务院办公厅节假日安排，涉及该年的期限暂按仅扣除周末计算，可能不准确。{what}",
         years.join("、")
     ))
 }
