@@ -307,6 +307,17 @@ impl Services {
         Ok(self.store.members_of_org(org).await?)
     }
 
+    /// How many people each of `orgs` has, for the administrator's directory; each is asked as
+    /// [`Action::ViewMembers`], so the whole answer is refused if any one of them may not be seen.
+    pub async fn member_counts(&self, principal: &Principal, orgs: &[OrgId]) -> Result<Vec<usize>> {
+        let mut counts = Vec::with_capacity(orgs.len());
+        for &org in orgs {
+            self.authorize(principal, Action::ViewMembers(org))?;
+            counts.push(self.store.members_of_org(org).await?.len());
+        }
+        Ok(counts)
+    }
+
     /// Creates an account that belongs to `org` with the given roles. Everything is checked before anything
     /// is written, so a refused request leaves no half-made account behind.
     pub async fn create_user(&self, principal: &Principal, org_id: OrgId, input: NewUserInput) -> Result<User> {

@@ -458,3 +458,51 @@ async fn every_roles_pages_show_names_not_codes_and_fit_a_phone() {
     browser.close().await.unwrap();
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }
+
+/// Issue 13: the administrator registers an organisation, follows the directory's link to its people (it has
+/// none), creates its head's account there; the new head signs in and acts for the new organisation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_creates_the_first_account_of_a_new_organisation() {
+    let app = spawn(Backend::Sqlite).await;
+    let (_driver, browser) = start_browser().await;
+    let name = "浙江省体育局";
+
+    sign_in(&browser, &app.base, "admin").await;
+    browser.goto(&format!("{}/console/organisations", app.base)).await.unwrap();
+    select(&browser, "kind", "department").await;
+    fill(&browser, "#org-region", "330000").await;
+    fill(&browser, "#org-name", name).await;
+    fill(&browser, "#org-code", &govshare::demo::government_credit_code("330000", 91)).await;
+    fill(&browser, "#org-unit", "信息中心").await;
+    click(&browser, "#new-org button[type=submit]").await;
+    // Registered: straight to its people, with the head's account suggested.
+    wait_text(&browser, "#people-of", name).await;
+    wait_text(&browser, ".alert-ok", "工作机构负责人的账号").await;
+    wait_text(&browser, "#no-members", "尚无人员").await;
+
+    browser.goto(&format!("{}/console/organisations", app.base)).await.unwrap();
+    wait_text(&browser, "#orgs", "尚无人员").await;
+    click(&browser, "#orgs a.first-account").await;
+    wait_text(&browser, "#people-of", name).await;
+    wait_text(&browser, "#head-missing", "尚无工作机构负责人").await;
+    let head_role = browser.find(Locator::Css("#new-user input[value=work_unit_head]")).await.unwrap();
+    assert_eq!(head_role.prop("checked").await.unwrap().as_deref(), Some("true"), "the head's role is suggested");
+    fill(&browser, "#nu-username", "ty.head").await;
+    fill(&browser, "#nu-display", "体育负责人").await;
+    fill(&browser, "#nu-password", PASSWORD).await;
+    click(&browser, "#new-user button[type=submit]").await;
+    wait_text(&browser, ".alert-ok", "账号已创建").await;
+    wait_text(&browser, "#people-of", name).await;
+    wait_text(&browser, "#members", "体育负责人").await;
+    wait_text(&browser, "#members", "工作机构负责人").await;
+    sign_out(&browser).await;
+
+    sign_in(&browser, &app.base, "ty.head").await;
+    wait_text(&browser, "#current-user", "体育负责人").await;
+    wait_text(&browser, "header #org-switch", name).await;
+    wait_text(&browser, ".crumb", name).await;
+    browser.goto(&format!("{}/console/users", app.base)).await.unwrap();
+    wait_text(&browser, "#people-of", name).await;
+    assert!(browser.find(Locator::Id("org-picker")).await.is_err(), "only the administrator picks organisations");
+    browser.close().await.unwrap();
+}

@@ -374,17 +374,31 @@ pub struct MemberView {
     pub manageable: bool,
 }
 
+/// One region's organisations in the administrator's organisation picker.
+#[derive(Debug, Clone)]
+pub struct OrgGroup {
+    pub region: String,
+    /// (id, name, whether it is the one shown).
+    pub orgs: Vec<(String, String, bool)>,
+}
+
 #[derive(Template)]
 #[template(path = "users.html")]
 struct UsersPage {
     layout: Layout,
     feedback: Feedback,
+    /// The organisation whose people are shown; every form of the page names it.
+    org_id: String,
     org_name: String,
     members: Vec<MemberView>,
     can_manage: bool,
     can_manage_accounts: bool,
     assignable: Vec<(&'static str, &'static str)>,
     form: NewUserForm,
+    /// The administrator's organisation picker, by region; empty for everyone else.
+    picker: Vec<OrgGroup>,
+    /// The organisation has no work-unit head yet (a new organisation's first account is usually its head).
+    head_missing: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -401,10 +415,64 @@ impl NewUserForm {
     }
 }
 
-async fn users_page(state: &AppState, caller: &Caller, feedback: Feedback, form: NewUserForm) -> PageResult {
+#[derive(Debug, Deserialize, Default)]
+pub struct UsersQuery {
+    notice: Option<String>,
+    #[serde(default)]
+    org: Option<String>,
+}
+
+/// The organisation a people page or form is about: the one its `org` names (the query string or the forms'
+/// hidden field), else the one the caller acts for. This only reads the id: whether the caller may see or change
+/// that organisation's people is decided by the use cases (`ViewMembers`, `AssignRole`, `ManageAccount`).
+fn people_org(caller: &Caller, raw: Option<&str>) -> Result<OrgId, Response> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(raw) => raw.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e))),
+        None => acting_org(caller),
+    }
+}
+
+/// Back to the people page of `org` with a notice; the acting organisation's page keeps its short address.
+fn people_redirect(caller: &Caller, org: OrgId, notice: &str) -> Response {
+    if caller.principal.org_id() == Some(org) {
+        see_other("/console/users", notice)
+    } else {
+        Redirect::to(&format!("/console/users?org={org}&notice={notice}")).into_response()
+    }
+}
+
+/// The organisation picker: every organisation, grouped by region in code order (the authority first).
+async fn org_picker(state: &AppState, caller: &Caller, shown: OrgId) -> Result<Vec<OrgGroup>, Response> {
+    let mut regions = state.services.list_regions(&caller.principal).await.map_err(fail)?;
+    regions.sort_by_key(|r| r.code);
+    let mut orgs = state.services.list_orgs(&caller.principal).await.map_err(fail)?;
+    orgs.sort_by_key(|o| o.kind != OrgKind::Authority);
+    let option = |o: &govshare_domain::org::Organisation| (o.id.to_string(), o.name.clone(), o.id == shown);
+    let mut groups: Vec<OrgGroup> = regions
+        .iter()
+        .map(|r| OrgGroup {
+            region: r.name.clone(),
+            orgs: orgs.iter().filter(|o| o.region == r.code).map(option).collect(),
+        })
+        .filter(|g| !g.orgs.is_empty())
+        .collect();
+    let stray: Vec<_> = orgs.iter().filter(|o| !regions.iter().any(|r| r.code == o.region)).map(option).collect();
+    if !stray.is_empty() {
+        groups.push(OrgGroup { region: "其他".into(), orgs: stray });
+    }
+    Ok(groups)
+}
+
+async fn users_page(
+    state: &AppState,
+    caller: &Caller,
+    org_id: OrgId,
+    feedback: Feedback,
+    form: NewUserForm,
+) -> PageResult {
     use govshare_domain::authz::{Action, check};
     let layout = layout(state, caller, "人员与角色", "/console/users").await?;
-    let org_id = acting_org(caller)?;
+    // First, so that a caller who may not see this organisation's people learns nothing else about it either.
     let members = state.services.members(&caller.principal, org_id).await.map_err(fail)?;
     let org = state.services.get_org(&caller.principal, org_id).await.map_err(fail)?;
     let assignable: Vec<(&str, &str)> = Role::ASSIGNABLE
@@ -415,6 +483,18 @@ async fn users_page(state: &AppState, caller: &Caller, feedback: Feedback, form:
         })
         .map(|r| (r.code(), r.label()))
         .collect();
+    let head_missing = org.kind == OrgKind::Department
+        && !members.iter().any(|m| m.roles.contains(&Role::WorkUnitHead))
+        && assignable.iter().any(|(c, _)| *c == Role::WorkUnitHead.code());
+    let mut form = form;
+    if members.is_empty() && head_missing && form.roles.is_empty() {
+        form.roles.push(Role::WorkUnitHead.code().to_owned());
+    }
+    let picker = if check(&caller.principal, Action::ManageOrganisations).is_ok() {
+        org_picker(state, caller, org_id).await?
+    } else {
+        Vec::new()
+    };
     let me = caller.principal.user_id();
     let manageable = state.services.manageable_accounts(&caller.principal, org_id, &members).await.map_err(fail)?;
     let can_manage_accounts = manageable.iter().any(|&m| m);
@@ -436,12 +516,15 @@ async fn users_page(state: &AppState, caller: &Caller, feedback: Feedback, form:
     let page = UsersPage {
         layout,
         feedback,
+        org_id: org_id.to_string(),
         org_name: org.name,
         members,
         can_manage: !assignable.is_empty(),
         can_manage_accounts,
         assignable,
         form,
+        picker,
+        head_missing,
     };
     Ok(render(status, &page))
 }
@@ -449,9 +532,18 @@ async fn users_page(state: &AppState, caller: &Caller, feedback: Feedback, form:
 pub async fn users(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,
-    Query(q): Query<NoticeQuery>,
+    Query(q): Query<UsersQuery>,
 ) -> PageResult {
-    users_page(&state, &caller, Feedback::notice(q.notice.as_deref()), NewUserForm::default()).await
+    let org = people_org(&caller, q.org.as_deref())?;
+    let feedback = match q.notice.as_deref() {
+        // Just registered (the organisation page sends the administrator here): its first account comes next.
+        Some("org_created") => Feedback {
+            notice: Some("单位已登记，尚无人员。请先为其创建工作机构负责人的账号，再由负责人创建经办人。".into()),
+            ..Default::default()
+        },
+        notice => Feedback::notice(notice),
+    };
+    users_page(&state, &caller, org, feedback, NewUserForm::default()).await
 }
 
 /// The create-user form has repeated `roles` checkboxes, so it is read as a list of pairs.
@@ -460,8 +552,8 @@ pub async fn create_user(
     ConsoleCaller(caller): ConsoleCaller,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let org = acting_org(&caller)?;
     let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let org = people_org(&caller, Some(&get("org")))?;
     let input = NewUserInput {
         username: get("username"),
         display_name: get("display_name"),
@@ -476,8 +568,8 @@ pub async fn create_user(
         roles: input.roles.clone(),
     };
     match state.services.create_user(&caller.principal, org, input).await {
-        Ok(_) => Ok(see_other("/console/users", "user_created")),
-        Err(err) => users_page(&state, &caller, Feedback::from_error(&err), form).await,
+        Ok(_) => Ok(people_redirect(&caller, org, "user_created")),
+        Err(err) => users_page(&state, &caller, org, Feedback::from_error(&err), form).await,
     }
 }
 
@@ -487,6 +579,8 @@ pub struct GrantForm {
     username: String,
     #[serde(default)]
     role: String,
+    #[serde(default)]
+    org: String,
 }
 
 pub async fn grant_role(
@@ -494,10 +588,10 @@ pub async fn grant_role(
     ConsoleCaller(caller): ConsoleCaller,
     Form(form): Form<GrantForm>,
 ) -> PageResult {
-    let org = acting_org(&caller)?;
+    let org = people_org(&caller, Some(&form.org))?;
     match state.services.grant_role(&caller.principal, org, &form.username, &form.role).await {
-        Ok(()) => Ok(see_other("/console/users", "role_granted")),
-        Err(err) => users_page(&state, &caller, Feedback::from_error(&err), NewUserForm::default()).await,
+        Ok(()) => Ok(people_redirect(&caller, org, "role_granted")),
+        Err(err) => users_page(&state, &caller, org, Feedback::from_error(&err), NewUserForm::default()).await,
     }
 }
 
@@ -505,6 +599,15 @@ pub async fn grant_role(
 pub struct RoleForm {
     #[serde(default)]
     role: String,
+    #[serde(default)]
+    org: String,
+}
+
+/// The hidden field of the account forms that names the organisation they act in.
+#[derive(Debug, Deserialize)]
+pub struct OrgField {
+    #[serde(default)]
+    org: String,
 }
 
 fn user_id(raw: &str) -> Result<UserId, Response> {
@@ -517,18 +620,18 @@ pub async fn revoke_role(
     Path(user): Path<String>,
     Form(form): Form<RoleForm>,
 ) -> PageResult {
-    let org = acting_org(&caller)?;
+    let org = people_org(&caller, Some(&form.org))?;
     match state.services.revoke_role(&caller.principal, org, user_id(&user)?, &form.role).await {
-        Ok(()) => Ok(see_other("/console/users", "role_revoked")),
-        Err(err) => users_page(&state, &caller, Feedback::from_error(&err), NewUserForm::default()).await,
+        Ok(()) => Ok(people_redirect(&caller, org, "role_revoked")),
+        Err(err) => users_page(&state, &caller, org, Feedback::from_error(&err), NewUserForm::default()).await,
     }
 }
 
-async fn set_disabled(state: AppState, caller: Caller, user: String, disabled: bool) -> PageResult {
-    let org = acting_org(&caller)?;
+async fn set_disabled(state: AppState, caller: Caller, user: String, form: OrgField, disabled: bool) -> PageResult {
+    let org = people_org(&caller, Some(&form.org))?;
     match state.services.set_user_disabled(&caller.principal, org, user_id(&user)?, disabled).await {
-        Ok(()) => Ok(see_other("/console/users", if disabled { "user_disabled" } else { "user_enabled" })),
-        Err(err) => users_page(&state, &caller, Feedback::from_error(&err), NewUserForm::default()).await,
+        Ok(()) => Ok(people_redirect(&caller, org, if disabled { "user_disabled" } else { "user_enabled" })),
+        Err(err) => users_page(&state, &caller, org, Feedback::from_error(&err), NewUserForm::default()).await,
     }
 }
 
@@ -536,22 +639,26 @@ pub async fn disable_user(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,
     Path(user): Path<String>,
+    Form(form): Form<OrgField>,
 ) -> PageResult {
-    set_disabled(state, caller, user, true).await
+    set_disabled(state, caller, user, form, true).await
 }
 
 pub async fn enable_user(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,
     Path(user): Path<String>,
+    Form(form): Form<OrgField>,
 ) -> PageResult {
-    set_disabled(state, caller, user, false).await
+    set_disabled(state, caller, user, form, false).await
 }
 
 #[derive(Debug, Deserialize)]
 pub struct ResetForm {
     #[serde(default)]
     new_password: String,
+    #[serde(default)]
+    org: String,
 }
 
 pub async fn reset_password(
@@ -560,10 +667,10 @@ pub async fn reset_password(
     Path(user): Path<String>,
     Form(form): Form<ResetForm>,
 ) -> PageResult {
-    let org = acting_org(&caller)?;
+    let org = people_org(&caller, Some(&form.org))?;
     match state.services.reset_password(&caller.principal, org, user_id(&user)?, &form.new_password).await {
-        Ok(()) => Ok(see_other("/console/users", "password_reset")),
-        Err(err) => users_page(&state, &caller, Feedback::from_error(&err), NewUserForm::default()).await,
+        Ok(()) => Ok(people_redirect(&caller, org, "password_reset")),
+        Err(err) => users_page(&state, &caller, org, Feedback::from_error(&err), NewUserForm::default()).await,
     }
 }
 
@@ -700,13 +807,21 @@ pub struct RegionView {
     pub departments: usize,
 }
 
+/// A row of the directory: the organisation, and how many people it has (with the link to them).
+#[derive(Debug, Clone)]
+pub struct DirectoryRow {
+    pub org: OrgView,
+    pub id: String,
+    pub people: usize,
+}
+
 #[derive(Template)]
 #[template(path = "organisations.html")]
 struct OrganisationsPage {
     layout: Layout,
     feedback: Feedback,
     regions: Vec<RegionView>,
-    orgs: Vec<OrgView>,
+    orgs: Vec<DirectoryRow>,
     form: OrgForm,
 }
 
@@ -746,13 +861,16 @@ async fn organisations_page(state: &AppState, caller: &Caller, feedback: Feedbac
             departments: orgs.iter().filter(|o| o.region == r.code && o.kind == OrgKind::Department).count(),
         })
         .collect();
+    let ids: Vec<OrgId> = orgs.iter().map(|o| o.id).collect();
+    let counts = state.services.member_counts(&caller.principal, &ids).await.map_err(fail)?;
     let mut org_views = Vec::with_capacity(orgs.len());
-    for org in orgs {
+    for (org, people) in orgs.into_iter().zip(counts) {
+        let id = org.id.to_string();
         let mut view = org_view(state, org).await;
         if view.region_name.is_empty() {
             view.region_name = view.region_code.clone();
         }
-        org_views.push(view);
+        org_views.push(DirectoryRow { org: view, id, people });
     }
     let status = feedback.status();
     Ok(render(status, &OrganisationsPage { layout, feedback, regions: region_views, orgs: org_views, form }))
@@ -779,7 +897,8 @@ pub async fn create_org(
         work_unit_name: form.work_unit_name.clone(),
     };
     match state.services.create_org(&caller.principal, &input).await {
-        Ok(_) => Ok(see_other("/console/organisations", "org_created")),
+        // Its people page next: a new organisation has no account yet, and its head's comes first.
+        Ok(org) => Ok(Redirect::to(&format!("/console/users?org={}&notice=org_created", org.id)).into_response()),
         Err(err) => organisations_page(&state, &caller, Feedback::from_error(&err), form).await,
     }
 }
