@@ -369,6 +369,10 @@ pub struct ApplicationEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Application {
     pub id: ApplicationId,
+    /// The human number, `SQ-2026-000123` (申请编号; see [`crate::number`]): assigned by the store when the
+    /// application is created, empty before.
+    #[serde(default)]
+    pub number: String,
     pub requester: OrgId,
     pub provider: OrgId,
     pub entry: EntryId,
@@ -773,7 +777,8 @@ impl Application {
     /// question ([`Step::party`] names the party); this is the order of things.
     pub fn check(&self, status: &ApplicationStatus, step: &Step, now: DateTime<Utc>) -> Result<(), StepRefused> {
         let stage = status.stage;
-        let wrong_stage = || refuse("wrong_stage", format!("申请当前状态为「{}」，不能{}", stage.label(), step.label()));
+        let wrong_stage =
+            || refuse("wrong_stage", format!("申请当前状态为「{}」，不能{}", stage.label(), step.label()));
         match step {
             Step::Create { .. } => Err(refuse("already_created", "申请已经起草")),
             Step::Edit { .. } | Step::Submit if stage == Stage::Draft => Ok(()),
@@ -805,7 +810,8 @@ impl Application {
                     Err(StepRefused {
                         field: "reason",
                         rule: "incomplete_materials",
-                        message: "申请材料不全的，应当一次性告知需要补充的材料，不得直接拒绝（第二十一条第二款）".into(),
+                        message: "申请材料不全的，应当一次性告知需要补充的材料，不得直接拒绝（第二十一条第二款）"
+                            .into(),
                     })
                 }
                 _ => Ok(()),

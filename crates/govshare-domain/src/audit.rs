@@ -69,6 +69,25 @@ pub struct AuditRecord {
     pub hash: Digest,
 }
 
+/// Which audit records to read (the console's audit log and its export): every condition that is set must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Exactly this actor, e.g. `user:gat.head`.
+    pub actor: Option<String>,
+    /// Exactly this operation code, e.g. `grant.state`.
+    pub action: Option<String>,
+    /// Exactly this object.
+    pub object_id: Option<String>,
+    /// At or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Oldest first when false.
+    pub newest_first: bool,
+    pub offset: u64,
+    pub limit: u32,
+}
+
 /// A digest as 64 hex digits in JSON (records, checkpoints, evidence files).
 pub mod hex_digest {
     use super::Digest;

@@ -377,150 +377,203 @@ impl EntryContent {
 
     /// Parses and checks an entry against every rule of R-CAT-1/2, naming the first field at fault.
     pub fn parse(input: &EntryInput, scheme: &GradeScheme) -> Result<Self, ValidationError> {
-        let name = required_text("name", "目录名称", &input.name, 100)?;
-        let resource_code = parse_resource_code("resource_code", &input.resource_code)?;
-        let summary = required_text("summary", "摘要", &input.summary, 2000)?;
-        let format = DataFormat::parse("format", &input.format)?;
-        let update_frequency = UpdateFrequency::parse("update_frequency", &input.update_frequency)?;
-        let grade = scheme.parse("grade", &input.grade_class, input.grade_level)?;
+        Self::parse_all(input, scheme).map_err(|mut problems| problems.swap_remove(0))
+    }
+
+    /// As [`EntryContent::parse`], but reports every field at fault (at least one), in the order of the form, so
+    /// that a form can show them all at once.
+    pub fn parse_all(input: &EntryInput, scheme: &GradeScheme) -> Result<Self, Vec<ValidationError>> {
+        fn keep<T>(problems: &mut Vec<ValidationError>, r: Result<T, ValidationError>) -> Option<T> {
+            r.map_err(|e| problems.push(e)).ok()
+        }
+        let mut problems = Vec::new();
+        let name = keep(&mut problems, required_text("name", "目录名称", &input.name, 100));
+        let resource_code = keep(&mut problems, parse_resource_code("resource_code", &input.resource_code));
+        let summary = keep(&mut problems, required_text("summary", "摘要", &input.summary, 2000));
+        let format = keep(&mut problems, DataFormat::parse("format", &input.format));
+        let update_frequency = keep(&mut problems, UpdateFrequency::parse("update_frequency", &input.update_frequency));
+        let grade = keep(&mut problems, scheme.parse("grade", &input.grade_class, input.grade_level));
 
         if input.items.is_empty() {
-            return Err(ValidationError::new("items", "required", "目录至少应包含一个数据项"));
+            problems.push(ValidationError::new("items", "required", "目录至少应包含一个数据项"));
         }
         if input.items.len() > MAX_ITEMS {
-            return Err(ValidationError::new("items", "too_many", format!("一个目录最多 {MAX_ITEMS} 个数据项")));
+            problems.push(ValidationError::new("items", "too_many", format!("一个目录最多 {MAX_ITEMS} 个数据项")));
         }
         let mut items = Vec::with_capacity(input.items.len());
         let mut codes = BTreeSet::new();
-        for (i, raw) in input.items.iter().enumerate() {
+        for (i, raw) in input.items.iter().enumerate().take(MAX_ITEMS) {
             let n = i + 1;
-            let name = required_text(item_field(i, "name"), &format!("第 {n} 个数据项的名称"), &raw.name, 100)?;
-            let code = parse_item_code(item_field(i, "code"), &raw.code)?;
-            if !codes.insert(code.clone()) {
-                return Err(ValidationError::new(
+            let name = keep(
+                &mut problems,
+                required_text(item_field(i, "name"), &format!("第 {n} 个数据项的名称"), &raw.name, 100),
+            );
+            let code = keep(&mut problems, parse_item_code(item_field(i, "code"), &raw.code));
+            let data_type = keep(&mut problems, DataType::parse(item_field(i, "data_type"), &raw.data_type));
+            let item_grade =
+                keep(&mut problems, scheme.parse(item_field(i, "grade"), &raw.grade_class, raw.grade_level));
+            let personal_info = match raw.personal_info.as_deref().map(str::trim) {
+                None | Some("") => Some(None),
+                Some(kind) => {
+                    keep(&mut problems, PersonalInfoKind::parse(item_field(i, "personal_info"), kind)).map(Some)
+                }
+            };
+            let label = name.clone().unwrap_or_else(|| format!("第 {n} 个"));
+            if let Some(code) = &code
+                && !codes.insert(code.clone())
+            {
+                problems.push(ValidationError::new(
                     item_field(i, "code"),
                     "duplicate",
                     format!("数据项代码「{code}」重复"),
                 ));
             }
-            let data_type = DataType::parse(item_field(i, "data_type"), &raw.data_type)?;
             if raw.length == Some(0) || raw.length.is_some_and(|l| l > 1_000_000) {
-                return Err(ValidationError::new(
+                problems.push(ValidationError::new(
                     item_field(i, "length"),
                     "range",
-                    format!("数据项「{name}」的长度应在 1–1000000 之间"),
+                    format!("数据项「{label}」的长度应在 1–1000000 之间"),
                 ));
-            }
-            if data_type == DataType::String && raw.length.is_none() {
-                return Err(ValidationError::new(
+            } else if data_type == Some(DataType::String) && raw.length.is_none() {
+                problems.push(ValidationError::new(
                     item_field(i, "length"),
                     "required",
-                    format!("字符型数据项「{name}」必须填写长度"),
+                    format!("字符型数据项「{label}」必须填写长度"),
                 ));
             }
-            let item_grade = scheme.parse(item_field(i, "grade"), &raw.grade_class, raw.grade_level)?;
-            if scheme.rank(&item_grade) > scheme.rank(&grade) {
-                return Err(ValidationError::new(
+            if let (Some(item_grade), Some(grade)) = (&item_grade, &grade)
+                && scheme.rank(item_grade) > scheme.rank(grade)
+            {
+                problems.push(ValidationError::new(
                     item_field(i, "grade"),
                     "above_entry",
-                    format!("数据项「{name}」的分级（{item_grade}）高于目录的分级（{grade}），请提高目录分级"),
+                    format!("数据项「{label}」的分级（{item_grade}）高于目录的分级（{grade}），请提高目录分级"),
                 ));
             }
-            let personal_info = match raw.personal_info.as_deref().map(str::trim) {
-                None | Some("") => None,
-                Some(kind) => Some(PersonalInfoKind::parse(item_field(i, "personal_info"), kind)?),
-            };
-            items.push(DataItem { name, code, data_type, length: raw.length, grade: item_grade, personal_info });
+            if let (Some(name), Some(code), Some(data_type), Some(grade), Some(personal_info)) =
+                (name, code, data_type, item_grade, personal_info)
+            {
+                items.push(DataItem { name, code, data_type, length: raw.length, grade, personal_info });
+            }
         }
 
-        let attribute = SharingAttribute::parse("sharing_attribute", &input.sharing_attribute)?;
+        let attribute = keep(&mut problems, SharingAttribute::parse("sharing_attribute", &input.sharing_attribute));
         let sharing = match attribute {
-            SharingAttribute::Unconditional => SharingTerms::Unconditional,
-            SharingAttribute::Conditional => {
+            None => None,
+            Some(SharingAttribute::Unconditional) => Some(SharingTerms::Unconditional),
+            Some(SharingAttribute::Conditional) => {
                 let scope = input.sharing_scope.trim();
                 let purposes: Vec<String> =
                     input.permitted_purposes.iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
                 if scope.is_empty() {
-                    return Err(ValidationError::new(
+                    problems.push(ValidationError::new(
                         "sharing_scope",
                         "required_for_conditional",
                         "有条件共享的目录必须列明共享范围（第十五条）",
                     ));
                 }
                 if purposes.is_empty() {
-                    return Err(ValidationError::new(
+                    problems.push(ValidationError::new(
                         "permitted_purposes",
                         "required_for_conditional",
                         "有条件共享的目录必须列明使用用途（第十五条）",
                     ));
                 }
-                SharingTerms::Conditional {
-                    scope: required_text("sharing_scope", "共享范围", scope, 500)?, purposes
-                }
+                let scope = if scope.is_empty() {
+                    None
+                } else {
+                    keep(&mut problems, required_text("sharing_scope", "共享范围", scope, 500))
+                };
+                scope.filter(|_| !purposes.is_empty()).map(|scope| SharingTerms::Conditional { scope, purposes })
             }
-            SharingAttribute::NotShared => {
-                if input.not_shared_reason.trim().is_empty() {
-                    return Err(ValidationError::new(
+            Some(SharingAttribute::NotShared) => {
+                let reason = if input.not_shared_reason.trim().is_empty() {
+                    problems.push(ValidationError::new(
                         "not_shared_reason",
                         "required_for_not_shared",
                         "不予共享的目录必须列明理由（第十五条）",
                     ));
-                }
-                if input.legal_basis.trim().is_empty() {
-                    return Err(ValidationError::new(
+                    None
+                } else {
+                    keep(
+                        &mut problems,
+                        required_text("not_shared_reason", "不予共享理由", &input.not_shared_reason, 1000),
+                    )
+                };
+                let legal_basis = if input.legal_basis.trim().is_empty() {
+                    problems.push(ValidationError::new(
                         "legal_basis",
                         "required_for_not_shared",
                         "不予共享的目录必须明确法律、行政法规或国务院决定依据（第十五条）",
                     ));
-                }
-                SharingTerms::NotShared {
-                    reason: required_text("not_shared_reason", "不予共享理由", &input.not_shared_reason, 1000)?,
-                    legal_basis: required_text("legal_basis", "不予共享依据", &input.legal_basis, 500)?,
-                }
+                    None
+                } else {
+                    keep(&mut problems, required_text("legal_basis", "不予共享依据", &input.legal_basis, 500))
+                };
+                reason.zip(legal_basis).map(|(reason, legal_basis)| SharingTerms::NotShared { reason, legal_basis })
             }
         };
 
-        let delivery_methods = input
-            .delivery_methods
-            .iter()
-            .map(|m| DeliveryMethod::parse("delivery_methods", m))
-            .collect::<Result<BTreeSet<_>, _>>()?;
+        let mut delivery_methods = BTreeSet::new();
+        for m in &input.delivery_methods {
+            if let Some(m) = keep(&mut problems, DeliveryMethod::parse("delivery_methods", m)) {
+                delivery_methods.insert(m);
+            }
+        }
         match attribute {
-            SharingAttribute::NotShared if !delivery_methods.is_empty() => {
-                return Err(ValidationError::new(
+            Some(SharingAttribute::NotShared) if !delivery_methods.is_empty() => {
+                problems.push(ValidationError::new(
                     "delivery_methods",
                     "not_for_not_shared",
                     "不予共享的目录不应设置共享方式",
                 ));
             }
-            SharingAttribute::Unconditional | SharingAttribute::Conditional if delivery_methods.is_empty() => {
-                return Err(ValidationError::new("delivery_methods", "required", "可共享的目录至少应提供一种共享方式"));
+            Some(SharingAttribute::Unconditional | SharingAttribute::Conditional) if delivery_methods.is_empty() => {
+                problems.push(ValidationError::new(
+                    "delivery_methods",
+                    "required",
+                    "可共享的目录至少应提供一种共享方式",
+                ));
             }
             _ => {}
         }
-        let related_codes = input
-            .related_codes
-            .iter()
-            .filter(|c| !c.trim().is_empty())
-            .map(|c| parse_resource_code("related_codes", c))
-            .collect::<Result<Vec<_>, _>>()?;
-        if related_codes.contains(&resource_code) {
-            return Err(ValidationError::new("related_codes", "self_reference", "关联目录不能是本目录自身"));
+        let mut related_codes = Vec::new();
+        for c in input.related_codes.iter().filter(|c| !c.trim().is_empty()) {
+            if let Some(c) = keep(&mut problems, parse_resource_code("related_codes", c)) {
+                related_codes.push(c);
+            }
         }
-        Ok(EntryContent {
-            name,
-            resource_code,
-            summary,
-            format,
-            items,
-            update_frequency,
-            sharing,
-            delivery_methods,
-            usage_conditions: input.usage_conditions.trim().to_owned(),
-            grade,
-            open_to_public: input.open_to_public,
-            related_codes,
-        })
+        if resource_code.as_ref().is_some_and(|code| related_codes.contains(code)) {
+            problems.push(ValidationError::new("related_codes", "self_reference", "关联目录不能是本目录自身"));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        match (name, resource_code, summary, format, update_frequency, sharing, grade) {
+            (
+                Some(name),
+                Some(resource_code),
+                Some(summary),
+                Some(format),
+                Some(update_frequency),
+                Some(sharing),
+                Some(grade),
+            ) => Ok(EntryContent {
+                name,
+                resource_code,
+                summary,
+                format,
+                items,
+                update_frequency,
+                sharing,
+                delivery_methods,
+                usage_conditions: input.usage_conditions.trim().to_owned(),
+                grade,
+                open_to_public: input.open_to_public,
+                related_codes,
+            }),
+            _ => Err(vec![ValidationError::new("entry", "invalid", "目录内容不完整")]),
+        }
     }
 
     pub fn has_personal_info(&self) -> bool {
@@ -991,5 +1044,30 @@ mod diff_tests {
         assert_eq!(d[1].after, "（删除）");
         assert_eq!(d[2].before, "（新增）");
         assert!(diff(&a, &a).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod all_problems_tests {
+    use super::*;
+
+    /// A form shows every fault at once: `parse_all` reports each field, in the form's order, and `parse` the first.
+    #[test]
+    fn every_field_at_fault_is_reported_at_once() {
+        let scheme = GradeScheme::default();
+        let mut input = tests::input("有条件共享");
+        input.name = " ".into();
+        input.sharing_scope = String::new();
+        input.items[0].code = "1bad".into();
+        input.items[1].length = Some(0);
+        let problems = EntryContent::parse_all(&input, &scheme).unwrap_err();
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_ref()).collect();
+        assert_eq!(
+            fields,
+            ["name", "items[0].code", "items[1].length", "sharing_scope", "permitted_purposes"],
+            "{problems:?}"
+        );
+        assert_eq!(EntryContent::parse(&input, &scheme).unwrap_err().field, "name");
+        assert!(EntryContent::parse_all(&tests::input("无条件共享"), &scheme).is_ok());
     }
 }

@@ -42,7 +42,11 @@ pub fn required_text(
     }
     let chars = value.chars().count();
     if chars > max_chars {
-        return Err(ValidationError::new(field, "too_long", format!("{label}最多 {max_chars} 个字符，当前 {chars} 个")));
+        return Err(ValidationError::new(
+            field,
+            "too_long",
+            format!("{label}最多 {max_chars} 个字符，当前 {chars} 个"),
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err(ValidationError::new(field, "control_character", format!("{label}不能包含控制字符")));

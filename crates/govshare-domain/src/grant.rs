@@ -208,6 +208,10 @@ pub struct GrantEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
     pub id: GrantId,
+    /// The human number, `GX-2026-000123` (授权编号; see [`crate::number`]): assigned by the store when the grant
+    /// is created, empty before.
+    #[serde(default)]
+    pub number: String,
     pub application: ApplicationId,
     pub requester: OrgId,
     pub provider: OrgId,
@@ -348,6 +352,7 @@ impl Grant {
         }
         Ok(Grant {
             id,
+            number: String::new(),
             application: app.id,
             requester: app.requester,
             provider: app.provider,

@@ -16,6 +16,7 @@ pub mod grant;
 mod id;
 pub mod merkle;
 pub mod notification;
+pub mod number;
 pub mod obligation;
 pub mod org;
 pub mod principal;

@@ -108,7 +108,9 @@ impl ApiError {
             ApiError::BadRequest { field, message } => {
                 ErrorDetail { field: field.clone(), ..plain("bad_request", message.clone()) }
             }
-            ApiError::Csrf => plain("csrf_failed", "页面已过期或请求来源不可信（CSRF 校验失败），请刷新页面后重试".into()),
+            ApiError::Csrf => {
+                plain("csrf_failed", "页面已过期或请求来源不可信（CSRF 校验失败），请刷新页面后重试".into())
+            }
             ApiError::PayloadTooLarge => {
                 plain("payload_too_large", "请求体超过该接口允许的大小，请查阅接口文档中的上传限制".into())
             }

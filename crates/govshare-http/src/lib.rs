@@ -133,6 +133,7 @@ pub fn router(state: AppState) -> Router {
     });
     app.fallback(not_found)
         .layer(axum::middleware::from_fn(input::check_text_input))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), console::frame_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(axum::middleware::from_fn(ops::track_metrics))
         .layer(axum::middleware::from_fn_with_state(deadlines, deadline))

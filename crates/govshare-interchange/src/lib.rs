@@ -705,3 +705,29 @@ pub fn dcat_jsonld(entries: &[ExportEntry], base_url: &str) -> Value {
 
 #[cfg(test)]
 mod tests;
+
+/// A console table as an Excel workbook: one sheet, a bold header row, the rows as text (cells that a
+/// spreadsheet would run as formulas are neutralised), columns sized to their content.
+pub fn table_xlsx(sheet_name: &str, headers: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, InterchangeError> {
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(sheet_name)?;
+    let bold = Format::new().set_bold();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count() * 2).collect();
+    for (col, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *h, &bold)?;
+    }
+    for (i, row) in rows.iter().enumerate() {
+        for (col, text) in row.iter().enumerate() {
+            sheet.write_string(i as u32 + 1, col as u16, neutralise_cell(text))?;
+            if let Some(w) = widths.get_mut(col) {
+                *w = (*w).max(text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum::<usize>().min(60));
+            }
+        }
+    }
+    for (col, w) in widths.iter().enumerate() {
+        sheet.set_column_width(col as u16, (*w as f64 + 2.0).min(62.0))?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    Ok(workbook.save_to_buffer()?)
+}

@@ -245,6 +245,7 @@ impl Services {
         let calendar = self.calendar().await?;
         let mut application = Application {
             id: ApplicationId::new(),
+            number: String::new(), // the store's, on insert
             requester,
             provider: entry.provider,
             entry: entry.id,
@@ -267,7 +268,7 @@ impl Services {
         );
         let orgs = self.org_map().await?;
         let duties = self.application_duties(&application, &calendar, &orgs)?;
-        self.store.create_application(&application, &duties, &notes, &audit).await?;
+        self.store.create_application(&mut application, &duties, &notes, &audit).await?;
         self.application_view(principal, application, &calendar, &orgs).await
     }
 
@@ -405,9 +406,15 @@ impl Services {
                 vec![self.provider_note(app, "共享申请已撤回", format!("{requester_name}撤回了申请。{note}"))]
             }
             Step::DraftReply { reply } => {
-                vec![self.provider_note(app, "答复意见待负责人审核", format!("经办人拟定的答复意见：{}", reply.label()))]
+                vec![self.provider_note(
+                    app,
+                    "答复意见待负责人审核",
+                    format!("经办人拟定的答复意见：{}", reply.label()),
+                )]
             }
-            Step::ReturnReply { note } => vec![self.provider_note(app, "答复意见被退回", format!("负责人退回：{note}"))],
+            Step::ReturnReply { note } => {
+                vec![self.provider_note(app, "答复意见被退回", format!("负责人退回：{note}"))]
+            }
             Step::ApproveReply => {
                 let body = match &status.reply {
                     Some(Reply::Approve { conditions }) if conditions.is_empty() => {

@@ -450,7 +450,7 @@ impl Services {
             .ok_or_else(|| ServiceError::NotFound("目录版本不存在".into()))?;
         let mut key = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut key);
-        let grant = Grant::from_application(
+        let mut grant = Grant::from_application(
             GrantId::new(),
             GrantBasis { app: &app, request: &status.request, entry: &content },
             input,
@@ -459,7 +459,8 @@ impl Services {
             &principal.audit_name(),
         )?;
         let expected = app.events.len();
-        let note = format!("已创建共享授权 {}，自 {} 起可按授权使用", grant.id, grant.valid_from);
+        // The grant's number is the store's, given on insert: the application's page links the grant by it.
+        let note = format!("已创建共享授权，自 {} 起可按授权使用", grant.valid_from);
         let event = govshare_domain::application::ApplicationEvent {
             at: self.now(),
             actor: principal.audit_name(),
@@ -492,7 +493,7 @@ impl Services {
         );
         let orgs = self.org_map().await?;
         let duties = self.application_duties(&app, &calendar, &orgs)?;
-        self.store.create_grant(&grant, &app, expected, &duties, &notes, &audit).await?;
+        self.store.create_grant(&mut grant, &app, expected, &duties, &notes, &audit).await?;
         self.load_grant_view(grant).await
     }
 
@@ -544,6 +545,7 @@ impl Services {
             GrantState::Active => "已恢复",
             GrantState::Terminated => "已终止",
         };
+        let entry_name = self.entry_name(grant.entry).await?;
         let notes: Vec<Notification> = [grant.requester, grant.provider]
             .into_iter()
             .filter(|o| Some(*o) != principal.org_id())
@@ -552,8 +554,8 @@ impl Services {
                     org,
                     self.now(),
                     "grant.state",
-                    format!("共享授权{label}"),
-                    format!("共享授权 {} {label}。{reason}", grant.id),
+                    format!("共享授权{label}：{entry_name}"),
+                    format!("「{entry_name}」的共享授权 {} {label}。{reason}", grant.number),
                     format!("/console/grants/{}", grant.id),
                 )
             })

@@ -95,4 +95,22 @@ impl Services {
         self.authorize(principal, Action::ViewAudit)?;
         Ok(self.store.recent_audit(org, limit.clamp(1, 500)).await?)
     }
+
+    /// Audit records as `filter` selects them (a page of at most 10,000), and how many match in all.
+    pub async fn search_audit(
+        &self,
+        principal: &Principal,
+        filter: &govshare_domain::audit::AuditFilter,
+    ) -> Result<(Vec<AuditRecord>, u64)> {
+        self.authorize(principal, Action::ViewAudit)?;
+        let filter = govshare_domain::audit::AuditFilter { limit: filter.limit.clamp(1, 10_000), ..filter.clone() };
+        Ok(self.store.search_audit(&filter).await?)
+    }
+
+    /// The people and systems that appear in the audit log, with the person's name where the actor is a user
+    /// (for the operator filter and the names shown).
+    pub async fn audit_actors(&self, principal: &Principal) -> Result<Vec<(String, Option<String>)>> {
+        self.authorize(principal, Action::ViewAudit)?;
+        Ok(self.store.audit_actors(1_000).await?)
+    }
 }

@@ -128,10 +128,11 @@ pub(crate) fn push_scope<D: Dialect>(q: &mut Sql<'_>, prefixes: Option<&[String]
 // ---- grants ----
 
 pub async fn insert_grant<D: Dialect>(tx: &mut Tx<D>, grant: &Grant) -> Result<()> {
-    sql("INSERT INTO grants (id, application_id, requester, provider, entry_id, events, created_at, document)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+    sql("INSERT INTO grants (id, number, application_id, requester, provider, entry_id, events, created_at, document)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
     .binds((
         grant.id,
+        &grant.number,
         grant.application,
         grant.requester,
         grant.provider,

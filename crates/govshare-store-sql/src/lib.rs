@@ -14,12 +14,13 @@ mod rows;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use govshare_domain::application::{Application, ApplicationId};
-use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead, Digest, GENESIS};
+use govshare_domain::audit::{AuditEvent, AuditFilter, AuditRecord, ChainHead, Digest, GENESIS};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
 use govshare_domain::duty::Duty;
 use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::notification::{AlertKind, DeadlineAlert, Notification};
+use govshare_domain::number::{NumberKind, number_year};
 use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
@@ -220,6 +221,32 @@ fn duty_filter<'a>(filter: &'a DutyFilter, select: String) -> Sql<'a> {
         q.text(&format!(" AND subject_id = {p}"));
     }
     q
+}
+
+/// The next human number of `kind` for an object created at `at`: moves the kind's counter for the Beijing year
+/// on by one in the caller's transaction (the row lock, or SQLite's single writer, orders concurrent creations;
+/// a rollback gives the number back), and formats it.
+async fn next_number<D: Dialect>(tx: &mut Tx<D>, kind: NumberKind, at: DateTime<Utc>) -> Result<String> {
+    let year = number_year(at);
+    let (seq,): (i64,) = sql("INSERT INTO number_counters (kind, year, last) VALUES ($1, $2, 1)
+         ON CONFLICT (kind, year) DO UPDATE SET last = number_counters.last + 1 RETURNING last")
+    .binds((kind.prefix(), year))
+    .one(tx)
+    .await?;
+    Ok(kind.format(year, seq))
+}
+
+/// An application read with its number: the column is the number's truth (documents stored before numbers
+/// existed have none).
+fn numbered_application((number, mut application): (String, Application)) -> Application {
+    application.number = number;
+    application
+}
+
+/// A grant read with its number, as [`numbered_application`].
+fn numbered_grant((number, mut grant): (String, Grant)) -> Grant {
+    grant.number = number;
+    grant
 }
 
 fn updated_at(a: &Application) -> DateTime<Utc> {
@@ -714,7 +741,7 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn create_application(
         &self,
-        application: &Application,
+        application: &mut Application,
         duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
@@ -732,13 +759,17 @@ impl<D: Dialect> Store for SqlStore<D> {
             (_, 0, _) | (_, _, 0) => return Err(StoreError::NotFound("单位不存在".into())),
             _ => {}
         }
-        let stage = application.stage();
-        sql("INSERT INTO applications (id, requester, provider, entry_id, stage, is_open, events, created_at, updated_at, document)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-        .binds((application.id, application.requester, application.provider, application.entry, stage.code(), !stage.is_final(), application.events.len(), application.created_at, updated_at(application), json(application)?))
+        let number = next_number(&mut tx, NumberKind::Application, application.created_at).await?;
+        let a = Application { number, ..application.clone() };
+        let stage = a.stage();
+        sql("INSERT INTO applications (id, number, requester, provider, entry_id, stage, is_open, events, created_at, updated_at, document)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+        .binds((a.id, &a.number, a.requester, a.provider, a.entry, stage.code(), !stage.is_final(), a.events.len(), a.created_at, updated_at(&a), json(&a)?))
         .execute(&mut tx)
         .await?;
-        self.finish_with(tx, duties, notifications, audit).await
+        self.finish_with(tx, duties, notifications, audit).await?;
+        application.number = a.number;
+        Ok(())
     }
 
     async fn save_application(
@@ -755,19 +786,19 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn get_application(&self, id: ApplicationId) -> Result<Application> {
-        let row: Option<(Application,)> =
-            sql("SELECT document FROM applications WHERE id = $1").bind(id).optional(&mut self.r()).await?;
-        Ok(row.ok_or_else(|| StoreError::NotFound("共享申请不存在".into()))?.0)
+        let row: Option<(String, Application)> =
+            sql("SELECT number, document FROM applications WHERE id = $1").bind(id).optional(&mut self.r()).await?;
+        Ok(numbered_application(row.ok_or_else(|| StoreError::NotFound("共享申请不存在".into()))?))
     }
 
     async fn list_applications(&self, party: Option<OrgId>, open_only: bool) -> Result<Vec<Application>> {
-        let rows: Vec<(Application,)> = sql("SELECT document FROM applications
+        let rows: Vec<(String, Application)> = sql("SELECT number, document FROM applications
              WHERE ($1 IS NULL OR requester = $1 OR provider = $1) AND ($2 = FALSE OR is_open = TRUE)
              ORDER BY created_at DESC, id DESC")
         .binds((party, open_only))
         .all(&mut self.r())
         .await?;
-        Ok(rows.into_iter().map(|(d,)| d).collect())
+        Ok(rows.into_iter().map(numbered_application).collect())
     }
 
     async fn save_source(&self, source: &DataSource, audit: &AuditEvent) -> Result<()> {
@@ -862,7 +893,7 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn create_grant(
         &self,
-        grant: &Grant,
+        grant: &mut Grant,
         application: &Application,
         expected_events: usize,
         duties: &[Duty],
@@ -871,8 +902,12 @@ impl<D: Dialect> Store for SqlStore<D> {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         update_application(&mut tx, application, expected_events).await?;
-        data::insert_grant(&mut tx, grant).await?;
-        self.finish_with(tx, duties, notifications, audit).await
+        let number = next_number(&mut tx, NumberKind::Grant, grant.created_at).await?;
+        let g = Grant { number, ..grant.clone() };
+        data::insert_grant(&mut tx, &g).await?;
+        self.finish_with(tx, duties, notifications, audit).await?;
+        grant.number = g.number;
+        Ok(())
     }
 
     async fn save_grant(
@@ -899,18 +934,18 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn get_grant(&self, id: GrantId) -> Result<Grant> {
-        let row: Option<(Grant,)> =
-            sql("SELECT document FROM grants WHERE id = $1").bind(id).optional(&mut self.r()).await?;
-        Ok(row.ok_or_else(|| StoreError::NotFound("共享授权不存在".into()))?.0)
+        let row: Option<(String, Grant)> =
+            sql("SELECT number, document FROM grants WHERE id = $1").bind(id).optional(&mut self.r()).await?;
+        Ok(numbered_grant(row.ok_or_else(|| StoreError::NotFound("共享授权不存在".into()))?))
     }
 
     async fn list_grants(&self, party: Option<OrgId>) -> Result<Vec<Grant>> {
-        let rows: Vec<(Grant,)> = sql("SELECT document FROM grants WHERE $1 IS NULL OR requester = $1 OR provider = $1
-                                             ORDER BY created_at DESC, id DESC")
+        let rows: Vec<(String, Grant)> = sql("SELECT number, document FROM grants
+             WHERE $1 IS NULL OR requester = $1 OR provider = $1 ORDER BY created_at DESC, id DESC")
         .bind(party)
         .all(&mut self.r())
         .await?;
-        Ok(rows.into_iter().map(|(d,)| d).collect())
+        Ok(rows.into_iter().map(numbered_grant).collect())
     }
 
     async fn append_usage(&self, records: &[UsageRecord]) -> Result<()> {
@@ -1136,6 +1171,30 @@ impl<D: Dialect> Store for SqlStore<D> {
             .binds((org, limit))
             .all(&mut self.r())
             .await
+    }
+
+    async fn search_audit(&self, f: &AuditFilter) -> Result<(Vec<AuditRecord>, u64)> {
+        const WHERE: &str = "WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
+            AND ($3 IS NULL OR object_id = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5)";
+        let order = if f.newest_first { "DESC" } else { "ASC" };
+        let conditions = (&f.actor, &f.action, &f.object_id, f.from, f.until);
+        let mut r = self.r();
+        let (total,): (i64,) =
+            sql(format!("SELECT COUNT(*) FROM audit_log {WHERE}")).binds(conditions).one(&mut r).await?;
+        let offset = i64::try_from(f.offset).unwrap_or(i64::MAX);
+        let records = sql(format!("SELECT * FROM audit_log {WHERE} ORDER BY seq {order} LIMIT $6 OFFSET $7"))
+            .binds((&f.actor, &f.action, &f.object_id, f.from, f.until, f.limit, offset))
+            .all(&mut r)
+            .await?;
+        Ok((records, u64::try_from(total).unwrap_or(0)))
+    }
+
+    async fn audit_actors(&self, limit: u32) -> Result<Vec<(String, Option<String>)>> {
+        sql("SELECT a.actor, u.display_name FROM (SELECT DISTINCT actor FROM audit_log ORDER BY actor LIMIT $1) a \
+             LEFT JOIN users u ON substr(a.actor, 1, 5) = 'user:' AND u.username = substr(a.actor, 6) ORDER BY a.actor")
+        .bind(limit)
+        .all(&mut self.r())
+        .await
     }
 
     async fn audit_head(&self) -> Result<Option<ChainHead>> {

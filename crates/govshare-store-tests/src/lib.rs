@@ -635,8 +635,9 @@ pub async fn applications_and_alerts(store: DynStore) {
         org: authority.id,
         step,
     };
-    let application = Application {
+    let mut application = Application {
         id: ApplicationId::new(),
+        number: String::new(),
         requester: authority.id,
         provider: dept.id,
         entry: entry.id,
@@ -648,15 +649,19 @@ pub async fn applications_and_alerts(store: DynStore) {
     };
     let note = Notification::new(dept.id, now, "application.received", "t".into(), "b".into(), "/x".into());
     store
-        .create_application(&application, &[], std::slice::from_ref(&note), &event("application.create"))
+        .create_application(&mut application, &[], std::slice::from_ref(&note), &event("application.create"))
         .await
         .unwrap();
+    let year = govshare_domain::number::number_year(now);
+    assert_eq!(application.number, format!("SQ-{year}-000001"), "the store numbers what it creates");
     assert_eq!(store.get_application(application.id).await.unwrap(), application, "round trip");
     assert_eq!(store.notifications(dept.id, 10).await.unwrap(), [note]);
 
-    let orphan = Application { id: ApplicationId::new(), entry: EntryId::new(), ..application.clone() };
+    let mut orphan =
+        Application { id: ApplicationId::new(), number: String::new(), entry: EntryId::new(), ..application.clone() };
     let before = audit_seq(&store).await;
-    assert!(matches!(store.create_application(&orphan, &[], &[], &event("x")).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.create_application(&mut orphan, &[], &[], &event("x")).await, Err(StoreError::NotFound(_))));
+    assert!(orphan.number.is_empty(), "a failed creation gets no number");
     assert_eq!(audit_seq(&store).await, before, "nothing written");
 
     // Compare-and-set on the number of events: of two people acting on the same state, the second is refused.
@@ -723,6 +728,152 @@ pub async fn applications_and_alerts(store: DynStore) {
     assert_eq!(overdue.iter().filter(|n| n.kind == "deadline.overdue").count(), 1, "and one notification is sent");
     assert_eq!(store.deadline_alerts(&alert.subject).await.unwrap(), std::slice::from_ref(&alert));
     assert_eq!(store.overdue_marks(10).await.unwrap(), [alert]);
+}
+
+/// Human numbers: each kind counts per Beijing year from 1, in creation order, without gaps or repeats, however
+/// many creations race; reads carry the number.
+pub async fn numbers(store: DynStore) {
+    use govshare_domain::application::{Application, ApplicationEvent, ApplicationId, ApplicationRequest, Step};
+    use govshare_domain::catalog::{DeliveryMethod, SharingAttribute};
+    use govshare_domain::grant::{Grant, GrantEvent, GrantId, GrantItem, GrantState, Masking};
+    use govshare_domain::number::number_year;
+
+    let (authority, dept) = base(&store).await;
+    let entry = CatalogEntry {
+        id: EntryId::new(),
+        provider: dept.id,
+        created_at: Utc::now().trunc_subsecs(6),
+        versions: vec![version(1, EntryStatus::Published, content("330000-GAT-0030", "居民户籍信息"))],
+        events: vec![entry_event(1, "draft.create")],
+    };
+    store.create_entry(&entry, &event("catalog.create")).await.unwrap();
+    let now = Utc::now().trunc_subsecs(6);
+    let year = number_year(now);
+    let request = ApplicationRequest {
+        items: vec!["name".into()],
+        legal_basis: "《户口登记条例》".into(),
+        basis_document: "国务院令".into(),
+        scenario: "核验".into(),
+        scope: "本厅".into(),
+        delivery: DeliveryMethod::ServiceApi,
+        valid_from: now.date_naive(),
+        valid_until: now.date_naive() + Duration::days(30),
+    };
+    let step = |step: Step, at| ApplicationEvent {
+        at,
+        actor: "user:x".into(),
+        actor_name: "某人".into(),
+        org: authority.id,
+        step,
+    };
+    let application = |at| Application {
+        id: ApplicationId::new(),
+        number: String::new(),
+        requester: authority.id,
+        provider: dept.id,
+        entry: entry.id,
+        entry_version: 1,
+        entry_name: "居民户籍信息".into(),
+        attribute: SharingAttribute::Conditional,
+        created_at: at,
+        events: vec![step(Step::Create { request: request.clone() }, at)],
+    };
+    let consecutive = |prefix: &str, year: i32, from: usize, n: usize| -> Vec<String> {
+        (from..from + n).map(|i| format!("{prefix}-{year}-{i:06}")).collect()
+    };
+
+    // Eight applications created at once: eight distinct numbers, 1 to 8.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, mut a) = (store.clone(), application(now));
+            tokio::spawn(async move {
+                store.create_application(&mut a, &[], &[], &event("application.create")).await.map(|()| a)
+            })
+        })
+        .collect();
+    let mut created = Vec::new();
+    for t in tasks {
+        created.push(t.await.unwrap().unwrap());
+    }
+    let mut numbers: Vec<String> = created.iter().map(|a| a.number.clone()).collect();
+    numbers.sort();
+    assert_eq!(numbers, consecutive("SQ", year, 1, 8), "distinct, consecutive, year-prefixed");
+    for a in &created {
+        assert_eq!(store.get_application(a.id).await.unwrap().number, a.number, "the read carries the number");
+    }
+    let listed: Vec<String> =
+        store.list_applications(None, false).await.unwrap().into_iter().map(|a| a.number).collect();
+    assert_eq!(listed.len(), 8);
+    assert!(listed.iter().all(|n| numbers.contains(n)), "{listed:?}");
+
+    // A failed creation uses no number; the next one follows on.
+    let mut orphan = Application { entry: EntryId::new(), ..application(now) };
+    assert!(store.create_application(&mut orphan, &[], &[], &event("x")).await.is_err());
+    let mut ninth = application(now);
+    store.create_application(&mut ninth, &[], &[], &event("application.create")).await.unwrap();
+    assert_eq!(ninth.number, format!("SQ-{year}-000009"));
+
+    // The year is Beijing's: 16:00 UTC on 31 December is already the next year, whose sequence starts at 1.
+    let eve: chrono::DateTime<Utc> = "2030-12-31T15:59:59Z".parse().unwrap();
+    let mut old_year = application(eve);
+    store.create_application(&mut old_year, &[], &[], &event("application.create")).await.unwrap();
+    let mut new_year = application(eve + Duration::seconds(1));
+    store.create_application(&mut new_year, &[], &[], &event("application.create")).await.unwrap();
+    assert_eq!((old_year.number.as_str(), new_year.number.as_str()), ("SQ-2030-000001", "SQ-2031-000001"));
+
+    // Grants have their own sequence: eight created at once (each with its application's delivery step) are
+    // numbered 1 to 8; a creation refused by the compare-and-set uses none.
+    let grant = |app: &Application| Grant {
+        id: GrantId::new(),
+        number: String::new(),
+        application: app.id,
+        requester: authority.id,
+        provider: dept.id,
+        entry: entry.id,
+        items: vec![GrantItem { code: "name".into(), masking: Masking::Mask }],
+        purpose: "核验".into(),
+        row_scope: None,
+        delivery: [DeliveryMethod::ServiceApi].into(),
+        valid_from: request.valid_from,
+        valid_until: request.valid_until,
+        rate_per_minute: 60,
+        daily_rows: 1000,
+        state: GrantState::Active,
+        hash_key: "00".into(),
+        created_at: now,
+        events: vec![GrantEvent { at: now, actor: "user:x".into(), action: "create".into(), reason: String::new() }],
+    };
+    let delivered = |app: &Application| {
+        let mut app = app.clone();
+        app.events.push(step(Step::RecordDelivery { note: "已创建共享授权".into() }, now));
+        app
+    };
+    let mut stale = grant(&created[0]);
+    assert!(
+        store.create_grant(&mut stale, &delivered(&created[0]), 0, &[], &[], &event("grant.create")).await.is_err()
+    );
+    let tasks: Vec<_> = created
+        .iter()
+        .map(|app| {
+            let (store, mut g, app) = (store.clone(), grant(app), delivered(app));
+            tokio::spawn(async move {
+                store.create_grant(&mut g, &app, 1, &[], &[], &event("grant.create")).await.map(|()| g)
+            })
+        })
+        .collect();
+    let mut grants = Vec::new();
+    for t in tasks {
+        grants.push(t.await.unwrap().unwrap());
+    }
+    let mut numbers: Vec<String> = grants.iter().map(|g| g.number.clone()).collect();
+    numbers.sort();
+    assert_eq!(numbers, consecutive("GX", year, 1, 8), "distinct, consecutive, year-prefixed");
+    for g in &grants {
+        assert_eq!(store.get_grant(g.id).await.unwrap().number, g.number, "the read carries the number");
+    }
+    let listed: Vec<String> = store.list_grants(None).await.unwrap().into_iter().map(|g| g.number).collect();
+    assert_eq!(listed.len(), 8);
+    assert!(listed.iter().all(|n| numbers.contains(n)), "{listed:?}");
 }
 
 pub async fn ping(store: DynStore) {
@@ -873,6 +1024,7 @@ pub async fn data_plane(store: DynStore) {
     };
     let mut application = Application {
         id: ApplicationId::new(),
+        number: String::new(),
         requester: authority.id,
         provider: dept.id,
         entry: entry.id,
@@ -882,10 +1034,11 @@ pub async fn data_plane(store: DynStore) {
         created_at: now,
         events: vec![step(Step::Create { request: request.clone() })],
     };
-    store.create_application(&application, &[], &[], &event("application.create")).await.unwrap();
+    store.create_application(&mut application, &[], &[], &event("application.create")).await.unwrap();
     application.events.push(step(Step::RecordDelivery { note: "授权".into() }));
-    let grant = Grant {
+    let mut grant = Grant {
         id: GrantId::new(),
+        number: String::new(),
         application: application.id,
         requester: authority.id,
         provider: dept.id,
@@ -904,10 +1057,13 @@ pub async fn data_plane(store: DynStore) {
         events: vec![GrantEvent { at: now, actor: "user:x".into(), action: "create".into(), reason: String::new() }],
     };
     // Stale application state: nothing is written.
-    let stale = store.create_grant(&grant, &application, 0, &[], &[], &event("grant.create")).await;
+    let stale = store.create_grant(&mut grant, &application, 0, &[], &[], &event("grant.create")).await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
     assert!(store.get_grant(grant.id).await.is_err());
-    store.create_grant(&grant, &application, 1, &[], &[], &event("grant.create")).await.unwrap();
+    assert!(grant.number.is_empty(), "a failed creation gets no number");
+    store.create_grant(&mut grant, &application, 1, &[], &[], &event("grant.create")).await.unwrap();
+    let year = govshare_domain::number::number_year(now);
+    assert_eq!(grant.number, format!("GX-{year}-000001"), "the stale attempt used no number");
     assert_eq!(store.get_grant(grant.id).await.unwrap(), grant);
     assert_eq!(store.get_application(application.id).await.unwrap().events.len(), 2);
     let mut suspended = grant.clone();
@@ -1131,7 +1287,7 @@ macro_rules! store_contract_tests {
     ($factory:expr) => {
         $crate::store_contract_tests!(@tests $factory;
             regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
-            concurrent_appends, calendar_years, catalog_entries, obligations_and_sources, applications_and_alerts, data_plane, usage_seals, duty_ledger, ping);
+            concurrent_appends, calendar_years, catalog_entries, obligations_and_sources, applications_and_alerts, numbers, data_plane, usage_seals, duty_ledger, ping);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use govshare_domain::application::{Application, ApplicationId};
-use govshare_domain::audit::{AuditEvent, AuditRecord, ChainHead};
+use govshare_domain::audit::{AuditEvent, AuditFilter, AuditRecord, ChainHead};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
 use govshare_domain::duty::Duty;
 use govshare_domain::evidence::StoredUsage;
@@ -217,10 +217,13 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn list_designations(&self, region: Option<RegionCode>) -> Result<Vec<SourceDesignation>>;
 
     // ---- sharing applications (R-APP-1..5) ----
-    /// NotFound if the entry, the requester or the provider does not exist.
+    /// Stores a new application under the next number of its creation year in Beijing time, `SQ-<year>-<seq>`
+    /// (the counter moves on in the insert's transaction, so concurrent creations get distinct consecutive
+    /// numbers and a failed one uses none), and on `Ok` sets `application.number` to it. NotFound if the entry,
+    /// the requester or the provider does not exist.
     async fn create_application(
         &self,
-        application: &Application,
+        application: &mut Application,
         duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
@@ -279,11 +282,12 @@ pub trait Store: Debug + Send + Sync + 'static {
     ) -> Result<Vec<StoredRecord>>;
 
     // ---- grants (R-DEL-2) ----
-    /// Creates the grant and stores the application with its delivery step (compare-and-set on its events, as
+    /// Creates the grant under the next number `GX-<year>-<seq>` (as `create_application`; on `Ok` it is in
+    /// `grant.number`) and stores the application with its delivery step (compare-and-set on its events, as
     /// `save_application`) in one transaction.
     async fn create_grant(
         &self,
-        grant: &Grant,
+        grant: &mut Grant,
         application: &Application,
         expected_events: usize,
         duties: &[Duty],
@@ -379,6 +383,11 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>>;
     /// The newest records first, at most `limit`, optionally only those of one organisation.
     async fn recent_audit(&self, org: Option<OrgId>, limit: u32) -> Result<Vec<AuditRecord>>;
+    /// The records `filter` selects, in its order and page, and how many records it selects in all.
+    async fn search_audit(&self, filter: &AuditFilter) -> Result<(Vec<AuditRecord>, u64)>;
+    /// The distinct actors of the audit log, at most `limit`, in order, each with the display name of the person
+    /// when the actor is a user (for the console's operator filter and names).
+    async fn audit_actors(&self, limit: u32) -> Result<Vec<(String, Option<String>)>>;
     async fn audit_head(&self) -> Result<Option<ChainHead>>;
     /// The append-only guards (database triggers on `audit_log` and `usage_records`) this backend installs that
     /// are missing or disabled, by name; empty when all are in place.

@@ -128,7 +128,7 @@ pub(crate) fn write_people(path: &std::path::Path, n: usize, rng: &mut StdRng) -
         let birth = format!("{}-{}-{}", &id[6..10], &id[10..12], &id[12..14]);
         let phone = format!("1{}{:09}", [3, 5, 7, 8, 9][rng.gen_range(0..5)], rng.gen_range(0..1_000_000_000u64));
         let street = STREETS[rng.gen_range(0..STREETS.len())];
-        writeln!(out, "{name},{id},{sex},{birth},{phone},{place}{street}{}号，{region}", rng.gen_range(1..999))?;
+        writeln!(out, "{name},{id},{sex},{birth},{phone},{place}{street}{}号,{region}", rng.gen_range(1..999))?;
     }
     out.flush()?;
     Ok(())
@@ -217,7 +217,8 @@ pub(crate) async fn application(
     let today = services.now().date_naive();
     let request = govshare_domain::application::ApplicationInput {
         items: vec!["xm".into(), "sfzh".into(), "xb".into(), "sjhm".into(), "xzqh".into()],
-        legal_basis: "《社会救助暂行办法》第十一条：县级人民政府民政部门对申请人的家庭收入、财产状况进行调查核实".into(),
+        legal_basis: "《社会救助暂行办法》第十一条：县级人民政府民政部门对申请人的家庭收入、财产状况进行调查核实"
+            .into(),
         basis_document: "国务院令第649号".into(),
         scenario: "社会救助资格核查".into(),
         scope: "社会救助处".into(),

@@ -443,11 +443,21 @@ async fn every_roles_pages_show_names_not_codes_and_fit_a_phone() {
                 }
                 for kind in ["uuids", "codes"] {
                     if let Some(found) = seen[kind].as_array().filter(|a| !a.is_empty()) {
-                        problems.push(format!("{who} {} at {width}px shows {kind} {found:?}", url.path()));
+                        let some: Vec<&str> = found.iter().take(3).filter_map(|v| v.as_str()).collect();
+                        problems.push(format!(
+                            "{who} {} at {width}px shows {} {kind}: {some:?}…",
+                            url.path(),
+                            found.len()
+                        ));
                     }
                 }
                 if width < 1000 && seen["overflow"] == true {
-                    problems.push(format!("{who} {} is {} px wide in a {} px window", url.path(), seen["scroll"], seen["width"]));
+                    problems.push(format!(
+                        "{who} {} is {} px wide in a {} px window",
+                        url.path(),
+                        seen["scroll"],
+                        seen["width"]
+                    ));
                 }
             }
             browser.set_window_size(1400, 1000).await.unwrap();

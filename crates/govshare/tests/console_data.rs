@@ -95,7 +95,8 @@ async fn grant_pages_show_terms_states_and_usage(backend: Backend) {
     let gat = Client::login(&app, "gat.clerk").await;
     let page = gat.get(&format!("/console/grants/{grant}")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    for text in ["id=\"grant-items\"", "姓名（xm）", "脱敏", "哈希（按授权加密钥）", "不返回", "原样"] {
+    for text in ["id=\"grant-items\"", "姓名（xm）", "脱敏", "哈希（按授权加密钥）", "不返回", "原样"]
+    {
         assert!(page.text.contains(text), "{text}: {}", page.text);
     }
     assert!(page.text.contains("行政区划代码（xzqh） 以 3301 开头的记录"), "{}", page.text);

@@ -132,6 +132,7 @@ const PROVIDER: OrgId = OrgId(uuid::Uuid::from_u128(2));
 fn application(attribute: SharingAttribute, at: DateTime<Utc>) -> Application {
     Application {
         id: ApplicationId::new(),
+        number: String::new(),
         requester: REQUESTER,
         provider: PROVIDER,
         entry: EntryId::new(),

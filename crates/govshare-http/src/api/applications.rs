@@ -207,6 +207,10 @@ impl From<DeadlineAlert> for AlertDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApplicationDto {
     pub id: Uuid,
+    /// The application's number (申请编号), what people read and quote: `SQ-`, the year of creation (Beijing
+    /// time) and that year's sequence. The `id` stays the key of URLs and API calls.
+    #[schema(example = "SQ-2026-000123")]
+    pub number: String,
     pub entry_id: Uuid,
     pub entry_version: u32,
     pub entry_name: String,
@@ -259,6 +263,7 @@ impl From<ApplicationView> for ApplicationDto {
         let r = s.request;
         ApplicationDto {
             id: a.id.0,
+            number: a.number,
             entry_id: a.entry.0,
             entry_version: a.entry_version,
             entry_name: a.entry_name,

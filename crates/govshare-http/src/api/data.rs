@@ -182,6 +182,10 @@ pub struct NewGrantDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GrantDto {
     pub id: Uuid,
+    /// The grant's number (授权编号), what people read and quote: `GX-`, the year of creation (Beijing time) and
+    /// that year's sequence. The `id` stays the key of URLs and API calls.
+    #[schema(example = "GX-2026-000123")]
+    pub number: String,
     pub application_id: Uuid,
     pub requester_id: Uuid,
     pub requester_name: String,
@@ -212,6 +216,7 @@ impl From<GrantView> for GrantDto {
         let g = v.grant;
         GrantDto {
             id: g.id.0,
+            number: g.number,
             application_id: g.application.0,
             requester_id: g.requester.0,
             requester_name: v.requester_name,

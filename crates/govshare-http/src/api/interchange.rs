@@ -19,6 +19,12 @@ use crate::error::{ApiError, ErrorBody};
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 pub fn attachment(content_type: &'static str, filename: &str, body: Vec<u8>) -> Response {
+    let extension = filename.rsplit('.').next().unwrap_or("bin");
+    attachment_named(content_type, &format!("govshare-catalog.{extension}"), filename, body)
+}
+
+/// A download named `filename` (UTF-8), with `ascii_name` for clients that only read the plain parameter.
+pub fn attachment_named(content_type: &'static str, ascii_name: &str, filename: &str, body: Vec<u8>) -> Response {
     // RFC 6266 / 5987: an ASCII fallback and the UTF-8 name.
     let encoded: String = filename
         .bytes()
@@ -26,8 +32,7 @@ pub fn attachment(content_type: &'static str, filename: &str, body: Vec<u8>) -> 
             if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
         })
         .collect();
-    let extension = filename.rsplit('.').next().unwrap_or("bin");
-    let disposition = format!("attachment; filename=\"govshare-catalog.{extension}\"; filename*=UTF-8''{encoded}");
+    let disposition = format!("attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}");
     ([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
         .into_response()
 }

@@ -28,6 +28,8 @@ use crate::auth::Caller;
 #[derive(Debug, Clone)]
 pub struct ApplicationRow {
     pub id: String,
+    /// 申请编号, shown wherever a person reads which application this is (the id stays in URLs).
+    pub number: String,
     pub entry_name: String,
     pub requester: String,
     pub provider: String,
@@ -55,6 +57,7 @@ fn row(v: &ApplicationView) -> ApplicationRow {
     let overdue = s.running.as_ref().is_some_and(|p| p.late);
     ApplicationRow {
         id: v.application.id.to_string(),
+        number: v.application.number.clone(),
         entry_name: v.application.entry_name.clone(),
         requester: v.requester.name.clone(),
         provider: v.provider.name.clone(),
@@ -401,6 +404,10 @@ async fn detail_page(
     let org_name = |id| {
         orgs.iter().find(|(o, _)| *o == id).map(|(_, n)| n.clone()).unwrap_or_else(|| "政务数据共享主管部门".into())
     };
+    let grants = state.services.grants_of_application(id).await.map_err(fail)?;
+    // Delivery notes written before grants had numbers name the grant by its id: show its number instead.
+    let with_numbers =
+        |note: &String| grants.iter().fold(note.clone(), |text, g| text.replace(&g.id.to_string(), &g.number));
     let steps = view
         .application
         .events
@@ -412,10 +419,8 @@ async fn detail_page(
                 Step::Create { .. } | Step::Edit { .. } | Step::Submit | Step::Send | Step::ApproveReply => {
                     String::new()
                 }
-                Step::Return { note }
-                | Step::Withdraw { note }
-                | Step::ReturnReply { note }
-                | Step::RecordDelivery { note } => note.clone(),
+                Step::Return { note } | Step::Withdraw { note } | Step::ReturnReply { note } => note.clone(),
+                Step::RecordDelivery { note } => with_numbers(note),
                 Step::DraftReply { reply } => reply_text(reply),
                 Step::Supplement { note, .. } => note.clone(),
                 Step::RequestExtension { days, reason } => format!("延长 {days} 个工作日，理由：{reason}"),
@@ -465,7 +470,6 @@ async fn detail_page(
             None => form,
         }
     });
-    let grants = state.services.grants_of_application(id).await.map_err(fail)?;
     let page = DetailPage {
         layout,
         feedback,

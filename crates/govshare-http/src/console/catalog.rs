@@ -300,7 +300,14 @@ pub struct EntryForm {
 impl EntryForm {
     fn from_fields(fields: &[(String, String)]) -> Self {
         let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
-        let items = (0..ITEM_ROWS)
+        // As many rows as the form sent (rows may have been added in the browser), at least the usual number.
+        let sent = fields
+            .iter()
+            .filter_map(|(k, _)| k.strip_prefix("item_name_").and_then(|n| n.parse::<usize>().ok()))
+            .max()
+            .map_or(0, |n| n + 1)
+            .min(govshare_domain::catalog::MAX_ITEMS);
+        let items = (0..sent.max(ITEM_ROWS))
             .map(|i| ItemForm {
                 name: get(&format!("item_name_{i}")),
                 code: get(&format!("item_code_{i}")),
@@ -375,6 +382,35 @@ impl EntryForm {
             related_codes: c.related_codes.join(","),
             items,
         }
+    }
+
+    /// The form rows that become data items (rows with neither name nor code are left out), in order: the
+    /// `k`-th data item of the input is row `kept_rows()[k]` of the form.
+    fn kept_rows(&self) -> Vec<usize> {
+        (0..self.items.len())
+            .filter(|&i| !(self.items[i].name.trim().is_empty() && self.items[i].code.trim().is_empty()))
+            .collect()
+    }
+
+    /// Every problem of the form at once, with item fields named by their row in the form; `None` when the
+    /// content itself is valid (the refusal was about something else).
+    fn problems(
+        &self,
+        scheme: &govshare_domain::catalog::GradeScheme,
+    ) -> Option<Vec<govshare_domain::ValidationError>> {
+        let rows = self.kept_rows();
+        let mut problems = EntryContent::parse_all(&self.to_input(), scheme).err()?;
+        for p in &mut problems {
+            let renamed = p.field.strip_prefix("items[").and_then(|rest| {
+                let (k, tail) = rest.split_once(']')?;
+                let row = rows.get(k.parse::<usize>().ok()?)?;
+                Some(format!("items[{row}]{tail}"))
+            });
+            if let Some(field) = renamed {
+                p.field = field.into();
+            }
+        }
+        Some(problems)
     }
 
     /// The form as domain input; a level that is not a number becomes 0, which the grade rule then names.
@@ -486,7 +522,7 @@ pub async fn create(
         Ok(entry) => Ok(Redirect::to(&format!("/console/catalog/{}?notice=entry_saved", entry.id)).into_response()),
         Err(err) => {
             let layout = frame(&state, &caller, "新建目录", "/console/catalog/mine").await?;
-            Ok(edit_page(&state, layout, Feedback::from_error(&err), "/console/catalog/new".into(), form))
+            Ok(edit_page(&state, layout, form_feedback(&state, &form, &err), "/console/catalog/new".into(), form))
         }
     }
 }
@@ -522,8 +558,21 @@ pub async fn edit(
         Ok(_) => Ok(Redirect::to(&format!("/console/catalog/{id}?notice=entry_saved")).into_response()),
         Err(err) => {
             let layout = frame(&state, &caller, "编辑目录", "/console/catalog/mine").await?;
-            Ok(edit_page(&state, layout, Feedback::from_error(&err), format!("/console/catalog/{id}/edit"), form))
+            let feedback = form_feedback(&state, &form, &err);
+            Ok(edit_page(&state, layout, feedback, format!("/console/catalog/{id}/edit"), form))
         }
+    }
+}
+
+/// A refused save: when the content is at fault, every problem at once (the use case stops at the first);
+/// otherwise the refusal itself.
+fn form_feedback(state: &AppState, form: &EntryForm, err: &ServiceError) -> Feedback {
+    match err {
+        ServiceError::Validation(_) => match form.problems(&state.services.settings().grade_scheme) {
+            Some(problems) => Feedback::from_problems(&problems),
+            None => Feedback::from_error(err),
+        },
+        _ => Feedback::from_error(err),
     }
 }
 

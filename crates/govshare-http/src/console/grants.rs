@@ -62,6 +62,8 @@ fn item_label(content: Option<&EntryContent>, code: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct GrantRow {
     pub id: String,
+    /// 授权编号, shown wherever a person reads which grant this is (the id stays in URLs).
+    pub number: String,
     pub entry_id: String,
     pub entry_name: String,
     pub requester: String,
@@ -77,6 +79,7 @@ fn grant_row(v: &GrantView) -> GrantRow {
     let g = &v.grant;
     GrantRow {
         id: g.id.to_string(),
+        number: g.number.clone(),
         entry_id: g.entry.to_string(),
         entry_name: v.entry_name.clone(),
         requester: v.requester_name.clone(),
@@ -103,7 +106,9 @@ pub struct UsageRow {
     pub result: String,
     pub ok: bool,
     pub latency_ms: String,
+    /// The grant's id (for its link) and number (its text); empty when the access had no grant.
     pub grant: String,
+    pub grant_number: String,
     pub entry_id: String,
     pub entry_name: String,
 }
@@ -146,7 +151,13 @@ async fn usage_rows(state: &AppState, records: &[UsageRecord]) -> Result<Vec<Usa
     let orgs: HashMap<_, _> =
         store.list_orgs().await.map_err(|e| fail(ServiceError::from(e)))?.into_iter().map(|o| (o.id, o.name)).collect();
     let mut entries: HashMap<EntryId, String> = HashMap::new();
+    let mut grants: HashMap<GrantId, String> = HashMap::new();
     for r in records {
+        if let Some(grant) = r.grant
+            && let std::collections::hash_map::Entry::Vacant(slot) = grants.entry(grant)
+        {
+            slot.insert(store.get_grant(grant).await.map_or_else(|_| String::new(), |g| g.number));
+        }
         if let std::collections::hash_map::Entry::Vacant(slot) = entries.entry(r.entry) {
             let name = match store.get_entry(r.entry).await {
                 Ok(e) => e.published().unwrap_or_else(|| e.latest()).content.name.clone(),
@@ -168,6 +179,7 @@ async fn usage_rows(state: &AppState, records: &[UsageRecord]) -> Result<Vec<Usa
             ok: r.result == "ok" || r.result == "not_found",
             latency_ms: format!("{:.1}", r.latency_us as f64 / 1000.0),
             grant: r.grant.map(|g| g.to_string()).unwrap_or_default(),
+            grant_number: r.grant.and_then(|g| grants.get(&g).cloned()).unwrap_or_default(),
             entry_id: r.entry.to_string(),
             entry_name: entries.get(&r.entry).cloned().unwrap_or_default(),
         })
@@ -225,6 +237,8 @@ struct DetailPage {
     feedback: Feedback,
     v: GrantRow,
     application_id: String,
+    /// The application's number (申请编号), the link's text.
+    application_number: String,
     /// (item, how it leaves)
     items: Vec<(String, &'static str)>,
     purpose: String,
@@ -263,11 +277,13 @@ async fn detail_page(
     let provider = store.get_org(g.provider).await.map_err(|e| fail(ServiceError::from(e)))?;
     let can_control = check(p, Action::ControlGrant { provider: g.provider, provider_region: provider.region }).is_ok();
     let records = state.services.usage_records(p, Some(id), None, 100).await.map_err(fail)?;
+    let application = store.get_application(g.application).await.map_err(|e| fail(ServiceError::from(e)))?;
     let page = DetailPage {
         layout,
         feedback,
         v: grant_row(&view),
         application_id: g.application.to_string(),
+        application_number: application.number,
         items: g.items.iter().map(|i| (item_label(Some(&content), &i.code), i.masking.label())).collect(),
         purpose: g.purpose.clone(),
         row_scope: match &g.row_scope {
@@ -461,7 +477,8 @@ pub fn grant_input(fields: &[(String, String)]) -> GrantInput {
     }
 }
 
-/// A grant made for an application, as linked from the application's page: (id, text).
+/// A grant made for an application, as linked from the application's page: (id, text beginning with its
+/// number).
 pub fn grant_links(
     grants: &[govshare_domain::grant::Grant],
     now: chrono::DateTime<chrono::Utc>,
@@ -471,7 +488,14 @@ pub fn grant_links(
         .map(|g| {
             (
                 g.id.to_string(),
-                format!("{} · {} 项数据 · {} 至 {}", g.status(now).label(), g.items.len(), g.valid_from, g.valid_until),
+                format!(
+                    "{} · {} · {} 项数据 · {} 至 {}",
+                    g.number,
+                    g.status(now).label(),
+                    g.items.len(),
+                    g.valid_from,
+                    g.valid_until
+                ),
             )
         })
         .collect()
@@ -667,7 +691,9 @@ async fn read_load_form(mut multipart: Multipart, path: &std::path::Path) -> Res
         }
     }
     if size == 0 {
-        return Err(ValidationError::new("file", "required", "请选择要加载的数据文件（CSV、Excel 或 JSON Lines）").into());
+        return Err(
+            ValidationError::new("file", "required", "请选择要加载的数据文件（CSV、Excel 或 JSON Lines）").into()
+        );
     }
     if request.file_name.is_empty() {
         request.file_name = "upload".into();

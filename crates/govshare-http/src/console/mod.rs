@@ -5,11 +5,13 @@
 //! the page with a notice, so reloading never repeats an action.
 
 mod applications;
+mod audit;
 mod catalog;
 mod grants;
 mod interchange;
 mod obligations;
 mod pages;
+pub(crate) mod table;
 pub(crate) mod view;
 
 use axum::extract::FromRequestParts;
@@ -20,8 +22,32 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::Routes;
+use view::Feedback;
 
 pub use view::error_page;
+
+/// Shows an error page inside the console's frame when a signed-in person gets one (a refusal, an unknown
+/// page, a conflict): the navigation stays, and the page says what the person can do. API paths, anonymous
+/// callers and business systems get the response untouched.
+pub async fn frame_errors(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let caller = request.extensions().get::<Caller>().filter(|c| c.session.is_some()).cloned();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let (Some(caller), Some(shown)) = (caller, response.extensions().get::<view::ErrorShown>().cloned()) else {
+        return response;
+    };
+    if path.starts_with("/api/") {
+        return response;
+    }
+    match pages::layout(&state, &caller, shown.title, &path).await {
+        Ok(layout) => render(shown.status, &view::FramedErrorPage { layout, feedback: Feedback::default(), shown }),
+        Err(_) => response,
+    }
+}
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -46,8 +72,8 @@ pub fn routes() -> Routes {
         .get("/console/organisations", pages::organisations)
         .post("/console/organisations", pages::create_org)
         .post("/console/regions", pages::create_region)
-        .get("/console/audit", pages::audit)
-        .post("/console/audit/verify", pages::verify_audit)
+        .get("/console/audit", audit::page)
+        .post("/console/audit/verify", audit::verify)
         .get("/console/account", pages::account)
         .post("/console/account", pages::change_password)
         .get("/console/catalog", catalog::published)

@@ -260,7 +260,7 @@ struct HomePage {
 }
 
 /// What each role does on the platform, in the words of the regulation.
-fn duties_of(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
+fn duties_of(roles: &[Role], contractor: bool) -> Vec<(&'static str, &'static str)> {
     roles
         .iter()
         .map(|r| match r {
@@ -271,7 +271,12 @@ fn duties_of(roles: &[Role]) -> Vec<(&'static str, &'static str)> {
             Role::AuthoritySupervisor => {
                 ("主管部门监管人", "查阅使用记录，监督时效与违规行为，依法暂停共享（第二十七、二十九条）")
             }
+            Role::Clerk if contractor => (
+                "经办人（受托方）",
+                "受本单位委托编制目录、维护数据源；不能办理共享申请和共享授权，不能查看本单位人员与凭证（第三十六条）",
+            ),
             Role::Clerk => ("经办人", "编制目录、提出和办理共享申请、提出校核申请（第十一条）"),
+
             Role::WorkUnitHead => ("工作机构负责人", "审核同意本部门目录、共享申请及答复后方可报出（第十三、二十条）"),
             Role::SystemClient => ("应用系统", "通过服务接口调用已授权的数据"),
         })
@@ -299,7 +304,7 @@ pub async fn home(
         feedback: Feedback::notice(q.notice.as_deref()),
         org: org_view(&state, org).await,
         head_name,
-        duties: duties_of(&roles),
+        duties: duties_of(&roles, caller.principal.is_contractor()),
         todo: state.services.my_duties(&caller.principal, DutyState::Open).await.map_err(fail)?,
     };
     Ok(render(StatusCode::OK, &page))
@@ -920,90 +925,6 @@ pub async fn create_region(
         Ok(_) => Ok(see_other("/console/organisations", "region_created")),
         Err(err) => organisations_page(&state, &caller, Feedback::from_error(&err), OrgForm::default()).await,
     }
-}
-
-// ---- audit ----
-
-#[derive(Debug, Clone)]
-pub struct AuditView {
-    pub seq: i64,
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub object: String,
-    pub detail: String,
-    pub hash: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct VerificationView {
-    pub intact: bool,
-    pub verified: i64,
-    pub problem: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "audit.html")]
-struct AuditPage {
-    layout: Layout,
-    feedback: Feedback,
-    records: Vec<AuditView>,
-    verification: Option<VerificationView>,
-}
-
-/// Chinese names of the audit actions, for the console.
-fn action_label(action: &str) -> &str {
-    match action {
-        "session.login" => "登录",
-        "session.logout" => "退出登录",
-        "region.create" => "创建行政区划",
-        "org.create" => "创建单位",
-        "org.work_unit.update" => "修改工作机构",
-        "user.create" => "创建账号",
-        "user.disable" => "停用账号",
-        "user.enable" => "启用账号",
-        "user.password.reset" => "重置密码",
-        "user.password.change" => "修改密码",
-        "membership.grant" => "授予角色",
-        "membership.revoke" => "撤销角色",
-        "credential.issue" => "签发 API 凭证",
-        "credential.revoke" => "吊销 API 凭证",
-        other => other,
-    }
-}
-
-async fn audit_page(state: &AppState, caller: &Caller, verification: Option<VerificationView>) -> PageResult {
-    let layout = layout(state, caller, "审计日志", "/console/audit").await?;
-    let records = state.services.recent_audit(&caller.principal, None, 200).await.map_err(fail)?;
-    let records = records
-        .into_iter()
-        .map(|r| AuditView {
-            seq: r.seq,
-            at: beijing(r.at),
-            actor: r.actor,
-            action: format!("{}({})", action_label(&r.action), r.action),
-            object: format!("{} {}", r.object_type, r.object_id),
-            detail: r.detail,
-            hash: hex::encode(&r.hash[..8]),
-        })
-        .collect();
-    Ok(render(StatusCode::OK, &AuditPage { layout, feedback: Feedback::default(), records, verification }))
-}
-
-pub async fn audit(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> PageResult {
-    audit_page(&state, &caller, None).await
-}
-
-pub async fn verify_audit(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> PageResult {
-    let v = state.services.verify_audit(&caller.principal).await.map_err(fail)?;
-    let guards =
-        (!v.missing_guards.is_empty()).then(|| format!("数据库缺少只追加保护触发器：{}", v.missing_guards.join("、")));
-    let view = VerificationView {
-        intact: v.is_intact(),
-        verified: v.verified,
-        problem: v.first_break.map(|b| b.to_string()).into_iter().chain(guards).reduce(|a, b| format!("{a};{b}")),
-    };
-    audit_page(&state, &caller, Some(view)).await
 }
 
 // ---- own account ----

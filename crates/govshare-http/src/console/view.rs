@@ -62,6 +62,8 @@ pub struct Feedback {
     pub error_field: Option<String>,
     /// The HTTP status of the error (a refusal is 403, a conflict 409); 422 for an error without one.
     pub error_status: Option<StatusCode>,
+    /// Every field at fault when a form was checked as a whole: (field, message), in the form's order.
+    pub problems: Vec<(String, String)>,
 }
 
 impl Feedback {
@@ -88,6 +90,7 @@ impl Feedback {
             error: Some(error),
             error_field: field,
             error_status: Some(crate::error::ApiError::status_of(err)),
+            problems: Vec::new(),
         }
     }
 
@@ -101,8 +104,29 @@ impl Feedback {
         }
     }
 
+    /// Every problem of a form at once: the page lists them and marks each field.
+    pub fn from_problems(problems: &[govshare_domain::ValidationError]) -> Self {
+        let problems: Vec<(String, String)> =
+            problems.iter().map(|p| (p.field.to_string(), p.message.to_string())).collect();
+        Feedback {
+            notice: None,
+            error: Some(match problems.len() {
+                1 => problems[0].1.clone(),
+                n => format!("共有 {n} 处需要修改，已在下方标出："),
+            }),
+            error_field: problems.first().map(|p| p.0.clone()),
+            error_status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+            problems: if problems.len() > 1 { problems } else { Vec::new() },
+        }
+    }
+
     pub fn field_error(&self, field: &str) -> bool {
-        self.error_field.as_deref() == Some(field)
+        self.error_field.as_deref() == Some(field) || self.problems.iter().any(|(f, _)| f == field)
+    }
+
+    /// Whether a cell of an item row (`items[index].field`) is at fault.
+    pub fn item_error(&self, index: &usize, field: &str) -> bool {
+        self.field_error(&format!("items[{index}].{field}"))
     }
 }
 
@@ -248,16 +272,20 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
         NavGroup { title: "目录管理", items: catalog_items },
         NavGroup {
             title: "共享使用",
-            items: vec![
-                item("/console/applications", "共享申请与受理"),
-                NavItem {
+            items: [
+                // A contractor's engineer drafts catalogs and runs sources; sharing applications are the department's own.
+                (!p.is_contractor() || admin).then(|| item("/console/applications", "共享申请与受理")),
+                Some(NavItem {
                     href: "/console/grants",
                     label: "共享授权与使用记录",
                     active: current == "/console/grants" || current == "/console/usage",
                     planned: false,
                     badge: None,
-                },
-            ],
+                }),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         },
         NavGroup {
             title: "监督管理", items: vec![planned("时限监测"), planned("校核与争议"), planned("监督检查")]
@@ -288,16 +316,165 @@ struct ErrorPage {
     error_id: Option<String>,
 }
 
-/// A standalone error page (used where the page itself cannot be shown).
+/// What an error page says, kept on its response so that [`super::frame_errors`] can show it again inside the
+/// console's frame (navigation, header) when the request came from a signed-in person.
+#[derive(Debug, Clone)]
+pub struct ErrorShown {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub message: String,
+    pub error_id: Option<String>,
+}
+
+impl ErrorShown {
+    fn of(err: &ApiError) -> Self {
+        let status = err.status_code();
+        let detail = err.detail();
+        let title = match status {
+            StatusCode::FORBIDDEN => "无权办理",
+            StatusCode::NOT_FOUND => "页面不存在",
+            StatusCode::UNAUTHORIZED => "请先登录",
+            StatusCode::CONFLICT => "事项状态已变化",
+            s if s.is_server_error() => "系统错误",
+            _ => "请求有误",
+        };
+        ErrorShown { status, title, message: detail.message, error_id: detail.error_id }
+    }
+
+    /// What the person can do next, by the kind of error.
+    pub fn advice(&self) -> &'static str {
+        match self.status {
+            StatusCode::FORBIDDEN => {
+                "左侧导航只列出您当前身份可以办理的事项。如需办理此事项，请切换到有权办理的单位，或请本单位工作机构负责人为您授予相应角色。"
+            }
+            StatusCode::NOT_FOUND => "请从左侧导航或工作台重新进入；如是他人发来的链接，请确认链接完整。",
+            StatusCode::CONFLICT => "该事项可能已被他人办理，请返回事项页面刷新后查看最新状态。",
+            s if s.is_server_error() => "请稍后重试；如仍出错，请将错误编号告知平台运维人员。",
+            _ => "请返回上一页检查填写的内容后重试。",
+        }
+    }
+}
+
+/// A standalone error page (where the page itself cannot be shown); inside the console it is shown again in the
+/// console's frame by [`super::frame_errors`].
 pub fn error_page(err: &ApiError) -> Response {
-    let status = err.status_code();
-    let detail = err.detail();
-    let title = match status {
-        StatusCode::FORBIDDEN => "无权访问",
-        StatusCode::NOT_FOUND => "未找到",
-        StatusCode::UNAUTHORIZED => "请先登录",
-        s if s.is_server_error() => "系统错误",
-        _ => "请求有误",
+    let shown = ErrorShown::of(err);
+    let page = ErrorPage {
+        status: shown.status.as_u16(),
+        title: shown.title,
+        message: shown.message.clone(),
+        error_id: shown.error_id.clone(),
     };
-    render(status, &ErrorPage { status: status.as_u16(), title, message: detail.message, error_id: detail.error_id })
+    let mut response = render(shown.status, &page);
+    response.extensions_mut().insert(shown);
+    response
+}
+
+#[derive(Template)]
+#[template(path = "error_framed.html")]
+pub struct FramedErrorPage {
+    pub layout: Layout,
+    pub feedback: Feedback,
+    pub shown: ErrorShown,
+}
+
+#[cfg(test)]
+mod tests {
+    /// Chinese characters and the full-width punctuation around them.
+    fn chinese(c: char) -> bool {
+        matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3000}'..='\u{303f}' | '\u{ff01}'..='\u{ff5e}' | '“' | '”' | '…')
+    }
+
+    /// The text a person reads in a template: template code and markup become a placeholder (so text on either
+    /// side of a tag is not joined), attribute values people read (placeholders, titles, confirmations) are kept.
+    fn readable(template: &str) -> String {
+        const READ: [&str; 5] = ["placeholder=\"", "title=\"", "data-confirm=\"", "aria-label=\"", "alt=\""];
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(c) = rest.chars().next() {
+            let close = if rest.starts_with("{{") {
+                Some("}}")
+            } else if rest.starts_with("{%") {
+                Some("%}")
+            } else if rest.starts_with("{#") {
+                Some("#}")
+            } else if rest.starts_with("<script") {
+                Some("</script>")
+            } else if rest.starts_with("<style") {
+                Some("</style>")
+            } else if c == '<' {
+                Some(">")
+            } else {
+                None
+            };
+            match close {
+                Some(close) => {
+                    let end = rest.find(close).map_or(rest.len(), |i| i + close.len());
+                    let markup = &rest[..end];
+                    if c == '<' {
+                        for attr in READ {
+                            for (i, _) in markup.match_indices(attr) {
+                                let value = &markup[i + attr.len()..];
+                                out.push('\u{e000}');
+                                out.push_str(&value[..value.find('"').unwrap_or(value.len())]);
+                            }
+                        }
+                    }
+                    out.push('\u{e000}');
+                    rest = &rest[end..];
+                }
+                None => {
+                    out.push(c);
+                    rest = &rest[c.len_utf8()..];
+                }
+            }
+        }
+        out
+    }
+
+    /// Half-width `,;:()?!` next to Chinese text, with some context.
+    fn half_width_in_chinese(text: &str) -> Vec<String> {
+        let chars: Vec<char> = text.chars().collect();
+        let mut found = Vec::new();
+        for (i, &c) in chars.iter().enumerate() {
+            let before = i.checked_sub(1).map(|j| chars[j]);
+            let after = chars.get(i + 1).copied();
+            if ",;:()?!".contains(c) && (before.is_some_and(chinese) || after.is_some_and(chinese)) {
+                let from = i.saturating_sub(8);
+                let to = (i + 8).min(chars.len());
+                found.push(chars[from..to].iter().collect::<String>().replace('\u{e000}', "…").replace('\n', " "));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_check_finds_half_width_punctuation_in_chinese_text_only() {
+        assert_eq!(half_width_in_chinese(&readable("<p>审核通过,已发布</p>")).len(), 1);
+        assert_eq!(half_width_in_chinese(&readable("<input placeholder=\"如:浙人社发\">")).len(), 1);
+        assert_eq!(half_width_in_chinese(&readable("<p>见(第十条)</p>")).len(), 2);
+        assert!(half_width_in_chinese(&readable("{% if a(b, c) %}审核{% endif %}")).is_empty());
+        assert!(half_width_in_chinese(&readable("<a href=\"/x?a=1,2\">审核</a>, ok")).is_empty());
+        assert!(half_width_in_chinese(&readable("<p>审核通过\u{ff0c}已发布\u{ff08}第十条\u{ff09}</p>")).is_empty());
+    }
+
+    /// Console text reads like official Chinese text (公文): full-width punctuation in Chinese.
+    #[test]
+    fn templates_use_full_width_punctuation_in_chinese_text() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut problems = Vec::new();
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "html") {
+                files += 1;
+                let text = std::fs::read_to_string(&path).unwrap();
+                for snippet in half_width_in_chinese(&readable(&text)) {
+                    problems.push(format!("{}: 「{snippet}」", path.file_name().unwrap().to_string_lossy()));
+                }
+            }
+        }
+        assert!(files > 20, "the templates were found ({files})");
+        assert!(problems.is_empty(), "half-width punctuation in Chinese text:\n{}", problems.join("\n"));
+    }
 }
