@@ -876,6 +876,175 @@ pub async fn numbers(store: DynStore) {
     assert!(listed.iter().all(|n| numbers.contains(n)), "{listed:?}");
 }
 
+/// Rows as a release before human numbers (migration 0009) kept them, for the upgrade test each backend runs on a
+/// schema built up to 0008: `statements` insert them (instants written by the backend's `instant`), and
+/// [`numbered_on_upgrade`] checks what the migration made of them.
+#[derive(Debug)]
+pub struct LegacyRows {
+    pub statements: Vec<String>,
+    /// The applications in insertion order (not creation order), and the grants.
+    applications: Vec<govshare_domain::application::Application>,
+    grants: Vec<govshare_domain::grant::Grant>,
+}
+
+/// The old rows: three applications (two of 2025 inserted newest first, one created at 00:30 on 1 January 2026
+/// in Beijing, still 2025 in UTC) and two grants, their documents without numbers.
+pub fn legacy_rows(instant: impl Fn(chrono::DateTime<Utc>) -> String) -> LegacyRows {
+    use govshare_domain::application::{Application, ApplicationEvent, ApplicationId, ApplicationRequest, Step};
+    use govshare_domain::catalog::{DeliveryMethod, SharingAttribute};
+    use govshare_domain::grant::{Grant, GrantEvent, GrantId, GrantItem, GrantState, Masking};
+
+    let at = |s: &str| -> chrono::DateTime<Utc> { s.parse().unwrap() };
+    let (authority, dept, entry) = (OrgId::new(), OrgId::new(), EntryId::new());
+    let request = ApplicationRequest {
+        items: vec!["name".into()],
+        legal_basis: "《户口登记条例》".into(),
+        basis_document: "国务院令".into(),
+        scenario: "核验".into(),
+        scope: "本厅".into(),
+        delivery: DeliveryMethod::ServiceApi,
+        valid_from: at("2025-01-01T00:00:00Z").date_naive(),
+        valid_until: at("2027-01-01T00:00:00Z").date_naive(),
+    };
+    let application = |created: &str| {
+        let created = at(created);
+        Application {
+            id: ApplicationId::new(),
+            number: String::new(),
+            requester: authority,
+            provider: dept,
+            entry,
+            entry_version: 1,
+            entry_name: "居民户籍信息".into(),
+            attribute: SharingAttribute::Conditional,
+            created_at: created,
+            events: vec![ApplicationEvent {
+                at: created,
+                actor: "user:x".into(),
+                actor_name: "某人".into(),
+                org: authority,
+                step: Step::Create { request: request.clone() },
+            }],
+        }
+    };
+    let applications = vec![
+        application("2025-06-01T02:00:00Z"),
+        application("2025-03-01T02:00:00Z"),
+        application("2025-12-31T16:30:00Z"),
+    ];
+    let grant = |app: &Application, created: &str| {
+        let created = at(created);
+        Grant {
+            id: GrantId::new(),
+            number: String::new(),
+            application: app.id,
+            requester: authority,
+            provider: dept,
+            entry,
+            items: vec![GrantItem { code: "name".into(), masking: Masking::Mask }],
+            purpose: "核验".into(),
+            row_scope: None,
+            delivery: [DeliveryMethod::ServiceApi].into(),
+            valid_from: request.valid_from,
+            valid_until: request.valid_until,
+            rate_per_minute: 60,
+            daily_rows: 1000,
+            state: GrantState::Active,
+            hash_key: "00".into(),
+            created_at: created,
+            events: vec![GrantEvent {
+                at: created,
+                actor: "user:x".into(),
+                action: "create".into(),
+                reason: String::new(),
+            }],
+        }
+    };
+    let grants = vec![grant(&applications[0], "2026-02-01T02:00:00Z"), grant(&applications[1], "2025-07-01T02:00:00Z")];
+    // A document as the old release wrote it: no number.
+    let document = |value: serde_json::Value| {
+        let mut value = value;
+        value.as_object_mut().unwrap().remove("number");
+        value.to_string().replace('\'', "''")
+    };
+    let created = instant(at("2025-01-01T00:00:00Z"));
+    let mut statements = vec![
+        "INSERT INTO regions (code, name, parent) VALUES ('330000', '浙江省', NULL)".to_owned(),
+        format!(
+            "INSERT INTO organisations (id, kind, region, name, credit_code, work_unit_name, created_at) VALUES
+             ('{authority}', 'authority', '330000', '浙江省大数据发展管理局', '{}', '信息中心', {created}),
+             ('{dept}', 'department', '330000', '浙江省公安厅', '{}', '信息中心', {created})",
+            code("330000", 1),
+            code("330000", 2)
+        ),
+        format!(
+            "INSERT INTO catalog_entries (id, provider, resource_code, created_at)
+             VALUES ('{entry}', '{dept}', '330000-GAT-0040', {created})"
+        ),
+    ];
+    for a in &applications {
+        statements.push(format!(
+            "INSERT INTO applications (id, requester, provider, entry_id, stage, is_open, events, created_at, updated_at,
+                                       document)
+             VALUES ('{}', '{authority}', '{dept}', '{entry}', 'draft', TRUE, 1, {at}, {at}, '{}')",
+            a.id,
+            document(serde_json::to_value(a).unwrap()),
+            at = instant(a.created_at),
+        ));
+    }
+    for g in &grants {
+        statements.push(format!(
+            "INSERT INTO grants (id, application_id, requester, provider, entry_id, events, created_at, document)
+             VALUES ('{}', '{}', '{authority}', '{dept}', '{entry}', 1, {}, '{}')",
+            g.id,
+            g.application,
+            instant(g.created_at),
+            document(serde_json::to_value(g).unwrap()),
+        ));
+    }
+    LegacyRows { statements, applications, grants }
+}
+
+/// After the upgrade: the old rows are numbered per Beijing year by creation time, reads carry the numbers, and
+/// new creations continue each year's sequence.
+pub async fn numbered_on_upgrade(store: DynStore, rows: &LegacyRows) {
+    use govshare_domain::application::Step;
+
+    let mut numbers = Vec::new();
+    for a in &rows.applications {
+        numbers.push(store.get_application(a.id).await.unwrap().number);
+    }
+    assert_eq!(numbers[1], "SQ-2025-000001", "the oldest first");
+    assert_eq!(numbers[0], "SQ-2025-000002");
+    assert_eq!(numbers[2], "SQ-2026-000001", "00:30 on 1 January in Beijing is 2026");
+    assert_eq!(store.get_grant(rows.grants[1].id).await.unwrap().number, "GX-2025-000001");
+    assert_eq!(store.get_grant(rows.grants[0].id).await.unwrap().number, "GX-2026-000001");
+    let listed: Vec<String> =
+        store.list_applications(None, false).await.unwrap().into_iter().map(|a| a.number).collect();
+    assert_eq!(listed, ["SQ-2026-000001", "SQ-2025-000002", "SQ-2025-000001"], "newest first, each numbered");
+
+    // New creations continue after the migrated rows.
+    let mut next = govshare_domain::application::Application {
+        id: govshare_domain::application::ApplicationId::new(),
+        created_at: "2025-08-01T02:00:00Z".parse().unwrap(),
+        ..rows.applications[0].clone()
+    };
+    store.create_application(&mut next, &[], &[], &event("application.create")).await.unwrap();
+    assert_eq!(next.number, "SQ-2025-000003");
+    let mut app = store.get_application(rows.applications[2].id).await.unwrap();
+    app.events.push(govshare_domain::application::ApplicationEvent {
+        step: Step::RecordDelivery { note: "已创建共享授权".into() },
+        ..app.events[0].clone()
+    });
+    let mut grant = govshare_domain::grant::Grant {
+        id: govshare_domain::grant::GrantId::new(),
+        application: app.id,
+        ..rows.grants[0].clone()
+    };
+    store.create_grant(&mut grant, &app, 1, &[], &[], &event("grant.create")).await.unwrap();
+    assert_eq!(grant.number, "GX-2026-000002");
+}
+
 pub async fn ping(store: DynStore) {
     store.ping().await.unwrap();
 }

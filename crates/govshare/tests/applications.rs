@@ -4,7 +4,9 @@ mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::people::today;
-use common::{Backend, Client, TestApp, another_instance, assistance_entry, household_entry, publish, spawn};
+use common::{
+    Backend, Client, TestApp, another_instance, assistance_entry, household_entry, is_number, publish, spawn,
+};
 use govshare_domain::calendar::WorkingCalendar;
 use govshare_service::Clock;
 use reqwest::StatusCode;
@@ -127,6 +129,8 @@ async fn conditional_application_from_request_to_delivery(backend: Backend) {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let id = created.body["id"].as_str().unwrap().to_owned();
     assert_eq!(created.body["stage"], "draft");
+    let number = created.body["number"].as_str().unwrap().to_owned();
+    assert!(is_number(&number, "SQ"), "the application's number (申请编号): {number}");
     assert_eq!(created.body["request"]["items"], json!(["xm", "sfzh"]), "names are stored as item codes");
     assert_eq!(gat_clerk.get(&format!("/api/v1/applications/{id}")).await.status, StatusCode::NOT_FOUND);
     ok(&step(&clerk, &id, json!({"step": "submit"})).await);
@@ -136,6 +140,9 @@ async fn conditional_application_from_request_to_delivery(backend: Backend) {
     refused(&r, StatusCode::UNPROCESSABLE_ENTITY, "note", "required");
     let returned = step(&head, &id, json!({"step": "return", "note": "使用范围写到处室"})).await;
     assert_eq!(ok(&returned)["stage"], "draft");
+    assert_eq!(returned.body["number"], number, "the number stays with the application");
+    let listed = clerk.get("/api/v1/applications").await;
+    assert_eq!(listed.body[0]["number"], number, "{}", listed.text);
     let mut edited = request(&entry);
     edited["step"] = json!("edit");
     edited["scope"] = json!("省人社厅就业促进处(仅限认定经办岗位)");
@@ -390,6 +397,12 @@ async fn console_pages_cover_the_workflow(backend: Backend) {
     let head = Client::login(&app, "rst.head").await;
     let detail = head.get(&format!("/console/applications/{id}")).await;
     assert!(detail.text.contains("同意并提交提供部门") && detail.text.contains("退回经办人修改"), "{}", detail.text);
+    // People read the application's number; its id stays in the URLs.
+    let number = head.get(&format!("/api/v1/applications/{id}")).await.body["number"].as_str().unwrap().to_owned();
+    assert!(is_number(&number, "SQ"), "{number}");
+    assert!(detail.text.contains(&format!("id=\"application-number\">{number}<")), "{}", detail.text);
+    let list = clerk.get("/console/applications").await;
+    assert!(list.text.contains(&format!("/console/applications/{id}\">{number}</a>")), "{}", list.text);
     let sent = head
         .form(
             &format!("/console/applications/{id}/step"),

@@ -8,7 +8,7 @@ use common::people::{
     HEADER, STANDARD_ITEMS, api_key, approved, granted, hosted_entry, id_number, people_csv, people_entry,
     standard_grant, today,
 };
-use common::{Backend, Client, publish, spawn};
+use common::{Backend, Client, contains_uuid, is_number, publish, spawn};
 use reqwest::StatusCode;
 
 on_both_backends!(
@@ -67,6 +67,11 @@ fn selected(page: &str, name: &str) -> String {
     value[open..].trim_end_matches('"').to_owned()
 }
 
+/// The `number` of the object the API returns at `path`.
+async fn api_number(client: &Client, path: &str) -> String {
+    client.get(path).await.body["number"].as_str().unwrap_or_default().to_owned()
+}
+
 fn location(reply: &common::Reply) -> String {
     reply.headers["location"].to_str().unwrap().to_owned()
 }
@@ -90,11 +95,25 @@ async fn grant_pages_show_terms_states_and_usage(backend: Backend) {
         list.text
     );
     assert!(list.text.contains("6 项") && list.text.contains("有效"), "{}", list.text);
+    // People read the grant's number (授权编号), not its id, which stays in the URLs.
+    let number = api_number(&rst, &format!("/api/v1/grants/{grant}")).await;
+    assert!(is_number(&number, "GX"), "{number}");
+    assert!(list.text.contains(&format!("/console/grants/{grant}\">{number}</a>")), "{}", list.text);
 
     // The grant's page: terms with the masking of each item, scope, limits and status; never the hash key.
     let gat = Client::login(&app, "gat.clerk").await;
     let page = gat.get(&format!("/console/grants/{grant}")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains(&format!("id=\"grant-number\">{number}<")), "{}", page.text);
+    let application = app.services.store().get_grant(grant.parse().unwrap()).await.unwrap().application;
+    let application = app.services.store().get_application(application).await.unwrap();
+    assert!(is_number(&application.number, "SQ"), "{}", application.number);
+    assert!(
+        page.text
+            .contains(&format!("/console/applications/{}\" class=\"mono\">{}</a>", application.id, application.number)),
+        "the grant's page names its application by number: {}",
+        page.text
+    );
     for text in ["id=\"grant-items\"", "姓名（xm）", "脱敏", "哈希（按授权加密钥）", "不返回", "原样"]
     {
         assert!(page.text.contains(text), "{text}: {}", page.text);
@@ -118,6 +137,7 @@ async fn grant_pages_show_terms_states_and_usage(backend: Backend) {
     {
         assert!(usage.text.contains(text), "{text}: {}", usage.text);
     }
+    assert!(usage.text.contains(&format!(">{number}</a>")), "usage records name the grant by number: {}", usage.text);
     let page = gat.get(&format!("/console/grants/{grant}")).await;
     assert!(page.text.contains("id=\"usage\"") && page.text.contains("就业服务系统"), "{}", page.text);
 
@@ -367,6 +387,16 @@ async fn an_approved_application_offers_the_grant_form(backend: Backend) {
     // The application is delivered, links its grant and no longer offers the form.
     let page = gat.get(&path).await;
     assert!(page.text.contains(&format!("/console/grants/{grant}")), "{}", page.text);
+    let number = api_number(&gat, &format!("/api/v1/grants/{grant}")).await;
+    assert!(is_number(&number, "GX"), "{number}");
+    let timeline = &page.text[page.text.find("id=\"application-grants\"").expect("the grants are linked")..];
+    assert!(timeline.contains(&format!("\">{number} · ")), "the link is the grant's number: {}", page.text);
+    let application_number = api_number(&gat, &format!("/api/v1/applications/{application}")).await;
+    assert!(is_number(&application_number, "SQ"), "{application_number}");
+    assert!(page.text.contains(&format!("id=\"application-number\">{application_number}<")), "{}", page.text);
+    let body = &page.text[page.text.find("<main").unwrap_or(0)..];
+    let visible: String = body.split('<').map(|part| part.split_once('>').map_or(part, |(_, text)| text)).collect();
+    assert!(!contains_uuid(&visible), "no UUID in the application's text: {visible}");
     assert!(!page.text.contains("id=\"grant-form\""), "{}", page.text);
     let api = requester.get(&format!("/api/v1/applications/{application}")).await;
     assert_eq!(api.body["stage"], "delivered", "{}", api.text);

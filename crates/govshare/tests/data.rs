@@ -10,7 +10,7 @@ use common::people::{
     HEADER, STANDARD_ITEMS, api_key, granted, hosted_entry, id_number, load, people_csv, people_entry, row,
     standard_grant,
 };
-use common::{Backend, Client, TestApp, publish, spawn};
+use common::{Backend, Client, TestApp, contains_uuid, is_number, publish, spawn};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -263,6 +263,16 @@ async fn suspended_and_expired_grants_are_refused_at_once(backend: Backend) {
     assert_eq!(clerk.post(&state, json!({"action": "suspend", "reason": "x"})).await.status, StatusCode::FORBIDDEN);
     let r = head.post(&state, json!({"action": "suspend", "reason": "发现超范围使用,暂停核查"})).await;
     assert_eq!(r.body["status"], "suspended", "{}", r.text);
+    let number = r.body["number"].as_str().unwrap().to_owned();
+    assert!(is_number(&number, "GX"), "the grant's number (授权编号): {number}");
+    // The requester is told which grant, by its number and entry, never by a UUID.
+    let rst = Client::login(&app, "rst.clerk").await;
+    let told = rst.get("/api/v1/notifications").await;
+    let note = told.body.as_array().unwrap().iter().find(|n| n["body"].as_str().unwrap().contains("已暂停"));
+    let note = note.unwrap_or_else(|| panic!("no notification of the suspension: {}", told.text));
+    let (title, body) = (note["title"].as_str().unwrap(), note["body"].as_str().unwrap());
+    assert!(body.contains(&number) && body.contains("常住人口基本信息"), "{body}");
+    assert!(!contains_uuid(title) && !contains_uuid(body), "{title} / {body}");
     let refused = system.get(&path).await;
     assert_eq!((refused.status, refused.code()), (StatusCode::FORBIDDEN, "grant_suspended"), "{}", refused.text);
     assert_eq!(head.post(&state, json!({"action": "resume"})).await.body["status"], "active");

@@ -55,7 +55,7 @@ fn status_class(status: GrantStatus) -> &'static str {
 fn item_label(content: Option<&EntryContent>, code: &str) -> String {
     content
         .and_then(|c| c.items.iter().find(|i| i.code == code))
-        .map_or_else(|| code.to_owned(), |i| format!("{}({})", i.name, i.code))
+        .map_or_else(|| code.to_owned(), |i| format!("{}（{}）", i.name, i.code))
 }
 
 /// One line of the grant list.

@@ -340,3 +340,28 @@ pub async fn tamper(backend: Backend, db_url: &str, statements: &[&str]) -> Resu
     }
     Ok(())
 }
+
+/// Whether `text` is a human number `<prefix>-<year>-<six digits>`, e.g. `SQ-2026-000123`.
+pub fn is_number(text: &str, prefix: &str) -> bool {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    match text.split('-').collect::<Vec<_>>()[..] {
+        [p, year, seq] => p == prefix && digits(year, 4) && digits(seq, 6),
+        _ => false,
+    }
+}
+
+/// Whether `text` holds a UUID (8-4-4-4-12 hexadecimal digits) anywhere.
+pub fn contains_uuid(text: &str) -> bool {
+    let b = text.as_bytes();
+    let shape = [8, 4, 4, 4, 12];
+    (0..b.len()).any(|start| {
+        let mut at = start;
+        shape.iter().enumerate().all(|(k, &n)| {
+            let run = b.get(at..at + n).is_some_and(|r| r.iter().all(u8::is_ascii_hexdigit));
+            at += n;
+            let dash = k == 4 || b.get(at) == Some(&b'-');
+            at += 1;
+            run && dash
+        })
+    })
+}
