@@ -2,12 +2,15 @@
 //! instantiates it with `store_contract_tests!(factory)`, where `factory` is an async expression producing a
 //! fresh, migrated, empty `DynStore`.
 
-use chrono::{Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
+use govshare_domain::application::{Application, ApplicationEvent, ApplicationId, ApplicationRequest, Step};
 use govshare_domain::audit::{AuditEvent, ChainVerifier};
 use govshare_domain::catalog::{
-    CatalogEntry, DataItemInput, EntryContent, EntryEvent, EntryId, EntryInput, EntryStatus, EntryVersion, GradeScheme,
+    CatalogEntry, DataItemInput, DeliveryMethod, EntryContent, EntryEvent, EntryId, EntryInput, EntryStatus,
+    EntryVersion, GradeScheme, SharingAttribute,
 };
 use govshare_domain::credit_code::check_character;
+use govshare_domain::grant::{Grant, GrantEvent, GrantId, GrantItem, GrantState, Masking};
 use govshare_domain::notification::Notification;
 use govshare_domain::org::{NewOrganisationInput, OrgId, Organisation};
 use govshare_domain::principal::{ApiCredential, CredentialId};
@@ -384,6 +387,84 @@ fn entry_event(n: u32, action: &str) -> EntryEvent {
     }
 }
 
+/// A published entry of `provider` with resource code `code`, stored.
+async fn published_entry(store: &DynStore, provider: OrgId, code: &str) -> CatalogEntry {
+    let entry = CatalogEntry {
+        id: EntryId::new(),
+        provider,
+        created_at: Utc::now().trunc_subsecs(6),
+        versions: vec![version(1, EntryStatus::Published, content(code, "居民户籍信息"))],
+        events: vec![entry_event(1, "draft.create")],
+    };
+    store.create_entry(&entry, &event("catalog.create")).await.unwrap();
+    entry
+}
+
+/// The request of every application these tests make, valid from `from` to `until`.
+fn app_request(from: NaiveDate, until: NaiveDate) -> ApplicationRequest {
+    ApplicationRequest {
+        items: vec!["name".into()],
+        legal_basis: "《户口登记条例》".into(),
+        basis_document: "国务院令".into(),
+        scenario: "核验".into(),
+        scope: "本厅".into(),
+        delivery: DeliveryMethod::ServiceApi,
+        valid_from: from,
+        valid_until: until,
+    }
+}
+
+/// A step of an application taken at `at` by a person of `org`.
+fn app_step(org: OrgId, step: Step, at: DateTime<Utc>) -> ApplicationEvent {
+    ApplicationEvent { at, actor: "user:x".into(), actor_name: "某人".into(), org, step }
+}
+
+/// A new, unnumbered application of `requester` to `provider` for `entry`, created at `at` with `request`.
+fn new_application(
+    requester: OrgId,
+    provider: OrgId,
+    entry: EntryId,
+    request: &ApplicationRequest,
+    at: DateTime<Utc>,
+) -> Application {
+    Application {
+        id: ApplicationId::new(),
+        number: String::new(),
+        requester,
+        provider,
+        entry,
+        entry_version: 1,
+        entry_name: "居民户籍信息".into(),
+        attribute: SharingAttribute::Conditional,
+        created_at: at,
+        events: vec![app_step(requester, Step::Create { request: request.clone() }, at)],
+    }
+}
+
+/// A new, unnumbered, active grant under `app` for its request's period, created at `at`.
+fn new_grant(app: &Application, request: &ApplicationRequest, at: DateTime<Utc>) -> Grant {
+    Grant {
+        id: GrantId::new(),
+        number: String::new(),
+        application: app.id,
+        requester: app.requester,
+        provider: app.provider,
+        entry: app.entry,
+        items: vec![GrantItem { code: "name".into(), masking: Masking::Mask }],
+        purpose: "核验".into(),
+        row_scope: None,
+        delivery: [DeliveryMethod::ServiceApi].into(),
+        valid_from: request.valid_from,
+        valid_until: request.valid_until,
+        rate_per_minute: 60,
+        daily_rows: 1000,
+        state: GrantState::Active,
+        hash_key: "00".into(),
+        created_at: at,
+        events: vec![GrantEvent { at, actor: "user:x".into(), action: "create".into(), reason: String::new() }],
+    }
+}
+
 pub async fn catalog_entries(store: DynStore) {
     let (authority, dept) = base(&store).await;
     let entry = CatalogEntry {
@@ -511,14 +592,7 @@ pub async fn obligations_and_sources(store: DynStore) {
     use govshare_domain::source::SourceDesignation;
 
     let (authority, dept) = base(&store).await;
-    let entry = CatalogEntry {
-        id: EntryId::new(),
-        provider: dept.id,
-        created_at: Utc::now().trunc_subsecs(6),
-        versions: vec![version(1, EntryStatus::Published, content("330000-GAT-0009", "居民户籍信息"))],
-        events: vec![entry_event(1, "draft.create")],
-    };
-    store.create_entry(&entry, &event("catalog.create")).await.unwrap();
+    let entry = published_entry(&store, dept.id, "330000-GAT-0009").await;
     let obligation = UpdateObligation {
         id: ObligationId::new(),
         entry: entry.id,
@@ -604,49 +678,15 @@ pub async fn obligations_and_sources(store: DynStore) {
 }
 
 pub async fn applications_and_alerts(store: DynStore) {
-    use govshare_domain::application::{Application, ApplicationEvent, ApplicationId, ApplicationRequest, Stage, Step};
-    use govshare_domain::catalog::{DeliveryMethod, SharingAttribute};
+    use govshare_domain::application::Stage;
     use govshare_domain::notification::{AlertKind, DeadlineAlert};
 
     let (authority, dept) = base(&store).await;
-    let entry = CatalogEntry {
-        id: EntryId::new(),
-        provider: dept.id,
-        created_at: Utc::now().trunc_subsecs(6),
-        versions: vec![version(1, EntryStatus::Published, content("330000-GAT-0010", "居民户籍信息"))],
-        events: vec![entry_event(1, "draft.create")],
-    };
-    store.create_entry(&entry, &event("catalog.create")).await.unwrap();
+    let entry = published_entry(&store, dept.id, "330000-GAT-0010").await;
     let now = Utc::now().trunc_subsecs(6);
-    let request = ApplicationRequest {
-        items: vec!["name".into()],
-        legal_basis: "《户口登记条例》".into(),
-        basis_document: "国务院令".into(),
-        scenario: "核验".into(),
-        scope: "本厅".into(),
-        delivery: DeliveryMethod::ServiceApi,
-        valid_from: now.date_naive(),
-        valid_until: now.date_naive() + Duration::days(30),
-    };
-    let step = |step: Step, at| ApplicationEvent {
-        at,
-        actor: "user:x".into(),
-        actor_name: "某人".into(),
-        org: authority.id,
-        step,
-    };
-    let mut application = Application {
-        id: ApplicationId::new(),
-        number: String::new(),
-        requester: authority.id,
-        provider: dept.id,
-        entry: entry.id,
-        entry_version: 1,
-        entry_name: "居民户籍信息".into(),
-        attribute: SharingAttribute::Conditional,
-        created_at: now,
-        events: vec![step(Step::Create { request: request.clone() }, now)],
-    };
+    let request = app_request(now.date_naive(), now.date_naive() + Duration::days(30));
+    let step = |step: Step, at| app_step(authority.id, step, at);
+    let mut application = new_application(authority.id, dept.id, entry.id, &request, now);
     let note = Notification::new(dept.id, now, "application.received", "t".into(), "b".into(), "/x".into());
     store
         .create_application(&mut application, &[], std::slice::from_ref(&note), &event("application.create"))
@@ -733,51 +773,15 @@ pub async fn applications_and_alerts(store: DynStore) {
 /// Human numbers: each kind counts per Beijing year from 1, in creation order, without gaps or repeats, however
 /// many creations race; reads carry the number.
 pub async fn numbers(store: DynStore) {
-    use govshare_domain::application::{Application, ApplicationEvent, ApplicationId, ApplicationRequest, Step};
-    use govshare_domain::catalog::{DeliveryMethod, SharingAttribute};
-    use govshare_domain::grant::{Grant, GrantEvent, GrantId, GrantItem, GrantState, Masking};
     use govshare_domain::number::number_year;
 
     let (authority, dept) = base(&store).await;
-    let entry = CatalogEntry {
-        id: EntryId::new(),
-        provider: dept.id,
-        created_at: Utc::now().trunc_subsecs(6),
-        versions: vec![version(1, EntryStatus::Published, content("330000-GAT-0030", "居民户籍信息"))],
-        events: vec![entry_event(1, "draft.create")],
-    };
-    store.create_entry(&entry, &event("catalog.create")).await.unwrap();
+    let entry = published_entry(&store, dept.id, "330000-GAT-0030").await;
     let now = Utc::now().trunc_subsecs(6);
     let year = number_year(now);
-    let request = ApplicationRequest {
-        items: vec!["name".into()],
-        legal_basis: "《户口登记条例》".into(),
-        basis_document: "国务院令".into(),
-        scenario: "核验".into(),
-        scope: "本厅".into(),
-        delivery: DeliveryMethod::ServiceApi,
-        valid_from: now.date_naive(),
-        valid_until: now.date_naive() + Duration::days(30),
-    };
-    let step = |step: Step, at| ApplicationEvent {
-        at,
-        actor: "user:x".into(),
-        actor_name: "某人".into(),
-        org: authority.id,
-        step,
-    };
-    let application = |at| Application {
-        id: ApplicationId::new(),
-        number: String::new(),
-        requester: authority.id,
-        provider: dept.id,
-        entry: entry.id,
-        entry_version: 1,
-        entry_name: "居民户籍信息".into(),
-        attribute: SharingAttribute::Conditional,
-        created_at: at,
-        events: vec![step(Step::Create { request: request.clone() }, at)],
-    };
+    let request = app_request(now.date_naive(), now.date_naive() + Duration::days(30));
+    let step = |step: Step, at| app_step(authority.id, step, at);
+    let application = |at| new_application(authority.id, dept.id, entry.id, &request, at);
     let consecutive = |prefix: &str, year: i32, from: usize, n: usize| -> Vec<String> {
         (from..from + n).map(|i| format!("{prefix}-{year}-{i:06}")).collect()
     };
@@ -823,26 +827,7 @@ pub async fn numbers(store: DynStore) {
 
     // Grants have their own sequence: eight created at once (each with its application's delivery step) are
     // numbered 1 to 8; a creation refused by the compare-and-set uses none.
-    let grant = |app: &Application| Grant {
-        id: GrantId::new(),
-        number: String::new(),
-        application: app.id,
-        requester: authority.id,
-        provider: dept.id,
-        entry: entry.id,
-        items: vec![GrantItem { code: "name".into(), masking: Masking::Mask }],
-        purpose: "核验".into(),
-        row_scope: None,
-        delivery: [DeliveryMethod::ServiceApi].into(),
-        valid_from: request.valid_from,
-        valid_until: request.valid_until,
-        rate_per_minute: 60,
-        daily_rows: 1000,
-        state: GrantState::Active,
-        hash_key: "00".into(),
-        created_at: now,
-        events: vec![GrantEvent { at: now, actor: "user:x".into(), action: "create".into(), reason: String::new() }],
-    };
+    let grant = |app: &Application| new_grant(app, &request, now);
     let delivered = |app: &Application| {
         let mut app = app.clone();
         app.events.push(step(Step::RecordDelivery { note: "已创建共享授权".into() }, now));
@@ -890,76 +875,16 @@ pub struct LegacyRows {
 /// The old rows: three applications (two of 2025 inserted newest first, one created at 00:30 on 1 January 2026
 /// in Beijing, still 2025 in UTC) and two grants, their documents without numbers.
 pub fn legacy_rows(instant: impl Fn(chrono::DateTime<Utc>) -> String) -> LegacyRows {
-    use govshare_domain::application::{Application, ApplicationEvent, ApplicationId, ApplicationRequest, Step};
-    use govshare_domain::catalog::{DeliveryMethod, SharingAttribute};
-    use govshare_domain::grant::{Grant, GrantEvent, GrantId, GrantItem, GrantState, Masking};
-
     let at = |s: &str| -> chrono::DateTime<Utc> { s.parse().unwrap() };
     let (authority, dept, entry) = (OrgId::new(), OrgId::new(), EntryId::new());
-    let request = ApplicationRequest {
-        items: vec!["name".into()],
-        legal_basis: "《户口登记条例》".into(),
-        basis_document: "国务院令".into(),
-        scenario: "核验".into(),
-        scope: "本厅".into(),
-        delivery: DeliveryMethod::ServiceApi,
-        valid_from: at("2025-01-01T00:00:00Z").date_naive(),
-        valid_until: at("2027-01-01T00:00:00Z").date_naive(),
-    };
-    let application = |created: &str| {
-        let created = at(created);
-        Application {
-            id: ApplicationId::new(),
-            number: String::new(),
-            requester: authority,
-            provider: dept,
-            entry,
-            entry_version: 1,
-            entry_name: "居民户籍信息".into(),
-            attribute: SharingAttribute::Conditional,
-            created_at: created,
-            events: vec![ApplicationEvent {
-                at: created,
-                actor: "user:x".into(),
-                actor_name: "某人".into(),
-                org: authority,
-                step: Step::Create { request: request.clone() },
-            }],
-        }
-    };
+    let request = app_request(at("2025-01-01T00:00:00Z").date_naive(), at("2027-01-01T00:00:00Z").date_naive());
+    let application = |created: &str| new_application(authority, dept, entry, &request, at(created));
     let applications = vec![
         application("2025-06-01T02:00:00Z"),
         application("2025-03-01T02:00:00Z"),
         application("2025-12-31T16:30:00Z"),
     ];
-    let grant = |app: &Application, created: &str| {
-        let created = at(created);
-        Grant {
-            id: GrantId::new(),
-            number: String::new(),
-            application: app.id,
-            requester: authority,
-            provider: dept,
-            entry,
-            items: vec![GrantItem { code: "name".into(), masking: Masking::Mask }],
-            purpose: "核验".into(),
-            row_scope: None,
-            delivery: [DeliveryMethod::ServiceApi].into(),
-            valid_from: request.valid_from,
-            valid_until: request.valid_until,
-            rate_per_minute: 60,
-            daily_rows: 1000,
-            state: GrantState::Active,
-            hash_key: "00".into(),
-            created_at: created,
-            events: vec![GrantEvent {
-                at: created,
-                actor: "user:x".into(),
-                action: "create".into(),
-                reason: String::new(),
-            }],
-        }
-    };
+    let grant = |app: &Application, created: &str| new_grant(app, &request, at(created));
     let grants = vec![grant(&applications[0], "2026-02-01T02:00:00Z"), grant(&applications[1], "2025-07-01T02:00:00Z")];
     // A document as the old release wrote it: no number.
     let document = |value: serde_json::Value| {
@@ -1008,8 +933,6 @@ pub fn legacy_rows(instant: impl Fn(chrono::DateTime<Utc>) -> String) -> LegacyR
 /// After the upgrade: the old rows are numbered per Beijing year by creation time, reads carry the numbers, and
 /// new creations continue each year's sequence.
 pub async fn numbered_on_upgrade(store: DynStore, rows: &LegacyRows) {
-    use govshare_domain::application::Step;
-
     let mut numbers = Vec::new();
     for a in &rows.applications {
         numbers.push(store.get_application(a.id).await.unwrap().number);
@@ -1079,21 +1002,12 @@ fn stored(key: &str, scope: &str, value: &str) -> govshare_store::StoredRecord {
 }
 
 pub async fn data_plane(store: DynStore) {
-    use govshare_domain::application::{Application, ApplicationEvent, ApplicationId, ApplicationRequest, Step};
-    use govshare_domain::catalog::{DeliveryMethod, SharingAttribute};
-    use govshare_domain::grant::{Grant, GrantEvent, GrantId, GrantItem, GrantState, Masking, UsageRecord};
+    use govshare_domain::grant::UsageRecord;
     use govshare_domain::record::{DataSource, LoadCounts, LoadMode, SourceKind, SourceLoad};
     use govshare_store::UsageFilter;
 
     let (authority, dept) = base(&store).await;
-    let entry = CatalogEntry {
-        id: EntryId::new(),
-        provider: dept.id,
-        created_at: Utc::now().trunc_subsecs(6),
-        versions: vec![version(1, EntryStatus::Published, content("330000-GAT-0020", "居民户籍信息"))],
-        events: vec![entry_event(1, "draft.create")],
-    };
-    store.create_entry(&entry, &event("catalog.create")).await.unwrap();
+    let entry = published_entry(&store, dept.id, "330000-GAT-0020").await;
     let now = Utc::now().trunc_subsecs(6);
     let source = DataSource {
         entry: entry.id,
@@ -1174,57 +1088,12 @@ pub async fn data_plane(store: DynStore) {
     assert_eq!(loads[2].counts.inserted, 3, "history keeps every load's counts");
 
     // A grant is created together with the application's delivery step.
-    let request = ApplicationRequest {
-        items: vec!["name".into()],
-        legal_basis: "《户口登记条例》".into(),
-        basis_document: "国务院令".into(),
-        scenario: "核验".into(),
-        scope: "本厅".into(),
-        delivery: DeliveryMethod::ServiceApi,
-        valid_from: now.date_naive(),
-        valid_until: now.date_naive() + Duration::days(30),
-    };
-    let step = |step: Step| ApplicationEvent {
-        at: now,
-        actor: "user:x".into(),
-        actor_name: "某人".into(),
-        org: authority.id,
-        step,
-    };
-    let mut application = Application {
-        id: ApplicationId::new(),
-        number: String::new(),
-        requester: authority.id,
-        provider: dept.id,
-        entry: entry.id,
-        entry_version: 1,
-        entry_name: "居民户籍信息".into(),
-        attribute: SharingAttribute::Conditional,
-        created_at: now,
-        events: vec![step(Step::Create { request: request.clone() })],
-    };
+    let request = app_request(now.date_naive(), now.date_naive() + Duration::days(30));
+    let step = |step: Step| app_step(authority.id, step, now);
+    let mut application = new_application(authority.id, dept.id, entry.id, &request, now);
     store.create_application(&mut application, &[], &[], &event("application.create")).await.unwrap();
     application.events.push(step(Step::RecordDelivery { note: "授权".into() }));
-    let mut grant = Grant {
-        id: GrantId::new(),
-        number: String::new(),
-        application: application.id,
-        requester: authority.id,
-        provider: dept.id,
-        entry: entry.id,
-        items: vec![GrantItem { code: "name".into(), masking: Masking::Mask }],
-        purpose: "核验".into(),
-        row_scope: None,
-        delivery: [DeliveryMethod::ServiceApi].into(),
-        valid_from: request.valid_from,
-        valid_until: request.valid_until,
-        rate_per_minute: 60,
-        daily_rows: 1000,
-        state: GrantState::Active,
-        hash_key: "00".into(),
-        created_at: now,
-        events: vec![GrantEvent { at: now, actor: "user:x".into(), action: "create".into(), reason: String::new() }],
-    };
+    let mut grant = new_grant(&application, &request, now);
     // Stale application state: nothing is written.
     let stale = store.create_grant(&mut grant, &application, 0, &[], &[], &event("grant.create")).await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
