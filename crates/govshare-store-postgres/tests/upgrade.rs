@@ -11,14 +11,8 @@ use sqlx::Connection;
 #[tokio::test]
 async fn rows_kept_before_numbers_are_numbered_on_upgrade() {
     let url = testing::fresh_database().await;
-    let old = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if name.as_str() < "0009" {
-            std::fs::copy(&path, old.path().join(name)).unwrap();
-        }
-    }
+    let old =
+        govshare_store_tests::migrations_before(&Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"), "0009");
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::migrate::Migrator::new(old.path()).await.unwrap().run(&mut conn).await.unwrap();
     let rows = govshare_store_tests::legacy_rows(|at| format!("'{}'", at.to_rfc3339()));

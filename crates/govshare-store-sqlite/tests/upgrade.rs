@@ -12,14 +12,8 @@ use sqlx::Connection;
 async fn rows_kept_before_numbers_are_numbered_on_upgrade() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/govshare.db", dir.path().display());
-    let old = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if name.as_str() < "0009" {
-            std::fs::copy(&path, old.path().join(name)).unwrap();
-        }
-    }
+    let old =
+        govshare_store_tests::migrations_before(&Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"), "0009");
     let options =
         <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url).unwrap().create_if_missing(true);
     let mut conn = sqlx::SqliteConnection::connect_with(&options).await.unwrap();

@@ -861,6 +861,20 @@ pub async fn numbers(store: DynStore) {
     assert!(listed.iter().all(|n| numbers.contains(n)), "{listed:?}");
 }
 
+/// A directory holding the shipped migrations in `shipped` older than `first_left_out` (a version prefix such as
+/// `"0009"`), to build a database as an earlier release left it.
+pub fn migrations_before(shipped: &std::path::Path, first_left_out: &str) -> tempfile::TempDir {
+    let old = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(shipped).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < first_left_out {
+            std::fs::copy(&path, old.path().join(name)).unwrap();
+        }
+    }
+    old
+}
+
 /// Rows as a release before human numbers (migration 0009) kept them, for the upgrade test each backend runs on a
 /// schema built up to 0008: `statements` insert them (instants written by the backend's `instant`), and
 /// [`numbered_on_upgrade`] checks what the migration made of them.
