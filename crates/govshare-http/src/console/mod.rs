@@ -34,15 +34,16 @@ pub async fn frame_errors(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    // The data plane's API calls pass straight through: nothing is copied on their path.
+    if request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
     let caller = request.extensions().get::<Caller>().filter(|c| c.session.is_some()).cloned();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let (Some(caller), Some(shown)) = (caller, response.extensions().get::<view::ErrorShown>().cloned()) else {
         return response;
     };
-    if path.starts_with("/api/") {
-        return response;
-    }
     match pages::layout(&state, &caller, shown.title, &path).await {
         Ok(layout) => render(shown.status, &view::FramedErrorPage { layout, feedback: Feedback::default(), shown }),
         Err(_) => response,
