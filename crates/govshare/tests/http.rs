@@ -303,8 +303,12 @@ async fn unknown_pages_get_the_consoles_404_page() {
     {
         let r = who.get(path).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
-        assert!(r.text.contains("<h1>未找到</h1>") && r.text.contains("您访问的页面不存在"), "{path}: {}", r.text);
+        assert!(r.text.contains("<h1>页面不存在</h1>") && r.text.contains("您访问的页面不存在"), "{path}: {}", r.text);
         assert!(r.text.contains("href=\"/console\""), "a way back");
+        // Signed in, the page keeps the console's frame: the person and the navigation are there.
+        let signed_in = std::ptr::eq(who, &clerk);
+        assert_eq!(r.text.contains("id=\"current-user\""), signed_in, "{path}: the frame only for a signed-in person");
+        assert_eq!(r.text.contains("id=\"error-advice\""), signed_in, "{path}");
     }
     assert_error_shape(&clerk.get("/api/v1/no-such-thing/at-all").await, StatusCode::NOT_FOUND, "not_found");
 }
