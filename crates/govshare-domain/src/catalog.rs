@@ -976,7 +976,7 @@ pub struct FieldChange {
 fn item_text(i: &DataItem) -> String {
     let length = i.length.map(|l| format!("({l})")).unwrap_or_default();
     let pi = i.personal_info.map(|p| format!(",{}", p.label())).unwrap_or_default();
-    format!("{} [{}] {}{},{}{}", i.name, i.code, i.data_type.label(), length, i.grade, pi)
+    format!("{} [{}] {}{}，{}{}", i.name, i.code, i.data_type.label(), length, i.grade, pi)
 }
 
 fn sharing_text(s: &SharingTerms) -> String {

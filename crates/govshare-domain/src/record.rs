@@ -326,7 +326,7 @@ impl ColumnMap {
                     row,
                     column: item.code.clone(),
                     rule: rule.into(),
-                    message: format!("{}:{message}", item.name),
+                    message: format!("{}：{message}", item.name),
                 }),
             }
         }

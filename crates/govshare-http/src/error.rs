@@ -155,7 +155,7 @@ pub async fn api_errors_as_json(request: axum::extract::Request, next: axum::mid
         Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
         Err(_) => String::new(),
     };
-    let with_text = |message: &str| if text.is_empty() { message.to_owned() } else { format!("{message}:{text}") };
+    let with_text = |message: &str| if text.is_empty() { message.to_owned() } else { format!("{message}：{text}") };
     let detail = match status {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.detail(),
         StatusCode::REQUEST_TIMEOUT => ApiError::Timeout.detail(),

@@ -277,7 +277,7 @@ impl Services {
             app.requester,
             self.now(),
             "application.requester",
-            format!("{title}:{}", app.entry_name),
+            format!("{title}：{}", app.entry_name),
             body.to_owned(),
             link(app.id),
         )
@@ -288,7 +288,7 @@ impl Services {
             app.provider,
             self.now(),
             "application.provider",
-            format!("{title}:{}", app.entry_name),
+            format!("{title}：{}", app.entry_name),
             body,
             link(app.id),
         )

@@ -162,7 +162,7 @@ impl Services {
         let mut version = working.clone();
         version.assessments.push(assessment);
         version.updated_at = self.now();
-        let note = format!("{}:{}", kind.label(), conclusion.label());
+        let note = format!("{}：{}", kind.label(), conclusion.label());
         let event = self.event(principal, version.version, "assessment.attach", &note);
         let audit = self.audit_for(
             principal,

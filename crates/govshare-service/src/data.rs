@@ -1200,7 +1200,7 @@ fn write_xlsx(items: &[&str], names: &[String], rows: &[Record]) -> Result<Vec<u
     let sheet = book.add_worksheet();
     sheet.set_name("数据").map_err(internal)?;
     for (c, (code, name)) in items.iter().zip(names).enumerate() {
-        sheet.write_string(0, c as u16, neutralise_cell(&format!("{name}({code})"))).map_err(internal)?;
+        sheet.write_string(0, c as u16, neutralise_cell(&format!("{name}（{code}）"))).map_err(internal)?;
     }
     for (r, row) in rows.iter().enumerate() {
         for (c, code) in items.iter().enumerate() {

@@ -398,7 +398,7 @@ async fn detail_page(
         content
             .as_ref()
             .and_then(|c| c.items.iter().find(|i| &i.code == code))
-            .map_or(code.clone(), |i| format!("{}({})", i.name, i.code))
+            .map_or(code.clone(), |i| format!("{}（{}）", i.name, i.code))
     };
     let orgs = [(view.requester.id, view.requester.name.clone()), (view.provider.id, view.provider.name.clone())];
     let org_name = |id| {
@@ -454,7 +454,7 @@ async fn detail_page(
             Some(true) => format!("主管部门已同意（{}）", x.decided_by.clone().unwrap_or_default()),
             Some(false) => format!("主管部门不同意：{}", x.decision_note),
         };
-        format!("申请延长 {} 个工作日，理由：{};{decision}", x.days, x.reason)
+        format!("申请延长 {} 个工作日，理由：{}；{decision}", x.days, x.reason)
     });
     let grant_form = (s.stage == Stage::Approved
         && check(&caller.principal, Action::CreateGrant(view.application.provider)).is_ok())

@@ -207,7 +207,7 @@ fn actor_name(actor: &str, names: &HashMap<String, String>) -> String {
 /// An operator in the filter: the name, and the account where it is a person's (two people may share a name).
 fn actor_option(actor: &str, names: &HashMap<String, String>) -> String {
     match (names.get(actor), actor.strip_prefix("user:")) {
-        (Some(name), Some(username)) => format!("{name}({username})"),
+        (Some(name), Some(username)) => format!("{name}（{username}）"),
         _ => actor_name(actor, names),
     }
 }
@@ -365,7 +365,7 @@ fn export(rows: &[AuditRow]) -> PageResult {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let facts: Vec<String> = r.facts.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            let facts: Vec<String> = r.facts.iter().map(|(k, v)| format!("{k}：{v}")).collect();
             vec![
                 r.seq.to_string(),
                 r.at.clone(),
@@ -401,7 +401,7 @@ pub async fn verify(
     let view = VerificationView {
         intact: v.is_intact(),
         verified: v.verified,
-        problem: v.first_break.map(|b| b.to_string()).into_iter().chain(guards).reduce(|a, b| format!("{a};{b}")),
+        problem: v.first_break.map(|b| b.to_string()).into_iter().chain(guards).reduce(|a, b| format!("{a}；{b}")),
     };
     audit_page(&state, &caller, &query, Some(view)).await
 }

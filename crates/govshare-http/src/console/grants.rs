@@ -428,7 +428,7 @@ impl GrantForm {
         GrantForm {
             items,
             scope_items: content
-                .map(|c| c.items.iter().map(|i| (i.code.clone(), format!("{}({})", i.name, i.code))).collect())
+                .map(|c| c.items.iter().map(|i| (i.code.clone(), format!("{}（{}）", i.name, i.code))).collect())
                 .unwrap_or_default(),
             scope_item: String::new(),
             scope_prefixes: String::new(),
@@ -600,7 +600,7 @@ pub async fn source_section(state: &AppState, caller: &Caller, entry: &CatalogEn
             .unwrap_or_default(),
         published: published.is_some(),
         can_manage: check(p, Action::ManageSource(entry.provider)).is_ok(),
-        items: content.items.iter().map(|i| (i.code.clone(), format!("{}({})", i.name, i.code))).collect(),
+        items: content.items.iter().map(|i| (i.code.clone(), format!("{}（{}）", i.name, i.code))).collect(),
         loads: loads
             .iter()
             .map(|l| LoadRow {

@@ -129,7 +129,7 @@ async fn obligations_page(state: &AppState, caller: &Caller, feedback: Feedback)
                     && check(p, Action::ManageCatalogObligations(provider.id, provider.region)).is_ok()
                 {
                     let name = e.published().map(|v| v.content.name.clone()).unwrap_or_default();
-                    entries.push(EntryChoice { id: e.id.to_string(), label: format!("{name}({})", provider.name) });
+                    entries.push(EntryChoice { id: e.id.to_string(), label: format!("{name}（{}）", provider.name) });
                 }
             }
         }
@@ -305,7 +305,7 @@ async fn sources_page(
                     let provider = deps.iter().find(|o| o.id == e.provider)?;
                     Some(EntryChoice {
                         id: e.id.to_string(),
-                        label: format!("{}({})", e.published()?.content.name, provider.name),
+                        label: format!("{}（{}）", e.published()?.content.name, provider.name),
                     })
                 })
                 .collect();
