@@ -68,7 +68,8 @@ impl TableState {
     }
 
     pub fn offset(&self) -> u64 {
-        (self.page - 1) * u64::from(self.per_page)
+        // A hostile `page=` cannot overflow: the offset saturates (and selects nothing).
+        (self.page - 1).saturating_mul(u64::from(self.per_page))
     }
 
     pub fn pages(&self) -> u64 {
@@ -186,5 +187,6 @@ mod tests {
         assert!(last.next_href().is_none() && state(&[]).prev_href().is_none());
         assert_eq!(state(&[("per", "100000")]).per_page, 200);
         assert_eq!(state(&[("page", "0")]).page, 1);
+        assert_eq!(state(&[("page", &u64::MAX.to_string())]).offset(), u64::MAX, "no overflow on a hostile page");
     }
 }
