@@ -119,6 +119,31 @@ pub fn field_aliases(field: &str) -> Vec<String> {
     aliases
 }
 
+/// The other names a catalog search word stands for, so that a search finds an entry under any of its synonyms
+/// (「身份证」 finds 「公民身份号码」). A word stands for a synonym group when it is one of the group's names, or — if
+/// it has at least three characters — part of one (「身份证」 in 「身份证号码」). Shorter parts such as 「姓名」 or
+/// 「号码」 occur in the names of too many different items to stand for one of them. The word itself is not in the
+/// list; names are normalized.
+pub fn search_aliases(word: &str) -> Vec<String> {
+    let key = normalize(word);
+    if key.is_empty() {
+        return Vec::new();
+    }
+    let part_counts = key.chars().count() >= 3;
+    let mut aliases: Vec<String> = Vec::new();
+    for group in SYNONYMS {
+        let names: Vec<String> = group.iter().map(|n| normalize(n)).collect();
+        if names.iter().any(|n| *n == key || (part_counts && n.contains(key.as_str()))) {
+            for name in names {
+                if name != key && !aliases.contains(&name) {
+                    aliases.push(name);
+                }
+            }
+        }
+    }
+    aliases
+}
+
 /// Whether a catalog data item (by name or code) carries a form field.
 pub fn item_matches(aliases: &[String], item_name: &str, item_code: &str) -> bool {
     let name = normalize(item_name);
@@ -200,6 +225,21 @@ mod tests {
         assert!(item_matches(&field_aliases("XM"), "姓名", "xm"), "by code, case-insensitive");
         assert!(!item_matches(&field_aliases("姓名"), "企业名称", "qymc"));
         assert_eq!(field_aliases("不在同义词表中"), vec!["不在同义词表中"]);
+    }
+
+    #[test]
+    fn search_words_stand_for_their_synonym_group() {
+        let a = search_aliases("身份证");
+        assert!(a.contains(&"公民身份号码".to_owned()) && a.contains(&"身份证号".to_owned()), "{a:?}");
+        assert!(!a.contains(&"身份证".to_owned()), "the word itself is not an alias");
+        assert!(search_aliases("公民身份号码").contains(&"身份证号码".to_owned()));
+        // 「姓名」 is a name of its own group only, not of 「法定代表人姓名」's.
+        let names = search_aliases("姓名");
+        assert!(names.contains(&"名字".to_owned()) && !names.iter().any(|n| n.contains("法定代表人")), "{names:?}");
+        // Two-character parts stand for nothing; unknown words neither.
+        assert!(search_aliases("号码").is_empty());
+        assert!(search_aliases("低保").is_empty());
+        assert!(search_aliases("，").is_empty());
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! Matching. Every query word must match somewhere in the entry's name, abstract or data items. A word matches
 //! either as a jieba token (which ranks precise word matches first) or as a run of overlapping character bigrams
 //! (which finds words jieba segments differently in the entry, e.g. 「低保」 inside 「城乡低保对象」). The name
-//! weighs more than the data items, which weigh more than the abstract.
+//! weighs more than the data items, which weigh more than the abstract. A word that names a data item with
+//! synonyms (`govshare_domain::source`, the table the duplicate-collection check uses) matches as any of them:
+//! 「身份证」 finds an entry whose item is 「公民身份号码」.
 
 mod bigram;
 
@@ -19,6 +21,7 @@ use chrono::{DateTime, Utc};
 use govshare_domain::catalog::{CatalogEntry, DataFormat, DeliveryMethod, EntryId, SharingAttribute};
 use govshare_domain::org::{OrgId, Organisation};
 use govshare_domain::region::RegionCode;
+use govshare_domain::source::search_aliases;
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
@@ -193,6 +196,13 @@ struct Fields {
     doc: Field,
 }
 
+/// A word of a query, with the synonyms it also matches as.
+#[derive(Debug, Clone)]
+struct Word {
+    text: String,
+    aliases: Vec<String>,
+}
+
 const JIEBA: &str = "jieba";
 const BIGRAM: &str = "cjk_bigram";
 
@@ -319,24 +329,46 @@ impl CatalogIndex {
         self.len() == 0
     }
 
-    /// The words of a query: whitespace-separated segments, each cut by jieba.
-    fn words(&self, text: &str) -> Vec<String> {
+    /// The words of a query: whitespace-separated segments, each cut by jieba — except a segment that is a data
+    /// item's name with synonyms (`govshare_domain::source::search_aliases`), which stays one word. Each word comes
+    /// with the synonyms it also matches as (the same knowledge as the duplicate-collection check).
+    fn words(&self, text: &str) -> Vec<Word> {
         let mut analyzer = self.jieba.clone();
-        let mut words = Vec::new();
+        let mut words: Vec<Word> = Vec::new();
+        let mut push = |text: &str, aliases: Vec<String>| {
+            if !text.is_empty() && text.chars().any(char::is_alphanumeric) && !words.iter().any(|w| w.text == text) {
+                words.push(Word { text: text.to_owned(), aliases });
+            }
+        };
         for segment in text.split_whitespace() {
+            let aliases = search_aliases(segment);
+            if !aliases.is_empty() {
+                push(&segment.to_lowercase(), aliases);
+                continue;
+            }
             let mut stream = analyzer.token_stream(segment);
             while let Some(token) = stream.next() {
                 let word = token.text.trim();
-                if !word.is_empty() && word.chars().any(char::is_alphanumeric) && !words.iter().any(|w| w == word) {
-                    words.push(word.to_owned());
-                }
+                push(word, search_aliases(word));
             }
         }
         // jieba's search mode also emits the parts of long words; the longest forms suffice as requirements,
-        // because a part always matches where its whole does.
-        let all = words.clone();
-        words.retain(|w| !all.iter().any(|other| other != w && other.contains(w.as_str())));
+        // because a part always matches where its whole does (with or without the part's synonyms).
+        let all: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
+        words.retain(|w| !all.iter().any(|other| *other != w.text && other.contains(w.text.as_str())));
         words
+    }
+
+    /// A word matches as itself or as any of its synonyms.
+    fn synonym_query(&self, word: &Word) -> Box<dyn Query> {
+        if word.aliases.is_empty() {
+            return self.word_query(&word.text);
+        }
+        let clauses = std::iter::once(&word.text)
+            .chain(&word.aliases)
+            .map(|w| (Occur::Should, self.word_query(w)))
+            .collect::<Vec<_>>();
+        Box::new(BooleanQuery::new(clauses))
     }
 
     fn word_query(&self, word: &str) -> Box<dyn Query> {
@@ -358,9 +390,9 @@ impl CatalogIndex {
         Box::new(BooleanQuery::new(clauses))
     }
 
-    fn query(&self, words: &[String], q: &SearchQuery) -> Box<dyn Query> {
+    fn query(&self, words: &[Word], q: &SearchQuery) -> Box<dyn Query> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            words.iter().map(|w| (Occur::Must, self.word_query(w))).collect();
+            words.iter().map(|w| (Occur::Must, self.synonym_query(w))).collect();
         for (dimension, value) in &q.filters {
             let term = Term::from_facet(self.fields.facets, &dimension.facet(value));
             clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));

@@ -71,6 +71,36 @@ fn every_word_must_match_and_names_rank_first() {
 }
 
 #[test]
+fn a_word_finds_entries_under_its_synonyms() {
+    let index = corpus();
+    index
+        .apply(
+            &[
+                doc(6, "居民户口簿信息", "户口登记", &["公民身份号码", "户主姓名"]),
+                doc(7, "出入境证件信息", "护照与通行证", &["护照号码", "证件类型"]),
+            ],
+            &[],
+        )
+        .unwrap();
+    let mut names = search(&index, "身份证");
+    names.sort();
+    // Entries 1 and 2 say 身份证号, entry 6 公民身份号码; entry 7 has 号码 and 证件 but no identity number.
+    let mut expected = vec!["人口户籍信息", "城乡低保对象信息", "居民户口簿信息"];
+    expected.sort();
+    assert_eq!(names, expected);
+    assert_eq!(search(&index, "公民身份号码").len(), 3, "and the other way round");
+    // Every word must still match: the synonym stands for its word only.
+    assert_eq!(search(&index, "户口 身份证"), vec!["居民户口簿信息"]);
+    assert!(search(&index, "营业执照 身份证").is_empty());
+    // A short part such as 「号码」 is no synonym: it finds only where it is written.
+    let mut short = search(&index, "号码");
+    short.sort();
+    let mut expected = vec!["居民户口簿信息", "出入境证件信息"];
+    expected.sort();
+    assert_eq!(short, expected);
+}
+
+#[test]
 fn no_match_across_punctuation_or_for_unrelated_words() {
     let index = corpus();
     assert!(search(&index, "公积金").is_empty());
