@@ -1,7 +1,8 @@
 //! Headless Chromium signs in to the console and reaches the users page.
 //!
-//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` and `scripts/test` install them). Paths can be
-//! overridden with `CHROMIUM` and `CHROMEDRIVER`. The test fails, never skips, when they are missing.
+//! Needs Debian's `chromium` and `chromium-driver`, and `fonts-noto-cjk` for readable screenshots (`.ci/run` and
+//! `scripts/test` install them). Paths can be overridden with `CHROMIUM` and `CHROMEDRIVER`. The test fails, never
+//! skips, when they are missing.
 
 mod common;
 
@@ -514,5 +515,241 @@ async fn the_admin_creates_the_first_account_of_a_new_organisation() {
     browser.goto(&format!("{}/console/users", app.base)).await.unwrap();
     wait_text(&browser, "#people-of", name).await;
     assert!(browser.find(Locator::Id("org-picker")).await.is_err(), "only the administrator picks organisations");
+    browser.close().await.unwrap();
+}
+
+/// The HTTP status of the page the browser shows (the response to its last navigation, a form post included).
+async fn page_status(browser: &fantoccini::Client) -> u64 {
+    let status =
+        browser.execute("return performance.getEntriesByType('navigation')[0].responseStatus", vec![]).await.unwrap();
+    status.as_u64().unwrap_or_else(|| panic!("no navigation status: {status}"))
+}
+
+/// The text of every element matching `css`.
+async fn texts(browser: &fantoccini::Client, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for element in browser.find_all(Locator::Css(css)).await.unwrap() {
+        out.push(element.text().await.unwrap());
+    }
+    out
+}
+
+/// The `class` attribute of the element matching `css`.
+async fn class_of(browser: &fantoccini::Client, css: &str) -> String {
+    browser.find(Locator::Css(css)).await.unwrap().attr("class").await.unwrap().unwrap_or_default()
+}
+
+/// The current value of the form control matching `css`.
+async fn value_of(browser: &fantoccini::Client, css: &str) -> String {
+    browser.find(Locator::Css(css)).await.unwrap().prop("value").await.unwrap().unwrap_or_default()
+}
+
+/// The text a person reads on the page, without code elements (commands, raw records) and form controls.
+const READABLE_TEXT: &str = r#"
+    const copy = document.body.cloneNode(true);
+    copy.querySelectorAll('code, script, style, input, select, textarea, .sr-only').forEach(e => e.remove());
+    return copy.textContent;
+"#;
+
+/// The audit table's rows as (operator's name, operation), in the order shown.
+async fn audit_rows(browser: &fantoccini::Client) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    for row in browser.find_all(Locator::Css("#audit-records tbody tr")).await.unwrap() {
+        let actor = row.find(Locator::Css(".audit-actor")).await.unwrap().text().await.unwrap();
+        let action = row.find(Locator::Css(".audit-action")).await.unwrap().text().await.unwrap();
+        let name = actor.lines().next().unwrap_or_default().trim().to_owned();
+        rows.push((name, action.trim().to_owned()));
+    }
+    rows
+}
+
+/// Issue 13: the supervisor filters the audit log by a person (picked by name) and an operation (in words); only
+/// that person's records of that operation remain, by name, the filter is in the URL and survives a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_filters_by_operator_and_operation_and_shows_names() {
+    let app = spawn(Backend::Sqlite).await;
+    govshare::demo::seed_data(&app.services).await.expect("demo data");
+    // Two people act: 王警官 (gat.clerk) and 刘民政 (mzt.clerk) each sign in and draft an entry.
+    let gat = Client::login(&app, "gat.clerk").await;
+    let mut entry = household_entry();
+    entry["resource_code"] = "330000-GAT-0002".into();
+    assert_eq!(gat.post("/api/v1/catalog", entry).await.status, reqwest::StatusCode::CREATED);
+    let mzt = Client::login(&app, "mzt.clerk").await;
+    let created = mzt.post("/api/v1/catalog", common::assistance_entry()).await;
+    assert_eq!(created.status, reqwest::StatusCode::CREATED, "{}", created.text);
+    let (_driver, browser) = start_browser().await;
+
+    sign_in(&browser, &app.base, "supervisor").await;
+    browser.goto(&format!("{}/console/audit", app.base)).await.unwrap();
+    let (name, operation) = ("王警官", "登录");
+    let before = audit_rows(&browser).await;
+    assert!(before.iter().any(|(a, o)| a == name && o == operation), "{before:?}");
+    assert!(before.iter().any(|(a, _)| a == "刘民政"), "another person's records are shown unfiltered: {before:?}");
+    assert!(before.iter().any(|(a, o)| a == name && o != operation), "the person's other operations: {before:?}");
+
+    // The operator is picked by the name shown, the operation by its words.
+    let mut picked = false;
+    for option in browser.find_all(Locator::Css("select[name=actor] option")).await.unwrap() {
+        let text = option.text().await.unwrap();
+        assert!(!text.contains("user:") && !common::contains_uuid(&text), "operator option {text}");
+        if !picked && text.starts_with(name) {
+            option.click().await.unwrap();
+            picked = true;
+        }
+    }
+    assert!(picked, "{name} is offered in the operator filter");
+    browser.find(Locator::Css("select[name=action]")).await.unwrap().select_by_label(operation).await.unwrap();
+    click(&browser, "#audit-search").await;
+    wait_text(&browser, "#audit-filter", "清除筛选").await;
+
+    let url = browser.current_url().await.unwrap();
+    let query: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(query.get("actor").map(String::as_str), Some("user:gat.clerk"), "{url}");
+    assert_eq!(query.get("action").map(String::as_str), Some("session.login"), "{url}");
+    for round in ["filtered", "reloaded"] {
+        let after = audit_rows(&browser).await;
+        assert!(after.len() >= 2, "{round}: the person's sign-ins are found: {after:?}");
+        assert!(after.iter().all(|(a, o)| a == name && o == operation), "{round}: only {name}/{operation}: {after:?}");
+        let actor = browser.find(Locator::Css("select[name=actor]")).await.unwrap().prop("value").await.unwrap();
+        assert_eq!(actor.as_deref(), Some("user:gat.clerk"), "{round}: the filter stays selected");
+        assert_eq!(value_of(&browser, "select[name=action]").await, "session.login", "{round}");
+        let text = browser.execute(READABLE_TEXT, vec![]).await.unwrap();
+        let text = text.as_str().unwrap();
+        assert!(!text.contains("user:") && !common::contains_uuid(text), "{round}: codes shown: {text}");
+        let table = browser.find(Locator::Id("audit-records")).await.unwrap().text().await.unwrap();
+        assert!(!table.contains("刘民政") && !table.contains("吴监管"), "{round}: other operators shown: {table}");
+        let seen = browser.execute(PAGE_SCAN, vec![]).await.unwrap();
+        assert_eq!(seen["uuids"], serde_json::json!([]), "{round}");
+        assert_eq!(seen["codes"], serde_json::json!([]), "{round}");
+        browser.refresh().await.unwrap();
+        browser.wait().for_element(Locator::Id("audit-records")).await.unwrap();
+    }
+    assert_eq!(browser.current_url().await.unwrap(), url, "a reload keeps the filter");
+    browser.close().await.unwrap();
+}
+
+/// Issue 13: a catalog form with three mistakes (no name, a bad item code, a conditional entry without its scope)
+/// comes back once with all three listed and marked, and everything typed kept as typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_form_shows_three_errors_at_once() {
+    let app = spawn(Backend::Sqlite).await;
+    let (_driver, browser) = start_browser().await;
+
+    sign_in(&browser, &app.base, "gat.clerk").await;
+    browser.goto(&format!("{}/console/catalog/new", app.base)).await.unwrap();
+    browser.wait().for_element(Locator::Id("entry-form")).await.unwrap();
+    // The browser would refuse an empty required field itself; the server must name it as well.
+    browser.execute("document.querySelector('#e-name').removeAttribute('required')", vec![]).await.unwrap();
+    fill(&browser, "#e-code", "330000-GAT-0009").await;
+    fill(&browser, "#e-summary", "全省法人单位的登记信息").await;
+    select(&browser, "sharing_attribute", "conditional").await;
+    fill(&browser, "#e-purposes", "市场主体登记核验").await;
+    click(&browser, "input[name=delivery_methods][value=service_api]").await;
+    fill(&browser, "input[name=item_name_0]", "统一社会信用代码").await;
+    fill(&browser, "input[name=item_code_0]", "TYSHXYDM").await;
+    fill(&browser, "input[name=item_length_0]", "18").await;
+    fill(&browser, "input[name=item_name_1]", "单位名称").await;
+    fill(&browser, "input[name=item_code_1]", "1dwmc").await;
+    fill(&browser, "input[name=item_length_1]", "200").await;
+    click(&browser, "#save-entry").await;
+
+    wait_text(&browser, "#form-error", "共有 3 处需要修改").await;
+    assert_eq!(browser.current_url().await.unwrap().path(), "/console/catalog/new", "nothing was saved");
+    let status = page_status(&browser).await;
+    assert!((400..500).contains(&status), "the form comes back as a refusal, not {status}");
+    let problems = texts(&browser, "#form-error ol.problems li").await;
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(problems.iter().any(|p| p.contains("目录名称不能为空")), "{problems:?}");
+    assert!(problems.iter().any(|p| p.contains("数据项代码「1dwmc」格式错误")), "{problems:?}");
+    assert!(problems.iter().any(|p| p.contains("必须列明共享范围")), "{problems:?}");
+    for p in &problems {
+        assert!(!p.contains("required") && !p.contains("items[") && !p.contains("sharing_scope"), "{p}");
+    }
+    // Each faulty field is marked, and only those.
+    for faulty in ["#e-name", "input[name=item_code_1]", "#e-scope"] {
+        assert!(class_of(&browser, faulty).await.split(' ').any(|c| c == "invalid"), "{faulty} is marked");
+    }
+    for fine in ["#e-code", "#e-summary", "#e-purposes", "input[name=item_code_0]", "input[name=item_name_1]"] {
+        assert!(!class_of(&browser, fine).await.split(' ').any(|c| c == "invalid"), "{fine} is not marked");
+    }
+    // What was typed is kept as typed: the upper-case code is not lowercased, nothing else is lost.
+    for (field, typed) in [
+        ("#e-code", "330000-GAT-0009"),
+        ("#e-summary", "全省法人单位的登记信息"),
+        ("#e-purposes", "市场主体登记核验"),
+        ("#e-attr", "conditional"),
+        ("input[name=item_name_0]", "统一社会信用代码"),
+        ("input[name=item_code_0]", "TYSHXYDM"),
+        ("input[name=item_length_0]", "18"),
+        ("input[name=item_name_1]", "单位名称"),
+        ("input[name=item_code_1]", "1dwmc"),
+        ("input[name=item_length_1]", "200"),
+    ] {
+        assert_eq!(value_of(&browser, field).await, typed, "{field}");
+    }
+    let method = browser.find(Locator::Css("input[name=delivery_methods][value=service_api]")).await.unwrap();
+    assert_eq!(method.prop("checked").await.unwrap().as_deref(), Some("true"), "the delivery method stays ticked");
+    browser.close().await.unwrap();
+}
+
+/// Issue 13: the contractor's engineer is offered only what it may do: no sharing applications in the navigation
+/// or on the home page, every link it is offered opens, a forbidden page and an unknown one keep the console's
+/// frame and say what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contractor_is_offered_only_what_it_may_do() {
+    let app = spawn(Backend::Sqlite).await;
+    let (_driver, browser) = start_browser().await;
+
+    sign_in(&browser, &app.base, "rst.vendor").await;
+    wait_text(&browser, "header .user-box", "受托方").await;
+    let nav = browser.find(Locator::Css("nav.sidebar")).await.unwrap().text().await.unwrap();
+    assert!(nav.contains("目录编制与报送") && nav.contains("共享授权与使用记录"), "{nav}");
+    assert!(!nav.contains("共享申请与受理") && !nav.contains("人员与角色") && !nav.contains("API 凭证"), "{nav}");
+    let home = browser.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(home.contains("经办人（受托方）") && home.contains("第三十六条"), "{home}");
+    assert!(!home.contains("提出和办理共享申请"), "the home page promises no applications: {home}");
+
+    let mut links = Vec::new();
+    for a in browser.find_all(Locator::Css("nav.sidebar a.nav-item")).await.unwrap() {
+        links.push(a.attr("href").await.unwrap().expect("a link has an address"));
+    }
+    assert!(links.len() >= 6, "{links:?}");
+    assert!(!links.iter().any(|l| l.starts_with("/console/applications")), "{links:?}");
+    for link in &links {
+        browser.goto(&format!("{}{link}", app.base)).await.unwrap();
+        assert_eq!(page_status(&browser).await, 200, "{link} opens");
+        assert!(browser.find(Locator::Id("error-panel")).await.is_err(), "{link} is no error page");
+    }
+
+    for (path, status, title) in [
+        ("/console/applications", 403, "无权办理"),
+        ("/console/users", 403, "无权办理"),
+        ("/console/no-such-page", 404, "页面不存在"),
+    ] {
+        browser.goto(&format!("{}{path}", app.base)).await.unwrap();
+        assert_eq!(page_status(&browser).await, status, "{path}");
+        // The frame stays: the person, the navigation; the page says what happened and what to do, in Chinese.
+        wait_text(&browser, "#current-user", "外包工程师").await;
+        let nav = browser.find(Locator::Css("nav.sidebar")).await.unwrap().text().await.unwrap();
+        assert!(nav.contains("政务数据目录"), "{path}: {nav}");
+        let heading = browser.find(Locator::Css(".page-head h1")).await.unwrap().text().await.unwrap();
+        assert_eq!(heading, title, "{path}");
+        wait_text(&browser, "#error-panel h2", title).await;
+        let message = browser.find(Locator::Id("error-message")).await.unwrap().text().await.unwrap();
+        let advice = browser.find(Locator::Id("error-advice")).await.unwrap().text().await.unwrap();
+        for text in [&message, &advice] {
+            assert!(text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count() >= 8, "{path}: {text}");
+            assert!(!text.is_ascii() && !text.contains("forbidden") && !text.contains("not_found"), "{path}: {text}");
+        }
+        let way_back = browser.find(Locator::Css("#error-panel a[href='/console']")).await.unwrap();
+        assert_eq!(way_back.text().await.unwrap(), "返回工作台", "{path}");
+        let seen = browser.execute(PAGE_SCAN, vec![]).await.unwrap();
+        assert_eq!(seen["codes"], serde_json::json!([]), "{path}");
+        assert_eq!(seen["uuids"], serde_json::json!([]), "{path}");
+    }
+    if let Ok(dir) = std::env::var("GOVSHARE_SCREENSHOTS") {
+        browser.goto(&format!("{}/console/applications", app.base)).await.unwrap();
+        std::fs::write(format!("{dir}/contractor-forbidden.png"), browser.screenshot().await.unwrap()).unwrap();
+    }
     browser.close().await.unwrap();
 }
