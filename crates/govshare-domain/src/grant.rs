@@ -167,6 +167,14 @@ pub enum GrantStatus {
 }
 
 impl GrantStatus {
+    pub const ALL: [GrantStatus; 5] = [
+        GrantStatus::Active,
+        GrantStatus::NotYetValid,
+        GrantStatus::Suspended,
+        GrantStatus::Expired,
+        GrantStatus::Terminated,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             GrantStatus::Active => "active",

@@ -145,6 +145,17 @@ pub struct LoadRequest {
     pub file_name: String,
 }
 
+/// A selection of usage records within what the caller may read (see [`Services::search_usage`]).
+#[derive(Debug, Clone, Default)]
+pub struct UsageSearch {
+    /// Only records where this organisation is the other side.
+    pub counterpart: Option<OrgId>,
+    pub since: Option<DateTime<Utc>>,
+    pub before: Option<DateTime<Utc>>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct GrantView {
     pub grant: Grant,
@@ -646,22 +657,36 @@ impl Services {
                 .usage_records(&UsageFilter { grant: Some(id), before, ..Default::default() }, limit)
                 .await?);
         }
+        let scope = self.usage_scope(principal)?;
+        Ok(self.store.usage_records(&UsageFilter { before, ..scope }, limit).await?)
+    }
+
+    /// The usage records the caller may read overall (its organisation's, an authority's: its region's), as
+    /// the filter every further selection narrows.
+    fn usage_scope(&self, principal: &Principal) -> Result<UsageFilter> {
         let org = principal.org.as_ref().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
         if org.kind == govshare_domain::org::OrgKind::Authority {
             // An authority's reviewers and supervisors read the records of its region's departments.
             self.authorize(principal, Action::SuperviseRegion(org.region))?;
-            let orgs: HashMap<OrgId, Organisation> =
-                self.store.list_orgs().await?.into_iter().map(|o| (o.id, o)).collect();
-            let records = self.store.usage_records(&UsageFilter { before, ..Default::default() }, limit * 4).await?;
-            let in_region = |id: &OrgId| orgs.get(id).is_some_and(|o| o.region == org.region);
-            return Ok(records
-                .into_iter()
-                .filter(|r| in_region(&r.provider) || in_region(&r.requester))
-                .take(limit as usize)
-                .collect());
+            return Ok(UsageFilter { region: Some(org.region), ..Default::default() });
         }
         self.authorize(principal, Action::ViewOwnWork(org.id))?;
-        Ok(self.store.usage_records(&UsageFilter { party: Some(org.id), before, ..Default::default() }, limit).await?)
+        Ok(UsageFilter { party: Some(org.id), ..Default::default() })
+    }
+
+    /// One page of the caller's usage records, newest first, narrowed to a counterpart organisation and a
+    /// period, with the number of records the selection holds (the console's usage table).
+    pub async fn search_usage(&self, principal: &Principal, search: &UsageSearch) -> Result<(Vec<UsageRecord>, u64)> {
+        let filter = UsageFilter {
+            counterpart: search.counterpart,
+            since: search.since,
+            before: search.before,
+            offset: search.offset,
+            ..self.usage_scope(principal)?
+        };
+        let total = self.store.count_usage(&filter).await?;
+        let records = self.store.usage_records(&filter, search.limit.clamp(1, 10_000)).await?;
+        Ok((records, total))
     }
 
     /// Hands the record to the usage log and waits until it is durable.

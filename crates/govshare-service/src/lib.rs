@@ -29,7 +29,7 @@ pub use applications::{ApplicationBox, ApplicationView, StepInput};
 pub use catalog::{AssessmentInput, CatalogScope};
 pub use data::{
     CACHE_TTL, ChangeRow, ChangesAnswer, DataAnswer, DataPlane, Download, GrantView, LoadReport, LoadRequest, MAX_PAGE,
-    MAX_REPORTED_ERRORS,
+    MAX_REPORTED_ERRORS, UsageSearch,
 };
 pub use duties::{DutyState, DutyView, MAX_DUTIES, SweepReport, Urgency};
 pub use error::ServiceError;

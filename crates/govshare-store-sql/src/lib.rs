@@ -200,6 +200,43 @@ async fn first_text(e: &mut impl Exec, q: Sql<'_>) -> Result<Option<String>> {
 }
 
 /// The statement with the filter's conditions appended.
+/// The usage log's WHERE clause for a filter, after `select` (which ends in `WHERE TRUE`).
+fn usage_filter<'a>(filter: &'a UsageFilter, select: &'static str) -> Sql<'a> {
+    let mut q = sql(select);
+    if let Some(org) = filter.party {
+        let p = q.param(org);
+        q.text(&format!(" AND (requester = {p} OR provider = {p})"));
+    }
+    if let Some(region) = filter.region {
+        let p = q.param(region);
+        q.text(&format!(
+            " AND (requester IN (SELECT id FROM organisations WHERE region = {p}) \
+               OR provider IN (SELECT id FROM organisations WHERE region = {p}))"
+        ));
+    }
+    if let Some(org) = filter.counterpart {
+        let p = q.param(org);
+        q.text(&format!(" AND (requester = {p} OR provider = {p})"));
+    }
+    if let Some(grant) = filter.grant {
+        let p = q.param(grant);
+        q.text(&format!(" AND grant_id = {p}"));
+    }
+    if let Some(entry) = filter.entry {
+        let p = q.param(entry);
+        q.text(&format!(" AND entry_id = {p}"));
+    }
+    if let Some(since) = filter.since {
+        let p = q.param(since);
+        q.text(&format!(" AND at >= {p}"));
+    }
+    if let Some(before) = filter.before {
+        let p = q.param(before);
+        q.text(&format!(" AND at < {p}"));
+    }
+    q
+}
+
 fn duty_filter<'a>(filter: &'a DutyFilter, select: String) -> Sql<'a> {
     let mut q = sql(select);
     if let Some(owner) = filter.owner {
@@ -993,27 +1030,17 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn usage_records(&self, filter: &UsageFilter, limit: u32) -> Result<Vec<UsageRecord>> {
-        let mut q = sql("SELECT document FROM usage_records WHERE TRUE");
-        if let Some(org) = filter.party {
-            let p = q.param(org);
-            q.text(&format!(" AND (requester = {p} OR provider = {p})"));
-        }
-        if let Some(grant) = filter.grant {
-            let p = q.param(grant);
-            q.text(&format!(" AND grant_id = {p}"));
-        }
-        if let Some(entry) = filter.entry {
-            let p = q.param(entry);
-            q.text(&format!(" AND entry_id = {p}"));
-        }
-        if let Some(before) = filter.before {
-            let p = q.param(before);
-            q.text(&format!(" AND at < {p}"));
-        }
-        let p = q.param(limit);
-        q.text(&format!(" ORDER BY at DESC, id DESC LIMIT {p}"));
+        let mut q = usage_filter(filter, "SELECT document FROM usage_records WHERE TRUE");
+        let (limit, offset) = (q.param(limit), q.param(i64::try_from(filter.offset).unwrap_or(i64::MAX)));
+        q.text(&format!(" ORDER BY at DESC, id DESC LIMIT {limit} OFFSET {offset}"));
         let rows: Vec<(UsageRecord,)> = q.all(&mut self.r()).await?;
         Ok(rows.into_iter().map(|(d,)| d).collect())
+    }
+
+    async fn count_usage(&self, filter: &UsageFilter) -> Result<u64> {
+        let (n,): (i64,) =
+            usage_filter(filter, "SELECT COUNT(*) FROM usage_records WHERE TRUE").one(&mut self.r()).await?;
+        Ok(n as u64)
     }
 
     async fn usage_rows_since(&self, grant: GrantId, since: DateTime<Utc>) -> Result<u64> {

@@ -1160,6 +1160,25 @@ pub async fn data_plane(store: DynStore) {
             .is_empty()
     );
     assert_eq!(store.usage_rows_since(grant.id, now + Duration::seconds(1)).await.unwrap(), 4);
+
+    // The console's table: a region, the other side, a period, a page, and the count of the whole selection.
+    let city = org("department", "330100", "杭州市公安局", 3);
+    store.create_org(&city, &event("org.create")).await.unwrap();
+    let province = UsageFilter { region: Some(RegionCode::parse("330000").unwrap()), ..UsageFilter::default() };
+    assert_eq!(store.count_usage(&province).await.unwrap(), 3);
+    let hangzhou = UsageFilter { region: Some(RegionCode::parse("330100").unwrap()), ..UsageFilter::default() };
+    assert_eq!(store.count_usage(&hangzhou).await.unwrap(), 0, "a region holds its own departments only");
+    let with_city = UsageFilter { party: Some(dept.id), counterpart: Some(city.id), ..UsageFilter::default() };
+    assert_eq!(store.count_usage(&with_city).await.unwrap(), 0);
+    let with_authority = UsageFilter { counterpart: Some(authority.id), ..with_city };
+    assert_eq!(store.count_usage(&with_authority).await.unwrap(), 3);
+    let period = UsageFilter { since: Some(records[1].at), before: Some(records[2].at), ..province.clone() };
+    assert_eq!(store.usage_records(&period, 10).await.unwrap(), [records[1].clone()], "since is inclusive");
+    let second = UsageFilter { offset: 1, ..province.clone() };
+    assert_eq!(store.usage_records(&second, 1).await.unwrap(), [records[1].clone()], "newest first, one skipped");
+    assert_eq!(store.count_usage(&second).await.unwrap(), 3, "the count ignores the offset");
+    let beyond = UsageFilter { offset: u64::MAX, ..province };
+    assert!(store.usage_records(&beyond, 10).await.unwrap().is_empty(), "a hostile offset selects nothing");
 }
 
 /// A usage batch is sealed by one chained `usage.seal` record over its stored documents, in positions; the guards

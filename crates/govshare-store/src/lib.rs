@@ -327,6 +327,8 @@ pub trait Store: Debug + Send + Sync + 'static {
     }
     /// Newest first, before `before` when given.
     async fn usage_records(&self, filter: &UsageFilter, limit: u32) -> Result<Vec<UsageRecord>>;
+    /// How many records the filter selects (its `offset` ignored).
+    async fn count_usage(&self, filter: &UsageFilter) -> Result<u64>;
     /// Rows delivered under a grant since a moment (the daily volume limit).
     async fn usage_rows_since(&self, grant: GrantId, since: DateTime<Utc>) -> Result<u64>;
 
@@ -480,7 +482,15 @@ pub struct UsageFilter {
     pub party: Option<OrgId>,
     pub grant: Option<GrantId>,
     pub entry: Option<EntryId>,
+    /// Records where a department of this region (not its subregions) is the requester or the provider.
+    pub region: Option<RegionCode>,
+    /// Records where this organisation is the other side (requester or provider), with `party` or `region`.
+    pub counterpart: Option<OrgId>,
+    /// Records at or after this moment.
+    pub since: Option<DateTime<Utc>>,
     pub before: Option<DateTime<Utc>>,
+    /// How many of the newest matching records to skip (a console page).
+    pub offset: u64,
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -2,6 +2,8 @@
 //! the authority's extension queue and region view, the application form, and each application's page with its
 //! deadlines, timeline and the forms for the steps the signed-in person may take.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -18,6 +20,7 @@ use super::ConsoleCaller;
 use super::grants::{GrantForm, grant_input, grant_links};
 use super::pages::{PageResult, beijing, fail, layout};
 use super::render;
+use super::table::{TableState, matches_words, xlsx};
 use super::view::Feedback;
 use super::view::Layout;
 use crate::AppState;
@@ -80,21 +83,33 @@ struct ListPage {
     tabs: Vec<(&'static str, &'static str, bool)>,
     which: &'static str,
     rows: Vec<ApplicationRow>,
+    table: TableState,
+    /// (code, label) of every stage, for the 状态 filter.
+    stages: Vec<(&'static str, &'static str)>,
+    /// A filter beyond the box is set (the box is the tab, not a filter to clear).
+    filtered: bool,
+    /// The box's own URL: clears the filters, keeps the tab.
+    clear_href: String,
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub struct ListQuery {
-    #[serde(rename = "box")]
-    which: Option<String>,
-    notice: Option<String>,
+/// The table's filters: the box (tab), words in the number, catalog or department names, the stage, overdue only.
+const FILTERS: [&str; 4] = ["box", "q", "stage", "overdue"];
+
+fn order(column: &str, a: &ApplicationView, b: &ApplicationView) -> std::cmp::Ordering {
+    let due = |v: &ApplicationView| v.status.running.as_ref().map(|p| p.due_date);
+    match column {
+        // Applications without a running deadline go last, whichever way the column is turned.
+        "due" => due(a).is_none().cmp(&due(b).is_none()).then(due(a).cmp(&due(b))),
+        "number" => a.application.number.cmp(&b.application.number),
+        _ => a.application.created_at.cmp(&b.application.created_at),
+    }
 }
 
 pub async fn list(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,
-    Query(q): Query<ListQuery>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let layout = layout(&state, &caller, "共享申请", "/console/applications").await?;
     let p = &caller.principal;
     let acting = match p.org_id() {
         Some(id) => Some(state.services.store().get_org(id).await.map_err(|e| fail(ServiceError::from(e)))?),
@@ -115,7 +130,8 @@ pub async fn list(
             tabs.push(("region", "本地区申请与时限"));
         }
     }
-    let which = ApplicationBox::parse(q.which.as_deref().unwrap_or(tabs.first().map_or("mine", |t| t.0)))
+    let asked = query.get("box").map(String::as_str).filter(|b| !b.is_empty());
+    let which = ApplicationBox::parse(asked.unwrap_or(tabs.first().map_or("mine", |t| t.0)))
         .map_err(|e| fail(ServiceError::from(e)))?;
     let code = match which {
         ApplicationBox::Mine => "mine",
@@ -123,15 +139,67 @@ pub async fn list(
         ApplicationBox::Extensions => "extensions",
         ApplicationBox::Region => "region",
     };
+    // What is received is worked through by its deadline, nearest first; what was sent, newest first.
+    let (sorts, desc) = match which {
+        ApplicationBox::Mine => (["created", "due", "number"], true),
+        _ => (["due", "created", "number"], false),
+    };
+    let mut query = query;
+    query.insert("box".into(), code.into());
+    let mut table = TableState::from_query("/console/applications", &query, &FILTERS, &sorts, desc);
     let views = state.services.list_applications(p, which).await.map_err(fail)?;
+    let (words, stage, overdue_only) =
+        (table.filter("q").to_owned(), table.filter("stage").to_owned(), table.filter("overdue") == "1");
+    let shown = table.page_of(
+        views,
+        |v| {
+            let overdue = v.status.running.as_ref().is_some_and(|p| p.late);
+            (stage.is_empty() || v.status.stage.code() == stage)
+                && (!overdue_only || overdue)
+                && matches_words(
+                    &words,
+                    &[&v.application.number, &v.application.entry_name, &v.requester.name, &v.provider.name],
+                )
+        },
+        order,
+    );
+    let rows: Vec<ApplicationRow> = shown.iter().map(row).collect();
+    if table.export {
+        return export(&rows);
+    }
     let page = ListPage {
-        layout,
-        feedback: Feedback::notice(q.notice.as_deref()),
+        layout: layout(&state, &caller, "共享申请", "/console/applications").await?,
+        feedback: Feedback::notice(query.get("notice").map(String::as_str)),
         tabs: tabs.into_iter().map(|(c, l)| (c, l, c == code)).collect(),
         which: code,
-        rows: views.iter().map(row).collect(),
+        rows,
+        table,
+        stages: Stage::ALL.iter().map(|s| (s.code(), s.label())).collect(),
+        filtered: !words.is_empty() || !stage.is_empty() || overdue_only,
+        clear_href: format!("/console/applications?box={code}"),
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+fn export(rows: &[ApplicationRow]) -> PageResult {
+    let headers = ["申请编号", "目录", "需求部门", "提供部门", "共享属性", "状态", "期限", "剩余时间", "发起时间"];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.number.clone(),
+                r.entry_name.clone(),
+                r.requester.clone(),
+                r.provider.clone(),
+                r.attribute.to_owned(),
+                if r.late { format!("{}（曾逾期）", r.stage) } else { r.stage.to_owned() },
+                r.due.clone(),
+                r.left.clone(),
+                r.created.clone(),
+            ]
+        })
+        .collect();
+    xlsx("applications.xlsx", "共享申请.xlsx", &headers, &cells)
 }
 
 /// The request fields as shown in a form (prefilled from an earlier request or from what was typed).

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use chrono::{NaiveDate, TimeZone};
 use govshare_domain::application::Stage;
 use govshare_domain::audit::{AuditFilter, AuditRecord};
 use govshare_domain::duty::DutyKind;
@@ -16,8 +15,8 @@ use govshare_domain::role::Role;
 use govshare_service::ServiceError;
 use serde_json::Value;
 
-use super::pages::{PageResult, beijing, fail, layout};
-use super::table::{EXPORT_LIMIT, TableState, xlsx};
+use super::pages::{PageResult, actor_name, beijing, fail, layout};
+use super::table::{EXPORT_LIMIT, TableState, day_start, xlsx};
 use super::view::{Feedback, Layout};
 use super::{ConsoleCaller, render};
 use crate::AppState;
@@ -45,6 +44,7 @@ const ACTIONS: &[(&str, &str)] = &[
     ("catalog.draft.submit", "提交目录审核"),
     ("catalog.revision.create", "起草目录修订"),
     ("catalog.assessment.attach", "附加评估材料"),
+    ("catalog.delete", "删除目录草稿"),
     ("catalog.head.approve", "负责人同意目录"),
     ("catalog.head.reject", "负责人退回目录"),
     ("catalog.authority.publish", "主管部门发布目录"),
@@ -189,21 +189,6 @@ fn detail_facts(detail: &str) -> Vec<(&'static str, String)> {
     DETAIL_KEYS.iter().filter_map(|(key, label)| map.get(*key).and_then(value_text).map(|v| (*label, v))).collect()
 }
 
-/// Who acted, in words.
-fn actor_name(actor: &str, names: &HashMap<String, String>) -> String {
-    if let Some(name) = names.get(actor) {
-        return name.clone();
-    }
-    match actor.split_once(':') {
-        Some(("user", username)) => username.to_owned(),
-        Some(("system", "deadline-job")) => "期限监测任务".to_owned(),
-        Some(("system", "usage-log")) => "使用记录封存任务".to_owned(),
-        Some(("system", _)) => "应用系统（API 凭证）".to_owned(),
-        Some(("operator", name)) => format!("运维人员 {name}（命令行）"),
-        _ => "平台".to_owned(),
-    }
-}
-
 /// An operator in the filter: the name, and the account where it is a person's (two people may share a name).
 fn actor_option(actor: &str, names: &HashMap<String, String>) -> String {
     match (names.get(actor), actor.strip_prefix("user:")) {
@@ -248,33 +233,6 @@ struct AuditPage {
 }
 
 const FILTERS: [&str; 5] = ["actor", "action", "object", "from", "to"];
-
-/// A date filter (年-月-日, 北京时间) as the instant it starts; a bad date is reported, never guessed.
-fn day_start(
-    field: &'static str,
-    text: &str,
-    next_day: bool,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>, ServiceError> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        ServiceError::Validation(govshare_domain::ValidationError::new(
-            field,
-            "date",
-            format!(
-                "{}应为「年-月-日」格式的日期，如 2026-12-01",
-                if field == "from" { "起始日期" } else { "截止日期" }
-            ),
-        ))
-    })?;
-    let day = if next_day { day.succ_opt().unwrap_or(day) } else { day };
-    let start = govshare_domain::calendar::beijing()
-        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists"))
-        .single()
-        .map(|t| t.with_timezone(&chrono::Utc));
-    Ok(start)
-}
 
 async fn audit_page(
     state: &AppState,

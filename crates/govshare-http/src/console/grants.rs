@@ -18,13 +18,14 @@ use govshare_domain::authz::{Action, check};
 use govshare_domain::catalog::{CatalogEntry, EntryContent, EntryId};
 use govshare_domain::grant::{GrantId, GrantInput, GrantState, GrantStatus, Masking, UsageRecord};
 use govshare_domain::record::{LoadMode, RowError, SourceInput, SourceKind};
-use govshare_service::{GrantView, LoadReport, LoadRequest, ServiceError};
+use govshare_service::{GrantView, LoadReport, LoadRequest, ServiceError, UsageSearch};
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
 use super::ConsoleCaller;
-use super::pages::{PageResult, beijing, fail, layout};
+use super::pages::{PageResult, actor_name, beijing, fail, layout, person_names};
 use super::render;
+use super::table::{EXPORT_LIMIT, TableState, day_start, matches_words, xlsx};
 use super::view::{Feedback, Layout};
 use crate::AppState;
 use crate::auth::Caller;
@@ -73,6 +74,7 @@ pub struct GrantRow {
     pub status: &'static str,
     pub status_code: &'static str,
     pub status_class: &'static str,
+    pub created: String,
 }
 
 fn grant_row(v: &GrantView) -> GrantRow {
@@ -89,6 +91,7 @@ fn grant_row(v: &GrantView) -> GrantRow {
         status: v.status.label(),
         status_code: v.status.code(),
         status_class: status_class(v.status),
+        created: beijing(g.created_at),
     }
 }
 
@@ -98,7 +101,7 @@ pub struct UsageRow {
     pub at: String,
     /// The requesting department.
     pub caller: String,
-    /// The person who called (username), empty when a business system called.
+    /// The person who called (their name), empty when a business system called.
     pub person: String,
     pub system: String,
     pub operation: &'static str,
@@ -150,6 +153,7 @@ async fn usage_rows(state: &AppState, records: &[UsageRecord]) -> Result<Vec<Usa
     let store = state.services.store();
     let orgs: HashMap<_, _> =
         store.list_orgs().await.map_err(|e| fail(ServiceError::from(e)))?.into_iter().map(|o| (o.id, o.name)).collect();
+    let names = person_names(state, records.iter().map(|r| r.actor.as_str()).collect()).await?;
     let mut entries: HashMap<EntryId, String> = HashMap::new();
     let mut grants: HashMap<GrantId, String> = HashMap::new();
     for r in records {
@@ -171,7 +175,7 @@ async fn usage_rows(state: &AppState, records: &[UsageRecord]) -> Result<Vec<Usa
         .map(|r| UsageRow {
             at: beijing(r.at),
             caller: orgs.get(&r.requester).cloned().unwrap_or_default(),
-            person: r.actor.strip_prefix("user:").unwrap_or_default().to_owned(),
+            person: if r.actor.starts_with("user:") { actor_name(&r.actor, &names) } else { String::new() },
             system: r.system.clone().unwrap_or_default(),
             operation: operation_label(&r.operation),
             rows: r.rows,
@@ -194,19 +198,75 @@ struct ListPage {
     layout: Layout,
     feedback: Feedback,
     rows: Vec<GrantRow>,
+    table: TableState,
+    /// (code, label) of every status, for the 状态 filter.
+    statuses: Vec<(&'static str, &'static str)>,
+    /// Whether the acting organisation is shown both sides (then the 本单位是 filter is offered).
+    sides: bool,
+}
+
+/// The grant table's filters: words in the number, catalog or department names; the status; the acting
+/// organisation's side (`provider` / `requester`).
+const GRANT_FILTERS: [&str; 3] = ["q", "status", "side"];
+
+fn grant_order(column: &str, a: &GrantView, b: &GrantView) -> std::cmp::Ordering {
+    match column {
+        "until" => a.grant.valid_until.cmp(&b.grant.valid_until),
+        "number" => a.grant.number.cmp(&b.grant.number),
+        _ => a.grant.created_at.cmp(&b.grant.created_at),
+    }
 }
 
 pub async fn list(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,
-    Query(q): Query<NoticeQuery>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let layout = layout(&state, &caller, "共享授权", "/console/grants").await?;
+    let mut table =
+        TableState::from_query("/console/grants", &query, &GRANT_FILTERS, &["created", "until", "number"], true);
     let views = state.services.list_grants(&caller.principal).await.map_err(fail)?;
+    let acting = caller.principal.org_id();
+    let (words, status, side) = (table.filter("q").to_owned(), table.filter("status"), table.filter("side"));
+    let (status, side) = (status.to_owned(), side.to_owned());
+    let shown = table.page_of(
+        views,
+        |v| {
+            (status.is_empty() || v.status.code() == status)
+                && match side.as_str() {
+                    "provider" => Some(v.grant.provider) == acting,
+                    "requester" => Some(v.grant.requester) == acting,
+                    _ => true,
+                }
+                && matches_words(&words, &[&v.grant.number, &v.entry_name, &v.requester_name, &v.provider_name])
+        },
+        grant_order,
+    );
+    let rows: Vec<GrantRow> = shown.iter().map(grant_row).collect();
+    if table.export {
+        let headers = ["授权编号", "目录", "需求部门", "提供部门", "数据项", "有效期", "状态"];
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.number.clone(),
+                    r.entry_name.clone(),
+                    r.requester.clone(),
+                    r.provider.clone(),
+                    r.items.to_string(),
+                    r.validity.clone(),
+                    r.status.to_owned(),
+                ]
+            })
+            .collect();
+        return xlsx("grants.xlsx", "共享授权.xlsx", &headers, &cells);
+    }
     let page = ListPage {
-        layout,
-        feedback: Feedback::notice(q.notice.as_deref()),
-        rows: views.iter().map(grant_row).collect(),
+        layout: layout(&state, &caller, "共享授权", "/console/grants").await?,
+        feedback: Feedback::notice(query.get("notice").map(String::as_str)),
+        rows,
+        table,
+        statuses: GrantStatus::ALL.iter().map(|s| (s.code(), s.label())).collect(),
+        sides: acting.is_some(),
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -278,6 +338,7 @@ async fn detail_page(
     let can_control = check(p, Action::ControlGrant { provider: g.provider, provider_region: provider.region }).is_ok();
     let records = state.services.usage_records(p, Some(id), None, 100).await.map_err(fail)?;
     let application = store.get_application(g.application).await.map_err(|e| fail(ServiceError::from(e)))?;
+    let names = person_names(state, g.events.iter().map(|e| e.actor.as_str()).collect()).await?;
     let page = DetailPage {
         layout,
         feedback,
@@ -300,7 +361,7 @@ async fn detail_page(
             .rev()
             .map(|e| GrantEventRow {
                 at: beijing(e.at),
-                actor: e.actor.split_once(':').map_or(e.actor.as_str(), |(_, n)| n).to_owned(),
+                actor: actor_name(&e.actor, &names),
                 action: grant_action_label(&e.action),
                 reason: e.reason.clone(),
             })
@@ -356,19 +417,91 @@ struct UsagePage {
     feedback: Feedback,
     usage: Vec<UsageRow>,
     show_grant: bool,
+    table: TableState,
+    /// (id, name) of the organisations that can be the other side, for the 对方单位 filter.
+    counterparts: Vec<(String, String)>,
 }
 
-/// The acting organisation's usage records (an authority: its region's), newest first.
-pub async fn usage(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> PageResult {
-    let layout = layout(&state, &caller, "使用记录", "/console/usage").await?;
-    let records = state.services.usage_records(&caller.principal, None, None, 200).await.map_err(fail)?;
-    let page = UsagePage {
-        layout,
-        feedback: Feedback::default(),
-        usage: usage_rows(&state, &records).await?,
-        show_grant: true,
+/// The usage table's filters: the other side, and a period in 北京时间 days.
+const USAGE_FILTERS: [&str; 3] = ["counterpart", "from", "to"];
+
+/// The acting organisation's usage records (an authority: its region's), newest first, filtered and paged by
+/// the store (the log grows by every call: it is never read whole).
+pub async fn usage(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(query): Query<HashMap<String, String>>,
+) -> PageResult {
+    let mut table = TableState::from_query("/console/usage", &query, &USAGE_FILTERS, &["at"], true);
+    let parsed = (|| -> Result<UsageSearch, ServiceError> {
+        let counterpart = match table.filter("counterpart") {
+            "" => None,
+            raw => Some(raw.parse().map_err(|_| {
+                ServiceError::Validation(ValidationError::new(
+                    "counterpart",
+                    "org",
+                    "对方单位不在单位名录中，请从列表中选择",
+                ))
+            })?),
+        };
+        Ok(UsageSearch {
+            counterpart,
+            since: day_start("from", table.filter("from"), false)?,
+            before: day_start("to", table.filter("to"), true)?,
+            offset: if table.export { 0 } else { table.offset() },
+            limit: if table.export { EXPORT_LIMIT } else { table.per_page },
+        })
+    })();
+    let (feedback, search) = match parsed {
+        Ok(search) => (Feedback::default(), search),
+        Err(err) => (Feedback::from_error(&err), UsageSearch { limit: table.per_page, ..UsageSearch::default() }),
     };
-    Ok(render(StatusCode::OK, &page))
+    let (records, total) = state.services.search_usage(&caller.principal, &search).await.map_err(fail)?;
+    table.total = total;
+    let usage = usage_rows(&state, &records).await?;
+    if table.export {
+        let headers =
+            ["时间", "目录", "授权编号", "调用方", "调用人", "应用系统", "操作", "行数", "结果", "耗时（ms）"];
+        let cells: Vec<Vec<String>> = usage
+            .iter()
+            .map(|u| {
+                vec![
+                    u.at.clone(),
+                    u.entry_name.clone(),
+                    u.grant_number.clone(),
+                    u.caller.clone(),
+                    u.person.clone(),
+                    u.system.clone(),
+                    u.operation.to_owned(),
+                    u.rows.to_string(),
+                    u.result.clone(),
+                    u.latency_ms.clone(),
+                ]
+            })
+            .collect();
+        return xlsx("usage-records.xlsx", "使用记录.xlsx", &headers, &cells);
+    }
+    let acting = caller.principal.org_id();
+    let mut counterparts: Vec<(String, String)> = state
+        .services
+        .store()
+        .list_orgs()
+        .await
+        .map_err(|e| fail(ServiceError::from(e)))?
+        .into_iter()
+        .filter(|o| Some(o.id) != acting)
+        .map(|o| (o.id.to_string(), o.name))
+        .collect();
+    counterparts.sort_by(|a, b| a.1.cmp(&b.1));
+    let page = UsagePage {
+        layout: layout(&state, &caller, "使用记录", "/console/usage").await?,
+        feedback,
+        usage,
+        show_grant: true,
+        table,
+        counterparts,
+    };
+    Ok(render(page.feedback.status(), &page))
 }
 
 // ---- the grant form on an approved application ----
@@ -583,6 +716,9 @@ pub async fn source_section(state: &AppState, caller: &Caller, entry: &CatalogEn
             ("proxy", "接口代理", key_item.clone(), String::new(), url.clone())
         }
     };
+    // Names are for reading: if the directory cannot be read, the section shows account names instead.
+    let actors = loads.iter().map(|l| l.actor.as_str()).chain(source.as_ref().map(|s| s.updated_by.as_str()));
+    let names = person_names(state, actors.collect()).await.unwrap_or_default();
     Some(SourceSection {
         bound: source.is_some(),
         kind_code,
@@ -594,10 +730,7 @@ pub async fn source_section(state: &AppState, caller: &Caller, entry: &CatalogEn
         url,
         encrypted: source.as_ref().is_some_and(|s| s.encrypted),
         updated: source.as_ref().map(|s| beijing(s.updated_at)).unwrap_or_default(),
-        updated_by: source
-            .as_ref()
-            .map(|s| s.updated_by.split_once(':').map_or(s.updated_by.as_str(), |(_, n)| n).to_owned())
-            .unwrap_or_default(),
+        updated_by: source.as_ref().map(|s| actor_name(&s.updated_by, &names)).unwrap_or_default(),
         published: published.is_some(),
         can_manage: check(p, Action::ManageSource(entry.provider)).is_ok(),
         items: content.items.iter().map(|i| (i.code.clone(), format!("{}（{}）", i.name, i.code))).collect(),
@@ -605,7 +738,7 @@ pub async fn source_section(state: &AppState, caller: &Caller, entry: &CatalogEn
             .iter()
             .map(|l| LoadRow {
                 at: beijing(l.at),
-                actor: l.actor.split_once(':').map_or(l.actor.as_str(), |(_, n)| n).to_owned(),
+                actor: actor_name(&l.actor, &names),
                 file_name: l.file_name.clone(),
                 file_sm3: l.file_sm3.chars().take(16).collect(),
                 mode: mode_label(l.mode),

@@ -1,5 +1,7 @@
 //! Console page handlers.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -14,6 +16,7 @@ use govshare_domain::user::UserId;
 use govshare_service::{DutyState, DutyView, NewUserInput, ServiceError, Urgency};
 use serde::Deserialize;
 
+use super::table::{TableState, matches_words, xlsx};
 use super::view::{Feedback, Layout, role_labels};
 use super::{ConsoleCaller, render};
 use crate::AppState;
@@ -31,6 +34,43 @@ pub(super) fn fail(err: impl Into<ApiError>) -> Response {
 pub fn beijing(t: DateTime<Utc>) -> String {
     let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
     t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The one way the console names who did something, from the actor of an audit record, usage record or event
+/// (`user:gat.clerk`, `system:…`, `operator:…`): a person by the name in `names` (see [`person_names`]), else
+/// by the account; a business system, a platform job or the command line by what it is.
+pub fn actor_name(actor: &str, names: &HashMap<String, String>) -> String {
+    if let Some(name) = names.get(actor) {
+        return name.clone();
+    }
+    match actor.split_once(':') {
+        Some(("user", username)) => username.to_owned(),
+        Some(("system", "deadline-job")) => "期限监测任务".to_owned(),
+        Some(("system", "usage-log")) => "使用记录封存任务".to_owned(),
+        Some(("system", _)) => "应用系统（API 凭证）".to_owned(),
+        Some(("operator", name)) => format!("运维人员 {name}（命令行）"),
+        _ => "平台".to_owned(),
+    }
+}
+
+/// The names of the people among `actors` (`user:…` → display name), one lookup per distinct person on a page.
+/// Someone whose account is gone keeps their account name (see [`actor_name`]).
+/// (The actors are collected first: a future holding a borrowing iterator is not `Send` for every lifetime.)
+pub async fn person_names(state: &AppState, actors: Vec<&str>) -> Result<HashMap<String, String>, Response> {
+    let mut wanted: Vec<String> = actors.into_iter().filter(|a| a.starts_with("user:")).map(str::to_owned).collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut names = HashMap::new();
+    for actor in wanted {
+        let Some(username) = actor.strip_prefix("user:") else { continue };
+        let Ok(parsed) = govshare_domain::user::Username::parse(username) else { continue };
+        let found =
+            state.services.store().find_user_by_username(&parsed).await.map_err(|e| fail(ServiceError::from(e)))?;
+        if let Some(u) = found {
+            names.insert(actor, u.user.display_name);
+        }
+    }
+    Ok(names)
 }
 
 fn status_for(err: &ServiceError) -> StatusCode {
@@ -404,7 +444,16 @@ struct UsersPage {
     picker: Vec<OrgGroup>,
     /// The organisation has no work-unit head yet (a new organisation's first account is usually its head).
     head_missing: bool,
+    /// How many people the organisation has (the table may show fewer: filtered or paged).
+    member_count: usize,
+    table: TableState,
+    /// (code, label) of every role, for the 角色 filter.
+    roles: Vec<(&'static str, &'static str)>,
 }
+
+/// The people table's filters: the organisation (the administrator's choice), words in the name or account,
+/// a role, and the account's state (`active`, `disabled`, `contractor`).
+const PEOPLE_FILTERS: [&str; 4] = ["org", "q", "role", "state"];
 
 #[derive(Debug, Clone, Default)]
 pub struct NewUserForm {
@@ -418,13 +467,6 @@ impl NewUserForm {
     pub fn has_role(&self, code: &str) -> bool {
         self.roles.iter().any(|r| r == code)
     }
-}
-
-#[derive(Debug, Deserialize, Default)]
-pub struct UsersQuery {
-    notice: Option<String>,
-    #[serde(default)]
-    org: Option<String>,
 }
 
 /// The organisation a people page or form is about: the one its `org` names (the query string or the forms'
@@ -474,6 +516,7 @@ async fn users_page(
     org_id: OrgId,
     feedback: Feedback,
     form: NewUserForm,
+    query: &HashMap<String, String>,
 ) -> PageResult {
     use govshare_domain::authz::{Action, check};
     let layout = layout(state, caller, "人员与角色", "/console/users").await?;
@@ -503,7 +546,11 @@ async fn users_page(
     let me = caller.principal.user_id();
     let manageable = state.services.manageable_accounts(&caller.principal, org_id, &members).await.map_err(fail)?;
     let can_manage_accounts = manageable.iter().any(|&m| m);
-    let members = members
+    let member_count = members.len();
+    let mut query = query.clone();
+    query.insert("org".into(), org_id.to_string());
+    let mut table = TableState::from_query("/console/users", &query, &PEOPLE_FILTERS, &["name", "username"], false);
+    let members: Vec<MemberView> = members
         .into_iter()
         .zip(manageable)
         .map(|(m, manageable)| MemberView {
@@ -517,6 +564,41 @@ async fn users_page(
             is_self: Some(m.user.id) == me,
         })
         .collect();
+    let (words, role, account) =
+        (table.filter("q").to_owned(), table.filter("role").to_owned(), table.filter("state").to_owned());
+    let members = table.page_of(
+        members,
+        |m| {
+            matches_words(&words, &[&m.display_name, &m.username])
+                && (role.is_empty() || m.roles.iter().any(|(code, _)| *code == role))
+                && match account.as_str() {
+                    "active" => !m.disabled,
+                    "disabled" => m.disabled,
+                    "contractor" => m.contractor,
+                    _ => true,
+                }
+        },
+        |column, a, b| match column {
+            "username" => a.username.cmp(&b.username),
+            _ => a.display_name.cmp(&b.display_name).then(a.username.cmp(&b.username)),
+        },
+    );
+    if table.export {
+        let headers = ["姓名", "账号", "角色", "受托方人员", "状态"];
+        let cells: Vec<Vec<String>> = members
+            .iter()
+            .map(|m| {
+                vec![
+                    m.display_name.clone(),
+                    m.username.clone(),
+                    m.roles.iter().map(|(_, l)| *l).collect::<Vec<_>>().join("、"),
+                    if m.contractor { "是" } else { "否" }.to_owned(),
+                    if m.disabled { "已停用" } else { "正常" }.to_owned(),
+                ]
+            })
+            .collect();
+        return xlsx("people.xlsx", &format!("{}人员.xlsx", org.name), &headers, &cells);
+    }
     let status = feedback.status();
     let page = UsersPage {
         layout,
@@ -530,6 +612,9 @@ async fn users_page(
         form,
         picker,
         head_missing,
+        member_count,
+        table,
+        roles: Role::ASSIGNABLE.iter().map(|r| (r.code(), r.label())).collect(),
     };
     Ok(render(status, &page))
 }
@@ -537,10 +622,10 @@ async fn users_page(
 pub async fn users(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,
-    Query(q): Query<UsersQuery>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let org = people_org(&caller, q.org.as_deref())?;
-    let feedback = match q.notice.as_deref() {
+    let org = people_org(&caller, query.get("org").map(String::as_str).filter(|o| !o.is_empty()))?;
+    let feedback = match query.get("notice").map(String::as_str) {
         // Just registered (the organisation page sends the administrator here): its first account comes next.
         Some("org_created") => Feedback {
             notice: Some("单位已登记，尚无人员。请先为其创建工作机构负责人的账号，再由负责人创建经办人。".into()),
@@ -548,7 +633,7 @@ pub async fn users(
         },
         notice => Feedback::notice(notice),
     };
-    users_page(&state, &caller, org, feedback, NewUserForm::default()).await
+    users_page(&state, &caller, org, feedback, NewUserForm::default(), &query).await
 }
 
 /// The create-user form has repeated `roles` checkboxes, so it is read as a list of pairs.
@@ -574,7 +659,7 @@ pub async fn create_user(
     };
     match state.services.create_user(&caller.principal, org, input).await {
         Ok(_) => Ok(people_redirect(&caller, org, "user_created")),
-        Err(err) => users_page(&state, &caller, org, Feedback::from_error(&err), form).await,
+        Err(err) => users_page(&state, &caller, org, Feedback::from_error(&err), form, &HashMap::new()).await,
     }
 }
 
@@ -596,7 +681,9 @@ pub async fn grant_role(
     let org = people_org(&caller, Some(&form.org))?;
     match state.services.grant_role(&caller.principal, org, &form.username, &form.role).await {
         Ok(()) => Ok(people_redirect(&caller, org, "role_granted")),
-        Err(err) => users_page(&state, &caller, org, Feedback::from_error(&err), NewUserForm::default()).await,
+        Err(err) => {
+            users_page(&state, &caller, org, Feedback::from_error(&err), NewUserForm::default(), &HashMap::new()).await
+        }
     }
 }
 
@@ -628,7 +715,9 @@ pub async fn revoke_role(
     let org = people_org(&caller, Some(&form.org))?;
     match state.services.revoke_role(&caller.principal, org, user_id(&user)?, &form.role).await {
         Ok(()) => Ok(people_redirect(&caller, org, "role_revoked")),
-        Err(err) => users_page(&state, &caller, org, Feedback::from_error(&err), NewUserForm::default()).await,
+        Err(err) => {
+            users_page(&state, &caller, org, Feedback::from_error(&err), NewUserForm::default(), &HashMap::new()).await
+        }
     }
 }
 
@@ -636,7 +725,9 @@ async fn set_disabled(state: AppState, caller: Caller, user: String, form: OrgFi
     let org = people_org(&caller, Some(&form.org))?;
     match state.services.set_user_disabled(&caller.principal, org, user_id(&user)?, disabled).await {
         Ok(()) => Ok(people_redirect(&caller, org, if disabled { "user_disabled" } else { "user_enabled" })),
-        Err(err) => users_page(&state, &caller, org, Feedback::from_error(&err), NewUserForm::default()).await,
+        Err(err) => {
+            users_page(&state, &caller, org, Feedback::from_error(&err), NewUserForm::default(), &HashMap::new()).await
+        }
     }
 }
 
@@ -675,7 +766,9 @@ pub async fn reset_password(
     let org = people_org(&caller, Some(&form.org))?;
     match state.services.reset_password(&caller.principal, org, user_id(&user)?, &form.new_password).await {
         Ok(()) => Ok(people_redirect(&caller, org, "password_reset")),
-        Err(err) => users_page(&state, &caller, org, Feedback::from_error(&err), NewUserForm::default()).await,
+        Err(err) => {
+            users_page(&state, &caller, org, Feedback::from_error(&err), NewUserForm::default(), &HashMap::new()).await
+        }
     }
 }
 
@@ -714,6 +807,7 @@ async fn credentials_page(
     let org_id = acting_org(caller)?;
     let list = state.services.list_credentials(&caller.principal, org_id).await.map_err(fail)?;
     let now = state.services.now();
+    let names = person_names(state, list.iter().map(|c| c.created_by.as_str()).collect()).await?;
     let credentials = list
         .into_iter()
         .map(|c| {
@@ -721,7 +815,7 @@ async fn credentials_page(
             CredentialView {
                 id: c.id.to_string(),
                 name: c.name.clone(),
-                created_by: c.created_by.clone(),
+                created_by: actor_name(&c.created_by, &names),
                 created_at: beijing(c.created_at),
                 expires_at: beijing(c.expires_at),
                 status: status.label(),

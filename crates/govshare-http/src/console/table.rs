@@ -6,9 +6,12 @@
 //! `?format=xlsx` asks for the export: the page then fetches up to [`EXPORT_LIMIT`] rows and answers
 //! with [`xlsx`].
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use axum::response::Response;
+use chrono::{NaiveDate, TimeZone};
+use govshare_service::ServiceError;
 
 use crate::api::interchange::{XLSX, attachment_named};
 use crate::error::ApiError;
@@ -151,13 +154,69 @@ impl TableState {
     pub fn export_truncated(&self) -> bool {
         self.total > u64::from(EXPORT_LIMIT)
     }
+
+    /// The rows to show of a list the service hands over whole (one organisation's box of applications, its
+    /// grants, its people — bounded by what one organisation holds, unlike the audit and usage logs, which the
+    /// store filters and pages): keeps the rows `keep` accepts, orders them by `order` (which compares two rows
+    /// by the sort column it is given, ascending), sets the total and returns this page — or, for an export,
+    /// the first [`EXPORT_LIMIT`] rows.
+    pub fn page_of<T>(
+        &mut self,
+        rows: Vec<T>,
+        keep: impl Fn(&T) -> bool,
+        order: impl Fn(&str, &T, &T) -> Ordering,
+    ) -> Vec<T> {
+        let mut rows: Vec<T> = rows.into_iter().filter(|r| keep(r)).collect();
+        // A stable sort: rows equal in the sort column keep the service's order.
+        rows.sort_by(|a, b| if self.desc { order(&self.sort, b, a) } else { order(&self.sort, a, b) });
+        self.total = rows.len() as u64;
+        let (skip, take) = if self.export {
+            (0, EXPORT_LIMIT as usize)
+        } else {
+            (usize::try_from(self.offset()).unwrap_or(usize::MAX), self.per_page as usize)
+        };
+        rows.into_iter().skip(skip).take(take).collect()
+    }
+}
+
+/// Whether `text` contains the search words `query` (each word, case-insensitively), for a table's 关键词 filter.
+pub fn matches_words(query: &str, text: &[&str]) -> bool {
+    let haystack = text.join(" ").to_lowercase();
+    query.split_whitespace().all(|word| haystack.contains(&word.to_lowercase()))
+}
+
+/// A date filter (年-月-日, 北京时间) as the instant it starts; a bad date is reported, never guessed.
+pub fn day_start(
+    field: &'static str,
+    text: &str,
+    next_day: bool,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ServiceError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        ServiceError::Validation(govshare_domain::ValidationError::new(
+            field,
+            "date",
+            format!(
+                "{}应为「年-月-日」格式的日期，如 2026-12-01",
+                if field == "from" { "起始日期" } else { "截止日期" }
+            ),
+        ))
+    })?;
+    let day = if next_day { day.succ_opt().unwrap_or(day) } else { day };
+    let start = govshare_domain::calendar::beijing()
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        .single()
+        .map(|t| t.with_timezone(&chrono::Utc));
+    Ok(start)
 }
 
 /// The filtered rows as an Excel file named `file_name` (Chinese is fine; `ascii_name` is the fallback).
 pub fn xlsx(ascii_name: &str, file_name: &str, headers: &[&str], rows: &[Vec<String>]) -> Result<Response, Response> {
     let sheet = file_name.trim_end_matches(".xlsx");
     let bytes = govshare_interchange::table_xlsx(sheet, headers, rows)
-        .map_err(|e| super::error_page(&ApiError::Service(govshare_service::ServiceError::Internal(Box::new(e)))))?;
+        .map_err(|e| super::error_page(&ApiError::Service(ServiceError::Internal(Box::new(e)))))?;
     Ok(attachment_named(XLSX, ascii_name, file_name, bytes))
 }
 
@@ -188,5 +247,22 @@ mod tests {
         assert_eq!(state(&[("per", "100000")]).per_page, 200);
         assert_eq!(state(&[("page", "0")]).page, 1);
         assert_eq!(state(&[("page", &u64::MAX.to_string())]).offset(), u64::MAX, "no overflow on a hostile page");
+    }
+
+    #[test]
+    fn a_whole_list_is_filtered_sorted_and_paged_on_the_server() {
+        let rows: Vec<u32> = (1..=120).collect();
+        let order = |_: &str, a: &u32, b: &u32| a.cmp(b);
+        let mut t = state(&[("page", "2"), ("per", "10")]);
+        assert_eq!(t.page_of(rows.clone(), |n| n % 2 == 0, order), (82..=100).rev().step_by(2).collect::<Vec<_>>());
+        assert_eq!(t.total, 60, "the total counts the filtered rows, not the page");
+        let mut asc = state(&[("dir", "asc"), ("per", "10")]);
+        assert_eq!(asc.page_of(rows.clone(), |_| true, order), (1..=10).collect::<Vec<_>>());
+        let mut beyond = state(&[("page", "99")]);
+        assert!(beyond.page_of(rows.clone(), |_| true, order).is_empty());
+        let mut export = state(&[("page", "2"), ("format", "xlsx")]);
+        assert_eq!(export.page_of(rows, |_| true, order).len(), 120, "an export holds every filtered row");
+        assert!(matches_words("gx 公安", &["GX-2026-000001", "省公安厅"]));
+        assert!(!matches_words("gx 民政", &["GX-2026-000001", "省公安厅"]));
     }
 }
