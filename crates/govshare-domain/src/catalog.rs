@@ -963,6 +963,25 @@ impl CatalogEntry {
     pub fn version(&self, n: u32) -> Option<&EntryVersion> {
         self.versions.iter().find(|v| v.version == n)
     }
+
+    /// Whether the entry may be deleted, or why not. Only an entry that never left its drafter may go: one
+    /// version, a draft, never submitted. Once the head or the authority has had it, it is part of the record
+    /// (its timeline, the duties and notices it caused) and stays.
+    pub fn check_deletable(&self) -> Result<(), TransitionError> {
+        let from = self.latest().status;
+        let refuse = |message: String| Err(TransitionError { from, message });
+        const ONLY: &str = "只能删除从未提交审核的草稿";
+        if self.versions.iter().any(|v| matches!(v.status, EntryStatus::Published | EntryStatus::Superseded)) {
+            return refuse(format!("已发布的目录不能删除（{ONLY}）"));
+        }
+        if from != EntryStatus::Draft {
+            return refuse(format!("目录处于「{}」状态，不能删除（{ONLY}）", from.label()));
+        }
+        if self.versions.len() > 1 || self.events.iter().any(|e| e.action == "draft.submit") {
+            return refuse(format!("目录曾提交审核，已有办理记录，不能删除（{ONLY}）"));
+        }
+        Ok(())
+    }
 }
 
 /// One field that differs between two versions, in words for people.
@@ -1069,5 +1088,59 @@ mod all_problems_tests {
         );
         assert_eq!(EntryContent::parse(&input, &scheme).unwrap_err().field, "name");
         assert!(EntryContent::parse_all(&tests::input("无条件共享"), &scheme).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod deletion_tests {
+    use super::*;
+
+    fn entry(statuses: &[EntryStatus], actions: &[&str]) -> CatalogEntry {
+        let content = EntryContent::parse(&tests::input("无条件共享"), &GradeScheme::default()).unwrap();
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        CatalogEntry {
+            id: EntryId::new(),
+            provider: crate::org::OrgId::new(),
+            created_at: at,
+            versions: statuses
+                .iter()
+                .enumerate()
+                .map(|(i, status)| EntryVersion {
+                    version: i as u32 + 1,
+                    status: *status,
+                    content: content.clone(),
+                    assessments: vec![],
+                    updated_at: at,
+                })
+                .collect(),
+            events: actions
+                .iter()
+                .map(|a| EntryEvent {
+                    version: 1,
+                    at,
+                    actor: "user:gat.clerk".into(),
+                    actor_name: "王警官".into(),
+                    action: (*a).into(),
+                    note: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Only a draft that never left its drafter may be deleted.
+    #[test]
+    fn only_a_never_submitted_draft_may_be_deleted() {
+        use EntryStatus as S;
+        assert!(entry(&[S::Draft], &["draft.create", "draft.edit", "assessment.attach"]).check_deletable().is_ok());
+        let refused = |e: CatalogEntry| e.check_deletable().unwrap_err().message;
+        assert!(refused(entry(&[S::AwaitingHead], &["draft.create", "draft.submit"])).contains("待负责人审核"));
+        assert!(refused(entry(&[S::Returned], &["draft.create", "draft.submit", "head.approve"])).contains("已退回"));
+        // Sent back by the head, it is a draft again, but the head has seen it.
+        let sent_back = entry(&[S::Draft], &["draft.create", "draft.submit", "head.reject"]);
+        assert!(refused(sent_back).contains("曾提交审核"));
+        assert!(refused(entry(&[S::Published], &["draft.create"])).contains("已发布"));
+        // A revision of a published entry is a draft, but the entry is published.
+        assert!(refused(entry(&[S::Published, S::Draft], &["draft.create", "revision.create"])).contains("已发布"));
+        assert!(refused(entry(&[S::Superseded, S::Published], &["draft.create"])).contains("已发布"));
     }
 }

@@ -131,6 +131,23 @@ impl Services {
         Ok(self.store.get_entry(id).await?)
     }
 
+    /// Deletes a draft entry that was never submitted (made by mistake, or a duplicate), for whoever may edit it.
+    /// Anything the head or the authority has had stays on record ([`CatalogEntry::check_deletable`]). The
+    /// audit record keeps what was deleted: the code, the name and the number of timeline events.
+    pub async fn delete_entry(&self, principal: &Principal, id: EntryId) -> Result<()> {
+        let entry = self.store.get_entry(id).await?;
+        self.authorize(principal, Action::DraftCatalog(entry.provider))?;
+        entry.check_deletable().map_err(refused)?;
+        let content = &entry.latest().content;
+        let audit = self.audit_for(
+            principal,
+            &entry,
+            "catalog.delete",
+            json!({ "resource_code": content.resource_code, "name": content.name, "events": entry.events.len() }),
+        );
+        Ok(self.store.delete_entry(id, entry.events.len(), &audit).await?)
+    }
+
     /// Attaches a 保密风险评估 or 个人信息保护影响评估 to the working draft (Art. 13).
     pub async fn attach_assessment(
         &self,

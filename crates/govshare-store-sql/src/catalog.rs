@@ -130,3 +130,15 @@ pub async fn load(e: &mut impl Exec, id: Option<EntryId>, provider: Option<OrgId
 }
 
 from_row!(Notification { id, org_id, created_at, kind, title, body, link, read_at });
+
+/// Removes an entry with its versions and events (the use case decided that it may go).
+pub async fn delete<D: Dialect>(tx: &mut Tx<D>, entry: EntryId) -> Result<()> {
+    for statement in [
+        "DELETE FROM catalog_events WHERE entry_id = $1",
+        "DELETE FROM catalog_versions WHERE entry_id = $1",
+        "DELETE FROM catalog_entries WHERE id = $1",
+    ] {
+        sql(statement).bind(entry).execute(tx).await?;
+    }
+    Ok(())
+}

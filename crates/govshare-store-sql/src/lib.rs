@@ -685,6 +685,24 @@ impl<D: Dialect> Store for SqlStore<D> {
             .await
     }
 
+    async fn delete_entry(&self, id: EntryId, expected_events: usize, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        // Updating the entry's row locks it (on PostgreSQL) against a step saved at the same time: a step's
+        // save updates the same row, so one of the two waits for the other and then sees its outcome.
+        let locked = sql("UPDATE catalog_entries SET resource_code = resource_code WHERE id = $1")
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        found(locked, "目录不存在")?;
+        let (events,): (i64,) =
+            sql("SELECT COUNT(*) FROM catalog_events WHERE entry_id = $1").bind(id).one(&mut tx).await?;
+        if events != expected_events as i64 {
+            return Err(StoreError::Conflict("目录刚刚有人办理过，请刷新页面后再试".into()));
+        }
+        catalog::delete(&mut tx, id).await?;
+        self.finish(tx, &[], audit).await
+    }
+
     async fn create_obligation(
         &self,
         obligation: &UpdateObligation,

@@ -587,6 +587,50 @@ pub async fn catalog_entries(store: DynStore) {
     assert_eq!(store.notifications(dept.id, 10).await.unwrap()[0].read_at, Some(at), "first reading counts");
 }
 
+/// A draft is deleted with its versions and events, in one audited transaction, unless someone acted on it since
+/// it was read; its resource code is free again.
+pub async fn draft_deletion(store: DynStore) {
+    let (_, dept) = base(&store).await;
+    let draft = CatalogEntry {
+        id: EntryId::new(),
+        provider: dept.id,
+        created_at: Utc::now().trunc_subsecs(6),
+        versions: vec![version(1, EntryStatus::Draft, content("330000-GAT-0301", "误建目录"))],
+        events: vec![entry_event(1, "draft.create")],
+    };
+    store.create_entry(&draft, &event("catalog.create")).await.unwrap();
+    let kept = published_entry(&store, dept.id, "330000-GAT-0302").await;
+    store
+        .save_versions(
+            draft.id,
+            &[version(1, EntryStatus::Draft, content("330000-GAT-0301", "误建目录（改）"))],
+            &entry_event(1, "draft.edit"),
+            &[],
+            &[],
+            &event("catalog.edit"),
+        )
+        .await
+        .unwrap();
+
+    // Read before the edit: refused, and nothing changes.
+    let before = audit_seq(&store).await;
+    assert!(is_conflict(store.delete_entry(draft.id, 1, &event("catalog.delete")).await).contains("刷新"));
+    assert_eq!(audit_seq(&store).await, before);
+    assert_eq!(store.get_entry(draft.id).await.unwrap().events.len(), 2);
+
+    store.delete_entry(draft.id, 2, &event("catalog.delete")).await.unwrap();
+    assert_eq!(audit_seq(&store).await, before + 1, "audited in the same transaction");
+    assert!(matches!(store.get_entry(draft.id).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.list_entries(Some(dept.id)).await.unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), [kept.id]);
+    assert!(matches!(store.delete_entry(draft.id, 2, &event("catalog.delete")).await, Err(StoreError::NotFound(_))));
+    assert_eq!(audit_seq(&store).await, before + 1);
+
+    // The code is free for a new entry; the other entry is untouched.
+    let again = CatalogEntry { id: EntryId::new(), ..draft.clone() };
+    store.create_entry(&again, &event("catalog.create")).await.unwrap();
+    assert_eq!(store.get_entry(kept.id).await.unwrap(), kept);
+}
+
 pub async fn obligations_and_sources(store: DynStore) {
     use govshare_domain::obligation::{Extension, ExtensionDecision, ObligationId, TriggerKind, UpdateObligation};
     use govshare_domain::source::SourceDesignation;
@@ -1358,7 +1402,7 @@ macro_rules! store_contract_tests {
     ($factory:expr) => {
         $crate::store_contract_tests!(@tests $factory;
             regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
-            concurrent_appends, calendar_years, catalog_entries, obligations_and_sources, applications_and_alerts, numbers, data_plane, usage_seals, duty_ledger, ping);
+            concurrent_appends, calendar_years, catalog_entries, draft_deletion, obligations_and_sources, applications_and_alerts, numbers, data_plane, usage_seals, duty_ledger, ping);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(

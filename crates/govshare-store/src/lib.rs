@@ -181,6 +181,10 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn list_entries(&self, provider: Option<OrgId>) -> Result<Vec<CatalogEntry>>;
     /// The newest published version of every entry that has one (what the search index must hold).
     async fn published_versions(&self) -> Result<Vec<(EntryId, u32)>>;
+    /// Deletes an entry with its versions and events — the use case allows it for a draft never submitted — if
+    /// its timeline still has `expected_events` events (Conflict otherwise: someone acted on it meanwhile).
+    /// NotFound if it does not exist.
+    async fn delete_entry(&self, id: EntryId, expected_events: usize, audit: &AuditEvent) -> Result<()>;
 
     // ---- catalog update obligations (R-CAT-4) ----
     /// NotFound if the entry does not exist.

@@ -111,6 +111,8 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("GET", "/api/v1/catalog/export.jsonld", GAT_CLERK, ANY_CALLER),
     ("GET", "/api/v1/catalog/{entry_id}", GAT_CLERK, ANY_CALLER),
     ("PUT", "/api/v1/catalog/{entry_id}", GAT_CLERK, OWN_PEOPLE),
+    // The entry is published: whoever may edit it is told it stays (409), everyone else is refused.
+    ("DELETE", "/api/v1/catalog/{entry_id}", GAT_CLERK, OWN_PEOPLE),
     ("POST", "/api/v1/catalog/{entry_id}/assessments", GAT_CLERK, OWN_PEOPLE),
     ("POST", "/api/v1/catalog/{entry_id}/submit", GAT_CLERK, OWN_PEOPLE),
     ("POST", "/api/v1/catalog/{entry_id}/head-decision", GAT_HEAD, OWN_STAFF),

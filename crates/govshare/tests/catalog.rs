@@ -17,7 +17,8 @@ on_both_backends!(
     sources_of_record_and_the_duplicate_collection_check,
     console_pages_for_obligations_and_sources,
     excel_import_is_all_or_nothing_and_exports_round_trip,
-    console_import_checks_the_upload_form_token_and_reports_cells
+    console_import_checks_the_upload_form_token_and_reports_cells,
+    a_draft_never_submitted_can_be_deleted_and_nothing_else
 );
 
 async fn sharing_attribute_rules_name_the_missing_field(backend: Backend) {
@@ -651,4 +652,83 @@ async fn console_import_checks_the_upload_form_token_and_reports_cells(backend: 
     assert!(page.contains("未导入任何目录") && page.contains("共享范围"), "{page}");
     let empty = send(vec![("csrf_token", None, token)]).await;
     assert!(empty.text().await.unwrap().contains("请选择要导入的 Excel 文件"));
+}
+
+async fn a_draft_never_submitted_can_be_deleted_and_nothing_else(backend: Backend) {
+    let app = spawn(backend).await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let head = Client::login(&app, "gat.head").await;
+    let created = clerk.post("/api/v1/catalog", household_entry()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let draft = created.body["id"].as_str().unwrap().to_owned();
+    let delete = |client: &Client, id: &str| {
+        let (client, path) = (client.clone(), format!("/api/v1/catalog/{id}"));
+        async move { client.call(reqwest::Method::DELETE, &path, json!({})).await }
+    };
+
+    // Refusals first. Another department's clerk and head, and a business system.
+    for other in ["rst.clerk", "rst.head"] {
+        let r = delete(&Client::login(&app, other).await, &draft).await;
+        assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "forbidden"), "{other}: {}", r.text);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("编制目录"), "{}", r.text);
+    }
+    let key = common::people::api_key(&app, "gat", "目录删除测试系统").await;
+    assert_eq!(delete(&key, &draft).await.status, StatusCode::FORBIDDEN, "a system key deletes nothing");
+    // A published entry, one waiting for the head, and one the head sent back: all stay.
+    let mut second = household_entry();
+    second["resource_code"] = json!("330000-GAT-0002");
+    let published = publish(&app, "gat", second).await;
+    let r = delete(&clerk, &published).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "conflict"), "{}", r.text);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("已发布的目录不能删除"), "{}", r.text);
+    let mut third = household_entry();
+    third["resource_code"] = json!("330000-GAT-0003");
+    let submitted = clerk.post("/api/v1/catalog", third).await.body["id"].as_str().unwrap().to_owned();
+    let path = |id: &str, tail: &str| format!("/api/v1/catalog/{id}{tail}");
+    clerk.post(&path(&submitted, "/assessments"), assessment("confidentiality", "2026-11-02")).await;
+    clerk.post(&path(&submitted, "/assessments"), assessment("personal_info_impact", "2026-11-02")).await;
+    assert_eq!(clerk.post(&path(&submitted, "/submit"), json!({})).await.status, StatusCode::OK);
+    let r = delete(&clerk, &submitted).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("待负责人审核"), "{}", r.text);
+    let back = head.post(&path(&submitted, "/head-decision"), json!({"approve": false, "reason": "分级有误"})).await;
+    assert_eq!(back.body["versions"][0]["status"], "draft", "{}", back.text);
+    let r = delete(&head, &submitted).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("曾提交审核"), "{}", r.text);
+    assert_eq!(clerk.get("/api/v1/catalog?scope=mine").await.body.as_array().unwrap().len(), 3, "nothing deleted");
+
+    // The clerk deletes the draft: gone, audited, its resource code free again.
+    let r = delete(&clerk, &draft).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(clerk.get(&path(&draft, "")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(delete(&clerk, &draft).await.status, StatusCode::NOT_FOUND);
+    let supervisor = Client::login(&app, "supervisor").await;
+    let audit = supervisor.get("/api/v1/audit?limit=20").await;
+    let record = audit.body.as_array().unwrap().iter().find(|r| r["action"] == "catalog.delete").expect("audited");
+    assert_eq!(record["object_id"], draft.as_str());
+    assert!(record["detail"].as_str().unwrap().contains("330000-GAT-0001"), "{record}");
+    let again = clerk.post("/api/v1/catalog", household_entry()).await;
+    assert_eq!(again.status, StatusCode::CREATED, "the code is free: {}", again.text);
+    let again = again.body["id"].as_str().unwrap().to_owned();
+
+    // The console: the head may delete it too, after confirming; the button is only on a deletable draft.
+    let page = head.get(&format!("/console/catalog/{again}")).await;
+    assert!(
+        page.text.contains("id=\"delete-entry-form\"") && page.text.contains("data-confirm=\"删除后"),
+        "{}",
+        page.text
+    );
+    for id in [&published, &submitted] {
+        assert!(!clerk.get(&format!("/console/catalog/{id}")).await.text.contains("delete-entry-form"));
+    }
+    let csrf = head.csrf.clone().unwrap();
+    let refused = head.form(&format!("/console/catalog/{published}/delete"), &[("csrf_token", &csrf)]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(refused.text.contains("已发布的目录不能删除"), "{}", refused.text);
+    let done = head.form(&format!("/console/catalog/{again}/delete"), &[("csrf_token", &csrf)]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    assert_eq!(done.headers["location"], "/console/catalog/mine?notice=entry_deleted");
+    assert!(head.get("/console/catalog/mine?notice=entry_deleted").await.text.contains("目录草稿已删除"));
+    assert_eq!(clerk.get(&path(&again, "")).await.status, StatusCode::NOT_FOUND);
 }

@@ -323,6 +323,19 @@ pub async fn edit(
     Ok(Json((&state.services.edit_entry(&caller.principal, id, &body.into()).await?).into()))
 }
 
+/// Deletes a draft entry that was never submitted (created by mistake or twice), with its versions and timeline;
+/// its resource code becomes free. For whoever may edit the draft (the provider's clerks and head). Refused with
+/// `409 conflict` once the entry has been submitted or published: from then on it is part of the record and is
+/// never deleted (a published entry changes by a new version). Audited as `catalog.delete`.
+#[utoipa::path(delete, path = "/api/v1/catalog/{entry_id}", tag = "catalog", params(("entry_id" = Uuid, Path)),
+    security(("session" = [])), responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let id: EntryId = parse_id(&id)?;
+    state.services.delete_entry(&caller.principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(post, path = "/api/v1/catalog/{entry_id}/assessments", tag = "catalog", params(("entry_id" = Uuid, Path)), request_body = AssessmentDto,
     security(("session" = [])), responses((status = 200, body = CatalogEntryDto), (status = 422, body = ErrorBody)))]
 pub async fn attach_assessment(

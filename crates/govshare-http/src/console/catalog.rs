@@ -620,6 +620,8 @@ struct DetailPage {
     can_submit: bool,
     can_approve: bool,
     can_review: bool,
+    /// A draft never submitted may be deleted by whoever may edit it.
+    can_delete: bool,
     /// Another department's staff may apply for a published, shared entry.
     can_apply: bool,
     kinds: Vec<Choice>,
@@ -689,6 +691,7 @@ pub(super) async fn detail_page(
             && check(p, Action::ApproveCatalog(entry.provider)).is_ok(),
         can_review: working == Some(EntryStatus::SubmittedToAuthority)
             && check(p, Action::ReviewCatalog(provider.region)).is_ok(),
+        can_delete: drafting && entry.check_deletable().is_ok(),
         can_apply: entry
             .published()
             .is_some_and(|v| v.content.sharing.attribute() != govshare_domain::catalog::SharingAttribute::NotShared)
@@ -754,6 +757,12 @@ pub async fn act(
         "reject" => s.head_decide(p, id, false, &form.reason).await.map(|_| "entry_sent_back"),
         "publish" => s.review_entry(p, id, true, "").await.map(|_| "entry_published"),
         "return" => s.review_entry(p, id, false, &form.reason).await.map(|_| "entry_returned"),
+        "delete" => {
+            return match s.delete_entry(p, id).await {
+                Ok(()) => Ok(Redirect::to("/console/catalog/mine?notice=entry_deleted").into_response()),
+                Err(err) => detail_page(&state, &caller, id, &DetailQuery::default(), Feedback::from_error(&err)).await,
+            };
+        }
         _ => return Err(fail(ServiceError::NotFound("未知操作".into()))),
     };
     match outcome {
