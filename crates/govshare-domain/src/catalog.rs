@@ -597,14 +597,62 @@ coded_enum!(
     }
 );
 
+define_id! {
+    /// Identity of an assessment attached to a version of an entry.
+    pub struct AssessmentId, field "assessment_id", message "评估标识格式错误"
+}
+
 /// An assessment attached to a draft: a document with its date and conclusion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredAssessment")]
 pub struct Assessment {
+    pub id: AssessmentId,
     pub kind: AssessmentKind,
     pub document_title: String,
     pub document_ref: String,
     pub assessed_on: NaiveDate,
     pub conclusion: AssessmentConclusion,
+}
+
+/// An assessment as stored. Assessments attached before they had identities are stored without one; they get
+/// one derived from what they say (SM3 of their fields), so that the same assessment has the same identity on
+/// every read. Two such assessments can only share an identity if they say exactly the same thing.
+#[derive(Deserialize)]
+struct StoredAssessment {
+    #[serde(default)]
+    id: Option<AssessmentId>,
+    kind: AssessmentKind,
+    document_title: String,
+    document_ref: String,
+    assessed_on: NaiveDate,
+    conclusion: AssessmentConclusion,
+}
+
+impl From<StoredAssessment> for Assessment {
+    fn from(a: StoredAssessment) -> Self {
+        let id = a.id.unwrap_or_else(|| {
+            use sm3::Digest as _;
+            let mut hasher = sm3::Sm3::new();
+            for field in
+                [a.kind.code(), &a.document_title, &a.document_ref, &a.assessed_on.to_string(), a.conclusion.code()]
+            {
+                hasher.update((field.len() as u64).to_be_bytes());
+                hasher.update(field.as_bytes());
+            }
+            let digest = hasher.finalize();
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(&digest[..16]);
+            AssessmentId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+        });
+        Assessment {
+            id,
+            kind: a.kind,
+            document_title: a.document_title,
+            document_ref: a.document_ref,
+            assessed_on: a.assessed_on,
+            conclusion: a.conclusion,
+        }
+    }
 }
 
 coded_enum!(
@@ -832,6 +880,7 @@ pub(crate) mod tests {
 
     fn assessment(kind: AssessmentKind, conclusion: AssessmentConclusion) -> Assessment {
         Assessment {
+            id: AssessmentId::new(),
             kind,
             document_title: "评估报告".into(),
             document_ref: "浙公评〔2026〕1号".into(),
@@ -962,6 +1011,31 @@ impl CatalogEntry {
 
     pub fn version(&self, n: u32) -> Option<&EntryVersion> {
         self.versions.iter().find(|v| v.version == n)
+    }
+
+    /// The working version with the assessment `id` taken off, and the assessment removed; or why not. Only an
+    /// editable draft (a draft, or returned) loses an assessment; one of a submitted or published version stays.
+    /// `Ok(None)` when no version has such an assessment.
+    pub fn without_assessment(&self, id: AssessmentId) -> Result<Option<(EntryVersion, Assessment)>, TransitionError> {
+        let editable = self.working().filter(|v| matches!(v.status, EntryStatus::Draft | EntryStatus::Returned));
+        if let Some(working) = editable
+            && let Some(at) = working.assessments.iter().position(|a| a.id == id)
+        {
+            let mut version = working.clone();
+            let removed = version.assessments.remove(at);
+            return Ok(Some((version, removed)));
+        }
+        let Some(holder) = self.versions.iter().find(|v| v.assessments.iter().any(|a| a.id == id)) else {
+            return Ok(None);
+        };
+        Err(TransitionError {
+            from: holder.status,
+            message: format!(
+                "该评估属于「{}」的第 {} 版，不能移除（只能从草稿或被退回的目录中移除评估）",
+                holder.status.label(),
+                holder.version
+            ),
+        })
     }
 
     /// Whether the entry may be deleted, or why not. Only an entry that never left its drafter may go: one
@@ -1142,5 +1216,70 @@ mod deletion_tests {
         // A revision of a published entry is a draft, but the entry is published.
         assert!(refused(entry(&[S::Published, S::Draft], &["draft.create", "revision.create"])).contains("已发布"));
         assert!(refused(entry(&[S::Superseded, S::Published], &["draft.create"])).contains("已发布"));
+    }
+}
+
+#[cfg(test)]
+mod assessment_tests {
+    use super::*;
+
+    fn stored(json: &str) -> Assessment {
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// An assessment stored before assessments had identities reads with the same identity every time, and one
+    /// stored with its identity keeps it.
+    #[test]
+    fn identities_are_kept_or_derived_the_same_way_each_time() {
+        let legacy = r#"{"kind":"confidentiality","document_title":"报告","document_ref":"浙评〔2026〕1号","assessed_on":"2026-11-01","conclusion":"pass"}"#;
+        assert_eq!(stored(legacy).id, stored(legacy).id);
+        let other = legacy.replace("1号", "2号");
+        assert_ne!(stored(legacy).id, stored(&other).id, "what it says makes the identity");
+        let mut a = stored(legacy);
+        a.id = AssessmentId::new();
+        assert_eq!(stored(&serde_json::to_string(&a).unwrap()), a, "a round trip keeps everything");
+    }
+
+    #[test]
+    fn an_assessment_is_removed_only_from_an_editable_draft() {
+        let content = EntryContent::parse(&tests::input("无条件共享"), &GradeScheme::default()).unwrap();
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let assessment = |n: &str| Assessment {
+            id: AssessmentId::new(),
+            kind: AssessmentKind::Confidentiality,
+            document_title: format!("报告{n}"),
+            document_ref: format!("浙评〔2026〕{n}号"),
+            assessed_on: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            conclusion: AssessmentConclusion::Pass,
+        };
+        let (a, b, old) = (assessment("1"), assessment("2"), assessment("0"));
+        let version = |n: u32, status: EntryStatus, assessments: Vec<Assessment>| EntryVersion {
+            version: n,
+            status,
+            content: content.clone(),
+            assessments,
+            updated_at: at,
+        };
+        let mut entry = CatalogEntry {
+            id: EntryId::new(),
+            provider: crate::org::OrgId::new(),
+            created_at: at,
+            versions: vec![
+                version(1, EntryStatus::Published, vec![old.clone()]),
+                version(2, EntryStatus::Draft, vec![a.clone(), b.clone()]),
+            ],
+            events: vec![],
+        };
+        let (left, removed) = entry.without_assessment(a.id).unwrap().unwrap();
+        assert_eq!((left.version, left.assessments, removed), (2, vec![b.clone()], a.clone()));
+        assert!(entry.without_assessment(AssessmentId::new()).unwrap().is_none(), "no such assessment");
+        let refused = entry.without_assessment(old.id).unwrap_err();
+        assert!(refused.message.contains("「已发布」的第 1 版"), "{}", refused.message);
+        entry.versions[1].status = EntryStatus::Returned;
+        assert!(entry.without_assessment(b.id).unwrap().is_some(), "a returned draft is editable");
+        for status in [EntryStatus::AwaitingHead, EntryStatus::SubmittedToAuthority] {
+            entry.versions[1].status = status;
+            assert!(entry.without_assessment(b.id).unwrap_err().message.contains(status.label()));
+        }
     }
 }

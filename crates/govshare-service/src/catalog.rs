@@ -8,8 +8,8 @@ use govshare_domain::ValidationError;
 use govshare_domain::audit::AuditEvent;
 use govshare_domain::authz::{self, Action};
 use govshare_domain::catalog::{
-    Assessment, AssessmentConclusion, AssessmentKind, CatalogEntry, EntryCommand, EntryContent, EntryEvent, EntryId,
-    EntryInput, EntryStatus, EntryVersion, FieldChange, diff, transition,
+    Assessment, AssessmentConclusion, AssessmentId, AssessmentKind, CatalogEntry, EntryCommand, EntryContent,
+    EntryEvent, EntryId, EntryInput, EntryStatus, EntryVersion, FieldChange, diff, transition,
 };
 use govshare_domain::error::required_text;
 use govshare_domain::notification::Notification;
@@ -166,6 +166,7 @@ impl Services {
             return Err(ValidationError::new("assessed_on", "in_future", "评估日期不能晚于今天").into());
         }
         let assessment = Assessment {
+            id: AssessmentId::new(),
             kind,
             document_title: required_text("document_title", "评估报告名称", &input.document_title, 200)?,
             document_ref: required_text("document_ref", "文号", &input.document_ref, 100)?,
@@ -186,6 +187,38 @@ impl Services {
             &entry,
             "catalog.assessment.attach",
             json!({ "kind": kind.code(), "conclusion": conclusion.code() }),
+        );
+        self.store.save_versions(id, std::slice::from_ref(&version), &event, &[], &[], &audit).await?;
+        Ok(self.store.get_entry(id).await?)
+    }
+
+    /// Takes a wrongly attached assessment off the working draft, while it is editable (a draft, or returned);
+    /// an assessment of a submitted or published version stays (409). Audited, and on the entry's timeline.
+    pub async fn remove_assessment(
+        &self,
+        principal: &Principal,
+        id: EntryId,
+        assessment: AssessmentId,
+    ) -> Result<CatalogEntry> {
+        let entry = self.store.get_entry(id).await?;
+        self.authorize(principal, Action::DraftCatalog(entry.provider))?;
+        let (mut version, removed) = entry
+            .without_assessment(assessment)
+            .map_err(refused)?
+            .ok_or_else(|| ServiceError::NotFound("该评估不存在".into()))?;
+        version.updated_at = self.now();
+        let note = format!("{}：{}（{}）", removed.kind.label(), removed.document_title, removed.document_ref);
+        let event = self.event(principal, version.version, "assessment.remove", &note);
+        let audit = self.audit_for(
+            principal,
+            &entry,
+            "catalog.assessment.remove",
+            json!({
+                "version": version.version,
+                "kind": removed.kind.code(),
+                "name": removed.document_title,
+                "document_ref": removed.document_ref,
+            }),
         );
         self.store.save_versions(id, std::slice::from_ref(&version), &event, &[], &[], &audit).await?;
         Ok(self.store.get_entry(id).await?)

@@ -114,6 +114,8 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     // The entry is published: whoever may edit it is told it stays (409), everyone else is refused.
     ("DELETE", "/api/v1/catalog/{entry_id}", GAT_CLERK, OWN_PEOPLE),
     ("POST", "/api/v1/catalog/{entry_id}/assessments", GAT_CLERK, OWN_PEOPLE),
+    // An assessment of the published version: it stays (409) for whoever may edit, refused to everyone else.
+    ("DELETE", "/api/v1/catalog/{entry_id}/assessments/{assessment_id}", GAT_CLERK, OWN_PEOPLE),
     ("POST", "/api/v1/catalog/{entry_id}/submit", GAT_CLERK, OWN_PEOPLE),
     ("POST", "/api/v1/catalog/{entry_id}/head-decision", GAT_HEAD, OWN_STAFF),
     ("POST", "/api/v1/catalog/{entry_id}/review", REVIEWER, ONLY_OWNER),
@@ -234,6 +236,8 @@ struct Objects {
     temp_users: [String; 3],
     spare_credentials: Vec<String>,
     entry: String,
+    /// The published version's confidentiality assessment.
+    assessment: String,
     application: String,
     service_grant: String,
     bulk_grant: String,
@@ -310,6 +314,11 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
     let entry = people::hosted_entry(app).await;
     let application = people::approved(app, &entry, "mzt", "service_api", &STANDARD_ITEMS).await;
     let gat_clerk = Client::login(app, GAT_CLERK).await;
+    let assessment =
+        gat_clerk.get(&format!("/api/v1/catalog/{entry}")).await.body["versions"][0]["assessments"][0]["id"]
+            .as_str()
+            .expect("the published version's assessment")
+            .to_owned();
     let made = gat_clerk.post(&format!("/api/v1/applications/{application}/grant"), standard_grant()).await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
     let service_grant = made.body["id"].as_str().unwrap().to_owned();
@@ -357,6 +366,7 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
         temp_users,
         spare_credentials,
         entry,
+        assessment,
         application,
         service_grant,
         bulk_grant,
@@ -391,6 +401,7 @@ fn fill(path: &str, o: &Objects) -> String {
         .replace("{role}", "clerk")
         .replace("{credential_id}", credential)
         .replace("{entry_id}", &o.entry)
+        .replace("{assessment_id}", &o.assessment)
         .replace("{application_id}", &o.application)
         .replace("{grant_id}", grant)
         .replace("{key}", &id_number("330106", 1))

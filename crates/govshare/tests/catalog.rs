@@ -18,7 +18,8 @@ on_both_backends!(
     console_pages_for_obligations_and_sources,
     excel_import_is_all_or_nothing_and_exports_round_trip,
     console_import_checks_the_upload_form_token_and_reports_cells,
-    a_draft_never_submitted_can_be_deleted_and_nothing_else
+    a_draft_never_submitted_can_be_deleted_and_nothing_else,
+    a_wrongly_attached_assessment_comes_off_an_editable_draft_only
 );
 
 async fn sharing_attribute_rules_name_the_missing_field(backend: Backend) {
@@ -731,4 +732,81 @@ async fn a_draft_never_submitted_can_be_deleted_and_nothing_else(backend: Backen
     assert_eq!(done.headers["location"], "/console/catalog/mine?notice=entry_deleted");
     assert!(head.get("/console/catalog/mine?notice=entry_deleted").await.text.contains("目录草稿已删除"));
     assert_eq!(clerk.get(&path(&again, "")).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn a_wrongly_attached_assessment_comes_off_an_editable_draft_only(backend: Backend) {
+    let app = spawn(backend).await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let id = clerk.post("/api/v1/catalog", household_entry()).await.body["id"].as_str().unwrap().to_owned();
+    let path = |tail: &str| format!("/api/v1/catalog/{id}{tail}");
+    let mut wrong = assessment("confidentiality", "2026-11-01");
+    wrong["document_title"] = json!("别的目录的评估报告");
+    wrong["document_ref"] = json!("浙公数评〔2026〕99号");
+    clerk.post(&path("/assessments"), wrong.clone()).await;
+    wrong["document_ref"] = json!("浙公数评〔2026〕98号");
+    clerk.post(&path("/assessments"), wrong).await;
+    let r = clerk.post(&path("/assessments"), assessment("confidentiality", "2026-11-02")).await;
+    let ids: Vec<String> = r.body["versions"][0]["assessments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 3, "{}", r.text);
+    let remove = |client: &Client, assessment: &str| {
+        let (client, path) = (client.clone(), path(&format!("/assessments/{assessment}")));
+        async move { client.call(reqwest::Method::DELETE, &path, json!({})).await }
+    };
+
+    // Refusals first: another department, an unknown or malformed assessment.
+    let r = remove(&Client::login(&app, "rst.clerk").await, &ids[0]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "forbidden"), "{}", r.text);
+    let r = remove(&clerk, "00000000-0000-0000-0000-000000000000").await;
+    assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"), "{}", r.text);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("评估不存在"));
+    let r = remove(&clerk, "第一份").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.body["error"]["field"], "assessment_id");
+    assert_eq!(clerk.get(&path("")).await.body["versions"][0]["assessments"].as_array().unwrap().len(), 3);
+
+    // The clerk takes one off through the API, the other in the console after confirming.
+    let r = remove(&clerk, &ids[0]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let left: Vec<&str> =
+        r.body["versions"][0]["assessments"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(left, [ids[1].as_str(), ids[2].as_str()]);
+    let last = r.body["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "assessment.remove");
+    assert!(last["note"].as_str().unwrap().contains("浙公数评〔2026〕99号"), "{last}");
+    let page = clerk.get(&format!("/console/catalog/{id}")).await;
+    assert!(page.text.contains(&format!("value=\"{}\"", ids[1])), "{}", page.text);
+    assert!(page.text.contains("data-confirm=\"将从草稿中移除「别的目录的评估报告」"), "{}", page.text);
+    let csrf = clerk.csrf.clone().unwrap();
+    let done = clerk
+        .form(&format!("/console/catalog/{id}/remove-assessment"), &[("csrf_token", &csrf), ("assessment_id", &ids[1])])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    let page = clerk.get(&format!("/console/catalog/{id}?notice=assessment_removed")).await;
+    assert!(page.text.contains("评估材料已从草稿中移除") && page.text.contains("移除评估"), "{}", page.text);
+    let list = page.text.split("id=\"assessments\"").nth(1).and_then(|t| t.split("</ul>").next()).unwrap();
+    assert!(!list.contains("98号") && list.contains("12号"), "gone from the list: {list}");
+    assert!(page.text.contains("浙公数评〔2026〕98号"), "the timeline says what was removed");
+    let supervisor = Client::login(&app, "supervisor").await;
+    let audit = supervisor.get("/api/v1/audit?limit=30").await;
+    let removals = audit.body.as_array().unwrap().iter().filter(|r| r["action"] == "catalog.assessment.remove").count();
+    assert_eq!(removals, 2, "each removal is audited");
+
+    // Once submitted, and once published, the assessments stay.
+    clerk.post(&path("/assessments"), assessment("personal_info_impact", "2026-11-02")).await;
+    assert_eq!(clerk.post(&path("/submit"), json!({})).await.status, StatusCode::OK);
+    let r = remove(&clerk, &ids[2]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "conflict"), "{}", r.text);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("待负责人审核"), "{}", r.text);
+    assert!(!clerk.get(&format!("/console/catalog/{id}")).await.text.contains("remove-assessment"));
+    Client::login(&app, "gat.head").await.post(&path("/head-decision"), json!({"approve": true})).await;
+    Client::login(&app, "reviewer").await.post(&path("/review"), json!({"approve": true})).await;
+    let r = remove(&clerk, &ids[2]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("已发布"), "{}", r.text);
+    assert_eq!(clerk.get(&path("")).await.body["versions"][0]["assessments"].as_array().unwrap().len(), 2);
 }

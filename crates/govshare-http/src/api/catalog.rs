@@ -5,8 +5,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use govshare_domain::catalog::{
-    Assessment, CatalogEntry, DataItem, DataItemInput, EntryContent, EntryEvent, EntryId, EntryInput, EntryVersion,
-    FieldChange, SharingTerms,
+    Assessment, AssessmentId, CatalogEntry, DataItem, DataItemInput, EntryContent, EntryEvent, EntryId, EntryInput,
+    EntryVersion, FieldChange, SharingTerms,
 };
 use govshare_domain::notification::Notification;
 use govshare_service::{AssessmentInput, CatalogScope};
@@ -183,6 +183,29 @@ impl From<&Assessment> for AssessmentDto {
     }
 }
 
+/// An assessment attached to a version, as read.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachedAssessmentDto {
+    /// Names the assessment in `DELETE /api/v1/catalog/{entry_id}/assessments/{assessment_id}`.
+    pub id: Uuid,
+    /// `confidentiality` (保密风险评估) or `personal_info_impact` (个人信息保护影响评估)
+    pub kind: String,
+    pub document_title: String,
+    /// 文号
+    pub document_ref: String,
+    /// YYYY-MM-DD
+    pub assessed_on: String,
+    /// `pass`, `pass_with_measures`, `fail`
+    pub conclusion: String,
+}
+
+impl From<&Assessment> for AttachedAssessmentDto {
+    fn from(a: &Assessment) -> Self {
+        let AssessmentDto { kind, document_title, document_ref, assessed_on, conclusion } = a.into();
+        AttachedAssessmentDto { id: a.id.0, kind, document_title, document_ref, assessed_on, conclusion }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EntryVersionDto {
     pub version: u32,
@@ -190,7 +213,7 @@ pub struct EntryVersionDto {
     pub status: String,
     pub status_label: String,
     pub content: EntryContentDto,
-    pub assessments: Vec<AssessmentDto>,
+    pub assessments: Vec<AttachedAssessmentDto>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -353,6 +376,23 @@ pub async fn attach_assessment(
         conclusion: body.conclusion,
     };
     Ok(Json((&state.services.attach_assessment(&caller.principal, id, &input).await?).into()))
+}
+
+/// Takes a wrongly attached assessment off the working draft (Art. 13), for whoever may edit the draft, while
+/// it is a draft or returned; an assessment of a submitted or published version stays (`409 conflict`). Returns
+/// the entry. Audited as `catalog.assessment.remove`; the timeline records it.
+#[utoipa::path(delete, path = "/api/v1/catalog/{entry_id}/assessments/{assessment_id}", tag = "catalog",
+    params(("entry_id" = Uuid, Path), ("assessment_id" = Uuid, Path)), security(("session" = [])),
+    responses((status = 200, body = CatalogEntryDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn remove_assessment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, assessment)): Path<(String, String)>,
+) -> ApiResult<Json<CatalogEntryDto>> {
+    let id: EntryId = parse_id(&id)?;
+    let assessment: AssessmentId = parse_id(&assessment)?;
+    Ok(Json((&state.services.remove_assessment(&caller.principal, id, assessment).await?).into()))
 }
 
 /// The clerk submits the draft to the work-unit head (needs the required assessments).

@@ -45,6 +45,7 @@ const ACTIONS: &[(&str, &str)] = &[
     ("catalog.revision.create", "起草目录修订"),
     ("catalog.assessment.attach", "附加评估材料"),
     ("catalog.delete", "删除目录草稿"),
+    ("catalog.assessment.remove", "移除评估材料"),
     ("catalog.head.approve", "负责人同意目录"),
     ("catalog.head.reject", "负责人退回目录"),
     ("catalog.authority.publish", "主管部门发布目录"),

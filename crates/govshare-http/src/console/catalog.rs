@@ -593,6 +593,7 @@ fn action_label(action: &str) -> &'static str {
         "draft.edit" => "修改草稿",
         "revision.create" => "发起新版本",
         "assessment.attach" => "附加评估",
+        "assessment.remove" => "移除评估",
         "draft.submit" => "提交负责人审核",
         "head.approve" => "负责人同意并报送主管部门",
         "head.reject" => "负责人退回",
@@ -622,6 +623,8 @@ struct DetailPage {
     can_review: bool,
     /// A draft never submitted may be deleted by whoever may edit it.
     can_delete: bool,
+    /// The shown version is the editable draft: its assessments may be removed.
+    can_remove_assessments: bool,
     /// Another department's staff may apply for a published, shared entry.
     can_apply: bool,
     kinds: Vec<Choice>,
@@ -692,6 +695,9 @@ pub(super) async fn detail_page(
         can_review: working == Some(EntryStatus::SubmittedToAuthority)
             && check(p, Action::ReviewCatalog(provider.region)).is_ok(),
         can_delete: drafting && entry.check_deletable().is_ok(),
+        can_remove_assessments: drafting
+            && matches!(working, Some(EntryStatus::Draft | EntryStatus::Returned))
+            && entry.working().is_some_and(|v| v.version == shown.version),
         can_apply: entry
             .published()
             .is_some_and(|v| v.content.sharing.attribute() != govshare_domain::catalog::SharingAttribute::NotShared)
@@ -729,6 +735,8 @@ pub struct ActionForm {
     assessed_on: String,
     #[serde(default)]
     conclusion: String,
+    #[serde(default)]
+    assessment_id: String,
 }
 
 /// Every lifecycle action posts here; the outcome is shown on the entry's page.
@@ -751,6 +759,13 @@ pub async fn act(
                 conclusion: form.conclusion,
             };
             s.attach_assessment(p, id, &input).await.map(|_| "assessment_attached")
+        }
+        "remove-assessment" => {
+            let assessment = form
+                .assessment_id
+                .parse()
+                .map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))?;
+            s.remove_assessment(p, id, assessment).await.map(|_| "assessment_removed")
         }
         "submit" => s.submit_entry(p, id).await.map(|_| "entry_submitted"),
         "approve" => s.head_decide(p, id, true, "").await.map(|_| "entry_approved"),
