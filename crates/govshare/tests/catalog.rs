@@ -19,7 +19,8 @@ on_both_backends!(
     excel_import_is_all_or_nothing_and_exports_round_trip,
     console_import_checks_the_upload_form_token_and_reports_cells,
     a_draft_never_submitted_can_be_deleted_and_nothing_else,
-    a_wrongly_attached_assessment_comes_off_an_editable_draft_only
+    a_wrongly_attached_assessment_comes_off_an_editable_draft_only,
+    the_review_queue_counts_down_and_the_entry_page_shows_its_step
 );
 
 async fn sharing_attribute_rules_name_the_missing_field(backend: Backend) {
@@ -809,4 +810,83 @@ async fn a_wrongly_attached_assessment_comes_off_an_editable_draft_only(backend:
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert!(r.body["error"]["message"].as_str().unwrap().contains("已发布"), "{}", r.text);
     assert_eq!(clerk.get(&path("")).await.body["versions"][0]["assessments"].as_array().unwrap().len(), 2);
+}
+
+/// The review queue's row of one entry (from its link to the end of the row).
+fn queue_row<'a>(page: &'a str, id: &str) -> &'a str {
+    let at = page.find(&format!("/console/catalog/{id}\"")).unwrap_or_else(|| panic!("{id} is not in the queue"));
+    let start = page[..at].rfind("<tr").unwrap();
+    &page[start..at + page[at..].find("</tr>").unwrap()]
+}
+
+/// The step the entry page highlights.
+fn current_step(page: &str) -> &str {
+    let at = page.find("aria-current=\"step\"").expect("a current step");
+    let rest = &page[at..];
+    let end = rest.find("</li>").unwrap();
+    rest[..end].rsplit("</span>").next().unwrap()
+}
+
+/// The clerk attaches both assessments and submits; the head sends the entry to the authority.
+async fn through_head(app: &TestApp, id: &str, clerk: &Client, head: &Client) {
+    let path = format!("/api/v1/catalog/{id}");
+    let today = beijing_today(app).to_string();
+    clerk.post(&format!("{path}/assessments"), assessment("confidentiality", &today)).await;
+    clerk.post(&format!("{path}/assessments"), assessment("personal_info_impact", &today)).await;
+    assert_eq!(clerk.post(&format!("{path}/submit"), json!({})).await.status, StatusCode::OK);
+    let r = head.post(&format!("{path}/head-decision"), json!({"approve": true})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+async fn the_review_queue_counts_down_and_the_entry_page_shows_its_step(backend: Backend) {
+    let app = spawn(backend).await;
+    let (clerk, head) = (Client::login(&app, "gat.clerk").await, Client::login(&app, "gat.head").await);
+    let reviewer = Client::login(&app, "reviewer").await;
+
+    // A draft: the indicator is at 起草.
+    let entry = clerk.post("/api/v1/catalog", household_entry()).await.body["id"].as_str().unwrap().to_owned();
+    let page = clerk.get(&format!("/console/catalog/{entry}")).await;
+    assert!(page.text.contains("class=\"steps\""), "{}", page.text);
+    assert_eq!(current_step(&page.text), "起草");
+    through_head(&app, &entry, &clerk, &head).await;
+    assert_eq!(current_step(&clerk.get(&format!("/console/catalog/{entry}")).await.text), "主管部门审核");
+    reviewer.post(&format!("/api/v1/catalog/{entry}/review"), json!({"approve": true})).await;
+    assert_eq!(current_step(&clerk.get(&format!("/console/catalog/{entry}")).await.text), "已发布");
+
+    // An update under Art. 17 has 2 working days of review; a first submission (Art. 16) has none.
+    let trigger = json!({"entry_id": entry, "kind": "law_change", "changed_on": beijing_today(&app).to_string(), "description": "条例修订"});
+    assert_eq!(reviewer.post("/api/v1/obligations", trigger).await.status, StatusCode::CREATED);
+    let mut updated = household_entry();
+    updated["summary"] = json!("全省户籍人口的登记信息（按修订后的条例更新）");
+    assert_eq!(
+        clerk.call(reqwest::Method::PUT, &format!("/api/v1/catalog/{entry}"), updated).await.status,
+        StatusCode::OK
+    );
+    through_head(&app, &entry, &clerk, &head).await;
+    let mzt = Client::login(&app, "mzt.clerk").await;
+    let first = mzt.post("/api/v1/catalog", assistance_entry()).await.body["id"].as_str().unwrap().to_owned();
+    through_head(&app, &first, &mzt, &Client::login(&app, "mzt.head").await).await;
+    assert_eq!(current_step(&head.get(&format!("/console/catalog/{entry}")).await.text), "主管部门审核", "v2");
+
+    // The queue shows what the to-do list says: the same due date and working days left.
+    let duties = reviewer.get("/api/v1/duties").await;
+    let duty = duties.body.as_array().unwrap().iter().find(|d| d["subject_id"] == entry.as_str()).unwrap().clone();
+    let (due, left) = (duty["due_date"].as_str().unwrap().to_owned(), duty["working_days_left"].as_i64().unwrap());
+    let page = reviewer.get("/console/catalog/review").await;
+    assert!(page.text.contains("<th>审核期限</th>"), "{}", page.text);
+    let row = queue_row(&page.text, &entry);
+    assert!(row.contains(&format!("{due} 前")) && row.contains(&format!("剩余 {left} 个工作日")), "{row}");
+    assert!(row.contains("tag-warn"), "2 days or fewer are urgent: {row}");
+    let untimed = queue_row(&page.text, &first);
+    assert!(untimed.contains("无法定期限") && untimed.contains("首次报送"), "{untimed}");
+    assert!(page.text.find(&entry).unwrap() < page.text.find(&first).unwrap(), "timed entries first");
+
+    // A month later the review is overdue, in red.
+    app.clock.advance(chrono::Duration::days(30));
+    let reviewer = Client::login(&app, "reviewer").await;
+    let page = reviewer.get("/console/catalog/review").await;
+    let row = queue_row(&page.text, &entry);
+    assert!(row.contains("class=\"duty-overdue overdue\"") && row.contains("tag tag-err"), "{row}");
+    assert!(row.contains("已逾期") && row.contains("个工作日"), "{row}");
+    assert!(!queue_row(&page.text, &first).contains("已逾期"), "no period, never overdue");
 }

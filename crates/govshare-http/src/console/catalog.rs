@@ -12,13 +12,14 @@ use govshare_domain::catalog::{
     EntryInput, EntryStatus, EntryVersion, FieldChange, PersonalInfoKind, SharingAttribute, SharingTerms,
     UpdateFrequency,
 };
-use govshare_service::{AssessmentInput, CatalogScope, SearchRequest, ServiceError};
+use govshare_domain::duty::DutyKind;
+use govshare_service::{AssessmentInput, CatalogScope, DutyState, DutyView, SearchRequest, ServiceError};
 use serde::Deserialize;
 
 use super::ConsoleCaller;
 use super::pages::{PageResult, beijing, fail};
 use super::render;
-use super::view::{Feedback, Layout};
+use super::view::{Feedback, Layout, StepState, steps};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -41,6 +42,10 @@ pub struct EntryRow {
     pub status: &'static str,
     pub version: u32,
     pub updated: String,
+    /// On the review queue: the authority's review duty (审核期限 and working days left).
+    pub review: Option<DutyView>,
+    /// When the authority received it (北京时间), on the review queue.
+    pub received: String,
 }
 
 async fn rows(state: &AppState, entries: &[CatalogEntry]) -> Result<Vec<EntryRow>, Response> {
@@ -61,6 +66,8 @@ async fn rows(state: &AppState, entries: &[CatalogEntry]) -> Result<Vec<EntryRow
                 status: v.status.label(),
                 version: v.version,
                 updated: beijing(v.updated_at),
+                review: None,
+                received: String::new(),
             }
         })
         .collect())
@@ -75,6 +82,8 @@ struct ListPage {
     rows: Vec<EntryRow>,
     show_status: bool,
     can_create: bool,
+    /// The review queue's 审核期限 column.
+    show_deadline: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -238,6 +247,7 @@ pub async fn mine(
         rows: rows(&state, &entries).await?,
         show_status: true,
         can_create: true,
+        show_deadline: false,
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -249,13 +259,34 @@ pub async fn review_queue(
 ) -> PageResult {
     let layout = frame(&state, &caller, "目录审核", "/console/catalog/review").await?;
     let entries = state.services.list_entries(&caller.principal, CatalogScope::ReviewQueue).await.map_err(fail)?;
+    // Each entry's review duty from the ledger: the same due date and working days left as the to-do list.
+    let mut reviews: Vec<DutyView> = state
+        .services
+        .my_duties(&caller.principal, DutyState::Open)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .filter(|d| d.duty.kind == DutyKind::ReviewEntry)
+        .collect();
+    let mut rows = rows(&state, &entries).await?;
+    for (row, entry) in rows.iter_mut().zip(&entries) {
+        row.review = reviews.iter().position(|d| d.duty.subject_id == entry.id.0).map(|i| reviews.swap_remove(i));
+        row.received = row.review.as_ref().map(|d| beijing(d.duty.started_at)).unwrap_or_default();
+    }
+    // Most urgent first: overdue, then by due time; entries without a statutory period last, oldest first.
+    rows.sort_by_key(|r| {
+        let due = r.review.as_ref().and_then(|d| d.duty.due_at);
+        let received = r.review.as_ref().map(|d| d.duty.started_at);
+        (due.is_none(), due, received)
+    });
     let page = ListPage {
         layout,
         feedback: Feedback::notice(q.notice.as_deref()),
         heading: "待审核目录",
-        rows: rows(&state, &entries).await?,
+        rows,
         show_status: true,
         can_create: false,
+        show_deadline: true,
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -603,6 +634,20 @@ fn action_label(action: &str) -> &'static str {
     }
 }
 
+/// The catalog's lifecycle (R-CAT-3) as the step indicator shows it: a returned version is back at 起草, a
+/// superseded one has been through every step.
+fn lifecycle_steps(status: EntryStatus) -> Vec<(&'static str, StepState)> {
+    const STEPS: [&str; 4] = ["起草", "负责人审核", "主管部门审核", "已发布"];
+    let current = match status {
+        EntryStatus::Draft | EntryStatus::Returned => Some(0),
+        EntryStatus::AwaitingHead => Some(1),
+        EntryStatus::SubmittedToAuthority => Some(2),
+        EntryStatus::Published => Some(3),
+        EntryStatus::Superseded => None,
+    };
+    steps(&STEPS, current)
+}
+
 #[derive(Template)]
 #[template(path = "catalog_detail.html")]
 struct DetailPage {
@@ -625,6 +670,8 @@ struct DetailPage {
     can_delete: bool,
     /// The shown version is the editable draft: its assessments may be removed.
     can_remove_assessments: bool,
+    /// The shown version's place in the lifecycle (`templates/steps.html`).
+    steps: Vec<(&'static str, StepState)>,
     /// Another department's staff may apply for a published, shared entry.
     can_apply: bool,
     kinds: Vec<Choice>,
@@ -695,6 +742,7 @@ pub(super) async fn detail_page(
         can_review: working == Some(EntryStatus::SubmittedToAuthority)
             && check(p, Action::ReviewCatalog(provider.region)).is_ok(),
         can_delete: drafting && entry.check_deletable().is_ok(),
+        steps: lifecycle_steps(shown.status),
         can_remove_assessments: drafting
             && matches!(working, Some(EntryStatus::Draft | EntryStatus::Returned))
             && entry.working().is_some_and(|v| v.version == shown.version),

@@ -184,6 +184,52 @@ fn notice_text(code: &str) -> Option<&'static str> {
     })
 }
 
+/// Where a workflow stands at one of its steps, for the step indicator (`templates/steps.html`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    Done,
+    /// The step the workflow is at now (highlighted).
+    Current,
+    Pending,
+}
+
+impl StepState {
+    /// The CSS class suffix: `step-done`, `step-current`, `step-pending`.
+    pub fn code(self) -> &'static str {
+        match self {
+            StepState::Done => "done",
+            StepState::Current => "current",
+            StepState::Pending => "pending",
+        }
+    }
+
+    /// Read out by screen readers before the step's name.
+    pub fn label(self) -> &'static str {
+        match self {
+            StepState::Done => "已完成",
+            StepState::Current => "当前环节",
+            StepState::Pending => "未开始",
+        }
+    }
+}
+
+/// A workflow's steps in order, the one at `current` highlighted, those before it done. `None`: all done (the
+/// workflow has ended past its last step).
+pub fn steps(labels: &[&'static str], current: Option<usize>) -> Vec<(&'static str, StepState)> {
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| {
+            let state = match current {
+                Some(c) if i == c => StepState::Current,
+                Some(c) if i > c => StepState::Pending,
+                _ => StepState::Done,
+            };
+            (*label, state)
+        })
+        .collect()
+}
+
 pub fn role_labels(roles: &[Role]) -> Vec<&'static str> {
     roles.iter().map(|r| r.label()).collect()
 }
@@ -458,6 +504,28 @@ mod tests {
         assert!(half_width_in_chinese(&readable("{% if a(b, c) %}审核{% endif %}")).is_empty());
         assert!(half_width_in_chinese(&readable("<a href=\"/x?a=1,2\">审核</a>, ok")).is_empty());
         assert!(half_width_in_chinese(&readable("<p>审核通过\u{ff0c}已发布\u{ff08}第十条\u{ff09}</p>")).is_empty());
+    }
+
+    #[derive(askama::Template)]
+    #[template(source = "{% include \"steps.html\" %}", ext = "html")]
+    struct StepsOnly {
+        steps: Vec<(&'static str, super::StepState)>,
+    }
+
+    /// The step indicator: every step in order, the current one highlighted and announced, those before it done.
+    #[test]
+    fn the_step_indicator_marks_done_current_and_pending_steps() {
+        use askama::Template as _;
+        let labels = ["起草", "负责人审核", "主管部门审核", "已发布"];
+        let html = StepsOnly { steps: super::steps(&labels, Some(1)) }.render().unwrap();
+        let order: Vec<usize> = labels.iter().map(|l| html.find(l).unwrap()).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{html}");
+        assert_eq!(html.matches("step-done").count(), 1, "{html}");
+        assert_eq!(html.matches("aria-current=\"step\"").count(), 1);
+        assert!(html.contains("step-current") && html.matches("step-pending").count() == 2, "{html}");
+        let ended = StepsOnly { steps: super::steps(&labels, None) }.render().unwrap();
+        assert_eq!(ended.matches("step-done").count(), 4);
+        assert!(!ended.contains("aria-current"));
     }
 
     /// Console text reads like official Chinese text (公文): full-width punctuation in Chinese.
