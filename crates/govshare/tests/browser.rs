@@ -179,7 +179,7 @@ async fn an_entry_goes_from_clerk_to_publication_and_is_found() {
 
     sign_in(&browser, &app.base, "reviewer").await;
     browser.goto(&format!("{}/console/catalog/review", app.base)).await.unwrap();
-    click(&browser, "#catalog-entries a").await;
+    click(&browser, "#catalog-entries tbody a").await;
     click(&browser, "#publish-entry").await;
     status_is(&browser, "已发布").await;
     sign_out(&browser).await;
@@ -239,7 +239,7 @@ async fn a_conditional_application_goes_from_request_to_approval() {
 
     sign_in(&browser, &app.base, "gat.clerk").await;
     browser.goto(&format!("{}/console/applications?box=inbox", app.base)).await.unwrap();
-    click(&browser, "#applications a").await;
+    click(&browser, "#applications tbody a").await;
     select(&browser, "decision", "approve").await;
     fill(&browser, "textarea[name=conditions]", "仅用于就业困难人员认定,不得向第三方提供").await;
     click(&browser, "#draft-reply").await;
@@ -392,7 +392,7 @@ const PAGE_SCAN: &str = r#"
 "#;
 
 /// Every role's main pages, at desktop and phone width: no UUID or snake_case code shown as text, no page wider
-/// than a 390 px phone. With `GOVSHARE_SCREENSHOTS=dir` each page is also saved as `{who}-{page}-{width}.png`.
+/// than a 390 px phone. With `GOVSHARE_SCREENSHOTS=dir` each page is also saved, whole, as `{who}-{page}-{width}.png`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_roles_pages_show_names_not_codes_and_fit_a_phone() {
     let app = spawn(Backend::Sqlite).await;
@@ -407,16 +407,19 @@ async fn every_roles_pages_show_names_not_codes_and_fit_a_phone() {
                 "/console/catalog",
                 "/console/catalog/mine",
                 "/console/applications?box=inbox",
-                "#applications a",
+                "#applications tbody a",
                 "/console/grants",
-                "#grants a",
+                "#grants tbody a",
                 "/console/usage",
                 "/console/catalog/sources",
                 "/console/notifications",
             ],
         ),
         ("gat.head", &["/console", "/console/credentials", "/console/users", "/console/org"]),
-        ("mzt.clerk", &["/console/applications", "#applications a", "/console/catalog?q=人口", "#catalog-entries a"]),
+        (
+            "mzt.clerk",
+            &["/console/applications", "#applications tbody a", "/console/catalog?q=人口", "#catalog-entries a"],
+        ),
         ("reviewer", &["/console/catalog/review", "/console/catalog/obligations", "/console/organisations"]),
         ("supervisor", &["/console/audit"]),
         ("admin", &["/console/users", "/console/organisations", "/console/audit"]),
@@ -439,8 +442,13 @@ async fn every_roles_pages_show_names_not_codes_and_fit_a_phone() {
                 browser.set_window_size(width, height).await.unwrap();
                 let seen = browser.execute(PAGE_SCAN, vec![]).await.unwrap();
                 if let Some(dir) = &shots {
+                    // The whole page, not only the window: the window (with its frame) grows to the page's height.
+                    let full = browser.execute("return document.documentElement.scrollHeight", vec![]).await.unwrap();
+                    let full = full.as_u64().map_or(height, |h| (h as u32 + 160).clamp(height, 4000));
+                    browser.set_window_size(width, full).await.unwrap();
                     let png = browser.screenshot().await.unwrap();
                     std::fs::write(format!("{dir}/{who}-{n:02}-{width}.png"), png).unwrap();
+                    browser.set_window_size(width, height).await.unwrap();
                 }
                 for kind in ["uuids", "codes"] {
                     if let Some(found) = seen[kind].as_array().filter(|a| !a.is_empty()) {
