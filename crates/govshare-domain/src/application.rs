@@ -282,16 +282,24 @@ pub enum Step {
     Submit,
     /// The head sends it back to the clerk.
     Return { note: String },
-    /// The head approves it and it is sent: the provider receives it (Art. 20 ¶2).
-    Send,
+    /// The head approves it and it is sent: the provider receives it (Art. 20 ¶2). `note`: the head's 审核意见
+    /// (optional; absent in steps recorded before it existed).
+    Send {
+        #[serde(default)]
+        note: String,
+    },
     /// The requester's head withdraws it before the final reply.
     Withdraw { note: String },
     /// The provider's clerk prepares the reply.
     DraftReply { reply: Reply },
     /// The provider's head sends the prepared reply back.
     ReturnReply { note: String },
-    /// The provider's head approves the prepared reply: it is the provider's answer (Art. 20 ¶3).
-    ApproveReply,
+    /// The provider's head approves the prepared reply: it is the provider's answer (Art. 20 ¶3). `note`: the
+    /// head's 审核意见 (optional).
+    ApproveReply {
+        #[serde(default)]
+        note: String,
+    },
     /// The requester supplies what the supplement notice listed; the provider receives a complete application.
     Supplement { request: ApplicationRequest, note: String },
     /// The provider's head asks the authority to extend the reply period.
@@ -309,11 +317,11 @@ impl Step {
             Step::Edit { .. } => "edit",
             Step::Submit => "submit",
             Step::Return { .. } => "return",
-            Step::Send => "send",
+            Step::Send { .. } => "send",
             Step::Withdraw { .. } => "withdraw",
             Step::DraftReply { .. } => "draft_reply",
             Step::ReturnReply { .. } => "return_reply",
-            Step::ApproveReply => "approve_reply",
+            Step::ApproveReply { .. } => "approve_reply",
             Step::Supplement { .. } => "supplement",
             Step::RequestExtension { .. } => "request_extension",
             Step::DecideExtension { .. } => "decide_extension",
@@ -327,11 +335,11 @@ impl Step {
             Step::Edit { .. } => "修改申请",
             Step::Submit => "提交本单位负责人审核",
             Step::Return { .. } => "负责人退回修改",
-            Step::Send => "负责人同意并提交申请",
+            Step::Send { .. } => "负责人同意并提交申请",
             Step::Withdraw { .. } => "撤回申请",
             Step::DraftReply { .. } => "拟定答复意见",
             Step::ReturnReply { .. } => "负责人退回答复意见",
-            Step::ApproveReply => "负责人同意答复",
+            Step::ApproveReply { .. } => "负责人同意答复",
             Step::Supplement { .. } => "补正材料并重新提交",
             Step::RequestExtension { .. } => "申请延长答复期限",
             Step::DecideExtension { granted: true, .. } => "主管部门同意延期",
@@ -344,9 +352,9 @@ impl Step {
     pub fn party(&self) -> Party {
         match self {
             Step::Create { .. } | Step::Edit { .. } | Step::Submit | Step::Supplement { .. } => Party::RequesterClerk,
-            Step::Return { .. } | Step::Send | Step::Withdraw { .. } => Party::RequesterHead,
+            Step::Return { .. } | Step::Send { .. } | Step::Withdraw { .. } => Party::RequesterHead,
             Step::DraftReply { .. } | Step::RecordDelivery { .. } => Party::ProviderClerk,
-            Step::ReturnReply { .. } | Step::ApproveReply | Step::RequestExtension { .. } => Party::ProviderHead,
+            Step::ReturnReply { .. } | Step::ApproveReply { .. } | Step::RequestExtension { .. } => Party::ProviderHead,
             Step::DecideExtension { .. } => Party::Authority,
         }
     }
@@ -620,7 +628,7 @@ impl Application {
                 }
                 Step::Submit => f.stage = Stage::AwaitingRequesterHead,
                 Step::Return { .. } => f.stage = Stage::Draft,
-                Step::Send => {
+                Step::Send { .. } => {
                     f.stage = Stage::AwaitingReply;
                     f.reply_started_by = Some(i);
                 }
@@ -637,7 +645,7 @@ impl Application {
                     f.stage = Stage::ReplyAwaitingHead;
                 }
                 Step::ReturnReply { .. } => f.stage = Stage::AwaitingReply,
-                Step::ApproveReply => {
+                Step::ApproveReply { .. } => {
                     if let Some(start) = f.reply_started_by {
                         f.ended_replies.push((start, Some(e.at)));
                     }
@@ -782,7 +790,7 @@ impl Application {
         match step {
             Step::Create { .. } => Err(refuse("already_created", "申请已经起草")),
             Step::Edit { .. } | Step::Submit if stage == Stage::Draft => Ok(()),
-            Step::Return { .. } | Step::Send if stage == Stage::AwaitingRequesterHead => Ok(()),
+            Step::Return { .. } | Step::Send { .. } if stage == Stage::AwaitingRequesterHead => Ok(()),
             Step::Withdraw { .. } if !stage.is_final() && stage != Stage::Approved => Ok(()),
             Step::Withdraw { .. } if stage == Stage::Approved => {
                 Err(refuse("already_approved", "提供部门已同意共享，不能撤回；不再需要时请告知提供部门终止共享"))
@@ -816,7 +824,7 @@ impl Application {
                 }
                 _ => Ok(()),
             },
-            Step::ReturnReply { .. } | Step::ApproveReply if stage == Stage::ReplyAwaitingHead => Ok(()),
+            Step::ReturnReply { .. } | Step::ApproveReply { .. } if stage == Stage::ReplyAwaitingHead => Ok(()),
             Step::Supplement { .. } if stage == Stage::AwaitingSupplement => Ok(()),
             Step::RequestExtension { days, .. } => {
                 if !stage.with_provider() {

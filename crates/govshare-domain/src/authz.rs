@@ -141,7 +141,7 @@ pub struct Denied {
 
 impl fmt::Display for Denied {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "无权{}:{}", self.action.label(), self.reason)
+        write!(f, "无权{}：{}", self.action.label(), self.reason)
     }
 }
 

@@ -299,7 +299,7 @@ pub fn application_duties(
                 b.close(approve.take(), e.at, true);
                 revise = Some(b.push(DutyKind::ReviseApplication, i, requester, Role::Clerk, None, e.at, None));
             }
-            Step::Send | Step::Supplement { .. } => {
+            Step::Send { .. } | Step::Supplement { .. } => {
                 b.close(approve.take(), e.at, true);
                 b.close(supplement.take(), e.at, true);
                 let period = status.periods.iter().find(|p| p.kind == ClockKind::Reply && p.started_by == i);
@@ -321,7 +321,7 @@ pub fn application_duties(
                     d.role = Role::Clerk;
                 }
             }
-            Step::ApproveReply => {
+            Step::ApproveReply { .. } => {
                 b.close(reply.take(), e.at, true);
                 b.close(extension.take(), e.at, false);
                 match status_reply_at(app, i) {

@@ -4,6 +4,10 @@ document.addEventListener('DOMContentLoaded', () => {
   document.querySelectorAll('select[data-autosubmit]').forEach((select) => {
     select.addEventListener('change', () => select.form.submit());
   });
+  // The printable documents' 打印 button (the browser's own print works as well).
+  document.querySelectorAll('[data-print]').forEach((button) => {
+    button.addEventListener('click', () => window.print());
+  });
   // Destructive actions ask first.
   document.querySelectorAll('form[data-confirm]').forEach((form) => {
     form.addEventListener('submit', (event) => {

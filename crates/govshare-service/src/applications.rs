@@ -44,7 +44,10 @@ pub enum StepInput {
         #[serde(default)]
         note: String,
     },
-    Send,
+    Send {
+        #[serde(default)]
+        note: String,
+    },
     Withdraw {
         #[serde(default)]
         note: String,
@@ -54,7 +57,10 @@ pub enum StepInput {
         #[serde(default)]
         note: String,
     },
-    ApproveReply,
+    ApproveReply {
+        #[serde(default)]
+        note: String,
+    },
     Supplement {
         #[serde(flatten)]
         request: ApplicationInput,
@@ -150,11 +156,11 @@ impl Services {
             Step::Edit { request: status.request.clone() },
             Step::Submit,
             Step::Return { note: String::new() },
-            Step::Send,
+            Step::Send { note: String::new() },
             Step::Withdraw { note: String::new() },
             Step::DraftReply { reply: Reply::Approve { conditions: String::new() } },
             Step::ReturnReply { note: String::new() },
-            Step::ApproveReply,
+            Step::ApproveReply { note: String::new() },
             Step::Supplement { request: status.request.clone(), note: String::new() },
             Step::RequestExtension { days: 1, reason: String::new() },
             Step::DecideExtension { granted: true, note: String::new() },
@@ -188,7 +194,7 @@ impl Services {
     /// does not exist.
     fn check_visible(principal: &Principal, app: &Application, orgs: &HashMap<OrgId, Organisation>) -> Result<()> {
         authz::check(principal, Self::view_action(app, orgs)?).map_err(|d| ServiceError::Forbidden(d.to_string()))?;
-        let sent = app.events.iter().any(|e| e.step == Step::Send);
+        let sent = app.events.iter().any(|e| matches!(e.step, Step::Send { .. }));
         if sent || principal.org_id() == Some(app.requester) || principal.is_operator() {
             Ok(())
         } else {
@@ -312,13 +318,15 @@ impl Services {
             }
             StepInput::Submit => Step::Submit,
             StepInput::Return { note } => Step::Return { note: note_text("note", "退回意见", note, true)? },
-            StepInput::Send => Step::Send,
+            StepInput::Send { note } => Step::Send { note: note_text("note", "审核意见", note, false)? },
             StepInput::Withdraw { note } => Step::Withdraw { note: note_text("note", "撤回说明", note, false)? },
             StepInput::DraftReply(reply) => Step::DraftReply { reply: Reply::parse(reply)? },
             StepInput::ReturnReply { note } => {
                 Step::ReturnReply { note: note_text("note", "退回意见", note, true)? }
             }
-            StepInput::ApproveReply => Step::ApproveReply,
+            StepInput::ApproveReply { note } => {
+                Step::ApproveReply { note: note_text("note", "审核意见", note, false)? }
+            }
             StepInput::Supplement { request, note } => {
                 let (_, content) = self.applied_entry(app).await?;
                 Step::Supplement {
@@ -392,7 +400,7 @@ impl Services {
             Step::Create { .. } | Step::Edit { .. } => vec![],
             Step::Submit => vec![self.requester_note(app, "待负责人审核的共享申请", "经办人提交了共享申请，请审核")],
             Step::Return { note } => vec![self.requester_note(app, "共享申请被退回", &format!("负责人退回：{note}"))],
-            Step::Send => vec![self.provider_note(
+            Step::Send { .. } => vec![self.provider_note(
                 app,
                 "收到共享申请",
                 format!(
@@ -415,7 +423,7 @@ impl Services {
             Step::ReturnReply { note } => {
                 vec![self.provider_note(app, "答复意见被退回", format!("负责人退回：{note}"))]
             }
-            Step::ApproveReply => {
+            Step::ApproveReply { .. } => {
                 let body = match &status.reply {
                     Some(Reply::Approve { conditions }) if conditions.is_empty() => {
                         format!("提供部门同意共享。提供部门应于 {due} 前完成共享（第二十二条）。")
@@ -502,7 +510,7 @@ impl Services {
                 let all = self.store.list_applications(Some(acting.id), false).await?;
                 // A provider sees an application once it was sent to it.
                 all.into_iter()
-                    .filter(|a| a.provider == acting.id && a.events.iter().any(|e| e.step == Step::Send))
+                    .filter(|a| a.provider == acting.id && a.events.iter().any(|e| matches!(e.step, Step::Send { .. })))
                     .collect()
             }
             ApplicationBox::Extensions => {

@@ -256,7 +256,7 @@ impl Services {
             return Err(ValidationError::new("source", "not_hosted", "接口代理类数据源不在平台加载数据").into());
         };
         let format = RecordFormat::detect(&request.format, &request.file_name).ok_or_else(|| {
-            ValidationError::new("format", "unknown_value", "文件格式应为 csv、xlsx 或 jsonl(JSON Lines)")
+            ValidationError::new("format", "unknown_value", "文件格式应为 csv、xlsx 或 jsonl（JSON Lines）")
         })?;
         let mode = LoadMode::parse(&request.mode)?;
         let items = content.items.clone();

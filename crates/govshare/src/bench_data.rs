@@ -227,7 +227,7 @@ pub(crate) async fn application(
         valid_until: (today + chrono::Duration::days(300)).to_string(),
     };
     let app = services.create_application(&clerk, entry, &request, true).await?.application.id;
-    services.application_step(&head, app, &StepInput::Send).await?;
+    services.application_step(&head, app, &StepInput::Send { note: String::new() }).await?;
     let Some(grant) = grant else { return Ok((app, None)) };
     let gat_clerk = principal(services, "gat.clerk").await?;
     let gat_head = principal(services, "gat.head").await?;
@@ -237,7 +237,7 @@ pub(crate) async fn application(
         ..Default::default()
     };
     services.application_step(&gat_clerk, app, &StepInput::DraftReply(reply)).await?;
-    services.application_step(&gat_head, app, &StepInput::ApproveReply).await?;
+    services.application_step(&gat_head, app, &StepInput::ApproveReply { note: "同意".into() }).await?;
     let id = services.create_grant(&gat_clerk, app, grant).await?.grant.id;
     Ok((app, Some(id)))
 }

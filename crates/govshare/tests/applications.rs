@@ -16,7 +16,8 @@ on_both_backends!(
     conditional_application_from_request_to_delivery,
     refusals_supplements_and_extensions_follow_the_rules,
     overdue_deadlines_are_marked_once_across_instances,
-    console_pages_cover_the_workflow
+    console_pages_cover_the_workflow,
+    approval_opinions_are_kept_and_the_answer_prints
 );
 
 fn request(entry: &str) -> Value {
@@ -358,7 +359,7 @@ async fn console_pages_cover_the_workflow(backend: Backend) {
     assert!(!own.text.contains("id=\"apply-entry\""), "the provider does not apply for its own entry");
     let form = clerk.get(&format!("/console/applications/new?entry={entry}")).await;
     assert_eq!(form.status, StatusCode::OK);
-    assert!(form.text.contains("公民身份号码(sfzh") && form.text.contains("10 个工作日内答复"), "{}", form.text);
+    assert!(form.text.contains("公民身份号码（sfzh") && form.text.contains("10 个工作日内答复"), "{}", form.text);
 
     let fields = |basis: &'static str| {
         vec![
@@ -430,4 +431,102 @@ async fn console_pages_cover_the_workflow(backend: Backend) {
     let detail = gat.get(&format!("/console/applications/{id}")).await;
     assert!(detail.text.contains("负责人同意并提交申请"), "the timeline shows the head's step");
     assert!(detail.text.contains("一次性告知补正材料"), "the reply form offers the supplement notice");
+}
+
+/// Issue 13: the heads' 审核意见 on sending and on approving the reply are kept on the timeline; the application
+/// prints as a 审批单 before the answer and a 答复函 after it, with the opinions and people's names; nobody who may
+/// not read the application can print it.
+async fn approval_opinions_are_kept_and_the_answer_prints(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = publish(&app, "gat", household_entry()).await;
+    let clerk = Client::login(&app, "rst.clerk").await;
+    let rst_head = Client::login(&app, "rst.head").await;
+    let mut body = request(&entry);
+    body["submit"] = json!(true);
+    let created = clerk.post("/api/v1/applications", body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let number = created.body["number"].as_str().unwrap().to_owned();
+    let print = format!("/console/applications/{id}/print");
+
+    // A note longer than the limit is refused by name and nothing is sent.
+    let long = step(&rst_head, &id, json!({"step": "send", "note": "意".repeat(501)})).await;
+    refused(&long, StatusCode::UNPROCESSABLE_ENTITY, "note", "too_long");
+    assert_eq!(clerk.get(&format!("/api/v1/applications/{id}")).await.body["stage"], "awaiting_requester_head");
+    // The head sends it from the console with an opinion.
+    let csrf = rst_head.csrf.clone().unwrap();
+    let sent = rst_head
+        .form(
+            &format!("/console/applications/{id}/step"),
+            &[("csrf_token", &csrf), ("step", "send"), ("note", "用途明确，同意报送")],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text);
+
+    // Before the answer: the 审批单, with the head's opinion by name.
+    let before = clerk.get(&print).await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.text);
+    assert!(before.text.contains("政务数据共享申请审批单") && !before.text.contains("答复函"), "{}", before.text);
+    assert!(before.text.contains(&number) && before.text.contains("用途明确，同意报送"), "{}", before.text);
+    assert!(before.text.contains("赵主任") && !before.text.contains("rst.head"), "names, not accounts");
+    assert!(!common::contains_uuid(&strip(&before.text)), "no id shown as text");
+    // The detail page offers it, with the step indicator at the provider's reply.
+    let detail = clerk.get(&format!("/console/applications/{id}")).await;
+    assert!(
+        detail.text.contains(&format!("href=\"{print}\"")) && detail.text.contains("打印审批单"),
+        "{}",
+        detail.text
+    );
+    assert!(detail.text.contains("aria-current=\"step\""), "{}", detail.text);
+
+    // Nobody else prints it: another department, and a stranger.
+    for who in ["jyt.clerk", "mzt.head"] {
+        let other = Client::login(&app, who).await.get(&print).await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN, "{who}: {}", other.text);
+        assert!(!other.text.contains(&number) && !other.text.contains("用途明确"), "{who}: {}", other.text);
+    }
+    assert_eq!(Client::anonymous(&app).get(&print).await.status, StatusCode::SEE_OTHER, "signing in first");
+
+    // The provider answers; its head approves with an opinion.
+    let gat_clerk = Client::login(&app, "gat.clerk").await;
+    let gat_head = Client::login(&app, "gat.head").await;
+    ok(&step(
+        &gat_clerk,
+        &id,
+        json!({"step": "draft_reply", "decision": "approve", "conditions": "仅用于就业困难人员认定"}),
+    )
+    .await);
+    let approved = step(&gat_head, &id, json!({"step": "approve_reply", "note": "符合第二十条，同意共享"})).await;
+    let timeline = ok(&approved)["timeline"].as_array().unwrap().clone();
+    let last = timeline.last().unwrap();
+    assert_eq!(last["step"], "approve_reply", "{last}");
+    assert_eq!(last["detail"]["note"], "符合第二十条，同意共享", "{last}");
+
+    let after = gat_clerk.get(&print).await;
+    assert_eq!(after.status, StatusCode::OK, "{}", after.text);
+    assert!(after.text.contains("政务数据共享申请答复函"), "{}", after.text);
+    for text in
+        ["同意共享", "仅用于就业困难人员认定", "符合第二十条，同意共享", "用途明确，同意报送", "陈科长", "王警官"]
+    {
+        assert!(after.text.contains(text), "{text} missing: {}", after.text);
+    }
+    assert!(gat_clerk.get(&format!("/console/applications/{id}")).await.text.contains("打印答复函"));
+    // A timeline from before opinions existed still reads (the note defaults to empty).
+    let old: govshare_domain::application::Step = serde_json::from_value(json!({"step": "approve_reply"})).unwrap();
+    assert_eq!(old, govshare_domain::application::Step::ApproveReply { note: String::new() });
+}
+
+/// The visible text of a page, roughly: tags and attribute values dropped.
+fn strip(html: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in html.chars() {
+        match c {
+            '<' => inside = true,
+            '>' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }

@@ -136,8 +136,11 @@ async fn applications_and_grants_filter_sort_and_export(backend: Backend) {
 async fn usage_records_page_in_the_store_and_filter_by_counterpart_and_date(backend: Backend) {
     let app = spawn(backend).await;
     let gat = Client::login(&app, "gat.clerk").await;
-    let (gat_id, mzt_id, rst_id) =
-        (gat.org_id("浙江省公安厅").await, gat.org_id("浙江省民政厅").await, gat.org_id("浙江省人力资源和社会保障厅").await);
+    let (gat_id, mzt_id, rst_id) = (
+        gat.org_id("浙江省公安厅").await,
+        gat.org_id("浙江省民政厅").await,
+        gat.org_id("浙江省人力资源和社会保障厅").await,
+    );
     let entry = hosted_entry(&app).await;
     // 55 calls by 民政厅 on 2026-11-02 (北京时间) and 3 by 人社厅 on 2026-11-20, appended as the usage log does.
     let day = |d: u32, i: i64| {

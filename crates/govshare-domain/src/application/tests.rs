@@ -161,7 +161,7 @@ fn received(attribute: SharingAttribute, at: &str) -> Application {
     let at = beijing(at);
     let mut a = application(attribute, at - Duration::hours(1));
     a.apply(event(at - Duration::minutes(30), Step::Submit), &cal()).unwrap();
-    a.apply(event(at, Step::Send), &cal()).unwrap();
+    a.apply(event(at, Step::Send { note: String::new() }), &cal()).unwrap();
     a
 }
 
@@ -206,7 +206,7 @@ fn reply_deadlines_across_a_makeup_working_day() {
 
 fn draft_and_approve(a: &mut Application, at: DateTime<Utc>, reply: Reply) {
     a.apply(event(at, Step::DraftReply { reply }), &cal()).unwrap();
-    a.apply(event(at + Duration::minutes(5), Step::ApproveReply), &cal()).unwrap();
+    a.apply(event(at + Duration::minutes(5), Step::ApproveReply { note: "同意".into() }), &cal()).unwrap();
 }
 
 #[test]
@@ -311,13 +311,13 @@ fn any_step() -> impl Strategy<Value = Step> {
         Just(Step::Edit { request: request() }),
         Just(Step::Submit),
         text.clone().prop_map(|note| Step::Return { note }),
-        Just(Step::Send),
+        Just(Step::Send { note: String::new() }),
         text.clone().prop_map(|note| Step::Withdraw { note }),
         text.clone().prop_map(|conditions| Step::DraftReply { reply: Reply::Approve { conditions } }),
         text.clone().prop_map(|reason| Step::DraftReply { reply: Reply::Refuse { reason } }),
         Just(Step::DraftReply { reply: Reply::Supplement { materials: vec!["授权书".into()] } }),
         text.clone().prop_map(|note| Step::ReturnReply { note }),
-        Just(Step::ApproveReply),
+        Just(Step::ApproveReply { note: "同意".into() }),
         Just(Step::Supplement { request: request(), note: String::new() }),
         (0u32..13).prop_map(|days| Step::RequestExtension { days, reason: "核对".into() }),
         any::<bool>().prop_map(|granted| Step::DecideExtension { granted, note: String::new() }),
@@ -361,7 +361,7 @@ proptest! {
         prop_assert!(supplements <= 1, "supplemented {} times", supplements);
         prop_assert!(requests <= 1, "extension asked {} times", requests);
         prop_assert!(decisions <= requests, "{} decisions on {} requests", decisions, requests);
-        prop_assert!(count(&|s| matches!(s, Step::Send)) <= 1, "sent once: the head approves only from a draft");
+        prop_assert!(count(&|s| matches!(s, Step::Send { .. })) <= 1, "sent once: the head approves only from a draft");
         // Extensions: 1..=10 days, and the reply period never exceeds the base plus the granted extension.
         if let Some(x) = &status.extension {
             prop_assert!((1..=MAX_EXTENSION_DAYS).contains(&x.days));
@@ -382,7 +382,7 @@ proptest! {
         // Approval and delivery only after the provider received the application.
         if matches!(status.stage, Stage::Approved | Stage::Delivered | Stage::Refused) {
             prop_assert!(status.replied_at.is_some());
-            prop_assert!(steps.iter().any(|s| matches!(s, Step::Send)));
+            prop_assert!(steps.iter().any(|s| matches!(s, Step::Send { .. })), "a reply needs a sent application");
         }
         // The status is a pure function of the timeline: replaying the events one by one gives the same result.
         let mut replay = Application { events: vec![a.events[0].clone()], ..a.clone() };

@@ -94,11 +94,11 @@ impl StepDto {
             "edit" => StepInput::Edit(request.input()),
             "submit" => StepInput::Submit,
             "return" => StepInput::Return { note },
-            "send" => StepInput::Send,
+            "send" => StepInput::Send { note },
             "withdraw" => StepInput::Withdraw { note },
             "draft_reply" => StepInput::DraftReply(ReplyInput { decision, conditions, reason, materials }),
             "return_reply" => StepInput::ReturnReply { note },
-            "approve_reply" => StepInput::ApproveReply,
+            "approve_reply" => StepInput::ApproveReply { note },
             "supplement" => StepInput::Supplement { request: request.input(), note },
             "request_extension" => StepInput::RequestExtension {
                 days: days.ok_or_else(|| ValidationError::new("days", "required", "请填写延长的工作日数"))?,

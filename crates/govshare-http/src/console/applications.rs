@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect};
 use govshare_domain::application::{ApplicationId, ApplicationRequest, Reply, Stage};
 use govshare_domain::authz::{Action, check};
 use govshare_domain::catalog::{DeliveryMethod, EntryContent, EntryId};
+use govshare_domain::grant::Grant;
 use govshare_domain::org::OrgKind;
 use govshare_service::{ApplicationBox, ApplicationView, ServiceError};
 use serde::Deserialize;
@@ -21,8 +22,7 @@ use super::grants::{GrantForm, grant_input, grant_links};
 use super::pages::{PageResult, beijing, fail, layout};
 use super::render;
 use super::table::{TableState, matches_words, xlsx};
-use super::view::Feedback;
-use super::view::Layout;
+use super::view::{Feedback, Layout, StepState, steps as workflow_steps};
 use crate::AppState;
 use crate::api::applications::{RequestDto, StepDto};
 use crate::auth::Caller;
@@ -275,7 +275,7 @@ fn item_choices(content: &EntryContent) -> Vec<Choice> {
         .map(|i| Choice {
             code: i.code.clone(),
             label: format!(
-                "{}({} · {} {} 级{})",
+                "{}\u{ff08}{} · {} {} 级{}\u{ff09}",
                 i.name,
                 i.code,
                 i.grade.class,
@@ -435,6 +435,10 @@ struct DetailPage {
     grant_form: Option<GrantForm>,
     /// Grants made for the application: (id, text).
     grants: Vec<(String, String)>,
+    /// The step indicator (`steps.html`).
+    workflow: Vec<(&'static str, StepState)>,
+    /// The provider answered (the printable document is then the 答复函).
+    answered: bool,
 }
 
 impl DetailPage {
@@ -468,41 +472,9 @@ async fn detail_page(
             .and_then(|c| c.items.iter().find(|i| &i.code == code))
             .map_or(code.clone(), |i| format!("{}（{}）", i.name, i.code))
     };
-    let orgs = [(view.requester.id, view.requester.name.clone()), (view.provider.id, view.provider.name.clone())];
-    let org_name = |id| {
-        orgs.iter().find(|(o, _)| *o == id).map(|(_, n)| n.clone()).unwrap_or_else(|| "政务数据共享主管部门".into())
-    };
     let grants = state.services.grants_of_application(id).await.map_err(fail)?;
-    // Delivery notes written before grants had numbers name the grant by its id: show its number instead.
-    let with_numbers =
-        |note: &String| grants.iter().fold(note.clone(), |text, g| text.replace(&g.id.to_string(), &g.number));
-    let steps = view
-        .application
-        .events
-        .iter()
-        .rev()
-        .map(|e| {
-            use govshare_domain::application::Step;
-            let detail = match &e.step {
-                Step::Create { .. } | Step::Edit { .. } | Step::Submit | Step::Send | Step::ApproveReply => {
-                    String::new()
-                }
-                Step::Return { note } | Step::Withdraw { note } | Step::ReturnReply { note } => note.clone(),
-                Step::RecordDelivery { note } => with_numbers(note),
-                Step::DraftReply { reply } => reply_text(reply),
-                Step::Supplement { note, .. } => note.clone(),
-                Step::RequestExtension { days, reason } => format!("延长 {days} 个工作日，理由：{reason}"),
-                Step::DecideExtension { note, .. } => note.clone(),
-            };
-            StepRow {
-                at: beijing(e.at),
-                actor: e.actor_name.clone(),
-                org: org_name(e.org),
-                label: e.step.label(),
-                detail,
-            }
-        })
-        .collect();
+    let mut steps = timeline(&view, &grants);
+    steps.reverse();
     let periods = s
         .periods
         .iter()
@@ -541,6 +513,8 @@ async fn detail_page(
     let page = DetailPage {
         layout,
         feedback,
+        workflow: workflow(s.stage),
+        answered: s.replied_at.is_some(),
         grant_form,
         grants: grant_links(&grants, state.services.now()),
         v: row(&view),
@@ -560,6 +534,119 @@ async fn detail_page(
     };
     let status = page.feedback.status();
     Ok(render(status, &page))
+}
+
+/// The application's steps, oldest first, each with who took it for which organisation and what they wrote.
+fn timeline(view: &ApplicationView, grants: &[Grant]) -> Vec<StepRow> {
+    use govshare_domain::application::Step;
+    let orgs = [(view.requester.id, view.requester.name.clone()), (view.provider.id, view.provider.name.clone())];
+    let org_name = |id| {
+        orgs.iter().find(|(o, _)| *o == id).map(|(_, n)| n.clone()).unwrap_or_else(|| "政务数据共享主管部门".into())
+    };
+    // Delivery notes written before grants had numbers name the grant by its id: show its number instead.
+    let with_numbers =
+        |note: &String| grants.iter().fold(note.clone(), |text, g| text.replace(&g.id.to_string(), &g.number));
+    view.application
+        .events
+        .iter()
+        .map(|e| {
+            let detail = match &e.step {
+                Step::Create { .. } | Step::Edit { .. } | Step::Submit => String::new(),
+                Step::Return { note }
+                | Step::Withdraw { note }
+                | Step::ReturnReply { note }
+                | Step::Send { note }
+                | Step::ApproveReply { note } => note.clone(),
+                Step::RecordDelivery { note } => with_numbers(note),
+                Step::DraftReply { reply } => reply_text(reply),
+                Step::Supplement { note, .. } => note.clone(),
+                Step::RequestExtension { days, reason } => format!("延长 {days} 个工作日，理由：{reason}"),
+                Step::DecideExtension { note, .. } => note.clone(),
+            };
+            StepRow {
+                at: beijing(e.at),
+                actor: e.actor_name.clone(),
+                org: org_name(e.org),
+                label: e.step.label(),
+                detail,
+            }
+        })
+        .collect()
+}
+
+/// The application workflow's step indicator: empty once it was refused or withdrawn (its status says so).
+fn workflow(stage: Stage) -> Vec<(&'static str, StepState)> {
+    const LABELS: [&str; 5] = ["起草申请", "本单位负责人审核", "提供部门答复", "提供部门共享", "已共享"];
+    let at = match stage {
+        Stage::Draft => Some(0),
+        Stage::AwaitingRequesterHead => Some(1),
+        Stage::AwaitingReply | Stage::ReplyAwaitingHead | Stage::AwaitingSupplement => Some(2),
+        Stage::Approved => Some(3),
+        Stage::Delivered => None,
+        Stage::Refused | Stage::Withdrawn => return Vec::new(),
+    };
+    workflow_steps(&LABELS, at)
+}
+
+#[derive(Template)]
+#[template(path = "application_print.html")]
+struct PrintPage {
+    /// 政务数据共享申请审批单, or 答复函 once the provider answered.
+    title: &'static str,
+    node_name: String,
+    v: ApplicationRow,
+    request: RequestForm,
+    item_labels: Vec<String>,
+    delivery: &'static str,
+    /// The final answer: (decision, its conditions or reasons, when), once given.
+    answer: Option<(String, String, String)>,
+    steps: Vec<StepRow>,
+    printed: String,
+    printed_by: String,
+}
+
+/// A printable 审批单 (before the answer) or 答复函 (after it) of an application: the request, every step with
+/// who took it and their 审核意见, and the answer — for the file (归档) and for a paper signature where one is
+/// required. Readable by whoever may read the application.
+pub async fn print(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id: ApplicationId = id.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))?;
+    let view = state.services.get_application(&caller.principal, id).await.map_err(fail)?;
+    let entry =
+        state.services.store().get_entry(view.application.entry).await.map_err(|e| fail(ServiceError::from(e)))?;
+    let content = entry.version(view.application.entry_version).map(|v| v.content.clone());
+    let grants = state.services.grants_of_application(id).await.map_err(fail)?;
+    let s = &view.status;
+    let answer = match (&s.reply, s.replied_at) {
+        (Some(r), Some(at)) => Some((r.label().to_owned(), reply_text(r), beijing(at))),
+        _ => None,
+    };
+    let page = PrintPage {
+        title: if answer.is_some() { "政务数据共享申请答复函" } else { "政务数据共享申请审批单" },
+        node_name: state.settings.node_name.clone(),
+        v: row(&view),
+        request: RequestForm::from_request(&s.request),
+        item_labels: s
+            .request
+            .items
+            .iter()
+            .map(|code| {
+                content
+                    .as_ref()
+                    .and_then(|c| c.items.iter().find(|i| &i.code == code))
+                    .map_or(code.clone(), |i| format!("{}（{}）", i.name, i.code))
+            })
+            .collect(),
+        delivery: s.request.delivery.label(),
+        answer,
+        steps: timeline(&view, &grants),
+        printed: beijing(state.services.now()),
+        printed_by: caller.principal.display_name(),
+    };
+    Ok(render(StatusCode::OK, &page))
 }
 
 fn reply_text(r: &Reply) -> String {

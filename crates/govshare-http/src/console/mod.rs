@@ -110,6 +110,7 @@ pub fn routes() -> Routes {
         .post("/console/applications", applications::create)
         .get("/console/applications/new", applications::new_form)
         .get("/console/applications/{application_id}", applications::detail)
+        .get("/console/applications/{application_id}/print", applications::print)
         .post("/console/applications/{application_id}/step", applications::step)
         .post("/console/applications/{application_id}/grant", applications::create_grant)
         .get("/console/grants", grants::list)
