@@ -210,6 +210,7 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("POST", "/console/applications", GAT_CLERK, STAFF_PAGE),
     ("GET", "/console/applications/new", GAT_CLERK, PAGE),
     ("GET", "/console/applications/{application_id}", GAT_CLERK, OWN_PAGE),
+    ("GET", "/console/applications/{application_id}/print", GAT_CLERK, OWN_PAGE),
     ("POST", "/console/applications/{application_id}/step", GAT_CLERK, OWN_STAFF_PAGE),
     ("POST", "/console/applications/{application_id}/grant", GAT_CLERK, OWN_STAFF_PAGE),
     ("GET", "/console/grants", GAT_CLERK, PAGE),
