@@ -602,7 +602,93 @@ define_id! {
     pub struct AssessmentId, field "assessment_id", message "评估标识格式错误"
 }
 
-/// An assessment attached to a draft: a document with its date and conclusion.
+define_id! {
+    /// Identity of an uploaded assessment report file.
+    pub struct ReportId, field "report_id", message "评估报告文件标识格式错误"
+}
+
+/// Largest assessment report file (the console's uploads are bounded at 12 MiB as a whole).
+pub const MAX_REPORT_BYTES: usize = 10 * 1024 * 1024;
+
+/// The assessment report itself, a PDF, as uploaded: the file is stored apart, this says what it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssessmentReport {
+    pub id: ReportId,
+    pub file_name: String,
+    pub size: u64,
+    /// SM3 digest of the file, hex: what the stored file must still be when it is handed out.
+    pub sm3: String,
+    pub uploaded_at: DateTime<Utc>,
+    /// Who uploaded it, by name.
+    pub uploaded_by: String,
+}
+
+/// The SM3 digest of a file, hex.
+pub fn file_sm3(bytes: &[u8]) -> String {
+    use sm3::Digest as _;
+    hex::encode(sm3::Sm3::digest(bytes))
+}
+
+impl AssessmentReport {
+    /// Checks an uploaded report and describes it: not empty, at most [`MAX_REPORT_BYTES`], and a PDF by its
+    /// content (it starts with `%PDF-`), whatever its name says. Errors name the field `report`.
+    pub fn parse(
+        file_name: &str,
+        bytes: &[u8],
+        uploaded_at: DateTime<Utc>,
+        uploaded_by: &str,
+    ) -> Result<AssessmentReport, ValidationError> {
+        if bytes.is_empty() {
+            return Err(ValidationError::new("report", "required", "请选择评估报告文件（PDF）"));
+        }
+        if bytes.len() > MAX_REPORT_BYTES {
+            return Err(ValidationError::new(
+                "report",
+                "too_large",
+                format!(
+                    "评估报告文件不能超过 {} MB（该文件 {:.1} MB）",
+                    MAX_REPORT_BYTES / (1024 * 1024),
+                    bytes.len() as f64 / (1024.0 * 1024.0)
+                ),
+            ));
+        }
+        if !bytes.starts_with(b"%PDF-") {
+            return Err(ValidationError::new(
+                "report",
+                "not_pdf",
+                "评估报告应为 PDF 文件：该文件的内容不是 PDF，请上传评估报告的 PDF 版本",
+            ));
+        }
+        // The name as the person knows it: the last part of a path some browsers send, without characters no
+        // text may hold, at most 200 characters.
+        let base = file_name.rsplit(['/', '\\']).next().unwrap_or_default();
+        let clean: String = base
+            .chars()
+            .filter(|c| !c.is_control() && crate::error::check_characters("report", &c.to_string()).is_ok())
+            .take(200)
+            .collect();
+        let clean = clean.trim();
+        Ok(AssessmentReport {
+            id: ReportId::new(),
+            file_name: if clean.is_empty() { "评估报告.pdf".to_owned() } else { clean.to_owned() },
+            size: bytes.len() as u64,
+            sm3: file_sm3(bytes),
+            uploaded_at,
+            uploaded_by: uploaded_by.to_owned(),
+        })
+    }
+
+    /// The size in words, e.g. 「1.2 MB」 or 「35 KB」.
+    pub fn size_text(&self) -> String {
+        if self.size >= 1024 * 1024 {
+            format!("{:.1} MB", self.size as f64 / (1024.0 * 1024.0))
+        } else {
+            format!("{} KB", self.size.div_ceil(1024))
+        }
+    }
+}
+
+/// An assessment attached to a draft: a document with its date and conclusion, and the report file once uploaded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "StoredAssessment")]
 pub struct Assessment {
@@ -612,6 +698,8 @@ pub struct Assessment {
     pub document_ref: String,
     pub assessed_on: NaiveDate,
     pub conclusion: AssessmentConclusion,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<AssessmentReport>,
 }
 
 /// An assessment as stored. Assessments attached before they had identities are stored without one; they get
@@ -626,6 +714,8 @@ struct StoredAssessment {
     document_ref: String,
     assessed_on: NaiveDate,
     conclusion: AssessmentConclusion,
+    #[serde(default)]
+    report: Option<AssessmentReport>,
 }
 
 impl From<StoredAssessment> for Assessment {
@@ -651,6 +741,7 @@ impl From<StoredAssessment> for Assessment {
             document_ref: a.document_ref,
             assessed_on: a.assessed_on,
             conclusion: a.conclusion,
+            report: a.report,
         }
     }
 }
@@ -886,6 +977,7 @@ pub(crate) mod tests {
             document_ref: "浙公评〔2026〕1号".into(),
             assessed_on: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
             conclusion,
+            report: None,
         }
     }
 
@@ -1017,13 +1109,34 @@ impl CatalogEntry {
     /// editable draft (a draft, or returned) loses an assessment; one of a submitted or published version stays.
     /// `Ok(None)` when no version has such an assessment.
     pub fn without_assessment(&self, id: AssessmentId) -> Result<Option<(EntryVersion, Assessment)>, TransitionError> {
+        Ok(self.in_draft(id, "移除")?.map(|(mut version, at)| {
+            let removed = version.assessments.remove(at);
+            (version, removed)
+        }))
+    }
+
+    /// The working version with `report` as the assessment `id`'s report file, and the report it replaces; or
+    /// why not (the same rule as removing: only an editable draft's assessments change). `Ok(None)`: no version
+    /// has such an assessment.
+    #[allow(clippy::type_complexity)]
+    pub fn with_report(
+        &self,
+        id: AssessmentId,
+        report: AssessmentReport,
+    ) -> Result<Option<(EntryVersion, Option<AssessmentReport>)>, TransitionError> {
+        Ok(self.in_draft(id, "上传报告")?.map(|(mut version, at)| {
+            let replaced = version.assessments[at].report.replace(report);
+            (version, replaced)
+        }))
+    }
+
+    /// A copy of the editable working version and the assessment's position in it, or why it may not change.
+    fn in_draft(&self, id: AssessmentId, doing: &str) -> Result<Option<(EntryVersion, usize)>, TransitionError> {
         let editable = self.working().filter(|v| matches!(v.status, EntryStatus::Draft | EntryStatus::Returned));
         if let Some(working) = editable
             && let Some(at) = working.assessments.iter().position(|a| a.id == id)
         {
-            let mut version = working.clone();
-            let removed = version.assessments.remove(at);
-            return Ok(Some((version, removed)));
+            return Ok(Some((working.clone(), at)));
         }
         let Some(holder) = self.versions.iter().find(|v| v.assessments.iter().any(|a| a.id == id)) else {
             return Ok(None);
@@ -1031,7 +1144,7 @@ impl CatalogEntry {
         Err(TransitionError {
             from: holder.status,
             message: format!(
-                "该评估属于「{}」的第 {} 版，不能移除（只能从草稿或被退回的目录中移除评估）",
+                "该评估属于「{}」的第 {} 版，不能{doing}（只能修改草稿或被退回的目录的评估）",
                 holder.status.label(),
                 holder.version
             ),
@@ -1251,6 +1364,7 @@ mod assessment_tests {
             document_ref: format!("浙评〔2026〕{n}号"),
             assessed_on: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
             conclusion: AssessmentConclusion::Pass,
+            report: None,
         };
         let (a, b, old) = (assessment("1"), assessment("2"), assessment("0"));
         let version = |n: u32, status: EntryStatus, assessments: Vec<Assessment>| EntryVersion {
@@ -1274,12 +1388,46 @@ mod assessment_tests {
         assert_eq!((left.version, left.assessments, removed), (2, vec![b.clone()], a.clone()));
         assert!(entry.without_assessment(AssessmentId::new()).unwrap().is_none(), "no such assessment");
         let refused = entry.without_assessment(old.id).unwrap_err();
-        assert!(refused.message.contains("「已发布」的第 1 版"), "{}", refused.message);
+        assert!(refused.message.contains("「已发布」的第 1 版，不能移除"), "{}", refused.message);
         entry.versions[1].status = EntryStatus::Returned;
         assert!(entry.without_assessment(b.id).unwrap().is_some(), "a returned draft is editable");
         for status in [EntryStatus::AwaitingHead, EntryStatus::SubmittedToAuthority] {
             entry.versions[1].status = status;
             assert!(entry.without_assessment(b.id).unwrap_err().message.contains(status.label()));
         }
+    }
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn a_report_is_a_pdf_by_its_content_and_bounded() {
+        let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n%%EOF\n";
+        let r = AssessmentReport::parse("C:\\报告\\保密风险评估报告.pdf", pdf, at(), "王警官").unwrap();
+        assert_eq!((r.file_name.as_str(), r.size), ("保密风险评估报告.pdf", pdf.len() as u64));
+        assert_eq!(r.sm3, file_sm3(pdf));
+        assert_eq!(r.sm3.len(), 64);
+        let refused = |name: &str, bytes: &[u8]| AssessmentReport::parse(name, bytes, at(), "王警官").unwrap_err();
+        let e = refused("报告.pdf", b"PK\x03\x04 a zip renamed to .pdf");
+        assert_eq!((e.field.as_ref(), e.rule), ("report", "not_pdf"));
+        assert!(e.message.contains("不是 PDF"));
+        assert_eq!(refused("报告.pdf", b"").rule, "required");
+        let mut big = b"%PDF-1.4\n".to_vec();
+        big.resize(MAX_REPORT_BYTES + 1, b' ');
+        let e = refused("大.pdf", &big);
+        assert_eq!((e.field.as_ref(), e.rule), ("report", "too_large"));
+        assert!(e.message.contains("10 MB"), "{}", e.message);
+        big.truncate(MAX_REPORT_BYTES);
+        assert!(AssessmentReport::parse("大.pdf", &big, at(), "王警官").is_ok(), "the limit itself is fine");
+        let odd = AssessmentReport::parse("\u{202e}fdp.exe\u{7}", pdf, at(), "王警官").unwrap();
+        assert_eq!(odd.file_name, "fdp.exe", "no control or direction characters");
+        assert_eq!(AssessmentReport::parse("  ", pdf, at(), "王警官").unwrap().file_name, "评估报告.pdf");
+        assert_eq!(r.size_text(), "1 KB");
     }
 }

@@ -8,8 +8,8 @@ use govshare_domain::ValidationError;
 use govshare_domain::audit::AuditEvent;
 use govshare_domain::authz::{self, Action};
 use govshare_domain::catalog::{
-    Assessment, AssessmentConclusion, AssessmentId, AssessmentKind, CatalogEntry, EntryCommand, EntryContent,
-    EntryEvent, EntryId, EntryInput, EntryStatus, EntryVersion, FieldChange, diff, transition,
+    Assessment, AssessmentConclusion, AssessmentId, AssessmentKind, AssessmentReport, CatalogEntry, EntryCommand,
+    EntryContent, EntryEvent, EntryId, EntryInput, EntryStatus, EntryVersion, FieldChange, diff, transition,
 };
 use govshare_domain::error::required_text;
 use govshare_domain::notification::Notification;
@@ -30,6 +30,13 @@ pub struct AssessmentInput {
     /// YYYY-MM-DD
     pub assessed_on: String,
     pub conclusion: String,
+}
+
+/// An uploaded assessment report file, as it arrived.
+#[derive(Debug, Clone)]
+pub struct ReportUpload {
+    pub file_name: String,
+    pub bytes: Vec<u8>,
 }
 
 /// Which entries to list.
@@ -155,6 +162,18 @@ impl Services {
         id: EntryId,
         input: &AssessmentInput,
     ) -> Result<CatalogEntry> {
+        self.attach_assessment_with_report(principal, id, input, None).await
+    }
+
+    /// [`Self::attach_assessment`] with the report itself (a PDF), checked before anything is written and stored
+    /// in the same transaction.
+    pub async fn attach_assessment_with_report(
+        &self,
+        principal: &Principal,
+        id: EntryId,
+        input: &AssessmentInput,
+        report: Option<&ReportUpload>,
+    ) -> Result<CatalogEntry> {
         let entry = self.store.get_entry(id).await?;
         self.authorize(principal, Action::DraftCatalog(entry.provider))?;
         let kind = AssessmentKind::parse("kind", &input.kind)?;
@@ -172,6 +191,10 @@ impl Services {
             document_ref: required_text("document_ref", "文号", &input.document_ref, 100)?,
             assessed_on,
             conclusion,
+            report: match report {
+                Some(file) => Some(self.parse_report(principal, file)?),
+                None => None,
+            },
         };
         let working = entry
             .working()
@@ -182,14 +205,97 @@ impl Services {
         version.updated_at = self.now();
         let note = format!("{}：{}", kind.label(), conclusion.label());
         let event = self.event(principal, version.version, "assessment.attach", &note);
+        let stored = version.assessments.last().and_then(|a| a.report.clone());
         let audit = self.audit_for(
             principal,
             &entry,
             "catalog.assessment.attach",
-            json!({ "kind": kind.code(), "conclusion": conclusion.code() }),
+            json!({
+                "kind": kind.code(),
+                "conclusion": conclusion.code(),
+                "file_name": stored.as_ref().map(|r| r.file_name.clone()),
+                "sm3": stored.as_ref().map(|r| r.sm3.clone()),
+            }),
         );
-        self.store.save_versions(id, std::slice::from_ref(&version), &event, &[], &[], &audit).await?;
+        match (stored, report) {
+            (Some(meta), Some(file)) => {
+                let added = Some((meta.id, file.bytes.as_slice()));
+                self.store.save_assessments(id, &version, added, None, &event, &audit).await?;
+            }
+            _ => self.store.save_versions(id, std::slice::from_ref(&version), &event, &[], &[], &audit).await?,
+        }
         Ok(self.store.get_entry(id).await?)
+    }
+
+    fn parse_report(&self, principal: &Principal, file: &ReportUpload) -> Result<AssessmentReport> {
+        Ok(AssessmentReport::parse(&file.file_name, &file.bytes, self.now(), &principal.display_name())?)
+    }
+
+    /// Uploads (or replaces) the report file of an assessment of the working draft, while it is editable; the file
+    /// must be a PDF (by its content) of at most 10 MiB. A refused file leaves nothing behind; a replaced one is
+    /// deleted in the same transaction. Audited with the file's SM3 digest.
+    pub async fn upload_assessment_report(
+        &self,
+        principal: &Principal,
+        id: EntryId,
+        assessment: AssessmentId,
+        file: &ReportUpload,
+    ) -> Result<CatalogEntry> {
+        let entry = self.store.get_entry(id).await?;
+        self.authorize(principal, Action::DraftCatalog(entry.provider))?;
+        let report = self.parse_report(principal, file)?;
+        let (mut version, replaced) = entry
+            .with_report(assessment, report.clone())
+            .map_err(refused)?
+            .ok_or_else(|| ServiceError::NotFound("该评估不存在".into()))?;
+        version.updated_at = self.now();
+        let kind = version.assessments.iter().find(|a| a.id == assessment).map(|a| a.kind.label()).unwrap_or_default();
+        let note = format!("{kind}：{}（{}）", report.file_name, report.size_text());
+        let event = self.event(principal, version.version, "assessment.report", &note);
+        let audit = self.audit_for(
+            principal,
+            &entry,
+            "catalog.assessment.report",
+            json!({
+                "version": version.version,
+                "file_name": report.file_name,
+                "size": report.size,
+                "sm3": report.sm3,
+                "replaced": replaced.as_ref().map(|r| r.sm3.clone()),
+            }),
+        );
+        let added = Some((report.id, file.bytes.as_slice()));
+        self.store.save_assessments(id, &version, added, replaced.map(|r| r.id), &event, &audit).await?;
+        Ok(self.store.get_entry(id).await?)
+    }
+
+    /// The report file of an assessment, for whoever may see the version it belongs to (the catalog's one
+    /// visibility rule): its description and its bytes, checked against the SM3 digest recorded at upload.
+    pub async fn assessment_report(
+        &self,
+        principal: &Principal,
+        id: EntryId,
+        assessment: AssessmentId,
+    ) -> Result<(AssessmentReport, Vec<u8>)> {
+        let entry = self.get_entry(principal, id).await?;
+        let found = entry
+            .versions
+            .iter()
+            .flat_map(|v| &v.assessments)
+            .find(|a| a.id == assessment)
+            .ok_or_else(|| ServiceError::NotFound("该评估不存在".into()))?;
+        let report = found.report.clone().ok_or_else(|| ServiceError::NotFound("该评估未上传报告文件".into()))?;
+        let bytes = self
+            .store
+            .report_file(id, report.id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound("评估报告文件不存在".into()))?;
+        if govshare_domain::catalog::file_sm3(&bytes) != report.sm3 {
+            return Err(ServiceError::Internal(
+                format!("assessment report {} of entry {id} does not match its recorded SM3 digest", report.id).into(),
+            ));
+        }
+        Ok((report, bytes))
     }
 
     /// Takes a wrongly attached assessment off the working draft, while it is editable (a draft, or returned);
@@ -208,6 +314,7 @@ impl Services {
             .ok_or_else(|| ServiceError::NotFound("该评估不存在".into()))?;
         version.updated_at = self.now();
         let note = format!("{}：{}（{}）", removed.kind.label(), removed.document_title, removed.document_ref);
+        let dropped = removed.report.as_ref().map(|r| r.id);
         let event = self.event(principal, version.version, "assessment.remove", &note);
         let audit = self.audit_for(
             principal,
@@ -218,9 +325,10 @@ impl Services {
                 "kind": removed.kind.code(),
                 "name": removed.document_title,
                 "document_ref": removed.document_ref,
+                "sm3": removed.report.as_ref().map(|r| r.sm3.clone()),
             }),
         );
-        self.store.save_versions(id, std::slice::from_ref(&version), &event, &[], &[], &audit).await?;
+        self.store.save_assessments(id, &version, None, dropped, &event, &audit).await?;
         Ok(self.store.get_entry(id).await?)
     }
 

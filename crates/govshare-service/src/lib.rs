@@ -26,7 +26,7 @@ use govshare_store::DynStore;
 
 pub use accounts::{IssuedCredential, LoginSuccess, NewUserInput, OrgChoice};
 pub use applications::{ApplicationBox, ApplicationView, StepInput};
-pub use catalog::{AssessmentInput, CatalogScope};
+pub use catalog::{AssessmentInput, CatalogScope, ReportUpload};
 pub use data::{
     CACHE_TTL, ChangeRow, ChangesAnswer, DataAnswer, DataPlane, Download, GrantView, LoadReport, LoadRequest, MAX_PAGE,
     MAX_REPORTED_ERRORS, UsageSearch,

@@ -134,6 +134,7 @@ from_row!(Notification { id, org_id, created_at, kind, title, body, link, read_a
 /// Removes an entry with its versions and events (the use case decided that it may go).
 pub async fn delete<D: Dialect>(tx: &mut Tx<D>, entry: EntryId) -> Result<()> {
     for statement in [
+        "DELETE FROM assessment_reports WHERE entry_id = $1",
         "DELETE FROM catalog_events WHERE entry_id = $1",
         "DELETE FROM catalog_versions WHERE entry_id = $1",
         "DELETE FROM catalog_entries WHERE id = $1",

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::audit::{AuditEvent, AuditFilter, AuditRecord, ChainHead, Digest, GENESIS};
-use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
+use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion, ReportId};
 use govshare_domain::duty::Duty;
 use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
@@ -701,6 +701,46 @@ impl<D: Dialect> Store for SqlStore<D> {
         }
         catalog::delete(&mut tx, id).await?;
         self.finish(tx, &[], audit).await
+    }
+
+    async fn save_assessments(
+        &self,
+        entry: EntryId,
+        version: &EntryVersion,
+        added: Option<(ReportId, &[u8])>,
+        dropped: Option<ReportId>,
+        event: &EntryEvent,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let exists: Option<(EntryId,)> =
+            sql("SELECT id FROM catalog_entries WHERE id = $1").bind(entry).optional(&mut tx).await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("目录不存在".into()));
+        }
+        if let Some((report, content)) = added {
+            sql("INSERT INTO assessment_reports (id, entry_id, content, created_at) VALUES ($1, $2, $3, $4)")
+                .binds((report.0, entry, content, event.at))
+                .execute(&mut tx)
+                .await?;
+        }
+        if let Some(report) = dropped {
+            sql("DELETE FROM assessment_reports WHERE id = $1 AND entry_id = $2")
+                .binds((report.0, entry))
+                .execute(&mut tx)
+                .await?;
+        }
+        catalog::upsert_versions(&mut tx, entry, std::slice::from_ref(version)).await?;
+        catalog::insert_event(&mut tx, entry, event).await?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn report_file(&self, entry: EntryId, report: ReportId) -> Result<Option<Vec<u8>>> {
+        let row: Option<(Vec<u8>,)> = sql("SELECT content FROM assessment_reports WHERE id = $1 AND entry_id = $2")
+            .binds((report.0, entry))
+            .optional(&mut self.r())
+            .await?;
+        Ok(row.map(|(content,)| content))
     }
 
     async fn create_obligation(

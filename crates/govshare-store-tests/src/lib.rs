@@ -6,8 +6,9 @@ use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
 use govshare_domain::application::{Application, ApplicationEvent, ApplicationId, ApplicationRequest, Step};
 use govshare_domain::audit::{AuditEvent, ChainVerifier};
 use govshare_domain::catalog::{
-    CatalogEntry, DataItemInput, DeliveryMethod, EntryContent, EntryEvent, EntryId, EntryInput, EntryStatus,
-    EntryVersion, GradeScheme, SharingAttribute,
+    Assessment, AssessmentConclusion, AssessmentId, AssessmentKind, AssessmentReport, CatalogEntry, DataItemInput,
+    DeliveryMethod, EntryContent, EntryEvent, EntryId, EntryInput, EntryStatus, EntryVersion, GradeScheme, ReportId,
+    SharingAttribute, file_sm3,
 };
 use govshare_domain::credit_code::check_character;
 use govshare_domain::grant::{Grant, GrantEvent, GrantId, GrantItem, GrantState, Masking};
@@ -629,6 +630,79 @@ pub async fn draft_deletion(store: DynStore) {
     let again = CatalogEntry { id: EntryId::new(), ..draft.clone() };
     store.create_entry(&again, &event("catalog.create")).await.unwrap();
     assert_eq!(store.get_entry(kept.id).await.unwrap(), kept);
+}
+
+/// Report files are written and dropped with the version that names them, in its transaction; an entry's
+/// deletion takes its files along.
+pub async fn assessment_reports(store: DynStore) {
+    let (_, dept) = base(&store).await;
+    let mut draft = version(1, EntryStatus::Draft, content("330000-GAT-0401", "附报告的目录"));
+    let entry = CatalogEntry {
+        id: EntryId::new(),
+        provider: dept.id,
+        created_at: Utc::now().trunc_subsecs(6),
+        versions: vec![draft.clone()],
+        events: vec![entry_event(1, "draft.create")],
+    };
+    store.create_entry(&entry, &event("catalog.create")).await.unwrap();
+    let (first, second) = (ReportId::new(), ReportId::new());
+    let pdf = |n: u8| [b"%PDF-1.7\n".as_slice(), &[n; 300]].concat();
+    draft.assessments = vec![Assessment {
+        id: AssessmentId::new(),
+        kind: AssessmentKind::Confidentiality,
+        document_title: "保密风险评估报告".into(),
+        document_ref: "浙公评〔2026〕1号".into(),
+        assessed_on: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+        conclusion: AssessmentConclusion::Pass,
+        report: Some(AssessmentReport {
+            id: first,
+            file_name: "报告.pdf".into(),
+            size: 309,
+            sm3: file_sm3(&pdf(1)),
+            uploaded_at: Utc::now().trunc_subsecs(6),
+            uploaded_by: "王警官".into(),
+        }),
+    }];
+    let before = audit_seq(&store).await;
+    let missing = store
+        .save_assessments(EntryId::new(), &draft, Some((first, &pdf(1))), None, &entry_event(1, "x"), &event("x"))
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))));
+    assert_eq!(store.report_file(entry.id, first).await.unwrap(), None, "nothing of a refused save is stored");
+    store
+        .save_assessments(
+            entry.id,
+            &draft,
+            Some((first, &pdf(1))),
+            None,
+            &entry_event(1, "assessment.report"),
+            &event("r"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit_seq(&store).await, before + 1);
+    assert_eq!(store.report_file(entry.id, first).await.unwrap(), Some(pdf(1)));
+    assert_eq!(store.get_entry(entry.id).await.unwrap().versions, [draft.clone()], "the version names it");
+    assert_eq!(store.report_file(EntryId::new(), first).await.unwrap(), None, "only under its own entry");
+
+    // Replaced: the new file in, the old one out, in the same transaction.
+    draft.assessments[0].report.as_mut().unwrap().id = second;
+    store
+        .save_assessments(
+            entry.id,
+            &draft,
+            Some((second, &pdf(2))),
+            Some(first),
+            &entry_event(1, "assessment.report"),
+            &event("r"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.report_file(entry.id, first).await.unwrap(), None);
+    assert_eq!(store.report_file(entry.id, second).await.unwrap(), Some(pdf(2)));
+    let events = store.get_entry(entry.id).await.unwrap().events.len();
+    store.delete_entry(entry.id, events, &event("catalog.delete")).await.unwrap();
+    assert_eq!(store.report_file(entry.id, second).await.unwrap(), None, "deleted with its entry");
 }
 
 pub async fn obligations_and_sources(store: DynStore) {
@@ -1402,7 +1476,7 @@ macro_rules! store_contract_tests {
     ($factory:expr) => {
         $crate::store_contract_tests!(@tests $factory;
             regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
-            concurrent_appends, calendar_years, catalog_entries, draft_deletion, obligations_and_sources, applications_and_alerts, numbers, data_plane, usage_seals, duty_ledger, ping);
+            concurrent_appends, calendar_years, catalog_entries, draft_deletion, assessment_reports, obligations_and_sources, applications_and_alerts, numbers, data_plane, usage_seals, duty_ledger, ping);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(

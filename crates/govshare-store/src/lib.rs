@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::audit::{AuditEvent, AuditFilter, AuditRecord, ChainHead};
-use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion};
+use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion, ReportId};
 use govshare_domain::duty::Duty;
 use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
@@ -185,6 +185,20 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// its timeline still has `expected_events` events (Conflict otherwise: someone acted on it meanwhile).
     /// NotFound if it does not exist.
     async fn delete_entry(&self, id: EntryId, expected_events: usize, audit: &AuditEvent) -> Result<()>;
+    /// Saves the working `version` after its assessments changed, with the report files this adds (`added`: the
+    /// file of a report the version now names) and drops (`dropped`: one it no longer names), appends `event`,
+    /// all in one transaction with `audit`. NotFound if the entry does not exist.
+    async fn save_assessments(
+        &self,
+        entry: EntryId,
+        version: &EntryVersion,
+        added: Option<(ReportId, &[u8])>,
+        dropped: Option<ReportId>,
+        event: &EntryEvent,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// The stored file of an entry's assessment report.
+    async fn report_file(&self, entry: EntryId, report: ReportId) -> Result<Option<Vec<u8>>>;
 
     // ---- catalog update obligations (R-CAT-4) ----
     /// NotFound if the entry does not exist.

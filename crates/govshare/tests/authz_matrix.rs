@@ -116,6 +116,9 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("POST", "/api/v1/catalog/{entry_id}/assessments", GAT_CLERK, OWN_PEOPLE),
     // An assessment of the published version: it stays (409) for whoever may edit, refused to everyone else.
     ("DELETE", "/api/v1/catalog/{entry_id}/assessments/{assessment_id}", GAT_CLERK, OWN_PEOPLE),
+    // A draft's assessment report: the draft is its department's (and its authority's) until published.
+    ("PUT", "/api/v1/catalog/{entry_id}/assessments/{assessment_id}/report", GAT_CLERK, OWN_PEOPLE),
+    ("GET", "/api/v1/catalog/{entry_id}/assessments/{assessment_id}/report", GAT_CLERK, OWN_PEOPLE),
     ("POST", "/api/v1/catalog/{entry_id}/submit", GAT_CLERK, OWN_PEOPLE),
     ("POST", "/api/v1/catalog/{entry_id}/head-decision", GAT_HEAD, OWN_STAFF),
     ("POST", "/api/v1/catalog/{entry_id}/review", REVIEWER, ONLY_OWNER),
@@ -205,6 +208,8 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("POST", "/console/catalog/{entry_id}/edit", GAT_CLERK, OWN_PAGE),
     ("POST", "/console/catalog/{entry_id}/{action}", GAT_CLERK, OWN_PAGE),
     ("POST", "/console/catalog/{entry_id}/source", GAT_CLERK, OWN_PAGE),
+    ("POST", "/console/catalog/{entry_id}/assessments", GAT_CLERK, OWN_PAGE),
+    ("POST", "/console/catalog/{entry_id}/assessments/{assessment_id}/report", GAT_CLERK, OWN_PAGE),
     ("POST", "/console/catalog/{entry_id}/source/load", GAT_CLERK, OWN_PAGE),
     ("GET", "/console/applications", GAT_CLERK, STAFF_PAGE),
     ("POST", "/console/applications", GAT_CLERK, STAFF_PAGE),
@@ -231,6 +236,9 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
 const ENDS_SESSIONS: &[&str] =
     &["/api/v1/auth/logout", "/api/v1/me/password", "/logout", "/console/account", "/console/switch-org"];
 
+/// A small PDF: an assessment report.
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
+
 /// The owner's objects that fill path parameters.
 struct Objects {
     gat: String,
@@ -239,6 +247,9 @@ struct Objects {
     entry: String,
     /// The published version's confidentiality assessment.
     assessment: String,
+    /// A draft of 公安厅 with an assessment whose report (a PDF) is uploaded.
+    report_entry: String,
+    report_assessment: String,
     application: String,
     service_grant: String,
     bulk_grant: String,
@@ -320,6 +331,18 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
             .as_str()
             .expect("the published version's assessment")
             .to_owned();
+    let mut draft = common::household_entry();
+    draft["resource_code"] = json!("330000-GAT-0950");
+    let made = gat_clerk.post("/api/v1/catalog", draft).await;
+    let report_entry = made.body["id"].as_str().expect("a draft").to_owned();
+    let today = people::today().to_string();
+    let made = gat_clerk
+        .post(&format!("/api/v1/catalog/{report_entry}/assessments"), common::assessment("confidentiality", &today))
+        .await;
+    let report_assessment = made.body["versions"][0]["assessments"][0]["id"].as_str().expect("assessed").to_owned();
+    let report_path = format!("/api/v1/catalog/{report_entry}/assessments/{report_assessment}/report");
+    let uploaded = send(&gat_clerk, "PUT", &report_path, &Body::Raw("application/pdf", PDF.to_vec())).await;
+    assert_eq!(uploaded.status, StatusCode::OK, "{}", uploaded.text);
     let made = gat_clerk.post(&format!("/api/v1/applications/{application}/grant"), standard_grant()).await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
     let service_grant = made.body["id"].as_str().unwrap().to_owned();
@@ -368,6 +391,8 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
         spare_credentials,
         entry,
         assessment,
+        report_entry,
+        report_assessment,
         application,
         service_grant,
         bulk_grant,
@@ -396,13 +421,16 @@ fn fill(path: &str, o: &Objects) -> String {
     } else {
         &o.temp_users[0]
     };
+    // An assessment report belongs to the draft that has one.
+    let (entry, assessment) =
+        if path.ends_with("/report") { (&o.report_entry, &o.report_assessment) } else { (&o.entry, &o.assessment) };
     let filled = path
         .replace("{org_id}", &o.gat)
         .replace("{user_id}", user)
         .replace("{role}", "clerk")
         .replace("{credential_id}", credential)
-        .replace("{entry_id}", &o.entry)
-        .replace("{assessment_id}", &o.assessment)
+        .replace("{entry_id}", entry)
+        .replace("{assessment_id}", assessment)
         .replace("{application_id}", &o.application)
         .replace("{grant_id}", grant)
         .replace("{key}", &id_number("330106", 1))
@@ -477,6 +505,14 @@ fn body(method: &str, path: &str, o: &Objects) -> Body {
         ("POST", "/api/v1/catalog/{entry_id}/assessments") => {
             Body::Json(common::assessment("confidentiality", &today.to_string()))
         }
+        ("PUT", "/api/v1/catalog/{entry_id}/assessments/{assessment_id}/report") => {
+            Body::Raw("application/pdf", PDF.to_vec())
+        }
+        (
+            "POST",
+            "/console/catalog/{entry_id}/assessments"
+            | "/console/catalog/{entry_id}/assessments/{assessment_id}/report",
+        ) => multipart("report", "保密风险评估报告.pdf", PDF),
         ("POST", "/api/v1/catalog/{entry_id}/head-decision" | "/api/v1/catalog/{entry_id}/review") => {
             Body::Json(json!({"approve": true}))
         }

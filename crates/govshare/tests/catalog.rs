@@ -20,7 +20,8 @@ on_both_backends!(
     console_import_checks_the_upload_form_token_and_reports_cells,
     a_draft_never_submitted_can_be_deleted_and_nothing_else,
     a_wrongly_attached_assessment_comes_off_an_editable_draft_only,
-    the_review_queue_counts_down_and_the_entry_page_shows_its_step
+    the_review_queue_counts_down_and_the_entry_page_shows_its_step,
+    the_assessment_report_is_a_pdf_kept_with_its_sm3_digest
 );
 
 async fn sharing_attribute_rules_name_the_missing_field(backend: Backend) {
@@ -889,4 +890,165 @@ async fn the_review_queue_counts_down_and_the_entry_page_shows_its_step(backend:
     assert!(row.contains("class=\"duty-overdue overdue\"") && row.contains("tag tag-err"), "{row}");
     assert!(row.contains("已逾期") && row.contains("个工作日"), "{row}");
     assert!(!queue_row(&page.text, &first).contains("已逾期"), "no period, never overdue");
+}
+
+/// A raw PUT with the session's CSRF token.
+async fn put_bytes(client: &Client, path: &str, content_type: &str, bytes: Vec<u8>) -> common::Reply {
+    let resp = client
+        .http
+        .put(format!("{}{path}", client.base))
+        .header("cookie", client.cookie.clone().unwrap())
+        .header("x-csrf-token", client.csrf.clone().unwrap())
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let text = resp.text().await.unwrap();
+    common::Reply { status, body: serde_json::from_str(&text).unwrap_or_default(), text, headers }
+}
+
+fn pdf(body: &str) -> Vec<u8> {
+    format!("%PDF-1.7\n1 0 obj\n<< /Title ({body}) >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n").into_bytes()
+}
+
+async fn the_assessment_report_is_a_pdf_kept_with_its_sm3_digest(backend: Backend) {
+    use govshare_domain::catalog::{MAX_REPORT_BYTES, file_sm3};
+    let app = spawn(backend).await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let other = Client::login(&app, "rst.clerk").await;
+    let id = clerk.post("/api/v1/catalog", household_entry()).await.body["id"].as_str().unwrap().to_owned();
+    let r = clerk.post(&format!("/api/v1/catalog/{id}/assessments"), assessment("confidentiality", "2026-11-02")).await;
+    let aid = r.body["versions"][0]["assessments"][0]["id"].as_str().unwrap().to_owned();
+    assert!(r.body["versions"][0]["assessments"][0]["report"].is_null());
+    let report = format!("/api/v1/catalog/{id}/assessments/{aid}/report");
+    let upload =
+        format!("{report}?file_name=%E4%BF%9D%E5%AF%86%E9%A3%8E%E9%99%A9%E8%AF%84%E4%BC%B0%E6%8A%A5%E5%91%8A.pdf");
+    let nothing_stored = || async {
+        let entry = clerk.get(&format!("/api/v1/catalog/{id}")).await;
+        assert!(entry.body["versions"][0]["assessments"][0]["report"].is_null(), "{}", entry.text);
+        assert_eq!(clerk.get(&report).await.status, StatusCode::NOT_FOUND);
+        let audit = Client::login(&app, "supervisor").await.get("/api/v1/audit?limit=50").await;
+        assert!(!audit.text.contains("catalog.assessment.report"));
+    };
+
+    // Refusals first: another department; a file that is not a PDF whatever its name; one too large.
+    let r = put_bytes(&other, &upload, "application/pdf", pdf("别人的")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "forbidden"), "{}", r.text);
+    let zip = b"PK\x03\x04\x14\x00 a spreadsheet renamed to .pdf".to_vec();
+    let r = put_bytes(&clerk, &upload, "application/pdf", zip).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(
+        (r.body["error"]["field"].as_str(), r.body["error"]["rule"].as_str()),
+        (Some("report"), Some("not_pdf"))
+    );
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("不是 PDF"), "{}", r.text);
+    let mut big = pdf("大");
+    big.resize(MAX_REPORT_BYTES + 1, b' ');
+    let r = put_bytes(&clerk, &upload, "application/pdf", big.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(
+        (r.body["error"]["field"].as_str(), r.body["error"]["rule"].as_str()),
+        (Some("report"), Some("too_large"))
+    );
+    big.resize(MAX_REPORT_BYTES + 4096, b' ');
+    let r = put_bytes(&clerk, &upload, "application/pdf", big).await;
+    assert_eq!((r.status, r.code()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"), "{}", r.text);
+    nothing_stored().await;
+
+    // The report is kept with its SM3 digest and handed back as it was.
+    let file = pdf("居民户籍信息保密风险评估");
+    let r = put_bytes(&clerk, &upload, "application/pdf", file.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let meta = &r.body["versions"][0]["assessments"][0]["report"];
+    assert_eq!(meta["file_name"], "保密风险评估报告.pdf");
+    assert_eq!(
+        (meta["size"].as_u64(), meta["sm3"].as_str()),
+        (Some(file.len() as u64), Some(file_sm3(&file).as_str()))
+    );
+    assert_eq!(meta["uploaded_by"], "王警官");
+    let (status, headers, bytes) = clerk.download(&report).await;
+    assert_eq!((status, bytes.as_slice()), (StatusCode::OK, file.as_slice()));
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(headers["x-content-sm3"], file_sm3(&file).as_str());
+    assert!(headers["content-disposition"].to_str().unwrap().contains("filename*=UTF-8''%E4%BF%9D"));
+    assert_eq!(other.get(&report).await.status, StatusCode::NOT_FOUND, "a draft's report is its department's");
+    let audit = Client::login(&app, "supervisor").await.get("/api/v1/audit?limit=50").await;
+    let record = audit.body.as_array().unwrap().iter().find(|r| r["action"] == "catalog.assessment.report").unwrap();
+    assert!(record["detail"].as_str().unwrap().contains(&file_sm3(&file)), "{record}");
+
+    // The console: a report chosen with the assessment goes in with it; a wrong file is named on the form.
+    let page = clerk.get(&format!("/console/catalog/{id}")).await;
+    assert!(page.text.contains("enctype=\"multipart/form-data\" class=\"form\" id=\"assess-form\""), "{}", page.text);
+    assert!(page.text.contains(&format!("href=\"{report}\"")) && page.text.contains("下载评估报告（PDF，1 KB）"));
+    let token = clerk.csrf.clone().unwrap();
+    let form = |report: (&'static str, Vec<u8>)| {
+        let mut parts: Vec<(&str, Option<&str>, Vec<u8>)> = vec![("csrf_token", None, token.clone().into_bytes())];
+        for (k, v) in [
+            ("kind", "personal_info_impact"),
+            ("document_title", "个人信息保护影响评估报告"),
+            ("document_ref", "浙公数评〔2026〕13号"),
+            ("assessed_on", "2026-11-03"),
+            ("conclusion", "pass"),
+        ] {
+            parts.push((k, None, v.as_bytes().to_vec()));
+        }
+        parts.push(("report", Some(report.0), report.1));
+        let borrowed: Vec<(&str, Option<&str>, &[u8])> = parts.iter().map(|(n, f, b)| (*n, *f, b.as_slice())).collect();
+        multipart(&borrowed)
+    };
+    let post = |(content_type, body): (String, Vec<u8>)| {
+        let clerk = clerk.clone();
+        let path = format!("/console/catalog/{id}/assessments");
+        async move {
+            let resp = clerk
+                .http
+                .post(format!("{}{path}", clerk.base))
+                .header("cookie", clerk.cookie.clone().unwrap())
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status(), resp.headers().clone(), resp.text().await.unwrap())
+        }
+    };
+    let (status, _, text) = post(form(("影响评估.pdf", b"GIF89a not a pdf".to_vec()))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text.contains("不是 PDF") && text.contains("name=\"report\" accept=\"application/pdf,.pdf\" class=\"invalid\""),
+        "{text}"
+    );
+    let entry = clerk.get(&format!("/api/v1/catalog/{id}")).await;
+    assert_eq!(
+        entry.body["versions"][0]["assessments"].as_array().unwrap().len(),
+        1,
+        "the refused form stored nothing"
+    );
+    let second = pdf("个人信息保护影响评估");
+    let (status, headers, _) = post(form(("影响评估.pdf", second.clone()))).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], format!("/console/catalog/{id}?notice=assessment_attached").as_str());
+    let entry = clerk.get(&format!("/api/v1/catalog/{id}")).await;
+    let attached = &entry.body["versions"][0]["assessments"][1];
+    assert_eq!(attached["report"]["sm3"], file_sm3(&second).as_str(), "{}", entry.text);
+    let second_report = format!("/api/v1/catalog/{id}/assessments/{}/report", attached["id"].as_str().unwrap());
+
+    // Once published, everyone who reads the entry may read its reports; nobody may replace them.
+    clerk.post(&format!("/api/v1/catalog/{id}/submit"), json!({})).await;
+    Client::login(&app, "gat.head")
+        .await
+        .post(&format!("/api/v1/catalog/{id}/head-decision"), json!({"approve": true}))
+        .await;
+    let r = Client::login(&app, "reviewer")
+        .await
+        .post(&format!("/api/v1/catalog/{id}/review"), json!({"approve": true}))
+        .await;
+    assert_eq!(r.body["published_version"], 1, "{}", r.text);
+    let (status, _, bytes) = other.download(&second_report).await;
+    assert_eq!((status, bytes), (StatusCode::OK, second));
+    let r = put_bytes(&clerk, &upload, "application/pdf", pdf("改")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "conflict"), "{}", r.text);
+    assert_eq!(clerk.download(&report).await.2, file, "the published report is unchanged");
 }

@@ -1,15 +1,17 @@
 //! Catalog endpoints (R-CAT-1..3).
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use govshare_domain::catalog::{
     Assessment, AssessmentId, CatalogEntry, DataItem, DataItemInput, EntryContent, EntryEvent, EntryId, EntryInput,
     EntryVersion, FieldChange, SharingTerms,
 };
 use govshare_domain::notification::Notification;
-use govshare_service::{AssessmentInput, CatalogScope};
+use govshare_service::{AssessmentInput, CatalogScope, ReportUpload};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -197,12 +199,40 @@ pub struct AttachedAssessmentDto {
     pub assessed_on: String,
     /// `pass`, `pass_with_measures`, `fail`
     pub conclusion: String,
+    /// The report itself, once uploaded (`PUT …/assessments/{assessment_id}/report`).
+    pub report: Option<ReportDto>,
+}
+
+/// An uploaded assessment report (a PDF).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportDto {
+    pub file_name: String,
+    /// Bytes.
+    pub size: u64,
+    /// SM3 digest of the file, hex; the download carries it too (`X-Content-SM3`).
+    pub sm3: String,
+    pub uploaded_at: DateTime<Utc>,
+    pub uploaded_by: String,
 }
 
 impl From<&Assessment> for AttachedAssessmentDto {
     fn from(a: &Assessment) -> Self {
         let AssessmentDto { kind, document_title, document_ref, assessed_on, conclusion } = a.into();
-        AttachedAssessmentDto { id: a.id.0, kind, document_title, document_ref, assessed_on, conclusion }
+        AttachedAssessmentDto {
+            id: a.id.0,
+            kind,
+            document_title,
+            document_ref,
+            assessed_on,
+            conclusion,
+            report: a.report.as_ref().map(|r| ReportDto {
+                file_name: r.file_name.clone(),
+                size: r.size,
+                sm3: r.sm3.clone(),
+                uploaded_at: r.uploaded_at,
+                uploaded_by: r.uploaded_by.clone(),
+            }),
+        }
     }
 }
 
@@ -393,6 +423,57 @@ pub async fn remove_assessment(
     let id: EntryId = parse_id(&id)?;
     let assessment: AssessmentId = parse_id(&assessment)?;
     Ok(Json((&state.services.remove_assessment(&caller.principal, id, assessment).await?).into()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReportParams {
+    /// The file's name as the person knows it, e.g. `保密风险评估报告.pdf` (default 评估报告.pdf).
+    pub file_name: Option<String>,
+}
+
+/// Uploads the assessment report itself: the PDF file is the request body (`Content-Type: application/pdf`),
+/// at most 10 MiB. It must be a PDF by its content (it starts with `%PDF-`): anything else is refused with `422`
+/// naming the field `report` (rule `not_pdf`; `too_large`, `required`) and nothing is stored. Replaces an earlier
+/// upload. Only while the draft is editable (`409 conflict` once submitted or published), for whoever may edit it.
+/// The file's SM3 digest is recorded, audited (`catalog.assessment.report`) and shown on the timeline.
+#[utoipa::path(put, path = "/api/v1/catalog/{entry_id}/assessments/{assessment_id}/report", tag = "catalog",
+    params(("entry_id" = Uuid, Path), ("assessment_id" = Uuid, Path), ReportParams),
+    request_body(content = Vec<u8>, content_type = "application/pdf"), security(("session" = [])),
+    responses((status = 200, body = CatalogEntryDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn upload_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, assessment)): Path<(String, String)>,
+    Query(p): Query<ReportParams>,
+    body: Bytes,
+) -> ApiResult<Json<CatalogEntryDto>> {
+    let id: EntryId = parse_id(&id)?;
+    let assessment: AssessmentId = parse_id(&assessment)?;
+    let file = ReportUpload { file_name: p.file_name.unwrap_or_default(), bytes: body.to_vec() };
+    Ok(Json((&state.services.upload_assessment_report(&caller.principal, id, assessment, &file).await?).into()))
+}
+
+/// Downloads an assessment's report (PDF), for whoever may read the version it belongs to: everyone for a
+/// published entry, the provider and its same-level authority for a draft. `X-Content-SM3` carries the SM3 digest
+/// recorded at upload (the file is checked against it before it is sent).
+#[utoipa::path(get, path = "/api/v1/catalog/{entry_id}/assessments/{assessment_id}/report", tag = "catalog",
+    params(("entry_id" = Uuid, Path), ("assessment_id" = Uuid, Path)), security(("session" = []), ("api_key" = [])),
+    responses((status = 200, content_type = "application/pdf", description = "the report"), (status = 404, body = ErrorBody)))]
+pub async fn download_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, assessment)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let id: EntryId = parse_id(&id)?;
+    let assessment: AssessmentId = parse_id(&assessment)?;
+    let (report, bytes) = state.services.assessment_report(&caller.principal, id, assessment).await?;
+    let mut response =
+        super::interchange::attachment_named("application/pdf", "assessment-report.pdf", &report.file_name, bytes);
+    if let Ok(digest) = HeaderValue::from_str(&report.sm3) {
+        response.headers_mut().insert("x-content-sm3", digest);
+    }
+    Ok(response)
 }
 
 /// The clerk submits the draft to the work-unit head (needs the required assessments).

@@ -64,7 +64,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         list_members, create_member, grant_role, revoke_role, disable_member, enable_member, reset_member_password,
         list_credentials, issue_credential, revoke_credential,
         recent_audit, verify_audit, checkpoint_audit,
-        catalog::list, catalog::search, catalog::create, catalog::get, catalog::edit, catalog::delete, catalog::attach_assessment, catalog::remove_assessment, catalog::submit,
+        catalog::list, catalog::search, catalog::create, catalog::get, catalog::edit, catalog::delete, catalog::attach_assessment, catalog::remove_assessment, catalog::upload_report, catalog::download_report, catalog::submit,
         catalog::head_decision, catalog::review, catalog::version_diff, catalog::notifications, catalog::mark_read,
         interchange::template, interchange::import, interchange::export_xlsx, interchange::export_dcat,
         obligations::list, obligations::record, obligations::request_extension, obligations::decide_extension,
@@ -146,6 +146,13 @@ pub fn routes() -> Routes {
         .delete("/api/v1/catalog/{entry_id}", catalog::delete)
         .post("/api/v1/catalog/{entry_id}/assessments", catalog::attach_assessment)
         .delete("/api/v1/catalog/{entry_id}/assessments/{assessment_id}", catalog::remove_assessment)
+        .limited(
+            Method::PUT,
+            "/api/v1/catalog/{entry_id}/assessments/{assessment_id}/report",
+            catalog::upload_report,
+            govshare_domain::catalog::MAX_REPORT_BYTES + 1024,
+        )
+        .get("/api/v1/catalog/{entry_id}/assessments/{assessment_id}/report", catalog::download_report)
         .post("/api/v1/catalog/{entry_id}/submit", catalog::submit)
         .post("/api/v1/catalog/{entry_id}/head-decision", catalog::head_decision)
         .post("/api/v1/catalog/{entry_id}/review", catalog::review)

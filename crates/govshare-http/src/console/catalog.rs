@@ -3,17 +3,17 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use govshare_domain::authz::{Action, check};
 use govshare_domain::catalog::{
-    AssessmentConclusion, AssessmentKind, CatalogEntry, DataFormat, DataType, DeliveryMethod, EntryContent, EntryId,
-    EntryInput, EntryStatus, EntryVersion, FieldChange, PersonalInfoKind, SharingAttribute, SharingTerms,
-    UpdateFrequency,
+    AssessmentConclusion, AssessmentId, AssessmentKind, CatalogEntry, DataFormat, DataType, DeliveryMethod,
+    EntryContent, EntryId, EntryInput, EntryStatus, EntryVersion, FieldChange, PersonalInfoKind, SharingAttribute,
+    SharingTerms, UpdateFrequency,
 };
 use govshare_domain::duty::DutyKind;
-use govshare_service::{AssessmentInput, CatalogScope, DutyState, DutyView, SearchRequest, ServiceError};
+use govshare_service::{AssessmentInput, CatalogScope, DutyState, DutyView, ReportUpload, SearchRequest, ServiceError};
 use serde::Deserialize;
 
 use super::ConsoleCaller;
@@ -625,6 +625,7 @@ fn action_label(action: &str) -> &'static str {
         "revision.create" => "发起新版本",
         "assessment.attach" => "附加评估",
         "assessment.remove" => "移除评估",
+        "assessment.report" => "上传评估报告",
         "draft.submit" => "提交负责人审核",
         "head.approve" => "负责人同意并报送主管部门",
         "head.reject" => "负责人退回",
@@ -798,16 +799,6 @@ pub async fn act(
     let s = &state.services;
     let p = &caller.principal;
     let outcome = match action.as_str() {
-        "assess" => {
-            let input = AssessmentInput {
-                kind: form.kind,
-                document_title: form.document_title,
-                document_ref: form.document_ref,
-                assessed_on: form.assessed_on,
-                conclusion: form.conclusion,
-            };
-            s.attach_assessment(p, id, &input).await.map(|_| "assessment_attached")
-        }
         "remove-assessment" => {
             let assessment = form
                 .assessment_id
@@ -830,6 +821,88 @@ pub async fn act(
     };
     match outcome {
         Ok(notice) => Ok(Redirect::to(&format!("/console/catalog/{id}?notice={notice}")).into_response()),
+        Err(err) => detail_page(&state, &caller, id, &DetailQuery::default(), Feedback::from_error(&err)).await,
+    }
+}
+
+/// Largest assessment form (the report and the fields); the CSRF check reads multipart bodies up to 12 MiB.
+pub const MAX_ASSESSMENT_FORM_BYTES: usize = govshare_domain::catalog::MAX_REPORT_BYTES + 64 * 1024;
+
+/// The assessment form's fields and, when one was chosen, the report file.
+async fn read_assessment_form(mut multipart: Multipart) -> Result<(ActionForm, Option<ReportUpload>), ServiceError> {
+    let unreadable = || govshare_domain::ValidationError::new("report", "unreadable", "上传内容不完整，请重新选择文件");
+    let mut form = ActionForm::default();
+    let mut report = None;
+    while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "report" {
+            let file_name = field.file_name().unwrap_or_default().to_owned();
+            let bytes = field.bytes().await.map_err(|_| unreadable())?;
+            // A form sent without choosing a file still has the part, empty and unnamed.
+            if !(bytes.is_empty() && file_name.is_empty()) {
+                report = Some(ReportUpload { file_name, bytes: bytes.to_vec() });
+            }
+            continue;
+        }
+        let value = field.text().await.map_err(|_| unreadable())?;
+        match name.as_str() {
+            "kind" => form.kind = value,
+            "document_title" => form.document_title = value,
+            "document_ref" => form.document_ref = value,
+            "assessed_on" => form.assessed_on = value,
+            "conclusion" => form.conclusion = value,
+            _ => {}
+        }
+    }
+    Ok((form, report))
+}
+
+/// Attaches an assessment (Art. 13), with its report (PDF) when one is chosen: a multipart form.
+pub async fn attach_assessment(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> PageResult {
+    let id = entry_id(&id)?;
+    let outcome = match read_assessment_form(multipart).await {
+        Ok((form, report)) => {
+            let input = AssessmentInput {
+                kind: form.kind,
+                document_title: form.document_title,
+                document_ref: form.document_ref,
+                assessed_on: form.assessed_on,
+                conclusion: form.conclusion,
+            };
+            state.services.attach_assessment_with_report(&caller.principal, id, &input, report.as_ref()).await
+        }
+        Err(err) => Err(err),
+    };
+    match outcome {
+        Ok(_) => Ok(Redirect::to(&format!("/console/catalog/{id}?notice=assessment_attached")).into_response()),
+        Err(err) => detail_page(&state, &caller, id, &DetailQuery::default(), Feedback::from_error(&err)).await,
+    }
+}
+
+/// Uploads (or replaces) the report file of an attached assessment: a multipart form with the file as `report`.
+pub async fn upload_report(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path((id, assessment)): Path<(String, String)>,
+    multipart: Multipart,
+) -> PageResult {
+    let id = entry_id(&id)?;
+    let assessment: AssessmentId =
+        assessment.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))?;
+    let outcome = match read_assessment_form(multipart).await {
+        Ok((_, Some(file))) => state.services.upload_assessment_report(&caller.principal, id, assessment, &file).await,
+        Ok((_, None)) => {
+            Err(govshare_domain::ValidationError::new("report", "required", "请选择评估报告文件（PDF）").into())
+        }
+        Err(err) => Err(err),
+    };
+    match outcome {
+        Ok(_) => Ok(Redirect::to(&format!("/console/catalog/{id}?notice=report_uploaded")).into_response()),
         Err(err) => detail_page(&state, &caller, id, &DetailQuery::default(), Feedback::from_error(&err)).await,
     }
 }

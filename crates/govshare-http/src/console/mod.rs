@@ -102,6 +102,18 @@ pub fn routes() -> Routes {
         .post("/console/catalog/{entry_id}/source", grants::bind_source)
         .limited(
             Method::POST,
+            "/console/catalog/{entry_id}/assessments",
+            catalog::attach_assessment,
+            catalog::MAX_ASSESSMENT_FORM_BYTES,
+        )
+        .limited(
+            Method::POST,
+            "/console/catalog/{entry_id}/assessments/{assessment_id}/report",
+            catalog::upload_report,
+            catalog::MAX_ASSESSMENT_FORM_BYTES,
+        )
+        .limited(
+            Method::POST,
             "/console/catalog/{entry_id}/source/load",
             grants::load_source,
             grants::MAX_CONSOLE_LOAD_BYTES + 64 * 1024,

@@ -149,6 +149,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "assessment_attached" => "评估材料已附加",
         "entry_deleted" => "目录草稿已删除",
         "assessment_removed" => "评估材料已从草稿中移除",
+        "report_uploaded" => "评估报告已上传",
         "entry_submitted" => "已提交本单位工作机构负责人审核",
         "entry_approved" => "已审核同意，目录已报送同级政务数据共享主管部门",
         "entry_sent_back" => "已退回经办人修改",
