@@ -255,6 +255,10 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
         Action::PrepareSharing(target) => {
             if own(target) && (clerk || head) && !contractor {
                 Ok(())
+            } else if own(target) && contractor {
+                deny(
+                    "受托方人员只承担技术支撑，不得擅自访问或使用政务数据（第三十六条），共享申请事项由本单位经办人办理",
+                )
             } else {
                 deny("只有本单位经办人或工作机构负责人可以办理共享申请事项")
             }

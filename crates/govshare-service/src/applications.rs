@@ -500,13 +500,15 @@ impl Services {
         let applications: Vec<Application> = match which {
             ApplicationBox::Mine => {
                 self.authorize(principal, Action::PrepareSharing(acting.id))
-                    .or_else(|_| self.authorize(principal, Action::ApproveSharing(acting.id)))?;
+                    // Refused both ways: the reason is the first one (who may handle applications at all).
+                    .or_else(|first| self.authorize(principal, Action::ApproveSharing(acting.id)).map_err(|_| first))?;
                 let all = self.store.list_applications(Some(acting.id), false).await?;
                 all.into_iter().filter(|a| a.requester == acting.id).collect()
             }
             ApplicationBox::Inbox => {
                 self.authorize(principal, Action::PrepareSharing(acting.id))
-                    .or_else(|_| self.authorize(principal, Action::ApproveSharing(acting.id)))?;
+                    // Refused both ways: the reason is the first one (who may handle applications at all).
+                    .or_else(|first| self.authorize(principal, Action::ApproveSharing(acting.id)).map_err(|_| first))?;
                 let all = self.store.list_applications(Some(acting.id), false).await?;
                 // A provider sees an application once it was sent to it.
                 all.into_iter()

@@ -478,6 +478,12 @@ async fn approval_opinions_are_kept_and_the_answer_prints(backend: Backend) {
         detail.text
     );
     assert!(detail.text.contains("aria-current=\"step\""), "{}", detail.text);
+    // Breadcrumbs: where the page sits, the section linked, this page last.
+    let crumbs = &detail.text[detail.text.find("class=\"breadcrumbs\"").expect("breadcrumbs")..];
+    let crumbs = &crumbs[..crumbs.find("</nav>").unwrap()];
+    assert!(crumbs.contains("<a href=\"/console\">工作台</a>"), "{crumbs}");
+    assert!(crumbs.contains("href=\"/console/applications\""), "{crumbs}");
+    assert!(crumbs.contains("aria-current=\"page\">共享申请详情<"), "{crumbs}");
 
     // Nobody else prints it: another department, and a stranger.
     for who in ["jyt.clerk", "mzt.head"] {

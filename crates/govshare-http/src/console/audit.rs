@@ -9,8 +9,9 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use govshare_domain::application::Stage;
 use govshare_domain::audit::{AuditFilter, AuditRecord};
+use govshare_domain::catalog::AssessmentKind;
 use govshare_domain::duty::DutyKind;
-use govshare_domain::org::OrgId;
+use govshare_domain::org::{OrgId, OrgKind};
 use govshare_domain::role::Role;
 use govshare_service::ServiceError;
 use serde_json::Value;
@@ -174,6 +175,13 @@ fn value_text(value: &Value) -> Option<String> {
             }
             if let Some(stage) = Stage::ALL.into_iter().find(|st| st.code() == s) {
                 return Some(stage.label().to_owned());
+            }
+            // The kinds a record names (an organisation's, an assessment's): their Chinese labels.
+            if let Some(kind) = [OrgKind::Authority, OrgKind::Department].into_iter().find(|k| k.code() == s) {
+                return Some(kind.label().to_owned());
+            }
+            if let Some(kind) = AssessmentKind::ALL.iter().find(|k| k.code() == s) {
+                return Some(kind.label().to_owned());
             }
             let machine = s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c))
                 && (s.contains('_') || uuid::Uuid::parse_str(s).is_ok());
@@ -388,6 +396,15 @@ mod tests {
                 ("阶段", "答复意见待提供部门负责人审核".to_owned())
             ]
         );
+        assert_eq!(detail_facts(r#"{"kind":"department"}"#), vec![("类型", "政府部门".to_owned())]);
+        assert_eq!(
+            detail_facts(r#"{"kind":"personal_info_impact"}"#),
+            vec![("类型", "个人信息保护影响评估".to_owned())]
+        );
+        // The codes the catalog use cases record (service catalog.rs, interchange.rs, obligations.rs) have labels.
+        for code in ["catalog.create", "catalog.edit", "catalog.import", "catalog.obligation.extension.request"] {
+            assert!(ACTIONS.iter().any(|(c, _)| *c == code), "{code} has no label");
+        }
         let names = HashMap::from([("user:gat.head".to_owned(), "陈科长".to_owned())]);
         assert_eq!(actor_name("user:gat.head", &names), "陈科长");
         assert_eq!(actor_name("system:deadline-job", &names), "期限监测任务");

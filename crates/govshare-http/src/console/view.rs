@@ -236,6 +236,27 @@ pub fn role_labels(roles: &[Role]) -> Vec<&'static str> {
 }
 
 impl Layout {
+    /// The breadcrumbs: 工作台 › the navigation group › its section (linked) › this page, from where the page
+    /// sits in the navigation. Each is (label, href); the last, this page, has no href.
+    pub fn breadcrumbs(&self) -> Vec<(String, String)> {
+        let mut crumbs = vec![("工作台".to_owned(), "/console".to_owned())];
+        let active = self.nav.iter().find_map(|g| g.items.iter().find(|i| i.active).map(|i| (g.title, i)));
+        if let Some((group, item)) = active
+            && item.href != "/console"
+        {
+            if group != "工作台" {
+                crumbs.push((group.to_owned(), String::new()));
+            }
+            if item.label != self.title {
+                crumbs.push((item.label.to_owned(), item.href.to_owned()));
+            }
+        }
+        if self.title != "工作台" {
+            crumbs.push((self.title.clone(), String::new()));
+        }
+        crumbs
+    }
+
     pub fn new(
         node_name: &str,
         title: &str,
