@@ -670,6 +670,12 @@ impl Application {
                     f.request = Some(request.clone());
                     f.stage = Stage::AwaitingReply;
                     f.reply_started_by = Some(i);
+                    // The supplement notice ended the reply period an undecided extension request was for: the
+                    // request lapses (the duty ledger closed its decision then), and the new period may have its own.
+                    if f.extension.as_ref().is_some_and(|x| x.granted.is_none()) {
+                        f.extension = None;
+                        f.extension_requested_by = None;
+                    }
                 }
                 Step::RequestExtension { days, reason } => {
                     f.extension_requested_by = Some(i);
