@@ -270,6 +270,10 @@ pub enum Party {
     Authority,
 }
 
+/// The note of an extension request that lapsed (its reply period ended by a supplement notice before the
+/// authority decided); `decided_by` stays empty.
+pub const LAPSED_EXTENSION: &str = "提供部门已一次性告知补正，原答复期限终止，该延期申请不再审批";
+
 /// One step of an application's life.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -671,10 +675,12 @@ impl Application {
                     f.stage = Stage::AwaitingReply;
                     f.reply_started_by = Some(i);
                     // The supplement notice ended the reply period an undecided extension request was for: the
-                    // request lapses (the duty ledger closed its decision then), and the new period may have its own.
-                    if f.extension.as_ref().is_some_and(|x| x.granted.is_none()) {
-                        f.extension = None;
-                        f.extension_requested_by = None;
+                    // request lapses, unanswered by anyone (the duty ledger closed its decision then). It still
+                    // counts as the application's one extension request.
+                    if let Some(x) = f.extension.as_mut().filter(|x| x.granted.is_none()) {
+                        x.granted = Some(false);
+                        x.decision_note = LAPSED_EXTENSION.to_owned();
+                        x.decided_at = Some(e.at);
                     }
                 }
                 Step::RequestExtension { days, reason } => {

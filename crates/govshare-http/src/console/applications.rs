@@ -492,6 +492,7 @@ async fn detail_page(
         let decision = match x.granted {
             None => "待主管部门审批".to_owned(),
             Some(true) => format!("主管部门已同意（{}）", x.decided_by.clone().unwrap_or_default()),
+            Some(false) if x.decided_by.is_none() => format!("已失效：{}", x.decision_note),
             Some(false) => format!("主管部门不同意：{}", x.decision_note),
         };
         format!("申请延长 {} 个工作日，理由：{}；{decision}", x.days, x.reason)
