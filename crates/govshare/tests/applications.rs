@@ -469,7 +469,7 @@ async fn approval_opinions_are_kept_and_the_answer_prints(backend: Backend) {
     assert!(before.text.contains("政务数据共享申请审批单") && !before.text.contains("答复函"), "{}", before.text);
     assert!(before.text.contains(&number) && before.text.contains("用途明确，同意报送"), "{}", before.text);
     assert!(before.text.contains("赵主任") && !before.text.contains("rst.head"), "names, not accounts");
-    assert!(!common::contains_uuid(&strip(&before.text)), "no id shown as text");
+    assert!(!common::contains_uuid(&common::strip_tags(&before.text)), "no id shown as text");
     // The detail page offers it, with the step indicator at the provider's reply.
     let detail = clerk.get(&format!("/console/applications/{id}")).await;
     assert!(
@@ -520,19 +520,4 @@ async fn approval_opinions_are_kept_and_the_answer_prints(backend: Backend) {
     // A timeline from before opinions existed still reads (the note defaults to empty).
     let old: govshare_domain::application::Step = serde_json::from_value(json!({"step": "approve_reply"})).unwrap();
     assert_eq!(old, govshare_domain::application::Step::ApproveReply { note: String::new() });
-}
-
-/// The visible text of a page, roughly: tags and attribute values dropped.
-fn strip(html: &str) -> String {
-    let mut out = String::new();
-    let mut inside = false;
-    for c in html.chars() {
-        match c {
-            '<' => inside = true,
-            '>' => inside = false,
-            c if !inside => out.push(c),
-            _ => {}
-        }
-    }
-    out
 }

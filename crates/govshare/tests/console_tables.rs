@@ -27,18 +27,9 @@ fn rows(page: &Reply, id: &str) -> Vec<String> {
     body.split("<tr").skip(1).map(|r| strip_tags(&format!("<tr{r}"))).collect()
 }
 
+/// The visible text of a fragment, whitespace runs joined to one space.
 fn strip_tags(html: &str) -> String {
-    let mut out = String::new();
-    let mut inside = false;
-    for c in html.chars() {
-        match c {
-            '<' => inside = true,
-            '>' => inside = false,
-            c if !inside => out.push(c),
-            _ => {}
-        }
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    common::strip_tags(html).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The first sheet of an exported workbook, header row first.

@@ -18,7 +18,7 @@ use govshare_service::{ApplicationBox, ApplicationView, ServiceError};
 use serde::Deserialize;
 
 use super::ConsoleCaller;
-use super::grants::{GrantForm, grant_input, grant_links};
+use super::grants::{GrantForm, grant_input, grant_links, item_label};
 use super::pages::{PageResult, beijing, fail, layout};
 use super::render;
 use super::table::{TableState, matches_words, xlsx};
@@ -466,12 +466,6 @@ async fn detail_page(
         state.services.store().get_entry(view.application.entry).await.map_err(|e| fail(ServiceError::from(e)))?;
     let content = entry.version(view.application.entry_version).map(|v| v.content.clone());
     let s = &view.status;
-    let name_of = |code: &String| {
-        content
-            .as_ref()
-            .and_then(|c| c.items.iter().find(|i| &i.code == code))
-            .map_or(code.clone(), |i| format!("{}（{}）", i.name, i.code))
-    };
     let grants = state.services.grants_of_application(id).await.map_err(fail)?;
     let mut steps = timeline(&view, &grants);
     steps.reverse();
@@ -520,7 +514,7 @@ async fn detail_page(
         grants: grant_links(&grants, state.services.now()),
         v: row(&view),
         request: RequestForm::from_request(&s.request),
-        item_labels: s.request.items.iter().map(name_of).collect(),
+        item_labels: s.request.items.iter().map(|code| item_label(content.as_ref(), code)).collect(),
         delivery: s.request.delivery.label(),
         reply: s.reply.as_ref().map(|r| (r.label().to_owned(), reply_text(r))),
         supplement_notice: s.supplement_notice.clone().unwrap_or_default(),
@@ -630,17 +624,7 @@ pub async fn print(
         node_name: state.settings.node_name.clone(),
         v: row(&view),
         request: RequestForm::from_request(&s.request),
-        item_labels: s
-            .request
-            .items
-            .iter()
-            .map(|code| {
-                content
-                    .as_ref()
-                    .and_then(|c| c.items.iter().find(|i| &i.code == code))
-                    .map_or(code.clone(), |i| format!("{}（{}）", i.name, i.code))
-            })
-            .collect(),
+        item_labels: s.request.items.iter().map(|code| item_label(content.as_ref(), code)).collect(),
         delivery: s.request.delivery.label(),
         answer,
         steps: timeline(&view, &grants),

@@ -53,7 +53,7 @@ fn status_class(status: GrantStatus) -> &'static str {
 }
 
 /// "姓名(xm)", or the code alone when the entry no longer has the item.
-fn item_label(content: Option<&EntryContent>, code: &str) -> String {
+pub(super) fn item_label(content: Option<&EntryContent>, code: &str) -> String {
     content
         .and_then(|c| c.items.iter().find(|i| i.code == code))
         .map_or_else(|| code.to_owned(), |i| format!("{}（{}）", i.name, i.code))

@@ -412,8 +412,12 @@ impl ErrorShown {
     }
 
     /// What the person can do next, by the kind of error.
-    pub fn advice(&self) -> &'static str {
+    /// What the person can do next; a contractor is told what contractors may do (Art. 36), not to ask for a role.
+    pub fn advice(&self, contractor: bool) -> &'static str {
         match self.status {
+            StatusCode::FORBIDDEN if contractor => {
+                "左侧导航只列出受托方人员可以办理的事项（技术支撑工作）。共享申请、人员与凭证等事项由本单位经办人或工作机构负责人办理。"
+            }
             StatusCode::FORBIDDEN => {
                 "左侧导航只列出您当前身份可以办理的事项。如需办理此事项，请切换到有权办理的单位，或请本单位工作机构负责人为您授予相应角色。"
             }

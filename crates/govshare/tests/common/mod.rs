@@ -365,3 +365,18 @@ pub fn contains_uuid(text: &str) -> bool {
         })
     })
 }
+
+/// The text of an HTML fragment with its tags (and so their attribute values) dropped.
+pub fn strip_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in html.chars() {
+        match c {
+            '<' => inside = true,
+            '>' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
