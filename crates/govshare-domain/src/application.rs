@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::ValidationError;
 use crate::calendar::{WorkingCalendar, beijing};
 use crate::catalog::{DeliveryMethod, EntryContent, EntryId, SharingAttribute};
-use crate::error::required_text;
+use crate::error::{keep, required_text};
 use crate::id::define_id;
 use crate::org::OrgId;
 
@@ -99,15 +99,26 @@ impl ApplicationRequest {
     /// one of its data items, the delivery method one it offers; the basis, scenario and scope must be stated; the
     /// usage period must be real, not over, and at most [`MAX_USAGE_DAYS`] long.
     pub fn parse(input: &ApplicationInput, entry: &EntryContent, today: NaiveDate) -> Result<Self, ValidationError> {
+        Self::parse_all(input, entry, today).map_err(|mut problems| problems.swap_remove(0))
+    }
+
+    /// As [`ApplicationRequest::parse`], but reports every field at fault (at least one), in the order of the
+    /// form. An entry that is not shared is the one problem reported: nothing else about the request matters.
+    pub fn parse_all(
+        input: &ApplicationInput,
+        entry: &EntryContent,
+        today: NaiveDate,
+    ) -> Result<Self, Vec<ValidationError>> {
         if let crate::catalog::SharingTerms::NotShared { reason, .. } = &entry.sharing {
-            return Err(ValidationError::new(
+            return Err(vec![ValidationError::new(
                 "entry_id",
                 "not_shared",
                 format!("目录「{}」为不予共享类，不能申请共享（理由：{reason}）", entry.name),
-            ));
+            )]);
         }
+        let mut problems = Vec::new();
         if input.items.iter().all(|i| i.trim().is_empty()) {
-            return Err(ValidationError::new("items", "required", "请至少选择一个数据项"));
+            problems.push(ValidationError::new("items", "required", "请至少选择一个数据项"));
         }
         let mut wanted = BTreeSet::new();
         for (i, item) in input.items.iter().enumerate() {
@@ -115,55 +126,76 @@ impl ApplicationRequest {
             if item.is_empty() {
                 continue;
             }
-            let position = entry.items.iter().position(|d| d.code == item || d.name == item).ok_or_else(|| {
-                ValidationError::new(
+            match entry.items.iter().position(|d| d.code == item || d.name == item) {
+                None => problems.push(ValidationError::new(
                     format!("items[{i}]"),
                     "not_in_entry",
                     format!("数据项「{item}」不在目录「{}」中", entry.name),
-                )
-            })?;
-            if !wanted.insert(position) {
-                return Err(ValidationError::new(format!("items[{i}]"), "duplicate", format!("数据项「{item}」重复")));
+                )),
+                Some(position) if !wanted.insert(position) => problems.push(ValidationError::new(
+                    format!("items[{i}]"),
+                    "duplicate",
+                    format!("数据项「{item}」重复"),
+                )),
+                Some(_) => {}
             }
         }
         let items = wanted.into_iter().map(|p| entry.items[p].code.clone()).collect();
-        let legal_basis = required_text("legal_basis", "使用依据", &input.legal_basis, 500)?;
-        let basis_document = required_text("basis_document", "依据文件及文号", &input.basis_document, 200)?;
-        let scenario = required_text("scenario", "使用场景", &input.scenario, 1000)?;
-        let scope = required_text("scope", "使用范围", &input.scope, 500)?;
-        if input.delivery.trim().is_empty() {
-            return Err(ValidationError::new("delivery", "required", "请选择共享方式"));
-        }
-        let delivery = DeliveryMethod::parse("delivery", &input.delivery)?;
-        if !entry.delivery_methods.contains(&delivery) {
+        let legal_basis = keep(&mut problems, required_text("legal_basis", "使用依据", &input.legal_basis, 500));
+        let basis_document =
+            keep(&mut problems, required_text("basis_document", "依据文件及文号", &input.basis_document, 200));
+        let scenario = keep(&mut problems, required_text("scenario", "使用场景", &input.scenario, 1000));
+        let scope = keep(&mut problems, required_text("scope", "使用范围", &input.scope, 500));
+        let delivery = if input.delivery.trim().is_empty() {
+            problems.push(ValidationError::new("delivery", "required", "请选择共享方式"));
+            None
+        } else {
+            keep(&mut problems, DeliveryMethod::parse("delivery", &input.delivery))
+        };
+        if let Some(delivery) = delivery
+            && !entry.delivery_methods.contains(&delivery)
+        {
             let offered: Vec<&str> = entry.delivery_methods.iter().map(|m| m.label()).collect();
-            return Err(ValidationError::new(
+            problems.push(ValidationError::new(
                 "delivery",
                 "not_offered",
                 format!("目录「{}」不提供「{}」方式，可选：{}", entry.name, delivery.label(), offered.join("、")),
             ));
         }
-        let valid_from = date("valid_from", "使用期限起始日期", &input.valid_from)?;
-        let valid_until = date("valid_until", "使用期限截止日期", &input.valid_until)?;
-        if valid_until < valid_from {
-            return Err(ValidationError::new("valid_until", "before_start", "使用期限截止日期不能早于起始日期"));
+        let valid_from = keep(&mut problems, date("valid_from", "使用期限起始日期", &input.valid_from));
+        let valid_until = keep(&mut problems, date("valid_until", "使用期限截止日期", &input.valid_until));
+        if let Some(until) = valid_until {
+            let mut period = |rule, message| problems.push(ValidationError::new("valid_until", rule, message));
+            match valid_from {
+                Some(from) if until < from => period("before_start", "使用期限截止日期不能早于起始日期"),
+                _ if until < today => period("in_past", "使用期限截止日期已过"),
+                Some(from) if (until - from).num_days() > MAX_USAGE_DAYS => {
+                    period("too_long", "使用期限最长 5 年，更长的需要到期后重新申请")
+                }
+                _ => {}
+            }
         }
-        if valid_until < today {
-            return Err(ValidationError::new("valid_until", "in_past", "使用期限截止日期已过"));
+        match (legal_basis, basis_document, scenario, scope, delivery, valid_from, valid_until) {
+            (
+                Some(legal_basis),
+                Some(basis_document),
+                Some(scenario),
+                Some(scope),
+                Some(delivery),
+                Some(from),
+                Some(until),
+            ) if problems.is_empty() => Ok(ApplicationRequest {
+                items,
+                legal_basis,
+                basis_document,
+                scenario,
+                scope,
+                delivery,
+                valid_from: from,
+                valid_until: until,
+            }),
+            _ => Err(problems),
         }
-        if (valid_until - valid_from).num_days() > MAX_USAGE_DAYS {
-            return Err(ValidationError::new("valid_until", "too_long", "使用期限最长 5 年，更长的需要到期后重新申请"));
-        }
-        Ok(ApplicationRequest {
-            items,
-            legal_basis,
-            basis_document,
-            scenario,
-            scope,
-            delivery,
-            valid_from,
-            valid_until,
-        })
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
-use crate::error::required_text;
+use crate::error::{keep, required_text};
 use crate::id::define_id;
 
 macro_rules! coded_enum {
@@ -383,9 +383,6 @@ impl EntryContent {
     /// As [`EntryContent::parse`], but reports every field at fault (at least one), in the order of the form, so
     /// that a form can show them all at once.
     pub fn parse_all(input: &EntryInput, scheme: &GradeScheme) -> Result<Self, Vec<ValidationError>> {
-        fn keep<T>(problems: &mut Vec<ValidationError>, r: Result<T, ValidationError>) -> Option<T> {
-            r.map_err(|e| problems.push(e)).ok()
-        }
         let mut problems = Vec::new();
         let name = keep(&mut problems, required_text("name", "目录名称", &input.name, 100));
         let resource_code = keep(&mut problems, parse_resource_code("resource_code", &input.resource_code));

@@ -29,6 +29,12 @@ impl fmt::Display for ValidationError {
 
 impl std::error::Error for ValidationError {}
 
+/// Keeps a checked value, or adds its problem to the form's list: the way a parser that reports every problem at
+/// once goes through its fields.
+pub fn keep<T>(problems: &mut Vec<ValidationError>, checked: Result<T, ValidationError>) -> Option<T> {
+    checked.map_err(|problem| problems.push(problem)).ok()
+}
+
 /// Trims and checks a required free-text field for presence and length (in characters, not bytes).
 pub fn required_text(
     field: impl Into<Cow<'static, str>>,

@@ -18,6 +18,7 @@ use crate::ValidationError;
 use crate::application::{Application, ApplicationId, ApplicationRequest};
 use crate::calendar::beijing;
 use crate::catalog::{DataItem, DeliveryMethod, EntryContent, EntryId, PersonalInfoKind};
+use crate::error::keep;
 use crate::id::define_id;
 use crate::org::OrgId;
 use crate::record::{Record, json_to_raw};
@@ -288,48 +289,55 @@ impl Grant {
         hash_key: String,
         now: DateTime<Utc>,
         actor: &str,
-    ) -> Result<Grant, ValidationError> {
+    ) -> Result<Grant, Vec<ValidationError>> {
         let GrantBasis { app, request, entry } = basis;
         let period = (request.valid_from, request.valid_until);
+        let mut problems = Vec::new();
         let mut items = Vec::new();
         if input.items.is_empty() {
-            return Err(ValidationError::new("items", "required", "请至少授权一个数据项"));
+            problems.push(ValidationError::new("items", "required", "请至少授权一个数据项"));
         }
         for (code, masking) in &input.items {
             let field = format!("items.{code}");
             if !request.items.iter().any(|c| c == code) {
-                return Err(ValidationError::new(
+                problems.push(ValidationError::new(
                     field,
                     "not_requested",
                     format!("数据项「{code}」不在共享申请的范围内"),
                 ));
+                continue;
             }
-            let masking = Masking::parse(field.clone(), masking)?;
-            items.push(GrantItem { code: code.clone(), masking });
+            if let Some(masking) = keep(&mut problems, Masking::parse(field, masking)) {
+                items.push(GrantItem { code: code.clone(), masking });
+            }
         }
         // Keep the entry's item order.
         items.sort_by_key(|g| entry.items.iter().position(|i| i.code == g.code).unwrap_or(usize::MAX));
-        let row_scope = if input.scope_item.trim().is_empty() {
-            None
-        } else {
-            let item = input.scope_item.trim();
-            if !entry.items.iter().any(|i| i.code == item) {
-                return Err(ValidationError::new(
-                    "scope_item",
-                    "not_in_entry",
-                    format!("「{item}」不是该目录的数据项"),
-                ));
+        let row_scope = match input.scope_item.trim() {
+            "" => None,
+            item => {
+                if !entry.items.iter().any(|i| i.code == item) {
+                    problems.push(ValidationError::new(
+                        "scope_item",
+                        "not_in_entry",
+                        format!("「{item}」不是该目录的数据项"),
+                    ));
+                }
+                let prefixes: Vec<String> = input
+                    .scope_prefixes
+                    .split(|c: char| c == ',' || c == '\u{ff0c}' || c.is_whitespace())
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if prefixes.is_empty() {
+                    problems.push(ValidationError::new(
+                        "scope_prefixes",
+                        "required",
+                        "限定行范围时请填写取值前缀，如 3301",
+                    ));
+                }
+                Some(RowScope { item: item.to_owned(), prefixes })
             }
-            let prefixes: Vec<String> = input
-                .scope_prefixes
-                .split(|c: char| c == ',' || c == '\u{ff0c}' || c.is_whitespace())
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-                .collect();
-            if prefixes.is_empty() {
-                return Err(ValidationError::new("scope_prefixes", "required", "限定行范围时请填写取值前缀，如 3301"));
-            }
-            Some(RowScope { item: item.to_owned(), prefixes })
         };
         let date = |field: &'static str, raw: &str, default: NaiveDate| -> Result<NaiveDate, ValidationError> {
             if raw.trim().is_empty() {
@@ -338,25 +346,32 @@ impl Grant {
             NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
                 .map_err(|_| ValidationError::new(field, "date_format", "日期格式应为 YYYY-MM-DD"))
         };
-        let valid_from = date("valid_from", &input.valid_from, period.0)?;
-        let valid_until = date("valid_until", &input.valid_until, period.1)?;
-        if valid_from < period.0 || valid_until > period.1 {
-            return Err(ValidationError::new(
-                "valid_until",
-                "outside_application",
-                format!("授权有效期应在申请的使用时限 {} 至 {} 之内", period.0, period.1),
-            ));
-        }
-        if valid_until < valid_from {
-            return Err(ValidationError::new("valid_until", "before_start", "截止日期不能早于起始日期"));
+        let valid_from = keep(&mut problems, date("valid_from", &input.valid_from, period.0));
+        let valid_until = keep(&mut problems, date("valid_until", &input.valid_until, period.1));
+        if let (Some(from), Some(until)) = (valid_from, valid_until) {
+            if from < period.0 || until > period.1 {
+                problems.push(ValidationError::new(
+                    "valid_until",
+                    "outside_application",
+                    format!("授权有效期应在申请的使用时限 {} 至 {} 之内", period.0, period.1),
+                ));
+            } else if until < from {
+                problems.push(ValidationError::new("valid_until", "before_start", "截止日期不能早于起始日期"));
+            }
         }
         let rate_per_minute = input.rate_per_minute.unwrap_or(DEFAULT_RATE_PER_MINUTE);
         if !(1..=1_000_000).contains(&rate_per_minute) {
-            return Err(ValidationError::new("rate_per_minute", "range", "每分钟调用上限应在 1 至 1000000 之间"));
+            problems.push(ValidationError::new("rate_per_minute", "range", "每分钟调用上限应在 1 至 1000000 之间"));
         }
         let daily_rows = input.daily_rows.unwrap_or(DEFAULT_DAILY_ROWS);
         if !(1..=1_000_000_000).contains(&daily_rows) {
-            return Err(ValidationError::new("daily_rows", "range", "每日数据量上限应在 1 至 1000000000 行之间"));
+            problems.push(ValidationError::new("daily_rows", "range", "每日数据量上限应在 1 至 1000000000 行之间"));
+        }
+        let (Some(valid_from), Some(valid_until)) = (valid_from, valid_until) else {
+            return Err(problems);
+        };
+        if !problems.is_empty() {
+            return Err(problems);
         }
         Ok(Grant {
             id,

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::ValidationError;
 use crate::catalog::{DataItem, DataType, EntryContent, PersonalInfoKind};
 use crate::credit_code::CreditCode;
+use crate::error::keep;
 
 /// One record as the platform keeps it: item code → value (string, number, bool or null).
 pub type Record = serde_json::Map<String, Value>;
@@ -58,7 +59,8 @@ pub struct SourceInput {
 }
 
 impl SourceKind {
-    pub fn parse(input: &SourceInput, entry: &EntryContent) -> Result<SourceKind, ValidationError> {
+    /// Checks a binding against the entry: every problem at once (at least one), in the order of the form.
+    pub fn parse(input: &SourceInput, entry: &EntryContent) -> Result<SourceKind, Vec<ValidationError>> {
         let item = |field: &'static str, code: &str| -> Result<String, ValidationError> {
             let code = code.trim();
             if code.is_empty() {
@@ -71,37 +73,53 @@ impl SourceKind {
                 .map(|i| i.code.clone())
                 .ok_or_else(|| ValidationError::new(field, "not_in_entry", format!("「{code}」不是该目录的数据项")))
         };
-        match input.kind.trim() {
-            "hosted" | "平台托管" => {
-                let key_item = item("key_item", &input.key_item)?;
-                let scope_item = if input.scope_item.trim().is_empty() {
-                    None
-                } else {
-                    Some(item("scope_item", &input.scope_item)?)
-                };
-                Ok(SourceKind::Hosted { key_item, scope_item })
+        let mut problems = Vec::new();
+        let hosted = match input.kind.trim() {
+            "hosted" | "平台托管" => Some(true),
+            "proxy" | "接口代理" => Some(false),
+            "" => {
+                problems.push(ValidationError::new("kind", "required", "请选择数据源类型"));
+                None
             }
-            "proxy" | "接口代理" => {
-                let key_item = item("key_item", &input.key_item)?;
+            other => {
+                problems.push(ValidationError::new(
+                    "kind",
+                    "unknown_value",
+                    format!("「{other}」不是有效的数据源类型，可选：hosted（平台托管）、proxy（接口代理）"),
+                ));
+                None
+            }
+        };
+        let key_item = keep(&mut problems, item("key_item", &input.key_item));
+        let kind = match hosted {
+            Some(true) => {
+                let scope_item = match input.scope_item.trim() {
+                    "" => Some(None),
+                    scope => keep(&mut problems, item("scope_item", scope)).map(Some),
+                };
+                key_item.zip(scope_item).map(|(key_item, scope_item)| SourceKind::Hosted { key_item, scope_item })
+            }
+            Some(false) => {
                 let url = input.url.trim();
+                let mut url_ok = true;
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(ValidationError::new("url", "scheme", "服务地址应以 http:// 或 https:// 开头"));
-                }
-                if !url.contains("{key}") || url.len() > 500 {
-                    return Err(ValidationError::new(
+                    problems.push(ValidationError::new("url", "scheme", "服务地址应以 http:// 或 https:// 开头"));
+                    url_ok = false;
+                } else if !url.contains("{key}") || url.len() > 500 {
+                    problems.push(ValidationError::new(
                         "url",
                         "key_placeholder",
                         "服务地址应包含 {key} 占位符（查询键值将替换它），且不超过 500 个字符",
                     ));
+                    url_ok = false;
                 }
-                Ok(SourceKind::Proxy { url: url.to_owned(), key_item })
+                key_item.filter(|_| url_ok).map(|key_item| SourceKind::Proxy { url: url.to_owned(), key_item })
             }
-            "" => Err(ValidationError::new("kind", "required", "请选择数据源类型")),
-            other => Err(ValidationError::new(
-                "kind",
-                "unknown_value",
-                format!("「{other}」不是有效的数据源类型，可选：hosted（平台托管）、proxy（接口代理）"),
-            )),
+            None => None,
+        };
+        match kind {
+            Some(kind) if problems.is_empty() => Ok(kind),
+            _ => Err(problems),
         }
     }
 }

@@ -45,9 +45,24 @@ pub struct ErrorDetail {
     /// The rule the field broke, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// For validation errors: every field at fault, in the order of the input (the first is also given as
+    /// `field`, `rule` and, when it is the only one, `message`). Fix them all before sending again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
     /// For server errors: quote this id to the operator; the log has the details.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_id: Option<String>,
+}
+
+/// One field at fault.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// The input field, e.g. `legal_basis` or `items[2].code`.
+    pub field: String,
+    /// The rule it broke (stable English code), e.g. `required`, `too_long`, `not_in_entry`.
+    pub rule: String,
+    /// Message for people, in Chinese.
+    pub message: String,
 }
 
 impl ApiError {
@@ -57,7 +72,7 @@ impl ApiError {
 
     pub fn status_of(err: &ServiceError) -> StatusCode {
         match err {
-            ServiceError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::Validation(_) | ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -86,16 +101,32 @@ impl ApiError {
             message,
             field: None,
             rule: None,
+            problems: Vec::new(),
             error_id: None,
         };
         match self {
-            ApiError::Service(ServiceError::Validation(v)) => ErrorDetail {
-                code: "validation_failed".into(),
-                message: v.message.clone(),
-                field: Some(v.field.to_string()),
-                rule: Some(v.rule.to_owned()),
-                error_id: None,
-            },
+            ApiError::Service(err @ (ServiceError::Validation(_) | ServiceError::Invalid(_))) => {
+                let all = err.problems().unwrap_or_default();
+                let first = &all[0];
+                ErrorDetail {
+                    code: "validation_failed".into(),
+                    message: match all.len() {
+                        1 => first.message.clone(),
+                        n => format!("共有 {n} 处输入需要修改：{}", first.message),
+                    },
+                    field: Some(first.field.to_string()),
+                    rule: Some(first.rule.to_owned()),
+                    problems: all
+                        .iter()
+                        .map(|p| Problem {
+                            field: p.field.to_string(),
+                            rule: p.rule.to_owned(),
+                            message: p.message.clone(),
+                        })
+                        .collect(),
+                    error_id: None,
+                }
+            }
             ApiError::Service(ServiceError::Internal(source)) => {
                 let id = uuid::Uuid::new_v4().to_string();
                 tracing::error!(error_id = %id, error = %source, "internal error");
@@ -186,7 +217,7 @@ fn is_json(response: &Response) -> bool {
 }
 
 fn plain_detail(code: &str, message: String) -> ErrorDetail {
-    ErrorDetail { code: code.to_owned(), message, field: None, rule: None, error_id: None }
+    ErrorDetail { code: code.to_owned(), message, field: None, rule: None, problems: Vec::new(), error_id: None }
 }
 
 /// A panic in a handler becomes a 500 with an error id, like any other internal error.

@@ -247,7 +247,7 @@ impl Services {
         if entry.provider == requester {
             return Err(ValidationError::new("entry_id", "own_entry", "不能申请本单位自己的目录").into());
         }
-        let request = ApplicationRequest::parse(input, &published.content, self.today())?;
+        let request = ApplicationRequest::parse_all(input, &published.content, self.today())?;
         let calendar = self.calendar().await?;
         let mut application = Application {
             id: ApplicationId::new(),
@@ -314,7 +314,7 @@ impl Services {
         Ok(match input {
             StepInput::Edit(request) => {
                 let (_, content) = self.applied_entry(app).await?;
-                Step::Edit { request: ApplicationRequest::parse(request, &content, self.today())? }
+                Step::Edit { request: ApplicationRequest::parse_all(request, &content, self.today())? }
             }
             StepInput::Submit => Step::Submit,
             StepInput::Return { note } => Step::Return { note: note_text("note", "退回意见", note, true)? },
@@ -330,7 +330,7 @@ impl Services {
             StepInput::Supplement { request, note } => {
                 let (_, content) = self.applied_entry(app).await?;
                 Step::Supplement {
-                    request: ApplicationRequest::parse(request, &content, self.today())?,
+                    request: ApplicationRequest::parse_all(request, &content, self.today())?,
                     note: note_text("note", "补正说明", note, true)?,
                 }
             }

@@ -84,7 +84,7 @@ impl Services {
     pub async fn create_entry(&self, principal: &Principal, input: &EntryInput) -> Result<CatalogEntry> {
         let org = principal.org_id().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
         self.authorize(principal, Action::DraftCatalog(org))?;
-        let content = EntryContent::parse(input, &self.settings.grade_scheme)?;
+        let content = EntryContent::parse_all(input, &self.settings.grade_scheme)?;
         let now = self.now();
         let entry = CatalogEntry {
             id: EntryId::new(),
@@ -113,7 +113,7 @@ impl Services {
     pub async fn edit_entry(&self, principal: &Principal, id: EntryId, input: &EntryInput) -> Result<CatalogEntry> {
         let entry = self.store.get_entry(id).await?;
         self.authorize(principal, Action::DraftCatalog(entry.provider))?;
-        let content = EntryContent::parse(input, &self.settings.grade_scheme)?;
+        let content = EntryContent::parse_all(input, &self.settings.grade_scheme)?;
         let latest = entry.latest();
         let (version, action) = match latest.status {
             EntryStatus::Published => (

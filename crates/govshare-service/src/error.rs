@@ -7,6 +7,10 @@ use govshare_store::StoreError;
 pub enum ServiceError {
     #[error("{0}")]
     Validation(#[from] ValidationError),
+    /// A form checked as a whole: every field at fault, in the form's order (two or more; one is a
+    /// [`ServiceError::Validation`]).
+    #[error("{}", .0[0])]
+    Invalid(Vec<ValidationError>),
     /// Not signed in, or the credential is wrong, expired or revoked.
     #[error("{message}")]
     Unauthenticated { code: &'static str, message: String },
@@ -43,7 +47,7 @@ impl ServiceError {
     /// The stable, machine-readable code of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            ServiceError::Validation(_) => "validation_failed",
+            ServiceError::Validation(_) | ServiceError::Invalid(_) => "validation_failed",
             ServiceError::Unauthenticated { code, .. } => code,
             ServiceError::Forbidden(_) => "forbidden",
             ServiceError::NotFound(_) => "not_found",
@@ -52,6 +56,26 @@ impl ServiceError {
             ServiceError::Refused { code, .. } | ServiceError::Throttled { code, .. } => code,
             ServiceError::Upstream(_) => "upstream_failed",
             ServiceError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// Every problem of refused input (one or more), or `None` when the refusal is not about the input.
+    pub fn problems(&self) -> Option<&[ValidationError]> {
+        match self {
+            ServiceError::Validation(v) => Some(std::slice::from_ref(v)),
+            ServiceError::Invalid(all) => Some(all),
+            _ => None,
+        }
+    }
+}
+
+/// The problems of input checked as a whole (at least one).
+impl From<Vec<ValidationError>> for ServiceError {
+    fn from(mut problems: Vec<ValidationError>) -> Self {
+        match problems.len() {
+            0 => ServiceError::Internal("input refused without a problem".into()),
+            1 => ServiceError::Validation(problems.swap_remove(0)),
+            _ => ServiceError::Invalid(problems),
         }
     }
 }

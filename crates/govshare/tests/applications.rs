@@ -105,6 +105,32 @@ async fn conditional_application_from_request_to_delivery(backend: Backend) {
         "legal_basis",
         "required",
     );
+    // A request with several faults gets them all in one answer, in the order of the input.
+    let mut bad = request(&entry);
+    bad["items"] = json!(["xm", "婚姻状况", "xm"]);
+    bad["scenario"] = json!("");
+    bad["valid_from"] = json!("2026/01/01");
+    let r = clerk.post("/api/v1/applications", bad).await;
+    refused(&r, StatusCode::UNPROCESSABLE_ENTITY, "items[1]", "not_in_entry");
+    let problems: Vec<(&str, &str)> = r.body["error"]["problems"]
+        .as_array()
+        .expect("the problems are listed")
+        .iter()
+        .map(|p| (p["field"].as_str().unwrap(), p["rule"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            ("items[1]", "not_in_entry"),
+            ("items[2]", "duplicate"),
+            ("scenario", "required"),
+            ("valid_from", "date_format")
+        ],
+        "{}",
+        r.text
+    );
+    assert!(r.body["error"]["message"].as_str().unwrap().starts_with("共有 4 处输入需要修改"), "{}", r.text);
+    assert_eq!(clerk.get("/api/v1/applications").await.body, json!([]), "nothing was stored");
     let own = Client::login(&app, "gat.clerk").await.post("/api/v1/applications", request(&entry)).await;
     refused(&own, StatusCode::UNPROCESSABLE_ENTITY, "entry_id", "own_entry");
     let vendor = Client::login(&app, "rst.vendor").await.post("/api/v1/applications", request(&entry)).await;
@@ -390,6 +416,29 @@ async fn console_pages_cover_the_workflow(backend: Backend) {
         bad.text.contains("使用依据不能为空") && bad.text.contains("就业困难人员认定"),
         "the error, with what was typed"
     );
+    // Every problem at once, each field marked, what was typed kept.
+    let mut worse = fields("");
+    for (name, value) in &mut worse {
+        match *name {
+            "scope" => *value = String::new(),
+            "valid_until" => *value = (today() - chrono::Duration::days(1)).to_string(),
+            _ => {}
+        }
+    }
+    let bad = post(worse).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for text in [
+        "共有 3 处需要修改",
+        "使用依据不能为空",
+        "使用范围不能为空",
+        "使用期限截止日期不能早于起始日期",
+        "name=\"legal_basis\" rows=\"2\" maxlength=\"500\"",
+        "就业困难人员认定",
+    ] {
+        assert!(bad.text.contains(text), "{text}: {}", bad.text);
+    }
+    let marked = bad.text.matches("aria-invalid=\"true\"").count();
+    assert_eq!(marked, 3, "the three faulty fields are marked, no others: {}", bad.text);
     let created = post(fields("《就业促进法》第五十二条")).await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
     let location = created.headers["location"].to_str().unwrap().to_owned();

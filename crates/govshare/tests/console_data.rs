@@ -119,7 +119,7 @@ async fn grant_pages_show_terms_states_and_usage(backend: Backend) {
         assert!(page.text.contains(text), "{text}: {}", page.text);
     }
     assert!(page.text.contains("行政区划代码（xzqh） 以 3301 开头的记录"), "{}", page.text);
-    assert!(page.text.contains("每分钟 600 次 · 每日 100000 行"), "{}", page.text);
+    assert!(page.text.contains("每分钟 600 次 · 每日 100,000 行"), "{}", page.text);
     assert!(page.text.contains("id=\"grant-status\">有效<"), "{}", page.text);
     assert!(!page.text.contains("id=\"suspend-form\""), "a clerk cannot suspend a grant");
     let id: govshare_domain::grant::GrantId = grant.parse().unwrap();
@@ -199,16 +199,40 @@ async fn the_entry_page_binds_and_loads_the_data_source(backend: Backend) {
     let other = Client::login(&app, "rst.clerk").await;
     assert!(!other.get(&detail).await.text.contains("id=\"source-section\""), "only the provider sees its source");
 
-    // Binding: a refusal is shown on the entry's page, the field named.
+    // Binding: a refusal is shown on the entry's page with every problem at once, each field marked, and the
+    // form keeps what was typed.
     let source = format!("/console/catalog/{entry}/source");
     let bad = clerk
-        .form(
-            &source,
-            &[("csrf_token", &csrf), ("kind", "proxy"), ("key_item", "sfzh"), ("scope_item", ""), ("url", "")],
-        )
+        .form(&source, &[("csrf_token", &csrf), ("kind", "proxy"), ("key_item", "dz"), ("scope_item", ""), ("url", "")])
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
-    assert!(bad.text.contains("服务地址应以 http:// 或 https:// 开头") && bad.text.contains("id=\"source-section\""));
+    assert!(bad.text.contains("id=\"source-section\""), "{}", bad.text);
+    for text in [
+        "共有 2 处需要修改",
+        "「dz」不是该目录的数据项",
+        "服务地址应以 http:// 或 https:// 开头",
+        "<select name=\"key_item\" class=\"invalid\" aria-invalid=\"true\">",
+        "<input name=\"url\" value=\"\" placeholder=\"https://api.example.gov.cn/people/{key}\" class=\"invalid\"",
+    ] {
+        assert!(bad.text.contains(text), "{text}: {}", bad.text);
+    }
+    assert_eq!(selected(&bad.text, "kind"), "proxy", "the refused binding stays in the form");
+    let api = clerk
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/catalog/{entry}/source"),
+            serde_json::json!({"kind": "proxy", "key_item": "dz", "url": "ftp://x"}),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", api.text);
+    let fields: Vec<(&str, &str)> = api.body["error"]["problems"]
+        .as_array()
+        .expect("every problem is listed")
+        .iter()
+        .map(|p| (p["field"].as_str().unwrap(), p["rule"].as_str().unwrap()))
+        .collect();
+    assert_eq!(fields, [("key_item", "not_in_entry"), ("url", "scheme")], "{}", api.text);
+    assert_eq!(clerk.get(&format!("/api/v1/catalog/{entry}/source")).await.body["source"], serde_json::Value::Null);
     let bound = clerk
         .form(
             &source,
@@ -250,7 +274,7 @@ async fn the_entry_page_binds_and_loads_the_data_source(backend: Backend) {
     let page = clerk.get(&to).await;
     assert!(page.text.contains("id=\"loads\"") && page.text.contains("people.csv"), "{}", page.text);
     assert!(
-        page.text.contains("全量替换</td><td>4</td><td>0</td><td>4</td>"),
+        page.text.contains("全量替换</td><td class=\"num\">4</td><td class=\"num\">0</td><td class=\"num\">4</td>"),
         "read 4, rejected 0, inserted 4: {}",
         page.text
     );
@@ -366,9 +390,27 @@ async fn an_approved_application_offers_the_grant_form(backend: Backend) {
             gat.form(&target, &pairs).await
         }
     };
-    let bad = post(fields("很多")).await;
+    let mut worse = fields("很多");
+    for (name, value) in &mut worse {
+        match *name {
+            "rate_per_minute" => *value = "0".into(),
+            "scope_prefixes" => *value = String::new(),
+            _ => {}
+        }
+    }
+    let bad = post(worse).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
-    assert!(bad.text.contains("每日数据量上限应在"), "{}", bad.text);
+    for text in [
+        "共有 3 处需要修改",
+        "限定行范围时请填写取值前缀",
+        "每分钟调用上限应在 1 至 1000000 之间",
+        "每日数据量上限应在",
+        "name=\"scope_prefixes\" value=\"\" class=\"invalid\"",
+        "name=\"rate_per_minute\" min=\"1\" value=\"0\" class=\"invalid\"",
+    ] {
+        assert!(bad.text.contains(text), "every problem at once, each field marked — {text}: {}", bad.text);
+    }
+    assert!(!bad.text.contains("name=\"valid_until\" value=\"\" class=\"invalid\""), "only the faulty fields");
     assert_eq!(selected(&bad.text, "mask_sfzh"), "hash", "what was typed is kept");
     assert_eq!(selected(&bad.text, "mask_sjhm"), "", "an item left out stays left out");
 
@@ -382,7 +424,7 @@ async fn an_approved_application_offers_the_grant_form(backend: Backend) {
     assert!(page.text.contains("共享授权已创建"), "{}", page.text);
     assert!(page.text.contains("授权数据项（3）") && page.text.contains("哈希（按授权加密钥）"), "{}", page.text);
     assert!(!page.text.contains("手机号码（sjhm）"), "the item left out is not granted");
-    assert!(page.text.contains(&format!("{valid_from} 至 {valid_until}")) && page.text.contains("每日 5000 行"));
+    assert!(page.text.contains(&format!("{valid_from} 至 {valid_until}")) && page.text.contains("每日 5,000 行"));
 
     // The application is delivered, links its grant and no longer offers the form.
     let page = gat.get(&path).await;

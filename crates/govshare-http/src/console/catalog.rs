@@ -19,7 +19,7 @@ use serde::Deserialize;
 use super::ConsoleCaller;
 use super::pages::{PageResult, beijing, fail};
 use super::render;
-use super::view::{Feedback, Layout, StepState, steps};
+use super::view::{Feedback, Layout, StepState, filters, steps};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -423,14 +423,11 @@ impl EntryForm {
             .collect()
     }
 
-    /// Every problem of the form at once, with item fields named by their row in the form; `None` when the
-    /// content itself is valid (the refusal was about something else).
-    fn problems(
-        &self,
-        scheme: &govshare_domain::catalog::GradeScheme,
-    ) -> Option<Vec<govshare_domain::ValidationError>> {
+    /// The problems of the form's input with item fields named by their row in the form (the input leaves
+    /// empty rows out).
+    fn on_rows(&self, problems: &[govshare_domain::ValidationError]) -> Vec<govshare_domain::ValidationError> {
         let rows = self.kept_rows();
-        let mut problems = EntryContent::parse_all(&self.to_input(), scheme).err()?;
+        let mut problems = problems.to_vec();
         for p in &mut problems {
             let renamed = p.field.strip_prefix("items[").and_then(|rest| {
                 let (k, tail) = rest.split_once(']')?;
@@ -441,7 +438,7 @@ impl EntryForm {
                 p.field = field.into();
             }
         }
-        Some(problems)
+        problems
     }
 
     /// The form as domain input; a level that is not a number becomes 0, which the grade rule then names.
@@ -553,7 +550,7 @@ pub async fn create(
         Ok(entry) => Ok(Redirect::to(&format!("/console/catalog/{}?notice=entry_saved", entry.id)).into_response()),
         Err(err) => {
             let layout = frame(&state, &caller, "新建目录", "/console/catalog/mine").await?;
-            Ok(edit_page(&state, layout, form_feedback(&state, &form, &err), "/console/catalog/new".into(), form))
+            Ok(edit_page(&state, layout, form_feedback(&form, &err), "/console/catalog/new".into(), form))
         }
     }
 }
@@ -589,21 +586,17 @@ pub async fn edit(
         Ok(_) => Ok(Redirect::to(&format!("/console/catalog/{id}?notice=entry_saved")).into_response()),
         Err(err) => {
             let layout = frame(&state, &caller, "编辑目录", "/console/catalog/mine").await?;
-            let feedback = form_feedback(&state, &form, &err);
+            let feedback = form_feedback(&form, &err);
             Ok(edit_page(&state, layout, feedback, format!("/console/catalog/{id}/edit"), form))
         }
     }
 }
 
-/// A refused save: when the content is at fault, every problem at once (the use case stops at the first);
-/// otherwise the refusal itself.
-fn form_feedback(state: &AppState, form: &EntryForm, err: &ServiceError) -> Feedback {
-    match err {
-        ServiceError::Validation(_) => match form.problems(&state.services.settings().grade_scheme) {
-            Some(problems) => Feedback::from_problems(&problems),
-            None => Feedback::from_error(err),
-        },
-        _ => Feedback::from_error(err),
+/// A refused save: every problem of the content at once, marked on the form's rows; otherwise the refusal.
+fn form_feedback(form: &EntryForm, err: &ServiceError) -> Feedback {
+    match err.problems() {
+        Some(problems) => Feedback::from_problems(&form.on_rows(problems)),
+        None => Feedback::from_error(err),
     }
 }
 
@@ -695,6 +688,18 @@ pub(super) async fn detail_page(
     q: &DetailQuery,
     feedback: Feedback,
 ) -> PageResult {
+    detail_page_typed(state, caller, id, q, feedback, None).await
+}
+
+/// The entry's page; `typed_source` is a refused source binding, shown again in its form.
+pub(super) async fn detail_page_typed(
+    state: &AppState,
+    caller: &Caller,
+    id: EntryId,
+    q: &DetailQuery,
+    feedback: Feedback,
+    typed_source: Option<&govshare_domain::record::SourceInput>,
+) -> PageResult {
     let entry = state.services.get_entry(&caller.principal, id).await.map_err(fail)?;
     let provider = state.services.store().get_org(entry.provider).await.map_err(|e| fail(ServiceError::from(e)))?;
     let layout = frame(state, caller, "目录详情", "/console/catalog").await?;
@@ -753,7 +758,7 @@ pub(super) async fn detail_page(
             && p.org_id().is_some_and(|org| org != entry.provider && check(p, Action::PrepareSharing(org)).is_ok()),
         kinds: choices(AssessmentKind::ALL, AssessmentKind::code, AssessmentKind::label),
         conclusions: choices(AssessmentConclusion::ALL, AssessmentConclusion::code, AssessmentConclusion::label),
-        source: super::grants::source_section(state, caller, &entry).await,
+        source: super::grants::source_section(state, caller, &entry, typed_source).await,
         shown,
     };
     let status = page.feedback.status();

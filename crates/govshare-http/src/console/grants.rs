@@ -26,7 +26,7 @@ use super::ConsoleCaller;
 use super::pages::{PageResult, actor_name, beijing, fail, layout, person_names};
 use super::render;
 use super::table::{EXPORT_LIMIT, TableState, day_start, matches_words, xlsx};
-use super::view::{Feedback, Layout};
+use super::view::{Feedback, Layout, filters};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -518,6 +518,11 @@ impl GrantItemForm {
     pub fn selected(&self, code: &str) -> bool {
         self.masking == code
     }
+
+    /// The input field of this item's masking, as validation names it.
+    pub fn field(&self) -> String {
+        format!("items.{}", self.code)
+    }
 }
 
 /// The provider's grant terms as shown in the form: prefilled from the request, or what was typed.
@@ -665,9 +670,7 @@ pub struct SourceSection {
     pub bound: bool,
     pub kind_code: &'static str,
     pub kind_label: &'static str,
-    pub key_item: String,
     pub key_label: String,
-    pub scope_item: String,
     pub scope_label: String,
     pub url: String,
     pub encrypted: bool,
@@ -680,21 +683,28 @@ pub struct SourceSection {
     pub items: Vec<(String, String)>,
     pub loads: Vec<LoadRow>,
     pub max_upload_mb: usize,
+    /// The binding form's values: the current binding, or what was typed when it was refused.
+    pub form: SourceInput,
 }
 
 impl SourceSection {
     pub fn is_key(&self, code: &str) -> bool {
-        self.key_item == code
+        self.form.key_item == code
     }
 
     pub fn is_scope(&self, code: &str) -> bool {
-        self.scope_item == code
+        self.form.scope_item == code
     }
 }
 
 /// The section, or `None` when the principal may not see the entry's source (only its provider and the
 /// same-level authority may).
-pub async fn source_section(state: &AppState, caller: &Caller, entry: &CatalogEntry) -> Option<SourceSection> {
+pub async fn source_section(
+    state: &AppState,
+    caller: &Caller,
+    entry: &CatalogEntry,
+    typed: Option<&SourceInput>,
+) -> Option<SourceSection> {
     let p = &caller.principal;
     let (source, loads) = match state.services.get_source(p, entry.id).await {
         Ok(found) => found,
@@ -719,14 +729,19 @@ pub async fn source_section(state: &AppState, caller: &Caller, entry: &CatalogEn
     // Names are for reading: if the directory cannot be read, the section shows account names instead.
     let actors = loads.iter().map(|l| l.actor.as_str()).chain(source.as_ref().map(|s| s.updated_by.as_str()));
     let names = person_names(state, actors.collect()).await.unwrap_or_default();
+    let form = typed.cloned().unwrap_or_else(|| SourceInput {
+        kind: kind_code.to_owned(),
+        key_item: key_item.clone(),
+        scope_item: scope_item.clone(),
+        url: url.clone(),
+    });
     Some(SourceSection {
+        form,
         bound: source.is_some(),
         kind_code,
         kind_label,
         key_label: if key_item.is_empty() { String::new() } else { label(&key_item) },
         scope_label: if scope_item.is_empty() { String::new() } else { label(&scope_item) },
-        key_item,
-        scope_item,
         url,
         encrypted: source.as_ref().is_some_and(|s| s.encrypted),
         updated: source.as_ref().map(|s| beijing(s.updated_at)).unwrap_or_default(),
@@ -768,14 +783,21 @@ pub async fn bind_source(
     let id = entry_id(&id)?;
     match state.services.bind_source(&caller.principal, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/catalog/{id}?notice=source_bound")).into_response()),
-        Err(err) => entry_page_with_error(&state, &caller, id, &err).await,
+        Err(err) => entry_page_with_error(&state, &caller, id, &err, Some(&input)).await,
     }
 }
 
-/// The entry's page with a refused source action's reason, and the refusal's status.
-async fn entry_page_with_error(state: &AppState, caller: &Caller, id: EntryId, err: &ServiceError) -> PageResult {
+/// The entry's page with a refused source action's reason (and the refused binding in its form), and the
+/// refusal's status.
+async fn entry_page_with_error(
+    state: &AppState,
+    caller: &Caller,
+    id: EntryId,
+    err: &ServiceError,
+    typed: Option<&SourceInput>,
+) -> PageResult {
     let q = super::catalog::DetailQuery::default();
-    let page = super::catalog::detail_page(state, caller, id, &q, Feedback::from_error(err)).await?;
+    let page = super::catalog::detail_page_typed(state, caller, id, &q, Feedback::from_error(err), typed).await?;
     let (mut parts, body) = page.into_parts();
     parts.status = ApiError::status_of(err);
     Ok(Response::from_parts(parts, body))
@@ -895,6 +917,6 @@ pub async fn load_source(
             };
             Ok(render(if loaded { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY }, &page))
         }
-        Err(err) => entry_page_with_error(&state, &caller, id, &err).await,
+        Err(err) => entry_page_with_error(&state, &caller, id, &err, None).await,
     }
 }

@@ -72,13 +72,11 @@ impl Feedback {
     }
 
     pub fn from_error(err: &ServiceError) -> Self {
-        let field = match err {
-            ServiceError::Validation(v) => Some(v.field.to_string()),
-            _ => None,
-        };
         // People read the message; the field is marked on the form, the rule's code is for the API.
+        if let Some(problems) = err.problems() {
+            return Self::from_problems(problems);
+        }
         let error = match err {
-            ServiceError::Validation(v) => v.message.to_string(),
             ServiceError::Internal(source) => {
                 tracing::error!(error = %source, "internal error shown on a console page");
                 "服务器内部错误，请稍后重试；如仍出错，请联系平台运维人员".to_owned()
@@ -88,7 +86,7 @@ impl Feedback {
         Feedback {
             notice: None,
             error: Some(error),
-            error_field: field,
+            error_field: None,
             error_status: Some(crate::error::ApiError::status_of(err)),
             problems: Vec::new(),
         }
@@ -122,6 +120,14 @@ impl Feedback {
 
     pub fn field_error(&self, field: &str) -> bool {
         self.error_field.as_deref() == Some(field) || self.problems.iter().any(|(f, _)| f == field)
+    }
+
+    /// Whether `field` or one of its parts (`field[2]`, `field.code`) is at fault: a group of controls.
+    pub fn any_error(&self, field: &str) -> bool {
+        let within = |f: &str| {
+            f.strip_prefix(field).is_some_and(|rest| rest.is_empty() || rest.starts_with('[') || rest.starts_with('.'))
+        };
+        self.error_field.as_deref().is_some_and(within) || self.problems.iter().any(|(f, _)| within(f))
     }
 
     /// Whether a cell of an item row (`items[index].field`) is at fault.
@@ -454,6 +460,22 @@ pub struct FramedErrorPage {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        for (plain, shown) in [
+            ("0", "0"),
+            ("999", "999"),
+            ("1000", "1,000"),
+            ("100000", "100,000"),
+            ("1234567", "1,234,567"),
+            ("-45000", "-45,000"),
+            ("12345.5", "12,345.5"),
+            ("n/a", "n/a"),
+        ] {
+            assert_eq!(super::grouped(plain), shown);
+        }
+    }
+
     /// Chinese characters and the full-width punctuation around them.
     fn chinese(c: char) -> bool {
         matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3000}'..='\u{303f}' | '\u{ff01}'..='\u{ff5e}' | '“' | '”' | '…')
@@ -573,4 +595,34 @@ mod tests {
         assert!(files > 20, "the templates were found ({files})");
         assert!(problems.is_empty(), "half-width punctuation in Chinese text:\n{}", problems.join("\n"));
     }
+}
+
+/// The console's own template filters (askama looks them up as `filters::…` where a template is declared).
+pub mod filters {
+    /// A count with thousands separators, as a document writes it: 100000 → 100,000.
+    pub fn grouped<T: std::fmt::Display>(value: T, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(super::grouped(&value.to_string()))
+    }
+}
+
+/// `digits` with a comma every three digits from the right (a sign or anything after a decimal point is kept).
+pub fn grouped(digits: &str) -> String {
+    let (sign, rest) = digits.strip_prefix('-').map_or(("", digits), |r| ("-", r));
+    let (int, frac) = rest.split_once('.').map_or((rest, None), |(i, f)| (i, Some(f)));
+    if !int.bytes().all(|b| b.is_ascii_digit()) {
+        return digits.to_owned();
+    }
+    let mut out = String::with_capacity(digits.len() + int.len() / 3);
+    out.push_str(sign);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if let Some(frac) = frac {
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
 }
