@@ -299,6 +299,9 @@ fn item_field(index: usize, field: &str) -> String {
     format!("items[{index}].{field}")
 }
 
+/// The longest reason a head or the authority may give for sending an entry back, in characters.
+pub const MAX_RETURN_REASON: usize = 1000;
+
 pub const MAX_ITEMS: usize = 500;
 
 /// Resource codes: upper-case letters, digits, `-` and `/`, 4–64 characters (e.g. `330000-GAT-0001`).
@@ -827,6 +830,8 @@ pub fn transition(
         (S::AwaitingHead, C::HeadReject { reason }) | (S::SubmittedToAuthority, C::Return { reasons: reason }) => {
             if reason.trim().is_empty() {
                 refuse("退回必须说明理由".into())
+            } else if reason.trim().chars().count() > MAX_RETURN_REASON {
+                refuse(format!("退回理由最多 {MAX_RETURN_REASON} 个字符"))
             } else if from == S::AwaitingHead {
                 Ok(S::Draft)
             } else {

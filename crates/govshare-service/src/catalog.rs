@@ -54,6 +54,16 @@ fn refused(err: govshare_domain::catalog::TransitionError) -> ServiceError {
     ServiceError::Conflict(err.message)
 }
 
+/// A stated reason for sending an entry back: at most `catalog::MAX_RETURN_REASON` characters, no control characters
+/// (a missing one is the state machine's refusal).
+fn return_reason(reason: &str) -> Result<()> {
+    use govshare_domain::catalog::MAX_RETURN_REASON;
+    if !reason.trim().is_empty() {
+        govshare_domain::error::required_text("reason", "退回理由", reason, MAX_RETURN_REASON)?;
+    }
+    Ok(())
+}
+
 impl Services {
     fn event(&self, principal: &Principal, version: u32, action: &str, note: &str) -> EntryEvent {
         EntryEvent {
@@ -271,6 +281,7 @@ impl Services {
 
     /// The report file of an assessment, for whoever may see the version it belongs to (the catalog's one
     /// visibility rule): its description and its bytes, checked against the SM3 digest recorded at upload.
+    /// Every download is audited (who read which report) before the bytes are handed out.
     pub async fn assessment_report(
         &self,
         principal: &Principal,
@@ -295,6 +306,13 @@ impl Services {
                 format!("assessment report {} of entry {id} does not match its recorded SM3 digest", report.id).into(),
             ));
         }
+        let audit = self.audit_for(
+            principal,
+            &entry,
+            "catalog.assessment.report.download",
+            json!({ "assessment": assessment, "file_name": report.file_name, "sm3": report.sm3 }),
+        );
+        self.store.append_audit(&audit).await?;
         Ok((report, bytes))
     }
 
@@ -407,6 +425,7 @@ impl Services {
             );
             self.advance(principal, &entry, EntryCommand::HeadApprove, "head.approve", "", vec![note]).await
         } else {
+            return_reason(reason)?;
             let command = EntryCommand::HeadReject { reason: reason.to_owned() };
             self.advance(principal, &entry, command, "head.reject", reason.trim(), vec![]).await
         }
@@ -448,6 +467,7 @@ impl Services {
             self.index_published(&published).await;
             Ok(published)
         } else {
+            return_reason(reasons)?;
             let note = Notification::new(
                 provider.id,
                 self.now(),

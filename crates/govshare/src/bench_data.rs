@@ -107,7 +107,7 @@ const STREETS: &[&str] = &["文三路", "天目山路", "解放路", "中山路"
 
 /// The n-th generated person's ID number: region, birth date, sequence, GB 11643 check character. Distinct for
 /// every n below 10 million.
-fn id_number(n: usize) -> String {
+pub(crate) fn id_number(n: usize) -> String {
     let (region, _) = DISTRICTS[n % DISTRICTS.len()];
     let day = 1 + (n / DISTRICTS.len()) % 28;
     let month = 1 + (n / (DISTRICTS.len() * 28)) % 12;

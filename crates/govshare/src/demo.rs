@@ -144,7 +144,7 @@ pub async fn seed(services: &Services) -> anyhow::Result<Vec<DemoLogin>> {
 
 /// Data for the demo province's data plane, through the same use cases: 公安厅's population entry, published
 /// and hosted with 300 generated people; 民政厅's application for it, approved and granted for the service API;
-/// 人社厅's application, waiting for 公安厅's reply.
+/// 人社厅's application, waiting for 公安厅's reply; 民政厅's system's first lookups through the grant.
 pub async fn seed_data(services: &Services) -> anyhow::Result<()> {
     use rand::SeedableRng;
     let entry = crate::bench_data::publish_people_entry(services, "330000-GAT-0001").await?;
@@ -161,8 +161,20 @@ pub async fn seed_data(services: &Services) -> anyhow::Result<()> {
     let report = services.load_source(&clerk, entry, &file, &request, Default::default()).await?;
     anyhow::ensure!(report.load.is_some(), "demo data did not load: {:?}", report.errors.first());
     let terms = crate::bench_data::standard_grant(600, 100_000);
-    crate::bench_data::application(services, "mzt", entry, "service_api", Some(&terms)).await?;
+    let (_, grant) = crate::bench_data::application(services, "mzt", entry, "service_api", Some(&terms)).await?;
     crate::bench_data::application(services, "rst", entry, "service_api", None).await?;
+    // 民政厅's assistance system has used the grant: a few checks of applicants (one not on record), so that the
+    // usage pages and the audit have something to show. Its key is not kept: the demo shows the credential only.
+    let mzt_head = crate::bench_data::principal(services, "mzt.head").await?;
+    let mzt = mzt_head.org_id().ok_or_else(|| anyhow::anyhow!("mzt.head acts for no organisation"))?;
+    let issued = services.issue_credential(&mzt_head, mzt, "社会救助信息系统", 365).await?;
+    let system = services.authenticate_api_key(&issued.api_key).await?;
+    let grant = grant.ok_or_else(|| anyhow::anyhow!("the demo grant was not created"))?;
+    for n in [0, 1, 2, 3, 5, 8, 13, 21] {
+        let key = crate::bench_data::id_number(n);
+        services.data_lookup(&system, grant, &key, std::time::Instant::now()).await?;
+    }
+    services.data_lookup(&system, grant, "330106199001010000", std::time::Instant::now()).await?;
     Ok(())
 }
 

@@ -717,13 +717,17 @@ async fn every_route_answers_each_caller_as_declared(backend: Backend) {
     let app = spawn_with(backend, govshare_http::HttpSettings { bench_baseline: false, ..test_settings() }).await;
     let (objects, mut callers) = setup(&app).await;
     // Reads first (plain reads, then those that record the access as evidence: governed data reads write usage
-    // records, exports are audited), then writes, each in the table's order.
-    let phase =
-        |method: &str, path: &str| match (method, path.starts_with("/api/v1/data/") || path.contains("/export.")) {
-            ("GET", false) => 0,
-            ("GET", true) => 1,
-            _ => 2,
-        };
+    // records, exports and assessment report downloads are audited), then writes, each in the table's order.
+    let evidence = |path: &str| {
+        path.starts_with("/api/v1/data/")
+            || path.contains("/export.")
+            || path.ends_with("/assessments/{assessment_id}/report")
+    };
+    let phase = |method: &str, path: &str| match (method, evidence(path)) {
+        ("GET", false) => 0,
+        ("GET", true) => 1,
+        _ => 2,
+    };
     let mut rows: Vec<_> = MATRIX.iter().collect();
     rows.sort_by_key(|(method, path, ..)| phase(method, path));
     let mut mismatches = Vec::new();

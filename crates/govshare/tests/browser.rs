@@ -36,6 +36,9 @@ async fn start_browser() -> (Driver, fantoccini::Client) {
     let driver = Driver(
         Command::new(&chromedriver)
             .arg(format!("--port={port}"))
+            // The browser of a Chinese-speaking user: its own controls (date fields, the file picker) in Chinese.
+            .env("LANGUAGE", "zh_CN")
+            .env("LANG", "zh_CN.UTF-8")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -48,7 +51,8 @@ async fn start_browser() -> (Driver, fantoccini::Client) {
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--no-first-run", "--disable-quic", format!("--user-data-dir={}", profile.display()),
-                     "--window-size=1400,1000"]
+                     "--window-size=1400,1000", "--lang=zh-CN"],
+            "prefs": {"intl.accept_languages": "zh-CN,zh"}
         }
     });
     let caps = caps.as_object().unwrap().clone();

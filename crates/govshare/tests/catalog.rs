@@ -114,6 +114,9 @@ async fn catalog_lifecycle_from_draft_to_publication_and_revision(backend: Backe
         reviewer.post(&path("/review"), json!({"approve": false, "reason": " "})).await.status,
         StatusCode::CONFLICT
     );
+    let long = reviewer.post(&path("/review"), json!({"approve": false, "reason": "理".repeat(1001)})).await;
+    assert_eq!(long.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", long.text);
+    assert_eq!((&long.body["error"]["field"], &long.body["error"]["rule"]), (&json!("reason"), &json!("too_long")));
     let r = reviewer.post(&path("/review"), json!({"approve": false, "reason": "户籍地址分级偏低,请复核"})).await;
     assert_eq!(r.body["versions"][0]["status"], "returned", "{}", r.text);
     assert!(clerk.get("/api/v1/notifications").await.text.contains("户籍地址分级偏低"));
@@ -996,6 +999,12 @@ async fn the_assessment_report_is_a_pdf_kept_with_its_sm3_digest(backend: Backen
     let audit = Client::login(&app, "supervisor").await.get("/api/v1/audit?limit=50").await;
     let record = audit.body.as_array().unwrap().iter().find(|r| r["action"] == "catalog.assessment.report").unwrap();
     assert!(record["detail"].as_str().unwrap().contains(&file_sm3(&file)), "{record}");
+    // Reading a report is audited too: who downloaded which file; a refused download leaves no record.
+    let downloads: Vec<&serde_json::Value> =
+        audit.body.as_array().unwrap().iter().filter(|r| r["action"] == "catalog.assessment.report.download").collect();
+    assert_eq!(downloads.len(), 1, "one download (the other caller was refused): {}", audit.text);
+    assert_eq!(downloads[0]["actor"], "user:gat.clerk", "{}", downloads[0]);
+    assert!(downloads[0]["detail"].as_str().unwrap().contains(&file_sm3(&file)), "{}", downloads[0]);
 
     // The console: a report chosen with the assessment goes in with it; a wrong file is named on the form.
     let page = clerk.get(&format!("/console/catalog/{id}")).await;

@@ -16,8 +16,23 @@ use reqwest::StatusCode;
 on_both_backends!(
     applications_and_grants_filter_sort_and_export,
     usage_records_page_in_the_store_and_filter_by_counterpart_and_date,
-    people_filter_by_words_role_and_state
+    people_filter_by_words_role_and_state,
+    the_demo_data_has_usage_to_show
 );
+
+/// `serve --demo`'s data: 民政厅's system has used its grant, so the usage pages of both sides have rows.
+async fn the_demo_data_has_usage_to_show(backend: Backend) {
+    let app = spawn(backend).await;
+    govshare::demo::seed_data(&app.services).await.expect("the demo data seeds");
+    for who in ["mzt.clerk", "gat.head"] {
+        let page = Client::login(&app, who).await.get("/console/usage").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let shown = rows(&page, "usage");
+        assert_eq!(shown.len(), 9, "{who}: {}", page.text);
+        assert!(shown.iter().all(|r| r.contains("社会救助信息系统")), "{who}: {shown:?}");
+        assert_eq!(shown.iter().filter(|r| r.contains("未找到") || r.contains("无记录")).count(), 1, "{shown:?}");
+    }
+}
 
 /// The text of the rows of the table `id` on a page (tags stripped), one string per `<tr>` of its body.
 fn rows(page: &Reply, id: &str) -> Vec<String> {

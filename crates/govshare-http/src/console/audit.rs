@@ -13,7 +13,6 @@ use govshare_domain::catalog::AssessmentKind;
 use govshare_domain::duty::DutyKind;
 use govshare_domain::org::{OrgId, OrgKind};
 use govshare_domain::role::Role;
-use govshare_service::ServiceError;
 use serde_json::Value;
 
 use super::pages::{PageResult, actor_name, beijing, fail, layout};
@@ -48,6 +47,7 @@ const ACTIONS: &[(&str, &str)] = &[
     ("catalog.delete", "删除目录草稿"),
     ("catalog.assessment.remove", "移除评估材料"),
     ("catalog.assessment.report", "上传评估报告"),
+    ("catalog.assessment.report.download", "下载评估报告"),
     ("catalog.head.approve", "负责人同意目录"),
     ("catalog.head.reject", "负责人退回目录"),
     ("catalog.authority.publish", "主管部门发布目录"),
@@ -283,14 +283,7 @@ async fn audit_page(
     let actors = s.audit_actors(&caller.principal).await.map_err(fail)?;
     let names: HashMap<String, String> =
         actors.iter().filter_map(|(actor, name)| name.clone().map(|n| (actor.clone(), n))).collect();
-    let orgs: HashMap<OrgId, String> = s
-        .store()
-        .list_orgs()
-        .await
-        .map_err(|e| fail(ServiceError::from(e)))?
-        .into_iter()
-        .map(|o| (o.id, o.name))
-        .collect();
+    let orgs = super::pages::org_names(state).await?;
     let rows: Vec<AuditRow> = records.iter().map(|r| row(r, &names, &orgs)).collect();
     if table.export {
         return export(&rows);

@@ -23,13 +23,14 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
 use super::ConsoleCaller;
-use super::pages::{PageResult, actor_name, beijing, fail, layout, person_names};
+use super::pages::{PageResult, actor_name, beijing, fail, layout, org_names, person_names};
 use super::render;
 use super::table::{EXPORT_LIMIT, TableState, day_start, matches_words, xlsx};
 use super::view::{Feedback, Layout, filters};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use govshare_domain::org::OrgId;
 
 /// The largest file the console's upload form takes: the CSRF check reads a multipart form whole, up to 12 MiB.
 /// Larger files are loaded with `govshare source load` or the API, which stream.
@@ -149,10 +150,12 @@ fn result_label(result: &str) -> String {
     format!("拒绝（{why}）")
 }
 
-async fn usage_rows(state: &AppState, records: &[UsageRecord]) -> Result<Vec<UsageRow>, Response> {
+async fn usage_rows(
+    state: &AppState,
+    records: &[UsageRecord],
+    orgs: &HashMap<OrgId, String>,
+) -> Result<Vec<UsageRow>, Response> {
     let store = state.services.store();
-    let orgs: HashMap<_, _> =
-        store.list_orgs().await.map_err(|e| fail(ServiceError::from(e)))?.into_iter().map(|o| (o.id, o.name)).collect();
     let names = person_names(state, records.iter().map(|r| r.actor.as_str()).collect()).await?;
     let mut entries: HashMap<EntryId, String> = HashMap::new();
     let mut grants: HashMap<GrantId, String> = HashMap::new();
@@ -370,7 +373,7 @@ async fn detail_page(
         can_suspend: can_control && g.state == GrantState::Active,
         can_resume: can_control && g.state == GrantState::Suspended,
         can_terminate: can_control && g.state != GrantState::Terminated,
-        usage: usage_rows(state, &records).await?,
+        usage: usage_rows(state, &records, &org_names(state).await?).await?,
         show_grant: false,
     };
     Ok(render(status, &page))
@@ -458,7 +461,8 @@ pub async fn usage(
     };
     let (records, total) = state.services.search_usage(&caller.principal, &search).await.map_err(fail)?;
     table.total = total;
-    let usage = usage_rows(&state, &records).await?;
+    let orgs = org_names(&state).await?;
+    let usage = usage_rows(&state, &records, &orgs).await?;
     if table.export {
         let headers =
             ["时间", "目录", "授权编号", "调用方", "调用人", "应用系统", "操作", "行数", "结果", "耗时（ms）"];
@@ -482,16 +486,8 @@ pub async fn usage(
         return xlsx("usage-records.xlsx", "使用记录.xlsx", &headers, &cells);
     }
     let acting = caller.principal.org_id();
-    let mut counterparts: Vec<(String, String)> = state
-        .services
-        .store()
-        .list_orgs()
-        .await
-        .map_err(|e| fail(ServiceError::from(e)))?
-        .into_iter()
-        .filter(|o| Some(o.id) != acting)
-        .map(|o| (o.id.to_string(), o.name))
-        .collect();
+    let mut counterparts: Vec<(String, String)> =
+        orgs.iter().filter(|(id, _)| Some(**id) != acting).map(|(id, name)| (id.to_string(), name.clone())).collect();
     counterparts.sort_by(|a, b| a.1.cmp(&b.1));
     let page = UsagePage {
         layout: layout(&state, &caller, "使用记录", "/console/usage").await?,

@@ -53,6 +53,12 @@ pub fn actor_name(actor: &str, names: &HashMap<String, String>) -> String {
     }
 }
 
+/// Every organisation's name by its id: one read of the directory per page, shared by the page's parts.
+pub async fn org_names(state: &AppState) -> Result<HashMap<govshare_domain::org::OrgId, String>, Response> {
+    let orgs = state.services.store().list_orgs().await.map_err(|e| fail(ServiceError::from(e)))?;
+    Ok(orgs.into_iter().map(|o| (o.id, o.name)).collect())
+}
+
 /// The names of the people among `actors` (`user:…` → display name), one lookup per distinct person on a page.
 /// Someone whose account is gone keeps their account name (see [`actor_name`]).
 /// (The actors are collected first: a future holding a borrowing iterator is not `Send` for every lifetime.)

@@ -340,7 +340,7 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
         catalog_items.push(item("/console/catalog/review", "目录审核"));
     }
     catalog_items.push(item("/console/catalog/obligations", "目录更新义务"));
-    catalog_items.push(item("/console/catalog/sources", "数源部门与采集核对"));
+    catalog_items.push(item("/console/catalog/sources", "数源部门与重复采集核对"));
     let mut groups = vec![
         NavGroup {
             title: "工作台", items: vec![item("/console", "首页"), item("/console/notifications", "消息通知")]
