@@ -571,13 +571,13 @@ impl Services {
     pub async fn notifications(&self, principal: &Principal, limit: u32) -> Result<Vec<Notification>> {
         let org = principal.org_id().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
         self.authorize(principal, Action::ViewOwnWork(org))?;
-        Ok(self.store.notifications(org, limit.clamp(1, 200)).await?)
+        Ok(self.store.notifications(org, &principal.audit_name(), limit.clamp(1, 200)).await?)
     }
 
     pub async fn mark_notification_read(&self, principal: &Principal, id: uuid::Uuid) -> Result<()> {
         let org = principal.org_id().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
         self.authorize(principal, Action::ViewOwnWork(org))?;
-        Ok(self.store.mark_notification_read(org, id, self.now()).await?)
+        Ok(self.store.mark_notification_read(org, &principal.audit_name(), id, self.now()).await?)
     }
 }
 

@@ -1203,21 +1203,29 @@ impl<D: Dialect> Store for SqlStore<D> {
         .await
     }
 
-    async fn notifications(&self, org: OrgId, limit: u32) -> Result<Vec<Notification>> {
-        sql("SELECT id, org_id, created_at, kind, title, body, link, read_at FROM notifications
-             WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
-        .binds((org, limit))
+    async fn notifications(&self, org: OrgId, reader: &str, limit: u32) -> Result<Vec<Notification>> {
+        sql("SELECT n.id, n.org_id, n.created_at, n.kind, n.title, n.body, n.link, r.read_at FROM notifications n
+             LEFT JOIN notification_reads r ON r.notification_id = n.id AND r.reader = $2
+             WHERE n.org_id = $1 ORDER BY n.created_at DESC, n.id DESC LIMIT $3")
+        .binds((org, reader, limit))
         .all(&mut self.r())
         .await
     }
 
-    async fn mark_notification_read(&self, org: OrgId, id: uuid::Uuid, at: DateTime<Utc>) -> Result<()> {
+    async fn mark_notification_read(&self, org: OrgId, reader: &str, id: uuid::Uuid, at: DateTime<Utc>) -> Result<()> {
         let mut tx = self.begin().await?;
-        let done = sql("UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND org_id = $3")
-            .binds((at, id, org))
-            .execute(&mut tx)
+        let known: Option<(uuid::Uuid,)> = sql("SELECT id FROM notifications WHERE id = $1 AND org_id = $2")
+            .binds((id, org))
+            .optional(&mut tx)
             .await?;
-        found(done, "通知不存在")?;
+        if known.is_none() {
+            return Err(StoreError::NotFound("通知不存在".into()));
+        }
+        sql("INSERT INTO notification_reads (notification_id, reader, read_at) VALUES ($1, $2, $3)
+             ON CONFLICT (notification_id, reader) DO NOTHING")
+        .binds((id, reader, at))
+        .execute(&mut tx)
+        .await?;
         tx.commit().await
     }
 

@@ -575,17 +575,24 @@ pub async fn catalog_entries(store: DynStore) {
     assert_eq!(audit_seq(&store).await, before + 1, "one audit record for the batch");
     assert_eq!(store.list_entries(Some(dept.id)).await.unwrap().len(), 4);
 
-    let mine = store.notifications(dept.id, 10).await.unwrap();
+    let mine = store.notifications(dept.id, "user:clerk", 10).await.unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0], notes[1]);
     assert!(matches!(
-        store.mark_notification_read(authority.id, mine[0].id, Utc::now()).await,
+        store.mark_notification_read(authority.id, "user:reviewer", mine[0].id, Utc::now()).await,
         Err(StoreError::NotFound(_))
     ));
     let at = Utc::now().trunc_subsecs(6);
-    store.mark_notification_read(dept.id, mine[0].id, at).await.unwrap();
-    store.mark_notification_read(dept.id, mine[0].id, at + Duration::hours(1)).await.unwrap();
-    assert_eq!(store.notifications(dept.id, 10).await.unwrap()[0].read_at, Some(at), "first reading counts");
+    store.mark_notification_read(dept.id, "user:clerk", mine[0].id, at).await.unwrap();
+    store.mark_notification_read(dept.id, "user:clerk", mine[0].id, at + Duration::hours(1)).await.unwrap();
+    assert_eq!(
+        store.notifications(dept.id, "user:clerk", 10).await.unwrap()[0].read_at,
+        Some(at),
+        "first reading counts"
+    );
+    // Each person reads on their own: the clerk's reading is not the head's.
+    assert_eq!(store.notifications(dept.id, "user:head", 10).await.unwrap()[0].read_at, None);
+    assert!(store.notifications(authority.id, "user:clerk", 10).await.unwrap().iter().all(|n| n.id != mine[0].id));
 }
 
 /// A draft is deleted with its versions and events, in one audited transaction, unless someone acted on it since
@@ -734,7 +741,7 @@ pub async fn obligations_and_sources(store: DynStore) {
         .await
         .unwrap();
     assert_eq!(store.get_obligation(obligation.id).await.unwrap(), obligation, "round trip");
-    assert_eq!(store.notifications(dept.id, 10).await.unwrap(), [note]);
+    assert_eq!(store.notifications(dept.id, "user:clerk", 10).await.unwrap(), [note]);
     let orphan = UpdateObligation { id: ObligationId::new(), entry: EntryId::new(), ..obligation.clone() };
     let before = audit_seq(&store).await;
     assert!(matches!(store.create_obligation(&orphan, &[], &[], &event("x")).await, Err(StoreError::NotFound(_))));
@@ -813,7 +820,7 @@ pub async fn applications_and_alerts(store: DynStore) {
     let year = govshare_domain::number::number_year(now);
     assert_eq!(application.number, format!("SQ-{year}-000001"), "the store numbers what it creates");
     assert_eq!(store.get_application(application.id).await.unwrap(), application, "round trip");
-    assert_eq!(store.notifications(dept.id, 10).await.unwrap(), [note]);
+    assert_eq!(store.notifications(dept.id, "user:clerk", 10).await.unwrap(), [note]);
 
     let mut orphan =
         Application { id: ApplicationId::new(), number: String::new(), entry: EntryId::new(), ..application.clone() };
@@ -882,7 +889,7 @@ pub async fn applications_and_alerts(store: DynStore) {
         won += usize::from(r.await.unwrap());
     }
     assert_eq!(won, 1, "exactly one caller records the alert");
-    let overdue = store.notifications(dept.id, 20).await.unwrap();
+    let overdue = store.notifications(dept.id, "user:clerk", 20).await.unwrap();
     assert_eq!(overdue.iter().filter(|n| n.kind == "deadline.overdue").count(), 1, "and one notification is sent");
     assert_eq!(store.deadline_alerts(&alert.subject).await.unwrap(), std::slice::from_ref(&alert));
     assert_eq!(store.overdue_marks(10).await.unwrap(), [alert]);
@@ -1440,7 +1447,7 @@ pub async fn duty_ledger(store: DynStore) {
             .await
             .unwrap()
     );
-    assert_eq!(store.notifications(owner, 10).await.unwrap().len(), 1, "one notification");
+    assert_eq!(store.notifications(owner, "user:clerk", 10).await.unwrap().len(), 1, "one notification");
     assert_eq!(keys(store.due_duties(None, horizon, None, 10).await.unwrap()), [2], "reminded: out of the first range");
     assert!(
         !store

@@ -385,10 +385,12 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn overdue_marks(&self, limit: u32) -> Result<Vec<DeadlineAlert>>;
 
     // ---- notifications ----
-    /// An organisation's notifications, newest first.
-    async fn notifications(&self, org: OrgId, limit: u32) -> Result<Vec<Notification>>;
-    /// NotFound unless the notification belongs to `org`.
-    async fn mark_notification_read(&self, org: OrgId, id: uuid::Uuid, at: DateTime<Utc>) -> Result<()>;
+    /// An organisation's notifications, newest first, each with `read_at` the first time `reader` (an audit
+    /// name, `user:…`) opened it: every person of the organisation reads on their own.
+    async fn notifications(&self, org: OrgId, reader: &str, limit: u32) -> Result<Vec<Notification>>;
+    /// Records that `reader` read the notification (the first reading counts). NotFound unless the notification
+    /// belongs to `org`.
+    async fn mark_notification_read(&self, org: OrgId, reader: &str, id: uuid::Uuid, at: DateTime<Utc>) -> Result<()>;
 
     // ---- working-day calendar (REQUIREMENTS §9) ----
     /// Stores or replaces the official calendar data of some years: `(year, JSON text of that year)`.

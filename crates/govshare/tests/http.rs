@@ -372,4 +372,11 @@ async fn opening_a_notification_is_a_post() {
     let after = clerk.get("/api/v1/notifications").await;
     let read = after.body.as_array().unwrap().iter().find(|n| n["id"] == id.as_str()).unwrap().clone();
     assert!(!read["read_at"].is_null());
+    // Each person reads on their own: the clerk's opening it leaves it unread for the head.
+    let head = Client::login(&app, "gat.head").await;
+    let theirs = head.get("/api/v1/notifications").await;
+    let same = theirs.body.as_array().unwrap().iter().find(|n| n["id"] == id.as_str()).unwrap().clone();
+    assert!(same["read_at"].is_null(), "{same}");
+    let page = head.get("/console/notifications").await;
+    assert!(page.text.contains("class=\"unread\""), "{}", page.text);
 }

@@ -563,6 +563,8 @@ pub struct NotificationDto {
     pub title: String,
     pub body: String,
     pub link: String,
+    /// When the signed-in person first opened it; each person of the organisation
+    /// reads on their own.
     pub read_at: Option<DateTime<Utc>>,
 }
 
