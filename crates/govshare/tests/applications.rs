@@ -112,14 +112,8 @@ async fn conditional_application_from_request_to_delivery(backend: Backend) {
     bad["valid_from"] = json!("2026/01/01");
     let r = clerk.post("/api/v1/applications", bad).await;
     refused(&r, StatusCode::UNPROCESSABLE_ENTITY, "items[1]", "not_in_entry");
-    let problems: Vec<(&str, &str)> = r.body["error"]["problems"]
-        .as_array()
-        .expect("the problems are listed")
-        .iter()
-        .map(|p| (p["field"].as_str().unwrap(), p["rule"].as_str().unwrap()))
-        .collect();
     assert_eq!(
-        problems,
+        r.problems(),
         [
             ("items[1]", "not_in_entry"),
             ("items[2]", "duplicate"),

@@ -122,6 +122,16 @@ impl Reply {
         self.body["error"]["code"].as_str().unwrap_or_default()
     }
 
+    /// A validation error's problems as (field, rule), in the order given; panics when none are listed.
+    pub fn problems(&self) -> Vec<(&str, &str)> {
+        self.body["error"]["problems"]
+            .as_array()
+            .unwrap_or_else(|| panic!("the problems are listed: {}", self.text))
+            .iter()
+            .map(|p| (p["field"].as_str().unwrap(), p["rule"].as_str().unwrap()))
+            .collect()
+    }
+
     /// The `Set-Cookie` header that sets cookie `name`, whole.
     pub fn set_cookie(&self, name: &str) -> Option<&str> {
         let prefix = format!("{name}=");
