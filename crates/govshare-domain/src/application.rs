@@ -120,8 +120,17 @@ impl ApplicationRequest {
         if input.items.iter().all(|i| i.trim().is_empty()) {
             problems.push(ValidationError::new("items", "required", "请至少选择一个数据项"));
         }
+        // An entry has at most MAX_ITEMS items: a longer list is refused as such, and only its first part is
+        // checked item by item (the answer stays small whatever is sent).
+        if input.items.len() > crate::catalog::MAX_ITEMS {
+            problems.push(ValidationError::new(
+                "items",
+                "too_many",
+                format!("一次最多申请 {} 个数据项", crate::catalog::MAX_ITEMS),
+            ));
+        }
         let mut wanted = BTreeSet::new();
-        for (i, item) in input.items.iter().enumerate() {
+        for (i, item) in input.items.iter().enumerate().take(crate::catalog::MAX_ITEMS) {
             let item = item.trim();
             if item.is_empty() {
                 continue;

@@ -297,7 +297,14 @@ impl Grant {
         if input.items.is_empty() {
             problems.push(ValidationError::new("items", "required", "请至少授权一个数据项"));
         }
-        for (code, masking) in &input.items {
+        if input.items.len() > crate::catalog::MAX_ITEMS {
+            problems.push(ValidationError::new(
+                "items",
+                "too_many",
+                format!("一次最多授权 {} 个数据项", crate::catalog::MAX_ITEMS),
+            ));
+        }
+        for (code, masking) in input.items.iter().take(crate::catalog::MAX_ITEMS) {
             let field = format!("items.{code}");
             if !request.items.iter().any(|c| c == code) {
                 problems.push(ValidationError::new(

@@ -442,6 +442,46 @@ mod tests {
         }
     }
 
+    /// A binding's every problem at once, in the order of the form; a valid one of each kind parses.
+    #[test]
+    fn source_bindings_report_every_problem() {
+        let entry = crate::catalog::EntryContent::parse(
+            &crate::catalog::tests::input("无条件共享"),
+            &crate::catalog::GradeScheme::default(),
+        )
+        .unwrap();
+        let input = |kind: &str, key: &str, scope: &str, url: &str| SourceInput {
+            kind: kind.into(),
+            key_item: key.into(),
+            scope_item: scope.into(),
+            url: url.into(),
+        };
+        let problems = |i: SourceInput| -> Vec<(String, &'static str)> {
+            SourceKind::parse(&i, &entry).unwrap_err().into_iter().map(|p| (p.field.to_string(), p.rule)).collect()
+        };
+        let named = |pairs: &[(&str, &'static str)]| -> Vec<(String, &'static str)> {
+            pairs.iter().map(|(f, r)| (f.to_string(), *r)).collect()
+        };
+        assert_eq!(
+            problems(input("proxy", "dz", "", "ftp://x")),
+            named(&[("key_item", "not_in_entry"), ("url", "scheme")])
+        );
+        assert_eq!(
+            problems(input("hosted", "", "nope", "")),
+            named(&[("key_item", "required"), ("scope_item", "not_in_entry")])
+        );
+        assert_eq!(problems(input("", "", "", "")), named(&[("kind", "required"), ("key_item", "required")]));
+        assert_eq!(
+            problems(input("proxy", "id_number", "", "https://x.gov.cn/p")),
+            named(&[("url", "key_placeholder")])
+        );
+        assert_eq!(
+            SourceKind::parse(&input("平台托管", "id_number", "name", ""), &entry).unwrap(),
+            SourceKind::Hosted { key_item: "id_number".into(), scope_item: Some("name".into()) }
+        );
+        assert!(SourceKind::parse(&input("proxy", "id_number", "", "https://x.gov.cn/p/{key}"), &entry).is_ok());
+    }
+
     #[test]
     fn id_numbers_need_their_check_character_and_birth_date() {
         // 11010519491231002X is the standard's own example.

@@ -105,6 +105,36 @@ fn request_validation_names_field_and_rule() {
     }
 }
 
+/// A form shows every fault at once: `parse_all` reports each field in the order of the form (`parse` the first),
+/// and a hostile list of items costs one problem, not one per element.
+#[test]
+fn every_problem_of_a_request_is_reported_at_once() {
+    let mut i = input();
+    i.items.push("婚姻状况".into());
+    i.legal_basis.clear();
+    i.delivery = "file_download".into();
+    i.valid_until = "2026-11-01".into();
+    let problems = ApplicationRequest::parse_all(&i, &entry(conditional()), day("2026-11-23")).unwrap_err();
+    let found: Vec<(String, &str)> = problems.iter().map(|p| (p.field.to_string(), p.rule)).collect();
+    assert_eq!(
+        found,
+        [
+            ("items[2]".to_owned(), "not_in_entry"),
+            ("legal_basis".to_owned(), "required"),
+            ("delivery".to_owned(), "not_offered"),
+            ("valid_until".to_owned(), "before_start"),
+        ]
+    );
+    assert_eq!(err(&i, conditional()), ("items[2]".into(), "not_in_entry"), "parse gives the first");
+    assert!(ApplicationRequest::parse_all(&input(), &entry(conditional()), day("2026-11-23")).is_ok());
+
+    let mut flood = input();
+    flood.items = (0..100_000).map(|n| format!("x{n}")).collect();
+    let problems = ApplicationRequest::parse_all(&flood, &entry(conditional()), day("2026-11-23")).unwrap_err();
+    assert_eq!((problems[0].field.as_ref(), problems[0].rule), ("items", "too_many"));
+    assert!(problems.len() <= crate::catalog::MAX_ITEMS + 1, "{} problems", problems.len());
+}
+
 #[test]
 fn reply_validation() {
     let parse = |decision: &str, reason: &str, materials: &[&str]| {
