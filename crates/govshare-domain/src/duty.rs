@@ -17,6 +17,7 @@ use chrono::TimeZone;
 use crate::calendar::{WorkingCalendar, beijing, end_of_day};
 use crate::catalog::{CatalogEntry, EntryStatus};
 use crate::error::ValidationError;
+use crate::grant::Grant;
 use crate::obligation::{EXTENSION_DAYS, REVIEW_DAYS, UPDATE_DAYS, UpdateObligation};
 use crate::org::OrgId;
 use crate::role::Role;
@@ -48,10 +49,15 @@ pub enum DutyKind {
     UpdateCatalog,
     /// The authority decides on the extension of a catalog update (Art. 17 ¶2).
     DecideUpdateExtension,
+    /// The requester rectifies a misuse its access was suspended for, by the deadline set (Art. 27 ¶2).
+    Rectify,
+    /// Whoever suspended the access lifts the suspension or terminates the grant once the rectification is
+    /// reported (Art. 27 ¶2).
+    DecideRectification,
 }
 
 impl DutyKind {
-    pub const ALL: [DutyKind; 11] = [
+    pub const ALL: [DutyKind; 13] = [
         DutyKind::ReviseApplication,
         DutyKind::ApproveApplication,
         DutyKind::Reply,
@@ -63,6 +69,8 @@ impl DutyKind {
         DutyKind::ReviewEntry,
         DutyKind::UpdateCatalog,
         DutyKind::DecideUpdateExtension,
+        DutyKind::Rectify,
+        DutyKind::DecideRectification,
     ];
 
     pub fn code(self) -> &'static str {
@@ -78,6 +86,8 @@ impl DutyKind {
             DutyKind::ReviewEntry => "review_entry",
             DutyKind::UpdateCatalog => "update_catalog",
             DutyKind::DecideUpdateExtension => "decide_update_extension",
+            DutyKind::Rectify => "rectify",
+            DutyKind::DecideRectification => "decide_rectification",
         }
     }
 
@@ -98,6 +108,8 @@ impl DutyKind {
             DutyKind::ReviewEntry => "审核发布目录",
             DutyKind::UpdateCatalog => "更新政务数据目录",
             DutyKind::DecideUpdateExtension => "审批目录更新延期",
+            DutyKind::Rectify => "整改违规使用",
+            DutyKind::DecideRectification => "审查整改情况",
         }
     }
 
@@ -110,6 +122,7 @@ impl DutyKind {
             DutyKind::UpdateCatalog => "目录更新报送期限",
             DutyKind::ReviewEntry => "目录更新审核发布期限",
             DutyKind::DecideUpdateExtension => "目录更新延期审批期限",
+            DutyKind::Rectify => "整改期限",
             _ => "办理期限",
         }
     }
@@ -122,6 +135,7 @@ impl DutyKind {
             DutyKind::Deliver => "第二十二条",
             DutyKind::ApproveEntry | DutyKind::ReviseEntry | DutyKind::ReviewEntry => "第十六条",
             DutyKind::UpdateCatalog | DutyKind::DecideUpdateExtension => "第十七条",
+            DutyKind::Rectify | DutyKind::DecideRectification => "第二十七条",
         }
     }
 }
@@ -133,6 +147,7 @@ pub enum SubjectKind {
     Application,
     Entry,
     Obligation,
+    Grant,
 }
 
 impl SubjectKind {
@@ -141,11 +156,14 @@ impl SubjectKind {
             SubjectKind::Application => "application",
             SubjectKind::Entry => "entry",
             SubjectKind::Obligation => "obligation",
+            SubjectKind::Grant => "grant",
         }
     }
 
     pub fn parse(code: &str) -> Option<SubjectKind> {
-        [SubjectKind::Application, SubjectKind::Entry, SubjectKind::Obligation].into_iter().find(|k| k.code() == code)
+        [SubjectKind::Application, SubjectKind::Entry, SubjectKind::Obligation, SubjectKind::Grant]
+            .into_iter()
+            .find(|k| k.code() == code)
     }
 }
 
@@ -215,6 +233,7 @@ impl Duty {
             SubjectKind::Application => format!("/console/applications/{}", self.subject_id),
             SubjectKind::Entry => format!("/console/catalog/{}", self.subject_id),
             SubjectKind::Obligation => "/console/catalog/obligations".to_owned(),
+            SubjectKind::Grant => format!("/console/grants/{}", self.subject_id),
         }
     }
 }
@@ -268,6 +287,50 @@ impl Builder<'_> {
             d.met = met;
         }
     }
+}
+
+/// The duties of a grant after sharing, from its events (Art. 27 ¶2): a suspension for misuse owes the requester's
+/// head a rectification by the date it set; the reported rectification owes whoever suspended (the provider's
+/// head, or the authority that acted) a decision; lifting the suspension or terminating the grant closes both.
+/// `title` is the entry's name.
+pub fn grant_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar) -> Vec<Duty> {
+    let mut b = Builder { subject_kind: SubjectKind::Grant, subject_id: grant.id.0, title, duties: vec![] };
+    let (mut rectify, mut decide): (Option<usize>, Option<usize>) = (None, None);
+    let mut suspender = grant.provider;
+    for (i, e) in grant.events.iter().enumerate() {
+        match e.action.as_str() {
+            "suspend" => {
+                if let Some(m) = &e.misuse {
+                    suspender = e.org.unwrap_or(grant.provider);
+                    let start = e.at.with_timezone(&beijing()).date_naive();
+                    let days = calendar.working_days_left(e.at, start, m.rectify_by).max(0) as u32;
+                    let due = end_of_day(m.rectify_by);
+                    let role = Role::WorkUnitHead;
+                    rectify = Some(b.push(
+                        DutyKind::Rectify,
+                        i,
+                        grant.requester,
+                        role,
+                        Some(suspender),
+                        e.at,
+                        Some((days, due)),
+                    ));
+                }
+            }
+            "rectify" => {
+                b.close(rectify.take(), e.at, true);
+                let role = if suspender == grant.provider { Role::WorkUnitHead } else { Role::AuthorityReviewer };
+                decide =
+                    Some(b.push(DutyKind::DecideRectification, i, suspender, role, Some(grant.requester), e.at, None));
+            }
+            "resume" | "terminate" => {
+                b.close(rectify.take(), e.at, false);
+                b.close(decide.take(), e.at, true);
+            }
+            _ => {}
+        }
+    }
+    b.duties
 }
 
 /// The duties of an application, from its timeline. `authority` is the provider's same-level authority, which

@@ -205,13 +205,134 @@ pub struct GrantItem {
 }
 
 /// One step of a grant's life: who did what, when and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantEvent {
     pub at: DateTime<Utc>,
     pub actor: String,
-    /// `create`, `suspend`, `resume` or `terminate`.
+    /// `create`, `suspend`, `resume`, `terminate`, or `rectify` (the requester reports its rectification).
     pub action: String,
     pub reason: String,
+    /// The organisation the actor acted for (absent on events of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<OrgId>,
+    /// A suspension for misuse (Art. 27 ¶2): what was misused, and the date by which the requester must rectify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misuse: Option<Misuse>,
+}
+
+/// A suspension for misuse (Art. 27 ¶2: 超出使用范围、用途或者擅自向第三方提供): its grounds and the
+/// rectification deadline it sets the requester.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Misuse {
+    pub grounds: MisuseGrounds,
+    /// The last day (北京时间) of the rectification period.
+    pub rectify_by: NaiveDate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MisuseGrounds {
+    /// 超出使用范围
+    ScopeExceeded,
+    /// 超出使用用途
+    PurposeExceeded,
+    /// 擅自向第三方提供
+    ThirdParty,
+}
+
+impl MisuseGrounds {
+    pub const ALL: [MisuseGrounds; 3] =
+        [MisuseGrounds::ScopeExceeded, MisuseGrounds::PurposeExceeded, MisuseGrounds::ThirdParty];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            MisuseGrounds::ScopeExceeded => "scope_exceeded",
+            MisuseGrounds::PurposeExceeded => "purpose_exceeded",
+            MisuseGrounds::ThirdParty => "third_party",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MisuseGrounds::ScopeExceeded => "超出使用范围",
+            MisuseGrounds::PurposeExceeded => "超出使用用途",
+            MisuseGrounds::ThirdParty => "擅自向第三方提供",
+        }
+    }
+
+    pub fn parse(field: &'static str, input: &str) -> Result<MisuseGrounds, ValidationError> {
+        let input = input.trim();
+        MisuseGrounds::ALL.into_iter().find(|g| g.code() == input || g.label() == input).ok_or_else(|| {
+            ValidationError::new(
+                field,
+                "unknown_value",
+                format!("「{input}」不是有效的违规情形，可选：scope_exceeded（超出使用范围）、purpose_exceeded（超出使用用途）、third_party（擅自向第三方提供）"),
+            )
+        })
+    }
+}
+
+/// The longest rectification period a suspension may set, in calendar days.
+pub const MAX_RECTIFY_DAYS: i64 = 90;
+
+impl Misuse {
+    /// A suspension's misuse grounds and deadline as entered: both or neither (a suspension for another reason);
+    /// the deadline after `today` and at most [`MAX_RECTIFY_DAYS`] away.
+    pub fn parse(grounds: &str, rectify_by: &str, today: NaiveDate) -> Result<Option<Misuse>, Vec<ValidationError>> {
+        let (grounds, rectify_by) = (grounds.trim(), rectify_by.trim());
+        if grounds.is_empty() && rectify_by.is_empty() {
+            return Ok(None);
+        }
+        let mut problems = Vec::new();
+        let parsed = if grounds.is_empty() {
+            problems.push(ValidationError::new("misuse", "required", "设定整改期限的，请选择违规使用情形"));
+            None
+        } else {
+            keep(&mut problems, MisuseGrounds::parse("misuse", grounds))
+        };
+        let date = if rectify_by.is_empty() {
+            problems.push(ValidationError::new("rectify_by", "required", "因违规使用暂停的，应当设定整改期限"));
+            None
+        } else {
+            match NaiveDate::parse_from_str(rectify_by, "%Y-%m-%d") {
+                Err(_) => {
+                    problems.push(ValidationError::new("rectify_by", "date_format", "整改期限格式应为 YYYY-MM-DD"));
+                    None
+                }
+                Ok(d) if d <= today => {
+                    problems.push(ValidationError::new("rectify_by", "not_future", "整改期限应晚于今天"));
+                    None
+                }
+                Ok(d) if (d - today).num_days() > MAX_RECTIFY_DAYS => {
+                    problems.push(ValidationError::new(
+                        "rectify_by",
+                        "too_long",
+                        format!("整改期限最长 {MAX_RECTIFY_DAYS} 天"),
+                    ));
+                    None
+                }
+                Ok(d) => Some(d),
+            }
+        };
+        match (parsed, date) {
+            (Some(grounds), Some(rectify_by)) if problems.is_empty() => Ok(Some(Misuse { grounds, rectify_by })),
+            _ => Err(problems),
+        }
+    }
+}
+
+impl Grant {
+    /// The misuse suspension in force and whether its rectification was reported: the last `suspend` event,
+    /// when the grant is still suspended by it and it named misuse.
+    pub fn misuse_suspension(&self) -> Option<(&GrantEvent, &Misuse, bool)> {
+        if self.state != GrantState::Suspended {
+            return None;
+        }
+        let at = self.events.iter().rposition(|e| e.action == "suspend")?;
+        let event = &self.events[at];
+        let reported = self.events[at..].iter().any(|e| e.action == "rectify");
+        event.misuse.as_ref().map(|m| (event, m, reported))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -403,6 +524,8 @@ impl Grant {
                 actor: actor.to_owned(),
                 action: "create".into(),
                 reason: String::new(),
+                org: Some(app.provider),
+                misuse: None,
             }],
         })
     }

@@ -156,6 +156,18 @@ pub struct UsageSearch {
     pub limit: u32,
 }
 
+/// A step on a running grant, as the API and the console send it.
+#[derive(Debug, Clone, Default)]
+pub struct GrantActionInput {
+    /// `suspend`, `resume`, `terminate` or `rectify`.
+    pub action: String,
+    pub reason: String,
+    /// For a suspension for misuse (Art. 27 ¶2): `scope_exceeded`, `purpose_exceeded` or `third_party`.
+    pub misuse: String,
+    /// With `misuse`: the rectification deadline, YYYY-MM-DD.
+    pub rectify_by: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct GrantView {
     pub grant: Grant,
@@ -508,53 +520,96 @@ impl Services {
         self.load_grant_view(grant).await
     }
 
-    /// `suspend` (access stops at once), `resume` or `terminate` (final); a reason is required to suspend or
-    /// terminate.
+    /// `suspend` (access stops at once), `resume` or `terminate` (final), by the provider's head or its
+    /// same-level authority; a reason is required to suspend or terminate. A suspension for misuse (Art. 27 ¶2)
+    /// names its grounds and sets a rectification deadline, a duty of the requester; `rectify` is the requester's
+    /// head reporting the rectification, which owes the suspender a decision: lift (`resume`) or `terminate`.
     pub async fn grant_action(
         &self,
         principal: &Principal,
         id: GrantId,
-        action: &str,
-        reason: &str,
+        input: &GrantActionInput,
     ) -> Result<GrantView> {
         let mut grant = self.store.get_grant(id).await?;
         let provider = self.store.get_org(grant.provider).await?;
-        self.authorize(principal, Action::ControlGrant { provider: grant.provider, provider_region: provider.region })?;
-        let reason = reason.trim();
-        let next = match (action.trim(), grant.state) {
+        let action = input.action.trim();
+        if action == "rectify" {
+            self.authorize(principal, Action::ApproveSharing(grant.requester))?;
+        } else {
+            self.authorize(
+                principal,
+                Action::ControlGrant { provider: grant.provider, provider_region: provider.region },
+            )?;
+        }
+        let reason = input.reason.trim();
+        let next = match (action, grant.state) {
             ("suspend", GrantState::Active) => GrantState::Suspended,
             ("resume", GrantState::Suspended) => GrantState::Active,
             ("terminate", GrantState::Active | GrantState::Suspended) => GrantState::Terminated,
-            ("suspend" | "resume" | "terminate", state) => {
+            ("rectify", GrantState::Suspended) => match grant.misuse_suspension() {
+                Some((_, _, false)) => GrantState::Suspended,
+                Some((_, _, true)) => {
+                    return Err(ServiceError::Conflict("已报告整改情况，请等待暂停方审查".into()));
+                }
+                None => return Err(ServiceError::Conflict("该授权不是因违规使用而暂停，无需报告整改".into())),
+            },
+            ("suspend" | "resume" | "terminate" | "rectify", state) => {
                 return Err(ServiceError::Conflict(format!("授权当前状态为「{state:?}」，不能执行该操作")));
             }
             (other, _) => {
                 return Err(ValidationError::new(
                     "action",
                     "unknown_value",
-                    format!("「{other}」不是有效操作，可选：suspend、resume、terminate"),
+                    format!("「{other}」不是有效操作，可选：suspend、resume、terminate、rectify"),
                 )
                 .into());
             }
         };
-        if next != GrantState::Active && reason.is_empty() {
-            return Err(ValidationError::new("reason", "required", "暂停或终止共享授权应当说明理由").into());
+        let mut problems = Vec::new();
+        if (next != GrantState::Active || action == "rectify") && reason.is_empty() {
+            let message = if action == "rectify" {
+                "请说明整改情况"
+            } else {
+                "暂停或终止共享授权应当说明理由"
+            };
+            problems.push(ValidationError::new("reason", "required", message));
         }
         if reason.chars().count() > 500 {
-            return Err(ValidationError::new("reason", "too_long", "理由最多 500 个字符").into());
+            problems.push(ValidationError::new("reason", "too_long", "理由最多 500 个字符"));
+        }
+        let misuse = if action == "suspend" {
+            match govshare_domain::grant::Misuse::parse(&input.misuse, &input.rectify_by, self.today()) {
+                Ok(m) => m,
+                Err(mut p) => {
+                    problems.append(&mut p);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if !problems.is_empty() {
+            return Err(problems.into());
         }
         let expected = grant.events.len();
         grant.state = next;
         grant.events.push(GrantEvent {
             at: self.now(),
             actor: principal.audit_name(),
-            action: action.trim().to_owned(),
+            action: action.to_owned(),
             reason: reason.to_owned(),
+            org: principal.org_id(),
+            misuse: misuse.clone(),
         });
-        let label = match next {
-            GrantState::Suspended => "已暂停",
-            GrantState::Active => "已恢复",
-            GrantState::Terminated => "已终止",
+        let label = match (action, next) {
+            ("rectify", _) => "已报告整改情况",
+            (_, GrantState::Suspended) => "已暂停",
+            (_, GrantState::Active) => "已恢复",
+            (_, GrantState::Terminated) => "已终止",
+        };
+        let reason = match &misuse {
+            Some(m) => format!("{reason}（{}，请于 {} 前整改并报告）", m.grounds.label(), m.rectify_by),
+            None => reason.to_owned(),
         };
         let entry_name = self.entry_name(grant.entry).await?;
         let notes: Vec<Notification> = [grant.requester, grant.provider]
@@ -577,9 +632,11 @@ impl Services {
             &format!("grant.{}", action.trim()),
             "grant",
             grant.id.to_string(),
-            json!({ "reason": reason }),
+            json!({ "reason": input.reason.trim(), "misuse": misuse }),
         );
-        self.store.save_grant(&grant, expected, &notes, &audit).await?;
+        let calendar = self.calendar().await?;
+        let duties = govshare_domain::duty::grant_duties(&grant, &entry_name, &calendar);
+        self.store.save_grant(&grant, expected, &duties, &notes, &audit).await?;
         self.plane.grants.write().expect("lock").remove(&id);
         self.load_grant_view(grant).await
     }

@@ -248,6 +248,7 @@ impl Services {
             SubjectKind::Application => format!("application:{}", duty.subject_id),
             SubjectKind::Entry => format!("catalog_entry:{}", duty.subject_id),
             SubjectKind::Obligation => format!("catalog_obligation:{}", duty.subject_id),
+            SubjectKind::Grant => format!("grant:{}", duty.subject_id),
         };
         let alert = DeadlineAlert {
             key: format!("{}:{due_date}:{}", duty.key, kind.code()),

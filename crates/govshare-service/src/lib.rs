@@ -28,8 +28,8 @@ pub use accounts::{IssuedCredential, LoginSuccess, NewUserInput, OrgChoice};
 pub use applications::{ApplicationBox, ApplicationView, StepInput};
 pub use catalog::{AssessmentInput, CatalogScope, ReportUpload};
 pub use data::{
-    CACHE_TTL, ChangeRow, ChangesAnswer, DataAnswer, DataPlane, Download, GrantView, LoadReport, LoadRequest, MAX_PAGE,
-    MAX_REPORTED_ERRORS, UsageSearch,
+    CACHE_TTL, ChangeRow, ChangesAnswer, DataAnswer, DataPlane, Download, GrantActionInput, GrantView, LoadReport,
+    LoadRequest, MAX_PAGE, MAX_REPORTED_ERRORS, UsageSearch,
 };
 pub use duties::{DutyState, DutyView, MAX_DUTIES, SweepReport, Urgency};
 pub use error::ServiceError;

@@ -1009,6 +1009,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         &self,
         grant: &Grant,
         expected_events: usize,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()> {
@@ -1025,7 +1026,7 @@ impl<D: Dialect> Store for SqlStore<D> {
                 Some(_) => StoreError::Conflict("该授权刚被其他人处理，请刷新后重试".into()),
             });
         }
-        self.finish(tx, notifications, audit).await
+        self.finish_with(tx, duties, notifications, audit).await
     }
 
     async fn get_grant(&self, id: GrantId) -> Result<Grant> {

@@ -462,7 +462,13 @@ fn new_grant(app: &Application, request: &ApplicationRequest, at: DateTime<Utc>)
         state: GrantState::Active,
         hash_key: "00".into(),
         created_at: at,
-        events: vec![GrantEvent { at, actor: "user:x".into(), action: "create".into(), reason: String::new() }],
+        events: vec![GrantEvent {
+            at,
+            actor: "user:x".into(),
+            action: "create".into(),
+            reason: String::new(),
+            ..Default::default()
+        }],
     }
 }
 
@@ -1245,10 +1251,16 @@ pub async fn data_plane(store: DynStore) {
     assert_eq!(store.get_application(application.id).await.unwrap().events.len(), 2);
     let mut suspended = grant.clone();
     suspended.state = GrantState::Suspended;
-    suspended.events.push(GrantEvent { at: now, actor: "user:y".into(), action: "suspend".into(), reason: "r".into() });
-    store.save_grant(&suspended, 1, &[], &event("grant.suspend")).await.unwrap();
+    suspended.events.push(GrantEvent {
+        at: now,
+        actor: "user:y".into(),
+        action: "suspend".into(),
+        reason: "r".into(),
+        ..Default::default()
+    });
+    store.save_grant(&suspended, 1, &[], &[], &event("grant.suspend")).await.unwrap();
     assert!(matches!(
-        store.save_grant(&suspended, 1, &[], &event("grant.suspend")).await,
+        store.save_grant(&suspended, 1, &[], &[], &event("grant.suspend")).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.list_grants(Some(dept.id)).await.unwrap(), [suspended.clone()]);

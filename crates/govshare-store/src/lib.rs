@@ -312,11 +312,13 @@ pub trait Store: Debug + Send + Sync + 'static {
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()>;
-    /// Stores a grant whose state changed, if the stored one still has `expected_events` events.
+    /// Stores a grant whose state changed, if the stored one still has `expected_events` events, with the duties
+    /// derived from its events.
     async fn save_grant(
         &self,
         grant: &Grant,
         expected_events: usize,
+        duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()>;

@@ -23,8 +23,117 @@ on_both_backends!(
     downloads_are_signed_and_bulk_exchange_follows_changes,
     proxied_sources_are_governed_like_hosted_ones,
     excel_files_load_like_csv,
-    hosted_data_is_encrypted_at_rest_and_usage_records_are_append_only
+    hosted_data_is_encrypted_at_rest_and_usage_records_are_append_only,
+    a_suspension_for_misuse_owes_a_rectification_by_its_deadline
 );
+
+/// The open duties of `client` on the grant, as (kind, role, due date).
+async fn grant_duties(client: &Client, grant: &str) -> Vec<(String, String, String)> {
+    let r = client.get("/api/v1/duties").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["subject_id"] == grant)
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_owned(),
+                d["role"].as_str().unwrap_or_default().to_owned(),
+                d["due_date"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Art. 27 ¶2: the provider suspends a requester's access for misuse and sets a rectification deadline; the
+/// requester's head owes the rectification by then (a duty, overdue after it), reports it, and the provider's head
+/// then owes a decision: lift the suspension or terminate. Refusals first.
+async fn a_suspension_for_misuse_owes_a_rectification_by_its_deadline(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let system = api_key(&app, "rst", "就业服务系统").await;
+    let path = format!("/api/v1/data/{grant}/records/{}", id_number("330106", 1));
+    let state = format!("/api/v1/grants/{grant}/state");
+    let (gat_head, rst_head, rst_clerk) = (
+        Client::login(&app, "gat.head").await,
+        Client::login(&app, "rst.head").await,
+        Client::login(&app, "rst.clerk").await,
+    );
+    let today = common::people::today();
+    let by = (today + Duration::days(10)).to_string();
+
+    // Grounds and deadline go together, the deadline is in the future and at most 90 days away.
+    let r =
+        gat_head.post(&state, json!({"action": "suspend", "reason": "超范围查询", "misuse": "scope_exceeded"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.problems(), [("rectify_by", "required")]);
+    let r = gat_head
+        .post(&state, json!({"action": "suspend", "reason": "", "misuse": "resold", "rectify_by": today.to_string()}))
+        .await;
+    assert_eq!(r.problems(), [("reason", "required"), ("misuse", "unknown_value"), ("rectify_by", "not_future")]);
+    let far = (today + Duration::days(91)).to_string();
+    let r = gat_head
+        .post(&state, json!({"action": "suspend", "reason": "x", "misuse": "third_party", "rectify_by": far}))
+        .await;
+    assert_eq!(r.problems(), [("rectify_by", "too_long")]);
+    // Nothing to rectify while the grant runs; nobody but the requester's head reports.
+    let r = rst_head.post(&state, json!({"action": "rectify", "reason": "已整改"})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert_eq!(system.get(&path).await.status, StatusCode::OK, "the refused suspensions changed nothing");
+
+    let r = gat_head
+        .post(
+            &state,
+            json!({"action": "suspend", "reason": "发现向未授权处室提供数据", "misuse": "third_party", "rectify_by": by}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "suspended", "{}", r.text);
+    let refused = system.get(&path).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::FORBIDDEN, "grant_suspended"), "at once");
+    assert_eq!(grant_duties(&rst_head, &grant).await, [("rectify".into(), "work_unit_head".into(), by.clone())]);
+    assert!(grant_duties(&rst_clerk, &grant).await.is_empty(), "the head owes it, not the clerk");
+    let told = rst_clerk.get("/api/v1/notifications").await;
+    assert!(told.text.contains("擅自向第三方提供") && told.text.contains(&by), "{}", told.text);
+    let page = rst_head.get(&format!("/console/grants/{grant}")).await;
+    assert!(page.text.contains("id=\"rectify-form\"") && page.text.contains("因擅自向第三方提供暂停"), "{}", page.text);
+    assert!(!rst_clerk.get(&format!("/console/grants/{grant}")).await.text.contains("id=\"rectify-form\""));
+
+    for (who, status) in [(&rst_clerk, StatusCode::FORBIDDEN), (&gat_head, StatusCode::FORBIDDEN)] {
+        let r = who.post(&state, json!({"action": "rectify", "reason": "已整改"})).await;
+        assert_eq!(r.status, status, "{}", r.text);
+    }
+    let r = rst_head.post(&state, json!({"action": "rectify", "reason": " "})).await;
+    assert_eq!(r.problems(), [("reason", "required")]);
+
+    // Past the deadline the duty is overdue.
+    app.clock.advance(Duration::days(12));
+    let (gat_head, rst_head) = (Client::login(&app, "gat.head").await, Client::login(&app, "rst.head").await);
+    let late = rst_head.get("/api/v1/duties").await;
+    let duty = late.body.as_array().unwrap().iter().find(|d| d["subject_id"] == grant.as_str()).unwrap().clone();
+    assert_eq!((&duty["urgency"], &duty["late"]), (&json!("overdue"), &json!(true)), "{duty}");
+
+    let r = rst_head.post(&state, json!({"action": "rectify", "reason": "已收回第三方副本并销毁，完善内部审批"})).await;
+    assert_eq!(r.body["status"], "suspended", "reporting does not lift the suspension: {}", r.text);
+    assert_eq!(
+        rst_head.post(&state, json!({"action": "rectify", "reason": "再次报告"})).await.status,
+        StatusCode::CONFLICT
+    );
+    assert!(grant_duties(&rst_head, &grant).await.is_empty(), "the rectification is reported");
+    assert_eq!(
+        grant_duties(&gat_head, &grant).await,
+        [("decide_rectification".into(), "work_unit_head".into(), String::new())]
+    );
+    assert_eq!(system.get(&path).await.code(), "grant_suspended");
+
+    let r = gat_head.post(&state, json!({"action": "resume", "reason": "整改到位"})).await;
+    assert_eq!(r.body["status"], "active", "{}", r.text);
+    assert!(grant_duties(&gat_head, &grant).await.is_empty());
+    assert_eq!(system.get(&path).await.status, StatusCode::OK);
+    let audit = Client::login(&app, "supervisor").await.get("/api/v1/audit?limit=100").await;
+    assert!(audit.text.contains("grant.rectify") && audit.text.contains("third_party"), "{}", audit.text);
+}
 
 async fn usage_count(app: &TestApp, grant: &str) -> usize {
     let gat = Client::login(app, "gat.clerk").await;

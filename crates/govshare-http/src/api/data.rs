@@ -16,7 +16,7 @@ use govshare_domain::application::ApplicationId;
 use govshare_domain::catalog::EntryId;
 use govshare_domain::grant::{GrantId, GrantInput, UsageRecord};
 use govshare_domain::record::{DataSource, RowError, SourceInput, SourceKind, SourceLoad};
-use govshare_service::{GrantView, LoadReport, LoadRequest, ServiceError};
+use govshare_service::{GrantActionInput, GrantView, LoadReport, LoadRequest, ServiceError};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use utoipa::{IntoParams, ToSchema};
@@ -282,14 +282,24 @@ pub async fn get_grant(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct GrantActionDto {
-    /// `suspend` (access stops at once), `resume` or `terminate`.
+    /// `suspend` (access stops at once), `resume`, `terminate`, or `rectify` (the requester's head reports the
+    /// rectification of a misuse the grant was suspended for).
     pub action: String,
-    /// Required to suspend or terminate.
+    /// Required to suspend or terminate, and for `rectify` (what was rectified, how); at most 500 characters.
     #[serde(default)]
     pub reason: String,
+    /// To suspend for misuse (Art. 27 ¶2): `scope_exceeded`, `purpose_exceeded` or `third_party`; with
+    /// `rectify_by`. Without both, a suspension for another reason.
+    #[serde(default)]
+    pub misuse: String,
+    /// With `misuse`: the last day of the rectification period (YYYY-MM-DD, after today, at most 90 days away);
+    /// the requester's head owes the rectification by then (a duty on its to-do list).
+    #[serde(default)]
+    pub rectify_by: String,
 }
 
-/// The provider's work-unit head or its same-level authority suspends, resumes or terminates a grant.
+/// The provider's work-unit head or its same-level authority suspends (possibly for misuse, with a
+/// rectification deadline), resumes or terminates a grant; the requester's head reports a rectification.
 #[utoipa::path(post, path = "/api/v1/grants/{grant_id}/state", tag = "data", params(("grant_id" = Uuid, Path)),
     request_body = GrantActionDto, security(("session" = [])),
     responses((status = 200, body = GrantDto), (status = 409, body = ErrorBody)))]
@@ -300,7 +310,9 @@ pub async fn grant_action(
     ApiJson(body): ApiJson<GrantActionDto>,
 ) -> ApiResult<Json<GrantDto>> {
     let id: GrantId = parse_id(&id)?;
-    Ok(Json(state.services.grant_action(&caller.principal, id, &body.action, &body.reason).await?.into()))
+    let input =
+        GrantActionInput { action: body.action, reason: body.reason, misuse: body.misuse, rectify_by: body.rectify_by };
+    Ok(Json(state.services.grant_action(&caller.principal, id, &input).await?.into()))
 }
 
 // ---- governed delivery ----

@@ -28,12 +28,13 @@ pub struct DutyDto {
     /// Stable identifier of the duty.
     pub key: String,
     /// `revise_application`, `approve_application`, `reply`, `decide_reply_extension`, `supplement`, `deliver`,
-    /// `approve_entry`, `revise_entry`, `review_entry`, `update_catalog` or `decide_update_extension`.
+    /// `approve_entry`, `revise_entry`, `review_entry`, `update_catalog`, `decide_update_extension`, `rectify`
+    /// (Art. 27 ¶2: the requester rectifies a misuse by the deadline the suspension set) or `decide_rectification`.
     pub kind: String,
     /// What must be done, in Chinese (e.g. 答复共享申请).
     pub label: String,
     pub article: String,
-    /// `application`, `entry` or `obligation`.
+    /// `application`, `entry`, `obligation` or `grant`.
     pub subject_kind: String,
     pub subject_id: Uuid,
     /// What it is about (the catalog entry's name).

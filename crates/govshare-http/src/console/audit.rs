@@ -73,6 +73,7 @@ const ACTIONS: &[(&str, &str)] = &[
     ("grant.create", "创建共享授权"),
     ("grant.suspend", "暂停共享授权"),
     ("grant.resume", "恢复共享授权"),
+    ("grant.rectify", "报告整改情况"),
     ("grant.terminate", "终止共享授权"),
     ("source.bind", "绑定数据源"),
     ("source.load", "加载数据"),

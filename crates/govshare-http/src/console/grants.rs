@@ -16,9 +16,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use govshare_domain::ValidationError;
 use govshare_domain::authz::{Action, check};
 use govshare_domain::catalog::{CatalogEntry, EntryContent, EntryId};
-use govshare_domain::grant::{GrantId, GrantInput, GrantState, GrantStatus, Masking, UsageRecord};
+use govshare_domain::grant::{GrantId, GrantInput, GrantState, GrantStatus, Masking, MisuseGrounds, UsageRecord};
 use govshare_domain::record::{LoadMode, RowError, SourceInput, SourceKind};
-use govshare_service::{GrantView, LoadReport, LoadRequest, ServiceError, UsageSearch};
+use govshare_service::{GrantActionInput, GrantView, LoadReport, LoadRequest, ServiceError, UsageSearch};
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
@@ -289,6 +289,7 @@ fn grant_action_label(action: &str) -> &'static str {
         "suspend" => "暂停",
         "resume" => "恢复",
         "terminate" => "终止",
+        "rectify" => "报告整改情况",
         _ => "其他",
     }
 }
@@ -315,6 +316,12 @@ struct DetailPage {
     can_suspend: bool,
     can_resume: bool,
     can_terminate: bool,
+    /// The requester's head may report the rectification of the misuse the grant is suspended for.
+    can_rectify: bool,
+    /// The misuse suspension in force: (grounds, rectify-by date, whether the rectification was reported).
+    misuse: Option<(&'static str, String, bool)>,
+    /// (code, label) of the misuse grounds, for the suspension form.
+    misuse_grounds: Vec<(&'static str, &'static str)>,
     usage: Vec<UsageRow>,
     show_grant: bool,
 }
@@ -366,9 +373,16 @@ async fn detail_page(
                 at: beijing(e.at),
                 actor: actor_name(&e.actor, &names),
                 action: grant_action_label(&e.action),
-                reason: e.reason.clone(),
+                reason: match &e.misuse {
+                    Some(m) => format!("{}（{}；整改期限 {}）", e.reason, m.grounds.label(), m.rectify_by),
+                    None => e.reason.clone(),
+                },
             })
             .collect(),
+        can_rectify: g.misuse_suspension().is_some_and(|(_, _, reported)| !reported)
+            && check(p, Action::ApproveSharing(g.requester)).is_ok(),
+        misuse: g.misuse_suspension().map(|(_, m, reported)| (m.grounds.label(), m.rectify_by.to_string(), reported)),
+        misuse_grounds: MisuseGrounds::ALL.iter().map(|g| (g.code(), g.label())).collect(),
         can_control,
         can_suspend: can_control && g.state == GrantState::Active,
         can_resume: can_control && g.state == GrantState::Suspended,
@@ -395,6 +409,10 @@ pub struct StateForm {
     action: String,
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    misuse: String,
+    #[serde(default)]
+    rectify_by: String,
 }
 
 /// Suspend, resume or terminate; the outcome is shown on the grant's page.
@@ -405,7 +423,13 @@ pub async fn change_state(
     Form(form): Form<StateForm>,
 ) -> PageResult {
     let id = grant_id(&id)?;
-    match state.services.grant_action(&caller.principal, id, &form.action, &form.reason).await {
+    let input = GrantActionInput {
+        action: form.action.clone(),
+        reason: form.reason,
+        misuse: form.misuse,
+        rectify_by: form.rectify_by,
+    };
+    match state.services.grant_action(&caller.principal, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/grants/{id}?notice=grant_{}", form.action.trim())).into_response()),
         Err(err) => detail_page(&state, &caller, id, Feedback::from_error(&err), ApiError::status_of(&err)).await,
     }

@@ -185,6 +185,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "grant_suspend" => "共享授权已暂停，按该授权的调用即刻被拒绝",
         "grant_resume" => "共享授权已恢复",
         "grant_terminate" => "共享授权已终止",
+        "grant_rectify" => "已报告整改情况，暂停方审查后将恢复或终止授权",
         "source_bound" => "数据源已绑定",
         "source_loaded" => "数据已加载，加载记录见「数据源」",
         _ => return None,
