@@ -550,6 +550,104 @@ mod tests {
     const DEPARTMENT: OrgId = OrgId(uuid::Uuid::from_u128(2));
     const AUTHORITY: OrgId = OrgId(uuid::Uuid::from_u128(3));
 
+    fn grant_with(events: Vec<(&str, OrgId, Option<crate::grant::Misuse>)>) -> Grant {
+        use crate::grant::{GrantEvent, GrantId, GrantState};
+        let at = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
+        let events: Vec<GrantEvent> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, (action, org, misuse))| GrantEvent {
+                at: at + Duration::days(i as i64),
+                actor: "user:x".into(),
+                action: action.into(),
+                reason: "r".into(),
+                org: Some(org),
+                misuse,
+            })
+            .collect();
+        let state = match events.last().map(|e| e.action.as_str()) {
+            Some("suspend" | "rectify") => GrantState::Suspended,
+            Some("terminate") => GrantState::Terminated,
+            _ => GrantState::Active,
+        };
+        Grant {
+            id: GrantId(uuid::Uuid::from_u128(9)),
+            number: "GX-2026-000001".into(),
+            application: crate::application::ApplicationId(uuid::Uuid::from_u128(8)),
+            requester: REQUESTER_ORG,
+            provider: DEPARTMENT,
+            entry: EntryId(uuid::Uuid::from_u128(7)),
+            items: vec![],
+            purpose: String::new(),
+            row_scope: None,
+            delivery: BTreeSet::new(),
+            valid_from: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            valid_until: NaiveDate::from_ymd_opt(2027, 12, 1).unwrap(),
+            rate_per_minute: 1,
+            daily_rows: 1,
+            state,
+            hash_key: String::new(),
+            created_at: at,
+            events,
+        }
+    }
+
+    const REQUESTER_ORG: OrgId = OrgId(uuid::Uuid::from_u128(4));
+
+    /// Art. 27 ¶2 on a grant: a misuse suspension owes the requester's head a rectification due at the end of the
+    /// date set; reporting it meets that duty and owes the suspender (provider head, or the authority with its
+    /// reviewer role) a decision; lifting or terminating closes what is open, a rectification not reported cut
+    /// short; a suspension for another reason owes nothing.
+    #[test]
+    fn a_misuse_suspension_owes_a_rectification_then_a_decision() {
+        let by = NaiveDate::from_ymd_opt(2026, 12, 15).unwrap();
+        let misuse = || Some(crate::grant::Misuse { grounds: crate::grant::MisuseGrounds::ThirdParty, rectify_by: by });
+        let calendar = WorkingCalendar::official();
+        let plain = grant_with(vec![("create", DEPARTMENT, None), ("suspend", DEPARTMENT, None)]);
+        assert!(grant_duties(&plain, "t", &calendar).is_empty());
+
+        let open = grant_with(vec![("create", DEPARTMENT, None), ("suspend", DEPARTMENT, misuse())]);
+        let duties = grant_duties(&open, "t", &calendar);
+        assert_eq!(duties.len(), 1);
+        let d = &duties[0];
+        assert_eq!(
+            (d.kind, d.owner, d.role, d.counterpart),
+            (DutyKind::Rectify, REQUESTER_ORG, Role::WorkUnitHead, Some(DEPARTMENT))
+        );
+        assert_eq!((d.due_date(), d.is_open(), d.link()), (Some(by), true, format!("/console/grants/{}", open.id)));
+
+        let reported = grant_with(vec![
+            ("create", DEPARTMENT, None),
+            ("suspend", AUTHORITY, misuse()),
+            ("rectify", REQUESTER_ORG, None),
+        ]);
+        let duties = grant_duties(&reported, "t", &calendar);
+        assert_eq!(
+            duties.iter().map(|d| (d.kind, d.is_open(), d.met)).collect::<Vec<_>>(),
+            [(DutyKind::Rectify, false, true), (DutyKind::DecideRectification, true, false)]
+        );
+        assert_eq!((duties[1].owner, duties[1].role), (AUTHORITY, Role::AuthorityReviewer));
+
+        let lifted_early = grant_with(vec![
+            ("create", DEPARTMENT, None),
+            ("suspend", DEPARTMENT, misuse()),
+            ("resume", DEPARTMENT, None),
+        ]);
+        let duties = grant_duties(&lifted_early, "t", &calendar);
+        assert_eq!(
+            duties.iter().map(|d| (d.kind, d.is_open(), d.met)).collect::<Vec<_>>(),
+            [(DutyKind::Rectify, false, false)]
+        );
+
+        let decided = grant_with(vec![
+            ("create", DEPARTMENT, None),
+            ("suspend", DEPARTMENT, misuse()),
+            ("rectify", REQUESTER_ORG, None),
+            ("terminate", DEPARTMENT, None),
+        ]);
+        assert!(grant_duties(&decided, "t", &calendar).iter().all(|d| !d.is_open() && d.met));
+    }
+
     /// A catalog step: the entry's action, or the obligation's extension request or decision.
     #[derive(Debug, Clone)]
     enum CatalogStep {
