@@ -63,6 +63,9 @@ pub enum Action {
     ApproveSharing(OrgId),
     /// Approve or refuse an extension of the reply period, as the provider's same-level authority (Art. 21 ¶1).
     DecideSharingExtension(RegionCode),
+    /// Record the filing (备案) of a provider's ending of a running sharing service, as the provider's same-level
+    /// authority (Art. 27 ¶3).
+    RecordServiceFiling(RegionCode),
     /// Read an application: requester, provider, their same-level authorities, the administrator.
     ViewApplication { requester: OrgId, provider: OrgId, requester_region: RegionCode, provider_region: RegionCode },
     /// Bind a data source to the provider's entry and load its records (R-DEL-1).
@@ -120,6 +123,7 @@ impl Action {
             Action::PrepareSharing(_) => "办理本单位共享申请事项".into(),
             Action::ApproveSharing(_) => "审核同意本单位共享申请事项".into(),
             Action::DecideSharingExtension(_) => "审批答复延期".into(),
+            Action::RecordServiceFiling(_) => "共享服务终止备案".into(),
             Action::ViewApplication { .. } => "查看共享申请".into(),
             Action::ManageSource(_) => "管理本单位数据源".into(),
             Action::CreateGrant(_) => "创建共享授权".into(),
@@ -275,6 +279,13 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
                 Ok(())
             } else {
                 deny("只有提供部门同级政务数据共享主管部门的审核人可以审批延期")
+            }
+        }
+        Action::RecordServiceFiling(region) => {
+            if reviewer && same_level_authority(region) {
+                Ok(())
+            } else {
+                deny("只有提供部门同级政务数据共享主管部门的审核人可以办理共享服务终止备案")
             }
         }
         Action::ManageSource(target) => {

@@ -54,10 +54,13 @@ pub enum DutyKind {
     /// Whoever suspended the access lifts the suspension or terminates the grant once the rectification is
     /// reported (Art. 27 ¶2).
     DecideRectification,
+    /// The provider's same-level authority records the filing of a provider's ending of a running sharing
+    /// service (Art. 27 ¶3); the ending takes effect only once it is recorded.
+    RecordFiling,
 }
 
 impl DutyKind {
-    pub const ALL: [DutyKind; 13] = [
+    pub const ALL: [DutyKind; 14] = [
         DutyKind::ReviseApplication,
         DutyKind::ApproveApplication,
         DutyKind::Reply,
@@ -71,6 +74,7 @@ impl DutyKind {
         DutyKind::DecideUpdateExtension,
         DutyKind::Rectify,
         DutyKind::DecideRectification,
+        DutyKind::RecordFiling,
     ];
 
     pub fn code(self) -> &'static str {
@@ -88,6 +92,7 @@ impl DutyKind {
             DutyKind::DecideUpdateExtension => "decide_update_extension",
             DutyKind::Rectify => "rectify",
             DutyKind::DecideRectification => "decide_rectification",
+            DutyKind::RecordFiling => "record_filing",
         }
     }
 
@@ -110,6 +115,7 @@ impl DutyKind {
             DutyKind::DecideUpdateExtension => "审批目录更新延期",
             DutyKind::Rectify => "整改违规使用",
             DutyKind::DecideRectification => "审查整改情况",
+            DutyKind::RecordFiling => "共享服务终止备案",
         }
     }
 
@@ -135,7 +141,7 @@ impl DutyKind {
             DutyKind::Deliver => "第二十二条",
             DutyKind::ApproveEntry | DutyKind::ReviseEntry | DutyKind::ReviewEntry => "第十六条",
             DutyKind::UpdateCatalog | DutyKind::DecideUpdateExtension => "第十七条",
-            DutyKind::Rectify | DutyKind::DecideRectification => "第二十七条",
+            DutyKind::Rectify | DutyKind::DecideRectification | DutyKind::RecordFiling => "第二十七条",
         }
     }
 }
@@ -293,9 +299,11 @@ impl Builder<'_> {
 /// head a rectification by the date it set; the reported rectification owes whoever suspended (the provider's
 /// head, or the authority that acted) a decision; lifting the suspension or terminating the grant closes both.
 /// `title` is the entry's name.
-pub fn grant_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar) -> Vec<Duty> {
+/// A provider's proposed ending (Art. 27 ¶3) owes the provider's same-level `authority` (when known) the recording
+/// of its filing, until it is recorded or the grant ends otherwise.
+pub fn grant_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar, authority: Option<OrgId>) -> Vec<Duty> {
     let mut b = Builder { subject_kind: SubjectKind::Grant, subject_id: grant.id.0, title, duties: vec![] };
-    let (mut rectify, mut decide): (Option<usize>, Option<usize>) = (None, None);
+    let (mut rectify, mut decide, mut filing): (Option<usize>, Option<usize>, Option<usize>) = (None, None, None);
     let mut suspender = grant.provider;
     for (i, e) in grant.events.iter().enumerate() {
         match e.action.as_str() {
@@ -326,7 +334,17 @@ pub fn grant_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar) -> V
             "resume" | "terminate" => {
                 b.close(rectify.take(), e.at, false);
                 b.close(decide.take(), e.at, true);
+                if e.action == "terminate" {
+                    b.close(filing.take(), e.at, false);
+                }
             }
+            "propose_termination" => {
+                if let Some(authority) = authority {
+                    let role = Role::AuthorityReviewer;
+                    filing = Some(b.push(DutyKind::RecordFiling, i, authority, role, Some(grant.provider), e.at, None));
+                }
+            }
+            "record_filing" => b.close(filing.take(), e.at, true),
             _ => {}
         }
     }
@@ -563,6 +581,7 @@ mod tests {
                 reason: "r".into(),
                 org: Some(org),
                 misuse,
+                ending: None,
             })
             .collect();
         let state = match events.last().map(|e| e.action.as_str()) {
@@ -586,6 +605,7 @@ mod tests {
             rate_per_minute: 1,
             daily_rows: 1,
             state,
+            ends_on: None,
             hash_key: String::new(),
             created_at: at,
             events,
@@ -604,10 +624,10 @@ mod tests {
         let misuse = || Some(crate::grant::Misuse { grounds: crate::grant::MisuseGrounds::ThirdParty, rectify_by: by });
         let calendar = WorkingCalendar::official();
         let plain = grant_with(vec![("create", DEPARTMENT, None), ("suspend", DEPARTMENT, None)]);
-        assert!(grant_duties(&plain, "t", &calendar).is_empty());
+        assert!(grant_duties(&plain, "t", &calendar, Some(AUTHORITY)).is_empty());
 
         let open = grant_with(vec![("create", DEPARTMENT, None), ("suspend", DEPARTMENT, misuse())]);
-        let duties = grant_duties(&open, "t", &calendar);
+        let duties = grant_duties(&open, "t", &calendar, Some(AUTHORITY));
         assert_eq!(duties.len(), 1);
         let d = &duties[0];
         assert_eq!(
@@ -621,7 +641,7 @@ mod tests {
             ("suspend", AUTHORITY, misuse()),
             ("rectify", REQUESTER_ORG, None),
         ]);
-        let duties = grant_duties(&reported, "t", &calendar);
+        let duties = grant_duties(&reported, "t", &calendar, Some(AUTHORITY));
         assert_eq!(
             duties.iter().map(|d| (d.kind, d.is_open(), d.met)).collect::<Vec<_>>(),
             [(DutyKind::Rectify, false, true), (DutyKind::DecideRectification, true, false)]
@@ -633,7 +653,7 @@ mod tests {
             ("suspend", DEPARTMENT, misuse()),
             ("resume", DEPARTMENT, None),
         ]);
-        let duties = grant_duties(&lifted_early, "t", &calendar);
+        let duties = grant_duties(&lifted_early, "t", &calendar, Some(AUTHORITY));
         assert_eq!(
             duties.iter().map(|d| (d.kind, d.is_open(), d.met)).collect::<Vec<_>>(),
             [(DutyKind::Rectify, false, false)]
@@ -645,7 +665,7 @@ mod tests {
             ("rectify", REQUESTER_ORG, None),
             ("terminate", DEPARTMENT, None),
         ]);
-        assert!(grant_duties(&decided, "t", &calendar).iter().all(|d| !d.is_open() && d.met));
+        assert!(grant_duties(&decided, "t", &calendar, Some(AUTHORITY)).iter().all(|d| !d.is_open() && d.met));
     }
 
     /// A catalog step: the entry's action, or the obligation's extension request or decision.

@@ -218,6 +218,75 @@ pub struct GrantEvent {
     /// A suspension for misuse (Art. 27 ¶2): what was misused, and the date by which the requester must rectify.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub misuse: Option<Misuse>,
+    /// A provider's ending of the running service (Art. 27 ¶3), on `propose_termination`: the negotiation with the
+    /// requester and the date it takes effect once the authority has recorded the filing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ending: Option<Ending>,
+}
+
+/// The ending of a running sharing service (Art. 27 ¶3: 确需终止的，应当与需求部门协商，并报同级主管部门备案).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ending {
+    /// The negotiation with the requester: when, who, each side's position, the outcome.
+    pub negotiation: String,
+    /// The first day (北京时间) the service no longer runs; never before the filing is recorded.
+    pub effective_on: NaiveDate,
+}
+
+impl Ending {
+    /// As entered: the negotiation stated (at most 1000 characters), the date not before `today` nor after the
+    /// grant's last day.
+    pub fn parse(
+        negotiation: &str,
+        effective_on: &str,
+        today: NaiveDate,
+        valid_until: NaiveDate,
+    ) -> Result<Ending, Vec<ValidationError>> {
+        let mut problems = Vec::new();
+        let negotiation = if negotiation.trim().is_empty() {
+            problems.push(ValidationError::new(
+                "negotiation",
+                "required",
+                "终止正在提供的共享服务，应当先与需求部门协商（第二十七条）：请记录协商情况",
+            ));
+            None
+        } else {
+            keep(&mut problems, crate::error::required_text("negotiation", "协商情况", negotiation, 1000))
+        };
+        let date = match effective_on.trim() {
+            "" => {
+                problems.push(ValidationError::new("effective_on", "required", "请填写终止生效日期"));
+                None
+            }
+            raw => match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+                Err(_) => {
+                    problems.push(ValidationError::new(
+                        "effective_on",
+                        "date_format",
+                        "终止生效日期格式应为 YYYY-MM-DD",
+                    ));
+                    None
+                }
+                Ok(d) if d < today => {
+                    problems.push(ValidationError::new("effective_on", "in_past", "终止生效日期不能早于今天"));
+                    None
+                }
+                Ok(d) if d > valid_until => {
+                    problems.push(ValidationError::new(
+                        "effective_on",
+                        "after_expiry",
+                        format!("授权 {valid_until} 到期，到期后无需终止"),
+                    ));
+                    None
+                }
+                Ok(d) => Some(d),
+            },
+        };
+        match (negotiation, date) {
+            (Some(negotiation), Some(effective_on)) if problems.is_empty() => Ok(Ending { negotiation, effective_on }),
+            _ => Err(problems),
+        }
+    }
 }
 
 /// A suspension for misuse (Art. 27 ¶2: 超出使用范围、用途或者擅自向第三方提供): its grounds and the
@@ -322,6 +391,16 @@ impl Misuse {
 }
 
 impl Grant {
+    /// The ending proposed and not yet filed: the last `propose_termination` with no `record_filing` after it,
+    /// while the grant is not terminated.
+    pub fn pending_ending(&self) -> Option<&Ending> {
+        if self.state == GrantState::Terminated || self.ends_on.is_some() {
+            return None;
+        }
+        let at = self.events.iter().rposition(|e| e.action == "propose_termination")?;
+        self.events[at].ending.as_ref()
+    }
+
     /// The misuse suspension in force and whether its rectification was reported: the last `suspend` event,
     /// when the grant is still suspended by it and it named misuse.
     pub fn misuse_suspension(&self) -> Option<(&GrantEvent, &Misuse, bool)> {
@@ -357,6 +436,9 @@ pub struct Grant {
     /// Rows per day (北京时间).
     pub daily_rows: u64,
     pub state: GrantState,
+    /// The day a filed ending takes effect (Art. 27 ¶3): from then on the grant counts as terminated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_on: Option<NaiveDate>,
     /// The grant's own HMAC key (hex), used for `hash` masking; never shown.
     pub hash_key: String,
     pub created_at: DateTime<Utc>,
@@ -517,6 +599,7 @@ impl Grant {
             rate_per_minute,
             daily_rows,
             state: GrantState::Active,
+            ends_on: None,
             hash_key,
             created_at: now,
             events: vec![GrantEvent {
@@ -526,12 +609,16 @@ impl Grant {
                 reason: String::new(),
                 org: Some(app.provider),
                 misuse: None,
+                ending: None,
             }],
         })
     }
 
     pub fn status(&self, now: DateTime<Utc>) -> GrantStatus {
         let today = now.with_timezone(&beijing()).date_naive();
+        if self.ends_on.is_some_and(|d| today >= d) {
+            return GrantStatus::Terminated;
+        }
         match self.state {
             GrantState::Suspended => GrantStatus::Suspended,
             GrantState::Terminated => GrantStatus::Terminated,

@@ -166,6 +166,10 @@ pub struct GrantActionInput {
     pub misuse: String,
     /// With `misuse`: the rectification deadline, YYYY-MM-DD.
     pub rectify_by: String,
+    /// For `propose_termination` (Art. 27 ¶3): the negotiation with the requester.
+    pub negotiation: String,
+    /// For `propose_termination`: the first day the service no longer runs, YYYY-MM-DD.
+    pub effective_on: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -533,16 +537,54 @@ impl Services {
         let mut grant = self.store.get_grant(id).await?;
         let provider = self.store.get_org(grant.provider).await?;
         let action = input.action.trim();
-        if action == "rectify" {
-            self.authorize(principal, Action::ApproveSharing(grant.requester))?;
-        } else {
-            self.authorize(
-                principal,
-                Action::ControlGrant { provider: grant.provider, provider_region: provider.region },
-            )?;
+        let control = Action::ControlGrant { provider: grant.provider, provider_region: provider.region };
+        match action {
+            "rectify" => self.authorize(principal, Action::ApproveSharing(grant.requester))?,
+            "record_filing" => self.authorize(principal, Action::RecordServiceFiling(provider.region))?,
+            "propose_termination" => {
+                self.authorize(principal, control)?;
+                if principal.org_id() != Some(grant.provider) {
+                    return Err(ServiceError::Forbidden(
+                        "终止共享服务由提供部门与需求部门协商后报同级主管部门备案；主管部门可直接终止".into(),
+                    ));
+                }
+            }
+            _ => self.authorize(principal, control)?,
         }
         let reason = input.reason.trim();
+        let status = grant.status(self.now());
+        let running = matches!(
+            status,
+            govshare_domain::grant::GrantStatus::Active
+                | govshare_domain::grant::GrantStatus::NotYetValid
+                | govshare_domain::grant::GrantStatus::Suspended
+        );
+        // Art. 27 ¶3: the provider does not end a running service on its own, except for misuse (¶2).
+        if action == "terminate"
+            && principal.org_id() == Some(grant.provider)
+            && running
+            && grant.misuse_suspension().is_none()
+        {
+            return Err(ServiceError::Conflict(
+                "依据第二十七条，提供部门不得擅自终止正在提供的共享服务：应当与需求部门协商，并报同级主管部门备案（「协商终止并备案」）；因违规使用暂停的，可在审查整改情况后终止".into(),
+            ));
+        }
         let next = match (action, grant.state) {
+            ("propose_termination", GrantState::Active | GrantState::Suspended) if running => {
+                if grant.pending_ending().is_some() || grant.ends_on.is_some() {
+                    return Err(ServiceError::Conflict("已提出终止并等待备案，或终止已备案".into()));
+                }
+                grant.state
+            }
+            ("record_filing", state @ (GrantState::Active | GrantState::Suspended)) => {
+                if grant.pending_ending().is_none() {
+                    return Err(ServiceError::Conflict("没有待备案的共享服务终止".into()));
+                }
+                state
+            }
+            ("propose_termination" | "record_filing", _) => {
+                return Err(ServiceError::Conflict(format!("授权当前为「{}」，不能办理终止备案", status.label())));
+            }
             ("suspend", GrantState::Active) => GrantState::Suspended,
             ("resume", GrantState::Suspended) => GrantState::Active,
             ("terminate", GrantState::Active | GrantState::Suspended) => GrantState::Terminated,
@@ -560,13 +602,20 @@ impl Services {
                 return Err(ValidationError::new(
                     "action",
                     "unknown_value",
-                    format!("「{other}」不是有效操作，可选：suspend、resume、terminate、rectify"),
+                    format!(
+                        "「{other}」不是有效操作，可选：suspend、resume、terminate、rectify、propose_termination、record_filing"
+                    ),
                 )
                 .into());
             }
         };
         let mut problems = Vec::new();
-        if (next != GrantState::Active || action == "rectify") && reason.is_empty() {
+        let needs_reason = match action {
+            "record_filing" => false,
+            "rectify" | "propose_termination" => true,
+            _ => next != GrantState::Active,
+        };
+        if needs_reason && reason.is_empty() {
             let message = if action == "rectify" {
                 "请说明整改情况"
             } else {
@@ -588,8 +637,29 @@ impl Services {
         } else {
             None
         };
+        let ending = if action == "propose_termination" {
+            match govshare_domain::grant::Ending::parse(
+                &input.negotiation,
+                &input.effective_on,
+                self.today(),
+                grant.valid_until,
+            ) {
+                Ok(e) => Some(e),
+                Err(mut p) => {
+                    problems.append(&mut p);
+                    None
+                }
+            }
+        } else {
+            None
+        };
         if !problems.is_empty() {
             return Err(problems.into());
+        }
+        if action == "record_filing" {
+            // Never before the filing: a date already passed takes effect today.
+            let on = grant.pending_ending().map(|e| e.effective_on.max(self.today()));
+            grant.ends_on = on;
         }
         let expected = grant.events.len();
         grant.state = next;
@@ -600,16 +670,21 @@ impl Services {
             reason: reason.to_owned(),
             org: principal.org_id(),
             misuse: misuse.clone(),
+            ending: ending.clone(),
         });
         let label = match (action, next) {
             ("rectify", _) => "已报告整改情况",
+            ("propose_termination", _) => "拟协商终止，已报主管部门备案",
+            ("record_filing", _) => "终止已备案",
             (_, GrantState::Suspended) => "已暂停",
             (_, GrantState::Active) => "已恢复",
             (_, GrantState::Terminated) => "已终止",
         };
-        let reason = match &misuse {
-            Some(m) => format!("{reason}（{}，请于 {} 前整改并报告）", m.grounds.label(), m.rectify_by),
-            None => reason.to_owned(),
+        let reason = match (&misuse, &ending, grant.ends_on) {
+            (Some(m), _, _) => format!("{reason}（{}，请于 {} 前整改并报告）", m.grounds.label(), m.rectify_by),
+            (_, Some(e), _) => format!("{reason}（拟自 {} 起终止，待主管部门备案后生效）", e.effective_on),
+            (_, _, Some(on)) if action == "record_filing" => format!("自 {on} 起终止。{reason}"),
+            _ => reason.to_owned(),
         };
         let entry_name = self.entry_name(grant.entry).await?;
         let notes: Vec<Notification> = [grant.requester, grant.provider]
@@ -632,10 +707,11 @@ impl Services {
             &format!("grant.{}", action.trim()),
             "grant",
             grant.id.to_string(),
-            json!({ "reason": input.reason.trim(), "misuse": misuse }),
+            json!({ "reason": input.reason.trim(), "misuse": misuse, "ending": ending, "ends_on": grant.ends_on }),
         );
         let calendar = self.calendar().await?;
-        let duties = govshare_domain::duty::grant_duties(&grant, &entry_name, &calendar);
+        let authority = self.authority_of(provider.region).await?.map(|a| a.id);
+        let duties = govshare_domain::duty::grant_duties(&grant, &entry_name, &calendar, authority);
         self.store.save_grant(&grant, expected, &duties, &notes, &audit).await?;
         self.plane.grants.write().expect("lock").remove(&id);
         self.load_grant_view(grant).await

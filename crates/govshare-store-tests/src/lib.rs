@@ -460,6 +460,7 @@ fn new_grant(app: &Application, request: &ApplicationRequest, at: DateTime<Utc>)
         rate_per_minute: 60,
         daily_rows: 1000,
         state: GrantState::Active,
+        ends_on: None,
         hash_key: "00".into(),
         created_at: at,
         events: vec![GrantEvent {

@@ -24,8 +24,73 @@ on_both_backends!(
     proxied_sources_are_governed_like_hosted_ones,
     excel_files_load_like_csv,
     hosted_data_is_encrypted_at_rest_and_usage_records_are_append_only,
-    a_suspension_for_misuse_owes_a_rectification_by_its_deadline
+    a_suspension_for_misuse_owes_a_rectification_by_its_deadline,
+    a_running_service_ends_only_after_negotiation_and_filing
 );
+
+/// Art. 27 ¶3: the provider does not end a running service on its own: its head records the negotiation with the
+/// requester and the date, the same-level authority records the filing (a duty until it does), and the service
+/// ends on that date, not before. Refusals first.
+async fn a_running_service_ends_only_after_negotiation_and_filing(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let system = api_key(&app, "rst", "就业服务系统").await;
+    let path = format!("/api/v1/data/{grant}/records/{}", id_number("330106", 1));
+    let state = format!("/api/v1/grants/{grant}/state");
+    let (gat_head, gat_clerk, reviewer) = (
+        Client::login(&app, "gat.head").await,
+        Client::login(&app, "gat.clerk").await,
+        Client::login(&app, "reviewer").await,
+    );
+    let today = common::people::today();
+    let on = (today + Duration::days(5)).to_string();
+
+    let r = gat_head.post(&state, json!({"action": "terminate", "reason": "系统下线"})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "the provider cannot end a running service on its own: {}", r.text);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("第二十七条"), "{}", r.text);
+    let ending = json!({"action": "propose_termination", "reason": "数据源系统整合下线",
+                        "negotiation": "2026年12月1日与人社厅就业处会商，对方同意改用省级新接口", "effective_on": on});
+    assert_eq!(gat_clerk.post(&state, ending.clone()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(reviewer.post(&state, ending.clone()).await.status, StatusCode::FORBIDDEN, "the provider proposes");
+    let r = gat_head
+        .post(&state, json!({"action": "propose_termination", "reason": "下线", "effective_on": "2020-01-01"}))
+        .await;
+    assert_eq!(r.problems(), [("negotiation", "required"), ("effective_on", "in_past")]);
+    let r = gat_head.post(&state, json!({"action": "record_filing"})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "only the authority records the filing: {}", r.text);
+    assert_eq!(
+        reviewer.post(&state, json!({"action": "record_filing"})).await.status,
+        StatusCode::CONFLICT,
+        "nothing to file"
+    );
+    assert_eq!(system.get(&path).await.status, StatusCode::OK);
+
+    let r = gat_head.post(&state, ending.clone()).await;
+    assert_eq!((r.status, &r.body["status"]), (StatusCode::OK, &json!("active")), "{}", r.text);
+    assert_eq!(gat_head.post(&state, ending.clone()).await.status, StatusCode::CONFLICT, "one proposal at a time");
+    assert_eq!(system.get(&path).await.status, StatusCode::OK, "nothing ends before the filing");
+    assert_eq!(
+        grant_duties(&reviewer, &grant).await,
+        [("record_filing".into(), "authority_reviewer".into(), String::new())]
+    );
+    let page = reviewer.get(&format!("/console/grants/{grant}")).await;
+    assert!(page.text.contains("id=\"filing-form\"") && page.text.contains("对方同意改用省级新接口"), "{}", page.text);
+    assert!(!gat_head.get(&format!("/console/grants/{grant}")).await.text.contains("id=\"terminate-form\""));
+
+    let r = reviewer.post(&state, json!({"action": "record_filing", "reason": "浙数共备〔2026〕3号"})).await;
+    assert_eq!((r.status, &r.body["status"]), (StatusCode::OK, &json!("active")), "{}", r.text);
+    assert!(grant_duties(&reviewer, &grant).await.is_empty(), "the filing is recorded");
+    assert_eq!(system.get(&path).await.status, StatusCode::OK, "it takes effect on its date");
+    let told = Client::login(&app, "rst.clerk").await.get("/api/v1/notifications").await;
+    assert!(told.text.contains(&format!("自 {on} 起终止")), "{}", told.text);
+
+    app.clock.advance(Duration::days(5));
+    let ended = system.get(&path).await;
+    assert_eq!((ended.status, ended.code()), (StatusCode::FORBIDDEN, "grant_terminated"), "{}", ended.text);
+    let head = Client::login(&app, "gat.head").await;
+    assert_eq!(head.get(&format!("/api/v1/grants/{grant}")).await.body["status"], "terminated");
+}
 
 /// The open duties of `client` on the grant, as (kind, role, due date).
 async fn grant_duties(client: &Client, grant: &str) -> Vec<(String, String, String)> {

@@ -282,8 +282,10 @@ pub async fn get_grant(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct GrantActionDto {
-    /// `suspend` (access stops at once), `resume`, `terminate`, or `rectify` (the requester's head reports the
-    /// rectification of a misuse the grant was suspended for).
+    /// `suspend` (access stops at once), `resume`, `terminate` (the provider's head only for a grant suspended for
+    /// misuse or expired; the authority always), `rectify` (the requester's head reports the rectification of a
+    /// misuse the grant was suspended for), `propose_termination` (the provider's head, Art. 27 ¶3) or
+    /// `record_filing` (the provider's same-level authority records the filing; the ending then takes effect).
     pub action: String,
     /// Required to suspend or terminate, and for `rectify` (what was rectified, how); at most 500 characters.
     #[serde(default)]
@@ -296,6 +298,15 @@ pub struct GrantActionDto {
     /// the requester's head owes the rectification by then (a duty on its to-do list).
     #[serde(default)]
     pub rectify_by: String,
+    /// For `propose_termination` (Art. 27 ¶3: the provider's head ends a running service only after negotiating
+    /// with the requester, and only once the same-level authority records the filing with `record_filing`): the
+    /// negotiation (when, who, positions, outcome; at most 1000 characters).
+    #[serde(default)]
+    pub negotiation: String,
+    /// For `propose_termination`: the first day the service no longer runs (YYYY-MM-DD, today up to the grant's
+    /// last day); it takes effect on that day or, if later, the day the filing is recorded.
+    #[serde(default)]
+    pub effective_on: String,
 }
 
 /// The provider's work-unit head or its same-level authority suspends (possibly for misuse, with a
@@ -310,8 +321,14 @@ pub async fn grant_action(
     ApiJson(body): ApiJson<GrantActionDto>,
 ) -> ApiResult<Json<GrantDto>> {
     let id: GrantId = parse_id(&id)?;
-    let input =
-        GrantActionInput { action: body.action, reason: body.reason, misuse: body.misuse, rectify_by: body.rectify_by };
+    let input = GrantActionInput {
+        action: body.action,
+        reason: body.reason,
+        misuse: body.misuse,
+        rectify_by: body.rectify_by,
+        negotiation: body.negotiation,
+        effective_on: body.effective_on,
+    };
     Ok(Json(state.services.grant_action(&caller.principal, id, &input).await?.into()))
 }
 

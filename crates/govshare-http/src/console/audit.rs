@@ -74,6 +74,8 @@ const ACTIONS: &[(&str, &str)] = &[
     ("grant.suspend", "暂停共享授权"),
     ("grant.resume", "恢复共享授权"),
     ("grant.rectify", "报告整改情况"),
+    ("grant.propose_termination", "协商终止并报备案"),
+    ("grant.record_filing", "共享服务终止备案"),
     ("grant.terminate", "终止共享授权"),
     ("source.bind", "绑定数据源"),
     ("source.load", "加载数据"),

@@ -290,6 +290,8 @@ fn grant_action_label(action: &str) -> &'static str {
         "resume" => "恢复",
         "terminate" => "终止",
         "rectify" => "报告整改情况",
+        "propose_termination" => "协商终止并报备案",
+        "record_filing" => "终止备案",
         _ => "其他",
     }
 }
@@ -322,6 +324,14 @@ struct DetailPage {
     misuse: Option<(&'static str, String, bool)>,
     /// (code, label) of the misuse grounds, for the suspension form.
     misuse_grounds: Vec<(&'static str, &'static str)>,
+    /// The provider's head may propose ending the running service (Art. 27 ¶3).
+    can_propose_ending: bool,
+    /// The authority may record the filing of the proposed ending.
+    can_record_filing: bool,
+    /// The proposed ending awaiting its filing: (effective date, negotiation).
+    pending_ending: Option<(String, String)>,
+    /// The day a filed ending takes effect.
+    ends_on: Option<String>,
     usage: Vec<UsageRow>,
     show_grant: bool,
 }
@@ -384,9 +394,23 @@ async fn detail_page(
         misuse: g.misuse_suspension().map(|(_, m, reported)| (m.grounds.label(), m.rectify_by.to_string(), reported)),
         misuse_grounds: MisuseGrounds::ALL.iter().map(|g| (g.code(), g.label())).collect(),
         can_control,
-        can_suspend: can_control && g.state == GrantState::Active,
+        can_suspend: can_control && g.state == GrantState::Active && g.ends_on.is_none(),
         can_resume: can_control && g.state == GrantState::Suspended,
-        can_terminate: can_control && g.state != GrantState::Terminated,
+        // The provider's head ends a running service only by negotiation and filing, except after misuse.
+        can_terminate: can_control
+            && g.state != GrantState::Terminated
+            && (p.org_id() != Some(g.provider)
+                || g.misuse_suspension().is_some()
+                || view.status == GrantStatus::Expired),
+        can_propose_ending: can_control
+            && p.org_id() == Some(g.provider)
+            && g.pending_ending().is_none()
+            && g.ends_on.is_none()
+            && matches!(view.status, GrantStatus::Active | GrantStatus::NotYetValid | GrantStatus::Suspended),
+        can_record_filing: g.pending_ending().is_some()
+            && check(p, Action::RecordServiceFiling(provider.region)).is_ok(),
+        pending_ending: g.pending_ending().map(|e| (e.effective_on.to_string(), e.negotiation.clone())),
+        ends_on: g.ends_on.map(|d| d.to_string()),
         usage: usage_rows(state, &records, &org_names(state).await?).await?,
         show_grant: false,
     };
@@ -413,6 +437,10 @@ pub struct StateForm {
     misuse: String,
     #[serde(default)]
     rectify_by: String,
+    #[serde(default)]
+    negotiation: String,
+    #[serde(default)]
+    effective_on: String,
 }
 
 /// Suspend, resume or terminate; the outcome is shown on the grant's page.
@@ -428,6 +456,8 @@ pub async fn change_state(
         reason: form.reason,
         misuse: form.misuse,
         rectify_by: form.rectify_by,
+        negotiation: form.negotiation,
+        effective_on: form.effective_on,
     };
     match state.services.grant_action(&caller.principal, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/grants/{id}?notice=grant_{}", form.action.trim())).into_response()),

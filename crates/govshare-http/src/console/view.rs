@@ -186,6 +186,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "grant_resume" => "共享授权已恢复",
         "grant_terminate" => "共享授权已终止",
         "grant_rectify" => "已报告整改情况，暂停方审查后将恢复或终止授权",
+        "grant_propose_termination" => "已提交终止备案，同级主管部门备案后按生效日期终止",
+        "grant_record_filing" => "终止已备案，共享服务将按生效日期终止",
         "source_bound" => "数据源已绑定",
         "source_loaded" => "数据已加载，加载记录见「数据源」",
         _ => return None,
