@@ -745,6 +745,51 @@ mod tests {
     }
 
     #[test]
+    fn misuse_and_ending_inputs_report_every_problem() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        fn rules<T>(r: Result<T, Vec<ValidationError>>) -> Vec<(String, &'static str)> {
+            r.err().unwrap_or_default().into_iter().map(|p| (p.field.to_string(), p.rule)).collect()
+        }
+        let named = |pairs: &[(&str, &'static str)]| -> Vec<(String, &'static str)> {
+            pairs.iter().map(|(f, r)| (f.to_string(), *r)).collect()
+        };
+        assert_eq!(Misuse::parse("", "", today), Ok(None), "a suspension for another reason");
+        assert_eq!(
+            Misuse::parse("third_party", "2026-12-20", today),
+            Ok(Some(Misuse {
+                grounds: MisuseGrounds::ThirdParty,
+                rectify_by: NaiveDate::from_ymd_opt(2026, 12, 20).unwrap()
+            }))
+        );
+        assert_eq!(
+            Misuse::parse("超出使用用途", "2026-12-03", today).unwrap().unwrap().grounds,
+            MisuseGrounds::PurposeExceeded
+        );
+        assert_eq!(rules(Misuse::parse("", "2026-12-20", today)), named(&[("misuse", "required")]));
+        assert_eq!(
+            rules(Misuse::parse("x", "2026-12-02", today)),
+            named(&[("misuse", "unknown_value"), ("rectify_by", "not_future")])
+        );
+        assert_eq!(rules(Misuse::parse("scope_exceeded", "2027-03-03", today)), named(&[("rectify_by", "too_long")]));
+        assert!(Misuse::parse("scope_exceeded", "2027-03-02", today).is_ok(), "90 days is the longest period");
+
+        let until = NaiveDate::from_ymd_opt(2027, 6, 30).unwrap();
+        assert!(Ending::parse("会商一致", "2026-12-02", today, until).is_ok(), "today is the earliest date");
+        assert_eq!(
+            rules(Ending::parse(" ", "", today, until)),
+            named(&[("negotiation", "required"), ("effective_on", "required")])
+        );
+        assert_eq!(
+            rules(Ending::parse("会商", "2027-07-01", today, until)),
+            named(&[("effective_on", "after_expiry")])
+        );
+        assert_eq!(
+            rules(Ending::parse(&"商".repeat(1001), "2026/12/05", today, until)),
+            named(&[("negotiation", "too_long"), ("effective_on", "date_format")])
+        );
+    }
+
+    #[test]
     fn keyed_hashes_join_within_a_grant_only() {
         let a = keyed_hash(b"grant-a-key", "11010519491231002X");
         assert_eq!(a, keyed_hash(b"grant-a-key", "11010519491231002X"));
