@@ -32,12 +32,7 @@ on_both_backends!(
 /// requester and the date, the same-level authority records the filing (a duty until it does), and the service
 /// ends on that date, not before. Refusals first.
 async fn a_running_service_ends_only_after_negotiation_and_filing(backend: Backend) {
-    let app = spawn(backend).await;
-    let entry = hosted_entry(&app).await;
-    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
-    let system = api_key(&app, "rst", "就业服务系统").await;
-    let path = format!("/api/v1/data/{grant}/records/{}", id_number("330106", 1));
-    let state = format!("/api/v1/grants/{grant}/state");
+    let Running { app, grant, system, path, state } = running_grant(backend).await;
     let (gat_head, gat_clerk, reviewer) = (
         Client::login(&app, "gat.head").await,
         Client::login(&app, "gat.clerk").await,
@@ -92,6 +87,26 @@ async fn a_running_service_ends_only_after_negotiation_and_filing(backend: Backe
     assert_eq!(head.get(&format!("/api/v1/grants/{grant}")).await.body["status"], "terminated");
 }
 
+/// 人社厅's running grant on 公安厅's hosted entry, its business system, one record's lookup path and the grant's
+/// state route.
+struct Running {
+    app: TestApp,
+    grant: String,
+    system: Client,
+    path: String,
+    state: String,
+}
+
+async fn running_grant(backend: Backend) -> Running {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let system = api_key(&app, "rst", "就业服务系统").await;
+    let path = format!("/api/v1/data/{grant}/records/{}", id_number("330106", 1));
+    let state = format!("/api/v1/grants/{grant}/state");
+    Running { app, grant, system, path, state }
+}
+
 /// The open duties of `client` on the grant, as (kind, role, due date).
 async fn grant_duties(client: &Client, grant: &str) -> Vec<(String, String, String)> {
     let r = client.get("/api/v1/duties").await;
@@ -115,12 +130,7 @@ async fn grant_duties(client: &Client, grant: &str) -> Vec<(String, String, Stri
 /// requester's head owes the rectification by then (a duty, overdue after it), reports it, and the provider's head
 /// then owes a decision: lift the suspension or terminate. Refusals first.
 async fn a_suspension_for_misuse_owes_a_rectification_by_its_deadline(backend: Backend) {
-    let app = spawn(backend).await;
-    let entry = hosted_entry(&app).await;
-    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
-    let system = api_key(&app, "rst", "就业服务系统").await;
-    let path = format!("/api/v1/data/{grant}/records/{}", id_number("330106", 1));
-    let state = format!("/api/v1/grants/{grant}/state");
+    let Running { app, grant, system, path, state } = running_grant(backend).await;
     let (gat_head, rst_head, rst_clerk) = (
         Client::login(&app, "gat.head").await,
         Client::login(&app, "rst.head").await,
