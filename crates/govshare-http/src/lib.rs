@@ -138,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(ops::track_metrics))
         .layer(axum::middleware::from_fn_with_state(deadlines, deadline))
         .layer(axum::middleware::from_fn(error::api_errors_as_json))
+        .layer(axum::middleware::map_response(close_after_refused_body))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -156,6 +157,15 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .with_state(state)
+}
+
+/// A body refused for its size is left unread, so the connection cannot carry another request: say so
+/// (`Connection: close`), or a client reusing it sees its next request fail as an incomplete message.
+async fn close_after_refused_body(mut response: Response) -> Response {
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// An unknown path: under `/api/` the JSON `not_found` error (by `api_errors_as_json`), elsewhere the console's

@@ -259,6 +259,7 @@ async fn api_errors_are_json_and_body_limits_are_as_documented() {
     entry["summary"] = json!("很".repeat(1024 * 1024));
     let big = clerk.post("/api/v1/catalog", entry).await;
     assert_error_shape(&big, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert_eq!(big.headers["connection"], "close", "the unread body's connection is not reused");
     assert_error_shape(&clerk.get("/api/v1/catalog/search?offset=many").await, StatusCode::BAD_REQUEST, "bad_request");
     assert_error_shape(&clerk.get("/api/v1/catalog/%FF").await, StatusCode::BAD_REQUEST, "bad_request");
     assert_error_shape(&clerk.get("/api/v1/no-such-thing").await, StatusCode::NOT_FOUND, "not_found");
