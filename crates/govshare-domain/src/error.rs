@@ -35,6 +35,11 @@ pub fn keep<T>(problems: &mut Vec<ValidationError>, checked: Result<T, Validatio
     checked.map_err(|problem| problems.push(problem)).ok()
 }
 
+/// As [`keep`], for a part of the form checked as a whole (its problems are all added).
+pub fn keep_all<T>(problems: &mut Vec<ValidationError>, checked: Result<T, Vec<ValidationError>>) -> Option<T> {
+    checked.map_err(|mut found| problems.append(&mut found)).ok()
+}
+
 /// Trims and checks a required free-text field for presence and length (in characters, not bytes).
 pub fn required_text(
     field: impl Into<Cow<'static, str>>,

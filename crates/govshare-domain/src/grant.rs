@@ -391,6 +391,23 @@ impl Misuse {
 }
 
 impl Grant {
+    /// Whether the service still runs at `now` (or is about to): active, not yet valid, or suspended — neither
+    /// expired nor terminated.
+    pub fn is_running(&self, now: DateTime<Utc>) -> bool {
+        matches!(self.status(now), GrantStatus::Active | GrantStatus::NotYetValid | GrantStatus::Suspended)
+    }
+
+    /// Whether the provider may terminate it on its own (Art. 27 ¶3): only once it no longer runs, or while it is
+    /// suspended for misuse (¶2). Otherwise it negotiates and files the ending.
+    pub fn provider_may_terminate(&self, now: DateTime<Utc>) -> bool {
+        !self.is_running(now) || self.misuse_suspension().is_some()
+    }
+
+    /// Whether the provider may propose ending it (Art. 27 ¶3): it runs and no ending is proposed or filed.
+    pub fn may_propose_ending(&self, now: DateTime<Utc>) -> bool {
+        self.is_running(now) && self.pending_ending().is_none() && self.ends_on.is_none()
+    }
+
     /// The ending proposed and not yet filed: the last `propose_termination` with no `record_filing` after it,
     /// while the grant is not terminated.
     pub fn pending_ending(&self) -> Option<&Ending> {

@@ -58,6 +58,22 @@ pub struct SourceInput {
     pub url: String,
 }
 
+/// A proxied service's address: http(s), with the `{key}` placeholder, at most 500 bytes.
+fn proxy_url(url: &str) -> Result<String, ValidationError> {
+    let url = url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ValidationError::new("url", "scheme", "服务地址应以 http:// 或 https:// 开头"));
+    }
+    if !url.contains("{key}") || url.len() > 500 {
+        return Err(ValidationError::new(
+            "url",
+            "key_placeholder",
+            "服务地址应包含 {key} 占位符（查询键值将替换它），且不超过 500 个字符",
+        ));
+    }
+    Ok(url.to_owned())
+}
+
 impl SourceKind {
     /// Checks a binding against the entry: every problem at once (at least one), in the order of the form.
     pub fn parse(input: &SourceInput, entry: &EntryContent) -> Result<SourceKind, Vec<ValidationError>> {
@@ -100,20 +116,8 @@ impl SourceKind {
                 key_item.zip(scope_item).map(|(key_item, scope_item)| SourceKind::Hosted { key_item, scope_item })
             }
             Some(false) => {
-                let url = input.url.trim();
-                let mut url_ok = true;
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    problems.push(ValidationError::new("url", "scheme", "服务地址应以 http:// 或 https:// 开头"));
-                    url_ok = false;
-                } else if !url.contains("{key}") || url.len() > 500 {
-                    problems.push(ValidationError::new(
-                        "url",
-                        "key_placeholder",
-                        "服务地址应包含 {key} 占位符（查询键值将替换它），且不超过 500 个字符",
-                    ));
-                    url_ok = false;
-                }
-                key_item.filter(|_| url_ok).map(|key_item| SourceKind::Proxy { url: url.to_owned(), key_item })
+                let url = keep(&mut problems, proxy_url(&input.url));
+                key_item.zip(url).map(|(key_item, url)| SourceKind::Proxy { url, key_item })
             }
             None => None,
         };

@@ -27,7 +27,10 @@ use govshare_domain::audit::AuditEvent;
 use govshare_domain::authz::Action;
 use govshare_domain::calendar::beijing;
 use govshare_domain::catalog::{DeliveryMethod, EntryContent, EntryId};
-use govshare_domain::grant::{Grant, GrantBasis, GrantEvent, GrantId, GrantInput, GrantState, UsageRecord};
+use govshare_domain::error::keep_all;
+use govshare_domain::grant::{
+    Ending, Grant, GrantBasis, GrantEvent, GrantId, GrantInput, GrantState, Misuse, UsageRecord,
+};
 use govshare_domain::notification::Notification;
 use govshare_domain::org::{OrgId, Organisation};
 use govshare_domain::principal::{Actor, Principal};
@@ -552,29 +555,19 @@ impl Services {
             _ => self.authorize(principal, control)?,
         }
         let reason = input.reason.trim();
-        let status = grant.status(self.now());
-        let running = matches!(
-            status,
-            govshare_domain::grant::GrantStatus::Active
-                | govshare_domain::grant::GrantStatus::NotYetValid
-                | govshare_domain::grant::GrantStatus::Suspended
-        );
+        let now = self.now();
         // Art. 27 ¶3: the provider does not end a running service on its own, except for misuse (¶2).
-        if action == "terminate"
-            && principal.org_id() == Some(grant.provider)
-            && running
-            && grant.misuse_suspension().is_none()
-        {
+        if action == "terminate" && principal.org_id() == Some(grant.provider) && !grant.provider_may_terminate(now) {
             return Err(ServiceError::Conflict(
                 "依据第二十七条，提供部门不得擅自终止正在提供的共享服务：应当与需求部门协商，并报同级主管部门备案（「协商终止并备案」）；因违规使用暂停的，可在审查整改情况后终止".into(),
             ));
         }
         let next = match (action, grant.state) {
-            ("propose_termination", GrantState::Active | GrantState::Suspended) if running => {
-                if grant.pending_ending().is_some() || grant.ends_on.is_some() {
+            ("propose_termination", state) if grant.is_running(now) => {
+                if !grant.may_propose_ending(now) {
                     return Err(ServiceError::Conflict("已提出终止并等待备案，或终止已备案".into()));
                 }
-                grant.state
+                state
             }
             ("record_filing", state @ (GrantState::Active | GrantState::Suspended)) => {
                 if grant.pending_ending().is_none() {
@@ -583,7 +576,8 @@ impl Services {
                 state
             }
             ("propose_termination" | "record_filing", _) => {
-                return Err(ServiceError::Conflict(format!("授权当前为「{}」，不能办理终止备案", status.label())));
+                let status = grant.status(now).label();
+                return Err(ServiceError::Conflict(format!("授权当前为「{status}」，不能办理终止备案")));
             }
             ("suspend", GrantState::Active) => GrantState::Suspended,
             ("resume", GrantState::Suspended) => GrantState::Active,
@@ -626,45 +620,30 @@ impl Services {
         if reason.chars().count() > 500 {
             problems.push(ValidationError::new("reason", "too_long", "理由最多 500 个字符"));
         }
-        let misuse = if action == "suspend" {
-            match govshare_domain::grant::Misuse::parse(&input.misuse, &input.rectify_by, self.today()) {
-                Ok(m) => m,
-                Err(mut p) => {
-                    problems.append(&mut p);
-                    None
-                }
-            }
-        } else {
-            None
+        let today = self.today();
+        let misuse = match action {
+            "suspend" => keep_all(&mut problems, Misuse::parse(&input.misuse, &input.rectify_by, today)).flatten(),
+            _ => None,
         };
-        let ending = if action == "propose_termination" {
-            match govshare_domain::grant::Ending::parse(
-                &input.negotiation,
-                &input.effective_on,
-                self.today(),
-                grant.valid_until,
-            ) {
-                Ok(e) => Some(e),
-                Err(mut p) => {
-                    problems.append(&mut p);
-                    None
-                }
-            }
-        } else {
-            None
+        let ending = match action {
+            "propose_termination" => keep_all(
+                &mut problems,
+                Ending::parse(&input.negotiation, &input.effective_on, today, grant.valid_until),
+            ),
+            _ => None,
         };
         if !problems.is_empty() {
             return Err(problems.into());
         }
         if action == "record_filing" {
             // Never before the filing: a date already passed takes effect today.
-            let on = grant.pending_ending().map(|e| e.effective_on.max(self.today()));
+            let on = grant.pending_ending().map(|e| e.effective_on.max(today));
             grant.ends_on = on;
         }
         let expected = grant.events.len();
         grant.state = next;
         grant.events.push(GrantEvent {
-            at: self.now(),
+            at: now,
             actor: principal.audit_name(),
             action: action.to_owned(),
             reason: reason.to_owned(),
@@ -704,7 +683,7 @@ impl Services {
         let audit = AuditEvent::new(
             principal.audit_name(),
             principal.org_id(),
-            &format!("grant.{}", action.trim()),
+            &format!("grant.{action}"),
             "grant",
             grant.id.to_string(),
             json!({ "reason": input.reason.trim(), "misuse": misuse, "ending": ending, "ends_on": grant.ends_on }),

@@ -23,6 +23,16 @@ pub async fn check_code<D: Dialect>(tx: &mut Tx<D>, entry: EntryId, code: &str) 
     }
 }
 
+/// NotFound unless the entry exists (what a write about an entry checks first, in its transaction).
+pub async fn require_entry<D: Dialect>(tx: &mut Tx<D>, entry: EntryId) -> Result<()> {
+    let exists: Option<(EntryId,)> =
+        sql("SELECT id FROM catalog_entries WHERE id = $1").bind(entry).optional(&mut *tx).await?;
+    match exists {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound("目录不存在".into())),
+    }
+}
+
 pub async fn insert_entry<D: Dialect>(tx: &mut Tx<D>, entry: &CatalogEntry) -> Result<()> {
     check_code(tx, entry.id, &entry.latest().content.resource_code).await?;
     sql("INSERT INTO catalog_entries (id, provider, resource_code, created_at) VALUES ($1, $2, $3, $4)")

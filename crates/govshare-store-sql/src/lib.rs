@@ -658,11 +658,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let exists: Option<(EntryId,)> =
-            sql("SELECT id FROM catalog_entries WHERE id = $1").bind(entry).optional(&mut tx).await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound("目录不存在".into()));
-        }
+        catalog::require_entry(&mut tx, entry).await?;
         catalog::upsert_versions(&mut tx, entry, versions).await?;
         catalog::insert_event(&mut tx, entry, event).await?;
         self.finish_with(tx, duties, notifications, audit).await
@@ -713,11 +709,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let exists: Option<(EntryId,)> =
-            sql("SELECT id FROM catalog_entries WHERE id = $1").bind(entry).optional(&mut tx).await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound("目录不存在".into()));
-        }
+        catalog::require_entry(&mut tx, entry).await?;
         if let Some((report, content)) = added {
             sql("INSERT INTO assessment_reports (id, entry_id, content, created_at) VALUES ($1, $2, $3, $4)")
                 .binds((report.0, entry, content, event.at))
@@ -751,11 +743,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let exists: Option<(EntryId,)> =
-            sql("SELECT id FROM catalog_entries WHERE id = $1").bind(obligation.entry).optional(&mut tx).await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound("目录不存在".into()));
-        }
+        catalog::require_entry(&mut tx, obligation.entry).await?;
         sql("INSERT INTO catalog_obligations (id, entry_id, kind, changed_on, description, recorded_by, recorded_at, extension)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
         .binds((obligation.id, obligation.entry, obligation.kind.code(), obligation.changed_on, &obligation.description, &obligation.recorded_by, obligation.recorded_at, extension_text(obligation.extension.as_ref())?))
@@ -898,11 +886,7 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn save_source(&self, source: &DataSource, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
-        let exists: Option<(EntryId,)> =
-            sql("SELECT id FROM catalog_entries WHERE id = $1").bind(source.entry).optional(&mut tx).await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound("目录不存在".into()));
-        }
+        catalog::require_entry(&mut tx, source.entry).await?;
         sql("INSERT INTO data_sources (entry_id, document, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (entry_id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at")
         .binds((source.entry, json(source)?, source.updated_at))

@@ -359,6 +359,7 @@ async fn detail_page(
     let records = state.services.usage_records(p, Some(id), None, 100).await.map_err(fail)?;
     let application = store.get_application(g.application).await.map_err(|e| fail(ServiceError::from(e)))?;
     let names = person_names(state, g.events.iter().map(|e| e.actor.as_str()).collect()).await?;
+    let now = state.services.now();
     let page = DetailPage {
         layout,
         feedback,
@@ -398,15 +399,9 @@ async fn detail_page(
         can_resume: can_control && g.state == GrantState::Suspended,
         // The provider's head ends a running service only by negotiation and filing, except after misuse.
         can_terminate: can_control
-            && g.state != GrantState::Terminated
-            && (p.org_id() != Some(g.provider)
-                || g.misuse_suspension().is_some()
-                || view.status == GrantStatus::Expired),
-        can_propose_ending: can_control
-            && p.org_id() == Some(g.provider)
-            && g.pending_ending().is_none()
-            && g.ends_on.is_none()
-            && matches!(view.status, GrantStatus::Active | GrantStatus::NotYetValid | GrantStatus::Suspended),
+            && view.status != GrantStatus::Terminated
+            && (p.org_id() != Some(g.provider) || g.provider_may_terminate(now)),
+        can_propose_ending: can_control && p.org_id() == Some(g.provider) && g.may_propose_ending(now),
         can_record_filing: g.pending_ending().is_some()
             && check(p, Action::RecordServiceFiling(provider.region)).is_ok(),
         pending_ending: g.pending_ending().map(|e| (e.effective_on.to_string(), e.negotiation.clone())),
