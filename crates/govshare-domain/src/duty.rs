@@ -57,10 +57,15 @@ pub enum DutyKind {
     /// The provider's same-level authority records the filing of a provider's ending of a running sharing
     /// service (Art. 27 ¶3); the ending takes effect only once it is recorded.
     RecordFiling,
+    /// The requester's head sends (or withdraws) a change request its department filed (Art. 25 ¶1).
+    SendChange,
+    /// The provider answers a change request (Art. 25 ¶1): its clerk drafts, its head decides, within
+    /// [`crate::change::CHANGE_REPLY_DAYS`] working days of receipt.
+    DecideChange,
 }
 
 impl DutyKind {
-    pub const ALL: [DutyKind; 14] = [
+    pub const ALL: [DutyKind; 16] = [
         DutyKind::ReviseApplication,
         DutyKind::ApproveApplication,
         DutyKind::Reply,
@@ -75,6 +80,8 @@ impl DutyKind {
         DutyKind::Rectify,
         DutyKind::DecideRectification,
         DutyKind::RecordFiling,
+        DutyKind::SendChange,
+        DutyKind::DecideChange,
     ];
 
     pub fn code(self) -> &'static str {
@@ -93,6 +100,8 @@ impl DutyKind {
             DutyKind::Rectify => "rectify",
             DutyKind::DecideRectification => "decide_rectification",
             DutyKind::RecordFiling => "record_filing",
+            DutyKind::SendChange => "send_change",
+            DutyKind::DecideChange => "decide_change",
         }
     }
 
@@ -116,6 +125,8 @@ impl DutyKind {
             DutyKind::Rectify => "整改违规使用",
             DutyKind::DecideRectification => "审查整改情况",
             DutyKind::RecordFiling => "共享服务终止备案",
+            DutyKind::SendChange => "审核变更申请",
+            DutyKind::DecideChange => "答复变更申请",
         }
     }
 
@@ -129,6 +140,7 @@ impl DutyKind {
             DutyKind::ReviewEntry => "目录更新审核发布期限",
             DutyKind::DecideUpdateExtension => "目录更新延期审批期限",
             DutyKind::Rectify => "整改期限",
+            DutyKind::DecideChange => "答复期限",
             _ => "办理期限",
         }
     }
@@ -142,6 +154,7 @@ impl DutyKind {
             DutyKind::ApproveEntry | DutyKind::ReviseEntry | DutyKind::ReviewEntry => "第十六条",
             DutyKind::UpdateCatalog | DutyKind::DecideUpdateExtension => "第十七条",
             DutyKind::Rectify | DutyKind::DecideRectification | DutyKind::RecordFiling => "第二十七条",
+            DutyKind::SendChange | DutyKind::DecideChange => "第二十五条",
         }
     }
 }
@@ -301,12 +314,38 @@ impl Builder<'_> {
 /// `title` is the entry's name.
 /// A provider's proposed ending (Art. 27 ¶3) owes the provider's same-level `authority` (when known) the recording
 /// of its filing, until it is recorded or the grant ends otherwise.
+/// A change request (Art. 25 ¶1) owes the requester's head its sending, then the provider its answer within
+/// [`crate::change::CHANGE_REPLY_DAYS`] working days (its clerk drafts, its head decides); a withdrawal or the
+/// grant's termination cuts both short.
 pub fn grant_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar, authority: Option<OrgId>) -> Vec<Duty> {
     let mut b = Builder { subject_kind: SubjectKind::Grant, subject_id: grant.id.0, title, duties: vec![] };
     let (mut rectify, mut decide, mut filing): (Option<usize>, Option<usize>, Option<usize>) = (None, None, None);
+    let (mut send, mut answer): (Option<usize>, Option<usize>) = (None, None);
     let mut suspender = grant.provider;
     for (i, e) in grant.events.iter().enumerate() {
         match e.action.as_str() {
+            "request_change" => {
+                send = Some(b.push(DutyKind::SendChange, i, grant.requester, Role::WorkUnitHead, None, e.at, None));
+            }
+            "send_change" => {
+                b.close(send.take(), e.at, true);
+                let period = calendar
+                    .deadline(e.at, crate::change::CHANGE_REPLY_DAYS)
+                    .ok()
+                    .map(|d| (crate::change::CHANGE_REPLY_DAYS, d.due_at));
+                let (provider, requester) = (grant.provider, grant.requester);
+                answer = Some(b.push(DutyKind::DecideChange, i, provider, Role::Clerk, Some(requester), e.at, period));
+            }
+            "draft_change_decision" | "return_change_decision" => {
+                if let Some(d) = answer.and_then(|a| b.duties.get_mut(a)) {
+                    d.role = if e.action == "draft_change_decision" { Role::WorkUnitHead } else { Role::Clerk };
+                }
+            }
+            "decide_change" => b.close(answer.take(), e.at, true),
+            "withdraw_change" => {
+                b.close(send.take(), e.at, false);
+                b.close(answer.take(), e.at, false);
+            }
             "suspend" => {
                 if let Some(m) = &e.misuse {
                     suspender = e.org.unwrap_or(grant.provider);
@@ -335,7 +374,9 @@ pub fn grant_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar, auth
                 b.close(rectify.take(), e.at, false);
                 b.close(decide.take(), e.at, true);
                 if e.action == "terminate" {
-                    b.close(filing.take(), e.at, false);
+                    for open in [filing.take(), send.take(), answer.take()] {
+                        b.close(open, e.at, false);
+                    }
                 }
             }
             "propose_termination" => {
@@ -581,7 +622,7 @@ mod tests {
                 reason: "r".into(),
                 org: Some(org),
                 misuse,
-                ending: None,
+                ..GrantEvent::default()
             })
             .collect();
         let state = match events.last().map(|e| e.action.as_str()) {
@@ -605,6 +646,10 @@ mod tests {
             rate_per_minute: 1,
             daily_rows: 1,
             state,
+            further_purposes: vec![],
+            third_parties: vec![],
+            past_terms: vec![],
+            terms_since: None,
             ends_on: None,
             hash_key: String::new(),
             created_at: at,
@@ -666,6 +711,45 @@ mod tests {
             ("terminate", DEPARTMENT, None),
         ]);
         assert!(grant_duties(&decided, "t", &calendar, Some(AUTHORITY)).iter().all(|d| !d.is_open() && d.met));
+    }
+
+    /// Art. 25 ¶1 on a grant: a filed change request owes the requester's head its sending; once sent the provider
+    /// owes the answer within 10 working days (the clerk drafts, the head decides: the role follows the step); a
+    /// withdrawal cuts it short.
+    #[test]
+    fn a_change_request_owes_its_sending_then_an_answer_in_ten_working_days() {
+        use crate::grant::GrantEvent;
+        let calendar = WorkingCalendar::official();
+        let kinds = |g: &Grant| {
+            grant_duties(g, "t", &calendar, Some(AUTHORITY))
+                .into_iter()
+                .map(|d| (d.kind, d.owner, d.role, d.is_open(), d.met))
+                .collect::<Vec<_>>()
+        };
+        let filed = grant_with(vec![("create", DEPARTMENT, None), ("request_change", REQUESTER_ORG, None)]);
+        assert_eq!(kinds(&filed), [(DutyKind::SendChange, REQUESTER_ORG, Role::WorkUnitHead, true, false)]);
+        let sent = grant_with(vec![
+            ("create", DEPARTMENT, None),
+            ("request_change", REQUESTER_ORG, None),
+            ("send_change", REQUESTER_ORG, None),
+        ]);
+        let duties = grant_duties(&sent, "t", &calendar, Some(AUTHORITY));
+        // Sent on Thursday 2026-12-03 (北京时间): ten working days later is Thursday 2026-12-17.
+        assert_eq!((duties[1].kind, duties[1].days), (DutyKind::DecideChange, Some(10)));
+        assert_eq!(duties[1].due_date(), NaiveDate::from_ymd_opt(2026, 12, 17));
+        assert_eq!(
+            (duties[1].owner, duties[1].role, duties[1].counterpart),
+            (DEPARTMENT, Role::Clerk, Some(REQUESTER_ORG))
+        );
+        let mut drafted = sent.clone();
+        drafted.events.push(GrantEvent { action: "draft_change_decision".into(), ..drafted.events[2].clone() });
+        assert_eq!(kinds(&drafted)[1], (DutyKind::DecideChange, DEPARTMENT, Role::WorkUnitHead, true, false));
+        let mut decided = drafted.clone();
+        decided.events.push(GrantEvent { action: "decide_change".into(), ..drafted.events[2].clone() });
+        assert_eq!(kinds(&decided)[1], (DutyKind::DecideChange, DEPARTMENT, Role::WorkUnitHead, false, true));
+        let mut withdrawn = drafted.clone();
+        withdrawn.events.push(GrantEvent { action: "withdraw_change".into(), ..drafted.events[2].clone() });
+        assert_eq!(kinds(&withdrawn)[1], (DutyKind::DecideChange, DEPARTMENT, Role::WorkUnitHead, false, false));
     }
 
     /// A catalog step: the entry's action, or the obligation's extension request or decision.

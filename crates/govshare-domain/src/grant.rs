@@ -18,6 +18,7 @@ use crate::ValidationError;
 use crate::application::{Application, ApplicationId, ApplicationRequest};
 use crate::calendar::beijing;
 use crate::catalog::{DataItem, DeliveryMethod, EntryContent, EntryId, PersonalInfoKind};
+use crate::change::{ChangeDecision, ChangeRequest, TermsVersion, ThirdParty};
 use crate::error::keep;
 use crate::id::define_id;
 use crate::org::OrgId;
@@ -222,6 +223,12 @@ pub struct GrantEvent {
     /// requester and the date it takes effect once the authority has recorded the filing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ending: Option<Ending>,
+    /// On `request_change` (Art. 25 ¶1): what the requester asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_request: Option<ChangeRequest>,
+    /// On `draft_change_decision` and `decide_change`: the provider's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_decision: Option<ChangeDecision>,
 }
 
 /// The ending of a running sharing service (Art. 27 ¶3: 确需终止的，应当与需求部门协商，并报同级主管部门备案).
@@ -453,6 +460,18 @@ pub struct Grant {
     /// Rows per day (北京时间).
     pub daily_rows: u64,
     pub state: GrantState,
+    /// Purposes approved after the application's by change requests (Art. 25 ¶1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub further_purposes: Vec<String>,
+    /// Third parties the requester may pass data to, approved by change requests: who receives what.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub third_parties: Vec<ThirdParty>,
+    /// Earlier versions of the terms, oldest first; the current version is `past_terms.len() + 1`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub past_terms: Vec<TermsVersion>,
+    /// Since when the current terms are in force (None: since creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms_since: Option<DateTime<Utc>>,
     /// The day a filed ending takes effect (Art. 27 ¶3): from then on the grant counts as terminated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_on: Option<NaiveDate>,
@@ -616,6 +635,10 @@ impl Grant {
             rate_per_minute,
             daily_rows,
             state: GrantState::Active,
+            further_purposes: vec![],
+            third_parties: vec![],
+            past_terms: vec![],
+            terms_since: None,
             ends_on: None,
             hash_key,
             created_at: now,
@@ -625,8 +648,7 @@ impl Grant {
                 action: "create".into(),
                 reason: String::new(),
                 org: Some(app.provider),
-                misuse: None,
-                ending: None,
+                ..GrantEvent::default()
             }],
         })
     }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod authz;
 pub mod calendar;
 pub mod catalog;
+pub mod change;
 pub mod credit_code;
 pub mod duty;
 pub mod error;

@@ -27,10 +27,7 @@ use govshare_domain::audit::AuditEvent;
 use govshare_domain::authz::Action;
 use govshare_domain::calendar::beijing;
 use govshare_domain::catalog::{DeliveryMethod, EntryContent, EntryId};
-use govshare_domain::error::keep_all;
-use govshare_domain::grant::{
-    Ending, Grant, GrantBasis, GrantEvent, GrantId, GrantInput, GrantState, Misuse, UsageRecord,
-};
+use govshare_domain::grant::{Grant, GrantBasis, GrantId, GrantInput, UsageRecord};
 use govshare_domain::notification::Notification;
 use govshare_domain::org::{OrgId, Organisation};
 use govshare_domain::principal::{Actor, Principal};
@@ -159,22 +156,6 @@ pub struct UsageSearch {
     pub limit: u32,
 }
 
-/// A step on a running grant, as the API and the console send it.
-#[derive(Debug, Clone, Default)]
-pub struct GrantActionInput {
-    /// `suspend`, `resume`, `terminate` or `rectify`.
-    pub action: String,
-    pub reason: String,
-    /// For a suspension for misuse (Art. 27 ¶2): `scope_exceeded`, `purpose_exceeded` or `third_party`.
-    pub misuse: String,
-    /// With `misuse`: the rectification deadline, YYYY-MM-DD.
-    pub rectify_by: String,
-    /// For `propose_termination` (Art. 27 ¶3): the negotiation with the requester.
-    pub negotiation: String,
-    /// For `propose_termination`: the first day the service no longer runs, YYYY-MM-DD.
-    pub effective_on: String,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct GrantView {
     pub grant: Grant,
@@ -197,6 +178,11 @@ fn canonical(record: &Record) -> Vec<u8> {
 }
 
 impl Services {
+    /// Drops this instance's cached copy of a grant: a change made here takes effect at once.
+    pub(crate) fn forget_grant(&self, id: GrantId) {
+        self.plane.grants.write().expect("lock").remove(&id);
+    }
+
     pub fn node_keys(&self) -> &NodeKeys {
         &self.keys
     }
@@ -424,11 +410,11 @@ impl Services {
         }
     }
 
-    async fn parties(&self, grant: &Grant) -> Result<(Organisation, Organisation)> {
+    pub(crate) async fn parties(&self, grant: &Grant) -> Result<(Organisation, Organisation)> {
         Ok((self.store.get_org(grant.requester).await?, self.store.get_org(grant.provider).await?))
     }
 
-    async fn entry_name(&self, entry: EntryId) -> Result<String> {
+    pub(crate) async fn entry_name(&self, entry: EntryId) -> Result<String> {
         Ok(self.store.get_entry(entry).await?.published().map(|v| v.content.name.clone()).unwrap_or_default())
     }
 
@@ -448,7 +434,7 @@ impl Services {
         }
     }
 
-    async fn load_grant_view(&self, grant: Grant) -> Result<GrantView> {
+    pub(crate) async fn load_grant_view(&self, grant: Grant) -> Result<GrantView> {
         let (requester, provider) = self.parties(&grant).await?;
         let entry_name = self.entry_name(grant.entry).await?;
         Ok(self.grant_view(grant, &requester, &provider, entry_name))
@@ -524,175 +510,6 @@ impl Services {
         let orgs = self.org_map().await?;
         let duties = self.application_duties(&app, &calendar, &orgs)?;
         self.store.create_grant(&mut grant, &app, expected, &duties, &notes, &audit).await?;
-        self.load_grant_view(grant).await
-    }
-
-    /// `suspend` (access stops at once), `resume` or `terminate` (final), by the provider's head or its
-    /// same-level authority; a reason is required to suspend or terminate. A suspension for misuse (Art. 27 ¶2)
-    /// names its grounds and sets a rectification deadline, a duty of the requester; `rectify` is the requester's
-    /// head reporting the rectification, which owes the suspender a decision: lift (`resume`) or `terminate`.
-    pub async fn grant_action(
-        &self,
-        principal: &Principal,
-        id: GrantId,
-        input: &GrantActionInput,
-    ) -> Result<GrantView> {
-        let mut grant = self.store.get_grant(id).await?;
-        let provider = self.store.get_org(grant.provider).await?;
-        let action = input.action.trim();
-        let control = Action::ControlGrant { provider: grant.provider, provider_region: provider.region };
-        match action {
-            "rectify" => self.authorize(principal, Action::ApproveSharing(grant.requester))?,
-            "record_filing" => self.authorize(principal, Action::RecordServiceFiling(provider.region))?,
-            "propose_termination" => {
-                self.authorize(principal, control)?;
-                if principal.org_id() != Some(grant.provider) {
-                    return Err(ServiceError::Forbidden(
-                        "终止共享服务由提供部门与需求部门协商后报同级主管部门备案；主管部门可直接终止".into(),
-                    ));
-                }
-            }
-            _ => self.authorize(principal, control)?,
-        }
-        let reason = input.reason.trim();
-        let now = self.now();
-        // Art. 27 ¶3: the provider does not end a running service on its own, except for misuse (¶2).
-        if action == "terminate" && principal.org_id() == Some(grant.provider) && !grant.provider_may_terminate(now) {
-            return Err(ServiceError::Conflict(
-                "依据第二十七条，提供部门不得擅自终止正在提供的共享服务：应当与需求部门协商，并报同级主管部门备案（「协商终止并备案」）；因违规使用暂停的，可在审查整改情况后终止".into(),
-            ));
-        }
-        let next = match (action, grant.state) {
-            ("propose_termination", state) if grant.is_running(now) => {
-                if !grant.may_propose_ending(now) {
-                    return Err(ServiceError::Conflict("已提出终止并等待备案，或终止已备案".into()));
-                }
-                state
-            }
-            ("record_filing", state @ (GrantState::Active | GrantState::Suspended)) => {
-                if grant.pending_ending().is_none() {
-                    return Err(ServiceError::Conflict("没有待备案的共享服务终止".into()));
-                }
-                state
-            }
-            ("propose_termination" | "record_filing", _) => {
-                let status = grant.status(now).label();
-                return Err(ServiceError::Conflict(format!("授权当前为「{status}」，不能办理终止备案")));
-            }
-            ("suspend", GrantState::Active) => GrantState::Suspended,
-            ("resume", GrantState::Suspended) => GrantState::Active,
-            ("terminate", GrantState::Active | GrantState::Suspended) => GrantState::Terminated,
-            ("rectify", GrantState::Suspended) => match grant.misuse_suspension() {
-                Some((_, _, false)) => GrantState::Suspended,
-                Some((_, _, true)) => {
-                    return Err(ServiceError::Conflict("已报告整改情况，请等待暂停方审查".into()));
-                }
-                None => return Err(ServiceError::Conflict("该授权不是因违规使用而暂停，无需报告整改".into())),
-            },
-            ("suspend" | "resume" | "terminate" | "rectify", state) => {
-                return Err(ServiceError::Conflict(format!("授权当前状态为「{state:?}」，不能执行该操作")));
-            }
-            (other, _) => {
-                return Err(ValidationError::new(
-                    "action",
-                    "unknown_value",
-                    format!(
-                        "「{other}」不是有效操作，可选：suspend、resume、terminate、rectify、propose_termination、record_filing"
-                    ),
-                )
-                .into());
-            }
-        };
-        let mut problems = Vec::new();
-        let needs_reason = match action {
-            "record_filing" => false,
-            "rectify" | "propose_termination" => true,
-            _ => next != GrantState::Active,
-        };
-        if needs_reason && reason.is_empty() {
-            let message = if action == "rectify" {
-                "请说明整改情况"
-            } else {
-                "暂停或终止共享授权应当说明理由"
-            };
-            problems.push(ValidationError::new("reason", "required", message));
-        }
-        if reason.chars().count() > 500 {
-            problems.push(ValidationError::new("reason", "too_long", "理由最多 500 个字符"));
-        }
-        let today = self.today();
-        let misuse = match action {
-            "suspend" => keep_all(&mut problems, Misuse::parse(&input.misuse, &input.rectify_by, today)).flatten(),
-            _ => None,
-        };
-        let ending = match action {
-            "propose_termination" => keep_all(
-                &mut problems,
-                Ending::parse(&input.negotiation, &input.effective_on, today, grant.valid_until),
-            ),
-            _ => None,
-        };
-        if !problems.is_empty() {
-            return Err(problems.into());
-        }
-        if action == "record_filing" {
-            // Never before the filing: a date already passed takes effect today.
-            let on = grant.pending_ending().map(|e| e.effective_on.max(today));
-            grant.ends_on = on;
-        }
-        let expected = grant.events.len();
-        grant.state = next;
-        grant.events.push(GrantEvent {
-            at: now,
-            actor: principal.audit_name(),
-            action: action.to_owned(),
-            reason: reason.to_owned(),
-            org: principal.org_id(),
-            misuse: misuse.clone(),
-            ending: ending.clone(),
-        });
-        let label = match (action, next) {
-            ("rectify", _) => "已报告整改情况",
-            ("propose_termination", _) => "拟协商终止，已报主管部门备案",
-            ("record_filing", _) => "终止已备案",
-            (_, GrantState::Suspended) => "已暂停",
-            (_, GrantState::Active) => "已恢复",
-            (_, GrantState::Terminated) => "已终止",
-        };
-        let reason = match (&misuse, &ending, grant.ends_on) {
-            (Some(m), _, _) => format!("{reason}（{}，请于 {} 前整改并报告）", m.grounds.label(), m.rectify_by),
-            (_, Some(e), _) => format!("{reason}（拟自 {} 起终止，待主管部门备案后生效）", e.effective_on),
-            (_, _, Some(on)) if action == "record_filing" => format!("自 {on} 起终止。{reason}"),
-            _ => reason.to_owned(),
-        };
-        let entry_name = self.entry_name(grant.entry).await?;
-        let notes: Vec<Notification> = [grant.requester, grant.provider]
-            .into_iter()
-            .filter(|o| Some(*o) != principal.org_id())
-            .map(|org| {
-                Notification::new(
-                    org,
-                    self.now(),
-                    "grant.state",
-                    format!("共享授权{label}：{entry_name}"),
-                    format!("「{entry_name}」的共享授权 {} {label}。{reason}", grant.number),
-                    format!("/console/grants/{}", grant.id),
-                )
-            })
-            .collect();
-        let audit = AuditEvent::new(
-            principal.audit_name(),
-            principal.org_id(),
-            &format!("grant.{action}"),
-            "grant",
-            grant.id.to_string(),
-            json!({ "reason": input.reason.trim(), "misuse": misuse, "ending": ending, "ends_on": grant.ends_on }),
-        );
-        let calendar = self.calendar().await?;
-        let authority = self.authority_of(provider.region).await?.map(|a| a.id);
-        let duties = govshare_domain::duty::grant_duties(&grant, &entry_name, &calendar, authority);
-        self.store.save_grant(&grant, expected, &duties, &notes, &audit).await?;
-        self.plane.grants.write().expect("lock").remove(&id);
         self.load_grant_view(grant).await
     }
 

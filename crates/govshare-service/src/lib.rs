@@ -11,6 +11,7 @@ mod directory;
 mod duties;
 mod error;
 mod evidence;
+mod grants;
 mod interchange;
 mod obligations;
 mod search;
@@ -28,14 +29,15 @@ pub use accounts::{IssuedCredential, LoginSuccess, NewUserInput, OrgChoice};
 pub use applications::{ApplicationBox, ApplicationView, StepInput};
 pub use catalog::{AssessmentInput, CatalogScope, ReportUpload};
 pub use data::{
-    CACHE_TTL, ChangeRow, ChangesAnswer, DataAnswer, DataPlane, Download, GrantActionInput, GrantView, LoadReport,
-    LoadRequest, MAX_PAGE, MAX_REPORTED_ERRORS, UsageSearch,
+    CACHE_TTL, ChangeRow, ChangesAnswer, DataAnswer, DataPlane, Download, GrantView, LoadReport, LoadRequest, MAX_PAGE,
+    MAX_REPORTED_ERRORS, UsageSearch,
 };
 pub use duties::{DutyState, DutyView, MAX_DUTIES, SweepReport, Urgency};
 pub use error::ServiceError;
 pub use evidence::{AuditVerification, CHECKPOINT_FILE, CheckpointLog};
 pub use govshare_interchange::{CellError, ExportEntry, ImportReport};
 pub use govshare_search::{Dimension, SearchDoc};
+pub use grants::{ChangeStepInput, GrantActionInput};
 pub use interchange::{ImportOutcome, MAX_IMPORT_BYTES};
 pub use obligations::ObligationView;
 pub use search::{CatalogSearchResults, Facet, FacetValue, SearchRequest, SyncReport};

@@ -998,6 +998,14 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
+        // R-DEL-6: whoever writes, a grant's terms widen only by the approved decision of its change request.
+        let stored: Option<(Grant,)> =
+            sql("SELECT document FROM grants WHERE id = $1").bind(grant.id).optional(&mut tx).await?;
+        if let Some((stored,)) = &stored
+            && stored.events.len() == expected_events
+        {
+            govshare_domain::change::check_terms_change(stored, grant).map_err(StoreError::Conflict)?;
+        }
         let done = sql("UPDATE grants SET events = $1, document = $2 WHERE id = $3 AND events = $4")
             .binds((grant.events.len(), json(grant)?, grant.id, expected_events))
             .execute(&mut tx)

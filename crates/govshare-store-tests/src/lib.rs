@@ -460,6 +460,10 @@ fn new_grant(app: &Application, request: &ApplicationRequest, at: DateTime<Utc>)
         rate_per_minute: 60,
         daily_rows: 1000,
         state: GrantState::Active,
+        further_purposes: vec![],
+        third_parties: vec![],
+        past_terms: vec![],
+        terms_since: None,
         ends_on: None,
         hash_key: "00".into(),
         created_at: at,
@@ -1266,6 +1270,13 @@ pub async fn data_plane(store: DynStore) {
     ));
     assert_eq!(store.list_grants(Some(dept.id)).await.unwrap(), [suspended.clone()]);
     assert_eq!(store.list_grants(Some(authority.id)).await.unwrap().len(), 1);
+    // R-DEL-6: a document that widens the terms outside an approved change request is refused, whoever wrote it.
+    let mut widened = suspended.clone();
+    widened.items.push(GrantItem { code: "id_number".into(), masking: Masking::Keep });
+    widened.events.push(GrantEvent { at: now, actor: "user:y".into(), action: "resume".into(), ..Default::default() });
+    let refused = store.save_grant(&widened, 2, &[], &[], &event("grant.resume")).await;
+    assert!(matches!(&refused, Err(StoreError::Conflict(m)) if m.contains("第二十五条")), "{refused:?}");
+    assert_eq!(store.get_grant(grant.id).await.unwrap(), suspended, "nothing of the refused write is kept");
 
     let usage = |i: i64, rows: u64| UsageRecord {
         id: uuid::Uuid::now_v7(),

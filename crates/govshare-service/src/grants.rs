@@ -1,0 +1,463 @@
+//! Steps on a running grant after sharing: suspension, rectification and termination (Art. 27 ¶2), the
+//! provider's negotiated and filed ending (Art. 27 ¶3), and change requests (Art. 25 ¶1). Each step is one grant
+//! event, stored with the duties it opens or closes, the notifications it sends and its audit event in one
+//! transaction ([`Services::commit_grant_step`]); the store refuses any write that widens the terms other than
+//! by an approved change ([`govshare_domain::change::check_terms_change`]).
+
+use govshare_domain::ValidationError;
+use govshare_domain::audit::AuditEvent;
+use govshare_domain::authz::Action;
+use govshare_domain::change::{
+    ChangeDecision, ChangeDecisionInput, ChangeRequest, ChangeRequestInput, ChangeStage, MAX_CHANGE_TEXT,
+};
+use govshare_domain::error::{keep, keep_all, required_text};
+use govshare_domain::grant::{Ending, Grant, GrantEvent, GrantId, GrantState, Misuse};
+use govshare_domain::notification::Notification;
+use govshare_domain::org::{OrgId, Organisation};
+use govshare_domain::principal::Principal;
+use serde_json::{Value, json};
+
+use crate::{GrantView, Result, ServiceError, Services};
+
+/// A step on a running grant, as the API and the console send it.
+#[derive(Debug, Clone, Default)]
+pub struct GrantActionInput {
+    /// `suspend`, `resume`, `terminate`, `rectify`, `propose_termination` or `record_filing`.
+    pub action: String,
+    pub reason: String,
+    /// For a suspension for misuse (Art. 27 ¶2): `scope_exceeded`, `purpose_exceeded` or `third_party`.
+    pub misuse: String,
+    /// With `misuse`: the rectification deadline, YYYY-MM-DD.
+    pub rectify_by: String,
+    /// For `propose_termination` (Art. 27 ¶3): the negotiation with the requester.
+    pub negotiation: String,
+    /// For `propose_termination`: the first day the service no longer runs, YYYY-MM-DD.
+    pub effective_on: String,
+}
+
+/// A step on a grant's open change request.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeStepInput {
+    /// `send` or `withdraw` (the requester's head), `draft_decision` (the provider's clerk or head),
+    /// `return_decision` or `decide` (the provider's head).
+    pub step: String,
+    /// The head's opinion (`send`, `decide`; optional), or why (`withdraw`, `return_decision`; required).
+    pub note: String,
+    /// For `draft_decision`.
+    pub decision: ChangeDecisionInput,
+}
+
+/// What a step does besides appending its event: who hears of it and how it reads.
+struct StepOutcome {
+    /// The grant's new state.
+    state: GrantState,
+    /// How the step reads in a notification title: 「共享授权{label}：{entry}」.
+    label: &'static str,
+    /// The notification's text after the grant's number and label.
+    detail: String,
+    /// Who is told: organisations other than the actor's.
+    notify: Vec<OrgId>,
+    audit: Value,
+}
+
+const ACTIONS: &str = "suspend、resume、terminate、rectify、propose_termination、record_filing";
+
+impl Services {
+    /// One step on a running grant (see [`GrantActionInput::action`]): a suspension (possibly for misuse, with a
+    /// rectification deadline), its lifting, a termination, the requester's report of its rectification, the
+    /// provider's proposed ending (negotiated, Art. 27 ¶3) and the authority's recording of its filing.
+    pub async fn grant_action(
+        &self,
+        principal: &Principal,
+        id: GrantId,
+        input: &GrantActionInput,
+    ) -> Result<GrantView> {
+        let mut grant = self.store.get_grant(id).await?;
+        let provider = self.store.get_org(grant.provider).await?;
+        let action = input.action.trim();
+        let expected = grant.events.len();
+        let mut event = self.grant_event(principal, action);
+        let outcome = match action {
+            "suspend" | "resume" | "terminate" | "rectify" => {
+                self.control_step(principal, &grant, &provider, input, &mut event)?
+            }
+            "propose_termination" | "record_filing" => {
+                self.ending_step(principal, &mut grant, &provider, input, &mut event)?
+            }
+            other => {
+                let message = format!("「{other}」不是有效操作，可选：{ACTIONS}");
+                return Err(ValidationError::new("action", "unknown_value", message).into());
+            }
+        };
+        self.commit_grant_step(principal, grant, expected, event, &provider, outcome).await
+    }
+
+    fn grant_event(&self, principal: &Principal, action: &str) -> GrantEvent {
+        GrantEvent {
+            at: self.now(),
+            actor: principal.audit_name(),
+            action: action.to_owned(),
+            org: principal.org_id(),
+            ..GrantEvent::default()
+        }
+    }
+
+    /// `suspend`, `resume`, `terminate` (the provider's head or its same-level authority) and `rectify` (the
+    /// requester's head reports the rectification of a misuse it was suspended for).
+    fn control_step(
+        &self,
+        principal: &Principal,
+        grant: &Grant,
+        provider: &Organisation,
+        input: &GrantActionInput,
+        event: &mut GrantEvent,
+    ) -> Result<StepOutcome> {
+        let action = event.action.as_str();
+        let now = self.now();
+        if action == "rectify" {
+            self.authorize(principal, Action::ApproveSharing(grant.requester))?;
+        } else {
+            self.authorize(
+                principal,
+                Action::ControlGrant { provider: grant.provider, provider_region: provider.region },
+            )?;
+        }
+        // Art. 27 ¶3: the provider does not end a running service on its own, except for misuse (¶2).
+        if action == "terminate" && principal.org_id() == Some(grant.provider) && !grant.provider_may_terminate(now) {
+            return Err(ServiceError::Conflict(
+                "依据第二十七条，提供部门不得擅自终止正在提供的共享服务：应当与需求部门协商，并报同级主管部门备案（「协商终止并备案」）；因违规使用暂停的，可在审查整改情况后终止".into(),
+            ));
+        }
+        let state = match (action, grant.state) {
+            ("suspend", GrantState::Active) => GrantState::Suspended,
+            ("resume", GrantState::Suspended) => GrantState::Active,
+            ("terminate", GrantState::Active | GrantState::Suspended) => GrantState::Terminated,
+            ("rectify", GrantState::Suspended) => match grant.misuse_suspension() {
+                Some((_, _, false)) => GrantState::Suspended,
+                Some((_, _, true)) => return Err(ServiceError::Conflict("已报告整改情况，请等待暂停方审查".into())),
+                None => return Err(ServiceError::Conflict("该授权不是因违规使用而暂停，无需报告整改".into())),
+            },
+            (_, state) => {
+                return Err(ServiceError::Conflict(format!("授权当前状态为「{state:?}」，不能执行该操作")));
+            }
+        };
+        let mut problems = Vec::new();
+        let reason = input.reason.trim();
+        if (action == "rectify" || state != GrantState::Active) && reason.is_empty() {
+            let message = if action == "rectify" {
+                "请说明整改情况"
+            } else {
+                "暂停或终止共享授权应当说明理由"
+            };
+            problems.push(ValidationError::new("reason", "required", message));
+        }
+        check_reason_length(reason, &mut problems);
+        let misuse = match action {
+            "suspend" => {
+                keep_all(&mut problems, Misuse::parse(&input.misuse, &input.rectify_by, self.today())).flatten()
+            }
+            _ => None,
+        };
+        if !problems.is_empty() {
+            return Err(problems.into());
+        }
+        let label = match (action, state) {
+            ("rectify", _) => "已报告整改情况",
+            (_, GrantState::Suspended) => "已暂停",
+            (_, GrantState::Active) => "已恢复",
+            (_, GrantState::Terminated) => "已终止",
+        };
+        let detail = match &misuse {
+            Some(m) => format!("{reason}（{}，请于 {} 前整改并报告）", m.grounds.label(), m.rectify_by),
+            None => reason.to_owned(),
+        };
+        event.reason = reason.to_owned();
+        event.misuse = misuse.clone();
+        Ok(StepOutcome {
+            state,
+            label,
+            detail,
+            notify: vec![grant.requester, grant.provider],
+            audit: json!({ "reason": reason, "misuse": misuse }),
+        })
+    }
+
+    /// `propose_termination` (the provider's head, after negotiating with the requester) and `record_filing`
+    /// (the provider's same-level authority; the ending then takes effect on its date, never before the filing).
+    fn ending_step(
+        &self,
+        principal: &Principal,
+        grant: &mut Grant,
+        provider: &Organisation,
+        input: &GrantActionInput,
+        event: &mut GrantEvent,
+    ) -> Result<StepOutcome> {
+        let action = event.action.clone();
+        let (now, today) = (self.now(), self.today());
+        if action == "record_filing" {
+            self.authorize(principal, Action::RecordServiceFiling(provider.region))?;
+        } else {
+            self.authorize(
+                principal,
+                Action::ControlGrant { provider: grant.provider, provider_region: provider.region },
+            )?;
+            if principal.org_id() != Some(grant.provider) {
+                return Err(ServiceError::Forbidden(
+                    "终止共享服务由提供部门与需求部门协商后报同级主管部门备案；主管部门可直接终止".into(),
+                ));
+            }
+        }
+        if !grant.is_running(now) || grant.state == GrantState::Terminated {
+            let status = grant.status(now).label();
+            return Err(ServiceError::Conflict(format!("授权当前为「{status}」，不能办理终止备案")));
+        }
+        if action == "propose_termination" && !grant.may_propose_ending(now) {
+            return Err(ServiceError::Conflict("已提出终止并等待备案，或终止已备案".into()));
+        }
+        if action == "record_filing" && grant.pending_ending().is_none() {
+            return Err(ServiceError::Conflict("没有待备案的共享服务终止".into()));
+        }
+        let mut problems = Vec::new();
+        let reason = input.reason.trim();
+        if action == "propose_termination" && reason.is_empty() {
+            problems.push(ValidationError::new("reason", "required", "暂停或终止共享授权应当说明理由"));
+        }
+        check_reason_length(reason, &mut problems);
+        let ending = match action.as_str() {
+            "propose_termination" => keep_all(
+                &mut problems,
+                Ending::parse(&input.negotiation, &input.effective_on, today, grant.valid_until),
+            ),
+            _ => None,
+        };
+        if !problems.is_empty() {
+            return Err(problems.into());
+        }
+        let (label, detail) = match &ending {
+            Some(e) => (
+                "拟协商终止，已报主管部门备案",
+                format!("{reason}（拟自 {} 起终止，待主管部门备案后生效）", e.effective_on),
+            ),
+            None => {
+                // Never before the filing: a date already passed takes effect today.
+                let on = grant.pending_ending().map(|e| e.effective_on.max(today));
+                grant.ends_on = on;
+                let on = on.map(|d| d.to_string()).unwrap_or_default();
+                ("终止已备案", format!("自 {on} 起终止。{reason}"))
+            }
+        };
+        event.reason = reason.to_owned();
+        event.ending = ending.clone();
+        Ok(StepOutcome {
+            state: grant.state,
+            label,
+            detail,
+            notify: vec![grant.requester, grant.provider],
+            audit: json!({ "reason": reason, "ending": ending, "ends_on": grant.ends_on }),
+        })
+    }
+
+    /// The requester asks to widen a running grant (Art. 25 ¶1): more items or rows, a further purpose, or
+    /// passing data to a named third party, with reasons and legal basis. Its clerk or head files it; its head
+    /// then sends it ([`Services::change_step`]). One change request is open at a time.
+    pub async fn request_change(
+        &self,
+        principal: &Principal,
+        id: GrantId,
+        input: &ChangeRequestInput,
+    ) -> Result<GrantView> {
+        let grant = self.store.get_grant(id).await?;
+        self.authorize(principal, Action::PrepareSharing(grant.requester))?;
+        let provider = self.store.get_org(grant.provider).await?;
+        self.require_open_to_change(&grant)?;
+        if let Some(open) = grant.open_change() {
+            return Err(ServiceError::Conflict(format!(
+                "第 {} 号变更申请尚在办理（{}），办结或撤回后才能提出新的变更申请",
+                open.no,
+                open.outcome_label()
+            )));
+        }
+        let stored = self.store.get_entry(grant.entry).await?;
+        let content = stored
+            .published()
+            .map(|v| v.content.clone())
+            .ok_or_else(|| ServiceError::Conflict("目录已不再发布，不能申请变更".into()))?;
+        let request = ChangeRequest::parse(input, &grant, &content)?;
+        let expected = grant.events.len();
+        let mut event = self.grant_event(principal, "request_change");
+        let detail = format!("需求部门提出变更申请：{}，待其负责人审核发送。", request.summary());
+        let audit = json!({ "request": request });
+        event.change_request = Some(request);
+        let outcome =
+            StepOutcome { state: grant.state, label: "收到变更申请草稿", detail, notify: vec![], audit };
+        self.commit_grant_step(principal, grant, expected, event, &provider, outcome).await
+    }
+
+    /// A step on the open change request (see [`ChangeStepInput::step`]). An approving decision makes the
+    /// grant's next terms version at once.
+    pub async fn change_step(&self, principal: &Principal, id: GrantId, input: &ChangeStepInput) -> Result<GrantView> {
+        let mut grant = self.store.get_grant(id).await?;
+        let provider = self.store.get_org(grant.provider).await?;
+        let step = input.step.trim();
+        let (who, stages): (Action, &[ChangeStage]) = match step {
+            "send" => (Action::ApproveSharing(grant.requester), &[ChangeStage::Filed]),
+            "withdraw" => (
+                Action::ApproveSharing(grant.requester),
+                &[ChangeStage::Filed, ChangeStage::Sent, ChangeStage::Drafted],
+            ),
+            "draft_decision" => (Action::PrepareSharing(grant.provider), &[ChangeStage::Sent, ChangeStage::Drafted]),
+            "return_decision" | "decide" => (Action::ApproveSharing(grant.provider), &[ChangeStage::Drafted]),
+            other => {
+                let message =
+                    format!("「{other}」不是有效步骤，可选：send、withdraw、draft_decision、return_decision、decide");
+                return Err(ValidationError::new("step", "unknown_value", message).into());
+            }
+        };
+        self.authorize(principal, who)?;
+        let open = grant.open_change().ok_or_else(|| ServiceError::Conflict("没有办理中的变更申请".into()))?;
+        let stage = open.stage.expect("an open change has a stage");
+        if !stages.contains(&stage) {
+            return Err(ServiceError::Conflict(format!(
+                "第 {} 号变更申请当前{}，不能执行该步骤",
+                open.no,
+                stage.label()
+            )));
+        }
+        if step != "withdraw" {
+            self.require_open_to_change(&grant)?;
+        }
+        let mut problems = Vec::new();
+        let note = input.note.trim();
+        let note = match step {
+            "withdraw" | "return_decision" => {
+                let label = if step == "withdraw" { "撤回理由" } else { "退回理由" };
+                keep(&mut problems, required_text("note", label, note, MAX_CHANGE_TEXT)).unwrap_or_default()
+            }
+            _ if note.is_empty() => String::new(),
+            _ => keep(&mut problems, required_text("note", "审核意见", note, MAX_CHANGE_TEXT)).unwrap_or_default(),
+        };
+        let drafted = match step {
+            "draft_decision" => keep_all(&mut problems, ChangeDecision::parse(&input.decision, &open.request)),
+            _ => None,
+        };
+        if !problems.is_empty() {
+            return Err(problems.into());
+        }
+        let expected = grant.events.len();
+        let action = match step {
+            "send" => "send_change",
+            "withdraw" => "withdraw_change",
+            "draft_decision" => "draft_change_decision",
+            "return_decision" => "return_change_decision",
+            _ => "decide_change",
+        };
+        let mut event = self.grant_event(principal, action);
+        event.reason = note.clone();
+        let no = open.no;
+        let summary = open.request.summary();
+        let (label, detail, notify) = match step {
+            "send" => (
+                "收到变更申请",
+                format!(
+                    "需求部门申请：{summary}。请在 {} 个工作日内答复（第二十五条）。",
+                    govshare_domain::change::CHANGE_REPLY_DAYS
+                ),
+                vec![grant.provider],
+            ),
+            "withdraw" => {
+                let notify = if stage == ChangeStage::Filed { vec![] } else { vec![grant.provider] };
+                ("变更申请已撤回", format!("第 {no} 号变更申请已撤回：{note}"), notify)
+            }
+            "draft_decision" => ("变更答复待审核", format!("第 {no} 号变更申请的答复已拟定，待负责人审核。"), vec![]),
+            "return_decision" => ("变更答复被退回", format!("第 {no} 号变更申请的答复被退回：{note}"), vec![]),
+            _ => {
+                let decision = open.decision.clone().expect("a drafted change has a decision");
+                let text = if decision.approve {
+                    let entry = self.store.get_entry(grant.entry).await?;
+                    let content = entry.published().map(|v| &v.content);
+                    grant.apply_change(&open.request, &decision, event.at, content);
+                    format!("提供部门同意第 {no} 号变更申请，授权条款已更新为第 {} 版。{note}", grant.terms_version())
+                } else {
+                    format!("提供部门不同意第 {no} 号变更申请：{}", decision.reason)
+                };
+                event.change_decision = Some(decision.clone());
+                let label = if decision.approve { "变更已同意" } else { "变更未获同意" };
+                (label, text, vec![grant.requester])
+            }
+        };
+        if let Some(d) = &drafted {
+            event.change_decision = Some(d.clone());
+        }
+        let audit = json!({ "change": no, "note": note, "decision": event.change_decision,
+                            "terms_version": grant.terms_version() });
+        let outcome = StepOutcome { state: grant.state, label, detail, notify, audit };
+        self.commit_grant_step(principal, grant, expected, event, &provider, outcome).await
+    }
+
+    /// Change requests are made to a running grant, not one that is ending.
+    fn require_open_to_change(&self, grant: &Grant) -> Result<()> {
+        let now = self.now();
+        if !grant.is_running(now) || grant.ends_on.is_some() || grant.pending_ending().is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "授权当前为「{}」{}，不能办理变更申请",
+                grant.status(now).label(),
+                if grant.ends_on.is_some() || grant.pending_ending().is_some() { "且正在终止" } else { "" }
+            )));
+        }
+        Ok(())
+    }
+
+    /// Stores a step: the event appended (compare-and-set on the event count), the grant's duties re-derived,
+    /// the other organisations told, one audit event; then drops the cached grant so access follows at once.
+    async fn commit_grant_step(
+        &self,
+        principal: &Principal,
+        mut grant: Grant,
+        expected: usize,
+        event: GrantEvent,
+        provider: &Organisation,
+        outcome: StepOutcome,
+    ) -> Result<GrantView> {
+        let action = event.action.clone();
+        grant.state = outcome.state;
+        grant.events.push(event);
+        let entry_name = self.entry_name(grant.entry).await?;
+        let label = outcome.label;
+        let notes: Vec<Notification> = outcome
+            .notify
+            .iter()
+            .copied()
+            .filter(|o| Some(*o) != principal.org_id())
+            .map(|org| {
+                Notification::new(
+                    org,
+                    self.now(),
+                    "grant.state",
+                    format!("共享授权{label}：{entry_name}"),
+                    format!("「{entry_name}」的共享授权 {} {label}。{}", grant.number, outcome.detail),
+                    format!("/console/grants/{}", grant.id),
+                )
+            })
+            .collect();
+        let audit = AuditEvent::new(
+            principal.audit_name(),
+            principal.org_id(),
+            &format!("grant.{action}"),
+            "grant",
+            grant.id.to_string(),
+            outcome.audit,
+        );
+        let calendar = self.calendar().await?;
+        let authority = self.authority_of(provider.region).await?.map(|a| a.id);
+        let duties = govshare_domain::duty::grant_duties(&grant, &entry_name, &calendar, authority);
+        self.store.save_grant(&grant, expected, &duties, &notes, &audit).await?;
+        self.forget_grant(grant.id);
+        self.load_grant_view(grant).await
+    }
+}
+
+fn check_reason_length(reason: &str, problems: &mut Vec<ValidationError>) {
+    if reason.chars().count() > 500 {
+        problems.push(ValidationError::new("reason", "too_long", "理由最多 500 个字符"));
+    }
+}
