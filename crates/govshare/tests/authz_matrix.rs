@@ -148,6 +148,10 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("GET", "/api/v1/grants", MZT_CLERK, ANY_CALLER),
     ("GET", "/api/v1/grants/{grant_id}", MZT_CLERK, [O, D, D, O, O, D, D, U]),
     ("POST", "/api/v1/grants/{grant_id}/state", GAT_HEAD, OWN_STAFF),
+    // A change request is filed by the requester (the owner's is incomplete: 422); a step on it (the provider's
+    // clerk drafting a decision, none being open: 409) by the side whose turn it is.
+    ("POST", "/api/v1/grants/{grant_id}/changes", MZT_CLERK, OWN_STAFF),
+    ("POST", "/api/v1/grants/{grant_id}/changes/current", GAT_CLERK, OWN_STAFF),
     ("GET", "/api/v1/data/{grant_id}/records", MZT_CLERK, GRANTEE),
     ("GET", "/api/v1/data/{grant_id}/records/{key}", MZT_CLERK, GRANTEE),
     ("POST", "/api/v1/data/{grant_id}/verify", MZT_CLERK, GRANTEE),
@@ -539,6 +543,8 @@ fn body(method: &str, path: &str, o: &Objects) -> Body {
         ("POST", "/api/v1/applications/{application_id}/grant") => Body::Json(standard_grant()),
         // Resuming an active grant changes nothing (409 for the one allowed to).
         ("POST", "/api/v1/grants/{grant_id}/state") => Body::Json(json!({"action": "resume"})),
+        ("POST", "/api/v1/grants/{grant_id}/changes") => Body::Json(json!({"purpose": "另作他用"})),
+        ("POST", "/api/v1/grants/{grant_id}/changes/current") => Body::Json(json!({"step": "draft_decision"})),
         ("POST", "/api/v1/data/{grant_id}/verify") => Body::Json(json!({"sfzh": id_number("330106", 1), "xm": "张三"})),
         ("POST", "/console/switch-org") => form(&[("org_id", &o.gat), ("next", "/console")]),
         ("POST", "/console/org/work-unit") => form(&[("work_unit_name", "科技信息化局")]),

@@ -25,8 +25,127 @@ on_both_backends!(
     excel_files_load_like_csv,
     hosted_data_is_encrypted_at_rest_and_usage_records_are_append_only,
     a_suspension_for_misuse_owes_a_rectification_by_its_deadline,
-    a_running_service_ends_only_after_negotiation_and_filing
+    a_running_service_ends_only_after_negotiation_and_filing,
+    a_grant_widens_only_by_an_approved_change_request
 );
+
+/// Art. 25 ¶1 (R-DEL-6): the requester asks for more items, more rows, a further purpose and a third party; its
+/// head sends it; the provider's clerk drafts a decision that grants less than was asked and its head gives it;
+/// only then does the grant change, as its second terms version, the first kept. Refusals first: no one else
+/// files or decides, nothing is approved that was not asked, no step is skipped, and no route edits the terms.
+async fn a_grant_widens_only_by_an_approved_change_request(backend: Backend) {
+    let Running { app, grant, system, path, .. } = running_grant(backend).await;
+    let (rst_clerk, rst_head, gat_clerk, gat_head) = (
+        Client::login(&app, "rst.clerk").await,
+        Client::login(&app, "rst.head").await,
+        Client::login(&app, "gat.clerk").await,
+        Client::login(&app, "gat.head").await,
+    );
+    let (changes, current) =
+        (format!("/api/v1/grants/{grant}/changes"), format!("/api/v1/grants/{grant}/changes/current"));
+    let wenzhou = format!("/api/v1/data/{grant}/records/{}", id_number("330302", 3));
+    let request = json!({
+        "add_items": ["yhkh", "hjdz"], "add_prefixes": ["3303"], "purpose": "就业援助补贴发放核验",
+        "third_party": {"name": "杭州市就业管理服务中心", "items": ["xm", "yhkh"], "purpose": "补贴发放"},
+        "reasons": "就业援助补贴扩大至温州，需核对银行卡号", "legal_basis": "《就业促进法》第五十二条"
+    });
+    let before = system.get(&path).await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.text);
+    assert!(before.body["rows"][0]["xm"].is_string(), "{}", before.text);
+    assert!(before.body["rows"][0].get("yhkh").is_none(), "not granted yet: {}", before.text);
+    assert_eq!(system.get(&wenzhou).await.status, StatusCode::NOT_FOUND, "outside the row scope");
+
+    // Refusals: the provider does not file, no route edits the terms, a request names every problem at once.
+    assert_eq!(gat_clerk.post(&changes, request.clone()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(system.post(&changes, request.clone()).await.status, StatusCode::FORBIDDEN, "people file, not keys");
+    let edit = gat_head
+        .call(reqwest::Method::PUT, &format!("/api/v1/grants/{grant}"), json!({"items": {"yhkh": "keep"}}))
+        .await;
+    assert_eq!(edit.status, StatusCode::METHOD_NOT_ALLOWED, "{}", edit.text);
+    let r = rst_clerk
+        .post(&changes, json!({"add_items": ["xm", "nope"], "all_rows": true, "add_prefixes": ["3303"]}))
+        .await;
+    assert_eq!(
+        r.problems(),
+        [
+            ("add_items.xm", "already_granted"),
+            ("add_items.nope", "not_in_entry"),
+            ("add_prefixes", "with_all_rows"),
+            ("reasons", "required"),
+            ("legal_basis", "required")
+        ]
+    );
+    let r = gat_clerk.post(&current, json!({"step": "draft_decision"})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "nothing to decide: {}", r.text);
+
+    let r = rst_clerk.post(&changes, request.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["change_requests"][0]["stage"], "filed");
+    assert_eq!(r.body["terms_version"], 1, "filing changes nothing");
+    assert_eq!(rst_clerk.post(&changes, request.clone()).await.status, StatusCode::CONFLICT, "one at a time");
+    assert_eq!(grant_duties(&rst_head, &grant).await, [("send_change".into(), "work_unit_head".into(), String::new())]);
+    assert_eq!(rst_clerk.post(&current, json!({"step": "send"})).await.status, StatusCode::FORBIDDEN, "the head sends");
+    let decision = json!({"step": "draft_decision", "decision": {"decision": "approve", "items": {"yhkh": "mask"},
+        "add_prefixes": ["3303"], "purpose": true, "third_party_items": ["xm", "yhkh"], "reason": "同意，户籍地址不予提供"}});
+    let r = gat_clerk.post(&current, decision.clone()).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "not sent yet: {}", r.text);
+
+    let r = rst_head.post(&current, json!({"step": "send", "note": "同意报送"})).await;
+    assert_eq!((r.status, &r.body["change_requests"][0]["stage"]), (StatusCode::OK, &json!("sent")), "{}", r.text);
+    let due = grant_duties(&gat_clerk, &grant).await;
+    assert_eq!((due.len(), due[0].0.as_str(), due[0].1.as_str()), (1, "decide_change", "clerk"), "{due:?}");
+    assert!(!due[0].2.is_empty(), "the answer has a due date");
+    let told = gat_clerk.get("/api/v1/notifications").await;
+    assert!(told.text.contains("收到变更申请"), "{}", told.text);
+    assert_eq!(gat_head.post(&current, json!({"step": "decide"})).await.status, StatusCode::CONFLICT, "draft first");
+    assert_eq!(rst_clerk.post(&current, decision.clone()).await.status, StatusCode::FORBIDDEN);
+    let wider = json!({"step": "draft_decision", "decision": {"decision": "approve",
+        "items": {"yhkh": "keep", "sjhm": "keep"}, "all_rows": true, "third_party_items": ["sfzh"]}});
+    let r = gat_clerk.post(&current, wider).await;
+    assert_eq!(
+        r.problems(),
+        [("items.sjhm", "not_requested"), ("all_rows", "not_requested"), ("third_party_items.sfzh", "not_requested")]
+    );
+    let r = gat_clerk.post(&current, json!({"step": "draft_decision", "decision": {"decision": "refuse"}})).await;
+    assert_eq!(r.problems(), [("reason", "required")]);
+    let r = gat_clerk.post(&current, decision).await;
+    assert_eq!((r.status, &r.body["change_requests"][0]["stage"]), (StatusCode::OK, &json!("drafted")), "{}", r.text);
+    assert_eq!(r.body["terms_version"], 1, "a draft changes nothing");
+    let row = system.get(&path).await.body["rows"][0].clone();
+    assert!(row["xm"].is_string() && row.get("yhkh").is_none(), "{row}");
+    assert_eq!(
+        gat_clerk.post(&current, json!({"step": "decide"})).await.status,
+        StatusCode::FORBIDDEN,
+        "the head decides"
+    );
+
+    let r = gat_head.post(&current, json!({"step": "decide", "note": "同意"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let g = &r.body;
+    assert_eq!((&g["terms_version"], &g["change_requests"][0]["outcome"]), (&json!(2), &json!("approved")));
+    let items: Vec<(&str, &str)> = g["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["code"].as_str().unwrap(), i["masking"].as_str().unwrap()))
+        .collect();
+    assert!(items.contains(&("yhkh", "mask")) && items.contains(&("hjdz", "drop")), "narrower than asked: {items:?}");
+    assert_eq!(g["row_scope"]["prefixes"], json!(["3301", "3303"]));
+    assert_eq!(g["further_purposes"], json!(["就业援助补贴发放核验"]));
+    assert_eq!(g["third_parties"][0]["name"], "杭州市就业管理服务中心");
+    assert_eq!(g["third_parties"][0]["items"], json!(["xm", "yhkh"]));
+    assert_eq!(g["past_terms"][0]["version"], 1);
+    assert!(!g["past_terms"][0]["terms"]["items"].to_string().contains("yhkh"), "the first version is kept as it was");
+    assert!(grant_duties(&gat_head, &grant).await.is_empty(), "answered");
+    let told = rst_clerk.get("/api/v1/notifications").await;
+    assert!(told.text.contains("授权条款已更新为第 2 版"), "{}", told.text);
+
+    // The data plane follows at once: the new item (masked) and the new rows.
+    let after = system.get(&path).await;
+    assert_eq!(after.body["rows"][0]["yhkh"], "622202*********0001", "{}", after.text);
+    assert_eq!(system.get(&wenzhou).await.status, StatusCode::OK, "the row scope was widened");
+    assert_eq!(gat_head.post(&current, json!({"step": "decide"})).await.status, StatusCode::CONFLICT, "decided once");
+}
 
 /// Art. 27 ¶3: the provider does not end a running service on its own: its head records the negotiation with the
 /// requester and the date, the same-level authority records the filing (a duty until it does), and the service

@@ -209,11 +209,29 @@ pub struct GrantDto {
     pub status_label: String,
     #[schema(value_type = Vec<Object>)]
     pub events: Vec<govshare_domain::grant::GrantEvent>,
+    /// The version of the terms above: 1 as created, one more for each approved change request (Art. 25 ¶1).
+    pub terms_version: u32,
+    /// Purposes approved after `purpose` by change requests.
+    pub further_purposes: Vec<String>,
+    /// Third parties the requester may pass data to (approved change requests): `name`, `credit_code`,
+    /// `items` (what it receives), `purpose`.
+    #[schema(value_type = Vec<Object>)]
+    pub third_parties: Vec<govshare_domain::change::ThirdParty>,
+    /// Earlier versions of the terms, oldest first: `version`, `terms` (items, row_scope, purpose,
+    /// further_purposes, third_parties, delivery, validity, limits), `from`, `until`.
+    #[schema(value_type = Vec<Object>)]
+    pub past_terms: Vec<govshare_domain::change::TermsVersion>,
+    /// Every change request, oldest first: `no`, `request`, `filed_at`, `filed_by`, `sent_at`, `decision`
+    /// (drafted or given), `stage` (`filed`, `sent`, `drafted` while open, else null) and `outcome`
+    /// (`approved`, `refused`, `withdrawn`, `lapsed` once closed).
+    #[schema(value_type = Vec<Object>)]
+    pub change_requests: Vec<govshare_domain::change::ChangeCase>,
 }
 
 impl From<GrantView> for GrantDto {
     fn from(v: GrantView) -> Self {
         let g = v.grant;
+        let (terms_version, change_requests) = (g.terms_version(), govshare_domain::change::change_cases(&g.events));
         GrantDto {
             id: g.id.0,
             number: g.number,
@@ -234,6 +252,11 @@ impl From<GrantView> for GrantDto {
             daily_rows: g.daily_rows,
             status: v.status.code().to_owned(),
             status_label: v.status.label().to_owned(),
+            terms_version,
+            change_requests,
+            further_purposes: g.further_purposes,
+            third_parties: g.third_parties,
+            past_terms: g.past_terms,
             events: g.events,
         }
     }
@@ -330,6 +353,139 @@ pub async fn grant_action(
         effective_on: body.effective_on,
     };
     Ok(Json(state.services.grant_action(&caller.principal, id, &input).await?.into()))
+}
+
+// ---- change requests (Art. 25 ¶1) ----
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ThirdPartyDto {
+    /// The receiving organisation's name (at most 500 characters).
+    pub name: String,
+    /// Its unified social credit code (18 characters, check digit verified), if known.
+    pub credit_code: String,
+    /// The items it receives: granted (returned) items, or items this request adds.
+    pub items: Vec<String>,
+    /// What it uses them for.
+    pub purpose: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ChangeRequestDto {
+    /// Items of the entry to receive in addition (codes or names); an item granted as `drop` may be asked for
+    /// with its values.
+    pub add_items: Vec<String>,
+    /// Value prefixes to add to the grant's row scope (only for a grant with a row scope).
+    pub add_prefixes: Vec<String>,
+    /// Lift the row scope: every row.
+    pub all_rows: bool,
+    /// A further purpose to use the data for (at most 500 characters).
+    pub purpose: String,
+    /// Passing the data to a third party.
+    pub third_party: Option<ThirdPartyDto>,
+    /// Why the change is needed (required, at most 1000 characters).
+    pub reasons: String,
+    /// The legal basis for the wider use (required, at most 1000 characters).
+    pub legal_basis: String,
+}
+
+/// The requester's clerk or head files a change request on a running grant: more items or rows, a further
+/// purpose, or passing the data to a named third party (Art. 25 ¶1). It goes to the provider when the requester's
+/// head sends it (`POST …/changes/current` with `send`). One change request is open at a time; every problem of
+/// the request is reported at once (422, `error.problems`).
+#[utoipa::path(post, path = "/api/v1/grants/{grant_id}/changes", tag = "data", params(("grant_id" = Uuid, Path)),
+    request_body = ChangeRequestDto, security(("session" = [])),
+    responses((status = 201, body = GrantDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn request_change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ChangeRequestDto>,
+) -> ApiResult<(StatusCode, Json<GrantDto>)> {
+    let id: GrantId = parse_id(&id)?;
+    let third = body.third_party.unwrap_or_default();
+    let input = govshare_domain::change::ChangeRequestInput {
+        add_items: body.add_items,
+        add_prefixes: body.add_prefixes.join(","),
+        all_rows: body.all_rows,
+        purpose: body.purpose,
+        third_party_name: third.name,
+        third_party_credit_code: third.credit_code,
+        third_party_items: third.items,
+        third_party_purpose: third.purpose,
+        reasons: body.reasons,
+        legal_basis: body.legal_basis,
+    };
+    let view = state.services.request_change(&caller.principal, id, &input).await?;
+    Ok((StatusCode::CREATED, Json(view.into())))
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ChangeDecisionDto {
+    /// `approve` or `refuse`.
+    pub decision: String,
+    /// Approved items (among those asked for) → `keep`, `mask`, `hash` or `drop`.
+    pub items: BTreeMap<String, String>,
+    /// Approved row prefixes (among those asked for).
+    pub add_prefixes: Vec<String>,
+    /// The lifting of the row scope is approved (only if asked for).
+    pub all_rows: bool,
+    /// The further purpose is approved (only if asked for).
+    pub purpose: bool,
+    /// The items the third party may receive (among those asked for; an added item only if approved above).
+    /// Empty: passing to the third party is not approved.
+    pub third_party_items: Vec<String>,
+    /// Required to refuse; the provider's opinion otherwise (at most 1000 characters).
+    pub reason: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ChangeStepDto {
+    /// `send` (the requester's head sends the filed request to the provider; its answer is due in 10 working
+    /// days), `withdraw` (the requester's head, any time before the decision; `note` required),
+    /// `draft_decision` (the provider's clerk or head, with `decision`), `return_decision` (the provider's head
+    /// sends the draft back; `note` required) or `decide` (the provider's head gives the drafted decision; an
+    /// approval changes the grant at once, as its next terms version).
+    pub step: String,
+    /// The head's opinion, or the reason to withdraw or return (at most 1000 characters).
+    pub note: String,
+    /// For `draft_decision`.
+    pub decision: Option<ChangeDecisionDto>,
+}
+
+/// A step on the grant's open change request (see `step`): the requester's head sends or withdraws it, the
+/// provider's clerk drafts the decision and its head returns or gives it. A refusal states its reason; an
+/// approval may grant less than was asked, never more.
+#[utoipa::path(post, path = "/api/v1/grants/{grant_id}/changes/current", tag = "data",
+    params(("grant_id" = Uuid, Path)), request_body = ChangeStepDto, security(("session" = [])),
+    responses((status = 200, body = GrantDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn change_step(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ChangeStepDto>,
+) -> ApiResult<Json<GrantDto>> {
+    let id: GrantId = parse_id(&id)?;
+    let d = body.decision.unwrap_or_default();
+    let input = govshare_service::ChangeStepInput {
+        step: body.step,
+        note: body.note,
+        decision: govshare_domain::change::ChangeDecisionInput {
+            decision: d.decision,
+            items: d.items,
+            add_prefixes: d.add_prefixes.join(","),
+            all_rows: d.all_rows,
+            purpose: d.purpose,
+            third_party_items: d.third_party_items,
+            reason: d.reason,
+        },
+    };
+    Ok(Json(state.services.change_step(&caller.principal, id, &input).await?.into()))
 }
 
 // ---- governed delivery ----
