@@ -225,6 +225,8 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("GET", "/console/grants", GAT_CLERK, PAGE),
     ("GET", "/console/grants/{grant_id}", MZT_CLERK, [O, D, D, O, U, U, U, U]),
     ("POST", "/console/grants/{grant_id}/state", GAT_HEAD, OWN_STAFF_PAGE),
+    ("POST", "/console/grants/{grant_id}/changes", MZT_CLERK, OWN_STAFF_PAGE),
+    ("POST", "/console/grants/{grant_id}/changes/current", GAT_CLERK, OWN_STAFF_PAGE),
     ("GET", "/console/usage", GAT_CLERK, PAGE),
     ("GET", "/console/notifications", GAT_CLERK, PAGE),
     ("POST", "/console/notifications/{notification_id}/read", GAT_CLERK, OWN_PAGE),
@@ -624,6 +626,8 @@ fn body(method: &str, path: &str, o: &Objects) -> Body {
             form(&[("step", "draft_reply"), ("decision", "approve"), ("conditions", "仅用于核查")])
         }
         ("POST", "/console/grants/{grant_id}/state") => form(&[("action", "resume")]),
+        ("POST", "/console/grants/{grant_id}/changes") => form(&[("purpose", "另作他用")]),
+        ("POST", "/console/grants/{grant_id}/changes/current") => form(&[("step", "draft_decision")]),
         _ => form(&[]),
     }
 }

@@ -292,6 +292,12 @@ fn grant_action_label(action: &str) -> &'static str {
         "rectify" => "报告整改情况",
         "propose_termination" => "协商终止并报备案",
         "record_filing" => "终止备案",
+        "request_change" => "提出变更申请",
+        "send_change" => "审核发送变更申请",
+        "withdraw_change" => "撤回变更申请",
+        "draft_change_decision" => "拟定变更答复",
+        "return_change_decision" => "退回变更答复",
+        "decide_change" => "答复变更申请",
         _ => "其他",
     }
 }
@@ -334,18 +340,22 @@ struct DetailPage {
     ends_on: Option<String>,
     usage: Vec<UsageRow>,
     show_grant: bool,
+    /// Change requests and the terms' versions (Art. 25 ¶1).
+    changes: super::changes::ChangeSection,
 }
 
-fn grant_id(raw: &str) -> Result<GrantId, Response> {
+pub(super) fn grant_id(raw: &str) -> Result<GrantId, Response> {
     raw.parse().map_err(|e: ValidationError| fail(ServiceError::from(e)))
 }
 
-async fn detail_page(
+/// The grant's page; `typed` is what a change-request form that came back with problems held.
+pub(super) async fn detail_page(
     state: &AppState,
     caller: &Caller,
     id: GrantId,
     feedback: Feedback,
     status: StatusCode,
+    typed: Vec<(String, String)>,
 ) -> PageResult {
     let p = &caller.principal;
     let view = state.services.get_grant(p, id).await.map_err(fail)?;
@@ -367,7 +377,7 @@ async fn detail_page(
         application_id: g.application.to_string(),
         application_number: application.number,
         items: g.items.iter().map(|i| (item_label(Some(&content), &i.code), i.masking.label())).collect(),
-        purpose: g.purpose.clone(),
+        purpose: g.purposes().collect::<Vec<_>>().join("；"),
         row_scope: match &g.row_scope {
             None => "全部记录".to_owned(),
             Some(s) => format!("{} 以 {} 开头的记录", item_label(Some(&content), &s.item), s.prefixes.join("、")),
@@ -384,9 +394,11 @@ async fn detail_page(
                 at: beijing(e.at),
                 actor: actor_name(&e.actor, &names),
                 action: grant_action_label(&e.action),
-                reason: match &e.misuse {
-                    Some(m) => format!("{}（{}；整改期限 {}）", e.reason, m.grounds.label(), m.rectify_by),
-                    None => e.reason.clone(),
+                reason: match (&e.misuse, &e.change_request, &e.change_decision) {
+                    (Some(m), _, _) => format!("{}（{}；整改期限 {}）", e.reason, m.grounds.label(), m.rectify_by),
+                    (_, Some(r), _) => r.summary(),
+                    (_, _, Some(d)) if e.action == "decide_change" && !d.approve => format!("不同意：{}", d.reason),
+                    _ => e.reason.clone(),
                 },
             })
             .collect(),
@@ -408,6 +420,13 @@ async fn detail_page(
         ends_on: g.ends_on.map(|d| d.to_string()),
         usage: usage_rows(state, &records, &org_names(state).await?).await?,
         show_grant: false,
+        changes: super::changes::section(
+            p,
+            g,
+            &content,
+            g.is_running(now) && g.ends_on.is_none() && g.pending_ending().is_none(),
+            typed,
+        ),
     };
     Ok(render(status, &page))
 }
@@ -419,7 +438,7 @@ pub async fn detail(
     Query(q): Query<NoticeQuery>,
 ) -> PageResult {
     let id = grant_id(&id)?;
-    detail_page(&state, &caller, id, Feedback::notice(q.notice.as_deref()), StatusCode::OK).await
+    detail_page(&state, &caller, id, Feedback::notice(q.notice.as_deref()), StatusCode::OK, vec![]).await
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -456,7 +475,7 @@ pub async fn change_state(
     };
     match state.services.grant_action(&caller.principal, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/grants/{id}?notice=grant_{}", form.action.trim())).into_response()),
-        Err(err) => detail_page(&state, &caller, id, Feedback::from_error(&err), ApiError::status_of(&err)).await,
+        Err(err) => detail_page(&state, &caller, id, Feedback::from_error(&err), ApiError::status_of(&err), vec![]).await,
     }
 }
 

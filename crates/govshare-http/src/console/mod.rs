@@ -7,6 +7,7 @@
 mod applications;
 mod audit;
 mod catalog;
+mod changes;
 mod grants;
 mod interchange;
 mod obligations;
@@ -128,6 +129,8 @@ pub fn routes() -> Routes {
         .get("/console/grants", grants::list)
         .get("/console/grants/{grant_id}", grants::detail)
         .post("/console/grants/{grant_id}/state", grants::change_state)
+        .post("/console/grants/{grant_id}/changes", changes::file)
+        .post("/console/grants/{grant_id}/changes/current", changes::step)
         .get("/console/usage", grants::usage)
         .get("/console/notifications", catalog::notifications)
         .post("/console/notifications/{notification_id}/read", catalog::open_notification)
