@@ -774,3 +774,68 @@ async fn the_contractor_is_offered_only_what_it_may_do() {
     }
     browser.close().await.unwrap();
 }
+
+/// Art. 25 ¶1: 人社厅's clerk asks to pass two items of a running grant to a third party (a wrong credit code is
+/// marked and what was typed stays), its head sends the request, 公安厅's clerk drafts the approval and its head
+/// gives it; the grant page then shows the second terms version and who receives what.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_request_for_a_third_party_is_approved_and_shown_on_the_grant() {
+    use common::people::{STANDARD_ITEMS, granted, hosted_entry, standard_grant};
+    let app = spawn(Backend::Sqlite).await;
+    let entry = hosted_entry(&app).await;
+    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let page = format!("{}/console/grants/{grant}", app.base);
+    let (_driver, browser) = start_browser().await;
+
+    sign_in(&browser, &app.base, "rst.clerk").await;
+    browser.goto(&page).await.unwrap();
+    wait_text(&browser, "#terms-version", "第 1 版").await;
+    click(&browser, "#change-request-section summary").await;
+    fill(&browser, "input[name='third_party_name']", "杭州市就业管理服务中心").await;
+    fill(&browser, "input[name='third_party_credit_code']", "12330100").await;
+    click(&browser, "#change-request-form input[name='third_party_items'][value='xm']").await;
+    click(&browser, "#change-request-form input[name='third_party_items'][value='xzqh']").await;
+    fill(&browser, "input[name='third_party_purpose']", "就业援助补贴发放").await;
+    fill(&browser, "textarea[name='reasons']", "补贴由市就业中心发放，需核对对象姓名和所在地").await;
+    fill(&browser, "input[name='legal_basis']", "《就业促进法》第五十二条").await;
+    click(&browser, "#change-request-form button").await;
+    wait_text(&browser, "#form-error", "统一社会信用代码应为 18 位").await;
+    assert_eq!(
+        value_of(&browser, "input[name='third_party_name']").await,
+        "杭州市就业管理服务中心",
+        "typed values stay"
+    );
+    assert!(class_of(&browser, "input[name='third_party_credit_code']").await.contains("invalid"));
+    fill(&browser, "input[name='third_party_credit_code']", "").await;
+    click(&browser, "#change-request-form button").await;
+    wait_text(&browser, "#open-change h3", "待需求部门负责人审核发送").await;
+    sign_out(&browser).await;
+
+    sign_in(&browser, &app.base, "rst.head").await;
+    browser.goto(&page).await.unwrap();
+    wait_text(&browser, "#open-change", "杭州市就业管理服务中心").await;
+    click(&browser, "#change-send-form button").await;
+    wait_text(&browser, "#open-change h3", "待提供部门办理").await;
+    sign_out(&browser).await;
+
+    sign_in(&browser, &app.base, "gat.clerk").await;
+    browser.goto(&page).await.unwrap();
+    click(&browser, "#change-decision-form button").await;
+    wait_text(&browser, "#change-draft", "同意：向第三方提供").await;
+    sign_out(&browser).await;
+
+    sign_in(&browser, &app.base, "gat.head").await;
+    browser.goto(&page).await.unwrap();
+    click(&browser, "#change-decide-form button").await;
+    wait_text(&browser, "#terms-version", "第 2 版").await;
+    wait_text(&browser, "#grant-third-parties", "杭州市就业管理服务中心").await;
+    wait_text(&browser, "#grant-third-parties", "姓名").await;
+    wait_text(&browser, "#grant-third-parties", "就业援助补贴发放").await;
+    wait_text(&browser, "#change-cases", "已同意").await;
+    wait_text(&browser, "#terms-history", "第 1 版").await;
+    if let Ok(dir) = std::env::var("SCREENSHOT_DIR") {
+        browser.set_window_size(1400, 3000).await.unwrap();
+        std::fs::write(format!("{dir}/change.png"), browser.screenshot().await.unwrap()).unwrap();
+    }
+    browser.close().await.unwrap();
+}

@@ -7,7 +7,9 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use govshare_domain::authz::{Action, check};
 use govshare_domain::catalog::EntryContent;
-use govshare_domain::change::{ChangeCase, ChangeDecision, ChangeDecisionInput, ChangeRequestInput, ChangeStage, ThirdParty, change_cases};
+use govshare_domain::change::{
+    ChangeCase, ChangeDecision, ChangeDecisionInput, ChangeRequestInput, ChangeStage, ThirdParty, change_cases,
+};
 use govshare_domain::grant::{Grant, Masking, RowScope};
 use govshare_domain::principal::Principal;
 use govshare_service::ChangeStepInput;
@@ -133,8 +135,11 @@ fn decision_text(d: &ChangeDecision, content: &EntryContent) -> String {
     }
     let mut parts = Vec::new();
     if !d.items.is_empty() {
-        let items: Vec<String> =
-            d.items.iter().map(|i| format!("{}（{}）", item_label(Some(content), &i.code), i.masking.label())).collect();
+        let items: Vec<String> = d
+            .items
+            .iter()
+            .map(|i| format!("{}（{}）", item_label(Some(content), &i.code), i.masking.label()))
+            .collect();
         parts.push(format!("增加数据项 {}", items.join("、")));
     }
     if d.all_rows {
@@ -143,10 +148,10 @@ fn decision_text(d: &ChangeDecision, content: &EntryContent) -> String {
         parts.push(format!("增加行范围 {}", d.add_prefixes.join("、")));
     }
     if d.purpose {
-        parts.push("同意新的使用用途".to_owned());
+        parts.push("用于新的用途".to_owned());
     }
     if !d.third_party_items.is_empty() {
-        parts.push(format!("同意向第三方提供 {}", names(&d.third_party_items, content)));
+        parts.push(format!("向第三方提供 {}", names(&d.third_party_items, content)));
     }
     let reason = if d.reason.is_empty() { String::new() } else { format!("。意见：{}", d.reason) };
     format!("同意：{}{reason}", parts.join("；"))
@@ -232,11 +237,7 @@ pub fn section(
             no: c.no,
             stage: c.outcome_label(),
             items: names(&c.request.add_items, content),
-            rows: if c.request.all_rows {
-                "全部数据行".to_owned()
-            } else {
-                c.request.add_prefixes.join("、")
-            },
+            rows: if c.request.all_rows { "全部数据行".to_owned() } else { c.request.add_prefixes.join("、") },
             purpose: c.request.purpose.clone(),
             third_party: c.request.third_party.as_ref().map(|t| third_party_row(t, content)),
             reasons: c.request.reasons.clone(),

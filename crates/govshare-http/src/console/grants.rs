@@ -475,7 +475,9 @@ pub async fn change_state(
     };
     match state.services.grant_action(&caller.principal, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/grants/{id}?notice=grant_{}", form.action.trim())).into_response()),
-        Err(err) => detail_page(&state, &caller, id, Feedback::from_error(&err), ApiError::status_of(&err), vec![]).await,
+        Err(err) => {
+            detail_page(&state, &caller, id, Feedback::from_error(&err), ApiError::status_of(&err), vec![]).await
+        }
     }
 }
 
