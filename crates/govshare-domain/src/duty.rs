@@ -62,10 +62,13 @@ pub enum DutyKind {
     /// The provider answers a change request (Art. 25 ¶1): its clerk drafts, its head decides, within
     /// [`crate::change::CHANGE_REPLY_DAYS`] working days of receipt.
     DecideChange,
+    /// The requester records how it used a grant's data in a period (Art. 29 ¶2), within
+    /// [`crate::use_record::USE_RECORD_DAYS`] working days of the period's end.
+    RecordUse,
 }
 
 impl DutyKind {
-    pub const ALL: [DutyKind; 16] = [
+    pub const ALL: [DutyKind; 17] = [
         DutyKind::ReviseApplication,
         DutyKind::ApproveApplication,
         DutyKind::Reply,
@@ -82,6 +85,7 @@ impl DutyKind {
         DutyKind::RecordFiling,
         DutyKind::SendChange,
         DutyKind::DecideChange,
+        DutyKind::RecordUse,
     ];
 
     pub fn code(self) -> &'static str {
@@ -102,6 +106,7 @@ impl DutyKind {
             DutyKind::RecordFiling => "record_filing",
             DutyKind::SendChange => "send_change",
             DutyKind::DecideChange => "decide_change",
+            DutyKind::RecordUse => "record_use",
         }
     }
 
@@ -127,6 +132,7 @@ impl DutyKind {
             DutyKind::RecordFiling => "共享服务终止备案",
             DutyKind::SendChange => "审核变更申请",
             DutyKind::DecideChange => "答复变更申请",
+            DutyKind::RecordUse => "记录数据使用情况",
         }
     }
 
@@ -141,6 +147,7 @@ impl DutyKind {
             DutyKind::DecideUpdateExtension => "目录更新延期审批期限",
             DutyKind::Rectify => "整改期限",
             DutyKind::DecideChange => "答复期限",
+            DutyKind::RecordUse => "使用情况记录期限",
             _ => "办理期限",
         }
     }
@@ -155,6 +162,7 @@ impl DutyKind {
             DutyKind::UpdateCatalog | DutyKind::DecideUpdateExtension => "第十七条",
             DutyKind::Rectify | DutyKind::DecideRectification | DutyKind::RecordFiling => "第二十七条",
             DutyKind::SendChange | DutyKind::DecideChange => "第二十五条",
+            DutyKind::RecordUse => "第二十九条",
         }
     }
 }
@@ -387,6 +395,35 @@ pub fn grant_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar, auth
             }
             "record_filing" => b.close(filing.take(), e.at, true),
             _ => {}
+        }
+    }
+    b.duties
+}
+
+/// The records of use a grant owes (Art. 29 ¶2): one per period of its use ([`crate::use_record::use_periods`]),
+/// owed by the requester's clerk from the day after the period ends, due within
+/// [`crate::use_record::USE_RECORD_DAYS`] working days, met by the period's first record. Planned periods an early
+/// end left out are cut short at that end. `title` is the entry's name.
+pub fn use_record_duties(
+    grant: &Grant,
+    title: &str,
+    calendar: &WorkingCalendar,
+    months: u32,
+    records: &[crate::use_record::UseRecord],
+) -> Vec<Duty> {
+    use crate::use_record::{USE_RECORD_DAYS, ended_on, use_periods};
+    let mut b = Builder { subject_kind: SubjectKind::Grant, subject_id: grant.id.0, title, duties: vec![] };
+    let (actual, cut) = use_periods(grant, months);
+    let (requester, provider) = (grant.requester, grant.provider);
+    for p in actual.iter().chain(&cut) {
+        let start = end_of_day(p.end);
+        let period = calendar.deadline(start, USE_RECORD_DAYS).ok().map(|d| (USE_RECORD_DAYS, d.due_at));
+        let i = b.push(DutyKind::RecordUse, p.index, requester, Role::Clerk, Some(provider), start, period);
+        if p.index >= actual.len() {
+            let at = ended_on(grant).map(|(_, at)| at).unwrap_or(start);
+            b.close(Some(i), at, false);
+        } else if let Some(first) = records.iter().filter(|r| r.period_start == p.start).map(|r| r.recorded_at).min() {
+            b.close(Some(i), first, true);
         }
     }
     b.duties
@@ -750,6 +787,61 @@ mod tests {
         let mut withdrawn = drafted.clone();
         withdrawn.events.push(GrantEvent { action: "withdraw_change".into(), ..drafted.events[2].clone() });
         assert_eq!(kinds(&withdrawn)[1], (DutyKind::DecideChange, DEPARTMENT, Role::WorkUnitHead, false, false));
+    }
+
+    /// Art. 29 ¶2: each quarter of a grant's use owes a record from the day after it ends, due 10 working days
+    /// later, met by its first record; a termination clips the last quarter and cuts the later ones short.
+    #[test]
+    fn each_period_of_use_owes_a_record_after_it_ends() {
+        use crate::use_record::UseRecord;
+        let calendar = WorkingCalendar::official();
+        // Valid 2026-12-01 … 2027-12-01: five quarters (Dec 2026, four of 2027, the last one day).
+        let g = grant_with(vec![("create", DEPARTMENT, None)]);
+        let duties = use_record_duties(&g, "t", &calendar, 3, &[]);
+        assert_eq!(duties.len(), 5);
+        let first = &duties[0];
+        assert_eq!((first.kind, first.owner, first.role), (DutyKind::RecordUse, REQUESTER_ORG, Role::Clerk));
+        assert_eq!(
+            first.started_at.with_timezone(&beijing()).date_naive(),
+            NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()
+        );
+        // 2027-01-01 is a holiday: ten working days after 2026-12-31 end on 2027-01-15 (weekends only counted
+        // when the calendar has no 2027 data; the official file covers 2024–2026).
+        assert!(first.due_date().unwrap() >= NaiveDate::from_ymd_opt(2027, 1, 14).unwrap());
+        let record = UseRecord {
+            id: uuid::Uuid::from_u128(1),
+            grant: g.id,
+            requester: REQUESTER_ORG,
+            provider: DEPARTMENT,
+            period_start: g.valid_from,
+            period_end: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+            last: false,
+            scenario: "s".into(),
+            process: "p".into(),
+            results: "r".into(),
+            storage: "s".into(),
+            destruction: "d".into(),
+            recorded_by: "user:x".into(),
+            recorded_at: chrono::Utc.with_ymd_and_hms(2027, 1, 5, 2, 0, 0).unwrap(),
+        };
+        let met = use_record_duties(&g, "t", &calendar, 3, std::slice::from_ref(&record));
+        assert_eq!((met[0].is_open(), met[0].met, met[0].closed_at), (false, true, Some(record.recorded_at)));
+        assert!(met[1..].iter().all(Duty::is_open));
+
+        // Terminated on 2026-12-02 (北京时间): the December quarter ends that day and is the last; the rest are cut.
+        let ended = grant_with(vec![("create", DEPARTMENT, None), ("terminate", DEPARTMENT, None)]);
+        let duties = use_record_duties(&ended, "t", &calendar, 3, &[]);
+        assert_eq!(duties.len(), 5, "the same keys as planned");
+        assert_eq!(
+            duties[0].started_at.with_timezone(&beijing()).date_naive(),
+            NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()
+        );
+        assert!(duties[0].is_open());
+        assert!(duties[1..].iter().all(|d| !d.is_open() && !d.met), "cut short");
+        assert_eq!(
+            duties.iter().map(|d| d.key.clone()).collect::<Vec<_>>(),
+            use_record_duties(&g, "t", &calendar, 3, &[]).iter().map(|d| d.key.clone()).collect::<Vec<_>>()
+        );
     }
 
     /// A catalog step: the entry's action, or the obligation's extension request or decision.

@@ -26,6 +26,7 @@ pub mod region;
 pub mod role;
 pub mod source;
 pub mod spreadsheet;
+pub mod use_record;
 pub mod user;
 
 pub use error::ValidationError;

@@ -401,7 +401,7 @@ impl Services {
     }
 
     /// Who may read a grant and its usage records: its two parties and their same-level authorities.
-    fn delivery_action(grant: &Grant, requester: &Organisation, provider: &Organisation) -> Action {
+    pub(crate) fn delivery_action(grant: &Grant, requester: &Organisation, provider: &Organisation) -> Action {
         Action::ViewDelivery {
             requester: grant.requester,
             provider: grant.provider,
@@ -508,7 +508,9 @@ impl Services {
                     "valid_until": grant.valid_until }),
         );
         let orgs = self.org_map().await?;
-        let duties = self.application_duties(&app, &calendar, &orgs)?;
+        let mut duties = self.application_duties(&app, &calendar, &orgs)?;
+        let provider = orgs.get(&app.provider).ok_or_else(|| ServiceError::NotFound("提供部门不存在".into()))?;
+        duties.extend(self.all_grant_duties(&grant, &app.entry_name, provider).await?);
         self.store.create_grant(&mut grant, &app, expected, &duties, &notes, &audit).await?;
         self.load_grant_view(grant).await
     }

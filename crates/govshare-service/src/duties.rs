@@ -162,7 +162,7 @@ impl Services {
             DutyState::Closed => Some(false),
             DutyState::All => None,
         };
-        Ok(DutyFilter { owner: Some(org), roles, open, subject: None })
+        Ok(DutyFilter { owner: Some(org), roles, open, subject: None, started_by: Some(self.now()) })
     }
 
     /// The deadline job: over the ledger's open duties due within the reminder window (by index, not by reading

@@ -10,11 +10,13 @@ use govshare_domain::authz::Action;
 use govshare_domain::change::{
     ChangeDecision, ChangeDecisionInput, ChangeRequest, ChangeRequestInput, ChangeStage, MAX_CHANGE_TEXT,
 };
+use govshare_domain::duty::Duty;
 use govshare_domain::error::{keep, keep_all, required_text};
 use govshare_domain::grant::{Ending, Grant, GrantEvent, GrantId, GrantState, Misuse};
 use govshare_domain::notification::Notification;
 use govshare_domain::org::{OrgId, Organisation};
 use govshare_domain::principal::Principal;
+use govshare_domain::use_record::{UsePeriod, UseRecord, UseRecordInput};
 use serde_json::{Value, json};
 
 use crate::{GrantView, Result, ServiceError, Services};
@@ -45,6 +47,23 @@ pub struct ChangeStepInput {
     pub note: String,
     /// For `draft_decision`.
     pub decision: ChangeDecisionInput,
+}
+
+/// A grant's records of use with its periods (see [`Services::use_records`]).
+#[derive(Debug, Clone)]
+pub struct UseRecordsView {
+    pub months: u32,
+    pub periods: Vec<UsePeriodView>,
+    /// Oldest first.
+    pub records: Vec<UseRecord>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UsePeriodView {
+    pub period: UsePeriod,
+    /// The last day its record is due.
+    pub due_date: Option<chrono::NaiveDate>,
+    pub recorded: bool,
 }
 
 /// What a step does besides appending its event: who hears of it and how it reads.
@@ -394,6 +413,87 @@ impl Services {
         self.commit_grant_step(principal, grant, expected, event, &provider, outcome).await
     }
 
+    /// Every duty of a grant: those of its steps and those of its records of use.
+    pub(crate) async fn all_grant_duties(
+        &self,
+        grant: &Grant,
+        title: &str,
+        provider: &Organisation,
+    ) -> Result<Vec<Duty>> {
+        let calendar = self.calendar().await?;
+        let authority = self.authority_of(provider.region).await?.map(|a| a.id);
+        let mut duties = govshare_domain::duty::grant_duties(grant, title, &calendar, authority);
+        let records = self.store.use_records(grant.id).await?;
+        let months = self.settings().use_record_months;
+        duties.extend(govshare_domain::duty::use_record_duties(grant, title, &calendar, months, &records));
+        Ok(duties)
+    }
+
+    /// The requester's clerk or head records how it used the grant's data in a period that has ended (Art. 29
+    /// ¶2): scenario, process, results, storage and destruction. Appended, never changed; a further record for
+    /// the same period amends it. The provider is told.
+    pub async fn record_use(&self, principal: &Principal, id: GrantId, input: &UseRecordInput) -> Result<UseRecord> {
+        let grant = self.store.get_grant(id).await?;
+        self.authorize(principal, Action::PrepareSharing(grant.requester))?;
+        let months = self.settings().use_record_months;
+        let (now, today) = (self.now(), self.today());
+        let record =
+            UseRecord::parse(input, &grant, months, today, uuid::Uuid::now_v7(), &principal.audit_name(), now)?;
+        let entry_name = self.entry_name(grant.entry).await?;
+        let calendar = self.calendar().await?;
+        let mut records = self.store.use_records(id).await?;
+        records.push(record.clone());
+        let duties = govshare_domain::duty::use_record_duties(&grant, &entry_name, &calendar, months, &records);
+        let kind = if record.last { "终期" } else { "定期" };
+        let notes = vec![Notification::new(
+            grant.provider,
+            now,
+            "grant.use_record",
+            format!("需求部门已记录数据使用情况：{entry_name}"),
+            format!(
+                "共享授权 {} 的{kind}使用情况记录（{} 至 {}）已提交，可在授权页面查阅（第二十九条）。",
+                grant.number, record.period_start, record.period_end
+            ),
+            format!("/console/grants/{}#use-records", grant.id),
+        )];
+        let audit = AuditEvent::new(
+            principal.audit_name(),
+            principal.org_id(),
+            "grant.use_record",
+            "grant",
+            grant.id.to_string(),
+            json!({ "record": record.id, "period_start": record.period_start, "period_end": record.period_end }),
+        );
+        self.store.add_use_record(&record, &duties, &notes, &audit).await?;
+        Ok(record)
+    }
+
+    /// A grant's records of use and its periods, for its two parties and their same-level authorities.
+    pub async fn use_records(&self, principal: &Principal, id: GrantId) -> Result<UseRecordsView> {
+        let grant = self.store.get_grant(id).await?;
+        let (requester, provider) = self.parties(&grant).await?;
+        self.authorize(principal, Self::delivery_action(&grant, &requester, &provider))?;
+        let months = self.settings().use_record_months;
+        let records = self.store.use_records(id).await?;
+        let calendar = self.calendar().await?;
+        let (actual, _) = govshare_domain::use_record::use_periods(&grant, months);
+        let periods = actual
+            .into_iter()
+            .map(|p| {
+                let due = calendar
+                    .deadline(
+                        govshare_domain::calendar::end_of_day(p.end),
+                        govshare_domain::use_record::USE_RECORD_DAYS,
+                    )
+                    .ok()
+                    .map(|d| d.due_date);
+                let recorded = records.iter().any(|r| r.period_start == p.start);
+                UsePeriodView { period: p, due_date: due, recorded }
+            })
+            .collect();
+        Ok(UseRecordsView { months, periods, records })
+    }
+
     /// Change requests are made to a running grant, not one that is ending.
     fn require_open_to_change(&self, grant: &Grant) -> Result<()> {
         let now = self.now();
@@ -447,9 +547,7 @@ impl Services {
             grant.id.to_string(),
             outcome.audit,
         );
-        let calendar = self.calendar().await?;
-        let authority = self.authority_of(provider.region).await?.map(|a| a.id);
-        let duties = govshare_domain::duty::grant_duties(&grant, &entry_name, &calendar, authority);
+        let duties = self.all_grant_duties(&grant, &entry_name, provider).await?;
         self.store.save_grant(&grant, expected, &duties, &notes, &audit).await?;
         self.forget_grant(grant.id);
         self.load_grant_view(grant).await

@@ -37,7 +37,7 @@ pub use error::ServiceError;
 pub use evidence::{AuditVerification, CHECKPOINT_FILE, CheckpointLog};
 pub use govshare_interchange::{CellError, ExportEntry, ImportReport};
 pub use govshare_search::{Dimension, SearchDoc};
-pub use grants::{ChangeStepInput, GrantActionInput};
+pub use grants::{ChangeStepInput, GrantActionInput, UsePeriodView, UseRecordsView};
 pub use interchange::{ImportOutcome, MAX_IMPORT_BYTES};
 pub use obligations::ObligationView;
 pub use search::{CatalogSearchResults, Facet, FacetValue, SearchRequest, SyncReport};
@@ -59,6 +59,8 @@ pub struct SecuritySettings {
     pub login_window: Duration,
     /// The data classification and grading scheme catalog entries are graded by.
     pub grade_scheme: govshare_domain::catalog::GradeScheme,
+    /// The period of the requester's records of use (Art. 29 ¶2), in months (1, 2, 3, 4, 6 or 12).
+    pub use_record_months: u32,
 }
 
 impl Default for SecuritySettings {
@@ -70,6 +72,7 @@ impl Default for SecuritySettings {
             login_max_failures_per_user: 100,
             login_window: Duration::minutes(15),
             grade_scheme: Default::default(),
+            use_record_months: govshare_domain::use_record::DEFAULT_USE_RECORD_MONTHS,
         }
     }
 }

@@ -64,6 +64,20 @@ const GUARDS: &[(&str, &str, i32, &str, &str)] = &[
         "usage_records_append_only",
         "BEFORE TRUNCATE ON usage_records FOR EACH STATEMENT",
     ),
+    (
+        "use_records_no_change",
+        "use_records",
+        1 | 2 | 8 | 16,
+        "use_records_append_only",
+        "BEFORE UPDATE OR DELETE ON use_records FOR EACH ROW",
+    ),
+    (
+        "use_records_no_truncate",
+        "use_records",
+        2 | 32,
+        "use_records_append_only",
+        "BEFORE TRUNCATE ON use_records FOR EACH STATEMENT",
+    ),
 ];
 
 fn normalised(sql: &str) -> String {

@@ -28,6 +28,7 @@ use govshare_domain::record::{DataSource, LoadCounts, SourceLoad};
 use govshare_domain::region::{Region, RegionCode};
 use govshare_domain::role::Role;
 use govshare_domain::source::SourceDesignation;
+use govshare_domain::use_record::UseRecord;
 use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{
     DutyFilter, LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter,
@@ -256,6 +257,10 @@ fn duty_filter<'a>(filter: &'a DutyFilter, select: String) -> Sql<'a> {
     if let Some(subject) = filter.subject {
         let p = q.param(subject);
         q.text(&format!(" AND subject_id = {p}"));
+    }
+    if let Some(by) = filter.started_by {
+        let p = q.param(by);
+        q.text(&format!(" AND started_at <= {p}"));
     }
     q
 }
@@ -1034,6 +1039,30 @@ impl<D: Dialect> Store for SqlStore<D> {
         .all(&mut self.r())
         .await?;
         Ok(rows.into_iter().map(numbered_grant).collect())
+    }
+
+    async fn add_use_record(
+        &self,
+        record: &UseRecord,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sql("INSERT INTO use_records (id, grant_id, recorded_at, document) VALUES ($1, $2, $3, $4)")
+            .binds((record.id, record.grant, record.recorded_at, json(record)?))
+            .execute(&mut tx)
+            .await?;
+        self.finish_with(tx, duties, notifications, audit).await
+    }
+
+    async fn use_records(&self, grant: GrantId) -> Result<Vec<UseRecord>> {
+        let rows: Vec<(UseRecord,)> =
+            sql("SELECT document FROM use_records WHERE grant_id = $1 ORDER BY recorded_at, id")
+                .bind(grant)
+                .all(&mut self.r())
+                .await?;
+        Ok(rows.into_iter().map(|(r,)| r).collect())
     }
 
     async fn append_usage(&self, records: &[UsageRecord]) -> Result<()> {

@@ -88,6 +88,7 @@ documents!(
     DataSource,
     SourceLoad,
     UsageRecord,
+    govshare_domain::use_record::UseRecord,
     EntryContent,
     Vec<Assessment>,
     Extension,

@@ -48,11 +48,13 @@ macro_rules! guard {
 }
 
 /// The triggers that keep the evidence append-only: name, and the statement that creates each.
-const GUARDS: [(&str, &str); 4] = [
+const GUARDS: [(&str, &str); 6] = [
     guard!("audit_log_no_update", "UPDATE", "audit_log", "audit_log is append-only"),
     guard!("audit_log_no_delete", "DELETE", "audit_log", "audit_log is append-only"),
     guard!("usage_records_no_update", "UPDATE", "usage_records", "usage records are append-only"),
     guard!("usage_records_no_delete", "DELETE", "usage_records", "usage records are append-only"),
+    guard!("use_records_no_update", "UPDATE", "use_records", "records of use are append-only"),
+    guard!("use_records_no_delete", "DELETE", "use_records", "records of use are append-only"),
 ];
 
 /// SQL text with its whitespace collapsed and a trailing `;` dropped, for comparing definitions.

@@ -1277,6 +1277,28 @@ pub async fn data_plane(store: DynStore) {
     let refused = store.save_grant(&widened, 2, &[], &[], &event("grant.resume")).await;
     assert!(matches!(&refused, Err(StoreError::Conflict(m)) if m.contains("第二十五条")), "{refused:?}");
     assert_eq!(store.get_grant(grant.id).await.unwrap(), suspended, "nothing of the refused write is kept");
+    // Records of use (Art. 29 ¶2) are appended with the grant's duties and read back oldest first.
+    let use_record = |i: i64| govshare_domain::use_record::UseRecord {
+        id: uuid::Uuid::now_v7(),
+        grant: grant.id,
+        requester: grant.requester,
+        provider: grant.provider,
+        period_start: grant.valid_from,
+        period_end: grant.valid_until,
+        last: true,
+        scenario: "就业补贴审核".into(),
+        process: format!("第 {i} 次记录"),
+        results: "核验 120 人".into(),
+        storage: "业务库加密存储".into(),
+        destruction: "尚未销毁：授权有效".into(),
+        recorded_by: "user:x".into(),
+        recorded_at: now + Duration::seconds(i),
+    };
+    let (first, amended) = (use_record(2), use_record(1));
+    store.add_use_record(&first, &[], &[], &event("grant.use_record")).await.unwrap();
+    store.add_use_record(&amended, &[], &[], &event("grant.use_record")).await.unwrap();
+    assert_eq!(store.use_records(grant.id).await.unwrap(), [amended, first], "oldest first");
+    assert!(store.use_records(GrantId::new()).await.unwrap().is_empty());
 
     let usage = |i: i64, rows: u64| UsageRecord {
         id: uuid::Uuid::now_v7(),
@@ -1414,8 +1436,13 @@ pub async fn duty_ledger(store: DynStore) {
     ];
     assert!(!store.duty_backfill_pending().await.unwrap(), "a new database has nothing to derive");
     store.backfill_duties(&duties, &event("duty.backfill")).await.unwrap();
-    let filter =
-        |roles: Option<Vec<Role>>, open: Option<bool>| DutyFilter { owner: Some(owner), roles, open, subject: None };
+    let filter = |roles: Option<Vec<Role>>, open: Option<bool>| DutyFilter {
+        owner: Some(owner),
+        roles,
+        open,
+        subject: None,
+        started_by: None,
+    };
     let keys = |list: Vec<Duty>| list.into_iter().map(|d| d.subject_id.as_u128()).collect::<Vec<_>>();
     // Open by due time, untimed last; only the roles asked for; closed apart.
     assert_eq!(keys(store.duties(&filter(Some(vec![Role::Clerk]), Some(true)), 10).await.unwrap()), [2, 1, 4]);

@@ -24,6 +24,7 @@ use govshare_domain::record::{DataSource, LoadCounts, SourceLoad};
 use govshare_domain::region::{Region, RegionCode};
 use govshare_domain::role::Role;
 use govshare_domain::source::SourceDesignation;
+use govshare_domain::use_record::UseRecord;
 use govshare_domain::user::{Membership, User, UserId, Username};
 
 #[derive(Debug, thiserror::Error)]
@@ -325,6 +326,17 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn get_grant(&self, id: GrantId) -> Result<Grant>;
     /// Newest first; only those `party` requested or provides when given.
     async fn list_grants(&self, party: Option<OrgId>) -> Result<Vec<Grant>>;
+    /// Appends a record of use of a grant (Art. 29 ¶2) with the grant's use-record duties re-derived. Records are
+    /// never changed or deleted (the schema refuses it).
+    async fn add_use_record(
+        &self,
+        record: &UseRecord,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// A grant's records of use, oldest first.
+    async fn use_records(&self, grant: GrantId) -> Result<Vec<UseRecord>>;
 
     // ---- usage records (R-DEL-5, Art. 29) ----
     /// Appends the records in one transaction (the usage log's group commit), sealed as one batch: every row
@@ -495,6 +507,8 @@ pub struct DutyFilter {
     pub open: Option<bool>,
     /// About this subject (application, entry or obligation id).
     pub subject: Option<uuid::Uuid>,
+    /// Only those started at or before this moment (a periodic duty is in the ledger before its period ends).
+    pub started_by: Option<DateTime<Utc>>,
 }
 
 /// Which usage records to read.

@@ -128,7 +128,13 @@ async fn run_on<D: Dialect>(args: &DeadlineBenchArgs, store: &SqlStore<D>) -> an
         args.duties as f64 / written.as_secs_f64()
     );
     let party = OrgId(uuid::Uuid::from_u128(ORGS / 2));
-    let filter = DutyFilter { owner: Some(party), roles: Some(vec![Role::Clerk]), open: Some(true), subject: None };
+    let filter = DutyFilter {
+        owner: Some(party),
+        roles: Some(vec![Role::Clerk]),
+        open: Some(true),
+        subject: None,
+        started_by: None,
+    };
     let (mut sweep, mut sweep_base, mut list, mut list_base) = (vec![], vec![], vec![], vec![]);
     let (mut found, mut counted, mut listed, mut party_open) = (0, 0, 0, 0);
     for _ in 0..args.rounds {

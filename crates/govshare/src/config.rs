@@ -49,8 +49,16 @@ pub struct Config {
     pub server: ServerConfig,
     pub security: SecurityConfig,
     pub catalog: CatalogConfig,
+    pub sharing: SharingConfig,
     pub audit: AuditConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SharingConfig {
+    /// The period of the requester's records of use (Art. 29 ¶2), in months: 1, 2, 3, 4, 6 or 12, counted from
+    /// 1 January (3: quarters). Each period owes a record within 10 working days of its end.
+    pub use_record_period_months: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -165,6 +173,7 @@ impl Default for Config {
                 grade_classes: govshare_domain::catalog::GradeScheme::default().classes,
                 grade_max_level: govshare_domain::catalog::GradeScheme::default().max_level,
             },
+            sharing: SharingConfig { use_record_period_months: govshare_domain::use_record::DEFAULT_USE_RECORD_MONTHS },
             audit: AuditConfig { checkpoint_interval_secs: 300, checkpoint_dir: None },
             log: LogConfig { format: "text".into(), filter: "info".into() },
         }
@@ -223,6 +232,11 @@ impl Config {
             "catalog.grade_max_level must be between 1 and 9"
         );
         anyhow::ensure!(
+            govshare_domain::use_record::valid_period_months(self.sharing.use_record_period_months),
+            "sharing.use_record_period_months must be 1, 2, 3, 4, 6 or 12 (a period that divides the year), got {}",
+            self.sharing.use_record_period_months
+        );
+        anyhow::ensure!(
             matches!(self.log.format.as_str(), "text" | "json"),
             "log.format must be `text` or `json`, got `{}`",
             self.log.format
@@ -267,6 +281,7 @@ impl Config {
                 classes: self.catalog.grade_classes.clone(),
                 max_level: self.catalog.grade_max_level,
             },
+            use_record_months: self.sharing.use_record_period_months,
         }
     }
 }

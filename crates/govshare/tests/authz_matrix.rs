@@ -152,6 +152,10 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     // clerk drafting a decision, none being open: 409) by the side whose turn it is.
     ("POST", "/api/v1/grants/{grant_id}/changes", MZT_CLERK, OWN_STAFF),
     ("POST", "/api/v1/grants/{grant_id}/changes/current", GAT_CLERK, OWN_STAFF),
+    // Records of use: read by whoever reads the grant (its parties' people and the requester's systems); written
+    // by the requester's staff (the owner's is incomplete: 422).
+    ("GET", "/api/v1/grants/{grant_id}/use-records", MZT_CLERK, [O, D, D, O, O, D, D, U]),
+    ("POST", "/api/v1/grants/{grant_id}/use-records", MZT_CLERK, OWN_STAFF),
     ("GET", "/api/v1/data/{grant_id}/records", MZT_CLERK, GRANTEE),
     ("GET", "/api/v1/data/{grant_id}/records/{key}", MZT_CLERK, GRANTEE),
     ("POST", "/api/v1/data/{grant_id}/verify", MZT_CLERK, GRANTEE),
@@ -547,6 +551,7 @@ fn body(method: &str, path: &str, o: &Objects) -> Body {
         ("POST", "/api/v1/grants/{grant_id}/state") => Body::Json(json!({"action": "resume"})),
         ("POST", "/api/v1/grants/{grant_id}/changes") => Body::Json(json!({"purpose": "另作他用"})),
         ("POST", "/api/v1/grants/{grant_id}/changes/current") => Body::Json(json!({"step": "draft_decision"})),
+        ("POST", "/api/v1/grants/{grant_id}/use-records") => Body::Json(json!({"scenario": "x"})),
         ("POST", "/api/v1/data/{grant_id}/verify") => Body::Json(json!({"sfzh": id_number("330106", 1), "xm": "张三"})),
         ("POST", "/console/switch-org") => form(&[("org_id", &o.gat), ("next", "/console")]),
         ("POST", "/console/org/work-unit") => form(&[("work_unit_name", "科技信息化局")]),

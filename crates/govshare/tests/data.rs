@@ -26,8 +26,100 @@ on_both_backends!(
     hosted_data_is_encrypted_at_rest_and_usage_records_are_append_only,
     a_suspension_for_misuse_owes_a_rectification_by_its_deadline,
     a_running_service_ends_only_after_negotiation_and_filing,
-    a_grant_widens_only_by_an_approved_change_request
+    a_grant_widens_only_by_an_approved_change_request,
+    each_period_of_use_owes_a_record_that_is_never_changed
 );
+
+/// Art. 29 ¶2: the requester records, period by period, how it used a grant (scenario, process, results, storage,
+/// destruction). A period's record is a duty from the day after it ends, due 10 working days later, overdue when
+/// missed; the provider reads the records, other departments cannot; the database refuses to change or delete one.
+async fn each_period_of_use_owes_a_record_that_is_never_changed(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let today = common::people::today();
+    // 100 days: at least two periods, the last one distinct from the first.
+    let mut terms = standard_grant();
+    terms["valid_until"] = json!((today + Duration::days(100)).to_string());
+    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, terms).await;
+    let records = format!("/api/v1/grants/{grant}/use-records");
+    let rst_clerk = Client::login(&app, "rst.clerk").await;
+    let view = rst_clerk.get(&records).await;
+    assert_eq!(view.status, StatusCode::OK, "{}", view.text);
+    assert_eq!(view.body["period_months"], 3);
+    let periods = view.body["periods"].as_array().unwrap().clone();
+    // Valid for 30 days from today: the rest of this quarter, then the days of the next up to the last one.
+    assert!(periods.len() >= 2 && periods.last().unwrap()["last"] == true, "{periods:?}");
+    let first = periods[0].clone();
+    assert_eq!(first["start"], today.to_string());
+    let record = |start: &Value| {
+        json!({"period_start": start, "scenario": "就业困难人员认定", "process": "就业服务系统按身份核验，共 120 次",
+               "results": "认定 36 人，平均办理时间缩短 2 天", "storage": "不落地，仅保存核验结果",
+               "destruction": "无留存数据，无需销毁"})
+    };
+    // Refusals first: a period that has not ended, a made-up period, a missing field; the provider does not record.
+    let r = rst_clerk.post(&records, record(&first["start"])).await;
+    assert_eq!(r.problems(), [("period_start", "not_ended")], "{}", r.text);
+    let r = rst_clerk.post(&records, json!({"period_start": "2026-02-30", "scenario": "x"})).await;
+    assert_eq!(
+        r.problems(),
+        [
+            ("period_start", "date_format"),
+            ("process", "required"),
+            ("results", "required"),
+            ("storage", "required"),
+            ("destruction", "required")
+        ]
+    );
+    let gat_clerk = Client::login(&app, "gat.clerk").await;
+    let end = chrono::NaiveDate::parse_from_str(first["end"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    assert_eq!(gat_clerk.post(&records, record(&first["start"])).await.status, StatusCode::FORBIDDEN);
+    assert!(
+        !grant_duties(&rst_clerk, &grant).await.iter().any(|d| d.0 == "record_use"),
+        "nothing is owed before the period ends"
+    );
+
+    // The day after the period ends the record is owed, with its due date.
+    app.clock.advance(Duration::days((end - today).num_days() + 1));
+    let rst_clerk = Client::login(&app, "rst.clerk").await;
+    let owed = grant_duties(&rst_clerk, &grant).await;
+    let due = first["due_date"].as_str().unwrap().to_owned();
+    assert_eq!(owed, [("record_use".into(), "clerk".into(), due)], "{owed:?}");
+    let r = rst_clerk.post(&records, record(&first["start"])).await;
+    assert_eq!((r.status, &r.body["period_end"]), (StatusCode::CREATED, &first["end"]), "{}", r.text);
+    assert!(grant_duties(&rst_clerk, &grant).await.iter().all(|d| d.0 != "record_use"), "recorded");
+
+    // The provider reads them; another department cannot.
+    let gat_clerk = Client::login(&app, "gat.clerk").await;
+    let read = gat_clerk.get(&records).await;
+    assert_eq!(read.body["records"].as_array().unwrap().len(), 1, "{}", read.text);
+    assert_eq!(read.body["periods"][0]["recorded"], true);
+    assert!(gat_clerk.get("/api/v1/notifications").await.text.contains("使用情况记录"));
+    let jyt = Client::login(&app, "jyt.clerk").await;
+    assert_eq!(jyt.get(&records).await.status, StatusCode::FORBIDDEN);
+
+    // Kept as written: the database refuses to change or delete a record.
+    let id = r.body["id"].as_str().unwrap();
+    let update = format!("UPDATE use_records SET document = '{{}}' WHERE id = '{id}'");
+    assert!(common::tamper(backend, &app.db_url, &[&update]).await.is_err(), "an UPDATE must be refused");
+    let delete = format!("DELETE FROM use_records WHERE id = '{id}'");
+    assert!(common::tamper(backend, &app.db_url, &[&delete]).await.is_err(), "a DELETE must be refused");
+
+    // The final period's record, missed: overdue after its due date.
+    let last = periods.last().unwrap().clone();
+    let last_end = chrono::NaiveDate::parse_from_str(last["end"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    app.clock.advance(Duration::days((last_end - end).num_days() + 29));
+    let rst_clerk = Client::login(&app, "rst.clerk").await;
+    let late = rst_clerk.get("/api/v1/duties").await;
+    let duty = late
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["subject_id"] == grant.as_str() && d["kind"] == "record_use")
+        .unwrap_or_else(|| panic!("{}", late.text))
+        .clone();
+    assert_eq!((&duty["urgency"], &duty["late"]), (&json!("overdue"), &json!(true)), "{duty}");
+}
 
 /// Art. 25 ¶1 (R-DEL-6): the requester asks for more items, more rows, a further purpose and a third party; its
 /// head sends it; the provider's clerk drafts a decision that grants less than was asked and its head gives it;

@@ -488,6 +488,137 @@ pub async fn change_step(
     Ok(Json(state.services.change_step(&caller.principal, id, &input).await?.into()))
 }
 
+// ---- records of use (Art. 29 ¶2) ----
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct NewUseRecordDto {
+    /// The first day of the period recorded (YYYY-MM-DD): one of the grant's `periods` that has ended.
+    pub period_start: String,
+    /// 使用场景: in which business the data was used (each field required, at most 2000 characters).
+    pub scenario: String,
+    /// 使用过程: how it was used (systems, people, volumes).
+    pub process: String,
+    /// 应用成效: what it achieved.
+    pub results: String,
+    /// 存储情况: where and how the data is kept.
+    pub storage: String,
+    /// 销毁情况: what was destroyed, when and how, or why nothing yet.
+    pub destruction: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UseRecordDto {
+    pub id: Uuid,
+    pub grant_id: Uuid,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    /// The final record of the grant's use.
+    pub last: bool,
+    pub scenario: String,
+    pub process: String,
+    pub results: String,
+    pub storage: String,
+    pub destruction: String,
+    /// Who recorded it (`user:<id>`).
+    pub recorded_by: String,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<govshare_domain::use_record::UseRecord> for UseRecordDto {
+    fn from(r: govshare_domain::use_record::UseRecord) -> Self {
+        UseRecordDto {
+            id: r.id,
+            grant_id: r.grant.0,
+            period_start: r.period_start,
+            period_end: r.period_end,
+            last: r.last,
+            scenario: r.scenario,
+            process: r.process,
+            results: r.results,
+            storage: r.storage,
+            destruction: r.destruction,
+            recorded_by: r.recorded_by,
+            recorded_at: r.recorded_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsePeriodDto {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    /// The last period of the grant's use: its record is the final one.
+    pub last: bool,
+    /// The last day its record is due (10 working days after `end`).
+    pub due_date: Option<NaiveDate>,
+    pub recorded: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UseRecordsDto {
+    /// The length of a period in months, from 1 January (configuration `sharing.use_record_period_months`).
+    pub period_months: u32,
+    /// The grant's periods of use, the last one clipped at the end of its use.
+    pub periods: Vec<UsePeriodDto>,
+    /// Every record, oldest first; a later record for the same period amends an earlier one (none is changed).
+    pub records: Vec<UseRecordDto>,
+}
+
+/// The requester's records of use of a grant and its periods (Art. 29 ¶2): readable by the grant's two parties and
+/// their same-level authorities.
+#[utoipa::path(get, path = "/api/v1/grants/{grant_id}/use-records", tag = "data", params(("grant_id" = Uuid, Path)),
+    security(("session" = []), ("api_key" = [])), responses((status = 200, body = UseRecordsDto), (status = 403, body = ErrorBody)))]
+pub async fn use_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UseRecordsDto>> {
+    let id: GrantId = parse_id(&id)?;
+    let view = state.services.use_records(&caller.principal, id).await?;
+    Ok(Json(UseRecordsDto {
+        period_months: view.months,
+        periods: view
+            .periods
+            .into_iter()
+            .map(|p| UsePeriodDto {
+                start: p.period.start,
+                end: p.period.end,
+                last: p.period.last,
+                due_date: p.due_date,
+                recorded: p.recorded,
+            })
+            .collect(),
+        records: view.records.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// The requester's clerk or head records how it used the grant's data in a period that has ended: usage scenario,
+/// use process, results achieved, storage and destruction (Art. 29 ¶2). Each period's record is due within 10
+/// working days of its end (a duty on the requester's to-do list). Records are kept at least three years and
+/// never changed or deleted; to correct one, record the period again.
+#[utoipa::path(post, path = "/api/v1/grants/{grant_id}/use-records", tag = "data", params(("grant_id" = Uuid, Path)),
+    request_body = NewUseRecordDto, security(("session" = [])),
+    responses((status = 201, body = UseRecordDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn record_use(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewUseRecordDto>,
+) -> ApiResult<(StatusCode, Json<UseRecordDto>)> {
+    let id: GrantId = parse_id(&id)?;
+    let input = govshare_domain::use_record::UseRecordInput {
+        period_start: body.period_start,
+        scenario: body.scenario,
+        process: body.process,
+        results: body.results,
+        storage: body.storage,
+        destruction: body.destruction,
+    };
+    let record = state.services.record_use(&caller.principal, id, &input).await?;
+    Ok((StatusCode::CREATED, Json(record.into())))
+}
+
 // ---- governed delivery ----
 
 #[derive(Debug, Serialize, ToSchema)]

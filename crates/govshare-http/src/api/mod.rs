@@ -72,7 +72,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         applications::list, applications::create, applications::get, applications::step, applications::overdue,
         duties::list,
         data::bind_source, data::get_source, data::load_source, data::create_grant, data::list_grants, data::get_grant,
-        data::grant_action, data::request_change, data::change_step, data::lookup, data::query, data::verify, data::changes, data::download, data::signing_key,
+        data::grant_action, data::request_change, data::change_step, data::use_records, data::record_use, data::lookup, data::query, data::verify, data::changes, data::download, data::signing_key,
         data::usage,
     ),
     components(schemas(ErrorBody)),
@@ -178,6 +178,8 @@ pub fn routes() -> Routes {
         .post("/api/v1/grants/{grant_id}/state", data::grant_action)
         .post("/api/v1/grants/{grant_id}/changes", data::request_change)
         .post("/api/v1/grants/{grant_id}/changes/current", data::change_step)
+        .get("/api/v1/grants/{grant_id}/use-records", data::use_records)
+        .post("/api/v1/grants/{grant_id}/use-records", data::record_use)
         .get("/api/v1/data/{grant_id}/records", data::query)
         .get("/api/v1/data/{grant_id}/records/{key}", data::lookup)
         .post("/api/v1/data/{grant_id}/verify", data::verify)
