@@ -222,7 +222,7 @@ impl Services {
         }
     }
 
-    pub(crate) fn today(&self) -> chrono::NaiveDate {
+    pub fn today(&self) -> chrono::NaiveDate {
         self.now().with_timezone(&beijing()).date_naive()
     }
 

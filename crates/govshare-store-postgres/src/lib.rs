@@ -30,6 +30,7 @@ pub struct PgDialect {
 const FUNCTIONS: &[(&str, &str)] = &[
     ("audit_log_append_only", "BEGIN RAISE EXCEPTION 'audit_log is append-only'; END;"),
     ("usage_records_append_only", "BEGIN RAISE EXCEPTION 'usage records are append-only'; END;"),
+    ("use_records_append_only", "BEGIN RAISE EXCEPTION 'records of use are append-only'; END;"),
 ];
 
 /// The triggers that keep the evidence append-only: name, table, `pg_trigger.tgtype` bits (ROW 1, BEFORE 2,
@@ -192,7 +193,7 @@ impl Dialect for PgDialect {
     async fn guards(conn: &mut Self::Conn) -> Result<Vec<Repair>> {
         let functions: Vec<(String, String)> = sqlx::query_as(
             "SELECT p.proname::text, p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-             WHERE n.nspname = current_schema() AND p.proname IN ('audit_log_append_only', 'usage_records_append_only')",
+             WHERE n.nspname = current_schema() AND p.proname IN ('audit_log_append_only', 'usage_records_append_only', 'use_records_append_only')",
         )
         .fetch_all(&mut *conn)
         .await
@@ -201,7 +202,7 @@ impl Dialect for PgDialect {
             "SELECT t.tgname::text, c.relname::text, t.tgtype::int4, t.tgenabled::text, p.proname::text, t.tgqual IS NULL
              FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
              JOIN pg_proc p ON p.oid = t.tgfoid
-             WHERE NOT t.tgisinternal AND n.nspname = current_schema() AND c.relname IN ('audit_log', 'usage_records')",
+             WHERE NOT t.tgisinternal AND n.nspname = current_schema() AND c.relname IN ('audit_log', 'usage_records', 'use_records')",
         )
         .fetch_all(&mut *conn)
         .await

@@ -231,6 +231,7 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("POST", "/console/grants/{grant_id}/state", GAT_HEAD, OWN_STAFF_PAGE),
     ("POST", "/console/grants/{grant_id}/changes", MZT_CLERK, OWN_STAFF_PAGE),
     ("POST", "/console/grants/{grant_id}/changes/current", GAT_CLERK, OWN_STAFF_PAGE),
+    ("POST", "/console/grants/{grant_id}/use-records", MZT_CLERK, OWN_STAFF_PAGE),
     ("GET", "/console/usage", GAT_CLERK, PAGE),
     ("GET", "/console/notifications", GAT_CLERK, PAGE),
     ("POST", "/console/notifications/{notification_id}/read", GAT_CLERK, OWN_PAGE),
@@ -633,6 +634,7 @@ fn body(method: &str, path: &str, o: &Objects) -> Body {
         ("POST", "/console/grants/{grant_id}/state") => form(&[("action", "resume")]),
         ("POST", "/console/grants/{grant_id}/changes") => form(&[("purpose", "另作他用")]),
         ("POST", "/console/grants/{grant_id}/changes/current") => form(&[("step", "draft_decision")]),
+        ("POST", "/console/grants/{grant_id}/use-records") => form(&[("scenario", "x")]),
         _ => form(&[]),
     }
 }

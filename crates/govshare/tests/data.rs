@@ -96,6 +96,16 @@ async fn each_period_of_use_owes_a_record_that_is_never_changed(backend: Backend
     assert!(gat_clerk.get("/api/v1/notifications").await.text.contains("使用情况记录"));
     let jyt = Client::login(&app, "jyt.clerk").await;
     assert_eq!(jyt.get(&records).await.status, StatusCode::FORBIDDEN);
+    let page = gat_clerk.get(&format!("/console/grants/{grant}")).await;
+    assert!(page.text.contains("认定 36 人，平均办理时间缩短 2 天") && page.text.contains("已记录"), "{}", page.text);
+    assert!(!page.text.contains("id=\"use-record-form\""), "the provider reads, it does not record");
+    // The requester's page offers the form; a form with problems comes back marked, what was typed kept.
+    let form = format!("/console/grants/{grant}/use-records");
+    let csrf = rst_clerk.csrf.clone().unwrap();
+    let fields = [("csrf_token", csrf.as_str()), ("period_start", first["start"].as_str().unwrap()), ("scenario", "复核")];
+    let back = rst_clerk.form(&form, &fields).await;
+    assert_eq!(back.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", back.text);
+    assert!(back.text.contains("使用过程不能为空") && back.text.contains(">复核</textarea>"), "{}", back.text);
 
     // Kept as written: the database refuses to change or delete a record.
     let id = r.body["id"].as_str().unwrap();

@@ -342,6 +342,8 @@ struct DetailPage {
     show_grant: bool,
     /// Change requests and the terms' versions (Art. 25 ¶1).
     changes: super::changes::ChangeSection,
+    /// Records of use (Art. 29 ¶2).
+    uses: super::uses::UseSection,
 }
 
 pub(super) fn grant_id(raw: &str) -> Result<GrantId, Response> {
@@ -368,7 +370,11 @@ pub(super) async fn detail_page(
     let can_control = check(p, Action::ControlGrant { provider: g.provider, provider_region: provider.region }).is_ok();
     let records = state.services.usage_records(p, Some(id), None, 100).await.map_err(fail)?;
     let application = store.get_application(g.application).await.map_err(|e| fail(ServiceError::from(e)))?;
-    let names = person_names(state, g.events.iter().map(|e| e.actor.as_str()).collect()).await?;
+    let uses = state.services.use_records(p, id).await.map_err(fail)?;
+    let actors = g.events.iter().map(|e| e.actor.as_str()).chain(uses.records.iter().map(|r| r.recorded_by.as_str()));
+    let names = person_names(state, actors.collect()).await?;
+    let (use_typed, typed): (Vec<_>, Vec<_>) = typed.into_iter().partition(|(f, _)| f.starts_with("use."));
+    let use_typed = use_typed.into_iter().map(|(f, v)| (f["use.".len()..].to_owned(), v)).collect();
     let now = state.services.now();
     let page = DetailPage {
         layout,
@@ -420,6 +426,7 @@ pub(super) async fn detail_page(
         ends_on: g.ends_on.map(|d| d.to_string()),
         usage: usage_rows(state, &records, &org_names(state).await?).await?,
         show_grant: false,
+        uses: super::uses::section(p, g, uses, &names, state.services.today(), use_typed),
         changes: super::changes::section(
             p,
             g,

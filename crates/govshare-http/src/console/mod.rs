@@ -13,6 +13,7 @@ mod interchange;
 mod obligations;
 mod pages;
 pub(crate) mod table;
+mod uses;
 pub(crate) mod view;
 
 use axum::extract::FromRequestParts;
@@ -131,6 +132,7 @@ pub fn routes() -> Routes {
         .post("/console/grants/{grant_id}/state", grants::change_state)
         .post("/console/grants/{grant_id}/changes", changes::file)
         .post("/console/grants/{grant_id}/changes/current", changes::step)
+        .post("/console/grants/{grant_id}/use-records", uses::record)
         .get("/console/usage", grants::usage)
         .get("/console/notifications", catalog::notifications)
         .post("/console/notifications/{notification_id}/read", catalog::open_notification)

@@ -188,6 +188,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "grant_rectify" => "已报告整改情况，暂停方审查后将恢复或终止授权",
         "grant_propose_termination" => "已提交终止备案，同级主管部门备案后按生效日期终止",
         "grant_record_filing" => "终止已备案，共享服务将按生效日期终止",
+        "use_recorded" => "数据使用情况已记录；记录保存不少于 3 年，不可修改或删除，如需更正请再次记录该期间",
         "change_filed" => "变更申请已提出，待本单位工作机构负责人审核发送",
         "change_send" => "变更申请已发送提供部门，提供部门应在 10 个工作日内答复",
         "change_withdraw" => "变更申请已撤回",
