@@ -65,10 +65,15 @@ pub enum DutyKind {
     /// The requester records how it used a grant's data in a period (Art. 29 ¶2), within
     /// [`crate::use_record::USE_RECORD_DAYS`] working days of the period's end.
     RecordUse,
+    /// The requester confirms the disposal of the data once the grant's use ended (Art. 27 ¶1), within
+    /// [`crate::disposal::DISPOSAL_DAYS`] working days; missed, an Art. 40 (4) candidate.
+    Dispose,
+    /// The provider acknowledges a confirmed disposal, or sends it back.
+    AcknowledgeDisposal,
 }
 
 impl DutyKind {
-    pub const ALL: [DutyKind; 17] = [
+    pub const ALL: [DutyKind; 19] = [
         DutyKind::ReviseApplication,
         DutyKind::ApproveApplication,
         DutyKind::Reply,
@@ -86,6 +91,8 @@ impl DutyKind {
         DutyKind::SendChange,
         DutyKind::DecideChange,
         DutyKind::RecordUse,
+        DutyKind::Dispose,
+        DutyKind::AcknowledgeDisposal,
     ];
 
     pub fn code(self) -> &'static str {
@@ -107,6 +114,8 @@ impl DutyKind {
             DutyKind::SendChange => "send_change",
             DutyKind::DecideChange => "decide_change",
             DutyKind::RecordUse => "record_use",
+            DutyKind::Dispose => "dispose",
+            DutyKind::AcknowledgeDisposal => "acknowledge_disposal",
         }
     }
 
@@ -133,6 +142,8 @@ impl DutyKind {
             DutyKind::SendChange => "审核变更申请",
             DutyKind::DecideChange => "答复变更申请",
             DutyKind::RecordUse => "记录数据使用情况",
+            DutyKind::Dispose => "处置共享数据并确认",
+            DutyKind::AcknowledgeDisposal => "确认需求部门的数据处置",
         }
     }
 
@@ -148,6 +159,7 @@ impl DutyKind {
             DutyKind::Rectify => "整改期限",
             DutyKind::DecideChange => "答复期限",
             DutyKind::RecordUse => "使用情况记录期限",
+            DutyKind::Dispose => "数据处置期限",
             _ => "办理期限",
         }
     }
@@ -160,7 +172,11 @@ impl DutyKind {
             DutyKind::Deliver => "第二十二条",
             DutyKind::ApproveEntry | DutyKind::ReviseEntry | DutyKind::ReviewEntry => "第十六条",
             DutyKind::UpdateCatalog | DutyKind::DecideUpdateExtension => "第十七条",
-            DutyKind::Rectify | DutyKind::DecideRectification | DutyKind::RecordFiling => "第二十七条",
+            DutyKind::Rectify
+            | DutyKind::DecideRectification
+            | DutyKind::RecordFiling
+            | DutyKind::Dispose
+            | DutyKind::AcknowledgeDisposal => "第二十七条",
             DutyKind::SendChange | DutyKind::DecideChange => "第二十五条",
             DutyKind::RecordUse => "第二十九条",
         }
@@ -424,6 +440,40 @@ pub fn use_record_duties(
             b.close(Some(i), at, false);
         } else if let Some(first) = records.iter().filter(|r| r.period_start == p.start).map(|r| r.recorded_at).min() {
             b.close(Some(i), first, true);
+        }
+    }
+    b.duties
+}
+
+/// The disposal a grant owes once its use ends (Art. 27 ¶1): the requester's confirmation from the end (its expiry,
+/// known in advance, or an earlier termination or filed ending), due within [`crate::disposal::DISPOSAL_DAYS`]
+/// working days; a confirmation owes the provider its acknowledgement; a confirmation sent back owes a new one,
+/// due as long from then.
+pub fn disposal_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar) -> Vec<Duty> {
+    use crate::disposal::DISPOSAL_DAYS;
+    let mut b = Builder { subject_kind: SubjectKind::Grant, subject_id: grant.id.0, title, duties: vec![] };
+    let (requester, provider) = (grant.requester, grant.provider);
+    let ended = match crate::use_record::ended_on(grant) {
+        Some((day, at)) if day < grant.valid_until => at,
+        _ => end_of_day(grant.valid_until),
+    };
+    let period = |from: DateTime<Utc>| calendar.deadline(from, DISPOSAL_DAYS).ok().map(|d| (DISPOSAL_DAYS, d.due_at));
+    let mut dispose = Some(b.push(DutyKind::Dispose, 0, requester, Role::Clerk, Some(provider), ended, period(ended)));
+    let mut acknowledge = None;
+    for (i, e) in grant.events.iter().enumerate() {
+        match e.action.as_str() {
+            "confirm_disposal" => {
+                b.close(dispose.take(), e.at, true);
+                acknowledge =
+                    Some(b.push(DutyKind::AcknowledgeDisposal, i, provider, Role::Clerk, Some(requester), e.at, None));
+            }
+            "return_disposal" => {
+                b.close(acknowledge.take(), e.at, true);
+                dispose =
+                    Some(b.push(DutyKind::Dispose, i, requester, Role::Clerk, Some(provider), e.at, period(e.at)));
+            }
+            "acknowledge_disposal" => b.close(acknowledge.take(), e.at, true),
+            _ => {}
         }
     }
     b.duties

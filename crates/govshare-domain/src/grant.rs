@@ -229,6 +229,15 @@ pub struct GrantEvent {
     /// On `draft_change_decision` and `decide_change`: the provider's answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_decision: Option<ChangeDecision>,
+    /// On `require_disposal` (Art. 27 ¶1): how the provider requires the data to be disposed of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposal_requirement: Option<crate::disposal::DisposalRequirement>,
+    /// On `confirm_disposal`: the requester's confirmation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposal_confirmation: Option<crate::disposal::DisposalConfirmation>,
+    /// On `declare_ended`: why the requester ends its use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_because: Option<crate::disposal::EndedBecause>,
 }
 
 /// The ending of a running sharing service (Art. 27 ¶3: 确需终止的，应当与需求部门协商，并报同级主管部门备案).

@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod change;
 pub mod credit_code;
+pub mod disposal;
 pub mod duty;
 pub mod error;
 pub mod evidence;

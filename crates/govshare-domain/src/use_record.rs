@@ -71,7 +71,9 @@ fn periods_between(from: NaiveDate, until: NaiveDate, months: u32) -> Vec<UsePer
 /// The day the grant's use ended early (北京时间), if it did: its termination, or the day before a filed ending.
 pub fn ended_on(grant: &Grant) -> Option<(NaiveDate, DateTime<Utc>)> {
     let terminated = (grant.state == GrantState::Terminated)
-        .then(|| grant.events.iter().rev().find(|e| e.action == "terminate").map(|e| e.at))
+        .then(|| {
+            grant.events.iter().rev().find(|e| matches!(e.action.as_str(), "terminate" | "declare_ended")).map(|e| e.at)
+        })
         .flatten()
         .map(|at| (at.with_timezone(&beijing()).date_naive(), at));
     let filed = grant.ends_on.and_then(|d| {

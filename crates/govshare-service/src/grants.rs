@@ -35,6 +35,16 @@ pub struct GrantActionInput {
     pub negotiation: String,
     /// For `propose_termination`: the first day the service no longer runs, YYYY-MM-DD.
     pub effective_on: String,
+    /// For `declare_ended` (Art. 27 ¶1): `purpose_met`, `purpose_impossible` or `no_longer_necessary`.
+    pub ended_because: String,
+    /// For `require_disposal` and `confirm_disposal`: `delete`, `return`, `seal_archive` or `other`.
+    pub disposal_method: String,
+    /// For `require_disposal`: what exactly the provider requires.
+    pub disposal_note: String,
+    /// For `confirm_disposal`: the day it was done (YYYY-MM-DD), the person responsible and the evidence.
+    pub done_on: String,
+    pub responsible: String,
+    pub evidence: String,
 }
 
 /// A step on a grant's open change request.
@@ -79,7 +89,7 @@ struct StepOutcome {
     audit: Value,
 }
 
-const ACTIONS: &str = "suspend、resume、terminate、rectify、propose_termination、record_filing";
+const ACTIONS: &str = "suspend、resume、terminate、rectify、propose_termination、record_filing、declare_ended、require_disposal、confirm_disposal、acknowledge_disposal、return_disposal";
 
 impl Services {
     /// One step on a running grant (see [`GrantActionInput::action`]): a suspension (possibly for misuse, with a
@@ -102,6 +112,9 @@ impl Services {
             }
             "propose_termination" | "record_filing" => {
                 self.ending_step(principal, &mut grant, &provider, input, &mut event)?
+            }
+            "declare_ended" | "require_disposal" | "confirm_disposal" | "acknowledge_disposal" | "return_disposal" => {
+                self.disposal_step(principal, &grant, input, &mut event)?
             }
             other => {
                 let message = format!("「{other}」不是有效操作，可选：{ACTIONS}");
@@ -276,6 +289,122 @@ impl Services {
         })
     }
 
+    /// The end of use and the disposal of the data (Art. 27 ¶1): the requester's head declares the purpose met,
+    /// impossible or no longer necessary (`declare_ended`: the grant is terminated); the provider's staff state
+    /// the disposal required (`require_disposal`, at any time); once the use has ended the requester's staff
+    /// confirm the disposal (`confirm_disposal`: method, date, person responsible, evidence); the provider's staff
+    /// acknowledge it or send it back with a reason (`acknowledge_disposal`, `return_disposal`).
+    fn disposal_step(
+        &self,
+        principal: &Principal,
+        grant: &Grant,
+        input: &GrantActionInput,
+        event: &mut GrantEvent,
+    ) -> Result<StepOutcome> {
+        use govshare_domain::disposal::{DisposalConfirmation, DisposalRequirement, EndedBecause};
+        let action = event.action.clone();
+        let (now, today) = (self.now(), self.today());
+        let who = match action.as_str() {
+            "declare_ended" => Action::ApproveSharing(grant.requester),
+            "confirm_disposal" => Action::PrepareSharing(grant.requester),
+            _ => Action::PrepareSharing(grant.provider),
+        };
+        self.authorize(principal, who)?;
+        let disposal = grant.disposal();
+        let running = grant.is_running(now);
+        let reason = input.reason.trim();
+        let mut problems = Vec::new();
+        check_reason_length(reason, &mut problems);
+        let mut state = grant.state;
+        let (label, detail, notify) = match action.as_str() {
+            "declare_ended" => {
+                if !running {
+                    return Err(ServiceError::Conflict(format!(
+                        "授权当前为「{}」，使用已结束",
+                        grant.status(now).label()
+                    )));
+                }
+                let because = keep(&mut problems, EndedBecause::parse("ended_because", &input.ended_because));
+                if reason.is_empty() {
+                    problems.push(ValidationError::new("reason", "required", "请说明结束使用的情况"));
+                }
+                event.ended_because = because;
+                state = GrantState::Terminated;
+                let what = because.map(|b| b.label()).unwrap_or_default();
+                let detail =
+                    format!("需求部门声明{what}，结束使用，并将按提供部门的要求处置数据（第二十七条）。{reason}");
+                ("已由需求部门结束使用", detail, vec![grant.provider])
+            }
+            "require_disposal" => {
+                if disposal.confirmation.is_some() && disposal.acknowledged {
+                    return Err(ServiceError::Conflict("数据处置已确认完毕，无需再提出要求".into()));
+                }
+                let required =
+                    keep_all(&mut problems, DisposalRequirement::parse(&input.disposal_method, &input.disposal_note));
+                let detail = required
+                    .as_ref()
+                    .map(|r| format!("提供部门要求以「{}」方式处置：{}", r.method.label(), r.note))
+                    .unwrap_or_default();
+                event.disposal_requirement = required;
+                ("提出数据处置要求", detail, vec![grant.requester])
+            }
+            "confirm_disposal" => {
+                if running {
+                    return Err(ServiceError::Conflict(
+                        "授权仍在使用中：到期、终止或声明结束使用后再确认数据处置".into(),
+                    ));
+                }
+                if disposal.confirmation.is_some() {
+                    return Err(ServiceError::Conflict("已确认数据处置，等待提供部门确认".into()));
+                }
+                let confirmed = keep_all(
+                    &mut problems,
+                    DisposalConfirmation::parse(
+                        &input.disposal_method,
+                        &input.done_on,
+                        &input.responsible,
+                        &input.evidence,
+                        grant,
+                        today,
+                    ),
+                );
+                let detail = confirmed
+                    .as_ref()
+                    .map(|c| {
+                        format!(
+                            "需求部门已于 {} 以「{}」方式处置数据，责任人 {}。",
+                            c.done_on,
+                            c.method.label(),
+                            c.responsible
+                        )
+                    })
+                    .unwrap_or_default();
+                event.disposal_confirmation = confirmed;
+                ("数据已处置，待确认", detail, vec![grant.provider])
+            }
+            _ => {
+                if disposal.confirmation.is_none() || disposal.acknowledged {
+                    return Err(ServiceError::Conflict("没有待确认的数据处置".into()));
+                }
+                if action == "return_disposal" && reason.is_empty() {
+                    problems.push(ValidationError::new("reason", "required", "退回数据处置确认应当说明理由"));
+                }
+                if action == "acknowledge_disposal" {
+                    ("数据处置已确认", format!("提供部门已确认数据处置。{reason}"), vec![grant.requester])
+                } else {
+                    ("数据处置被退回", format!("提供部门退回数据处置确认：{reason}"), vec![grant.requester])
+                }
+            }
+        };
+        if !problems.is_empty() {
+            return Err(problems.into());
+        }
+        event.reason = reason.to_owned();
+        let audit = json!({ "reason": reason, "ended_because": event.ended_because,
+                            "requirement": event.disposal_requirement, "confirmation": event.disposal_confirmation });
+        Ok(StepOutcome { state, label, detail, notify, audit })
+    }
+
     /// The requester asks to widen a running grant (Art. 25 ¶1): more items or rows, a further purpose, or
     /// passing data to a named third party, with reasons and legal basis. Its clerk or head files it; its head
     /// then sends it ([`Services::change_step`]). One change request is open at a time.
@@ -426,6 +555,7 @@ impl Services {
         let records = self.store.use_records(grant.id).await?;
         let months = self.settings().use_record_months;
         duties.extend(govshare_domain::duty::use_record_duties(grant, title, &calendar, months, &records));
+        duties.extend(govshare_domain::duty::disposal_duties(grant, title, &calendar));
         Ok(duties)
     }
 

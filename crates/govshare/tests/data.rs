@@ -27,8 +27,89 @@ on_both_backends!(
     a_suspension_for_misuse_owes_a_rectification_by_its_deadline,
     a_running_service_ends_only_after_negotiation_and_filing,
     a_grant_widens_only_by_an_approved_change_request,
-    each_period_of_use_owes_a_record_that_is_never_changed
+    each_period_of_use_owes_a_record_that_is_never_changed,
+    the_requester_disposes_of_the_data_and_the_provider_acknowledges
 );
+
+/// Art. 27 ¶1: the provider states how the data is to be disposed of; the requester's head declares the purpose
+/// met, which ends the grant; the requester then owes a confirmation (method, date, person, evidence), the provider
+/// its acknowledgement or a return; a confirmation missed past its due date is overdue. Refusals first: the
+/// provider cannot confirm for the requester, nothing is confirmed while the data is still in use.
+async fn the_requester_disposes_of_the_data_and_the_provider_acknowledges(backend: Backend) {
+    let Running { app, grant, system, path, state } = running_grant(backend).await;
+    let (gat_clerk, rst_clerk, rst_head) = (
+        Client::login(&app, "gat.clerk").await,
+        Client::login(&app, "rst.clerk").await,
+        Client::login(&app, "rst.head").await,
+    );
+    let today = common::people::today().to_string();
+    let r = gat_clerk.post(&state, json!({"action": "require_disposal", "disposal_method": "burn"})).await;
+    assert_eq!(r.problems(), [("disposal_method", "unknown_value"), ("disposal_note", "required")]);
+    let r = gat_clerk
+        .post(&state, json!({"action": "require_disposal", "disposal_method": "delete", "disposal_note": "删除业务库及备份中的全部数据，出具销毁记录"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(rst_clerk.get("/api/v1/notifications").await.text.contains("删除业务库及备份中的全部数据"));
+    let confirm = json!({"action": "confirm_disposal", "disposal_method": "delete", "done_on": today,
+                         "responsible": "李明（信息科科长）", "evidence": "销毁记录 XH-2026-011，监销人王芳"});
+    assert_eq!(gat_clerk.post(&state, confirm.clone()).await.status, StatusCode::FORBIDDEN, "the requester confirms");
+    let r = rst_clerk.post(&state, confirm.clone()).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "still in use: {}", r.text);
+    let end = json!({"action": "declare_ended", "ended_because": "purpose_met", "reason": "2026年度认定工作已完成"});
+    assert_eq!(rst_clerk.post(&state, end.clone()).await.status, StatusCode::FORBIDDEN, "the head declares");
+    let r = rst_head.post(&state, json!({"action": "declare_ended"})).await;
+    assert_eq!(r.problems(), [("ended_because", "required"), ("reason", "required")]);
+    assert!(!grant_duties(&rst_clerk, &grant).await.iter().any(|d| d.0 == "dispose"), "nothing owed while in use");
+
+    let r = rst_head.post(&state, end).await;
+    assert_eq!((r.status, &r.body["status"]), (StatusCode::OK, &json!("terminated")), "{}", r.text);
+    let refused = system.get(&path).await;
+    assert_eq!(refused.code(), "grant_terminated", "{}", refused.text);
+    let owed = grant_duties(&rst_clerk, &grant).await;
+    assert!(owed.iter().any(|d| d.0 == "dispose" && d.1 == "clerk" && !d.2.is_empty()), "{owed:?}");
+    let wrong = json!({"action": "confirm_disposal", "disposal_method": "return", "done_on": "2099-01-01",
+                       "responsible": "", "evidence": "x"});
+    let r = rst_clerk.post(&state, wrong).await;
+    assert_eq!(
+        r.problems(),
+        [("disposal_method", "not_required_method"), ("done_on", "in_future"), ("responsible", "required")]
+    );
+    let r = rst_clerk.post(&state, confirm.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(grant_duties(&rst_clerk, &grant).await.iter().all(|d| d.0 != "dispose"), "confirmed");
+    assert_eq!(
+        grant_duties(&gat_clerk, &grant).await.iter().map(|d| d.0.as_str()).collect::<Vec<_>>(),
+        ["acknowledge_disposal"]
+    );
+    assert_eq!(rst_clerk.post(&state, confirm.clone()).await.status, StatusCode::CONFLICT, "confirmed once");
+
+    // Sent back: owed again; missed, overdue.
+    let r = gat_clerk.post(&state, json!({"action": "return_disposal"})).await;
+    assert_eq!(r.problems(), [("reason", "required")]);
+    let r = gat_clerk.post(&state, json!({"action": "return_disposal", "reason": "未销毁备份数据"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    app.clock.advance(Duration::days(20));
+    let rst_clerk = Client::login(&app, "rst.clerk").await;
+    let late = rst_clerk.get("/api/v1/duties").await;
+    let duty = late
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["subject_id"] == grant.as_str() && d["kind"] == "dispose")
+        .cloned();
+    let duty = duty.unwrap_or_else(|| panic!("{}", late.text));
+    assert_eq!((&duty["urgency"], &duty["late"]), (&json!("overdue"), &json!(true)), "{duty}");
+    let mut again = confirm.clone();
+    again["evidence"] = json!("补充销毁备份，销毁记录 XH-2026-012");
+    assert_eq!(rst_clerk.post(&state, again).await.status, StatusCode::OK);
+    let gat_clerk = Client::login(&app, "gat.clerk").await;
+    let r = gat_clerk.post(&state, json!({"action": "acknowledge_disposal"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(grant_duties(&gat_clerk, &grant).await.is_empty());
+    let page = gat_clerk.get(&format!("/console/grants/{grant}")).await;
+    assert!(page.text.contains("处置已确认") && page.text.contains("XH-2026-012"), "{}", page.text);
+}
 
 /// Art. 29 ¶2: the requester records, period by period, how it used a grant (scenario, process, results, storage,
 /// destruction). A period's record is a duty from the day after it ends, due 10 working days later, overdue when
@@ -102,7 +183,8 @@ async fn each_period_of_use_owes_a_record_that_is_never_changed(backend: Backend
     // The requester's page offers the form; a form with problems comes back marked, what was typed kept.
     let form = format!("/console/grants/{grant}/use-records");
     let csrf = rst_clerk.csrf.clone().unwrap();
-    let fields = [("csrf_token", csrf.as_str()), ("period_start", first["start"].as_str().unwrap()), ("scenario", "复核")];
+    let fields =
+        [("csrf_token", csrf.as_str()), ("period_start", first["start"].as_str().unwrap()), ("scenario", "复核")];
     let back = rst_clerk.form(&form, &fields).await;
     assert_eq!(back.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", back.text);
     assert!(back.text.contains("使用过程不能为空") && back.text.contains(">复核</textarea>"), "{}", back.text);

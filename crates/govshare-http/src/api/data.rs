@@ -307,8 +307,12 @@ pub async fn get_grant(
 pub struct GrantActionDto {
     /// `suspend` (access stops at once), `resume`, `terminate` (the provider's head only for a grant suspended for
     /// misuse or expired; the authority always), `rectify` (the requester's head reports the rectification of a
-    /// misuse the grant was suspended for), `propose_termination` (the provider's head, Art. 27 ¶3) or
-    /// `record_filing` (the provider's same-level authority records the filing; the ending then takes effect).
+    /// misuse the grant was suspended for), `propose_termination` (the provider's head, Art. 27 ¶3),
+    /// `record_filing` (the provider's same-level authority records the filing; the ending then takes effect),
+    /// `declare_ended` (the requester's head: the purpose is met, impossible or no longer necessary; the grant is
+    /// terminated), `require_disposal` (the provider's staff state how the data is to be disposed of),
+    /// `confirm_disposal` (the requester's staff, once the use has ended: due within 10 working days),
+    /// `acknowledge_disposal` or `return_disposal` (the provider's staff; a return needs `reason`).
     pub action: String,
     /// Required to suspend or terminate, and for `rectify` (what was rectified, how); at most 500 characters.
     #[serde(default)]
@@ -330,6 +334,27 @@ pub struct GrantActionDto {
     /// last day); it takes effect on that day or, if later, the day the filing is recorded.
     #[serde(default)]
     pub effective_on: String,
+    /// For `declare_ended` (the requester's head ends its use, Art. 27 ¶1; the grant is terminated):
+    /// `purpose_met`, `purpose_impossible` or `no_longer_necessary`, with `reason`.
+    #[serde(default)]
+    pub ended_because: String,
+    /// For `require_disposal` (the provider's staff, any time) and `confirm_disposal` (the requester's staff,
+    /// once the use has ended; the provider's required method if it stated one): `delete`, `return`,
+    /// `seal_archive` or `other`.
+    #[serde(default)]
+    pub disposal_method: String,
+    /// For `require_disposal`: what exactly is required (at most 1000 characters).
+    #[serde(default)]
+    pub disposal_note: String,
+    /// For `confirm_disposal`: the day the disposal was done (YYYY-MM-DD, not after today).
+    #[serde(default)]
+    pub done_on: String,
+    /// For `confirm_disposal`: the person responsible (name and post).
+    #[serde(default)]
+    pub responsible: String,
+    /// For `confirm_disposal`: the evidence (record number, witness, receipt of return, seal number).
+    #[serde(default)]
+    pub evidence: String,
 }
 
 /// The provider's work-unit head or its same-level authority suspends (possibly for misuse, with a
@@ -351,6 +376,12 @@ pub async fn grant_action(
         rectify_by: body.rectify_by,
         negotiation: body.negotiation,
         effective_on: body.effective_on,
+        ended_because: body.ended_because,
+        disposal_method: body.disposal_method,
+        disposal_note: body.disposal_note,
+        done_on: body.done_on,
+        responsible: body.responsible,
+        evidence: body.evidence,
     };
     Ok(Json(state.services.grant_action(&caller.principal, id, &input).await?.into()))
 }

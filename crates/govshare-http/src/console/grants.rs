@@ -298,6 +298,11 @@ fn grant_action_label(action: &str) -> &'static str {
         "draft_change_decision" => "拟定变更答复",
         "return_change_decision" => "退回变更答复",
         "decide_change" => "答复变更申请",
+        "declare_ended" => "需求部门结束使用",
+        "require_disposal" => "提出处置要求",
+        "confirm_disposal" => "确认数据处置",
+        "acknowledge_disposal" => "确认处置情况",
+        "return_disposal" => "退回处置确认",
         _ => "其他",
     }
 }
@@ -344,6 +349,8 @@ struct DetailPage {
     changes: super::changes::ChangeSection,
     /// Records of use (Art. 29 ¶2).
     uses: super::uses::UseSection,
+    /// The disposal of the data once the use ends (Art. 27 ¶1).
+    disposal: super::disposal::DisposalSection,
 }
 
 pub(super) fn grant_id(raw: &str) -> Result<GrantId, Response> {
@@ -426,6 +433,7 @@ pub(super) async fn detail_page(
         ends_on: g.ends_on.map(|d| d.to_string()),
         usage: usage_rows(state, &records, &org_names(state).await?).await?,
         show_grant: false,
+        disposal: super::disposal::section(p, g, now),
         uses: super::uses::section(p, g, uses, &names, state.services.today(), use_typed),
         changes: super::changes::section(
             p,
@@ -462,6 +470,18 @@ pub struct StateForm {
     negotiation: String,
     #[serde(default)]
     effective_on: String,
+    #[serde(default)]
+    ended_because: String,
+    #[serde(default)]
+    disposal_method: String,
+    #[serde(default)]
+    disposal_note: String,
+    #[serde(default)]
+    done_on: String,
+    #[serde(default)]
+    responsible: String,
+    #[serde(default)]
+    evidence: String,
 }
 
 /// Suspend, resume or terminate; the outcome is shown on the grant's page.
@@ -479,6 +499,12 @@ pub async fn change_state(
         rectify_by: form.rectify_by,
         negotiation: form.negotiation,
         effective_on: form.effective_on,
+        ended_because: form.ended_because,
+        disposal_method: form.disposal_method,
+        disposal_note: form.disposal_note,
+        done_on: form.done_on,
+        responsible: form.responsible,
+        evidence: form.evidence,
     };
     match state.services.grant_action(&caller.principal, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/grants/{id}?notice=grant_{}", form.action.trim())).into_response()),

@@ -8,6 +8,7 @@ mod applications;
 mod audit;
 mod catalog;
 mod changes;
+mod disposal;
 mod grants;
 mod interchange;
 mod obligations;
