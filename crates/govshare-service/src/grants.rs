@@ -45,6 +45,9 @@ pub struct GrantActionInput {
     pub done_on: String,
     pub responsible: String,
     pub evidence: String,
+    /// For `suspend` (Art. 27 ¶2): suspend, in the same step, every other active grant the provider gave the
+    /// same requester.
+    pub all_of_requester: bool,
 }
 
 /// A step on a grant's open change request.
@@ -121,7 +124,18 @@ impl Services {
                 return Err(ValidationError::new("action", "unknown_value", message).into());
             }
         };
-        self.commit_grant_step(principal, grant, expected, event, &provider, outcome).await
+        let also = if action == "suspend" && input.all_of_requester {
+            let others = self.store.list_grants(Some(grant.provider)).await?;
+            let now = self.now();
+            others
+                .into_iter()
+                .filter(|g| g.id != grant.id && g.requester == grant.requester)
+                .filter(|g| g.state == GrantState::Active && g.is_running(now))
+                .collect()
+        } else {
+            vec![]
+        };
+        self.commit_grant_steps(principal, grant, expected, event, &provider, outcome, also).await
     }
 
     fn grant_event(&self, principal: &Principal, action: &str) -> GrantEvent {
@@ -642,15 +656,50 @@ impl Services {
     async fn commit_grant_step(
         &self,
         principal: &Principal,
-        mut grant: Grant,
+        grant: Grant,
         expected: usize,
         event: GrantEvent,
         provider: &Organisation,
         outcome: StepOutcome,
     ) -> Result<GrantView> {
+        self.commit_grant_steps(principal, grant, expected, event, provider, outcome, vec![]).await
+    }
+
+    /// As [`Services::commit_grant_step`], the same step also taken on `also` (grants of the same provider), all
+    /// in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_grant_steps(
+        &self,
+        principal: &Principal,
+        mut grant: Grant,
+        expected: usize,
+        event: GrantEvent,
+        provider: &Organisation,
+        mut outcome: StepOutcome,
+        mut also: Vec<Grant>,
+    ) -> Result<GrantView> {
         let action = event.action.clone();
         grant.state = outcome.state;
+        let mut duties = Vec::new();
+        let mut expected_also = Vec::new();
+        for other in &mut also {
+            expected_also.push(other.events.len());
+            other.state = outcome.state;
+            other.events.push(event.clone());
+            let title = self.entry_name(other.entry).await?;
+            duties.extend(self.all_grant_duties(other, &title, provider).await?);
+        }
         grant.events.push(event);
+        if !also.is_empty() {
+            let numbers: Vec<&str> = also.iter().map(|g| g.number.as_str()).collect();
+            outcome.detail = format!(
+                "{}同时暂停了该需求部门在提供部门的其他 {} 项授权：{}。",
+                outcome.detail,
+                also.len(),
+                numbers.join("、")
+            );
+            outcome.audit["also"] = json!(also.iter().map(|g| g.id).collect::<Vec<_>>());
+        }
         let entry_name = self.entry_name(grant.entry).await?;
         let label = outcome.label;
         let notes: Vec<Notification> = outcome
@@ -677,9 +726,14 @@ impl Services {
             grant.id.to_string(),
             outcome.audit,
         );
-        let duties = self.all_grant_duties(&grant, &entry_name, provider).await?;
-        self.store.save_grant(&grant, expected, &duties, &notes, &audit).await?;
+        duties.extend(self.all_grant_duties(&grant, &entry_name, provider).await?);
+        let mut writes = vec![(&grant, expected)];
+        writes.extend(also.iter().zip(expected_also.iter().copied()));
+        self.store.save_grants(&writes, &duties, &notes, &audit).await?;
         self.forget_grant(grant.id);
+        for other in &also {
+            self.forget_grant(other.id);
+        }
         self.load_grant_view(grant).await
     }
 }

@@ -994,34 +994,33 @@ impl<D: Dialect> Store for SqlStore<D> {
         Ok(())
     }
 
-    async fn save_grant(
+    async fn save_grants(
         &self,
-        grant: &Grant,
-        expected_events: usize,
+        grants: &[(&Grant, usize)],
         duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        // R-DEL-6: whoever writes, a grant's terms widen only by the approved decision of its change request.
-        let stored: Option<(Grant,)> =
-            sql("SELECT document FROM grants WHERE id = $1").bind(grant.id).optional(&mut tx).await?;
-        if let Some((stored,)) = &stored
-            && stored.events.len() == expected_events
-        {
-            govshare_domain::change::check_terms_change(stored, grant).map_err(StoreError::Conflict)?;
-        }
-        let done = sql("UPDATE grants SET events = $1, document = $2 WHERE id = $3 AND events = $4")
-            .binds((grant.events.len(), json(grant)?, grant.id, expected_events))
-            .execute(&mut tx)
-            .await?;
-        if done == 0 {
-            let exists: Option<(GrantId,)> =
-                sql("SELECT id FROM grants WHERE id = $1").bind(grant.id).optional(&mut tx).await?;
-            return Err(match exists {
-                None => StoreError::NotFound("共享授权不存在".into()),
-                Some(_) => StoreError::Conflict("该授权刚被其他人处理，请刷新后重试".into()),
-            });
+        for &(grant, expected_events) in grants {
+            // R-DEL-6: whoever writes, a grant's terms widen only by the approved decision of its change request.
+            let stored: Option<(Grant,)> =
+                sql("SELECT document FROM grants WHERE id = $1").bind(grant.id).optional(&mut tx).await?;
+            if let Some((stored,)) = &stored
+                && stored.events.len() == expected_events
+            {
+                govshare_domain::change::check_terms_change(stored, grant).map_err(StoreError::Conflict)?;
+            }
+            let done = sql("UPDATE grants SET events = $1, document = $2 WHERE id = $3 AND events = $4")
+                .binds((grant.events.len(), json(grant)?, grant.id, expected_events))
+                .execute(&mut tx)
+                .await?;
+            if done == 0 {
+                return Err(match stored {
+                    None => StoreError::NotFound("共享授权不存在".into()),
+                    Some(_) => StoreError::Conflict("该授权刚被其他人处理，请刷新后重试".into()),
+                });
+            }
         }
         self.finish_with(tx, duties, notifications, audit).await
     }

@@ -1277,6 +1277,14 @@ pub async fn data_plane(store: DynStore) {
     let refused = store.save_grant(&widened, 2, &[], &[], &event("grant.resume")).await;
     assert!(matches!(&refused, Err(StoreError::Conflict(m)) if m.contains("第二十五条")), "{refused:?}");
     assert_eq!(store.get_grant(grant.id).await.unwrap(), suspended, "nothing of the refused write is kept");
+    // Several grants are saved together or not at all.
+    let mut resumed = suspended.clone();
+    resumed.state = GrantState::Active;
+    resumed.events.push(GrantEvent { at: now, actor: "user:y".into(), action: "resume".into(), ..Default::default() });
+    let unknown = new_grant(&application, &request, now);
+    let partial = store.save_grants(&[(&resumed, 2), (&unknown, 1)], &[], &[], &event("grant.resume")).await;
+    assert!(matches!(partial, Err(StoreError::NotFound(_))), "{partial:?}");
+    assert_eq!(store.get_grant(grant.id).await.unwrap(), suspended, "the first grant's write was rolled back");
     // Records of use (Art. 29 ¶2) are appended with the grant's duties and read back oldest first.
     let use_record = |i: i64| govshare_domain::use_record::UseRecord {
         id: uuid::Uuid::now_v7(),

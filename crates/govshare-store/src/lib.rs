@@ -313,8 +313,18 @@ pub trait Store: Debug + Send + Sync + 'static {
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()>;
-    /// Stores a grant whose state changed, if the stored one still has `expected_events` events, with the duties
-    /// derived from its events.
+    /// Stores grants whose state changed, each if the stored one still has its expected number of events, with
+    /// the duties derived from their events, in one transaction: all or none (a suspension of every grant of a
+    /// requester is one step). Refused (Conflict) if a grant's terms would widen other than by the approved
+    /// decision of its change request (`govshare_domain::change::check_terms_change`).
+    async fn save_grants(
+        &self,
+        grants: &[(&Grant, usize)],
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// [`Store::save_grants`] of one grant.
     async fn save_grant(
         &self,
         grant: &Grant,
@@ -322,7 +332,9 @@ pub trait Store: Debug + Send + Sync + 'static {
         duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        self.save_grants(&[(grant, expected_events)], duties, notifications, audit).await
+    }
     async fn get_grant(&self, id: GrantId) -> Result<Grant>;
     /// Newest first; only those `party` requested or provides when given.
     async fn list_grants(&self, party: Option<OrgId>) -> Result<Vec<Grant>>;

@@ -28,8 +28,52 @@ on_both_backends!(
     a_running_service_ends_only_after_negotiation_and_filing,
     a_grant_widens_only_by_an_approved_change_request,
     each_period_of_use_owes_a_record_that_is_never_changed,
-    the_requester_disposes_of_the_data_and_the_provider_acknowledges
+    the_requester_disposes_of_the_data_and_the_provider_acknowledges,
+    all_of_a_requesters_grants_are_suspended_in_one_step
 );
+
+/// Art. 27 ¶2: the provider suspends a requester's access — every grant it gave that requester — in one step; each
+/// refuses at once and the refusal is recorded; another requester's grant runs on.
+async fn all_of_a_requesters_grants_are_suspended_in_one_step(backend: Backend) {
+    let Running { app, grant, system, path, state } = running_grant(backend).await;
+    let gat_head = Client::login(&app, "gat.head").await;
+    let entry = gat_head.get(&format!("/api/v1/grants/{grant}")).await.body["entry_id"].as_str().unwrap().to_owned();
+    let second = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let other = granted(&app, &entry, "mzt", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let key = id_number("330106", 1);
+    let second_path = format!("/api/v1/data/{second}/records/{key}");
+    assert_eq!(system.get(&second_path).await.status, StatusCode::OK);
+    let by = (common::people::today() + Duration::days(15)).to_string();
+    let r = gat_head
+        .post(
+            &state,
+            json!({"action": "suspend", "reason": "发现将数据提供给第三方", "misuse": "third_party",
+                             "rectify_by": by, "all_of_requester": true}),
+        )
+        .await;
+    assert_eq!((r.status, &r.body["status"]), (StatusCode::OK, &json!("suspended")), "{}", r.text);
+    for p in [&path, &second_path] {
+        let refused = system.get(p).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::FORBIDDEN, "grant_suspended"),
+            "{p}: {}",
+            refused.text
+        );
+    }
+    let second_view = gat_head.get(&format!("/api/v1/grants/{second}")).await;
+    assert_eq!(second_view.body["status"], "suspended", "{}", second_view.text);
+    assert_eq!(gat_head.get(&format!("/api/v1/grants/{other}")).await.body["status"], "active", "another requester's");
+    let usage = gat_head.get(&format!("/api/v1/usage?grant_id={second}")).await;
+    assert!(usage.text.contains("grant_suspended"), "the refused access is recorded: {}", usage.text);
+    let told = Client::login(&app, "rst.head").await.get("/api/v1/notifications").await;
+    assert!(told.text.contains("同时暂停了该需求部门在提供部门的其他 1 项授权"), "{}", told.text);
+    // Each grant owes its own rectification (and is lifted on its own).
+    let rst_head = Client::login(&app, "rst.head").await;
+    let owed = rst_head.get("/api/v1/duties").await;
+    let rectify = owed.body.as_array().unwrap().iter().filter(|d| d["kind"] == "rectify").count();
+    assert_eq!(rectify, 2, "{}", owed.text);
+}
 
 /// Art. 27 ¶1: the provider states how the data is to be disposed of; the requester's head declares the purpose
 /// met, which ends the grant; the requester then owes a confirmation (method, date, person, evidence), the provider

@@ -355,6 +355,11 @@ pub struct GrantActionDto {
     /// For `confirm_disposal`: the evidence (record number, witness, receipt of return, seal number).
     #[serde(default)]
     pub evidence: String,
+    /// For `suspend`: also suspend, in the same step, every other active grant the provider gave this grant's
+    /// requester (Art. 27 ¶2: 暂停其政务数据共享权限). The answer is this grant; the others are named in the
+    /// notification and the audit event.
+    #[serde(default)]
+    pub all_of_requester: bool,
 }
 
 /// The provider's work-unit head or its same-level authority suspends (possibly for misuse, with a
@@ -382,6 +387,7 @@ pub async fn grant_action(
         done_on: body.done_on,
         responsible: body.responsible,
         evidence: body.evidence,
+        all_of_requester: body.all_of_requester,
     };
     Ok(Json(state.services.grant_action(&caller.principal, id, &input).await?.into()))
 }

@@ -482,6 +482,8 @@ pub struct StateForm {
     responsible: String,
     #[serde(default)]
     evidence: String,
+    #[serde(default)]
+    all_of_requester: Option<String>,
 }
 
 /// Suspend, resume or terminate; the outcome is shown on the grant's page.
@@ -505,6 +507,7 @@ pub async fn change_state(
         done_on: form.done_on,
         responsible: form.responsible,
         evidence: form.evidence,
+        all_of_requester: form.all_of_requester.as_deref().is_some_and(|v| v == "on" || v == "true"),
     };
     match state.services.grant_action(&caller.principal, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/grants/{id}?notice=grant_{}", form.action.trim())).into_response()),
