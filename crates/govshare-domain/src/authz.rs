@@ -84,6 +84,11 @@ pub enum Action {
     ConsultCatalog,
     /// Read grants: requester, provider, their same-level authorities, the administrator (Art. 29).
     ViewDelivery { requester: OrgId, provider: OrgId, requester_region: RegionCode, provider_region: RegionCode },
+    /// Report a security incident of the department, and report its progress and closure (Art. 35 ¶3): its
+    /// clerks and heads, not contractors.
+    ReportIncident(OrgId),
+    /// Read a department's incident reports: its staff and its same-level authority's reviewers and supervisors.
+    ViewIncident { org: OrgId, region: RegionCode },
 }
 
 /// Where the person an account decision touches holds roles. A person's account is one across the platform:
@@ -132,6 +137,8 @@ impl Action {
             Action::ViewDelivery { .. } => "查看共享授权".into(),
             Action::ViewUsage { .. } => "查看使用记录".into(),
             Action::ConsultCatalog => "查询数据来源和重复采集核对".into(),
+            Action::ReportIncident(_) => "报告政务数据安全事件".into(),
+            Action::ViewIncident { .. } => "查看政务数据安全事件报告".into(),
         }
     }
 }
@@ -318,6 +325,22 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
                 Ok(())
             } else {
                 deny("共享申请只对申请部门、提供部门和同级主管部门可见")
+            }
+        }
+        Action::ReportIncident(target) => {
+            if own(target) && (clerk || head) && !contractor {
+                Ok(())
+            } else {
+                deny("只有本单位经办人或工作机构负责人可以报告本单位的安全事件")
+            }
+        }
+        Action::ViewIncident { org: target, region } => {
+            if (own(target) && (clerk || head) && !contractor)
+                || ((reviewer || supervisor) && same_level_authority(region))
+            {
+                Ok(())
+            } else {
+                deny("安全事件报告只对报告部门和同级主管部门可见")
             }
         }
         Action::ManageOrganisations | Action::ViewAudit if admin => Ok(()),

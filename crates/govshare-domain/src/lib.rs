@@ -16,6 +16,7 @@ pub mod error;
 pub mod evidence;
 pub mod grant;
 mod id;
+pub mod incident;
 pub mod merkle;
 pub mod notification;
 pub mod number;

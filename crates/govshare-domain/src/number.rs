@@ -14,6 +14,8 @@ pub enum NumberKind {
     Application,
     /// A grant: `GX` (共享).
     Grant,
+    /// A security incident report: `SJ` (事件).
+    Incident,
 }
 
 impl NumberKind {
@@ -22,6 +24,7 @@ impl NumberKind {
         match self {
             NumberKind::Application => "SQ",
             NumberKind::Grant => "GX",
+            NumberKind::Incident => "SJ",
         }
     }
 

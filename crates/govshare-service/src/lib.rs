@@ -12,6 +12,7 @@ mod duties;
 mod error;
 mod evidence;
 mod grants;
+mod incidents;
 mod interchange;
 mod obligations;
 mod search;

@@ -19,6 +19,7 @@ use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion, 
 use govshare_domain::duty::Duty;
 use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
+use govshare_domain::incident::{Incident, IncidentId};
 use govshare_domain::notification::{AlertKind, DeadlineAlert, Notification};
 use govshare_domain::number::{NumberKind, number_year};
 use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
@@ -135,6 +136,32 @@ impl<D: Dialect> SqlStore<D> {
         append(&mut tx, audit).await?;
         tx.commit().await
     }
+}
+
+/// Writes changed grants in the caller's transaction: each only if the stored one still has its expected events,
+/// and never widening its terms other than by an approved change (R-DEL-6).
+async fn write_grants<D: Dialect>(tx: &mut Tx<D>, grants: &[(&Grant, usize)]) -> Result<()> {
+    for &(grant, expected_events) in grants {
+        // R-DEL-6: whoever writes, a grant's terms widen only by the approved decision of its change request.
+        let stored: Option<(Grant,)> =
+            sql("SELECT document FROM grants WHERE id = $1").bind(grant.id).optional(tx).await?;
+        if let Some((stored,)) = &stored
+            && stored.events.len() == expected_events
+        {
+            govshare_domain::change::check_terms_change(stored, grant).map_err(StoreError::Conflict)?;
+        }
+        let done = sql("UPDATE grants SET events = $1, document = $2 WHERE id = $3 AND events = $4")
+            .binds((grant.events.len(), json(grant)?, grant.id, expected_events))
+            .execute(tx)
+            .await?;
+        if done == 0 {
+            return Err(match stored {
+                None => StoreError::NotFound("共享授权不存在".into()),
+                Some(_) => StoreError::Conflict("该授权刚被其他人处理，请刷新后重试".into()),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// NotFound with `what` when a statement touched no row.
@@ -1002,26 +1029,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        for &(grant, expected_events) in grants {
-            // R-DEL-6: whoever writes, a grant's terms widen only by the approved decision of its change request.
-            let stored: Option<(Grant,)> =
-                sql("SELECT document FROM grants WHERE id = $1").bind(grant.id).optional(&mut tx).await?;
-            if let Some((stored,)) = &stored
-                && stored.events.len() == expected_events
-            {
-                govshare_domain::change::check_terms_change(stored, grant).map_err(StoreError::Conflict)?;
-            }
-            let done = sql("UPDATE grants SET events = $1, document = $2 WHERE id = $3 AND events = $4")
-                .binds((grant.events.len(), json(grant)?, grant.id, expected_events))
-                .execute(&mut tx)
-                .await?;
-            if done == 0 {
-                return Err(match stored {
-                    None => StoreError::NotFound("共享授权不存在".into()),
-                    Some(_) => StoreError::Conflict("该授权刚被其他人处理，请刷新后重试".into()),
-                });
-            }
-        }
+        write_grants(&mut tx, grants).await?;
         self.finish_with(tx, duties, notifications, audit).await
     }
 
@@ -1062,6 +1070,68 @@ impl<D: Dialect> Store for SqlStore<D> {
                 .all(&mut self.r())
                 .await?;
         Ok(rows.into_iter().map(|(r,)| r).collect())
+    }
+
+    async fn report_incident(
+        &self,
+        incident: &mut Incident,
+        grants: &[(&Grant, usize)],
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let number = next_number(&mut tx, NumberKind::Incident, incident.created_at).await?;
+        let mut numbered = incident.clone();
+        numbered.number = number.clone();
+        sql("INSERT INTO incidents (id, number, org_id, region, events, created_at, document)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .binds((numbered.id, &number, numbered.org, numbered.region, numbered.events.len(), numbered.created_at))
+        .bind(json(&numbered)?)
+        .execute(&mut tx)
+        .await?;
+        write_grants(&mut tx, grants).await?;
+        self.finish_with(tx, duties, notifications, audit).await?;
+        incident.number = number;
+        Ok(())
+    }
+
+    async fn save_incident(
+        &self,
+        incident: &Incident,
+        expected_events: usize,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = sql("UPDATE incidents SET events = $1, document = $2 WHERE id = $3 AND events = $4")
+            .binds((incident.events.len(), json(incident)?, incident.id, expected_events))
+            .execute(&mut tx)
+            .await?;
+        if done == 0 {
+            let exists: Option<(IncidentId,)> =
+                sql("SELECT id FROM incidents WHERE id = $1").bind(incident.id).optional(&mut tx).await?;
+            return Err(match exists {
+                None => StoreError::NotFound("安全事件报告不存在".into()),
+                Some(_) => StoreError::Conflict("该报告刚被其他人更新，请刷新后重试".into()),
+            });
+        }
+        self.finish(tx, notifications, audit).await
+    }
+
+    async fn get_incident(&self, id: IncidentId) -> Result<Incident> {
+        let row: Option<(Incident,)> =
+            sql("SELECT document FROM incidents WHERE id = $1").bind(id).optional(&mut self.r()).await?;
+        Ok(row.ok_or_else(|| StoreError::NotFound("安全事件报告不存在".into()))?.0)
+    }
+
+    async fn list_incidents(&self, org: Option<OrgId>, region: Option<RegionCode>) -> Result<Vec<Incident>> {
+        let rows: Vec<(Incident,)> = sql("SELECT document FROM incidents
+             WHERE ($1 IS NULL OR org_id = $1) AND ($2 IS NULL OR region = $2) ORDER BY created_at DESC, id DESC")
+        .binds((org, region))
+        .all(&mut self.r())
+        .await?;
+        Ok(rows.into_iter().map(|(i,)| i).collect())
     }
 
     async fn append_usage(&self, records: &[UsageRecord]) -> Result<()> {

@@ -5,6 +5,7 @@ use govshare_domain::audit::{AuditRecord, Digest};
 use govshare_domain::catalog::{Assessment, EntryContent, EntryId, EntryStatus};
 use govshare_domain::credit_code::CreditCode;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
+use govshare_domain::incident::IncidentId;
 use govshare_domain::notification::{AlertKind, DeadlineAlert};
 use govshare_domain::obligation::{Extension, ObligationId, TriggerKind, UpdateObligation};
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
@@ -37,7 +38,7 @@ macro_rules! ids {
     )*};
 }
 
-ids!(OrgId, UserId, EntryId, ApplicationId, GrantId, CredentialId, ObligationId);
+ids!(OrgId, UserId, EntryId, ApplicationId, GrantId, CredentialId, ObligationId, IncidentId);
 
 impl Value for Digest {
     fn read(row: &impl Row, c: Col<'_>) -> Result<Option<Self>> {
@@ -89,6 +90,7 @@ documents!(
     SourceLoad,
     UsageRecord,
     govshare_domain::use_record::UseRecord,
+    govshare_domain::incident::Incident,
     EntryContent,
     Vec<Assessment>,
     Extension,

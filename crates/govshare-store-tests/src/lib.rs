@@ -1285,6 +1285,53 @@ pub async fn data_plane(store: DynStore) {
     let partial = store.save_grants(&[(&resumed, 2), (&unknown, 1)], &[], &[], &event("grant.resume")).await;
     assert!(matches!(partial, Err(StoreError::NotFound(_))), "{partial:?}");
     assert_eq!(store.get_grant(grant.id).await.unwrap(), suspended, "the first grant's write was rolled back");
+    // A security incident is reported together with the suspension of the grants it touches.
+    let mut halted = suspended.clone();
+    halted.events.push(GrantEvent { at: now, actor: "user:y".into(), action: "note".into(), ..Default::default() });
+    let mut incident = govshare_domain::incident::Incident {
+        id: govshare_domain::incident::IncidentId::new(),
+        number: String::new(),
+        org: dept.id,
+        region: dept.region,
+        title: "接口凭证泄露".into(),
+        description: "凭证被第三方使用".into(),
+        found_at: now,
+        severity: govshare_domain::incident::Severity::Significant,
+        entries: vec![entry.id],
+        grants: vec![grant.id],
+        on_requester_side: true,
+        responsible: vec![authority.id],
+        emergency_plan: "启动应急预案".into(),
+        created_at: now,
+        events: vec![govshare_domain::incident::IncidentEvent {
+            at: now,
+            actor: "user:x".into(),
+            step: "report".into(),
+            text: "初始报告".into(),
+        }],
+    };
+    let stale = store.report_incident(&mut incident, &[(&halted, 1)], &[], &[], &event("incident.report")).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    assert!(incident.number.is_empty() && store.list_incidents(None, None).await.unwrap().is_empty(), "all or none");
+    store.report_incident(&mut incident, &[(&halted, 2)], &[], &[], &event("incident.report")).await.unwrap();
+    assert_eq!(incident.number, format!("SJ-{year}-000001"));
+    assert_eq!(store.get_incident(incident.id).await.unwrap(), incident);
+    assert_eq!(store.get_grant(grant.id).await.unwrap(), halted);
+    assert_eq!(store.list_incidents(Some(dept.id), None).await.unwrap().len(), 1);
+    assert_eq!(store.list_incidents(None, Some(dept.region)).await.unwrap().len(), 1);
+    assert!(store.list_incidents(Some(authority.id), None).await.unwrap().is_empty());
+    let mut progressed = incident.clone();
+    progressed.events.push(govshare_domain::incident::IncidentEvent {
+        at: now,
+        actor: "user:x".into(),
+        step: "progress".into(),
+        text: "已吊销凭证".into(),
+    });
+    store.save_incident(&progressed, 1, &[], &event("incident.progress")).await.unwrap();
+    let again = store.save_incident(&progressed, 1, &[], &event("incident.progress")).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let suspended = halted;
+
     // Records of use (Art. 29 ¶2) are appended with the grant's duties and read back oldest first.
     let use_record = |i: i64| govshare_domain::use_record::UseRecord {
         id: uuid::Uuid::now_v7(),

@@ -16,6 +16,7 @@ use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion, 
 use govshare_domain::duty::Duty;
 use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
+use govshare_domain::incident::{Incident, IncidentId};
 use govshare_domain::notification::{AlertKind, DeadlineAlert, Notification};
 use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
 use govshare_domain::org::{OrgId, Organisation};
@@ -349,6 +350,29 @@ pub trait Store: Debug + Send + Sync + 'static {
     ) -> Result<()>;
     /// A grant's records of use, oldest first.
     async fn use_records(&self, grant: GrantId) -> Result<Vec<UseRecord>>;
+
+    // ---- security incidents (Art. 35 ¶3) ----
+    /// Inserts the report under the next number `SJ-<year>-<seq>` (on `Ok` in `incident.number`) and, in the same
+    /// transaction, saves the affected grants it suspends (as [`Store::save_grants`]).
+    async fn report_incident(
+        &self,
+        incident: &mut Incident,
+        grants: &[(&Grant, usize)],
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Stores a report with a further step, if the stored one still has `expected_events` steps.
+    async fn save_incident(
+        &self,
+        incident: &Incident,
+        expected_events: usize,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn get_incident(&self, id: IncidentId) -> Result<Incident>;
+    /// Newest first: those reported by `org`, or by any department of `region`, or all.
+    async fn list_incidents(&self, org: Option<OrgId>, region: Option<RegionCode>) -> Result<Vec<Incident>>;
 
     // ---- usage records (R-DEL-5, Art. 29) ----
     /// Appends the records in one transaction (the usage log's group commit), sealed as one batch: every row

@@ -148,6 +148,11 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("GET", "/api/v1/grants", MZT_CLERK, ANY_CALLER),
     ("GET", "/api/v1/grants/{grant_id}", MZT_CLERK, [O, D, D, O, O, D, D, U]),
     ("POST", "/api/v1/grants/{grant_id}/state", GAT_HEAD, OWN_STAFF),
+    // ---- security incidents (公安厅 reported one) ----
+    ("POST", "/api/v1/incidents", GAT_CLERK, STAFF),
+    ("GET", "/api/v1/incidents", GAT_CLERK, STAFF),
+    ("GET", "/api/v1/incidents/{incident_id}", GAT_CLERK, OWN_STAFF),
+    ("POST", "/api/v1/incidents/{incident_id}/steps", GAT_CLERK, OWN_STAFF),
     // A change request is filed by the requester (the owner's is incomplete: 422); a step on it (the provider's
     // clerk drafting a decision, none being open: 409) by the side whose turn it is.
     ("POST", "/api/v1/grants/{grant_id}/changes", MZT_CLERK, OWN_STAFF),
@@ -267,6 +272,8 @@ struct Objects {
     download_grant: String,
     obligation: String,
     notification: String,
+    /// A security incident 公安厅 reported (on its entry: no grant suspended).
+    incident: String,
     template: Vec<u8>,
 }
 
@@ -367,6 +374,15 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
     let recorded = gat_head.post("/api/v1/obligations", trigger).await;
     assert!(recorded.status.is_success(), "{}", recorded.text);
     let obligation = recorded.body["id"].as_str().expect("the obligation's id").to_owned();
+    let reported = gat_clerk
+        .post(
+            "/api/v1/incidents",
+            json!({"title": "矩阵测试事件", "description": "测试", "found_at": "2026-01-05 09:00", "severity": "general",
+                   "entries": [entry], "emergency_plan": "启动应急预案"}),
+        )
+        .await;
+    assert_eq!(reported.status, StatusCode::CREATED, "{}", reported.text);
+    let incident = reported.body["id"].as_str().unwrap().to_owned();
     let notifications = gat_clerk.get("/api/v1/notifications").await;
     let notification = notifications.body[0]["id"].as_str().expect("公安厅 has notifications").to_owned();
 
@@ -410,6 +426,7 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
         download_grant,
         obligation,
         notification,
+        incident,
         template,
     };
     (objects, Callers { people: sign_in_all(app).await, keys, anonymous: Client::anonymous(app) })
@@ -448,6 +465,7 @@ fn fill(path: &str, o: &Objects) -> String {
         .replace("{obligation_id}", &o.obligation)
         .replace("{step}", "request")
         .replace("{notification_id}", &o.notification)
+        .replace("{incident_id}", &o.incident)
         .replace("{action}", "submit")
         .replace("{*rest}", "swagger-ui.css");
     let query = match path {
@@ -553,6 +571,8 @@ fn body(method: &str, path: &str, o: &Objects) -> Body {
         ("POST", "/api/v1/grants/{grant_id}/changes") => Body::Json(json!({"purpose": "另作他用"})),
         ("POST", "/api/v1/grants/{grant_id}/changes/current") => Body::Json(json!({"step": "draft_decision"})),
         ("POST", "/api/v1/grants/{grant_id}/use-records") => Body::Json(json!({"scenario": "x"})),
+        ("POST", "/api/v1/incidents") => Body::Json(json!({"title": ""})),
+        ("POST", "/api/v1/incidents/{incident_id}/steps") => Body::Json(json!({"step": "progress"})),
         ("POST", "/api/v1/data/{grant_id}/verify") => Body::Json(json!({"sfzh": id_number("330106", 1), "xm": "张三"})),
         ("POST", "/console/switch-org") => form(&[("org_id", &o.gat), ("next", "/console")]),
         ("POST", "/console/org/work-unit") => form(&[("work_unit_name", "科技信息化局")]),

@@ -29,8 +29,71 @@ on_both_backends!(
     a_grant_widens_only_by_an_approved_change_request,
     each_period_of_use_owes_a_record_that_is_never_changed,
     the_requester_disposes_of_the_data_and_the_provider_acknowledges,
-    all_of_a_requesters_grants_are_suspended_in_one_step
+    all_of_a_requesters_grants_are_suspended_in_one_step,
+    an_incident_report_suspends_every_affected_grant_and_tells_the_authority
 );
+
+/// Art. 35 ¶3 (R-QC-4): the requester reports a leak on its side with the emergency plan it started; the two
+/// grants it names are suspended in the same step (access refused at once), the authority and the provider are
+/// told, the requester is recorded as responsible (Art. 34 ¶2); progress and closure follow; a closed report
+/// takes no more steps. Refusals first.
+async fn an_incident_report_suspends_every_affected_grant_and_tells_the_authority(backend: Backend) {
+    let Running { app, grant, system, path, .. } = running_grant(backend).await;
+    let gat_head = Client::login(&app, "gat.head").await;
+    let entry = gat_head.get(&format!("/api/v1/grants/{grant}")).await.body["entry_id"].as_str().unwrap().to_owned();
+    let second = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let foreign = granted(&app, &entry, "mzt", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let rst_clerk = Client::login(&app, "rst.clerk").await;
+    let report = json!({"title": "就业服务系统接口凭证泄露", "description": "运维人员将凭证写入公开代码库，发现有外部调用",
+        "found_at": "2026-12-01 09:30", "severity": "significant", "grants": [grant, second], "on_requester_side": true,
+        "emergency_plan": "启动本厅《数据安全事件应急预案》三级响应：吊销凭证、封堵接口、排查调用记录"});
+    let r = rst_clerk.post("/api/v1/incidents", json!({"grants": [foreign], "severity": "catastrophic"})).await;
+    assert_eq!(
+        r.problems(),
+        [
+            ("title", "required"),
+            ("description", "required"),
+            ("found_at", "required"),
+            ("severity", "unknown_value"),
+            ("emergency_plan", "required")
+        ]
+    );
+    let mut other = report.clone();
+    other["grants"] = json!([grant, foreign]);
+    let r = rst_clerk.post("/api/v1/incidents", other).await;
+    assert_eq!(r.problems(), [(format!("grants.{foreign}").as_str(), "not_a_party")], "another department's grant");
+    assert_eq!(system.get(&path).await.status, StatusCode::OK, "nothing suspended by a refused report");
+
+    let r = rst_clerk.post("/api/v1/incidents", report).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let incident = r.body["id"].as_str().unwrap().to_owned();
+    assert!(common::is_number(r.body["number"].as_str().unwrap(), "SJ"), "{}", r.text);
+    assert_eq!(r.body["responsible"].as_array().unwrap().len(), 1, "the requester bears the responsibility");
+    for p in [path.clone(), format!("/api/v1/data/{second}/records/{}", id_number("330106", 1))] {
+        assert_eq!(system.get(&p).await.code(), "grant_suspended", "{p}");
+    }
+    assert_eq!(gat_head.get(&format!("/api/v1/grants/{foreign}")).await.body["status"], "active");
+    let reviewer = Client::login(&app, "reviewer").await;
+    let told = reviewer.get("/api/v1/notifications").await;
+    assert!(told.text.contains("报告较大安全事件：就业服务系统接口凭证泄露"), "{}", told.text);
+    assert!(gat_head.get("/api/v1/notifications").await.text.contains("因安全事件暂停共享授权"));
+    let seen = reviewer.get(&format!("/api/v1/incidents/{incident}")).await;
+    assert_eq!(seen.status, StatusCode::OK, "the authority reads it: {}", seen.text);
+    assert_eq!(reviewer.get("/api/v1/incidents").await.body.as_array().unwrap().len(), 1);
+    assert_eq!(gat_head.get(&format!("/api/v1/incidents/{incident}")).await.status, StatusCode::FORBIDDEN);
+
+    let steps = format!("/api/v1/incidents/{incident}/steps");
+    assert_eq!(gat_head.post(&steps, json!({"step": "progress", "text": "x"})).await.status, StatusCode::FORBIDDEN);
+    let r = rst_clerk.post(&steps, json!({"step": "progress", "text": "已吊销凭证，排查发现外部调用 37 次"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = rst_clerk.post(&steps, json!({"step": "close", "text": "已消除隐患，相关人员已处理"})).await;
+    assert_eq!((r.status, &r.body["closed"]), (StatusCode::OK, &json!(true)), "{}", r.text);
+    let steps_done: Vec<&str> =
+        r.body["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(steps_done, ["report", "progress", "close"]);
+    assert_eq!(rst_clerk.post(&steps, json!({"step": "progress", "text": "补充"})).await.status, StatusCode::CONFLICT);
+    assert!(reviewer.get("/api/v1/notifications").await.text.contains("安全事件已结案"));
+}
 
 /// Art. 27 ¶2: the provider suspends a requester's access — every grant it gave that requester — in one step; each
 /// refuses at once and the refusal is recorded; another requester's grant runs on.

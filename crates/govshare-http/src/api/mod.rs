@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod data;
 pub mod dto;
 pub mod duties;
+pub mod incidents;
 pub mod interchange;
 pub mod obligations;
 
@@ -72,7 +73,8 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         applications::list, applications::create, applications::get, applications::step, applications::overdue,
         duties::list,
         data::bind_source, data::get_source, data::load_source, data::create_grant, data::list_grants, data::get_grant,
-        data::grant_action, data::request_change, data::change_step, data::use_records, data::record_use, data::lookup, data::query, data::verify, data::changes, data::download, data::signing_key,
+        data::grant_action, incidents::report, incidents::list, incidents::get, incidents::step,
+        data::request_change, data::change_step, data::use_records, data::record_use, data::lookup, data::query, data::verify, data::changes, data::download, data::signing_key,
         data::usage,
     ),
     components(schemas(ErrorBody)),
@@ -85,6 +87,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         (name = "catalog", description = "The government data catalog and its lifecycle (R-CAT-1..3), notifications"),
         (name = "applications", description = "Sharing applications with working-day deadlines (R-APP-1..5), and the to-do list of every duty"),
         (name = "data", description = "Data sources, grants, governed delivery and usage records (R-DEL-1..5)"),
+        (name = "incidents", description = "Security incident reports (Art. 35 ¶3, R-QC-4)"),
     )
 )]
 pub struct ApiDoc;
@@ -176,6 +179,10 @@ pub fn routes() -> Routes {
         .get("/api/v1/grants", data::list_grants)
         .get("/api/v1/grants/{grant_id}", data::get_grant)
         .post("/api/v1/grants/{grant_id}/state", data::grant_action)
+        .post("/api/v1/incidents", incidents::report)
+        .get("/api/v1/incidents", incidents::list)
+        .get("/api/v1/incidents/{incident_id}", incidents::get)
+        .post("/api/v1/incidents/{incident_id}/steps", incidents::step)
         .post("/api/v1/grants/{grant_id}/changes", data::request_change)
         .post("/api/v1/grants/{grant_id}/changes/current", data::change_step)
         .get("/api/v1/grants/{grant_id}/use-records", data::use_records)
