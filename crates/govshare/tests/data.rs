@@ -93,6 +93,21 @@ async fn an_incident_report_suspends_every_affected_grant_and_tells_the_authorit
     assert_eq!(steps_done, ["report", "progress", "close"]);
     assert_eq!(rst_clerk.post(&steps, json!({"step": "progress", "text": "补充"})).await.status, StatusCode::CONFLICT);
     assert!(reviewer.get("/api/v1/notifications").await.text.contains("安全事件已结案"));
+    let page = reviewer.get(&format!("/console/incidents/{incident}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text.contains("已结案")
+            && page.text.contains("承担安全管理责任")
+            && page.text.contains("浙江省人力资源和社会保障厅"),
+        "{}",
+        page.text
+    );
+    let list = Client::login(&app, "rst.clerk").await.get("/console/incidents").await;
+    assert!(
+        list.text.contains("就业服务系统接口凭证泄露") && list.text.contains("id=\"incident-form\""),
+        "{}",
+        list.text
+    );
 }
 
 /// Art. 27 ¶2: the provider suspends a requester's access — every grant it gave that requester — in one step; each

@@ -10,6 +10,7 @@ mod catalog;
 mod changes;
 mod disposal;
 mod grants;
+mod incidents;
 mod interchange;
 mod obligations;
 mod pages;
@@ -135,6 +136,10 @@ pub fn routes() -> Routes {
         .post("/console/grants/{grant_id}/changes/current", changes::step)
         .post("/console/grants/{grant_id}/use-records", uses::record)
         .get("/console/usage", grants::usage)
+        .get("/console/incidents", incidents::list)
+        .post("/console/incidents", incidents::report)
+        .get("/console/incidents/{incident_id}", incidents::detail)
+        .post("/console/incidents/{incident_id}/steps", incidents::step)
         .get("/console/notifications", catalog::notifications)
         .post("/console/notifications/{notification_id}/read", catalog::open_notification)
         .get("/static/app.css", || async {

@@ -193,6 +193,9 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "grant_confirm_disposal" => "数据处置已确认，待提供部门确认",
         "grant_acknowledge_disposal" => "已确认需求部门的数据处置",
         "grant_return_disposal" => "处置确认已退回，需求部门应重新处置并确认",
+        "incident_reported" => "安全事件已报告：受影响的有效授权已暂停，主管部门已收到通知",
+        "incident_progress" => "进展报告已提交，主管部门已收到通知",
+        "incident_close" => "安全事件已结案",
         "use_recorded" => "数据使用情况已记录；记录保存不少于 3 年，不可修改或删除，如需更正请再次记录该期间",
         "change_filed" => "变更申请已提出，待本单位工作机构负责人审核发送",
         "change_send" => "变更申请已发送提供部门，提供部门应在 10 个工作日内答复",
@@ -373,6 +376,7 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
                     planned: false,
                     badge: None,
                 }),
+                (!p.is_contractor() || admin).then(|| item("/console/incidents", "安全事件")),
             ]
             .into_iter()
             .flatten()
