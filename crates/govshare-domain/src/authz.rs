@@ -87,6 +87,8 @@ pub enum Action {
     /// Report a security incident of the department, and report its progress and closure (Art. 35 ¶3): its
     /// clerks and heads, not contractors.
     ReportIncident(OrgId),
+    /// Acknowledge the aggregation risk of a grant (Art. 25 ¶2): the provider's same-level authority's reviewer.
+    AcknowledgeAggregation(RegionCode),
     /// Read a department's incident reports: its staff and its same-level authority's reviewers and supervisors.
     ViewIncident { org: OrgId, region: RegionCode },
 }
@@ -138,6 +140,7 @@ impl Action {
             Action::ViewUsage { .. } => "查看使用记录".into(),
             Action::ConsultCatalog => "查询数据来源和重复采集核对".into(),
             Action::ReportIncident(_) => "报告政务数据安全事件".into(),
+            Action::AcknowledgeAggregation(_) => "确认数据汇聚风险".into(),
             Action::ViewIncident { .. } => "查看政务数据安全事件报告".into(),
         }
     }
@@ -325,6 +328,13 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
                 Ok(())
             } else {
                 deny("共享申请只对申请部门、提供部门和同级主管部门可见")
+            }
+        }
+        Action::AcknowledgeAggregation(region) => {
+            if reviewer && same_level_authority(region) {
+                Ok(())
+            } else {
+                deny("只有提供部门同级政务数据共享主管部门的审核人可以确认数据汇聚风险")
             }
         }
         Action::ReportIncident(target) => {

@@ -70,10 +70,13 @@ pub enum DutyKind {
     Dispose,
     /// The provider acknowledges a confirmed disposal, or sends it back.
     AcknowledgeDisposal,
+    /// The provider's same-level authority acknowledges the aggregation risk of a grant made or widened (Art. 25
+    /// ¶2); until then the grant is not usable.
+    AcknowledgeAggregation,
 }
 
 impl DutyKind {
-    pub const ALL: [DutyKind; 19] = [
+    pub const ALL: [DutyKind; 20] = [
         DutyKind::ReviseApplication,
         DutyKind::ApproveApplication,
         DutyKind::Reply,
@@ -93,6 +96,7 @@ impl DutyKind {
         DutyKind::RecordUse,
         DutyKind::Dispose,
         DutyKind::AcknowledgeDisposal,
+        DutyKind::AcknowledgeAggregation,
     ];
 
     pub fn code(self) -> &'static str {
@@ -116,6 +120,7 @@ impl DutyKind {
             DutyKind::RecordUse => "record_use",
             DutyKind::Dispose => "dispose",
             DutyKind::AcknowledgeDisposal => "acknowledge_disposal",
+            DutyKind::AcknowledgeAggregation => "acknowledge_aggregation",
         }
     }
 
@@ -144,6 +149,7 @@ impl DutyKind {
             DutyKind::RecordUse => "记录数据使用情况",
             DutyKind::Dispose => "处置共享数据并确认",
             DutyKind::AcknowledgeDisposal => "确认需求部门的数据处置",
+            DutyKind::AcknowledgeAggregation => "确认数据汇聚风险",
         }
     }
 
@@ -177,7 +183,7 @@ impl DutyKind {
             | DutyKind::RecordFiling
             | DutyKind::Dispose
             | DutyKind::AcknowledgeDisposal => "第二十七条",
-            DutyKind::SendChange | DutyKind::DecideChange => "第二十五条",
+            DutyKind::SendChange | DutyKind::DecideChange | DutyKind::AcknowledgeAggregation => "第二十五条",
             DutyKind::RecordUse => "第二十九条",
         }
     }
@@ -411,6 +417,21 @@ pub fn grant_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar, auth
             }
             "record_filing" => b.close(filing.take(), e.at, true),
             _ => {}
+        }
+    }
+    if let (Some(w), Some(authority)) = (&grant.aggregation, authority) {
+        let role = Role::AuthorityReviewer;
+        let i = b.push(
+            DutyKind::AcknowledgeAggregation,
+            w.opened_by,
+            authority,
+            role,
+            Some(grant.provider),
+            w.found_at,
+            None,
+        );
+        if let Some(ack) = &w.acknowledged {
+            b.close(Some(i), ack.at, true);
         }
     }
     b.duties
@@ -737,6 +758,7 @@ mod tests {
             third_parties: vec![],
             past_terms: vec![],
             terms_since: None,
+            aggregation: None,
             ends_on: None,
             hash_key: String::new(),
             created_at: at,

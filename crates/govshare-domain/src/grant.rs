@@ -166,12 +166,15 @@ pub enum GrantStatus {
     Terminated,
     Expired,
     NotYetValid,
+    /// Made or widened with an aggregation warning the authority has not acknowledged yet (Art. 25 ¶2).
+    AwaitingAcknowledgement,
 }
 
 impl GrantStatus {
-    pub const ALL: [GrantStatus; 5] = [
+    pub const ALL: [GrantStatus; 6] = [
         GrantStatus::Active,
         GrantStatus::NotYetValid,
+        GrantStatus::AwaitingAcknowledgement,
         GrantStatus::Suspended,
         GrantStatus::Expired,
         GrantStatus::Terminated,
@@ -184,6 +187,7 @@ impl GrantStatus {
             GrantStatus::Terminated => "terminated",
             GrantStatus::Expired => "expired",
             GrantStatus::NotYetValid => "not_yet_valid",
+            GrantStatus::AwaitingAcknowledgement => "awaiting_acknowledgement",
         }
     }
 
@@ -194,6 +198,7 @@ impl GrantStatus {
             GrantStatus::Terminated => "已终止",
             GrantStatus::Expired => "已过期",
             GrantStatus::NotYetValid => "未到生效日期",
+            GrantStatus::AwaitingAcknowledgement => "待主管部门确认汇聚风险",
         }
     }
 }
@@ -410,7 +415,13 @@ impl Grant {
     /// Whether the service still runs at `now` (or is about to): active, not yet valid, or suspended — neither
     /// expired nor terminated.
     pub fn is_running(&self, now: DateTime<Utc>) -> bool {
-        matches!(self.status(now), GrantStatus::Active | GrantStatus::NotYetValid | GrantStatus::Suspended)
+        matches!(
+            self.status(now),
+            GrantStatus::Active
+                | GrantStatus::NotYetValid
+                | GrantStatus::Suspended
+                | GrantStatus::AwaitingAcknowledgement
+        )
     }
 
     /// Whether the provider may terminate it on its own (Art. 27 ¶3): only once it no longer runs, or while it is
@@ -481,6 +492,10 @@ pub struct Grant {
     /// Since when the current terms are in force (None: since creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terms_since: Option<DateTime<Utc>>,
+    /// The aggregation risk found when it was made or last widened (Art. 25 ¶2): until the authority acknowledges
+    /// it, the grant is not usable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregation: Option<crate::aggregation::AggregationWarning>,
     /// The day a filed ending takes effect (Art. 27 ¶3): from then on the grant counts as terminated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ends_on: Option<NaiveDate>,
@@ -648,6 +663,7 @@ impl Grant {
             third_parties: vec![],
             past_terms: vec![],
             terms_since: None,
+            aggregation: None,
             ends_on: None,
             hash_key,
             created_at: now,
@@ -671,6 +687,9 @@ impl Grant {
             GrantState::Suspended => GrantStatus::Suspended,
             GrantState::Terminated => GrantStatus::Terminated,
             GrantState::Active if today > self.valid_until => GrantStatus::Expired,
+            GrantState::Active if self.aggregation.as_ref().is_some_and(|w| w.acknowledged.is_none()) => {
+                GrantStatus::AwaitingAcknowledgement
+            }
             GrantState::Active if today < self.valid_from => GrantStatus::NotYetValid,
             GrantState::Active => GrantStatus::Active,
         }
@@ -688,6 +707,12 @@ impl Grant {
             }
             GrantStatus::NotYetValid => {
                 return Err(refused("grant_not_yet_valid", format!("共享授权自 {} 起生效", self.valid_from)));
+            }
+            GrantStatus::AwaitingAcknowledgement => {
+                return Err(refused(
+                    "aggregation_unacknowledged",
+                    "该授权存在数据汇聚关联风险，须经主管部门确认后方可使用（第二十五条）",
+                ));
             }
         }
         if !self.delivery.contains(&method) {

@@ -3,6 +3,7 @@
 //! This crate does no IO. Everything that crosses a trust boundary is turned into one of these
 //! types by a `parse` that returns a [`ValidationError`] naming the field and the rule.
 
+pub mod aggregation;
 pub mod application;
 pub mod audit;
 pub mod authz;

@@ -475,8 +475,13 @@ impl Services {
             &principal.audit_name(),
         )?;
         let expected = app.events.len();
+        grant.aggregation = self.assess_aggregation(&grant, &content).await?;
+        let pending = grant.aggregation.as_ref().map(|w| w.summary());
         // The grant's number is the store's, given on insert: the application's page links the grant by it.
-        let note = format!("已创建共享授权，自 {} 起可按授权使用", grant.valid_from);
+        let note = match &pending {
+            None => format!("已创建共享授权，自 {} 起可按授权使用", grant.valid_from),
+            Some(_) => format!("已创建共享授权，经主管部门确认数据汇聚风险后，自 {} 起可按授权使用", grant.valid_from),
+        };
         let event = govshare_domain::application::ApplicationEvent {
             at: self.now(),
             actor: principal.audit_name(),
@@ -485,11 +490,14 @@ impl Services {
             step: Step::RecordDelivery { note: note.clone() },
         };
         app.apply(event, &calendar).map_err(|e| ServiceError::Conflict(e.message))?;
-        let notes = vec![Notification::new(
+        let mut notes = vec![Notification::new(
             grant.requester,
             self.now(),
             "grant.created",
-            format!("共享授权已生效：{}", app.entry_name),
+            match &pending {
+                None => format!("共享授权已生效：{}", app.entry_name),
+                Some(_) => format!("共享授权待主管部门确认汇聚风险：{}", app.entry_name),
+            },
             format!(
                 "提供部门已创建共享授权，数据项 {} 项，有效期 {} 至 {}。应用系统可使用本单位 API 凭证调用。",
                 grant.items.len(),
@@ -508,6 +516,22 @@ impl Services {
                     "valid_until": grant.valid_until }),
         );
         let orgs = self.org_map().await?;
+        if let Some(summary) = &pending {
+            let region = orgs.get(&app.provider).map(|o| o.region);
+            if let Some(authority) = match region {
+                Some(r) => self.authority_of(r).await?,
+                None => None,
+            } {
+                notes.push(Notification::new(
+                    authority.id,
+                    self.now(),
+                    "grant.aggregation",
+                    format!("数据汇聚风险待确认：{}", app.entry_name),
+                    format!("{summary}。该授权经确认后方可使用（第二十五条）。"),
+                    format!("/console/grants/{}", grant.id),
+                ));
+            }
+        }
         let mut duties = self.application_duties(&app, &calendar, &orgs)?;
         let provider = orgs.get(&app.provider).ok_or_else(|| ServiceError::NotFound("提供部门不存在".into()))?;
         duties.extend(self.all_grant_duties(&grant, &app.entry_name, provider).await?);

@@ -92,7 +92,7 @@ struct StepOutcome {
     audit: Value,
 }
 
-const ACTIONS: &str = "suspend、resume、terminate、rectify、propose_termination、record_filing、declare_ended、require_disposal、confirm_disposal、acknowledge_disposal、return_disposal";
+const ACTIONS: &str = "suspend、resume、terminate、rectify、propose_termination、record_filing、declare_ended、require_disposal、confirm_disposal、acknowledge_disposal、return_disposal、acknowledge_aggregation";
 
 impl Services {
     /// One step on a running grant (see [`GrantActionInput::action`]): a suspension (possibly for misuse, with a
@@ -118,6 +118,31 @@ impl Services {
             }
             "declare_ended" | "require_disposal" | "confirm_disposal" | "acknowledge_disposal" | "return_disposal" => {
                 self.disposal_step(principal, &grant, input, &mut event)?
+            }
+            "acknowledge_aggregation" => {
+                self.authorize(principal, Action::AcknowledgeAggregation(provider.region))?;
+                let reason = input.reason.trim();
+                let mut problems = Vec::new();
+                check_reason_length(reason, &mut problems);
+                if !problems.is_empty() {
+                    return Err(problems.into());
+                }
+                let Some(w) = grant.aggregation.as_mut().filter(|w| w.acknowledged.is_none()) else {
+                    return Err(ServiceError::Conflict("该授权没有待确认的数据汇聚风险".into()));
+                };
+                w.acknowledged = Some(govshare_domain::aggregation::Acknowledgement {
+                    at: event.at,
+                    actor: principal.audit_name(),
+                    note: reason.to_owned(),
+                });
+                event.reason = reason.to_owned();
+                StepOutcome {
+                    state: grant.state,
+                    label: "汇聚风险已确认",
+                    detail: format!("主管部门已确认数据汇聚风险，授权可以使用。{reason}"),
+                    notify: vec![grant.requester, grant.provider],
+                    audit: json!({ "reason": reason, "identifier": w.identifier }),
+                }
             }
             other => {
                 let message = format!("「{other}」不是有效操作，可选：{ACTIONS}");
@@ -538,13 +563,35 @@ impl Services {
                     let entry = self.store.get_entry(grant.entry).await?;
                     let content = entry.published().map(|v| &v.content);
                     grant.apply_change(&open.request, &decision, event.at, content);
-                    format!("提供部门同意第 {no} 号变更申请，授权条款已更新为第 {} 版。{note}", grant.terms_version())
+                    let content = content.cloned();
+                    let warning = match &content {
+                        Some(c) => self.assess_aggregation(&grant, c).await?,
+                        None => None,
+                    };
+                    let pending = warning.is_some();
+                    if let Some(mut w) = warning {
+                        w.opened_by = expected;
+                        grant.aggregation = Some(w);
+                    }
+                    let wait = if pending {
+                        "存在数据汇聚关联风险，须经主管部门确认后方可使用（第二十五条）。"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "提供部门同意第 {no} 号变更申请，授权条款已更新为第 {} 版。{wait}{note}",
+                        grant.terms_version()
+                    )
                 } else {
                     format!("提供部门不同意第 {no} 号变更申请：{}", decision.reason)
                 };
                 event.change_decision = Some(decision.clone());
                 let label = if decision.approve { "变更已同意" } else { "变更未获同意" };
-                (label, text, vec![grant.requester])
+                let mut notify = vec![grant.requester];
+                if grant.aggregation.as_ref().is_some_and(|w| w.acknowledged.is_none()) {
+                    notify.extend(self.authority_of(provider.region).await?.map(|a| a.id));
+                }
+                (label, text, notify)
             }
         };
         if let Some(d) = &drafted {
@@ -554,6 +601,45 @@ impl Services {
                             "terms_version": grant.terms_version() });
         let outcome = StepOutcome { state: grant.state, label, detail, notify, audit };
         self.commit_grant_step(principal, grant, expected, event, &provider, outcome).await
+    }
+
+    /// The aggregation risk `grant` (being made or widened, on `content`) would add to what its requester holds
+    /// across its other running grants (Art. 25 ¶2; the rule is `govshare_domain::aggregation`'s).
+    pub(crate) async fn assess_aggregation(
+        &self,
+        grant: &Grant,
+        content: &govshare_domain::catalog::EntryContent,
+    ) -> Result<Option<govshare_domain::aggregation::AggregationWarning>> {
+        use govshare_domain::aggregation::{AggregationRule, Holding, assess};
+        let now = self.now();
+        let others: Vec<Grant> = self
+            .store
+            .list_grants(Some(grant.requester))
+            .await?
+            .into_iter()
+            .filter(|g| g.requester == grant.requester && g.id != grant.id && g.is_running(now))
+            .collect();
+        let mut contents = std::collections::HashMap::new();
+        for g in &others {
+            if let std::collections::hash_map::Entry::Vacant(slot) = contents.entry(g.entry) {
+                if let Some(v) = self.store.get_entry(g.entry).await?.published() {
+                    slot.insert(v.content.clone());
+                }
+            }
+        }
+        let mut holdings = vec![Holding { grant: None, entry: grant.entry, content, items: &grant.items }];
+        for g in &others {
+            if let Some(c) = contents.get(&g.entry) {
+                holdings.push(Holding { grant: Some(g.id), entry: g.entry, content: c, items: &g.items });
+            }
+        }
+        let settings = self.settings();
+        let rule = AggregationRule {
+            threshold: settings.aggregation_threshold,
+            sensitive_level: settings.aggregation_sensitive_level,
+            scheme: settings.grade_scheme.clone(),
+        };
+        Ok(assess(&holdings, &rule, now))
     }
 
     /// Every duty of a grant: those of its steps and those of its records of use.

@@ -62,6 +62,9 @@ pub struct SecuritySettings {
     pub grade_scheme: govshare_domain::catalog::GradeScheme,
     /// The period of the requester's records of use (Art. 29 ¶2), in months (1, 2, 3, 4, 6 or 12).
     pub use_record_months: u32,
+    /// The aggregation rule's threshold and sensitive grade level (Art. 25 ¶2; see `govshare_domain::aggregation`).
+    pub aggregation_threshold: usize,
+    pub aggregation_sensitive_level: u8,
 }
 
 impl Default for SecuritySettings {
@@ -74,6 +77,8 @@ impl Default for SecuritySettings {
             login_window: Duration::minutes(15),
             grade_scheme: Default::default(),
             use_record_months: govshare_domain::use_record::DEFAULT_USE_RECORD_MONTHS,
+            aggregation_threshold: govshare_domain::aggregation::DEFAULT_THRESHOLD,
+            aggregation_sensitive_level: govshare_domain::aggregation::DEFAULT_SENSITIVE_LEVEL,
         }
     }
 }

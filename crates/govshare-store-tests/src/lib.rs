@@ -464,6 +464,7 @@ fn new_grant(app: &Application, request: &ApplicationRequest, at: DateTime<Utc>)
         third_parties: vec![],
         past_terms: vec![],
         terms_since: None,
+        aggregation: None,
         ends_on: None,
         hash_key: "00".into(),
         created_at: at,
@@ -1330,7 +1331,6 @@ pub async fn data_plane(store: DynStore) {
     store.save_incident(&progressed, 1, &[], &event("incident.progress")).await.unwrap();
     let again = store.save_incident(&progressed, 1, &[], &event("incident.progress")).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-    let suspended = halted;
 
     // Records of use (Art. 29 ¶2) are appended with the grant's duties and read back oldest first.
     let use_record = |i: i64| govshare_domain::use_record::UseRecord {

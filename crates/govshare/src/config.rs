@@ -59,6 +59,12 @@ pub struct SharingConfig {
     /// The period of the requester's records of use (Art. 29 ¶2), in months: 1, 2, 3, 4, 6 or 12, counted from
     /// 1 January (3: quarters). Each period owes a record within 10 working days of its end.
     pub use_record_period_months: u32,
+    /// Aggregation risk (Art. 25 ¶2): sensitive attributes, joinable through one identifier across at least two
+    /// catalog entries of a requester's running grants, from which the authority must acknowledge the grant.
+    pub aggregation_threshold: usize,
+    /// Items graded at this level or above count as sensitive attributes (besides sensitive personal information
+    /// and classes above the lowest).
+    pub aggregation_sensitive_level: u8,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -173,7 +179,11 @@ impl Default for Config {
                 grade_classes: govshare_domain::catalog::GradeScheme::default().classes,
                 grade_max_level: govshare_domain::catalog::GradeScheme::default().max_level,
             },
-            sharing: SharingConfig { use_record_period_months: govshare_domain::use_record::DEFAULT_USE_RECORD_MONTHS },
+            sharing: SharingConfig {
+                use_record_period_months: govshare_domain::use_record::DEFAULT_USE_RECORD_MONTHS,
+                aggregation_threshold: govshare_domain::aggregation::DEFAULT_THRESHOLD,
+                aggregation_sensitive_level: govshare_domain::aggregation::DEFAULT_SENSITIVE_LEVEL,
+            },
             audit: AuditConfig { checkpoint_interval_secs: 300, checkpoint_dir: None },
             log: LogConfig { format: "text".into(), filter: "info".into() },
         }
@@ -236,6 +246,11 @@ impl Config {
             "sharing.use_record_period_months must be 1, 2, 3, 4, 6 or 12 (a period that divides the year), got {}",
             self.sharing.use_record_period_months
         );
+        anyhow::ensure!(self.sharing.aggregation_threshold >= 1, "sharing.aggregation_threshold must be at least 1");
+        anyhow::ensure!(
+            (1..=self.catalog.grade_max_level).contains(&self.sharing.aggregation_sensitive_level),
+            "sharing.aggregation_sensitive_level must be between 1 and catalog.grade_max_level"
+        );
         anyhow::ensure!(
             matches!(self.log.format.as_str(), "text" | "json"),
             "log.format must be `text` or `json`, got `{}`",
@@ -282,6 +297,8 @@ impl Config {
                 max_level: self.catalog.grade_max_level,
             },
             use_record_months: self.sharing.use_record_period_months,
+            aggregation_threshold: self.sharing.aggregation_threshold,
+            aggregation_sensitive_level: self.sharing.aggregation_sensitive_level,
         }
     }
 }

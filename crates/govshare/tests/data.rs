@@ -30,8 +30,75 @@ on_both_backends!(
     each_period_of_use_owes_a_record_that_is_never_changed,
     the_requester_disposes_of_the_data_and_the_provider_acknowledges,
     all_of_a_requesters_grants_are_suspended_in_one_step,
-    an_incident_report_suspends_every_affected_grant_and_tells_the_authority
+    an_incident_report_suspends_every_affected_grant_and_tells_the_authority,
+    an_aggregation_risk_blocks_the_grant_until_the_authority_acknowledges_it
 );
+
+/// Art. 25 ¶2 (R-QC-5): 人社厅 already holds ID numbers with bank-card numbers and addresses (level 3) from one
+/// entry; a grant of another entry returning ID numbers and addresses as held would let it join three sensitive
+/// attributes of two sources person by person (the threshold). The grant is made but not usable: the provider and the authority see the combination, the
+/// authority's reviewer (nobody else) acknowledges it, and only then does data flow.
+async fn an_aggregation_risk_blocks_the_grant_until_the_authority_acknowledges_it(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut accounts = people_entry();
+    accounts["name"] = json!("社会保障卡发放信息");
+    accounts["resource_code"] = json!("330000-GAT-0199");
+    let bank = common::publish(&app, "gat", accounts).await;
+    let first = granted(
+        &app,
+        &bank,
+        "rst",
+        "service_api",
+        &["sfzh", "yhkh", "hjdz"],
+        json!({"items": {"sfzh": "keep", "yhkh": "keep", "hjdz": "keep"},
+        "valid_until": (common::people::today() + Duration::days(30)).to_string()}),
+    )
+    .await;
+    let gat_head = Client::login(&app, "gat.head").await;
+    let g = gat_head.get(&format!("/api/v1/grants/{first}")).await;
+    assert_eq!(g.body["status"], "active", "one source joins nothing: {}", g.text);
+
+    let people = hosted_entry(&app).await;
+    let terms = json!({"items": {"sfzh": "keep", "hjdz": "keep", "xm": "mask"},
+        "valid_until": (common::people::today() + Duration::days(30)).to_string()});
+    let second = granted(&app, &people, "rst", "service_api", &["sfzh", "hjdz", "xm"], terms).await;
+    let system = api_key(&app, "rst", "就业服务系统").await;
+    let path = format!("/api/v1/data/{second}/records/{}", id_number("330106", 1));
+    let g = gat_head.get(&format!("/api/v1/grants/{second}")).await;
+    assert_eq!(g.body["status"], "awaiting_acknowledgement", "{}", g.text);
+    let refused = system.get(&path).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::FORBIDDEN, "aggregation_unacknowledged"),
+        "{}",
+        refused.text
+    );
+    let reviewer = Client::login(&app, "reviewer").await;
+    assert!(reviewer.get("/api/v1/notifications").await.text.contains("数据汇聚风险待确认"));
+    assert_eq!(
+        grant_duties(&reviewer, &second).await,
+        [("acknowledge_aggregation".into(), "authority_reviewer".into(), String::new())]
+    );
+    let page = gat_head.get(&format!("/console/grants/{second}")).await;
+    assert!(
+        page.text.contains("id=\"aggregation-warning\"") && page.text.contains("关联 2 个目录的 3 项敏感数据"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("银行卡号") && page.text.contains("户籍地址"), "the combination is spelled out");
+    let api = gat_head.get(&format!("/api/v1/grants/{second}")).await;
+    assert_eq!(api.body["aggregation"]["identifier"], "id_number", "{}", api.text);
+    assert_eq!(api.body["aggregation"]["combination"].as_array().unwrap().len(), 3);
+
+    let state = format!("/api/v1/grants/{second}/state");
+    let ack = json!({"action": "acknowledge_aggregation", "reason": "已要求人社厅在业务库中分库存储并加密"});
+    assert_eq!(gat_head.post(&state, ack.clone()).await.status, StatusCode::FORBIDDEN, "the authority acknowledges");
+    let r = reviewer.post(&state, ack.clone()).await;
+    assert_eq!((r.status, &r.body["status"]), (StatusCode::OK, &json!("active")), "{}", r.text);
+    assert!(grant_duties(&reviewer, &second).await.is_empty());
+    assert_eq!(system.get(&path).await.status, StatusCode::OK, "data flows once acknowledged");
+    assert_eq!(reviewer.post(&state, ack).await.status, StatusCode::CONFLICT, "acknowledged once");
+}
 
 /// Art. 35 ¶3 (R-QC-4): the requester reports a leak on its side with the emergency plan it started; the two
 /// grants it names are suspended in the same step (access refused at once), the authority and the provider are

@@ -62,6 +62,7 @@ fn grant() -> Grant {
         third_parties: vec![],
         past_terms: vec![],
         terms_since: None,
+        aggregation: None,
         ends_on: None,
         hash_key: String::new(),
         created_at: at(0),

@@ -204,7 +204,8 @@ pub struct GrantDto {
     pub valid_until: NaiveDate,
     pub rate_per_minute: u32,
     pub daily_rows: u64,
-    /// `active`, `suspended`, `terminated`, `expired` or `not_yet_valid`.
+    /// `active`, `suspended`, `terminated`, `expired`, `not_yet_valid` or `awaiting_acknowledgement` (an
+    /// aggregation risk the authority has not acknowledged yet).
     pub status: String,
     pub status_label: String,
     #[schema(value_type = Vec<Object>)]
@@ -226,6 +227,12 @@ pub struct GrantDto {
     /// (`approved`, `refused`, `withdrawn`, `lapsed` once closed).
     #[schema(value_type = Vec<Object>)]
     pub change_requests: Vec<govshare_domain::change::ChangeCase>,
+    /// The aggregation risk found when the grant was made or last widened (Art. 25 ¶2): `identifier` (the
+    /// personal-information kind that joins), `combination` (entry, item and why each is sensitive), `threshold`,
+    /// `found_at`, `acknowledged` (by the provider's same-level authority, with `action: acknowledge_aggregation`;
+    /// until then `status` is `awaiting_acknowledgement` and the grant refuses access).
+    #[schema(value_type = Object)]
+    pub aggregation: Option<govshare_domain::aggregation::AggregationWarning>,
 }
 
 impl From<GrantView> for GrantDto {
@@ -254,6 +261,7 @@ impl From<GrantView> for GrantDto {
             status_label: v.status.label().to_owned(),
             terms_version,
             change_requests,
+            aggregation: g.aggregation,
             further_purposes: g.further_purposes,
             third_parties: g.third_parties,
             past_terms: g.past_terms,
@@ -312,7 +320,9 @@ pub struct GrantActionDto {
     /// `declare_ended` (the requester's head: the purpose is met, impossible or no longer necessary; the grant is
     /// terminated), `require_disposal` (the provider's staff state how the data is to be disposed of),
     /// `confirm_disposal` (the requester's staff, once the use has ended: due within 10 working days),
-    /// `acknowledge_disposal` or `return_disposal` (the provider's staff; a return needs `reason`).
+    /// `acknowledge_disposal` or `return_disposal` (the provider's staff; a return needs `reason`),
+    /// `acknowledge_aggregation` (the provider's same-level authority's reviewer acknowledges the grant's
+    /// aggregation risk; `reason`: its opinion or the measures required).
     pub action: String,
     /// Required to suspend or terminate, and for `rectify` (what was rectified, how); at most 500 characters.
     #[serde(default)]

@@ -48,7 +48,7 @@ fn internal(err: impl std::error::Error + Send + Sync + 'static) -> ServiceError
 fn status_class(status: GrantStatus) -> &'static str {
     match status {
         GrantStatus::Active => "tag-ok",
-        GrantStatus::Suspended | GrantStatus::NotYetValid => "tag-warn",
+        GrantStatus::Suspended | GrantStatus::NotYetValid | GrantStatus::AwaitingAcknowledgement => "tag-warn",
         GrantStatus::Terminated | GrantStatus::Expired => "tag-err",
     }
 }
@@ -303,6 +303,7 @@ fn grant_action_label(action: &str) -> &'static str {
         "confirm_disposal" => "确认数据处置",
         "acknowledge_disposal" => "确认处置情况",
         "return_disposal" => "退回处置确认",
+        "acknowledge_aggregation" => "确认数据汇聚风险",
         _ => "其他",
     }
 }
@@ -333,6 +334,11 @@ struct DetailPage {
     can_rectify: bool,
     /// The misuse suspension in force: (grounds, rectify-by date, whether the rectification was reported).
     misuse: Option<(&'static str, String, bool)>,
+    /// The aggregation warning: (summary, (entry, item, why) rows,
+    /// acknowledgement in words).
+    aggregation: Option<(String, Vec<(String, String, String)>, Option<String>)>,
+    /// The provider's same-level authority may acknowledge the pending aggregation warning.
+    can_acknowledge_aggregation: bool,
     /// (code, label) of the misuse grounds, for the suspension form.
     misuse_grounds: Vec<(&'static str, &'static str)>,
     /// The provider's head may propose ending the running service (Art. 27 ¶3).
@@ -419,6 +425,17 @@ pub(super) async fn detail_page(
             && check(p, Action::ApproveSharing(g.requester)).is_ok(),
         misuse: g.misuse_suspension().map(|(_, m, reported)| (m.grounds.label(), m.rectify_by.to_string(), reported)),
         misuse_grounds: MisuseGrounds::ALL.iter().map(|g| (g.code(), g.label())).collect(),
+        aggregation: g.aggregation.as_ref().map(|w| {
+            (
+                w.summary(),
+                w.combination.iter().map(|a| (a.entry_name.clone(), a.item_name.clone(), a.why.clone())).collect(),
+                w.acknowledged
+                    .as_ref()
+                    .map(|a| format!("{} 由{}确认。{}", beijing(a.at), actor_name(&a.actor, &names), a.note)),
+            )
+        }),
+        can_acknowledge_aggregation: g.aggregation.as_ref().is_some_and(|w| w.acknowledged.is_none())
+            && check(p, Action::AcknowledgeAggregation(provider.region)).is_ok(),
         can_control,
         can_suspend: can_control && g.state == GrantState::Active && g.ends_on.is_none(),
         can_resume: can_control && g.state == GrantState::Suspended,

@@ -196,6 +196,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "incident_reported" => "安全事件已报告：受影响的有效授权已暂停，主管部门已收到通知",
         "incident_progress" => "进展报告已提交，主管部门已收到通知",
         "incident_close" => "安全事件已结案",
+        "grant_acknowledge_aggregation" => "已确认数据汇聚风险，该授权可以使用",
         "use_recorded" => "数据使用情况已记录；记录保存不少于 3 年，不可修改或删除，如需更正请再次记录该期间",
         "change_filed" => "变更申请已提出，待本单位工作机构负责人审核发送",
         "change_send" => "变更申请已发送提供部门，提供部门应在 10 个工作日内答复",
