@@ -158,14 +158,14 @@ impl DisposalConfirmation {
     ) -> Result<DisposalConfirmation, Vec<ValidationError>> {
         let mut problems = Vec::new();
         let method = keep(&mut problems, DisposalMethod::parse("disposal_method", method));
-        if let (Some(m), Some(required)) = (method, grant.disposal().requirement) {
-            if m != required.method {
-                problems.push(ValidationError::new(
-                    "disposal_method",
-                    "not_required_method",
-                    format!("提供部门要求的处置方式为「{}」", required.method.label()),
-                ));
-            }
+        if let (Some(m), Some(required)) = (method, grant.disposal().requirement)
+            && m != required.method
+        {
+            problems.push(ValidationError::new(
+                "disposal_method",
+                "not_required_method",
+                format!("提供部门要求的处置方式为「{}」", required.method.label()),
+            ));
         }
         let done_on = match done_on.trim() {
             "" => {

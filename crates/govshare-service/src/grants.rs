@@ -621,10 +621,10 @@ impl Services {
             .collect();
         let mut contents = std::collections::HashMap::new();
         for g in &others {
-            if let std::collections::hash_map::Entry::Vacant(slot) = contents.entry(g.entry) {
-                if let Some(v) = self.store.get_entry(g.entry).await?.published() {
-                    slot.insert(v.content.clone());
-                }
+            if let std::collections::hash_map::Entry::Vacant(slot) = contents.entry(g.entry)
+                && let Some(v) = self.store.get_entry(g.entry).await?.published()
+            {
+                slot.insert(v.content.clone());
             }
         }
         let mut holdings = vec![Holding { grant: None, entry: grant.entry, content, items: &grant.items }];

@@ -336,7 +336,7 @@ struct DetailPage {
     misuse: Option<(&'static str, String, bool)>,
     /// The aggregation warning: (summary, (entry, item, why) rows,
     /// acknowledgement in words).
-    aggregation: Option<(String, Vec<(String, String, String)>, Option<String>)>,
+    aggregation: Option<AggregationShown>,
     /// The provider's same-level authority may acknowledge the pending aggregation warning.
     can_acknowledge_aggregation: bool,
     /// (code, label) of the misuse grounds, for the suspension form.
@@ -358,6 +358,9 @@ struct DetailPage {
     /// The disposal of the data once the use ends (Art. 27 ¶1).
     disposal: super::disposal::DisposalSection,
 }
+
+/// An aggregation warning as the page shows it: the summary, (entry, item, why) rows, the acknowledgement in words.
+type AggregationShown = (String, Vec<(String, String, String)>, Option<String>);
 
 pub(super) fn grant_id(raw: &str) -> Result<GrantId, Response> {
     raw.parse().map_err(|e: ValidationError| fail(ServiceError::from(e)))
