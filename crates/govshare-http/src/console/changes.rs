@@ -17,7 +17,7 @@ use govshare_service::ChangeStepInput;
 use super::ConsoleCaller;
 use super::grants::{detail_page, grant_id, item_label};
 use super::pages::{PageResult, beijing};
-use super::view::Feedback;
+use super::view::{Feedback, Typed};
 use crate::AppState;
 
 /// A third party as the page shows it.
@@ -93,20 +93,8 @@ pub struct ChangeSection {
     pub asked_all_rows: bool,
     pub asked_purpose: String,
     pub asked_third_items: Vec<(String, String)>,
-    /// What was typed into a form that came back with problems: (field, value).
-    pub typed: Vec<(String, String)>,
-}
-
-impl ChangeSection {
-    /// The value typed into `field` (the first one), for a form shown again.
-    pub fn typed(&self, field: &str) -> &str {
-        self.typed.iter().find(|(f, _)| f == field).map(|(_, v)| v.as_str()).unwrap_or("")
-    }
-
-    /// Whether a checkbox `field` with `value` was ticked.
-    pub fn ticked(&self, field: &str, value: &str) -> bool {
-        self.typed.iter().any(|(f, v)| f == field && v == value)
-    }
+    /// What was typed into a form that came back with problems.
+    pub typed: Typed,
 }
 
 fn names(codes: &[String], content: &EntryContent) -> String {
@@ -177,13 +165,7 @@ fn case_row(c: &ChangeCase, content: &EntryContent) -> CaseRow {
 }
 
 /// The section for `principal` on `grant` (`running`: the grant runs and no ending is under way).
-pub fn section(
-    p: &Principal,
-    grant: &Grant,
-    content: &EntryContent,
-    running: bool,
-    typed: Vec<(String, String)>,
-) -> ChangeSection {
+pub fn section(p: &Principal, grant: &Grant, content: &EntryContent, running: bool, typed: Typed) -> ChangeSection {
     let cases = change_cases(&grant.events);
     let open = cases.last().filter(|c| c.stage.is_some());
     let stage = open.and_then(|c| c.stage);
@@ -275,18 +257,6 @@ pub fn section(
     }
 }
 
-fn all(fields: &[(String, String)], name: &str) -> Vec<String> {
-    fields.iter().filter(|(f, _)| f == name).map(|(_, v)| v.clone()).collect()
-}
-
-fn one(fields: &[(String, String)], name: &str) -> String {
-    fields.iter().find(|(f, _)| f == name).map(|(_, v)| v.clone()).unwrap_or_default()
-}
-
-fn ticked(fields: &[(String, String)], name: &str) -> bool {
-    fields.iter().any(|(f, v)| f == name && (v == "on" || v == "true" || v == "1"))
-}
-
 /// The requester files a change request; the page comes back with every problem marked and what was typed.
 pub async fn file(
     State(state): State<AppState>,
@@ -295,24 +265,25 @@ pub async fn file(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let id = grant_id(&id)?;
+    let form = Typed(fields);
     let input = ChangeRequestInput {
-        add_items: all(&fields, "add_items"),
-        add_prefixes: one(&fields, "add_prefixes"),
-        all_rows: ticked(&fields, "all_rows"),
-        purpose: one(&fields, "purpose"),
-        third_party_name: one(&fields, "third_party_name"),
-        third_party_credit_code: one(&fields, "third_party_credit_code"),
-        third_party_items: all(&fields, "third_party_items"),
-        third_party_purpose: one(&fields, "third_party_purpose"),
-        reasons: one(&fields, "reasons"),
-        legal_basis: one(&fields, "legal_basis"),
+        add_items: form.values("add_items"),
+        add_prefixes: form.owned("add_prefixes"),
+        all_rows: form.checked("all_rows"),
+        purpose: form.owned("purpose"),
+        third_party_name: form.owned("third_party_name"),
+        third_party_credit_code: form.owned("third_party_credit_code"),
+        third_party_items: form.values("third_party_items"),
+        third_party_purpose: form.owned("third_party_purpose"),
+        reasons: form.owned("reasons"),
+        legal_basis: form.owned("legal_basis"),
     };
     match state.services.request_change(&caller.principal, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/grants/{id}?notice=change_filed")).into_response()),
         Err(err) => {
             let feedback = Feedback::from_error(&err);
             let status = feedback.status();
-            detail_page(&state, &caller, id, feedback, status, fields).await
+            detail_page(&state, &caller, id, feedback, status, form).await
         }
     }
 }
@@ -325,29 +296,31 @@ pub async fn step(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let id = grant_id(&id)?;
-    let step = one(&fields, "step");
+    let form = Typed(fields);
+    let step = form.owned("step");
     let decision = ChangeDecisionInput {
-        decision: one(&fields, "decision"),
-        items: all(&fields, "items")
+        decision: form.owned("decision"),
+        items: form
+            .values("items")
             .into_iter()
             .map(|code| {
-                let masking = one(&fields, &format!("masking.{code}"));
+                let masking = form.owned(&format!("masking.{code}"));
                 (code, masking)
             })
             .collect(),
-        add_prefixes: all(&fields, "add_prefixes").join(","),
-        all_rows: ticked(&fields, "all_rows"),
-        purpose: ticked(&fields, "purpose"),
-        third_party_items: all(&fields, "third_party_items"),
-        reason: one(&fields, "reason"),
+        add_prefixes: form.values("add_prefixes").join(","),
+        all_rows: form.checked("all_rows"),
+        purpose: form.checked("purpose"),
+        third_party_items: form.values("third_party_items"),
+        reason: form.owned("reason"),
     };
-    let input = ChangeStepInput { step: step.clone(), note: one(&fields, "note"), decision };
+    let input = ChangeStepInput { step: step.clone(), note: form.owned("note"), decision };
     match state.services.change_step(&caller.principal, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/grants/{id}?notice=change_{}", step.trim())).into_response()),
         Err(err) => {
             let feedback = Feedback::from_error(&err);
             let status = feedback.status();
-            detail_page(&state, &caller, id, feedback, status, fields).await
+            detail_page(&state, &caller, id, feedback, status, form).await
         }
     }
 }

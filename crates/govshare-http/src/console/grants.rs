@@ -373,7 +373,7 @@ pub(super) async fn detail_page(
     id: GrantId,
     feedback: Feedback,
     status: StatusCode,
-    typed: Vec<(String, String)>,
+    typed: super::view::Typed,
 ) -> PageResult {
     let p = &caller.principal;
     let view = state.services.get_grant(p, id).await.map_err(fail)?;
@@ -389,8 +389,9 @@ pub(super) async fn detail_page(
     let uses = state.services.use_records(p, id).await.map_err(fail)?;
     let actors = g.events.iter().map(|e| e.actor.as_str()).chain(uses.records.iter().map(|r| r.recorded_by.as_str()));
     let names = person_names(state, actors.collect()).await?;
-    let (use_typed, typed): (Vec<_>, Vec<_>) = typed.into_iter().partition(|(f, _)| f.starts_with("use."));
-    let use_typed = use_typed.into_iter().map(|(f, v)| (f["use.".len()..].to_owned(), v)).collect();
+    let (use_typed, typed): (Vec<_>, Vec<_>) = typed.0.into_iter().partition(|(f, _)| f.starts_with("use."));
+    let use_typed = super::view::Typed(use_typed.into_iter().map(|(f, v)| (f["use.".len()..].to_owned(), v)).collect());
+    let typed = super::view::Typed(typed);
     let now = state.services.now();
     let page = DetailPage {
         layout,
@@ -473,7 +474,7 @@ pub async fn detail(
     Query(q): Query<NoticeQuery>,
 ) -> PageResult {
     let id = grant_id(&id)?;
-    detail_page(&state, &caller, id, Feedback::notice(q.notice.as_deref()), StatusCode::OK, vec![]).await
+    detail_page(&state, &caller, id, Feedback::notice(q.notice.as_deref()), StatusCode::OK, Default::default()).await
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -532,7 +533,8 @@ pub async fn change_state(
     match state.services.grant_action(&caller.principal, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/grants/{id}?notice=grant_{}", form.action.trim())).into_response()),
         Err(err) => {
-            detail_page(&state, &caller, id, Feedback::from_error(&err), ApiError::status_of(&err), vec![]).await
+            detail_page(&state, &caller, id, Feedback::from_error(&err), ApiError::status_of(&err), Default::default())
+                .await
         }
     }
 }

@@ -14,7 +14,7 @@ use govshare_service::ServiceError;
 use super::ConsoleCaller;
 use super::pages::{PageResult, actor_name, beijing, fail, layout, org_names, person_names};
 use super::render;
-use super::view::{Feedback, Layout};
+use super::view::{Feedback, Layout, Typed};
 use crate::AppState;
 use crate::auth::Caller;
 
@@ -54,17 +54,7 @@ struct ListPage {
     entries: Vec<(String, String)>,
     grants: Vec<(String, String)>,
     severities: Vec<(&'static str, &'static str)>,
-    typed: Vec<(String, String)>,
-}
-
-impl ListPage {
-    fn typed(&self, field: &str) -> &str {
-        self.typed.iter().find(|(f, _)| f == field).map(|(_, v)| v.as_str()).unwrap_or("")
-    }
-
-    fn ticked(&self, field: &str, value: &str) -> bool {
-        self.typed.iter().any(|(f, v)| f == field && v == value)
-    }
+    typed: Typed,
 }
 
 async fn list_page(
@@ -72,7 +62,7 @@ async fn list_page(
     caller: &Caller,
     feedback: Feedback,
     status: StatusCode,
-    typed: Vec<(String, String)>,
+    typed: Typed,
 ) -> PageResult {
     let p = &caller.principal;
     let incidents = state.services.list_incidents(p).await.map_err(fail)?;
@@ -112,15 +102,7 @@ async fn list_page(
 }
 
 pub async fn list(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> PageResult {
-    list_page(&state, &caller, Feedback::default(), StatusCode::OK, vec![]).await
-}
-
-fn all(fields: &[(String, String)], name: &str) -> Vec<String> {
-    fields.iter().filter(|(f, _)| f == name).map(|(_, v)| v.clone()).collect()
-}
-
-fn one(fields: &[(String, String)], name: &str) -> String {
-    fields.iter().find(|(f, _)| f == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    list_page(&state, &caller, Feedback::default(), StatusCode::OK, Typed::default()).await
 }
 
 pub async fn report(
@@ -128,22 +110,23 @@ pub async fn report(
     ConsoleCaller(caller): ConsoleCaller,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> PageResult {
+    let form = Typed(fields);
     let input = IncidentInput {
-        title: one(&fields, "title"),
-        description: one(&fields, "description"),
-        found_at: one(&fields, "found_at"),
-        severity: one(&fields, "severity"),
-        entries: all(&fields, "entries"),
-        grants: all(&fields, "grants"),
-        on_requester_side: fields.iter().any(|(f, v)| f == "on_requester_side" && v == "on"),
-        emergency_plan: one(&fields, "emergency_plan"),
+        title: form.owned("title"),
+        description: form.owned("description"),
+        found_at: form.owned("found_at"),
+        severity: form.owned("severity"),
+        entries: form.values("entries"),
+        grants: form.values("grants"),
+        on_requester_side: form.checked("on_requester_side"),
+        emergency_plan: form.owned("emergency_plan"),
     };
     match state.services.report_incident(&caller.principal, &input).await {
         Ok(i) => Ok(Redirect::to(&format!("/console/incidents/{}?notice=incident_reported", i.id)).into_response()),
         Err(err) => {
             let feedback = Feedback::from_error(&err);
             let status = feedback.status();
-            list_page(&state, &caller, feedback, status, fields).await
+            list_page(&state, &caller, feedback, status, form).await
         }
     }
 }
@@ -233,8 +216,9 @@ pub async fn step(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let id = incident_id(&id)?;
-    let step = one(&fields, "step");
-    match state.services.incident_step(&caller.principal, id, &step, &one(&fields, "text")).await {
+    let form = Typed(fields);
+    let step = form.owned("step");
+    match state.services.incident_step(&caller.principal, id, &step, form.value("text")).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/incidents/{id}?notice=incident_{}", step.trim())).into_response()),
         Err(err) => {
             let feedback = Feedback::from_error(&err);

@@ -13,7 +13,7 @@ use govshare_service::UseRecordsView;
 use super::ConsoleCaller;
 use super::grants::{detail_page, grant_id};
 use super::pages::{PageResult, actor_name, beijing};
-use super::view::Feedback;
+use super::view::{Feedback, Typed};
 use crate::AppState;
 
 /// One period in the table.
@@ -53,14 +53,8 @@ pub struct UseSection {
     pub can_record: bool,
     /// (period start, label) of the periods that can be recorded now.
     pub choices: Vec<(String, String)>,
-    /// What a form that came back held: (field, value).
-    pub typed: Vec<(String, String)>,
-}
-
-impl UseSection {
-    pub fn typed(&self, field: &str) -> &str {
-        self.typed.iter().find(|(f, _)| f == field).map(|(_, v)| v.as_str()).unwrap_or("")
-    }
+    /// What a form that came back held.
+    pub typed: Typed,
 }
 
 pub fn section(
@@ -69,7 +63,7 @@ pub fn section(
     view: UseRecordsView,
     names: &std::collections::HashMap<String, String>,
     today: chrono::NaiveDate,
-    typed: Vec<(String, String)>,
+    typed: Typed,
 ) -> UseSection {
     let kind = |last: bool| if last { "终期记录" } else { "定期记录" };
     let periods: Vec<PeriodRow> = view
@@ -125,10 +119,6 @@ pub fn section(
     }
 }
 
-fn one(fields: &[(String, String)], name: &str) -> String {
-    fields.iter().find(|(f, _)| f == name).map(|(_, v)| v.clone()).unwrap_or_default()
-}
-
 /// The requester records a period's use; the page comes back with every problem marked and what was typed.
 pub async fn record(
     State(state): State<AppState>,
@@ -137,21 +127,22 @@ pub async fn record(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let id = grant_id(&id)?;
+    let form = Typed(fields);
     let input = UseRecordInput {
-        period_start: one(&fields, "period_start"),
-        scenario: one(&fields, "scenario"),
-        process: one(&fields, "process"),
-        results: one(&fields, "results"),
-        storage: one(&fields, "storage"),
-        destruction: one(&fields, "destruction"),
+        period_start: form.owned("period_start"),
+        scenario: form.owned("scenario"),
+        process: form.owned("process"),
+        results: form.owned("results"),
+        storage: form.owned("storage"),
+        destruction: form.owned("destruction"),
     };
     match state.services.record_use(&caller.principal, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/grants/{id}?notice=use_recorded#use-records")).into_response()),
         Err(err) => {
             let feedback = Feedback::from_error(&err);
             let status = feedback.status();
-            let typed = fields.into_iter().map(|(f, v)| (format!("use.{f}"), v)).collect();
-            detail_page(&state, &caller, id, feedback, status, typed).await
+            let typed = form.0.into_iter().map(|(f, v)| (format!("use.{f}"), v)).collect();
+            detail_page(&state, &caller, id, feedback, status, Typed(typed)).await
         }
     }
 }

@@ -53,6 +53,41 @@ pub struct Layout {
     pub calendar_warning: Option<String>,
 }
 
+/// What a form held, as posted: its fields in order (a group of checkboxes repeats its name). Handlers read the
+/// input from it; a page that comes back with problems shows it again.
+#[derive(Debug, Clone, Default)]
+pub struct Typed(pub Vec<(String, String)>);
+
+impl Typed {
+    /// The first value of `field`, or "".
+    pub fn value(&self, field: &str) -> &str {
+        self.0.iter().find(|(f, _)| f == field).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+
+    pub fn owned(&self, field: &str) -> String {
+        self.value(field).to_owned()
+    }
+
+    /// Every value of `field` (a checkbox group).
+    pub fn values(&self, field: &str) -> Vec<String> {
+        self.0.iter().filter(|(f, _)| f == field).map(|(_, v)| v.clone()).collect()
+    }
+
+    /// Whether the checkbox `field` with `value` was ticked.
+    pub fn ticked(&self, field: &str, value: &str) -> bool {
+        self.0.iter().any(|(f, v)| f == field && v == value)
+    }
+
+    /// Whether a lone checkbox `field` was ticked (a browser sends `on`).
+    pub fn checked(&self, field: &str) -> bool {
+        self.0.iter().any(|(f, v)| f == field && matches!(v.as_str(), "on" | "true" | "1"))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// What the page reports about the last action.
 #[derive(Debug, Clone, Default)]
 pub struct Feedback {
