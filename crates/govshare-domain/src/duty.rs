@@ -916,6 +916,54 @@ mod tests {
         );
     }
 
+    proptest! {
+        /// Art. 27 ¶1 over any sequence of disposal steps: at most one disposal step is owed at a time — the
+        /// requester's confirmation while none is in force, the provider's acknowledgement while one waits — and
+        /// nothing stays owed once the provider acknowledged.
+        #[test]
+        fn a_disposal_owes_one_step_at_a_time(steps in prop::collection::vec(0..3u8, 0..12)) {
+            use crate::disposal::DisposalConfirmation;
+            use crate::grant::GrantEvent;
+            let calendar = WorkingCalendar::official();
+            let mut g = grant_with(vec![("create", DEPARTMENT, None), ("terminate", DEPARTMENT, None)]);
+            for (i, step) in steps.iter().enumerate() {
+                let d = g.disposal();
+                // Only the steps the service allows in the current state.
+                let action = match (step, d.confirmation.is_some(), d.acknowledged) {
+                    (_, true, true) => break,
+                    (0, false, _) => "confirm_disposal",
+                    (1, true, false) => "return_disposal",
+                    (2, true, false) => "acknowledge_disposal",
+                    _ => continue,
+                };
+                let confirmation = (action == "confirm_disposal").then(|| DisposalConfirmation {
+                    method: crate::disposal::DisposalMethod::Delete,
+                    done_on: g.valid_from,
+                    responsible: "r".into(),
+                    evidence: "e".into(),
+                });
+                let at = g.events.last().unwrap().at + Duration::days(1 + i as i64);
+                g.events.push(GrantEvent {
+                    at,
+                    actor: "user:x".into(),
+                    action: action.into(),
+                    disposal_confirmation: confirmation,
+                    ..GrantEvent::default()
+                });
+            }
+            let duties = disposal_duties(&g, "t", &calendar);
+            let open: Vec<DutyKind> = duties.iter().filter(|d| d.is_open()).map(|d| d.kind).collect();
+            let d = g.disposal();
+            let expected = match (d.confirmation.is_some(), d.acknowledged) {
+                (false, _) => vec![DutyKind::Dispose],
+                (true, false) => vec![DutyKind::AcknowledgeDisposal],
+                (true, true) => vec![],
+            };
+            prop_assert_eq!(open, expected, "events {:?}", g.events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>());
+            prop_assert!(duties.iter().filter(|d| d.kind == DutyKind::Dispose).all(|d| d.due_at.is_some()), "every confirmation has a due date");
+        }
+    }
+
     /// A catalog step: the entry's action, or the obligation's extension request or decision.
     #[derive(Debug, Clone)]
     enum CatalogStep {
