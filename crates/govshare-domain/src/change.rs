@@ -670,12 +670,119 @@ impl Grant {
     }
 }
 
+/// A provider's narrowing of a running grant (Art. 27 ¶3: 确需变更服务的，应当与需求部门协商，并报同级主管部门
+/// 备案): the items as they will be, the negotiation with the requester, and the first day of the narrower terms.
+/// It is proposed by the provider's head, takes effect only once the same-level authority has recorded the filing,
+/// and then from its date ([`Grant::settle`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Narrowing {
+    pub items: Vec<GrantItem>,
+    pub negotiation: String,
+    pub effective_on: NaiveDate,
+}
+
+impl Narrowing {
+    /// `changes`: item code → `remove` or a stricter masking (`drop` for any item; `mask` or `hash` for one kept as
+    /// held). The negotiation and date follow the rules of an ending ([`crate::grant::Ending::parse`]).
+    pub fn parse(
+        changes: &BTreeMap<String, String>,
+        negotiation: &str,
+        effective_on: &str,
+        grant: &Grant,
+        today: NaiveDate,
+    ) -> Result<Narrowing, Vec<ValidationError>> {
+        let mut problems = Vec::new();
+        let ending = crate::error::keep_all(
+            &mut problems,
+            crate::grant::Ending::parse(negotiation, effective_on, today, grant.valid_until),
+        );
+        let mut items = grant.items.clone();
+        let mut changed = false;
+        for (code, change) in changes.iter().take(crate::catalog::MAX_ITEMS) {
+            let field = format!("narrow_items.{code}");
+            let Some(current) = grant.item(code).map(|i| i.masking) else {
+                problems.push(ValidationError::new(field, "not_granted", format!("数据项「{code}」不在授权范围内")));
+                continue;
+            };
+            let change = change.trim();
+            if change.is_empty() || change == current.code() {
+                continue;
+            }
+            if change == "remove" {
+                items.retain(|i| &i.code != code);
+                changed = true;
+                continue;
+            }
+            let Some(masking) = keep(&mut problems, Masking::parse(field.clone(), change)) else { continue };
+            let stricter = masking == Masking::Drop || (current == Masking::Keep && masking != Masking::Keep);
+            if !stricter {
+                problems.push(ValidationError::new(
+                    field,
+                    "not_narrower",
+                    format!(
+                        "「{}」改为「{}」不是收窄；扩大授权须由需求部门提出变更申请",
+                        current.label(),
+                        masking.label()
+                    ),
+                ));
+                continue;
+            }
+            if let Some(i) = items.iter_mut().find(|i| &i.code == code) {
+                i.masking = masking;
+                changed = true;
+            }
+        }
+        if !changed && problems.is_empty() {
+            problems.push(ValidationError::new(
+                "narrow_items",
+                "no_change",
+                "请至少收窄一个数据项（移除或改为更严格的提供方式）",
+            ));
+        }
+        match ending {
+            Some(e) if problems.is_empty() => {
+                Ok(Narrowing { items, negotiation: e.negotiation, effective_on: e.effective_on })
+            }
+            _ => Err(problems),
+        }
+    }
+}
+
+impl Grant {
+    /// The narrowing proposed and not yet filed: the last `propose_narrowing` with no `record_filing` after it.
+    pub fn pending_narrowing(&self) -> Option<&Narrowing> {
+        if self.state == crate::grant::GrantState::Terminated {
+            return None;
+        }
+        let at = self.events.iter().rposition(|e| e.action == "propose_narrowing")?;
+        if self.events[at..].iter().any(|e| e.action == "record_filing") {
+            return None;
+        }
+        self.events[at].narrowing.as_ref()
+    }
+
+    /// Puts a filed narrowing in force once its day (北京时间) has come: the current terms become an earlier
+    /// version and the narrowed items the current ones. True if it did.
+    pub fn settle(&mut self, now: DateTime<Utc>) -> bool {
+        let today = now.with_timezone(&crate::calendar::beijing()).date_naive();
+        let Some(n) = self.scheduled_narrowing.take_if(|n| n.effective_on <= today) else { return false };
+        let at = crate::calendar::end_of_day(n.effective_on.pred_opt().unwrap_or(n.effective_on));
+        let at = at.max(self.terms_since.unwrap_or(self.created_at));
+        let from = self.terms_since.unwrap_or(self.created_at);
+        self.past_terms.push(TermsVersion { version: self.terms_version(), terms: self.terms(), from, until: at });
+        self.items = n.items;
+        self.terms_since = Some(at);
+        true
+    }
+}
+
 /// The rule every stored change of a grant passes (R-DEL-6: a grant never widens without an approved change
 /// request): `after`'s terms are within `before`'s, or `after` is `before` with exactly the decision of its last
 /// event — an approving `decide_change` answering `before`'s open, sent change request — applied, and nothing else.
 pub fn check_terms_change(before: &Grant, after: &Grant) -> Result<(), String> {
     let (old, new) = (before.terms(), after.terms());
-    if new.within(&old) && after.past_terms == before.past_terms {
+    // Narrower or equal terms pass; the history is only ever appended to (a narrowing put in force adds a version).
+    if new.within(&old) && after.past_terms.starts_with(&before.past_terms) {
         return Ok(());
     }
     let refused = || Err("授权范围只能经提供部门同意的变更申请扩大（第二十五条）".to_owned());

@@ -143,7 +143,7 @@ impl DutyKind {
             DutyKind::DecideUpdateExtension => "审批目录更新延期",
             DutyKind::Rectify => "整改违规使用",
             DutyKind::DecideRectification => "审查整改情况",
-            DutyKind::RecordFiling => "共享服务终止备案",
+            DutyKind::RecordFiling => "共享服务终止、变更备案",
             DutyKind::SendChange => "审核变更申请",
             DutyKind::DecideChange => "答复变更申请",
             DutyKind::RecordUse => "记录数据使用情况",
@@ -409,7 +409,7 @@ pub fn grant_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar, auth
                     }
                 }
             }
-            "propose_termination" => {
+            "propose_termination" | "propose_narrowing" => {
                 if let Some(authority) = authority {
                     let role = Role::AuthorityReviewer;
                     filing = Some(b.push(DutyKind::RecordFiling, i, authority, role, Some(grant.provider), e.at, None));
@@ -759,6 +759,7 @@ mod tests {
             past_terms: vec![],
             terms_since: None,
             aggregation: None,
+            scheduled_narrowing: None,
             ends_on: None,
             hash_key: String::new(),
             created_at: at,

@@ -240,6 +240,9 @@ pub struct GrantEvent {
     /// On `confirm_disposal`: the requester's confirmation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disposal_confirmation: Option<crate::disposal::DisposalConfirmation>,
+    /// On `propose_narrowing` (Art. 27 ¶3): the provider's negotiated narrowing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub narrowing: Option<crate::change::Narrowing>,
     /// On `declare_ended`: why the requester ends its use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_because: Option<crate::disposal::EndedBecause>,
@@ -432,7 +435,11 @@ impl Grant {
 
     /// Whether the provider may propose ending it (Art. 27 ¶3): it runs and no ending is proposed or filed.
     pub fn may_propose_ending(&self, now: DateTime<Utc>) -> bool {
-        self.is_running(now) && self.pending_ending().is_none() && self.ends_on.is_none()
+        self.is_running(now)
+            && self.pending_ending().is_none()
+            && self.ends_on.is_none()
+            && self.pending_narrowing().is_none()
+            && self.scheduled_narrowing.is_none()
     }
 
     /// The ending proposed and not yet filed: the last `propose_termination` with no `record_filing` after it,
@@ -492,6 +499,9 @@ pub struct Grant {
     /// Since when the current terms are in force (None: since creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terms_since: Option<DateTime<Utc>>,
+    /// A filed narrowing waiting for its day (Art. 27 ¶3; put in force by [`Grant::settle`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_narrowing: Option<crate::change::Narrowing>,
     /// The aggregation risk found when it was made or last widened (Art. 25 ¶2): until the authority acknowledges
     /// it, the grant is not usable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -664,6 +674,7 @@ impl Grant {
             past_terms: vec![],
             terms_since: None,
             aggregation: None,
+            scheduled_narrowing: None,
             ends_on: None,
             hash_key,
             created_at: now,

@@ -178,6 +178,14 @@ fn canonical(record: &Record) -> Vec<u8> {
 }
 
 impl Services {
+    /// A grant as in force now: a filed narrowing whose day has come is applied ([`Grant::settle`]); the next step
+    /// stores it so.
+    pub(crate) async fn load_grant(&self, id: GrantId) -> Result<Grant> {
+        let mut grant = self.store.get_grant(id).await?;
+        grant.settle(self.now());
+        Ok(grant)
+    }
+
     /// Drops this instance's cached copy of a grant: a change made here takes effect at once.
     pub(crate) fn forget_grant(&self, id: GrantId) {
         self.plane.grants.write().expect("lock").remove(&id);
@@ -392,10 +400,12 @@ impl Services {
     async fn grant_cached(&self, id: GrantId) -> Result<Arc<Grant>> {
         if let Some((grant, at)) = self.plane.grants.read().expect("lock").get(&id)
             && at.elapsed() < CACHE_TTL
+            // A filed narrowing whose day has come is read again (and so applied), whatever the cache's age.
+            && grant.scheduled_narrowing.as_ref().is_none_or(|n| n.effective_on > self.today())
         {
             return Ok(grant.clone());
         }
-        let grant = Arc::new(self.store.get_grant(id).await?);
+        let grant = Arc::new(self.load_grant(id).await?);
         self.plane.grants.write().expect("lock").insert(id, (grant.clone(), Instant::now()));
         Ok(grant)
     }
@@ -420,11 +430,12 @@ impl Services {
 
     fn grant_view(
         &self,
-        grant: Grant,
+        mut grant: Grant,
         requester: &Organisation,
         provider: &Organisation,
         entry_name: String,
     ) -> GrantView {
+        grant.settle(self.now());
         GrantView {
             status: grant.status(self.now()),
             requester_name: requester.name.clone(),
@@ -540,7 +551,7 @@ impl Services {
     }
 
     pub async fn get_grant(&self, principal: &Principal, id: GrantId) -> Result<GrantView> {
-        let grant = self.store.get_grant(id).await?;
+        let grant = self.load_grant(id).await?;
         let (requester, provider) = self.parties(&grant).await?;
         self.authorize(principal, Self::delivery_action(&grant, &requester, &provider))?;
         let entry_name = self.entry_name(grant.entry).await?;
@@ -598,7 +609,7 @@ impl Services {
     ) -> Result<Vec<UsageRecord>> {
         let limit = limit.clamp(1, 500);
         if let Some(id) = grant {
-            let g = self.store.get_grant(id).await?;
+            let g = self.load_grant(id).await?;
             let (requester, provider) = self.parties(&g).await?;
             let action = Action::ViewUsage {
                 requester: g.requester,

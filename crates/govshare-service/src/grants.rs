@@ -48,6 +48,8 @@ pub struct GrantActionInput {
     /// For `suspend` (Art. 27 ¶2): suspend, in the same step, every other active grant the provider gave the
     /// same requester.
     pub all_of_requester: bool,
+    /// For `propose_narrowing` (Art. 27 ¶3): item code → `remove` or a stricter masking.
+    pub narrow_items: std::collections::BTreeMap<String, String>,
 }
 
 /// A step on a grant's open change request.
@@ -92,7 +94,7 @@ struct StepOutcome {
     audit: Value,
 }
 
-const ACTIONS: &str = "suspend、resume、terminate、rectify、propose_termination、record_filing、declare_ended、require_disposal、confirm_disposal、acknowledge_disposal、return_disposal、acknowledge_aggregation";
+const ACTIONS: &str = "suspend、resume、terminate、rectify、propose_termination、propose_narrowing、record_filing、declare_ended、require_disposal、confirm_disposal、acknowledge_disposal、return_disposal、acknowledge_aggregation";
 
 impl Services {
     /// One step on a running grant (see [`GrantActionInput::action`]): a suspension (possibly for misuse, with a
@@ -104,7 +106,7 @@ impl Services {
         id: GrantId,
         input: &GrantActionInput,
     ) -> Result<GrantView> {
-        let mut grant = self.store.get_grant(id).await?;
+        let mut grant = self.load_grant(id).await?;
         let provider = self.store.get_org(grant.provider).await?;
         let action = input.action.trim();
         let expected = grant.events.len();
@@ -113,7 +115,7 @@ impl Services {
             "suspend" | "resume" | "terminate" | "rectify" => {
                 self.control_step(principal, &grant, &provider, input, &mut event)?
             }
-            "propose_termination" | "record_filing" => {
+            "propose_termination" | "propose_narrowing" | "record_filing" => {
                 self.ending_step(principal, &mut grant, &provider, input, &mut event)?
             }
             "declare_ended" | "require_disposal" | "confirm_disposal" | "acknowledge_disposal" | "return_disposal" => {
@@ -156,6 +158,10 @@ impl Services {
                 .into_iter()
                 .filter(|g| g.id != grant.id && g.requester == grant.requester)
                 .filter(|g| g.state == GrantState::Active && g.is_running(now))
+                .map(|mut g| {
+                    g.settle(now);
+                    g
+                })
                 .collect()
         } else {
             vec![]
@@ -282,16 +288,21 @@ impl Services {
             let status = grant.status(now).label();
             return Err(ServiceError::Conflict(format!("授权当前为「{status}」，不能办理终止备案")));
         }
-        if action == "propose_termination" && !grant.may_propose_ending(now) {
-            return Err(ServiceError::Conflict("已提出终止并等待备案，或终止已备案".into()));
+        if action != "record_filing" && !grant.may_propose_ending(now) {
+            return Err(ServiceError::Conflict("已提出终止或变更并等待备案，或已备案".into()));
         }
-        if action == "record_filing" && grant.pending_ending().is_none() {
-            return Err(ServiceError::Conflict("没有待备案的共享服务终止".into()));
+        if action == "record_filing" && grant.pending_ending().is_none() && grant.pending_narrowing().is_none() {
+            return Err(ServiceError::Conflict("没有待备案的共享服务终止或变更".into()));
         }
         let mut problems = Vec::new();
         let reason = input.reason.trim();
-        if action == "propose_termination" && reason.is_empty() {
-            problems.push(ValidationError::new("reason", "required", "暂停或终止共享授权应当说明理由"));
+        if action != "record_filing" && reason.is_empty() {
+            let message = if action == "propose_termination" {
+                "暂停或终止共享授权应当说明理由"
+            } else {
+                "变更共享服务应当说明理由"
+            };
+            problems.push(ValidationError::new("reason", "required", message));
         }
         check_reason_length(reason, &mut problems);
         let ending = match action.as_str() {
@@ -301,30 +312,56 @@ impl Services {
             ),
             _ => None,
         };
+        let narrowing = match action.as_str() {
+            "propose_narrowing" => keep_all(
+                &mut problems,
+                govshare_domain::change::Narrowing::parse(
+                    &input.narrow_items,
+                    &input.negotiation,
+                    &input.effective_on,
+                    grant,
+                    today,
+                ),
+            ),
+            _ => None,
+        };
         if !problems.is_empty() {
             return Err(problems.into());
         }
-        let (label, detail) = match &ending {
-            Some(e) => (
+        let (label, detail) = match (&ending, &narrowing) {
+            (Some(e), _) => (
                 "拟协商终止，已报主管部门备案",
                 format!("{reason}（拟自 {} 起终止，待主管部门备案后生效）", e.effective_on),
             ),
-            None => {
+            (_, Some(n)) => (
+                "拟协商变更，已报主管部门备案",
+                format!("{reason}（拟自 {} 起收窄授权数据项，待主管部门备案后生效）", n.effective_on),
+            ),
+            (None, None) => {
                 // Never before the filing: a date already passed takes effect today.
-                let on = grant.pending_ending().map(|e| e.effective_on.max(today));
-                grant.ends_on = on;
-                let on = on.map(|d| d.to_string()).unwrap_or_default();
-                ("终止已备案", format!("自 {on} 起终止。{reason}"))
+                if let Some(n) = grant.pending_narrowing().cloned() {
+                    let on = n.effective_on.max(today);
+                    grant.scheduled_narrowing = Some(govshare_domain::change::Narrowing { effective_on: on, ..n });
+                    grant.settle(now);
+                    ("变更已备案", format!("自 {on} 起按收窄后的授权条款提供。{reason}"))
+                } else {
+                    let on = grant.pending_ending().map(|e| e.effective_on.max(today));
+                    grant.ends_on = on;
+                    let on = on.map(|d| d.to_string()).unwrap_or_default();
+                    ("终止已备案", format!("自 {on} 起终止。{reason}"))
+                }
             }
         };
         event.reason = reason.to_owned();
         event.ending = ending.clone();
+        event.narrowing = narrowing.clone();
         Ok(StepOutcome {
             state: grant.state,
             label,
             detail,
             notify: vec![grant.requester, grant.provider],
-            audit: json!({ "reason": reason, "ending": ending, "ends_on": grant.ends_on }),
+            audit: json!({ "reason": reason, "ending": ending, "narrowing": narrowing, "ends_on": grant.ends_on,
+                           "scheduled": grant.scheduled_narrowing }),
         })
     }
 
@@ -453,7 +490,7 @@ impl Services {
         id: GrantId,
         input: &ChangeRequestInput,
     ) -> Result<GrantView> {
-        let grant = self.store.get_grant(id).await?;
+        let grant = self.load_grant(id).await?;
         self.authorize(principal, Action::PrepareSharing(grant.requester))?;
         let provider = self.store.get_org(grant.provider).await?;
         self.require_open_to_change(&grant)?;
@@ -483,7 +520,7 @@ impl Services {
     /// A step on the open change request (see [`ChangeStepInput::step`]). An approving decision makes the
     /// grant's next terms version at once.
     pub async fn change_step(&self, principal: &Principal, id: GrantId, input: &ChangeStepInput) -> Result<GrantView> {
-        let mut grant = self.store.get_grant(id).await?;
+        let mut grant = self.load_grant(id).await?;
         let provider = self.store.get_org(grant.provider).await?;
         let step = input.step.trim();
         let (who, stages): (Action, &[ChangeStage]) = match step {
@@ -618,6 +655,10 @@ impl Services {
             .await?
             .into_iter()
             .filter(|g| g.requester == grant.requester && g.id != grant.id && g.is_running(now))
+            .map(|mut g| {
+                g.settle(now);
+                g
+            })
             .collect();
         let mut contents = std::collections::HashMap::new();
         for g in &others {
@@ -663,7 +704,7 @@ impl Services {
     /// ¶2): scenario, process, results, storage and destruction. Appended, never changed; a further record for
     /// the same period amends it. The provider is told.
     pub async fn record_use(&self, principal: &Principal, id: GrantId, input: &UseRecordInput) -> Result<UseRecord> {
-        let grant = self.store.get_grant(id).await?;
+        let grant = self.load_grant(id).await?;
         self.authorize(principal, Action::PrepareSharing(grant.requester))?;
         let months = self.settings().use_record_months;
         let (now, today) = (self.now(), self.today());
@@ -700,7 +741,7 @@ impl Services {
 
     /// A grant's records of use and its periods, for its two parties and their same-level authorities.
     pub async fn use_records(&self, principal: &Principal, id: GrantId) -> Result<UseRecordsView> {
-        let grant = self.store.get_grant(id).await?;
+        let grant = self.load_grant(id).await?;
         let (requester, provider) = self.parties(&grant).await?;
         self.authorize(principal, Self::delivery_action(&grant, &requester, &provider))?;
         let months = self.settings().use_record_months;
@@ -727,11 +768,19 @@ impl Services {
     /// Change requests are made to a running grant, not one that is ending.
     fn require_open_to_change(&self, grant: &Grant) -> Result<()> {
         let now = self.now();
-        if !grant.is_running(now) || grant.ends_on.is_some() || grant.pending_ending().is_some() {
+        let ending = grant.ends_on.is_some() || grant.pending_ending().is_some();
+        let narrowing = grant.pending_narrowing().is_some() || grant.scheduled_narrowing.is_some();
+        if !grant.is_running(now) || ending || narrowing {
             return Err(ServiceError::Conflict(format!(
                 "授权当前为「{}」{}，不能办理变更申请",
                 grant.status(now).label(),
-                if grant.ends_on.is_some() || grant.pending_ending().is_some() { "且正在终止" } else { "" }
+                if ending {
+                    "且正在终止"
+                } else if narrowing {
+                    "且提供部门的协商变更尚待备案或生效"
+                } else {
+                    ""
+                }
             )));
         }
         Ok(())

@@ -28,7 +28,7 @@ impl Services {
         let mut problems = Vec::new();
         let mut grants: Vec<Grant> = Vec::new();
         for id in &report.grants {
-            match self.store.get_grant(*id).await {
+            match self.load_grant(*id).await {
                 Ok(g) if g.provider == org_id || g.requester == org_id => grants.push(g),
                 _ => problems.push(ValidationError::new(
                     format!("grants.{id}"),

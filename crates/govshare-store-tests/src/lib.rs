@@ -465,6 +465,7 @@ fn new_grant(app: &Application, request: &ApplicationRequest, at: DateTime<Utc>)
         past_terms: vec![],
         terms_since: None,
         aggregation: None,
+        scheduled_narrowing: None,
         ends_on: None,
         hash_key: "00".into(),
         created_at: at,

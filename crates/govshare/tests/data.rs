@@ -31,8 +31,74 @@ on_both_backends!(
     the_requester_disposes_of_the_data_and_the_provider_acknowledges,
     all_of_a_requesters_grants_are_suspended_in_one_step,
     an_incident_report_suspends_every_affected_grant_and_tells_the_authority,
-    an_aggregation_risk_blocks_the_grant_until_the_authority_acknowledges_it
+    an_aggregation_risk_blocks_the_grant_until_the_authority_acknowledges_it,
+    a_running_service_narrows_only_after_negotiation_and_filing
 );
+
+/// Art. 27 ¶3 (变更): the provider's head narrows a running grant — an item removed, another no longer returned —
+/// only with the negotiation recorded, and it takes effect once the authority records the filing, from the date it
+/// names, as the grant's next terms version. Nothing it proposes can widen the grant.
+async fn a_running_service_narrows_only_after_negotiation_and_filing(backend: Backend) {
+    let Running { app, grant, system, path, state } = running_grant(backend).await;
+    let (gat_head, gat_clerk, reviewer) = (
+        Client::login(&app, "gat.head").await,
+        Client::login(&app, "gat.clerk").await,
+        Client::login(&app, "reviewer").await,
+    );
+    let on = (common::people::today() + Duration::days(3)).to_string();
+    let narrowing = json!({"action": "propose_narrowing", "reason": "手机号码不再对外提供",
+        "negotiation": "2026年12月2日与人社厅就业处会商，对方同意", "effective_on": on,
+        "narrow_items": {"sjhm": "drop", "yx": "remove"}});
+    assert_eq!(gat_clerk.post(&state, narrowing.clone()).await.status, StatusCode::FORBIDDEN, "the head proposes");
+    let r = gat_head
+        .post(
+            &state,
+            json!({"action": "propose_narrowing", "reason": "x", "narrow_items": {"hjdz": "keep", "yhkh": "drop"}}),
+        )
+        .await;
+    assert_eq!(
+        r.problems(),
+        [
+            ("negotiation", "required"),
+            ("effective_on", "required"),
+            ("narrow_items.hjdz", "not_narrower"),
+            ("narrow_items.yhkh", "not_granted")
+        ],
+        "a drop item cannot be widened to keep: {}",
+        r.text
+    );
+    let r = gat_head.post(&state, narrowing.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(gat_head.post(&state, narrowing.clone()).await.status, StatusCode::CONFLICT, "one at a time");
+    assert_eq!(
+        grant_duties(&reviewer, &grant).await,
+        [("record_filing".into(), "authority_reviewer".into(), String::new())]
+    );
+    let row = system.get(&path).await.body["rows"][0].clone();
+    assert!(row["sjhm"].is_string() && row["yx"].is_string(), "nothing changes before the filing: {row}");
+
+    let r = reviewer.post(&state, json!({"action": "record_filing", "reason": "浙数共备〔2026〕5号"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["scheduled_narrowing"]["effective_on"], on, "{}", r.text);
+    assert_eq!(r.body["terms_version"], 1, "not before its date");
+    assert!(grant_duties(&reviewer, &grant).await.is_empty());
+    let row = system.get(&path).await.body["rows"][0].clone();
+    assert!(row["sjhm"].is_string(), "{row}");
+
+    app.clock.advance(Duration::days(3));
+    let after = system.get(&path).await;
+    let row = after.body["rows"][0].clone();
+    assert!(row["xm"].is_string() && row.get("sjhm").is_none() && row.get("yx").is_none(), "{}", after.text);
+    let head = Client::login(&app, "gat.head").await;
+    let g = head.get(&format!("/api/v1/grants/{grant}")).await;
+    assert_eq!((&g.body["terms_version"], &g.body["scheduled_narrowing"]), (&json!(2), &Value::Null), "{}", g.text);
+    let items: Vec<&str> = g.body["items"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
+    assert!(!items.contains(&"yx"), "{items:?}");
+    // The next step stores the narrowed terms (the store accepts narrowing with the history appended).
+    let r = head.post(&state, json!({"action": "suspend", "reason": "核查"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["past_terms"].as_array().unwrap().len(), 1);
+}
 
 /// Art. 25 ¶2 (R-QC-5): 人社厅 already holds ID numbers with bank-card numbers and addresses (level 3) from one
 /// entry; a grant of another entry returning ID numbers and addresses as held would let it join three sensitive

@@ -63,6 +63,7 @@ fn grant() -> Grant {
         past_terms: vec![],
         terms_since: None,
         aggregation: None,
+        scheduled_narrowing: None,
         ends_on: None,
         hash_key: String::new(),
         created_at: at(0),
@@ -419,4 +420,42 @@ proptest! {
         }
         prop_assert!(check_terms_change(&before, &after).is_ok(), "edits {:?}", edits);
     }
+}
+
+#[test]
+fn a_filed_narrowing_takes_effect_on_its_day_and_only_narrows() {
+    let g = grant();
+    let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+    let mut changes = BTreeMap::new();
+    changes.insert("name".to_owned(), "drop".to_owned());
+    changes.insert("id_number".to_owned(), "remove".to_owned());
+    let n = Narrowing::parse(&changes, "会商一致", "2026-12-05", &g, today).unwrap();
+    assert_eq!(n.items, vec![GrantItem { code: "name".into(), masking: Masking::Drop }]);
+    let mut wider = BTreeMap::new();
+    wider.insert("id_number".to_owned(), "keep".to_owned());
+    wider.insert("amount".to_owned(), "drop".to_owned());
+    assert_eq!(
+        rules(Narrowing::parse(&wider, "", "2026-12-05", &g, today)),
+        pairs(&[
+            ("negotiation", "required"),
+            ("narrow_items.amount", "not_granted"),
+            ("narrow_items.id_number", "not_narrower")
+        ])
+    );
+    assert_eq!(
+        rules(Narrowing::parse(&BTreeMap::new(), "会商", "2026-12-05", &g, today)),
+        pairs(&[("narrow_items", "no_change")])
+    );
+
+    let mut scheduled = g.clone();
+    scheduled.scheduled_narrowing = Some(n);
+    let before = scheduled.clone();
+    assert!(!scheduled.settle(at(2)), "not before its day (2026-12-03)");
+    assert!(scheduled.settle(at(4)), "on 2026-12-05");
+    assert_eq!((scheduled.terms_version(), scheduled.items.len()), (2, 1));
+    assert_eq!(scheduled.past_terms[0].terms, g.terms(), "the earlier terms are kept");
+    assert_eq!(check_terms_change(&before, &scheduled), Ok(()), "narrower, history appended");
+    let mut forged = scheduled.clone();
+    forged.items.push(GrantItem { code: "amount".into(), masking: Masking::Keep });
+    assert!(check_terms_change(&before, &forged).is_err(), "a forged 'narrowing' that widens is refused");
 }

@@ -233,6 +233,10 @@ pub struct GrantDto {
     /// until then `status` is `awaiting_acknowledgement` and the grant refuses access).
     #[schema(value_type = Object)]
     pub aggregation: Option<govshare_domain::aggregation::AggregationWarning>,
+    /// A provider's filed narrowing waiting for its day (Art. 27 ¶3): `items` as they will be, `negotiation`,
+    /// `effective_on`; from that day `items` are these.
+    #[schema(value_type = Object)]
+    pub scheduled_narrowing: Option<govshare_domain::change::Narrowing>,
 }
 
 impl From<GrantView> for GrantDto {
@@ -262,6 +266,7 @@ impl From<GrantView> for GrantDto {
             terms_version,
             change_requests,
             aggregation: g.aggregation,
+            scheduled_narrowing: g.scheduled_narrowing,
             further_purposes: g.further_purposes,
             third_parties: g.third_parties,
             past_terms: g.past_terms,
@@ -315,8 +320,9 @@ pub async fn get_grant(
 pub struct GrantActionDto {
     /// `suspend` (access stops at once), `resume`, `terminate` (the provider's head only for a grant suspended for
     /// misuse or expired; the authority always), `rectify` (the requester's head reports the rectification of a
-    /// misuse the grant was suspended for), `propose_termination` (the provider's head, Art. 27 ¶3),
-    /// `record_filing` (the provider's same-level authority records the filing; the ending then takes effect),
+    /// misuse the grant was suspended for), `propose_termination` or `propose_narrowing` (the provider's head,
+    /// Art. 27 ¶3), `record_filing` (the provider's same-level authority records the filing; the ending or
+    /// narrowing then takes effect on its date),
     /// `declare_ended` (the requester's head: the purpose is met, impossible or no longer necessary; the grant is
     /// terminated), `require_disposal` (the provider's staff state how the data is to be disposed of),
     /// `confirm_disposal` (the requester's staff, once the use has ended: due within 10 working days),
@@ -370,6 +376,12 @@ pub struct GrantActionDto {
     /// notification and the audit event.
     #[serde(default)]
     pub all_of_requester: bool,
+    /// For `propose_narrowing` (the provider's head changes a running service, Art. 27 ¶3: with `negotiation`,
+    /// `effective_on` and `reason`; in force only once the same-level authority records the filing with
+    /// `record_filing`, and from that date): item code → `remove`, or a stricter masking (`drop` for any item;
+    /// `mask` or `hash` for one granted as `keep`). Wider terms are only ever the requester's change request.
+    #[serde(default)]
+    pub narrow_items: BTreeMap<String, String>,
 }
 
 /// The provider's work-unit head or its same-level authority suspends (possibly for misuse, with a
@@ -398,6 +410,7 @@ pub async fn grant_action(
         responsible: body.responsible,
         evidence: body.evidence,
         all_of_requester: body.all_of_requester,
+        narrow_items: body.narrow_items,
     };
     Ok(Json(state.services.grant_action(&caller.principal, id, &input).await?.into()))
 }

@@ -291,6 +291,7 @@ fn grant_action_label(action: &str) -> &'static str {
         "terminate" => "终止",
         "rectify" => "报告整改情况",
         "propose_termination" => "协商终止并报备案",
+        "propose_narrowing" => "协商变更并报备案",
         "record_filing" => "终止备案",
         "request_change" => "提出变更申请",
         "send_change" => "审核发送变更申请",
@@ -349,6 +350,12 @@ struct DetailPage {
     pending_ending: Option<(String, String)>,
     /// The day a filed ending takes effect.
     ends_on: Option<String>,
+    /// For the narrowing form: (code, name, current masking, the stricter choices (code, label)).
+    narrow_rows: Vec<NarrowRow>,
+    /// A proposed narrowing awaiting its filing: (date, negotiation, the items as they will be).
+    pending_narrowing: Option<(String, String, String)>,
+    /// A filed narrowing waiting for its day: (date, the items as they will be).
+    scheduled_narrowing: Option<(String, String)>,
     usage: Vec<UsageRow>,
     show_grant: bool,
     /// Change requests and the terms' versions (Art. 25 ¶1).
@@ -357,6 +364,18 @@ struct DetailPage {
     uses: super::uses::UseSection,
     /// The disposal of the data once the use ends (Art. 27 ¶1).
     disposal: super::disposal::DisposalSection,
+}
+
+/// A granted item in the narrowing form: code, name, current masking, the stricter choices (code, label).
+type NarrowRow = (String, String, &'static str, Vec<(&'static str, &'static str)>);
+
+/// Items as a narrowing leaves them, in words.
+fn narrowed_items(items: &[govshare_domain::grant::GrantItem], content: &EntryContent) -> String {
+    items
+        .iter()
+        .map(|i| format!("{}（{}）", item_label(Some(content), &i.code), i.masking.label()))
+        .collect::<Vec<_>>()
+        .join("、")
 }
 
 /// An aggregation warning as the page shows it: the summary, (entry, item, why) rows, the acknowledgement in words.
@@ -448,9 +467,31 @@ pub(super) async fn detail_page(
             && view.status != GrantStatus::Terminated
             && (p.org_id() != Some(g.provider) || g.provider_may_terminate(now)),
         can_propose_ending: can_control && p.org_id() == Some(g.provider) && g.may_propose_ending(now),
-        can_record_filing: g.pending_ending().is_some()
+        can_record_filing: (g.pending_ending().is_some() || g.pending_narrowing().is_some())
             && check(p, Action::RecordServiceFiling(provider.region)).is_ok(),
         pending_ending: g.pending_ending().map(|e| (e.effective_on.to_string(), e.negotiation.clone())),
+        narrow_rows: g
+            .items
+            .iter()
+            .map(|i| {
+                let mut choices = vec![("remove", "移除该数据项")];
+                if i.masking == Masking::Keep {
+                    choices.push((Masking::Mask.code(), Masking::Mask.label()));
+                    choices.push((Masking::Hash.code(), Masking::Hash.label()));
+                }
+                if i.masking != Masking::Drop {
+                    choices.push((Masking::Drop.code(), Masking::Drop.label()));
+                }
+                (i.code.clone(), item_label(Some(&content), &i.code), i.masking.label(), choices)
+            })
+            .collect(),
+        pending_narrowing: g
+            .pending_narrowing()
+            .map(|n| (n.effective_on.to_string(), n.negotiation.clone(), narrowed_items(&n.items, &content))),
+        scheduled_narrowing: g
+            .scheduled_narrowing
+            .as_ref()
+            .map(|n| (n.effective_on.to_string(), narrowed_items(&n.items, &content))),
         ends_on: g.ends_on.map(|d| d.to_string()),
         usage: usage_rows(state, &records, &org_names(state).await?).await?,
         show_grant: false,
@@ -477,61 +518,42 @@ pub async fn detail(
     detail_page(&state, &caller, id, Feedback::notice(q.notice.as_deref()), StatusCode::OK, Default::default()).await
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub struct StateForm {
-    #[serde(default)]
-    action: String,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    misuse: String,
-    #[serde(default)]
-    rectify_by: String,
-    #[serde(default)]
-    negotiation: String,
-    #[serde(default)]
-    effective_on: String,
-    #[serde(default)]
-    ended_because: String,
-    #[serde(default)]
-    disposal_method: String,
-    #[serde(default)]
-    disposal_note: String,
-    #[serde(default)]
-    done_on: String,
-    #[serde(default)]
-    responsible: String,
-    #[serde(default)]
-    evidence: String,
-    #[serde(default)]
-    all_of_requester: Option<String>,
-}
-
-/// Suspend, resume or terminate; the outcome is shown on the grant's page.
+/// A step on the grant (its `action` and that action's fields); the outcome is shown on the grant's page. A
+/// narrowing's items come as `narrow.<code>` fields (`remove` or a stricter masking; empty: unchanged).
 pub async fn change_state(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,
     Path(id): Path<String>,
-    Form(form): Form<StateForm>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let id = grant_id(&id)?;
+    let form = super::view::Typed(fields);
+    let narrow_items = form
+        .0
+        .iter()
+        .filter_map(|(f, v)| f.strip_prefix("narrow.").map(|code| (code.to_owned(), v.trim().to_owned())))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
     let input = GrantActionInput {
-        action: form.action.clone(),
-        reason: form.reason,
-        misuse: form.misuse,
-        rectify_by: form.rectify_by,
-        negotiation: form.negotiation,
-        effective_on: form.effective_on,
-        ended_because: form.ended_because,
-        disposal_method: form.disposal_method,
-        disposal_note: form.disposal_note,
-        done_on: form.done_on,
-        responsible: form.responsible,
-        evidence: form.evidence,
-        all_of_requester: form.all_of_requester.as_deref().is_some_and(|v| v == "on" || v == "true"),
+        action: form.owned("action"),
+        reason: form.owned("reason"),
+        misuse: form.owned("misuse"),
+        rectify_by: form.owned("rectify_by"),
+        negotiation: form.owned("negotiation"),
+        effective_on: form.owned("effective_on"),
+        ended_because: form.owned("ended_because"),
+        disposal_method: form.owned("disposal_method"),
+        disposal_note: form.owned("disposal_note"),
+        done_on: form.owned("done_on"),
+        responsible: form.owned("responsible"),
+        evidence: form.owned("evidence"),
+        all_of_requester: form.checked("all_of_requester"),
+        narrow_items,
     };
     match state.services.grant_action(&caller.principal, id, &input).await {
-        Ok(_) => Ok(Redirect::to(&format!("/console/grants/{id}?notice=grant_{}", form.action.trim())).into_response()),
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/console/grants/{id}?notice=grant_{}", input.action.trim())).into_response())
+        }
         Err(err) => {
             detail_page(&state, &caller, id, Feedback::from_error(&err), ApiError::status_of(&err), Default::default())
                 .await
