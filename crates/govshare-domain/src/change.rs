@@ -692,9 +692,15 @@ impl Narrowing {
         today: NaiveDate,
     ) -> Result<Narrowing, Vec<ValidationError>> {
         let mut problems = Vec::new();
+        // The rules of an ending, in the words of a change.
         let ending = crate::error::keep_all(
             &mut problems,
-            crate::grant::Ending::parse(negotiation, effective_on, today, grant.valid_until),
+            crate::grant::Ending::parse(negotiation, effective_on, today, grant.valid_until).map_err(|found| {
+                found
+                    .into_iter()
+                    .map(|p| ValidationError::new(p.field, p.rule, p.message.replace("终止", "变更")))
+                    .collect()
+            }),
         );
         let mut items = grant.items.clone();
         let mut changed = false;

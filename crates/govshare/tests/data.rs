@@ -67,6 +67,16 @@ async fn a_running_service_narrows_only_after_negotiation_and_filing(backend: Ba
         "a drop item cannot be widened to keep: {}",
         r.text
     );
+    // The console's form sends each item as narrow.<code>; problems come back marked on the page.
+    let page = gat_head.get(&format!("/console/grants/{grant}")).await;
+    assert!(page.text.contains("id=\"narrowing-form\"") && page.text.contains("name=\"narrow.yx\""), "{}", page.text);
+    let csrf = gat_head.csrf.clone().unwrap();
+    let console = format!("/console/grants/{grant}/state");
+    let fields =
+        [("csrf_token", csrf.as_str()), ("action", "propose_narrowing"), ("reason", "收窄"), ("narrow.yx", "remove")];
+    let back = gat_head.form(&console, &fields).await;
+    assert_eq!(back.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", back.text);
+    assert!(back.text.contains("请记录协商情况") && back.text.contains("请填写变更生效日期"), "{}", back.text);
     let r = gat_head.post(&state, narrowing.clone()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(gat_head.post(&state, narrowing.clone()).await.status, StatusCode::CONFLICT, "one at a time");
