@@ -144,7 +144,8 @@ pub async fn seed(services: &Services) -> anyhow::Result<Vec<DemoLogin>> {
 
 /// Data for the demo province's data plane, through the same use cases: 公安厅's population entry, published
 /// and hosted with 300 generated people; 民政厅's application for it, approved and granted for the service API;
-/// 人社厅's application, waiting for 公安厅's reply; 民政厅's system's first lookups through the grant.
+/// 人社厅's application, waiting for 公安厅's reply; 民政厅's system's first lookups through the grant, and its
+/// change request for a further purpose, sent and waiting for 公安厅's answer.
 pub async fn seed_data(services: &Services) -> anyhow::Result<()> {
     use rand::SeedableRng;
     let entry = crate::bench_data::publish_people_entry(services, "330000-GAT-0001").await?;
@@ -175,6 +176,19 @@ pub async fn seed_data(services: &Services) -> anyhow::Result<()> {
         services.data_lookup(&system, grant, &key, std::time::Instant::now()).await?;
     }
     services.data_lookup(&system, grant, "330106199001010000", std::time::Instant::now()).await?;
+    // 民政厅 asks to use the data for a further purpose too (Art. 25 ¶1); its head has sent the request, so 公安厅's
+    // clerk finds 答复变更申请 on the to-do list.
+    let mzt_clerk = crate::bench_data::principal(services, "mzt.clerk").await?;
+    let change = govshare_domain::change::ChangeRequestInput {
+        purpose: "临时救助对象身份核验".into(),
+        reasons: "临时救助申请量增加，需在受理时核验申请人身份".into(),
+        legal_basis: "《社会救助暂行办法》第四十七条".into(),
+        ..Default::default()
+    };
+    services.request_change(&mzt_clerk, grant, &change).await?;
+    let send =
+        govshare_service::ChangeStepInput { step: "send".into(), note: "同意报送".into(), ..Default::default() };
+    services.change_step(&mzt_head, grant, &send).await?;
     Ok(())
 }
 
