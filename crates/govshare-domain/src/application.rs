@@ -90,8 +90,7 @@ fn date(field: &'static str, label: &str, input: &str) -> Result<NaiveDate, Vali
     if input.is_empty() {
         return Err(ValidationError::new(field, "required", format!("{label}不能为空")));
     }
-    NaiveDate::parse_from_str(input, "%Y-%m-%d")
-        .map_err(|_| ValidationError::new(field, "date_format", format!("{label}格式应为 YYYY-MM-DD")))
+    crate::error::ymd(field, label, input)
 }
 
 impl ApplicationRequest {

@@ -172,9 +172,9 @@ impl DisposalConfirmation {
                 problems.push(ValidationError::new("done_on", "required", "请填写处置日期"));
                 None
             }
-            raw => match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-                Err(_) => {
-                    problems.push(ValidationError::new("done_on", "date_format", "处置日期格式应为 YYYY-MM-DD"));
+            raw => match crate::error::ymd("done_on", "处置日期", raw) {
+                Err(e) => {
+                    problems.push(e);
                     None
                 }
                 Ok(d) if d > today => {

@@ -40,6 +40,12 @@ pub fn keep_all<T>(problems: &mut Vec<ValidationError>, checked: Result<T, Vec<V
     checked.map_err(|mut found| problems.append(&mut found)).ok()
 }
 
+/// A date as people type it, `YYYY-MM-DD` (trimmed), or the `date_format` problem naming the field by `label`.
+pub fn ymd(field: impl Into<Cow<'static, str>>, label: &str, raw: &str) -> Result<chrono::NaiveDate, ValidationError> {
+    chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| ValidationError::new(field, "date_format", format!("{label}格式应为 YYYY-MM-DD")))
+}
+
 /// Trims and checks a required free-text field for presence and length (in characters, not bytes).
 pub fn required_text(
     field: impl Into<Cow<'static, str>>,

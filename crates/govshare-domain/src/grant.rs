@@ -282,13 +282,9 @@ impl Ending {
                 problems.push(ValidationError::new("effective_on", "required", "请填写终止生效日期"));
                 None
             }
-            raw => match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-                Err(_) => {
-                    problems.push(ValidationError::new(
-                        "effective_on",
-                        "date_format",
-                        "终止生效日期格式应为 YYYY-MM-DD",
-                    ));
+            raw => match crate::error::ymd("effective_on", "终止生效日期", raw) {
+                Err(e) => {
+                    problems.push(e);
                     None
                 }
                 Ok(d) if d < today => {
@@ -387,9 +383,9 @@ impl Misuse {
             problems.push(ValidationError::new("rectify_by", "required", "因违规使用暂停的，应当设定整改期限"));
             None
         } else {
-            match NaiveDate::parse_from_str(rectify_by, "%Y-%m-%d") {
-                Err(_) => {
-                    problems.push(ValidationError::new("rectify_by", "date_format", "整改期限格式应为 YYYY-MM-DD"));
+            match crate::error::ymd("rectify_by", "整改期限", rectify_by) {
+                Err(e) => {
+                    problems.push(e);
                     None
                 }
                 Ok(d) if d <= today => {

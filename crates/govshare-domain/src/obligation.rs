@@ -126,8 +126,7 @@ impl Trigger {
     /// (one year: older changes are a supervision matter, not an obligation to open now).
     pub fn parse(input: &TriggerInput, today: NaiveDate) -> Result<Trigger, ValidationError> {
         let kind = TriggerKind::parse(&input.kind)?;
-        let changed_on = NaiveDate::parse_from_str(input.changed_on.trim(), "%Y-%m-%d")
-            .map_err(|_| ValidationError::new("changed_on", "date_format", "变化发生日期格式应为 YYYY-MM-DD"))?;
+        let changed_on = crate::error::ymd("changed_on", "变化发生日期", &input.changed_on)?;
         if changed_on > today {
             return Err(ValidationError::new("changed_on", "in_future", "变化发生日期不能晚于今天"));
         }

@@ -156,13 +156,9 @@ impl UseRecord {
                 problems.push(ValidationError::new("period_start", "required", "请选择记录的期间"));
                 None
             }
-            raw => match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-                Err(_) => {
-                    problems.push(ValidationError::new(
-                        "period_start",
-                        "date_format",
-                        "期间起始日期格式应为 YYYY-MM-DD",
-                    ));
+            raw => match crate::error::ymd("period_start", "期间起始日期", raw) {
+                Err(e) => {
+                    problems.push(e);
                     None
                 }
                 Ok(d) => match periods.iter().find(|p| p.start == d) {

@@ -527,25 +527,19 @@ impl Services {
                     "valid_until": grant.valid_until }),
         );
         let orgs = self.org_map().await?;
-        if let Some(summary) = &pending {
-            let region = orgs.get(&app.provider).map(|o| o.region);
-            if let Some(authority) = match region {
-                Some(r) => self.authority_of(r).await?,
-                None => None,
-            } {
-                notes.push(Notification::new(
-                    authority.id,
-                    self.now(),
-                    "grant.aggregation",
-                    format!("数据汇聚风险待确认：{}", app.entry_name),
-                    format!("{summary}。该授权经确认后方可使用（第二十五条）。"),
-                    format!("/console/grants/{}", grant.id),
-                ));
-            }
+        let authority = crate::duties::authority_of(&orgs, app.provider);
+        if let (Some(summary), Some(authority)) = (&pending, authority) {
+            notes.push(Notification::new(
+                authority,
+                self.now(),
+                "grant.aggregation",
+                format!("数据汇聚风险待确认：{}", app.entry_name),
+                format!("{summary}。该授权经确认后方可使用（第二十五条）。"),
+                format!("/console/grants/{}", grant.id),
+            ));
         }
         let mut duties = self.application_duties(&app, &calendar, &orgs)?;
-        let provider = orgs.get(&app.provider).ok_or_else(|| ServiceError::NotFound("提供部门不存在".into()))?;
-        duties.extend(self.all_grant_duties(&grant, &app.entry_name, provider).await?);
+        duties.extend(self.all_grant_duties(&grant, &app.entry_name, &calendar, authority).await?);
         self.store.create_grant(&mut grant, &app, expected, &duties, &notes, &audit).await?;
         self.load_grant_view(grant).await
     }

@@ -98,7 +98,8 @@ pub struct DutyView {
 pub const MAX_DUTIES: u32 = 500;
 
 /// The same-level authority of `org`'s region.
-fn authority_of(orgs: &HashMap<OrgId, Organisation>, org: OrgId) -> Option<OrgId> {
+/// The same-level authority of `org`, from an organisation map already loaded.
+pub(crate) fn authority_of(orgs: &HashMap<OrgId, Organisation>, org: OrgId) -> Option<OrgId> {
     let region = orgs.get(&org)?.region;
     orgs.values().find(|o| o.kind == OrgKind::Authority && o.region == region).map(|o| o.id)
 }

@@ -7,6 +7,7 @@
 use govshare_domain::ValidationError;
 use govshare_domain::audit::AuditEvent;
 use govshare_domain::authz::Action;
+use govshare_domain::calendar::WorkingCalendar;
 use govshare_domain::change::{
     ChangeDecision, ChangeDecisionInput, ChangeRequest, ChangeRequestInput, ChangeStage, MAX_CHANGE_TEXT,
 };
@@ -683,20 +684,20 @@ impl Services {
         Ok(assess(&holdings, &rule, now))
     }
 
-    /// Every duty of a grant: those of its steps and those of its records of use.
+    /// Every duty of a grant: those of its steps, of its records of use and of its disposal. `authority` is the
+    /// provider's same-level authority; the caller loads the calendar once for all the grants of a step.
     pub(crate) async fn all_grant_duties(
         &self,
         grant: &Grant,
         title: &str,
-        provider: &Organisation,
+        calendar: &WorkingCalendar,
+        authority: Option<OrgId>,
     ) -> Result<Vec<Duty>> {
-        let calendar = self.calendar().await?;
-        let authority = self.authority_of(provider.region).await?.map(|a| a.id);
-        let mut duties = govshare_domain::duty::grant_duties(grant, title, &calendar, authority);
+        let mut duties = govshare_domain::duty::grant_duties(grant, title, calendar, authority);
         let records = self.store.use_records(grant.id).await?;
         let months = self.settings().use_record_months;
-        duties.extend(govshare_domain::duty::use_record_duties(grant, title, &calendar, months, &records));
-        duties.extend(govshare_domain::duty::disposal_duties(grant, title, &calendar));
+        duties.extend(govshare_domain::duty::use_record_duties(grant, title, calendar, months, &records));
+        duties.extend(govshare_domain::duty::disposal_duties(grant, title, calendar));
         Ok(duties)
     }
 
@@ -747,20 +748,13 @@ impl Services {
         let months = self.settings().use_record_months;
         let records = self.store.use_records(id).await?;
         let calendar = self.calendar().await?;
+        // The periods' due dates and whether each was recorded are their duties' (one derivation for both).
         let (actual, _) = govshare_domain::use_record::use_periods(&grant, months);
+        let duties = govshare_domain::duty::use_record_duties(&grant, "", &calendar, months, &records);
         let periods = actual
             .into_iter()
-            .map(|p| {
-                let due = calendar
-                    .deadline(
-                        govshare_domain::calendar::end_of_day(p.end),
-                        govshare_domain::use_record::USE_RECORD_DAYS,
-                    )
-                    .ok()
-                    .map(|d| d.due_date);
-                let recorded = records.iter().any(|r| r.period_start == p.start);
-                UsePeriodView { period: p, due_date: due, recorded }
-            })
+            .zip(&duties)
+            .map(|(period, duty)| UsePeriodView { period, due_date: duty.due_date(), recorded: duty.met })
             .collect();
         Ok(UseRecordsView { months, periods, records })
     }
@@ -815,6 +809,8 @@ impl Services {
     ) -> Result<GrantView> {
         let action = event.action.clone();
         grant.state = outcome.state;
+        let calendar = self.calendar().await?;
+        let authority = self.authority_of(provider.region).await?.map(|a| a.id);
         let mut duties = Vec::new();
         let mut expected_also = Vec::new();
         for other in &mut also {
@@ -822,7 +818,7 @@ impl Services {
             other.state = outcome.state;
             other.events.push(event.clone());
             let title = self.entry_name(other.entry).await?;
-            duties.extend(self.all_grant_duties(other, &title, provider).await?);
+            duties.extend(self.all_grant_duties(other, &title, &calendar, authority).await?);
         }
         grant.events.push(event);
         if !also.is_empty() {
@@ -861,7 +857,7 @@ impl Services {
             grant.id.to_string(),
             outcome.audit,
         );
-        duties.extend(self.all_grant_duties(&grant, &entry_name, provider).await?);
+        duties.extend(self.all_grant_duties(&grant, &entry_name, &calendar, authority).await?);
         let mut writes = vec![(&grant, expected)];
         writes.extend(also.iter().zip(expected_also.iter().copied()));
         self.store.save_grants(&writes, &duties, &notes, &audit).await?;

@@ -83,6 +83,7 @@ impl Services {
         // Suspend what still runs: an incident stops the data flowing at once (the provider lifts it later).
         let mut suspended: Vec<(Grant, usize)> = Vec::new();
         let mut duties = Vec::new();
+        let (calendar, orgs) = (self.calendar().await?, self.org_map().await?);
         for mut g in grants.into_iter().filter(|g| g.state == GrantState::Active && g.is_running(now)) {
             let expected = g.events.len();
             g.state = GrantState::Suspended;
@@ -95,15 +96,15 @@ impl Services {
                 ..GrantEvent::default()
             });
             let title = self.entry_name(g.entry).await?;
-            let provider = self.store.get_org(g.provider).await?;
-            duties.extend(self.all_grant_duties(&g, &title, &provider).await?);
+            let authority = crate::duties::authority_of(&orgs, g.provider);
+            duties.extend(self.all_grant_duties(&g, &title, &calendar, authority).await?);
             suspended.push((g, expected));
         }
         let link = format!("/console/incidents/{}", incident.id);
         let mut notes = Vec::new();
-        if let Some(authority) = self.authority_of(org.region).await? {
+        if let Some(authority) = crate::duties::authority_of(&orgs, org_id) {
             notes.push(Notification::new(
-                authority.id,
+                authority,
                 now,
                 "incident.report",
                 format!("{}报告{}安全事件：{}", org.name, incident.severity.label(), incident.title),
