@@ -140,7 +140,7 @@ impl ChangeRequest {
                             format!("一次最多增加 {MAX_PREFIXES} 个取值前缀"),
                         ));
                     }
-                    for p in &add_prefixes {
+                    for p in add_prefixes.iter().take(MAX_PREFIXES) {
                         if p.chars().count() > MAX_PREFIX_CHARS
                             || crate::error::check_characters("add_prefixes", p).is_err()
                         {
@@ -240,7 +240,11 @@ impl ChangeRequest {
         if items.is_empty() {
             problems.push(ValidationError::new("third_party_items", "required", "请选择向第三方提供的数据项"));
         }
-        for code in &items {
+        if items.len() > crate::catalog::MAX_ITEMS {
+            let message = format!("一次最多申请向第三方提供 {} 个数据项", crate::catalog::MAX_ITEMS);
+            problems.push(ValidationError::new("third_party_items", "too_many", message));
+        }
+        for code in items.iter().take(crate::catalog::MAX_ITEMS) {
             let granted = grant.returned_items().any(|i| &i.code == code);
             if !granted && !add_items.contains(code) {
                 problems.push(ValidationError::new(
@@ -367,7 +371,10 @@ impl ChangeDecision {
             }
         }
         let add_prefixes = split_list(&input.add_prefixes);
-        for p in &add_prefixes {
+        if add_prefixes.len() > MAX_PREFIXES {
+            problems.push(ValidationError::new("add_prefixes", "too_many", format!("最多 {MAX_PREFIXES} 个取值前缀")));
+        }
+        for p in add_prefixes.iter().take(MAX_PREFIXES) {
             if !request.add_prefixes.contains(p) {
                 problems.push(ValidationError::new(
                     "add_prefixes",
@@ -383,6 +390,10 @@ impl ChangeDecision {
             problems.push(ValidationError::new("purpose", "not_requested", "变更申请未申请新的使用用途"));
         }
         let third_party_items = dedup(&input.third_party_items);
+        if third_party_items.len() > crate::catalog::MAX_ITEMS {
+            let message = format!("最多 {} 个数据项", crate::catalog::MAX_ITEMS);
+            problems.push(ValidationError::new("third_party_items", "too_many", message));
+        }
         if !third_party_items.is_empty() {
             match &request.third_party {
                 None => problems.push(ValidationError::new(
@@ -391,7 +402,7 @@ impl ChangeDecision {
                     "变更申请未申请向第三方提供",
                 )),
                 Some(t) => {
-                    for code in &third_party_items {
+                    for code in third_party_items.iter().take(crate::catalog::MAX_ITEMS) {
                         if !t.items.contains(code) {
                             problems.push(ValidationError::new(
                                 format!("third_party_items.{code}"),

@@ -210,6 +210,14 @@ fn a_decision_approves_at_most_what_was_asked() {
             ("third_party_items.amount", "not_approved"),
         ])
     );
+    let many = ChangeDecisionInput {
+        decision: "approve".into(),
+        purpose: true,
+        third_party_items: (0..=crate::catalog::MAX_ITEMS).map(|i| format!("x{i}")).collect(),
+        ..Default::default()
+    };
+    let problems = rules(ChangeDecision::parse(&many, &request));
+    assert_eq!(problems[0], ("third_party_items".to_owned(), "too_many"), "a long list is bounded, never skipped");
     let d = approve_all();
     assert_eq!(d.items.len(), 2);
     assert_eq!(d.add_prefixes, vec!["3302"], "narrower than asked: one of the two prefixes");
