@@ -91,6 +91,16 @@ pub enum Action {
     AcknowledgeAggregation(RegionCode),
     /// Read a department's incident reports: its staff and its same-level authority's reviewers and supervisors.
     ViewIncident { org: OrgId, region: RegionCode },
+    /// Coordinate a sharing dispute and record the people's government's decision (Art. 28): the reviewers of
+    /// the authority of the region both parties lie in.
+    CoordinateDispute(RegionCode),
+    /// Read a correction, dispute or complaint: the staff (not contractors) of the departments it concerns, and
+    /// the reviewers and supervisors of any authority whose region holds one of them ("the authority sees every
+    /// dispute and complaint in its region").
+    ViewCase { parties: [OrgId; 2], regions: [RegionCode; 2] },
+    /// Handle a public complaint or report (Art. 37 ¶2): the staff of the department (or authority) it is with,
+    /// not contractors.
+    HandleComplaint(OrgId),
 }
 
 /// Where the person an account decision touches holds roles. A person's account is one across the platform:
@@ -142,6 +152,9 @@ impl Action {
             Action::ReportIncident(_) => "报告政务数据安全事件".into(),
             Action::AcknowledgeAggregation(_) => "确认数据汇聚风险".into(),
             Action::ViewIncident { .. } => "查看政务数据安全事件报告".into(),
+            Action::CoordinateDispute(_) => "协调处理政务数据共享争议".into(),
+            Action::ViewCase { .. } => "查看校核、争议或投诉举报".into(),
+            Action::HandleComplaint(_) => "办理投诉举报".into(),
         }
     }
 }
@@ -351,6 +364,31 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
                 Ok(())
             } else {
                 deny("安全事件报告只对报告部门和同级主管部门可见")
+            }
+        }
+        Action::CoordinateDispute(region) => {
+            if reviewer && same_level_authority(region) {
+                Ok(())
+            } else {
+                deny("只有争议双方共同的（同级或上级）政务数据共享主管部门的审核人可以协调处理")
+            }
+        }
+        Action::ViewCase { parties, regions } => {
+            let staff = parties.iter().any(|p| own(*p)) && (clerk || head || reviewer || supervisor) && !contractor;
+            let authority = (reviewer || supervisor)
+                && org.kind == OrgKind::Authority
+                && regions.iter().any(|r| org.region.contains(*r));
+            if staff || authority {
+                Ok(())
+            } else {
+                deny("只对所涉部门和所在区域的政务数据共享主管部门可见")
+            }
+        }
+        Action::HandleComplaint(target) => {
+            if own(target) && (clerk || head || reviewer) && !contractor {
+                Ok(())
+            } else {
+                deny("只有承办单位的工作人员可以办理该投诉举报")
             }
         }
         Action::ManageOrganisations | Action::ViewAudit if admin => Ok(()),

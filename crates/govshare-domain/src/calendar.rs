@@ -221,7 +221,7 @@ impl WorkingCalendar {
     }
 
     /// Working days in `(from, to]`.
-    fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> u32 {
+    pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> u32 {
         from.iter_days().skip(1).take_while(|d| *d <= to).filter(|d| self.is_working_day(*d)).count() as u32
     }
 }

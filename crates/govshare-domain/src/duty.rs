@@ -73,10 +73,18 @@ pub enum DutyKind {
     /// The provider's same-level authority acknowledges the aggregation risk of a grant made or widened (Art. 25
     /// ¶2); until then the grant is not usable.
     AcknowledgeAggregation,
+    /// The provider verifies, corrects and answers a correction request (Art. 26) within
+    /// [`crate::correction::CORRECTION_DAYS`] working days of receipt; missed, an Art. 39 (6) candidate.
+    AnswerCorrection,
+    /// The coordinating authority coordinates a dispute the departments could not settle (Art. 28) within its
+    /// configured period; missed, an Art. 41 (2) candidate.
+    CoordinateDispute,
+    /// The department (or authority) a public complaint or report went to handles and answers it (Art. 37 ¶2).
+    HandleComplaint,
 }
 
 impl DutyKind {
-    pub const ALL: [DutyKind; 20] = [
+    pub const ALL: [DutyKind; 23] = [
         DutyKind::ReviseApplication,
         DutyKind::ApproveApplication,
         DutyKind::Reply,
@@ -97,6 +105,9 @@ impl DutyKind {
         DutyKind::Dispose,
         DutyKind::AcknowledgeDisposal,
         DutyKind::AcknowledgeAggregation,
+        DutyKind::AnswerCorrection,
+        DutyKind::CoordinateDispute,
+        DutyKind::HandleComplaint,
     ];
 
     pub fn code(self) -> &'static str {
@@ -121,6 +132,9 @@ impl DutyKind {
             DutyKind::Dispose => "dispose",
             DutyKind::AcknowledgeDisposal => "acknowledge_disposal",
             DutyKind::AcknowledgeAggregation => "acknowledge_aggregation",
+            DutyKind::AnswerCorrection => "answer_correction",
+            DutyKind::CoordinateDispute => "coordinate_dispute",
+            DutyKind::HandleComplaint => "handle_complaint",
         }
     }
 
@@ -150,6 +164,9 @@ impl DutyKind {
             DutyKind::Dispose => "处置共享数据并确认",
             DutyKind::AcknowledgeDisposal => "确认需求部门的数据处置",
             DutyKind::AcknowledgeAggregation => "确认数据汇聚风险",
+            DutyKind::AnswerCorrection => "核实更正并反馈校核结果",
+            DutyKind::CoordinateDispute => "协调处理共享争议",
+            DutyKind::HandleComplaint => "办理投诉举报",
         }
     }
 
@@ -166,6 +183,8 @@ impl DutyKind {
             DutyKind::DecideChange => "答复期限",
             DutyKind::RecordUse => "使用情况记录期限",
             DutyKind::Dispose => "数据处置期限",
+            DutyKind::AnswerCorrection => "校核反馈期限",
+            DutyKind::CoordinateDispute => "协调处理期限",
             _ => "办理期限",
         }
     }
@@ -185,6 +204,9 @@ impl DutyKind {
             | DutyKind::AcknowledgeDisposal => "第二十七条",
             DutyKind::SendChange | DutyKind::DecideChange | DutyKind::AcknowledgeAggregation => "第二十五条",
             DutyKind::RecordUse => "第二十九条",
+            DutyKind::AnswerCorrection => "第二十六条",
+            DutyKind::CoordinateDispute => "第二十八条",
+            DutyKind::HandleComplaint => "第三十七条",
         }
     }
 }
@@ -197,6 +219,9 @@ pub enum SubjectKind {
     Entry,
     Obligation,
     Grant,
+    Correction,
+    Dispute,
+    Complaint,
 }
 
 impl SubjectKind {
@@ -206,12 +231,23 @@ impl SubjectKind {
             SubjectKind::Entry => "entry",
             SubjectKind::Obligation => "obligation",
             SubjectKind::Grant => "grant",
+            SubjectKind::Correction => "correction",
+            SubjectKind::Dispute => "dispute",
+            SubjectKind::Complaint => "complaint",
         }
     }
 
     pub fn parse(code: &str) -> Option<SubjectKind> {
-        [SubjectKind::Application, SubjectKind::Entry, SubjectKind::Obligation, SubjectKind::Grant]
-            .into_iter()
+        [
+            SubjectKind::Application,
+            SubjectKind::Entry,
+            SubjectKind::Obligation,
+            SubjectKind::Grant,
+            SubjectKind::Correction,
+            SubjectKind::Dispute,
+            SubjectKind::Complaint,
+        ]
+        .into_iter()
             .find(|k| k.code() == code)
     }
 }
@@ -283,6 +319,9 @@ impl Duty {
             SubjectKind::Entry => format!("/console/catalog/{}", self.subject_id),
             SubjectKind::Obligation => "/console/catalog/obligations".to_owned(),
             SubjectKind::Grant => format!("/console/grants/{}", self.subject_id),
+            SubjectKind::Correction => format!("/console/corrections/{}", self.subject_id),
+            SubjectKind::Dispute => format!("/console/disputes/{}", self.subject_id),
+            SubjectKind::Complaint => format!("/console/complaints/{}", self.subject_id),
         }
     }
 }
@@ -336,6 +375,73 @@ impl Builder<'_> {
             d.met = met;
         }
     }
+}
+
+/// The duty of a correction request (Art. 26): the provider's clerk answers within
+/// [`crate::correction::CORRECTION_DAYS`] working days of receipt; the answer closes it. A provider's own
+/// correction owes nothing.
+pub fn correction_duties(c: &crate::correction::Correction, title: &str, calendar: &WorkingCalendar) -> Vec<Duty> {
+    let mut b = Builder { subject_kind: SubjectKind::Correction, subject_id: c.id.0, title, duties: vec![] };
+    if let Some(requester) = c.requester {
+        let days = crate::correction::CORRECTION_DAYS;
+        let period = calendar.deadline(c.received_at, days).ok().map(|d| (days, d.due_at));
+        let open = b.push(DutyKind::AnswerCorrection, 0, c.provider, Role::Clerk, Some(requester), c.received_at, period);
+        if let Some(answer) = &c.answer {
+            b.close(Some(open), answer.at, true);
+        }
+    }
+    b.duties
+}
+
+/// The duty of a dispute (Art. 28): once negotiation failed, the coordinating authority's reviewer coordinates
+/// within the period fixed then; agreement or the referral to the people's government closes it.
+pub fn dispute_duties(d: &crate::dispute::Dispute, calendar: &WorkingCalendar) -> Vec<Duty> {
+    use crate::dispute::{Stage, StepKind};
+    let mut b = Builder { subject_kind: SubjectKind::Dispute, subject_id: d.id.0, title: &d.title, duties: vec![] };
+    let mut open = None;
+    for (i, s) in d.steps.iter().enumerate() {
+        match (s.stage, s.kind) {
+            (Stage::Negotiation, StepKind::Escalate) => {
+                if let Some(coordinator) = d.coordinator {
+                    let days = d.coordination_days.unwrap_or(crate::dispute::COORDINATION_DAYS);
+                    let period = calendar.deadline(s.at, days).ok().map(|x| (days, x.due_at));
+                    let role = Role::AuthorityReviewer;
+                    open = Some(b.push(DutyKind::CoordinateDispute, i, coordinator, role, Some(d.opener), s.at, period));
+                }
+            }
+            (Stage::Coordination, StepKind::Agree | StepKind::Refer) => b.close(open.take(), s.at, true),
+            _ => {}
+        }
+    }
+    b.duties
+}
+
+/// The duty of a public complaint (Art. 37 ¶2): its handler answers within the period fixed at filing; a transfer
+/// hands the same deadline to the new handler; an answer or a declining closes it.
+pub fn complaint_duties(c: &crate::complaint::Complaint, calendar: &WorkingCalendar, authorities: &[OrgId]) -> Vec<Duty> {
+    use crate::complaint::ComplaintStep;
+    let mut b = Builder { subject_kind: SubjectKind::Complaint, subject_id: c.id.0, title: &c.title, duties: vec![] };
+    let period = calendar.deadline(c.received_at, c.days).ok().map(|d| (c.days, d.due_at));
+    let role_of = |org: OrgId| if authorities.contains(&org) { Role::AuthorityReviewer } else { Role::Clerk };
+    let mut open = None;
+    for (i, e) in c.events.iter().enumerate() {
+        match e.step {
+            // The filing names its first handler (the case's `handler` is the current one).
+            ComplaintStep::File => {
+                let first = e.to.unwrap_or(c.handler);
+                open = Some(b.push(DutyKind::HandleComplaint, i, first, role_of(first), None, e.at, period));
+            }
+            ComplaintStep::Transfer => {
+                b.close(open.take(), e.at, false);
+                if let Some(to) = e.to {
+                    open = Some(b.push(DutyKind::HandleComplaint, i, to, role_of(to), None, c.received_at, period));
+                }
+            }
+            ComplaintStep::Answer | ComplaintStep::Decline => b.close(open.take(), e.at, true),
+            ComplaintStep::Accept | ComplaintStep::Note => {}
+        }
+    }
+    b.duties
 }
 
 /// The duties of a grant after sharing, from its events (Art. 27 ¶2): a suspension for misuse owes the requester's

@@ -5,13 +5,17 @@
 
 pub mod aggregation;
 pub mod application;
+pub mod attachment;
 pub mod audit;
 pub mod authz;
 pub mod calendar;
 pub mod catalog;
 pub mod change;
+pub mod complaint;
+pub mod correction;
 pub mod credit_code;
 pub mod disposal;
+pub mod dispute;
 pub mod duty;
 pub mod error;
 pub mod evidence;

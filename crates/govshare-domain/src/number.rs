@@ -16,6 +16,12 @@ pub enum NumberKind {
     Grant,
     /// A security incident report: `SJ` (事件).
     Incident,
+    /// A correction request: `JH` (校核).
+    Correction,
+    /// A sharing dispute: `ZY` (争议).
+    Dispute,
+    /// A public complaint or report: `TS` (投诉).
+    Complaint,
 }
 
 impl NumberKind {
@@ -25,6 +31,9 @@ impl NumberKind {
             NumberKind::Application => "SQ",
             NumberKind::Grant => "GX",
             NumberKind::Incident => "SJ",
+            NumberKind::Correction => "JH",
+            NumberKind::Dispute => "ZY",
+            NumberKind::Complaint => "TS",
         }
     }
 

@@ -91,6 +91,18 @@ impl RegionCode {
     pub fn as_u32(self) -> u32 {
         self.0
     }
+
+    /// This region and the ones it lies in, nearest first: a county, its city, its province.
+    pub fn ancestry(self) -> impl Iterator<Item = RegionCode> {
+        std::iter::successors(Some(self), |r| r.parent())
+    }
+
+    /// The lowest region both lie in (the lowest common ancestor in the region tree): the region itself for two
+    /// departments of one region, the city for a county and its city, the province for two cities of one
+    /// province; `None` across provinces (their common superior is national, above every node's region tree).
+    pub fn common_superior(self, other: RegionCode) -> Option<RegionCode> {
+        self.ancestry().find(|r| r.contains(other))
+    }
 }
 
 impl fmt::Display for RegionCode {
@@ -136,6 +148,37 @@ impl Region {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A region tree built by structure (province → city → county), apart from the codes' arithmetic.
+    fn tree_node() -> impl Strategy<Value = (u8, u32, u32)> {
+        (prop::sample::select(PROVINCE_PREFIXES.to_vec()), 0u32..4, 0u32..4)
+    }
+
+    /// The node's path from the root of the explicit tree: its province, then its city, then its county.
+    fn path((p, c, k): (u8, u32, u32)) -> Vec<RegionCode> {
+        let mut out = vec![RegionCode(p as u32 * 10_000)];
+        if c > 0 {
+            out.push(RegionCode(p as u32 * 10_000 + c * 100));
+            if k > 0 {
+                out.push(RegionCode(p as u32 * 10_000 + c * 100 + k));
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn the_common_superior_is_the_lowest_common_ancestor(a in tree_node(), b in tree_node()) {
+            let (pa, pb) = (path(a), path(b));
+            // The LCA by the tree: the last node the two root paths share.
+            let lca = pa.iter().zip(&pb).take_while(|(x, y)| x == y).last().map(|(x, _)| *x);
+            let (ra, rb) = (*pa.last().unwrap(), *pb.last().unwrap());
+            prop_assert_eq!(ra.common_superior(rb), lca);
+            prop_assert_eq!(rb.common_superior(ra), lca, "symmetric");
+            prop_assert_eq!(ra.common_superior(ra), Some(ra), "a region is its own for one region's departments");
+        }
+    }
 
     #[test]
     fn levels_and_parents() {

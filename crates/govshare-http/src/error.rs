@@ -76,7 +76,7 @@ impl ApiError {
             ServiceError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-            ServiceError::Conflict(_) => StatusCode::CONFLICT,
+            ServiceError::Conflict(_) | ServiceError::OutOfTurn { .. } => StatusCode::CONFLICT,
             ServiceError::RateLimited { .. } | ServiceError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Refused { .. } => StatusCode::FORBIDDEN,
             ServiceError::Upstream(_) => StatusCode::BAD_GATEWAY,

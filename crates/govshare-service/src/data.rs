@@ -73,9 +73,34 @@ pub struct DataPlane {
     usage_log: tokio::sync::OnceCell<mpsc::Sender<UsageEntry>>,
     http: std::sync::OnceLock<reqwest::Client>,
     written: AtomicU64,
+    /// The corrections on each entry's records (disputed records, versions corrections wrote), by entry.
+    marks: std::sync::RwLock<HashMap<EntryId, (Arc<Marks>, Instant)>>,
     /// API credentials with their secret digest and organisation, by id (see `authenticate_api_key`).
     pub(crate) credentials:
         std::sync::RwLock<HashMap<govshare_domain::principal::CredentialId, (CachedCredential, Instant)>>,
+}
+
+/// What the data plane flags on an entry's records (Art. 26): the records under review (异议标注) and the
+/// versions corrections wrote, each with the correction's number.
+#[derive(Debug, Default)]
+pub(crate) struct Marks {
+    disputed: HashMap<String, String>,
+    corrected: HashMap<i64, String>,
+}
+
+impl Marks {
+    fn disputed(&self, record_key: &str) -> Option<String> {
+        self.disputed.get(record_key).cloned()
+    }
+}
+
+/// A row of an answer whose record is under a correction request: other users know it is disputed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisputedRow {
+    /// The row's index in `rows`.
+    pub row: usize,
+    /// The correction request's number (校核编号).
+    pub correction: String,
 }
 
 pub(crate) type CachedCredential = (govshare_domain::principal::ApiCredential, String, Organisation);
@@ -96,6 +121,8 @@ pub struct DataAnswer {
     /// Query: the key to continue after; bulk exchange: the sequence number to continue after.
     pub next_cursor: Option<String>,
     pub has_more: bool,
+    /// The rows whose record is under review (异议标注, Art. 26): its values are contested until answered.
+    pub disputed: Vec<DisputedRow>,
 }
 
 /// One row of the bulk-exchange feed.
@@ -105,6 +132,10 @@ pub struct ChangeRow {
     /// `upsert` or `delete` (a deleted record carries its granted items as they were).
     pub op: &'static str,
     pub record: Record,
+    /// The correction request the record is under review by (异议标注), if any.
+    pub disputed: Option<String>,
+    /// The correction that wrote this version, if a correction did.
+    pub correction: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -374,7 +405,33 @@ impl Services {
         })
     }
 
-    async fn source_context(&self, entry: EntryId) -> Result<Arc<SourceContext>> {
+    /// The corrections flagged on the entry's records, read at most once a [`CACHE_TTL`] per instance (and at
+    /// once after a correction step here).
+    pub(crate) async fn marks(&self, entry: EntryId) -> Result<Arc<Marks>> {
+        if let Some((marks, at)) = self.plane.marks.read().expect("lock").get(&entry)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(marks.clone());
+        }
+        let mut marks = Marks::default();
+        for m in self.store.correction_marks(entry).await? {
+            if m.open {
+                marks.disputed.insert(m.record_key.clone(), m.number.clone());
+            }
+            if let Some(seq) = m.applied_seq {
+                marks.corrected.insert(seq, m.number);
+            }
+        }
+        let marks = Arc::new(marks);
+        self.plane.marks.write().expect("lock").insert(entry, (marks.clone(), Instant::now()));
+        Ok(marks)
+    }
+
+    pub(crate) fn forget_marks(&self, entry: EntryId) {
+        self.plane.marks.write().expect("lock").remove(&entry);
+    }
+
+    pub(crate) async fn source_context(&self, entry: EntryId) -> Result<Arc<SourceContext>> {
         if let Some((ctx, at)) = self.plane.sources.read().expect("lock").get(&entry)
             && at.elapsed() < CACHE_TTL
         {
@@ -735,7 +792,7 @@ impl Services {
         Ok(())
     }
 
-    fn open_record(&self, ctx: &SourceContext, stored: &StoredRecord) -> Result<Record> {
+    pub(crate) fn open_record(&self, ctx: &SourceContext, stored: &StoredRecord) -> Result<Record> {
         let plain = if ctx.source.encrypted {
             self.keys
                 .decrypt(&stored.payload)
@@ -746,7 +803,7 @@ impl Services {
         serde_json::from_slice(&plain).map_err(|e| ServiceError::Internal(Box::new(e)))
     }
 
-    async fn fetch_record(&self, grant: &Grant, ctx: &SourceContext, key: &str) -> Result<Option<Record>> {
+    pub(crate) async fn fetch_record(&self, grant: &Grant, ctx: &SourceContext, key: &str) -> Result<Option<Record>> {
         match &ctx.source.kind {
             SourceKind::Hosted { .. } => self.hosted_record(ctx, grant.entry, key).await,
             SourceKind::Proxy { url, .. } => self.fetch_proxied(url, key).await,
@@ -865,12 +922,22 @@ impl Services {
             let rows: Vec<Record> = record.iter().map(|r| grant.project(r, &ctx.content)).collect();
             let result = if rows.is_empty() { "not_found" } else { "ok" };
             s.take_volume(&grant, rows.len() as u64).await?;
+            let mut disputed = Vec::new();
+            if !rows.is_empty() {
+                let marks = s.marks(grant.entry).await?;
+                if !marks.disputed.is_empty()
+                    && let Some(correction) = marks.disputed(&s.keys.record_key(&grant.entry.to_string(), key.trim()))
+                {
+                    disputed.push(DisputedRow { row: 0, correction });
+                }
+            }
             let answer = DataAnswer {
                 grant_id: grant.id,
                 items: grant.returned_items().map(|i| i.code.clone()).collect(),
                 rows,
                 next_cursor: None,
                 has_more: false,
+                disputed,
             };
             let n = answer.rows.len() as u64;
             Ok((answer, n, result, grant))
@@ -898,7 +965,9 @@ impl Services {
             }
             let limit = limit.clamp(1, MAX_PAGE) as usize;
             let key_item = ctx.source.kind.key_item().to_owned();
+            let marks = s.marks(grant.entry).await?;
             let mut rows = Vec::new();
+            let mut disputed = Vec::new();
             let mut next = None;
             let mut has_more = false;
             if let Some((_, key)) = filters.iter().find(|(c, _)| *c == key_item) {
@@ -906,6 +975,9 @@ impl Services {
                     && grant.in_scope(&r)
                     && matches_filters(&r, filters)
                 {
+                    if let Some(correction) = marks.disputed(&s.keys.record_key(&grant.entry.to_string(), key.trim())) {
+                        disputed.push(DisputedRow { row: 0, correction });
+                    }
                     rows.push(grant.project(&r, &ctx.content));
                 }
             } else {
@@ -920,6 +992,9 @@ impl Services {
                         after = Some(stored.key.clone());
                         let record = s.open_record(&ctx, stored)?;
                         if grant.in_scope(&record) && matches_filters(&record, filters) {
+                            if let Some(correction) = marks.disputed(&stored.key) {
+                                disputed.push(DisputedRow { row: rows.len(), correction });
+                            }
                             rows.push(grant.project(&record, &ctx.content));
                             if rows.len() == limit {
                                 has_more = true;
@@ -947,6 +1022,7 @@ impl Services {
                 rows,
                 next_cursor: next,
                 has_more,
+                disputed,
             };
             Ok((answer, n, "ok", grant))
         })
@@ -1011,6 +1087,7 @@ impl Services {
             let limit = limit.clamp(1, MAX_PAGE);
             let prefixes = sql_scope(&grant, &ctx);
             let page = s.store.record_changes(grant.entry, prefixes, cursor.max(0), cursor <= 0, limit).await?;
+            let marks = s.marks(grant.entry).await?;
             let has_more = page.len() == limit as usize;
             let mut changes = Vec::new();
             let mut next = cursor.max(0);
@@ -1024,6 +1101,8 @@ impl Services {
                     seq: stored.seq,
                     op: if stored.deleted { "delete" } else { "upsert" },
                     record: grant.project(&record, &ctx.content),
+                    disputed: if stored.deleted { None } else { marks.disputed(&stored.key) },
+                    correction: marks.corrected.get(&stored.seq).cloned(),
                 });
             }
             s.take_volume(&grant, changes.len() as u64).await?;
@@ -1067,13 +1146,18 @@ impl Services {
                 return Err(ServiceError::refused("download_not_supported", "接口代理类数据源不支持文件下载"));
             }
             let prefixes = sql_scope(&grant, &ctx);
+            let marks = s.marks(grant.entry).await?;
             let mut rows = Vec::new();
+            let mut disputed: Vec<DisputedRow> = Vec::new();
             let mut after: Option<String> = None;
             loop {
                 let page = s.store.scan_records(grant.entry, prefixes, after.as_deref(), 1000).await?;
                 for stored in &page {
                     let record = s.open_record(&ctx, stored)?;
                     if grant.in_scope(&record) {
+                        if let Some(correction) = marks.disputed(&stored.key) {
+                            disputed.push(DisputedRow { row: rows.len(), correction });
+                        }
                         rows.push(grant.project(&record, &ctx.content));
                     }
                 }
@@ -1095,8 +1179,8 @@ impl Services {
                 .map(|c| ctx.content.items.iter().find(|i| i.code == *c).map_or((*c).to_owned(), |i| i.name.clone()))
                 .collect();
             let data = match format {
-                "csv" => write_csv(&items, &rows)?,
-                _ => write_xlsx(&items, &names, &rows)?,
+                "csv" => write_csv(&items, &rows, &disputed)?,
+                _ => write_xlsx(&items, &names, &rows, &disputed)?,
             };
             let requester = s.store.get_org(grant.requester).await?;
             let provider = s.store.get_org(grant.provider).await?;
@@ -1112,6 +1196,7 @@ impl Services {
                 "purpose": grant.purpose,
                 "items": items,
                 "rows": rows.len(),
+                "disputed": disputed,
                 "file": { "name": file_name, "format": format, "bytes": data.len(), "sm3": sm3_hex(&data) },
                 "signature": { "algorithm": "SM2-with-SM3", "distid": crate::crypto::SM2_DISTID,
                                "public_key": s.keys.public_key_hex() },
@@ -1169,17 +1254,33 @@ fn cell(record: &Record, code: &str) -> String {
 }
 
 /// CSV and Excel downloads neutralise every cell against formula injection (see `govshare_domain::spreadsheet`).
-fn write_csv(items: &[&str], rows: &[Record]) -> Result<Vec<u8>> {
+/// The last column of a downloaded file: the number of the correction a row's record is under review by
+/// (异议标注), or empty. No item code can take this name (codes start with a letter).
+pub const DISPUTED_COLUMN: &str = "_disputed";
+
+/// Each row's correction number, or empty.
+fn dispute_column(rows: usize, disputed: &[DisputedRow]) -> Vec<&str> {
+    let mut column = vec![""; rows];
+    for d in disputed {
+        if let Some(c) = column.get_mut(d.row) {
+            *c = d.correction.as_str();
+        }
+    }
+    column
+}
+
+fn write_csv(items: &[&str], rows: &[Record], disputed: &[DisputedRow]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let internal = |e: csv::Error| ServiceError::Internal(Box::new(e));
-    w.write_record(items.iter().map(|c| neutralise_cell(c).into_owned())).map_err(internal)?;
-    for r in rows {
-        w.write_record(items.iter().map(|c| neutralise_owned(cell(r, c)))).map_err(internal)?;
+    let header = items.iter().map(|c| neutralise_cell(c).into_owned()).chain([DISPUTED_COLUMN.to_owned()]);
+    w.write_record(header).map_err(internal)?;
+    for (r, mark) in rows.iter().zip(dispute_column(rows.len(), disputed)) {
+        w.write_record(items.iter().map(|c| neutralise_owned(cell(r, c))).chain([mark.to_owned()])).map_err(internal)?;
     }
     w.into_inner().map_err(|e| ServiceError::Internal(e.to_string().into()))
 }
 
-fn write_xlsx(items: &[&str], names: &[String], rows: &[Record]) -> Result<Vec<u8>> {
+fn write_xlsx(items: &[&str], names: &[String], rows: &[Record], disputed: &[DisputedRow]) -> Result<Vec<u8>> {
     let internal = |e: rust_xlsxwriter::XlsxError| ServiceError::Internal(Box::new(e));
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
@@ -1187,9 +1288,14 @@ fn write_xlsx(items: &[&str], names: &[String], rows: &[Record]) -> Result<Vec<u
     for (c, (code, name)) in items.iter().zip(names).enumerate() {
         sheet.write_string(0, c as u16, neutralise_cell(&format!("{name}（{code}）"))).map_err(internal)?;
     }
-    for (r, row) in rows.iter().enumerate() {
+    let last = items.len() as u16;
+    sheet.write_string(0, last, format!("异议标注（{DISPUTED_COLUMN}）")).map_err(internal)?;
+    for (r, (row, mark)) in rows.iter().zip(dispute_column(rows.len(), disputed)).enumerate() {
         for (c, code) in items.iter().enumerate() {
             sheet.write_string(r as u32 + 1, c as u16, neutralise_owned(cell(row, code))).map_err(internal)?;
+        }
+        if !mark.is_empty() {
+            sheet.write_string(r as u32 + 1, last, mark).map_err(internal)?;
         }
     }
     book.save_to_buffer().map_err(internal)

@@ -250,6 +250,9 @@ impl Services {
             SubjectKind::Entry => format!("catalog_entry:{}", duty.subject_id),
             SubjectKind::Obligation => format!("catalog_obligation:{}", duty.subject_id),
             SubjectKind::Grant => format!("grant:{}", duty.subject_id),
+            SubjectKind::Correction => format!("correction:{}", duty.subject_id),
+            SubjectKind::Dispute => format!("dispute:{}", duty.subject_id),
+            SubjectKind::Complaint => format!("complaint:{}", duty.subject_id),
         };
         let alert = DeadlineAlert {
             key: format!("{}:{due_date}:{}", duty.key, kind.code()),

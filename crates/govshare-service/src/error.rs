@@ -20,6 +20,9 @@ pub enum ServiceError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A step taken out of turn (a dispute's rung skipped, a case already closed); `code` says which rule.
+    #[error("{message}")]
+    OutOfTurn { code: &'static str, message: String },
     #[error("登录失败次数过多，请 {retry_after_secs} 秒后再试")]
     RateLimited { retry_after_secs: i64 },
     /// The data plane refused an access (grant suspended, item not granted …); `code` says why.
@@ -52,6 +55,7 @@ impl ServiceError {
             ServiceError::Forbidden(_) => "forbidden",
             ServiceError::NotFound(_) => "not_found",
             ServiceError::Conflict(_) => "conflict",
+            ServiceError::OutOfTurn { code, .. } => code,
             ServiceError::RateLimited { .. } => "rate_limited",
             ServiceError::Refused { code, .. } | ServiceError::Throttled { code, .. } => code,
             ServiceError::Upstream(_) => "upstream_failed",

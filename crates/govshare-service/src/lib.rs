@@ -5,9 +5,12 @@
 mod accounts;
 mod applications;
 mod catalog;
+mod complaints;
+mod corrections;
 pub mod crypto;
 mod data;
 mod directory;
+mod disputes;
 mod duties;
 mod error;
 mod evidence;
@@ -29,7 +32,7 @@ use govshare_store::DynStore;
 pub use accounts::{IssuedCredential, LoginSuccess, NewUserInput, OrgChoice};
 pub use applications::{ApplicationBox, ApplicationView, StepInput};
 pub use catalog::{AssessmentInput, CatalogScope, ReportUpload};
-pub use data::{
+pub use data::{DISPUTED_COLUMN, DisputedRow, 
     CACHE_TTL, ChangeRow, ChangesAnswer, DataAnswer, DataPlane, Download, GrantView, LoadReport, LoadRequest, MAX_PAGE,
     MAX_REPORTED_ERRORS, UsageSearch,
 };
@@ -38,6 +41,9 @@ pub use error::ServiceError;
 pub use evidence::{AuditVerification, CHECKPOINT_FILE, CheckpointLog};
 pub use govshare_interchange::{CellError, ExportEntry, ImportReport};
 pub use govshare_search::{Dimension, SearchDoc};
+pub use complaints::{Challenge, ComplaintView, PublicStatus, PublicStep, Receipt};
+pub use corrections::{CorrectionFigures, CorrectionView, FigureRow, Upload};
+pub use disputes::DisputeView;
 pub use grants::{ChangeStepInput, GrantActionInput, UsePeriodView, UseRecordsView};
 pub use interchange::{ImportOutcome, MAX_IMPORT_BYTES};
 pub use obligations::ObligationView;
@@ -65,6 +71,10 @@ pub struct SecuritySettings {
     /// The aggregation rule's threshold and sensitive grade level (Art. 25 ¶2; see `govshare_domain::aggregation`).
     pub aggregation_threshold: usize,
     pub aggregation_sensitive_level: u8,
+    /// The authority's period to coordinate a dispute (Art. 28), and to handle a public complaint (Art. 37 ¶2),
+    /// in working days.
+    pub dispute_coordination_days: u32,
+    pub complaint_days: u32,
 }
 
 impl Default for SecuritySettings {
@@ -79,6 +89,8 @@ impl Default for SecuritySettings {
             use_record_months: govshare_domain::use_record::DEFAULT_USE_RECORD_MONTHS,
             aggregation_threshold: govshare_domain::aggregation::DEFAULT_THRESHOLD,
             aggregation_sensitive_level: govshare_domain::aggregation::DEFAULT_SENSITIVE_LEVEL,
+            dispute_coordination_days: govshare_domain::dispute::COORDINATION_DAYS,
+            complaint_days: govshare_domain::complaint::COMPLAINT_DAYS,
         }
     }
 }
@@ -111,6 +123,8 @@ pub struct Services {
     plane: Arc<data::DataPlane>,
     /// Where signed checkpoints of the audit chain are kept, outside the database.
     checkpoints: Option<Arc<evidence::CheckpointLog>>,
+    /// The public complaint desk's rate counters and used challenges.
+    desk: Arc<complaints::Desk>,
 }
 
 impl Services {
@@ -124,6 +138,7 @@ impl Services {
             keys: Arc::new(crypto::NodeKeys::generate()),
             plane: Arc::default(),
             checkpoints: None,
+            desk: Arc::default(),
         }
     }
 

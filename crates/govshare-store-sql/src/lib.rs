@@ -9,6 +9,7 @@ mod catalog;
 mod data;
 mod duties;
 mod evidence;
+mod quality;
 mod rows;
 
 use async_trait::async_trait;
@@ -19,6 +20,10 @@ use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion, 
 use govshare_domain::duty::Duty;
 use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
+use govshare_domain::attachment::AttachmentRef;
+use govshare_domain::complaint::{Complaint, ComplaintId};
+use govshare_domain::correction::{Correction, CorrectionId};
+use govshare_domain::dispute::{Dispute, DisputeId};
 use govshare_domain::incident::{Incident, IncidentId};
 use govshare_domain::notification::{AlertKind, DeadlineAlert, Notification};
 use govshare_domain::number::{NumberKind, number_year};
@@ -32,7 +37,7 @@ use govshare_domain::source::SourceDesignation;
 use govshare_domain::use_record::UseRecord;
 use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{
-    DutyFilter, LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter,
+    CorrectionMark, DutyFilter, LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter,
     UserWithPassword,
 };
 
@@ -1132,6 +1137,205 @@ impl<D: Dialect> Store for SqlStore<D> {
         .all(&mut self.r())
         .await?;
         Ok(rows.into_iter().map(|(i,)| i).collect())
+    }
+
+    async fn create_correction(
+        &self,
+        correction: &mut Correction,
+        attachment: Option<(&AttachmentRef, &[u8])>,
+        record: Option<&StoredRecord>,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let number = next_number(&mut tx, NumberKind::Correction, correction.received_at).await?;
+        let mut numbered = correction.clone();
+        numbered.number = number;
+        sql("INSERT INTO corrections (id, number, entry_id, provider, requester, record_key, open, events, created_at,
+               document) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .binds((numbered.id, &numbered.number, numbered.entry, numbered.provider, numbered.requester))
+        .binds((&numbered.record_key, numbered.is_open(), numbered.events.len(), numbered.received_at))
+        .bind(json(&numbered)?)
+        .execute(&mut tx)
+        .await?;
+        quality::insert_attachment(&mut tx, numbered.id.0, numbered.received_at, attachment).await?;
+        quality::write_corrected(&mut tx, &mut numbered, record).await?;
+        sql("UPDATE corrections SET document = $1 WHERE id = $2").binds((json(&numbered)?, numbered.id)).execute(&mut tx).await?;
+        self.finish_with(tx, duties, notifications, audit).await?;
+        *correction = numbered;
+        Ok(())
+    }
+
+    async fn save_correction(
+        &self,
+        correction: &mut Correction,
+        expected_events: usize,
+        record: Option<&StoredRecord>,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let mut saved = correction.clone();
+        let (id, steps) = (saved.id.0, saved.events.len());
+        quality::save_case(&mut tx, "corrections", "校核申请", id, steps, expected_events, json(&saved)?).await?;
+        quality::write_corrected(&mut tx, &mut saved, record).await?;
+        sql("UPDATE corrections SET open = $1, document = $2 WHERE id = $3")
+            .binds((saved.is_open(), json(&saved)?, saved.id))
+            .execute(&mut tx)
+            .await?;
+        self.finish_with(tx, duties, notifications, audit).await?;
+        *correction = saved;
+        Ok(())
+    }
+
+    async fn get_correction(&self, id: CorrectionId) -> Result<Correction> {
+        let row: Option<(Correction,)> =
+            sql("SELECT document FROM corrections WHERE id = $1").bind(id).optional(&mut self.r()).await?;
+        Ok(row.ok_or_else(|| StoreError::NotFound("校核申请不存在".into()))?.0)
+    }
+
+    async fn list_corrections(&self, entry: Option<EntryId>, party: Option<OrgId>) -> Result<Vec<Correction>> {
+        let rows: Vec<(Correction,)> = sql("SELECT document FROM corrections
+             WHERE ($1 IS NULL OR entry_id = $1) AND ($2 IS NULL OR provider = $2 OR requester = $2)
+             ORDER BY created_at DESC, id DESC")
+        .binds((entry, party))
+        .all(&mut self.r())
+        .await?;
+        Ok(rows.into_iter().map(|(c,)| c).collect())
+    }
+
+    async fn correction_marks(&self, entry: EntryId) -> Result<Vec<CorrectionMark>> {
+        let rows: Vec<(String, String, bool, Option<i64>)> = sql("SELECT record_key, number, open, applied_seq
+             FROM corrections WHERE entry_id = $1 AND (open = TRUE OR applied_seq IS NOT NULL)")
+        .bind(entry)
+        .all(&mut self.r())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(record_key, number, open, applied_seq)| CorrectionMark { record_key, number, open, applied_seq })
+            .collect())
+    }
+
+    async fn create_dispute(
+        &self,
+        dispute: &mut Dispute,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let number = next_number(&mut tx, NumberKind::Dispute, dispute.created_at).await?;
+        let mut numbered = dispute.clone();
+        numbered.number = number.clone();
+        sql("INSERT INTO disputes (id, number, opener, counterpart, events, created_at, document)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .binds((numbered.id, &number, numbered.opener, numbered.counterpart, numbered.steps.len(), numbered.created_at))
+        .bind(json(&numbered)?)
+        .execute(&mut tx)
+        .await?;
+        self.finish(tx, notifications, audit).await?;
+        dispute.number = number;
+        Ok(())
+    }
+
+    async fn save_dispute(
+        &self,
+        dispute: &Dispute,
+        expected_steps: usize,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let (id, steps) = (dispute.id.0, dispute.steps.len());
+        quality::save_case(&mut tx, "disputes", "争议", id, steps, expected_steps, json(dispute)?).await?;
+        self.finish_with(tx, duties, notifications, audit).await
+    }
+
+    async fn get_dispute(&self, id: DisputeId) -> Result<Dispute> {
+        let row: Option<(Dispute,)> =
+            sql("SELECT document FROM disputes WHERE id = $1").bind(id).optional(&mut self.r()).await?;
+        Ok(row.ok_or_else(|| StoreError::NotFound("争议不存在".into()))?.0)
+    }
+
+    async fn list_disputes(&self, party: Option<OrgId>) -> Result<Vec<Dispute>> {
+        let rows: Vec<(Dispute,)> = sql("SELECT document FROM disputes
+             WHERE ($1 IS NULL OR opener = $1 OR counterpart = $1) ORDER BY created_at DESC, id DESC")
+        .bind(party)
+        .all(&mut self.r())
+        .await?;
+        Ok(rows.into_iter().map(|(d,)| d).collect())
+    }
+
+    async fn create_complaint(
+        &self,
+        complaint: &mut Complaint,
+        attachment: Option<(&AttachmentRef, &[u8])>,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let number = next_number(&mut tx, NumberKind::Complaint, complaint.received_at).await?;
+        let mut numbered = complaint.clone();
+        numbered.number = number.clone();
+        sql("INSERT INTO complaints (id, number, tracking_digest, handler, events, created_at, document)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .binds((numbered.id, &number, &numbered.tracking_digest, numbered.handler, numbered.events.len()))
+        .binds((numbered.received_at, json(&numbered)?))
+        .execute(&mut tx)
+        .await?;
+        quality::insert_attachment(&mut tx, numbered.id.0, numbered.received_at, attachment).await?;
+        self.finish_with(tx, duties, notifications, audit).await?;
+        complaint.number = number;
+        Ok(())
+    }
+
+    async fn save_complaint(
+        &self,
+        complaint: &Complaint,
+        expected_events: usize,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let (id, steps) = (complaint.id.0, complaint.events.len());
+        quality::save_case(&mut tx, "complaints", "投诉举报", id, steps, expected_events, json(complaint)?).await?;
+        sql("UPDATE complaints SET handler = $1 WHERE id = $2").binds((complaint.handler, complaint.id)).execute(&mut tx).await?;
+        self.finish_with(tx, duties, notifications, audit).await
+    }
+
+    async fn get_complaint(&self, id: ComplaintId) -> Result<Complaint> {
+        let row: Option<(Complaint,)> =
+            sql("SELECT document FROM complaints WHERE id = $1").bind(id).optional(&mut self.r()).await?;
+        Ok(row.ok_or_else(|| StoreError::NotFound("投诉举报不存在".into()))?.0)
+    }
+
+    async fn complaint_by_tracking(&self, tracking_digest: &str) -> Result<Option<Complaint>> {
+        let row: Option<(Complaint,)> = sql("SELECT document FROM complaints WHERE tracking_digest = $1")
+            .bind(tracking_digest)
+            .optional(&mut self.r())
+            .await?;
+        Ok(row.map(|(c,)| c))
+    }
+
+    async fn list_complaints(&self, handler: Option<OrgId>) -> Result<Vec<Complaint>> {
+        let rows: Vec<(Complaint,)> = sql("SELECT document FROM complaints
+             WHERE ($1 IS NULL OR handler = $1) ORDER BY created_at DESC, id DESC")
+        .bind(handler)
+        .all(&mut self.r())
+        .await?;
+        Ok(rows.into_iter().map(|(c,)| c).collect())
+    }
+
+    async fn get_attachment(&self, owner: uuid::Uuid, id: uuid::Uuid) -> Result<Option<Vec<u8>>> {
+        let row: Option<(Vec<u8>,)> = sql("SELECT data FROM attachments WHERE id = $1 AND owner_id = $2")
+            .binds((id, owner))
+            .optional(&mut self.r())
+            .await?;
+        Ok(row.map(|(d,)| d))
     }
 
     async fn append_usage(&self, records: &[UsageRecord]) -> Result<()> {

@@ -16,6 +16,10 @@ use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion, 
 use govshare_domain::duty::Duty;
 use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
+use govshare_domain::attachment::AttachmentRef;
+use govshare_domain::complaint::{Complaint, ComplaintId};
+use govshare_domain::correction::{Correction, CorrectionId};
+use govshare_domain::dispute::{Dispute, DisputeId};
 use govshare_domain::incident::{Incident, IncidentId};
 use govshare_domain::notification::{AlertKind, DeadlineAlert, Notification};
 use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
@@ -374,6 +378,83 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// Newest first: those reported by `org`, or by any department of `region`, or all.
     async fn list_incidents(&self, org: Option<OrgId>, region: Option<RegionCode>) -> Result<Vec<Incident>>;
 
+    // ---- corrections, disputes, public complaints (Art. 26, 28, 37 ¶2) ----
+    /// Inserts the case under the next number `JH-<year>-<seq>` (on `Ok` in `correction.number`) with its
+    /// attachment (bytes as given: the service seals them) and, for a provider's own correction of a hosted
+    /// record, writes `record` as [`Store::save_correction`] does; one transaction with the duties, notifications
+    /// and audit record.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_correction(
+        &self,
+        correction: &mut Correction,
+        attachment: Option<(&AttachmentRef, &[u8])>,
+        record: Option<&StoredRecord>,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Stores the case with a further step if the stored one still has `expected_events` steps. With `record`
+    /// (the corrected version of a live hosted record, same key), the record is written under the entry's next
+    /// sequence number with a change-history row, and that number is set in `correction.answer.applied_seq`:
+    /// the correction reaches every grant's change feed. NotFound if the record is gone.
+    async fn save_correction(
+        &self,
+        correction: &mut Correction,
+        expected_events: usize,
+        record: Option<&StoredRecord>,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn get_correction(&self, id: CorrectionId) -> Result<Correction>;
+    /// Newest first: those of `entry`, those `party` filed or received (as requester or provider), or all.
+    async fn list_corrections(&self, entry: Option<EntryId>, party: Option<OrgId>) -> Result<Vec<Correction>>;
+    /// What the data plane marks on the entry's records: the open cases (disputed records) and the versions
+    /// corrections wrote.
+    async fn correction_marks(&self, entry: EntryId) -> Result<Vec<CorrectionMark>>;
+
+    /// Inserts a dispute under the next number `ZY-<year>-<seq>` (on `Ok` in `dispute.number`).
+    async fn create_dispute(&self, dispute: &mut Dispute, notifications: &[Notification], audit: &AuditEvent)
+    -> Result<()>;
+    /// Stores a dispute with a further step if the stored one still has `expected_steps` steps.
+    async fn save_dispute(
+        &self,
+        dispute: &Dispute,
+        expected_steps: usize,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn get_dispute(&self, id: DisputeId) -> Result<Dispute>;
+    /// Newest first: those `party` opened or is the other side of, or all.
+    async fn list_disputes(&self, party: Option<OrgId>) -> Result<Vec<Dispute>>;
+
+    /// Inserts a complaint under the next number `TS-<year>-<seq>` (on `Ok` in `complaint.number`) with its
+    /// attachment. Conflict if the tracking digest is taken.
+    async fn create_complaint(
+        &self,
+        complaint: &mut Complaint,
+        attachment: Option<(&AttachmentRef, &[u8])>,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Stores a complaint with a further step if the stored one still has `expected_events` steps.
+    async fn save_complaint(
+        &self,
+        complaint: &Complaint,
+        expected_events: usize,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn get_complaint(&self, id: ComplaintId) -> Result<Complaint>;
+    async fn complaint_by_tracking(&self, tracking_digest: &str) -> Result<Option<Complaint>>;
+    /// Newest first: those `handler` has now, or all.
+    async fn list_complaints(&self, handler: Option<OrgId>) -> Result<Vec<Complaint>>;
+    /// An attachment's stored bytes, if `owner` (a correction or complaint id) has it.
+    async fn get_attachment(&self, owner: uuid::Uuid, id: uuid::Uuid) -> Result<Option<Vec<u8>>>;
+
     // ---- usage records (R-DEL-5, Art. 29) ----
     /// Appends the records in one transaction (the usage log's group commit), sealed as one batch: every row
     /// carries the batch id and its position, and the batch's `usage.seal` audit record
@@ -530,6 +611,17 @@ pub fn plan_batch(
 pub struct BatchPlan {
     pub changed: Vec<(StoredRecord, &'static str)>,
     pub unchanged: Vec<String>,
+}
+
+/// A correction as the data plane sees it on a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorrectionMark {
+    pub record_key: String,
+    pub number: String,
+    /// Under review: the record is disputed.
+    pub open: bool,
+    /// The version the correction wrote.
+    pub applied_seq: Option<i64>,
 }
 
 /// Which duties to read.

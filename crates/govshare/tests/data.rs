@@ -1101,7 +1101,7 @@ async fn downloads_are_signed_and_bulk_exchange_follows_changes(backend: Backend
     altered[10] ^= 1;
     assert!(!govshare_service::crypto::verify_signature(&key, &altered, &signature));
     let text = String::from_utf8(data).unwrap();
-    assert_eq!(text.lines().next().unwrap(), "xm,sfzh,sjhm,xzqh,yx");
+    assert_eq!(text.lines().next().unwrap(), "xm,sfzh,sjhm,xzqh,yx,_disputed", "the last column: 异议标注");
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(!text.contains("330302") && !text.contains("文三路"), "{text}");
 
