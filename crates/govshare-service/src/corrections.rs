@@ -461,6 +461,38 @@ impl Services {
         })
     }
 
+    /// The record's current values of the entry's items, for the provider's staff answering a case (hosted
+    /// sources; `None` for a proxied one, or when the record is gone): (code, name, value) in the entry's order.
+    pub async fn correction_record(
+        &self,
+        principal: &Principal,
+        id: CorrectionId,
+    ) -> Result<Option<Vec<(String, String, String)>>> {
+        let c = self.store.get_correction(id).await?;
+        self.authorize(principal, Action::PrepareSharing(c.provider))?;
+        let ctx = self.source_context(c.entry).await?;
+        let Some(record) = self.current_record(&ctx, &c).await? else { return Ok(None) };
+        Ok(Some(
+            ctx.content
+                .items
+                .iter()
+                .map(|i| {
+                    let v = record.get(&i.code).map(govshare_domain::record::json_to_raw).unwrap_or_default();
+                    (i.code.clone(), i.name.clone(), v)
+                })
+                .collect(),
+        ))
+    }
+
+    /// An entry's data items (code, name) and key item, for the correction forms.
+    pub async fn correction_items(&self, entry: EntryId) -> Result<(Vec<(String, String)>, String)> {
+        let ctx = self.source_context(entry).await?;
+        Ok((
+            ctx.content.items.iter().map(|i| (i.code.clone(), i.name.clone())).collect(),
+            ctx.source.kind.key_item().to_owned(),
+        ))
+    }
+
     /// A case's attachment, for the two departments' staff.
     pub async fn correction_attachment(&self, principal: &Principal, id: CorrectionId) -> Result<(AttachmentRef, Vec<u8>)> {
         let c = self.store.get_correction(id).await?;

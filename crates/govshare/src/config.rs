@@ -65,6 +65,22 @@ pub struct SharingConfig {
     /// Items graded at this level or above count as sensitive attributes (besides sensitive personal information
     /// and classes above the lowest).
     pub aggregation_sensitive_level: u8,
+    /// Working days the coordinating authority has to coordinate a dispute the departments could not settle
+    /// (Art. 28); missed, an Art. 41 (2) candidate.
+    #[serde(default = "default_dispute_days")]
+    pub dispute_coordination_days: u32,
+    /// Working days the department (or authority) a public complaint or report went to has to answer it
+    /// (Art. 37 ¶2).
+    #[serde(default = "default_complaint_days")]
+    pub complaint_days: u32,
+}
+
+fn default_dispute_days() -> u32 {
+    govshare_domain::dispute::COORDINATION_DAYS
+}
+
+fn default_complaint_days() -> u32 {
+    govshare_domain::complaint::COMPLAINT_DAYS
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -183,6 +199,8 @@ impl Default for Config {
                 use_record_period_months: govshare_domain::use_record::DEFAULT_USE_RECORD_MONTHS,
                 aggregation_threshold: govshare_domain::aggregation::DEFAULT_THRESHOLD,
                 aggregation_sensitive_level: govshare_domain::aggregation::DEFAULT_SENSITIVE_LEVEL,
+                dispute_coordination_days: default_dispute_days(),
+                complaint_days: default_complaint_days(),
             },
             audit: AuditConfig { checkpoint_interval_secs: 300, checkpoint_dir: None },
             log: LogConfig { format: "text".into(), filter: "info".into() },
@@ -247,6 +265,11 @@ impl Config {
             self.sharing.use_record_period_months
         );
         anyhow::ensure!(self.sharing.aggregation_threshold >= 1, "sharing.aggregation_threshold must be at least 1");
+        for (name, days) in
+            [("dispute_coordination_days", self.sharing.dispute_coordination_days), ("complaint_days", self.sharing.complaint_days)]
+        {
+            anyhow::ensure!((1..=60).contains(&days), "sharing.{name} must be between 1 and 60 working days, got {days}");
+        }
         anyhow::ensure!(
             (1..=self.catalog.grade_max_level).contains(&self.sharing.aggregation_sensitive_level),
             "sharing.aggregation_sensitive_level must be between 1 and catalog.grade_max_level"
@@ -299,6 +322,8 @@ impl Config {
             use_record_months: self.sharing.use_record_period_months,
             aggregation_threshold: self.sharing.aggregation_threshold,
             aggregation_sensitive_level: self.sharing.aggregation_sensitive_level,
+            dispute_coordination_days: self.sharing.dispute_coordination_days,
+            complaint_days: self.sharing.complaint_days,
         }
     }
 }

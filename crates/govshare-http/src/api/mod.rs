@@ -2,6 +2,7 @@
 //! `/api/openapi.json`, with an interactive viewer at `/api/docs`.
 
 pub mod applications;
+pub mod cases;
 pub mod catalog;
 pub mod data;
 pub mod dto;
@@ -76,6 +77,11 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         data::grant_action, incidents::report, incidents::list, incidents::get, incidents::step,
         data::request_change, data::change_step, data::use_records, data::record_use, data::lookup, data::query, data::verify, data::changes, data::download, data::signing_key,
         data::usage,
+        cases::file_correction, cases::list_corrections, cases::correction_figures, cases::get_correction,
+        cases::answer_correction, cases::correction_attachment, cases::correct_record,
+        cases::open_dispute, cases::list_disputes, cases::get_dispute, cases::dispute_step,
+        cases::list_complaints, cases::get_complaint, cases::complaint_step, cases::complaint_attachment,
+        cases::challenge, cases::departments, cases::file_complaint, cases::complaint_status,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SecuritySchemes),
@@ -88,6 +94,10 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         (name = "applications", description = "Sharing applications with working-day deadlines (R-APP-1..5), and the to-do list of every duty"),
         (name = "data", description = "Data sources, grants, governed delivery and usage records (R-DEL-1..5)"),
         (name = "incidents", description = "Security incident reports (Art. 35 ¶3, R-QC-4)"),
+        (name = "corrections", description = "Correction requests (校核申请) and corrections, with the disputed mark on records (Art. 26, R-QC-1)"),
+        (name = "disputes", description = "Sharing disputes: negotiation, coordination by the same-level or common superior authority, the people's government's decision (Art. 28, R-QC-2)"),
+        (name = "complaints", description = "Public complaints and reports, as their handlers work on them (Art. 37 ¶2, R-QC-3)"),
+        (name = "public", description = "The public desk: complaints and reports without an account, and their status by tracking code (Art. 37 ¶2)"),
     )
 )]
 pub struct ApiDoc;
@@ -183,6 +193,25 @@ pub fn routes() -> Routes {
         .get("/api/v1/incidents", incidents::list)
         .get("/api/v1/incidents/{incident_id}", incidents::get)
         .post("/api/v1/incidents/{incident_id}/steps", incidents::step)
+        .limited(Method::POST, "/api/v1/corrections", cases::file_correction, cases::MAX_CASE_BODY_BYTES)
+        .get("/api/v1/corrections", cases::list_corrections)
+        .get("/api/v1/corrections/figures", cases::correction_figures)
+        .get("/api/v1/corrections/{correction_id}", cases::get_correction)
+        .post("/api/v1/corrections/{correction_id}/answer", cases::answer_correction)
+        .get("/api/v1/corrections/{correction_id}/attachment", cases::correction_attachment)
+        .post("/api/v1/catalog/{entry_id}/corrections", cases::correct_record)
+        .post("/api/v1/disputes", cases::open_dispute)
+        .get("/api/v1/disputes", cases::list_disputes)
+        .get("/api/v1/disputes/{dispute_id}", cases::get_dispute)
+        .post("/api/v1/disputes/{dispute_id}/steps", cases::dispute_step)
+        .get("/api/v1/complaints", cases::list_complaints)
+        .get("/api/v1/complaints/{complaint_id}", cases::get_complaint)
+        .post("/api/v1/complaints/{complaint_id}/steps", cases::complaint_step)
+        .get("/api/v1/complaints/{complaint_id}/attachment", cases::complaint_attachment)
+        .get("/api/v1/public/complaints/challenge", cases::challenge)
+        .get("/api/v1/public/departments", cases::departments)
+        .limited(Method::POST, "/api/v1/public/complaints", cases::file_complaint, cases::MAX_CASE_BODY_BYTES)
+        .get("/api/v1/public/complaints/{tracking_code}", cases::complaint_status)
         .post("/api/v1/grants/{grant_id}/changes", data::request_change)
         .post("/api/v1/grants/{grant_id}/changes/current", data::change_step)
         .get("/api/v1/grants/{grant_id}/use-records", data::use_records)

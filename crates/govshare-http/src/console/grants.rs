@@ -333,6 +333,8 @@ struct DetailPage {
     can_terminate: bool,
     /// The requester's head may report the rectification of the misuse the grant is suspended for.
     can_rectify: bool,
+    /// The requester's staff may file a correction request on a record received under the grant (Art. 26).
+    can_correct: bool,
     /// The misuse suspension in force: (grounds, rectify-by date, whether the rectification was reported).
     misuse: Option<(&'static str, String, bool)>,
     /// The aggregation warning: (summary, (entry, item, why) rows,
@@ -444,6 +446,7 @@ pub(super) async fn detail_page(
                 },
             })
             .collect(),
+        can_correct: check(p, Action::PrepareSharing(g.requester)).is_ok(),
         can_rectify: g.misuse_suspension().is_some_and(|(_, _, reported)| !reported)
             && check(p, Action::ApproveSharing(g.requester)).is_ok(),
         misuse: g.misuse_suspension().map(|(_, m, reported)| (m.grounds.label(), m.rectify_by.to_string(), reported)),

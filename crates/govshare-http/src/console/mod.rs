@@ -10,6 +10,9 @@ mod catalog;
 mod changes;
 mod disposal;
 mod grants;
+mod complaints;
+mod corrections;
+mod disputes;
 mod incidents;
 mod interchange;
 mod obligations;
@@ -140,6 +143,24 @@ pub fn routes() -> Routes {
         .post("/console/incidents", incidents::report)
         .get("/console/incidents/{incident_id}", incidents::detail)
         .post("/console/incidents/{incident_id}/steps", incidents::step)
+        .get("/console/corrections", corrections::list)
+        .limited(Method::POST, "/console/corrections", corrections::file, corrections::MAX_FORM_BYTES)
+        .get("/console/corrections/new", corrections::new_form)
+        .get("/console/corrections/{correction_id}", corrections::detail)
+        .post("/console/corrections/{correction_id}/answer", corrections::answer)
+        .get("/console/corrections/{correction_id}/attachment", corrections::attachment)
+        .post("/console/catalog/{entry_id}/corrections", corrections::correct)
+        .get("/console/disputes", disputes::list)
+        .post("/console/disputes", disputes::open)
+        .get("/console/disputes/{dispute_id}", disputes::detail)
+        .post("/console/disputes/{dispute_id}/steps", disputes::step)
+        .get("/console/complaints", complaints::list)
+        .get("/console/complaints/{complaint_id}", complaints::detail)
+        .post("/console/complaints/{complaint_id}/steps", complaints::step)
+        .get("/console/complaints/{complaint_id}/attachment", complaints::attachment)
+        .get("/public/complaints", complaints::public_new)
+        .limited(Method::POST, "/public/complaints", complaints::public_file, corrections::MAX_FORM_BYTES)
+        .get("/public/complaints/status", complaints::public_status)
         .get("/console/notifications", catalog::notifications)
         .post("/console/notifications/{notification_id}/read", catalog::open_notification)
         .get("/static/app.css", || async {

@@ -232,6 +232,12 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "incident_reported" => "安全事件已报告：受影响的有效授权已暂停，主管部门已收到通知",
         "incident_progress" => "进展报告已提交，主管部门已收到通知",
         "incident_close" => "安全事件已结案",
+        "correction_filed" => "校核申请已提交：该记录在所有共享授权中标注为异议，提供部门应在 10 个工作日内核实、更正并反馈",
+        "correction_answered" => "校核结果已反馈，异议标注已解除；更正的值已推送至所有共享授权",
+        "correction_corrected" => "数据已更正，并经批量交换推送至所有共享授权",
+        "dispute_opened" => "共享争议已提出，请双方协商并记录协商情况",
+        "dispute_step" => "已记录，相关单位已收到通知",
+        "complaint_step" => "已办理；答复或不予受理的理由投诉人凭查询码可见",
         "grant_acknowledge_aggregation" => "已确认数据汇聚风险，该授权可以使用",
         "use_recorded" => "数据使用情况已记录；记录保存不少于 3 年，不可修改或删除，如需更正请再次记录该期间",
         "change_filed" => "变更申请已提出，待本单位工作机构负责人审核发送",
@@ -414,13 +420,16 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
                     badge: None,
                 }),
                 (!p.is_contractor() || admin).then(|| item("/console/incidents", "安全事件")),
+                (!p.is_contractor()).then(|| item("/console/corrections", "数据校核")),
+                (!p.is_contractor()).then(|| item("/console/disputes", "共享争议")),
+                (!p.is_contractor()).then(|| item("/console/complaints", "投诉举报")),
             ]
             .into_iter()
             .flatten()
             .collect(),
         },
         NavGroup {
-            title: "监督管理", items: vec![planned("时限监测"), planned("校核与争议"), planned("监督检查")]
+            title: "监督管理", items: vec![planned("时限监测"), planned("监督检查")]
         },
     ];
     let mut system = vec![item("/console/org", "本单位信息")];
