@@ -30,8 +30,10 @@ use crate::corrections::Upload;
 use crate::secrets::digests_equal;
 use crate::{Result, ServiceError, Services};
 
-/// Filings one client address may make in an hour, and status lookups in a minute.
+/// Filings one client address may make in an hour, attempts (refused ones included: guesses at the challenge)
+/// in an hour, and status lookups in a minute.
 pub const FILINGS_PER_HOUR: usize = 5;
+pub const ATTEMPTS_PER_HOUR: usize = 30;
 pub const LOOKUPS_PER_MINUTE: usize = 20;
 /// Filings the whole node takes in an hour, whoever sends them (a flood from many addresses).
 pub const NODE_FILINGS_PER_HOUR: usize = 500;
@@ -42,13 +44,14 @@ pub const CHALLENGE_MINUTES: i64 = 20;
 #[derive(Debug, Default)]
 pub struct Desk {
     filings: Mutex<HashMap<String, Vec<Instant>>>,
+    attempts: Mutex<HashMap<String, Vec<Instant>>>,
     lookups: Mutex<HashMap<String, Vec<Instant>>>,
     all_filings: Mutex<Vec<Instant>>,
     used: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
-/// Counts an event of `client` against `limit` per `window`; false when over it.
-fn admit(map: &Mutex<HashMap<String, Vec<Instant>>>, client: &str, limit: usize, window: StdDuration) -> bool {
+/// Counts an event of `client` against `limit` per `window` (only when `count`); false when over it.
+fn admit(map: &Mutex<HashMap<String, Vec<Instant>>>, client: &str, limit: usize, window: StdDuration, count: bool) -> bool {
     let mut map = map.lock().expect("lock");
     if map.len() > 100_000 {
         map.retain(|_, v| v.last().is_some_and(|t| t.elapsed() < window));
@@ -58,8 +61,14 @@ fn admit(map: &Mutex<HashMap<String, Vec<Instant>>>, client: &str, limit: usize,
     if seen.len() >= limit {
         return false;
     }
-    seen.push(Instant::now());
+    if count {
+        seen.push(Instant::now());
+    }
     true
+}
+
+fn too_many(message: String, retry_after_secs: i64) -> ServiceError {
+    ServiceError::Throttled { code: "rate_limited", message, retry_after_secs }
 }
 
 /// A challenge for the public form: a sum to work out, and the signed token that carries it.
@@ -193,12 +202,12 @@ impl Services {
         website: &str,
         upload: Option<&Upload>,
     ) -> Result<Receipt> {
-        if !admit(&self.desk.filings, client, FILINGS_PER_HOUR, StdDuration::from_secs(3600)) {
-            return Err(ServiceError::Throttled {
-                code: "rate_limited",
-                message: format!("同一网络每小时最多提交 {FILINGS_PER_HOUR} 件，请稍后再试"),
-                retry_after_secs: 3600,
-            });
+        let hour = StdDuration::from_secs(3600);
+        if !admit(&self.desk.attempts, client, ATTEMPTS_PER_HOUR, hour, true) {
+            return Err(too_many(format!("同一网络每小时最多尝试提交 {ATTEMPTS_PER_HOUR} 次，请稍后再试"), 3600));
+        }
+        if !admit(&self.desk.filings, client, FILINGS_PER_HOUR, hour, false) {
+            return Err(too_many(format!("同一网络每小时最多提交 {FILINGS_PER_HOUR} 件，请稍后再试"), 3600));
         }
         if !website.trim().is_empty() {
             return Err(ValidationError::new("website", "not_allowed", "请勿填写此项").into());
@@ -216,11 +225,7 @@ impl Services {
             let mut all = self.desk.all_filings.lock().expect("lock");
             all.retain(|t| t.elapsed() < StdDuration::from_secs(3600));
             if all.len() >= NODE_FILINGS_PER_HOUR {
-                return Err(ServiceError::Throttled {
-                    code: "rate_limited",
-                    message: "当前提交的人数较多，请稍后再试".into(),
-                    retry_after_secs: 600,
-                });
+                return Err(too_many("当前提交的人数较多，请稍后再试".into(), 600));
             }
             all.push(Instant::now());
         }
@@ -273,6 +278,7 @@ impl Services {
         );
         let stored = attachment.as_ref().map(|(m, d)| (m, d.as_slice()));
         self.store.create_complaint(&mut c, stored, &duties, &notes, &audit).await?;
+        admit(&self.desk.filings, client, FILINGS_PER_HOUR, hour, true);
         Ok(Receipt {
             tracking_code: code.display(),
             received_at: now,
@@ -286,12 +292,8 @@ impl Services {
     /// The public status of the case with this tracking code: NotFound for any code that is not one (the same
     /// answer whether the code is malformed or unknown), limited per client.
     pub async fn complaint_status(&self, client: &str, code: &str) -> Result<PublicStatus> {
-        if !admit(&self.desk.lookups, client, LOOKUPS_PER_MINUTE, StdDuration::from_secs(60)) {
-            return Err(ServiceError::Throttled {
-                code: "rate_limited",
-                message: format!("每分钟最多查询 {LOOKUPS_PER_MINUTE} 次，请稍后再试"),
-                retry_after_secs: 60,
-            });
+        if !admit(&self.desk.lookups, client, LOOKUPS_PER_MINUTE, StdDuration::from_secs(60), true) {
+            return Err(too_many(format!("每分钟最多查询 {LOOKUPS_PER_MINUTE} 次，请稍后再试"), 60));
         }
         let not_found = || ServiceError::NotFound("没有这个查询码的投诉举报，请核对后重试".into());
         let code = TrackingCode::parse(code).map_err(|_| not_found())?;
@@ -412,6 +414,8 @@ impl Services {
     /// The cases with the caller's department; an authority's: every case handled in its region.
     pub async fn list_complaints(&self, principal: &Principal) -> Result<Vec<ComplaintView>> {
         let org = principal.org.as_ref().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
+        // People only: a business system has no case work.
+        self.authorize(principal, Action::ViewOwnWork(org.id))?;
         let handler = (org.kind != OrgKind::Authority && !principal.is_operator()).then_some(org.id);
         let (orgs, calendar) = (self.org_map().await?, self.calendar().await?);
         let mut out = Vec::new();

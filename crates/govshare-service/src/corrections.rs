@@ -426,6 +426,8 @@ impl Services {
     /// every department in its region; only `entry`'s when given.
     pub async fn list_corrections(&self, principal: &Principal, entry: Option<EntryId>) -> Result<Vec<CorrectionView>> {
         let org = principal.org.as_ref().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
+        // People only: a business system has no case work.
+        self.authorize(principal, Action::ViewOwnWork(org.id))?;
         let party = (org.kind != OrgKind::Authority && !principal.is_operator()).then_some(org.id);
         let orgs = self.org_map().await?;
         let calendar = self.calendar().await?;

@@ -218,6 +218,8 @@ impl Services {
     /// The department's disputes; an authority's: every dispute with a party in its region.
     pub async fn list_disputes(&self, principal: &Principal) -> Result<Vec<DisputeView>> {
         let org = principal.org.as_ref().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
+        // People only: a business system has no case work.
+        self.authorize(principal, Action::ViewOwnWork(org.id))?;
         let party = (org.kind != OrgKind::Authority && !principal.is_operator()).then_some(org.id);
         let (orgs, calendar) = (self.org_map().await?, self.calendar().await?);
         Ok(self

@@ -153,6 +153,30 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("GET", "/api/v1/incidents", GAT_CLERK, STAFF),
     ("GET", "/api/v1/incidents/{incident_id}", GAT_CLERK, OWN_STAFF),
     ("POST", "/api/v1/incidents/{incident_id}/steps", GAT_CLERK, OWN_STAFF),
+    // ---- corrections (民政厅 asked 公安厅 to check a record), disputes (民政厅 with 公安厅), complaints (to 公安厅) ----
+    // Filing again on the same record is a conflict (409) for the requester; answering needs an outcome (422).
+    ("POST", "/api/v1/corrections", MZT_CLERK, OWN_STAFF),
+    ("GET", "/api/v1/corrections", MZT_CLERK, ANY_PERSON),
+    ("GET", "/api/v1/corrections/figures", MZT_CLERK, ANY_PERSON),
+    ("GET", "/api/v1/corrections/{correction_id}", MZT_CLERK, OWN_STAFF),
+    ("POST", "/api/v1/corrections/{correction_id}/answer", GAT_CLERK, OWN_STAFF),
+    ("GET", "/api/v1/corrections/{correction_id}/attachment", MZT_CLERK, OWN_STAFF),
+    ("POST", "/api/v1/catalog/{entry_id}/corrections", GAT_CLERK, OWN_STAFF),
+    // Any department's staff may open a dispute (教育厅 with 公安厅 too); a step needs its fields (422).
+    ("POST", "/api/v1/disputes", MZT_CLERK, STAFF),
+    ("GET", "/api/v1/disputes", MZT_CLERK, ANY_PERSON),
+    ("GET", "/api/v1/disputes/{dispute_id}", MZT_CLERK, OWN_STAFF),
+    ("POST", "/api/v1/disputes/{dispute_id}/steps", MZT_CLERK, OWN_STAFF),
+    // An answer before acceptance is out of turn (409) for the handler.
+    ("GET", "/api/v1/complaints", GAT_CLERK, ANY_PERSON),
+    ("GET", "/api/v1/complaints/{complaint_id}", GAT_CLERK, OWN_STAFF),
+    ("POST", "/api/v1/complaints/{complaint_id}/steps", GAT_CLERK, OWN_STAFF),
+    ("GET", "/api/v1/complaints/{complaint_id}/attachment", GAT_CLERK, OWN_STAFF),
+    // The public desk: anyone, signed in or not (a filing without a challenge answered is a 422, then 429).
+    ("GET", "/api/v1/public/complaints/challenge", GAT_CLERK, PUBLIC),
+    ("GET", "/api/v1/public/departments", GAT_CLERK, PUBLIC),
+    ("POST", "/api/v1/public/complaints", GAT_CLERK, PUBLIC),
+    ("GET", "/api/v1/public/complaints/{tracking_code}", GAT_CLERK, PUBLIC),
     // A change request is filed by the requester (the owner's is incomplete: 422); a step on it (the provider's
     // clerk drafting a decision, none being open: 409) by the side whose turn it is.
     ("POST", "/api/v1/grants/{grant_id}/changes", MZT_CLERK, OWN_STAFF),
@@ -241,6 +265,24 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("POST", "/console/incidents", GAT_CLERK, STAFF_PAGE),
     ("GET", "/console/incidents/{incident_id}", GAT_CLERK, OWN_STAFF_PAGE),
     ("POST", "/console/incidents/{incident_id}/steps", GAT_CLERK, OWN_STAFF_PAGE),
+    ("GET", "/console/corrections", MZT_CLERK, PAGE),
+    ("POST", "/console/corrections", MZT_CLERK, OWN_STAFF_PAGE),
+    ("GET", "/console/corrections/new", MZT_CLERK, OWN_STAFF_PAGE),
+    ("GET", "/console/corrections/{correction_id}", MZT_CLERK, OWN_STAFF_PAGE),
+    ("POST", "/console/corrections/{correction_id}/answer", GAT_CLERK, OWN_STAFF_PAGE),
+    ("GET", "/console/corrections/{correction_id}/attachment", MZT_CLERK, OWN_STAFF_PAGE),
+    ("POST", "/console/catalog/{entry_id}/corrections", GAT_CLERK, OWN_STAFF_PAGE),
+    ("GET", "/console/disputes", MZT_CLERK, PAGE),
+    ("POST", "/console/disputes", MZT_CLERK, STAFF_PAGE),
+    ("GET", "/console/disputes/{dispute_id}", MZT_CLERK, OWN_STAFF_PAGE),
+    ("POST", "/console/disputes/{dispute_id}/steps", MZT_CLERK, OWN_STAFF_PAGE),
+    ("GET", "/console/complaints", GAT_CLERK, PAGE),
+    ("GET", "/console/complaints/{complaint_id}", GAT_CLERK, OWN_STAFF_PAGE),
+    ("POST", "/console/complaints/{complaint_id}/steps", GAT_CLERK, OWN_STAFF_PAGE),
+    ("GET", "/console/complaints/{complaint_id}/attachment", GAT_CLERK, OWN_STAFF_PAGE),
+    ("GET", "/public/complaints", GAT_CLERK, PUBLIC),
+    ("POST", "/public/complaints", GAT_CLERK, PUBLIC),
+    ("GET", "/public/complaints/status", GAT_CLERK, PUBLIC),
     ("GET", "/console/usage", GAT_CLERK, PAGE),
     ("GET", "/console/notifications", GAT_CLERK, PAGE),
     ("POST", "/console/notifications/{notification_id}/read", GAT_CLERK, OWN_PAGE),
@@ -278,6 +320,12 @@ struct Objects {
     notification: String,
     /// A security incident 公安厅 reported (on its entry: no grant suspended).
     incident: String,
+    /// 民政厅's correction request on a record of its service grant (with a PDF), its dispute with 公安厅, and a
+    /// public complaint about 公安厅 (with a PDF) and its tracking code.
+    correction: String,
+    dispute: String,
+    complaint: String,
+    tracking: String,
     template: Vec<u8>,
 }
 
@@ -387,6 +435,32 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
         .await;
     assert_eq!(reported.status, StatusCode::CREATED, "{}", reported.text);
     let incident = reported.body["id"].as_str().unwrap().to_owned();
+    let mzt_clerk = Client::login(app, MZT_CLERK).await;
+    let pdf = base64_pdf();
+    let filed = mzt_clerk
+        .post(
+            "/api/v1/corrections",
+            json!({"grant": service_grant, "key": id_number("330106", 1), "claims": [{"item": "sjhm", "value": "13900000001"}],
+                   "evidence": "与本单位登记不一致", "attachment": {"file_name": "证明.pdf", "content_base64": pdf}}),
+        )
+        .await;
+    assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.text);
+    let correction = filed.body["id"].as_str().unwrap().to_owned();
+    let opened = mzt_clerk
+        .post("/api/v1/disputes", json!({"counterpart": gat, "matter": "other", "title": "矩阵争议", "description": "测试"}))
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text);
+    let dispute = opened.body["id"].as_str().unwrap().to_owned();
+    let receipt = common::file_complaint(
+        &Client::anonymous(app),
+        json!({"kind": "complaint", "department": gat, "title": "矩阵投诉", "description": "测试", "contact": "13800000000",
+               "attachment": {"file_name": "材料.pdf", "content_base64": pdf}}),
+    )
+    .await;
+    assert_eq!(receipt.status, StatusCode::CREATED, "{}", receipt.text);
+    let tracking = receipt.body["tracking_code"].as_str().unwrap().to_owned();
+    let complaints = gat_clerk.get("/api/v1/complaints").await;
+    let complaint = complaints.body[0]["id"].as_str().expect("公安厅 has the complaint").to_owned();
     let notifications = gat_clerk.get("/api/v1/notifications").await;
     let notification = notifications.body[0]["id"].as_str().expect("公安厅 has notifications").to_owned();
 
@@ -431,6 +505,10 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
         obligation,
         notification,
         incident,
+        correction,
+        dispute,
+        complaint,
+        tracking,
         template,
     };
     (objects, Callers { people: sign_in_all(app).await, keys, anonymous: Client::anonymous(app) })
@@ -470,6 +548,10 @@ fn fill(path: &str, o: &Objects) -> String {
         .replace("{step}", "request")
         .replace("{notification_id}", &o.notification)
         .replace("{incident_id}", &o.incident)
+        .replace("{correction_id}", &o.correction)
+        .replace("{dispute_id}", &o.dispute)
+        .replace("{complaint_id}", &o.complaint)
+        .replace("{tracking_code}", &o.tracking)
         .replace("{action}", "submit")
         .replace("{*rest}", "swagger-ui.css");
     let query = match path {
@@ -477,6 +559,7 @@ fn fill(path: &str, o: &Objects) -> String {
         "/api/v1/usage" => format!("?grant_id={}", o.service_grant),
         "/api/v1/data/{grant_id}/records" => "?xzqh=330106".to_owned(),
         "/api/v1/catalog/{entry_id}/source/load" => "?file_name=people.csv&mode=upsert".to_owned(),
+        "/console/corrections/new" => format!("?grant={}", o.service_grant),
         _ => String::new(),
     };
     format!("{filled}{query}")
@@ -576,6 +659,34 @@ fn body(method: &str, path: &str, o: &Objects) -> Body {
         ("POST", "/api/v1/grants/{grant_id}/changes/current") => Body::Json(json!({"step": "draft_decision"})),
         ("POST", "/api/v1/grants/{grant_id}/use-records") => Body::Json(json!({"scenario": "x"})),
         ("POST", "/api/v1/incidents") => Body::Json(json!({"title": ""})),
+        ("POST", "/api/v1/corrections") => Body::Json(json!({
+            "grant": o.service_grant, "key": id_number("330106", 1), "claims": [{"item": "sjhm"}], "evidence": "核对"
+        })),
+        ("POST", "/console/corrections") => fields_multipart(&[
+            ("grant", &o.service_grant),
+            ("key", &id_number("330106", 1)),
+            ("claim.sjhm", "on"),
+            ("evidence", "核对"),
+        ]),
+        ("POST", "/api/v1/corrections/{correction_id}/answer") => Body::Json(json!({"outcome": ""})),
+        ("POST", "/console/corrections/{correction_id}/answer") => form(&[("outcome", "")]),
+        ("POST", "/api/v1/catalog/{entry_id}/corrections") => Body::Json(json!({"key": "", "reasons": ""})),
+        ("POST", "/console/catalog/{entry_id}/corrections") => form(&[("key", "")]),
+        ("POST", "/api/v1/disputes") => Body::Json(json!({
+            "counterpart": o.gat, "matter": "other", "title": "矩阵争议", "description": "测试"
+        })),
+        ("POST", "/console/disputes") => form(&[
+            ("counterpart", &o.gat),
+            ("matter", "other"),
+            ("title", "矩阵争议"),
+            ("description", "测试"),
+        ]),
+        ("POST", "/api/v1/disputes/{dispute_id}/steps") => Body::Json(json!({"step": "negotiate"})),
+        ("POST", "/console/disputes/{dispute_id}/steps") => form(&[("step", "negotiate")]),
+        ("POST", "/api/v1/complaints/{complaint_id}/steps") => Body::Json(json!({"step": "answer", "text": "答复"})),
+        ("POST", "/console/complaints/{complaint_id}/steps") => form(&[("step", "answer"), ("text", "答复")]),
+        ("POST", "/api/v1/public/complaints") => Body::Json(json!({"kind": "complaint"})),
+        ("POST", "/public/complaints") => fields_multipart(&[("kind", "complaint")]),
         ("POST", "/console/incidents") => form(&[("title", "")]),
         ("POST", "/console/incidents/{incident_id}/steps") => form(&[("step", "progress")]),
         ("POST", "/api/v1/incidents/{incident_id}/steps") => Body::Json(json!({"step": "progress"})),
@@ -663,6 +774,23 @@ fn body(method: &str, path: &str, o: &Objects) -> Body {
         ("POST", "/console/grants/{grant_id}/use-records") => form(&[("scenario", "x")]),
         _ => form(&[]),
     }
+}
+
+/// A multipart form of text fields.
+fn fields_multipart(fields: &[(&str, &str)]) -> Body {
+    let mut raw = Vec::new();
+    for (name, value) in fields {
+        raw.extend_from_slice(
+            format!("--MATRIX\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    raw.extend_from_slice(b"--MATRIX--\r\n");
+    Body::Raw("multipart/form-data; boundary=MATRIX", raw)
+}
+
+fn base64_pdf() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(PDF)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -787,7 +787,7 @@ pub struct ReceiptDto {
     pub due_on: Option<NaiveDate>,
 }
 
-/// Files a complaint or report without an account (Art. 37 ¶2): limited to 5 filings an hour per address and
+/// Files a complaint or report without an account (Art. 37 ¶2): limited to 5 filings (and 30 attempts) an hour per address and
 /// behind the challenge; answered with the tracking code and a receipt.
 #[utoipa::path(post, path = "/api/v1/public/complaints", tag = "public", request_body = NewComplaintDto,
     responses((status = 201, body = ReceiptDto), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]

@@ -690,6 +690,16 @@ pub struct DataAnswerDto {
     pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
     pub next_cursor: Option<String>,
     pub has_more: bool,
+    /// The rows whose record is under a correction request (异议标注, Art. 26): `{row, correction}`, the row's
+    /// index in `rows` and the request's number. Its values are contested until the provider answers.
+    pub disputed: Vec<DisputedRowDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisputedRowDto {
+    pub row: usize,
+    /// `JH-2026-000001` (校核编号).
+    pub correction: String,
 }
 
 impl From<govshare_service::DataAnswer> for DataAnswerDto {
@@ -700,6 +710,7 @@ impl From<govshare_service::DataAnswer> for DataAnswerDto {
             rows: a.rows,
             next_cursor: a.next_cursor,
             has_more: a.has_more,
+            disputed: a.disputed.into_iter().map(|d| DisputedRowDto { row: d.row, correction: d.correction }).collect(),
         }
     }
 }
@@ -788,7 +799,9 @@ pub struct ChangesParams {
 pub struct ChangesDto {
     pub grant_id: Uuid,
     pub items: Vec<String>,
-    /// `{seq, op: upsert | delete, record}` in sequence order.
+    /// `{seq, op: upsert | delete, record, disputed, correction}` in sequence order: `disputed` is the number of
+    /// the correction request the record is under review by (异议标注, its values contested), `correction` the
+    /// number of the correction that wrote this version; both `null` otherwise.
     #[schema(value_type = Vec<Object>)]
     pub changes: Vec<govshare_service::ChangeRow>,
     pub next_cursor: i64,

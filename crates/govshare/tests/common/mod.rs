@@ -390,3 +390,26 @@ pub fn strip_tags(html: &str) -> String {
     }
     out
 }
+
+/// The answer to the public desk's challenge: a sum in Chinese numerals (`七加三等于多少？…`).
+pub fn solve_challenge(question: &str) -> String {
+    const NUMERALS: [&str; 21] = [
+        "零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二", "十三", "十四", "十五", "十六",
+        "十七", "十八", "十九", "二十",
+    ];
+    let (a, rest) = question.split_once('加').expect("a sum");
+    let b = rest.split_once("等于").expect("a sum").0;
+    let n = |s: &str| NUMERALS.iter().position(|x| *x == s).unwrap_or_else(|| panic!("numeral {s}"));
+    (n(a) + n(b)).to_string()
+}
+
+/// Files a public complaint through the API with a fresh challenge answered: `body` gives the other fields.
+pub async fn file_complaint(client: &Client, mut body: Value) -> Reply {
+    let challenge = client.get("/api/v1/public/complaints/challenge").await;
+    assert_eq!(challenge.status, StatusCode::OK, "{}", challenge.text);
+    body["challenge_token"] = challenge.body["token"].clone();
+    if body.get("challenge_answer").is_none() {
+        body["challenge_answer"] = serde_json::json!(solve_challenge(challenge.body["question"].as_str().unwrap()));
+    }
+    client.post("/api/v1/public/complaints", body).await
+}
