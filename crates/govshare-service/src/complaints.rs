@@ -215,6 +215,22 @@ impl Services {
         self.check_challenge(challenge_token, challenge_answer)?;
         let today = self.now().with_timezone(&beijing()).date_naive();
         let new = NewComplaint::parse(input, today)?;
+        let receipt = self.create_complaint(new, upload, "公众", &self.keys.record_key("client", client)).await?;
+        admit(&self.desk.filings, client, FILINGS_PER_HOUR, hour, true);
+        Ok(receipt)
+    }
+
+    /// A complaint received by letter or telephone, entered by the node's operator (the demo's, too).
+    pub async fn enter_complaint(&self, principal: &Principal, input: &ComplaintInput) -> Result<Receipt> {
+        if !principal.is_operator() {
+            return Err(ServiceError::Forbidden("只有平台运维人员可以代为录入投诉举报".into()));
+        }
+        let new = NewComplaint::parse(input, self.now().with_timezone(&beijing()).date_naive())?;
+        self.create_complaint(new, None, &principal.audit_name(), "operator").await
+    }
+
+    /// Stores a checked filing with its duty, tells the handler, and returns the receipt.
+    async fn create_complaint(&self, new: NewComplaint, upload: Option<&Upload>, actor: &str, client: &str) -> Result<Receipt> {
         let orgs = self.org_map().await?;
         let handler = match new.department {
             Some(id) => orgs.get(&id).ok_or_else(|| ValidationError::new("department", "not_found", "所选单位不存在"))?,
@@ -251,7 +267,7 @@ impl Services {
             days: self.settings.complaint_days,
             events: vec![ComplaintEvent {
                 at: now,
-                actor: "公众".into(),
+                actor: actor.into(),
                 step: ComplaintStep::File,
                 text: String::new(),
                 to: Some(handler.id),
@@ -268,17 +284,16 @@ impl Services {
             format!("/console/complaints/{}", c.id),
         )];
         let audit = AuditEvent::new(
-            "公众".to_owned(),
+            actor.to_owned(),
             None,
             "complaint.file",
             "complaint",
             c.id.to_string(),
-            json!({ "handler": handler.id, "kind": c.kind, "client": self.keys.record_key("client", client),
+            json!({ "handler": handler.id, "kind": c.kind, "client": client,
                     "attachment": c.attachment.as_ref().map(|a| &a.sm3) }),
         );
         let stored = attachment.as_ref().map(|(m, d)| (m, d.as_slice()));
         self.store.create_complaint(&mut c, stored, &duties, &notes, &audit).await?;
-        admit(&self.desk.filings, client, FILINGS_PER_HOUR, hour, true);
         Ok(Receipt {
             tracking_code: code.display(),
             received_at: now,

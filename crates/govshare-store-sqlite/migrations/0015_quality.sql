@@ -11,7 +11,7 @@ CREATE TABLE corrections (
     requester   TEXT REFERENCES organisations (id),
     record_key  TEXT NOT NULL,
     open        INTEGER NOT NULL,
-    applied_seq BIGINT,
+    applied_seq INTEGER,
     events      INTEGER NOT NULL,
     created_at  INTEGER NOT NULL,
     document    TEXT NOT NULL

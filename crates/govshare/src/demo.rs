@@ -189,6 +189,49 @@ pub async fn seed_data(services: &Services) -> anyhow::Result<()> {
     let send =
         govshare_service::ChangeStepInput { step: "send".into(), note: "同意报送".into(), ..Default::default() };
     services.change_step(&mzt_head, grant, &send).await?;
+    // 民政厅 found an applicant's phone number wrong and asked 公安厅 to check it (Art. 26): the record is marked
+    // disputed until 公安厅's clerk answers (on the to-do list).
+    let correction = govshare_domain::correction::CorrectionInput {
+        grant: grant.to_string(),
+        key: crate::bench_data::id_number(1),
+        claims: vec![govshare_domain::correction::Claim { item: "sjhm".into(), value: "13957100001".into() }],
+        evidence: "申请人到窗口办理临时救助时出示的手机号码与共享数据不一致".into(),
+        checked_against: "窗口现场核验".into(),
+    };
+    services.file_correction(&mzt_clerk, &correction, None).await?;
+    // The two disagree on a condition of the grant and have met once (Art. 28).
+    let gat = crate::bench_data::principal(services, "gat.clerk")
+        .await?
+        .org_id()
+        .ok_or_else(|| anyhow::anyhow!("gat.clerk acts for no organisation"))?;
+    let dispute = govshare_domain::dispute::DisputeInput {
+        counterpart: gat.to_string(),
+        matter: "condition".into(),
+        grant: grant.to_string(),
+        title: "救助核查是否需要返回户籍地址".into(),
+        description: "民政厅认为入户核查需要户籍地址，公安厅认为按目录仅可核验、不提供地址。".into(),
+        ..Default::default()
+    };
+    let opened = services.open_dispute(&mzt_clerk, &dispute).await?;
+    let met = govshare_domain::dispute::StepInput {
+        step: "negotiate".into(),
+        meeting: "2026年11月28日 视频会商".into(),
+        positions: "民政厅：入户核查需要地址；公安厅：可改为核验地址是否一致".into(),
+        outcome: "未达成一致，约定一周内再议".into(),
+        ..Default::default()
+    };
+    services.dispute_step(&mzt_clerk, opened.dispute.id, &met).await?;
+    // A citizen's complaint received by letter, for 公安厅 to handle (Art. 37 ¶2).
+    let complaint = govshare_domain::complaint::ComplaintInput {
+        kind: "complaint".into(),
+        department: gat.to_string(),
+        title: "户籍信息疑被用于与我无关的事项".into(),
+        description: "我收到一家单位的电话，对方知道我的户籍地址，我从未向其提供。请核查是否经共享泄露。".into(),
+        happened_on: String::new(),
+        name: "张先生".into(),
+        contact: "13700000000".into(),
+    };
+    services.enter_complaint(&Principal::operator("demo"), &complaint).await?;
     Ok(())
 }
 

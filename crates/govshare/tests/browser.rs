@@ -418,12 +418,25 @@ async fn every_roles_pages_show_names_not_codes_and_fit_a_phone() {
                 "/console/catalog/sources",
                 "/console/notifications",
                 "/console/incidents",
+                "/console/corrections",
+                "#corrections tbody a",
+                "/console/disputes",
+                "#disputes tbody a",
+                "/console/complaints",
+                "#complaints tbody a",
             ],
         ),
         ("gat.head", &["/console", "/console/credentials", "/console/users", "/console/org"]),
         (
             "mzt.clerk",
-            &["/console/applications", "#applications tbody a", "/console/catalog?q=人口", "#catalog-entries a"],
+            &[
+                "/console/applications",
+                "#applications tbody a",
+                "/console/catalog?q=人口",
+                "#catalog-entries a",
+                "/console/corrections",
+                "/console/disputes",
+            ],
         ),
         (
             "reviewer",
@@ -432,9 +445,11 @@ async fn every_roles_pages_show_names_not_codes_and_fit_a_phone() {
                 "/console/catalog/obligations",
                 "/console/organisations",
                 "/console/incidents",
+                "/console/complaints",
+                "/console/disputes",
             ],
         ),
-        ("supervisor", &["/console/audit"]),
+        ("supervisor", &["/console/audit", "/console/corrections"]),
         ("admin", &["/console/users", "/console/organisations", "/console/audit"]),
         ("rst.vendor", &["/console", "/console/applications", "/console/no-such-page"]),
         ("liu.yang", &["/console"]),
@@ -847,4 +862,120 @@ async fn a_change_request_for_a_third_party_is_approved_and_shown_on_the_grant()
         std::fs::write(format!("{dir}/change.png"), browser.screenshot().await.unwrap()).unwrap();
     }
     browser.close().await.unwrap();
+}
+
+/// Art. 37 ¶2: a citizen, never signed in, files a complaint on the public page (answering the challenge), keeps
+/// the tracking code from the receipt, and later finds the answer on the status page by that code alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_files_a_complaint_and_follows_it_by_tracking_code_without_an_account() {
+    let app = spawn(Backend::Sqlite).await;
+    let gat = Client::login(&app, "gat.clerk").await.get("/api/v1/me").await.body["org_id"].as_str().unwrap().to_owned();
+    let (_driver, browser) = start_browser().await;
+    browser.goto(&format!("{}/public/complaints", app.base)).await.unwrap();
+    wait_text(&browser, "h1", "投诉、举报").await;
+    select(&browser, "department", &gat).await;
+    fill(&browser, "input[name='title']", "我的手机号码被共享给无关单位").await;
+    fill(&browser, "textarea[name='description']", "近期多次接到陌生单位来电，对方知道我的户籍地址。").await;
+    fill(&browser, "input[name='contact']", "13800002222").await;
+    // A wrong answer first: the form comes back with what was typed, and a new question.
+    fill(&browser, "#challenge-answer", "999").await;
+    click(&browser, "#complaint-submit").await;
+    wait_text(&browser, "#form-error", "验证题答案不正确").await;
+    assert_eq!(value_of(&browser, "input[name='contact']").await, "13800002222", "typed values stay");
+    let question = browser.find(Locator::Id("challenge-question")).await.unwrap().text().await.unwrap();
+    fill(&browser, "#challenge-answer", &common::solve_challenge(&question)).await;
+    click(&browser, "#complaint-submit").await;
+    wait_text(&browser, "#receipt h1", "提交成功").await;
+    let code = browser.find(Locator::Id("tracking-code")).await.unwrap().text().await.unwrap();
+    assert_eq!(code.len(), 19, "{code}");
+    wait_text(&browser, "#receipt", "浙江省公安厅").await;
+    if let Ok(dir) = std::env::var("SCREENSHOT_DIR") {
+        std::fs::write(format!("{dir}/complaint-receipt.png"), browser.screenshot().await.unwrap()).unwrap();
+    }
+
+    // 公安厅 accepts and answers it (its clerk, through the console's API).
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let id = clerk.get("/api/v1/complaints").await.body[0]["id"].as_str().unwrap().to_owned();
+    for step in [json_step("accept", ""), json_step("note", "内部：调取共享日志"), json_step("answer", "经核查已处理，并向您说明。")] {
+        let r = clerk.post(&format!("/api/v1/complaints/{id}/steps"), step).await;
+        assert!(r.status.is_success(), "{}", r.text);
+    }
+
+    // The citizen comes back with the code (typed in lower case, without dashes).
+    browser.goto(&format!("{}/public/complaints/status", app.base)).await.unwrap();
+    fill(&browser, "input[name='code']", &code.to_lowercase().replace('-', "")).await;
+    click(&browser, "#status-form button").await;
+    wait_text(&browser, "#status-state", "已办结").await;
+    wait_text(&browser, "#status-steps", "已受理，正在办理").await;
+    wait_text(&browser, "#status-answer", "经核查已处理，并向您说明。").await;
+    let page = browser.source().await.unwrap();
+    assert!(!page.contains("内部") && !page.contains("13800002222") && !page.contains("王警官"), "nothing internal");
+    if let Ok(dir) = std::env::var("SCREENSHOT_DIR") {
+        std::fs::write(format!("{dir}/complaint-status.png"), browser.screenshot().await.unwrap()).unwrap();
+    }
+    browser.goto(&format!("{}/public/complaints/status?code=ABCD-EFGH-JKMN-PQRS", app.base)).await.unwrap();
+    wait_text(&browser, "#status-error", "没有这个查询码").await;
+    browser.close().await.unwrap();
+}
+
+fn json_step(step: &str, text: &str) -> serde_json::Value {
+    serde_json::json!({"step": step, "text": text})
+}
+
+/// Art. 26: 人社厅's clerk finds a phone number wrong under its grant and files a correction request from the grant's
+/// page; 公安厅's clerk finds it on the to-do list, corrects the value; the requester sees the corrected value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_goes_from_request_to_the_corrected_value_seen_by_the_requester() {
+    use common::people::{STANDARD_ITEMS, granted, hosted_entry, id_number, standard_grant};
+    let app = spawn(Backend::Sqlite).await;
+    let entry = hosted_entry(&app).await;
+    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let zhang = id_number("330106", 1);
+    let (_driver, browser) = start_browser().await;
+
+    sign_in(&browser, &app.base, "rst.clerk").await;
+    browser.goto(&format!("{}/console/grants/{grant}", app.base)).await.unwrap();
+    click(&browser, "#grant-correct").await;
+    wait_text(&browser, "h2", "提出校核申请").await;
+    fill(&browser, "input[name='key']", &zhang).await;
+    fill(&browser, "input[name='value.sjhm']", "13912340001").await;
+    fill(&browser, "textarea[name='evidence']", "本人到窗口办理时出示的手机号码与共享数据不一致").await;
+    // No item ticked: the form comes back saying so, with what was typed.
+    click(&browser, "#correction-form button").await;
+    wait_text(&browser, "#form-error", "请至少指出一个不准确或不完整的数据项").await;
+    assert_eq!(value_of(&browser, "input[name='value.sjhm']").await, "13912340001", "typed values stay");
+    click(&browser, "#claim-sjhm").await;
+    click(&browser, "#correction-form button").await;
+    wait_text(&browser, "#correction-state", "核实中").await;
+    let number = browser.find(Locator::Id("correction-number")).await.unwrap().text().await.unwrap();
+    sign_out(&browser).await;
+
+    sign_in(&browser, &app.base, "gat.clerk").await;
+    browser.goto(&format!("{}/console", app.base)).await.unwrap();
+    wait_text(&browser, ".content", "核实更正并反馈校核结果").await;
+    browser.goto(&format!("{}/console/corrections", app.base)).await.unwrap();
+    click(&browser, "#corrections tbody a").await;
+    wait_text(&browser, "#correction-claims", "138").await;
+    fill(&browser, "input[name='value.sjhm']", "13912340001").await;
+    select(&browser, "outcome", "corrected").await;
+    fill(&browser, "textarea[name='reasons']", "经户籍系统核实已更正").await;
+    click(&browser, "#correction-answer-form button").await;
+    wait_text(&browser, "#correction-state", "已更正").await;
+    sign_out(&browser).await;
+
+    sign_in(&browser, &app.base, "rst.clerk").await;
+    browser.goto(&format!("{}/console/corrections", app.base)).await.unwrap();
+    wait_text(&browser, "#corrections", &number).await;
+    click(&browser, "#corrections tbody a").await;
+    wait_text(&browser, "#correction-answer", "已更正").await;
+    wait_text(&browser, "#correction-claims", "13912340001").await;
+    if let Ok(dir) = std::env::var("SCREENSHOT_DIR") {
+        browser.set_window_size(1400, 1600).await.unwrap();
+        std::fs::write(format!("{dir}/correction.png"), browser.screenshot().await.unwrap()).unwrap();
+    }
+    browser.close().await.unwrap();
+    // And its business system gets the corrected value, no longer marked disputed.
+    let system = common::people::api_key(&app, "rst", "就业服务系统").await;
+    let r = system.get(&format!("/api/v1/data/{grant}/records/{zhang}")).await;
+    assert_eq!((&r.body["rows"][0]["sjhm"], &r.body["disputed"]), (&serde_json::json!("139****0001"), &serde_json::json!([])));
 }
