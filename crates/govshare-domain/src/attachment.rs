@@ -55,7 +55,8 @@ pub fn check(field: &'static str, name: &str, data: &[u8]) -> Result<(String, &'
         .take(100)
         .collect();
     let clean = clean.trim().trim_start_matches('.').to_owned();
-    let clean = if clean.is_empty() { format!("附件.{}", content_type.rsplit('/').next().unwrap_or("bin")) } else { clean };
+    let clean =
+        if clean.is_empty() { format!("附件.{}", content_type.rsplit('/').next().unwrap_or("bin")) } else { clean };
     Ok((clean, content_type))
 }
 
@@ -65,7 +66,10 @@ mod tests {
 
     #[test]
     fn only_documents_and_photos_by_content_within_the_size() {
-        assert_eq!(check("attachment", "../../etc/证明.pdf", b"%PDF-1.7 x").unwrap(), ("证明.pdf".into(), "application/pdf"));
+        assert_eq!(
+            check("attachment", "../../etc/证明.pdf", b"%PDF-1.7 x").unwrap(),
+            ("证明.pdf".into(), "application/pdf")
+        );
         assert_eq!(check("attachment", "a.png", b"\x89PNG\r\n\x1a\nrest").unwrap().1, "image/png");
         assert_eq!(check("attachment", "x.pdf", b"<html>").unwrap_err().rule, "file_type", "the name does not decide");
         assert_eq!(check("attachment", "x.pdf", b"").unwrap_err().rule, "empty");

@@ -165,12 +165,18 @@ impl ComplaintStep {
     }
 
     pub fn parse(input: &str) -> Result<ComplaintStep, ValidationError> {
-        [ComplaintStep::Accept, ComplaintStep::Decline, ComplaintStep::Transfer, ComplaintStep::Note, ComplaintStep::Answer]
-            .into_iter()
-            .find(|s| s.code() == input.trim())
-            .ok_or_else(|| {
-                ValidationError::new("step", "unknown_value", "可选步骤：accept、decline、transfer、note、answer")
-            })
+        [
+            ComplaintStep::Accept,
+            ComplaintStep::Decline,
+            ComplaintStep::Transfer,
+            ComplaintStep::Note,
+            ComplaintStep::Answer,
+        ]
+        .into_iter()
+        .find(|s| s.code() == input.trim())
+        .ok_or_else(|| {
+            ValidationError::new("step", "unknown_value", "可选步骤：accept、decline、transfer、note、answer")
+        })
     }
 }
 
@@ -250,7 +256,9 @@ impl Complaint {
     pub fn check_step(&self, step: ComplaintStep) -> Result<(), (&'static str, &'static str)> {
         match (self.state(), step) {
             (ComplaintState::Closed, _) => Err(("complaint_closed", "该投诉举报已办结")),
-            (ComplaintState::Received, ComplaintStep::Accept | ComplaintStep::Decline | ComplaintStep::Transfer) => Ok(()),
+            (ComplaintState::Received, ComplaintStep::Accept | ComplaintStep::Decline | ComplaintStep::Transfer) => {
+                Ok(())
+            }
             (ComplaintState::Received, _) => Err(("not_accepted", "请先受理（或不予受理、转办）")),
             (ComplaintState::Handling, ComplaintStep::Note | ComplaintStep::Transfer | ComplaintStep::Answer) => Ok(()),
             (ComplaintState::Handling, _) => Err(("already_accepted", "该投诉举报已受理")),
@@ -318,7 +326,14 @@ impl NewComplaint {
             (Some(kind), Some(title), Some(description), Some(happened_on), Some(name), Some(contact))
                 if problems.is_empty() =>
             {
-                Ok(NewComplaint { kind, department, title, description, happened_on, complainant: Complainant { name, contact } })
+                Ok(NewComplaint {
+                    kind,
+                    department,
+                    title,
+                    description,
+                    happened_on,
+                    complainant: Complainant { name, contact },
+                })
             }
             _ => Err(problems),
         }
@@ -357,7 +372,9 @@ mod tests {
         use ComplaintStep::*;
         let filed = case(&[File]);
         assert_eq!(filed.state(), ComplaintState::Received);
-        assert!(filed.check_step(Accept).is_ok() && filed.check_step(Decline).is_ok() && filed.check_step(Transfer).is_ok());
+        assert!(
+            filed.check_step(Accept).is_ok() && filed.check_step(Decline).is_ok() && filed.check_step(Transfer).is_ok()
+        );
         assert_eq!(filed.check_step(Answer).unwrap_err().0, "not_accepted", "no answer before acceptance");
         assert_eq!(filed.check_step(Note).unwrap_err().0, "not_accepted");
         let handling = case(&[File, Accept, Note]);
@@ -401,12 +418,21 @@ mod tests {
             name: "".into(),
             contact: " ".into(),
         };
-        let rules: Vec<(String, &str)> =
-            NewComplaint::parse(&input, today).unwrap_err().into_iter().map(|p| (p.field.to_string(), p.rule)).collect();
+        let rules: Vec<(String, &str)> = NewComplaint::parse(&input, today)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| (p.field.to_string(), p.rule))
+            .collect();
         assert_eq!(
             rules,
-            [("kind", "unknown_value"), ("department", "format"), ("title", "required"), ("happened_on", "in_future"), ("contact", "required")]
-                .map(|(f, r)| (f.to_owned(), r))
+            [
+                ("kind", "unknown_value"),
+                ("department", "format"),
+                ("title", "required"),
+                ("happened_on", "in_future"),
+                ("contact", "required")
+            ]
+            .map(|(f, r)| (f.to_owned(), r))
         );
         let ok = ComplaintInput {
             kind: "投诉".into(),
@@ -418,6 +444,10 @@ mod tests {
             contact: "13800000000".into(),
         };
         let c = NewComplaint::parse(&ok, today).unwrap();
-        assert_eq!((c.kind, c.department, c.complainant.name.as_str()), (ComplaintKind::Complaint, None, ""), "anonymous is allowed");
+        assert_eq!(
+            (c.kind, c.department, c.complainant.name.as_str()),
+            (ComplaintKind::Complaint, None, ""),
+            "anonymous is allowed"
+        );
     }
 }

@@ -228,7 +228,11 @@ fn claims(raw: &[Claim], problems: &mut Vec<ValidationError>) -> Vec<Claim> {
             continue;
         }
         if out.iter().any(|o| o.item == item) {
-            problems.push(ValidationError::new(format!("claims[{i}].item"), "duplicate", format!("数据项「{item}」重复")));
+            problems.push(ValidationError::new(
+                format!("claims[{i}].item"),
+                "duplicate",
+                format!("数据项「{item}」重复"),
+            ));
             continue;
         }
         let value = c.value.trim();
@@ -319,17 +323,17 @@ impl CheckedAnswer {
                 continue;
             }
             match parse_value(item, raw) {
-                Err((rule, message)) => problems.push(ValidationError::new(field, rule, format!("{}：{message}", item.name))),
-                Ok(value) if current.and_then(|r| r.get(code)).unwrap_or(&Value::Null) == &value => problems.push(
-                    ValidationError::new(field, "unchanged", format!("「{}」的更正值与现值相同", item.name)),
-                ),
+                Err((rule, message)) => {
+                    problems.push(ValidationError::new(field, rule, format!("{}：{message}", item.name)))
+                }
+                Ok(value) if current.and_then(|r| r.get(code)).unwrap_or(&Value::Null) == &value => problems
+                    .push(ValidationError::new(field, "unchanged", format!("「{}」的更正值与现值相同", item.name))),
                 Ok(value) => values.push((code.clone(), value)),
             }
         }
         match outcome {
-            Some(o) if o.changes_values() && values.is_empty() && problems.is_empty() => problems.push(
-                ValidationError::new("values", "required", "已更正或部分更正的，须填写至少一个数据项的更正值"),
-            ),
+            Some(o) if o.changes_values() && values.is_empty() && problems.is_empty() => problems
+                .push(ValidationError::new("values", "required", "已更正或部分更正的，须填写至少一个数据项的更正值")),
             Some(Outcome::Confirmed) if !input.values.is_empty() => problems.push(ValidationError::new(
                 "values",
                 "not_allowed",
@@ -418,7 +422,11 @@ mod tests {
             grade: crate::catalog::Grade { class: "公民".into(), level: 2 },
             personal_info: None,
         };
-        vec![item("sfzh", "身份证号", DataType::String), item("xm", "姓名", DataType::String), item("nl", "年龄", DataType::Integer)]
+        vec![
+            item("sfzh", "身份证号", DataType::String),
+            item("xm", "姓名", DataType::String),
+            item("nl", "年龄", DataType::Integer),
+        ]
     }
 
     #[test]
@@ -438,14 +446,17 @@ mod tests {
                 .map(|(f, r)| (f.to_owned(), r))
         );
         let none = CorrectionInput { claims: vec![], ..input };
-        assert!(CorrectionRequest::parse(&none).unwrap_err().iter().any(|p| p.field == "claims" && p.rule == "required"));
+        assert!(
+            CorrectionRequest::parse(&none).unwrap_err().iter().any(|p| p.field == "claims" && p.rule == "required")
+        );
     }
 
     #[test]
     fn outcomes_decide_what_an_answer_must_hold() {
         let items = items();
         let current: serde_json::Map<String, Value> =
-            serde_json::from_value(serde_json::json!({ "sfzh": "330102199001011234", "xm": "张三", "nl": 30 })).unwrap();
+            serde_json::from_value(serde_json::json!({ "sfzh": "330102199001011234", "xm": "张三", "nl": 30 }))
+                .unwrap();
         let answer = |outcome: &str, reasons: &str, values: &[(&str, &str)]| AnswerInput {
             outcome: outcome.into(),
             reasons: reasons.into(),
@@ -460,20 +471,29 @@ mod tests {
                 .collect()
         };
         // Corrected: at least one value that differs; the reasons may be left out.
-        let ok = CheckedAnswer::parse(&answer("corrected", "", &[("nl", "31")]), &items, "sfzh", Some(&current)).unwrap();
+        let ok =
+            CheckedAnswer::parse(&answer("corrected", "", &[("nl", "31")]), &items, "sfzh", Some(&current)).unwrap();
         assert_eq!(ok.values, vec![("nl".to_owned(), Value::from(31))]);
         assert_eq!(rules(&answer("corrected", "", &[])), [("values".to_owned(), "required")]);
         assert_eq!(rules(&answer("corrected", "", &[("nl", "30")])), [("values.nl".to_owned(), "unchanged")]);
         assert_eq!(rules(&answer("corrected", "", &[("nl", "三十")]))[0].0, "values.nl", "typed like the item");
-        assert_eq!(rules(&answer("corrected", "", &[("sfzh", "330102199001011235")])), [("values.sfzh".to_owned(), "key_item")]);
+        assert_eq!(
+            rules(&answer("corrected", "", &[("sfzh", "330102199001011235")])),
+            [("values.sfzh".to_owned(), "key_item")]
+        );
         assert_eq!(rules(&answer("corrected", "", &[("zz", "1")])), [("values.zz".to_owned(), "unknown_item")]);
         // Confirmed: reasons, and no values.
-        assert!(CheckedAnswer::parse(&answer("confirmed", "与户籍登记一致", &[]), &items, "sfzh", Some(&current)).is_ok());
+        assert!(
+            CheckedAnswer::parse(&answer("confirmed", "与户籍登记一致", &[]), &items, "sfzh", Some(&current)).is_ok()
+        );
         assert_eq!(rules(&answer("confirmed", "", &[])), [("reasons".to_owned(), "required")]);
         assert_eq!(rules(&answer("经核实无误", "一致", &[("nl", "31")])), [("values".to_owned(), "not_allowed")]);
         // Partly: values and reasons.
         assert_eq!(rules(&answer("partly", "", &[("nl", "31")])), [("reasons".to_owned(), "required")]);
-        assert!(CheckedAnswer::parse(&answer("partly", "姓名无误", &[("nl", "31")]), &items, "sfzh", Some(&current)).is_ok());
+        assert!(
+            CheckedAnswer::parse(&answer("partly", "姓名无误", &[("nl", "31")]), &items, "sfzh", Some(&current))
+                .is_ok()
+        );
         assert_eq!(rules(&answer("fixed", "", &[])), [("outcome".to_owned(), "unknown_value")]);
         // A proxied source has no current record here: any new value counts as a change.
         assert!(CheckedAnswer::parse(&answer("corrected", "", &[("nl", "30")]), &items, "sfzh", None).is_ok());

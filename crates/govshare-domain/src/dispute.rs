@@ -44,7 +44,8 @@ pub enum Matter {
 }
 
 impl Matter {
-    pub const ALL: [Matter; 5] = [Matter::Refusal, Matter::Condition, Matter::Delivery, Matter::Correction, Matter::Other];
+    pub const ALL: [Matter; 5] =
+        [Matter::Refusal, Matter::Condition, Matter::Delivery, Matter::Correction, Matter::Other];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -137,8 +138,14 @@ pub enum StepKind {
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 6] =
-        [StepKind::Negotiate, StepKind::Agree, StepKind::Escalate, StepKind::Coordinate, StepKind::Refer, StepKind::Decide];
+    pub const ALL: [StepKind; 6] = [
+        StepKind::Negotiate,
+        StepKind::Agree,
+        StepKind::Escalate,
+        StepKind::Coordinate,
+        StepKind::Refer,
+        StepKind::Decide,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -299,7 +306,11 @@ impl Dispute {
     pub fn parse_step(input: &StepInput) -> Result<(StepKind, StepFields), Vec<ValidationError>> {
         let mut problems = Vec::new();
         let kind = keep(&mut problems, StepKind::parse(&input.step));
-        let text = |field: &'static str, label: &str, raw: &str, required: bool, problems: &mut Vec<ValidationError>| {
+        let text = |field: &'static str,
+                    label: &str,
+                    raw: &str,
+                    required: bool,
+                    problems: &mut Vec<ValidationError>| {
             match raw.trim() {
                 "" if !required => String::new(),
                 raw => keep(problems, required_text(field, label, raw, MAX_DISPUTE_TEXT)).unwrap_or_default(),
@@ -401,7 +412,8 @@ impl NewDispute {
             ));
         }
         let title = keep(&mut problems, required_text("title", "争议事由", &input.title, 200));
-        let description = keep(&mut problems, required_text("description", "争议情况", &input.description, MAX_DISPUTE_TEXT));
+        let description =
+            keep(&mut problems, required_text("description", "争议情况", &input.description, MAX_DISPUTE_TEXT));
         match (counterpart, matter, title, description) {
             (Some(counterpart), Some(matter), Some(title), Some(description)) if problems.is_empty() => {
                 Ok(NewDispute { counterpart, matter, application, grant, correction, title, description })
@@ -477,7 +489,11 @@ mod tests {
         take(&mut d, StepKind::Decide).unwrap();
         assert_eq!(d.stage, Stage::Decided);
         assert_eq!(take(&mut d, StepKind::Negotiate), Err("dispute_closed"));
-        assert_eq!(dispute("330106", "330100").coordinator_region, RegionCode::parse("330100").ok(), "county and its city");
+        assert_eq!(
+            dispute("330106", "330100").coordinator_region,
+            RegionCode::parse("330100").ok(),
+            "county and its city"
+        );
         assert_eq!(dispute("330106", "330203").coordinator_region, RegionCode::parse("330000").ok());
         assert_eq!(dispute("330100", "330100").coordinator_region, RegionCode::parse("330100").ok(), "same level");
         assert_eq!(dispute("330100", "320100").coordinator_region, None, "across provinces: national");
@@ -486,18 +502,35 @@ mod tests {
     #[test]
     fn a_step_names_what_its_kind_needs() {
         let rules = |input: StepInput| -> Vec<(String, &'static str)> {
-            Dispute::parse_step(&input).err().unwrap_or_default().into_iter().map(|p| (p.field.to_string(), p.rule)).collect()
+            Dispute::parse_step(&input)
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| (p.field.to_string(), p.rule))
+                .collect()
         };
         assert_eq!(
             rules(StepInput { step: "negotiate".into(), ..StepInput::default() }),
-            [("meeting", "required"), ("positions", "required"), ("outcome", "required")].map(|(f, r)| (f.to_owned(), r))
+            [("meeting", "required"), ("positions", "required"), ("outcome", "required")]
+                .map(|(f, r)| (f.to_owned(), r))
         );
         assert_eq!(
-            rules(StepInput { step: "decide".into(), outcome: "x".into(), decided_on: "2026/1/1".into(), ..StepInput::default() }),
+            rules(StepInput {
+                step: "decide".into(),
+                outcome: "x".into(),
+                decided_on: "2026/1/1".into(),
+                ..StepInput::default()
+            }),
             [("document", "required"), ("decided_on", "date_format")].map(|(f, r)| (f.to_owned(), r))
         );
-        assert_eq!(rules(StepInput { step: "skip".into(), outcome: "x".into(), ..StepInput::default() }), [("step".to_owned(), "unknown_value")]);
-        assert!(rules(StepInput { step: "escalate".into(), outcome: "未达成一致".into(), ..StepInput::default() }).is_empty());
+        assert_eq!(
+            rules(StepInput { step: "skip".into(), outcome: "x".into(), ..StepInput::default() }),
+            [("step".to_owned(), "unknown_value")]
+        );
+        assert!(
+            rules(StepInput { step: "escalate".into(), outcome: "未达成一致".into(), ..StepInput::default() })
+                .is_empty()
+        );
     }
 
     proptest! {

@@ -248,7 +248,7 @@ impl SubjectKind {
             SubjectKind::Complaint,
         ]
         .into_iter()
-            .find(|k| k.code() == code)
+        .find(|k| k.code() == code)
     }
 }
 
@@ -385,7 +385,8 @@ pub fn correction_duties(c: &crate::correction::Correction, title: &str, calenda
     if let Some(requester) = c.requester {
         let days = crate::correction::CORRECTION_DAYS;
         let period = calendar.deadline(c.received_at, days).ok().map(|d| (days, d.due_at));
-        let open = b.push(DutyKind::AnswerCorrection, 0, c.provider, Role::Clerk, Some(requester), c.received_at, period);
+        let open =
+            b.push(DutyKind::AnswerCorrection, 0, c.provider, Role::Clerk, Some(requester), c.received_at, period);
         if let Some(answer) = &c.answer {
             b.close(Some(open), answer.at, true);
         }
@@ -406,7 +407,8 @@ pub fn dispute_duties(d: &crate::dispute::Dispute, calendar: &WorkingCalendar) -
                     let days = d.coordination_days.unwrap_or(crate::dispute::COORDINATION_DAYS);
                     let period = calendar.deadline(s.at, days).ok().map(|x| (days, x.due_at));
                     let role = Role::AuthorityReviewer;
-                    open = Some(b.push(DutyKind::CoordinateDispute, i, coordinator, role, Some(d.opener), s.at, period));
+                    open =
+                        Some(b.push(DutyKind::CoordinateDispute, i, coordinator, role, Some(d.opener), s.at, period));
                 }
             }
             (Stage::Coordination, StepKind::Agree | StepKind::Refer) => b.close(open.take(), s.at, true),
@@ -418,7 +420,11 @@ pub fn dispute_duties(d: &crate::dispute::Dispute, calendar: &WorkingCalendar) -
 
 /// The duty of a public complaint (Art. 37 ¶2): its handler answers within the period fixed at filing; a transfer
 /// hands the same deadline to the new handler; an answer or a declining closes it.
-pub fn complaint_duties(c: &crate::complaint::Complaint, calendar: &WorkingCalendar, authorities: &[OrgId]) -> Vec<Duty> {
+pub fn complaint_duties(
+    c: &crate::complaint::Complaint,
+    calendar: &WorkingCalendar,
+    authorities: &[OrgId],
+) -> Vec<Duty> {
     use crate::complaint::ComplaintStep;
     let mut b = Builder { subject_kind: SubjectKind::Complaint, subject_id: c.id.0, title: &c.title, duties: vec![] };
     let period = calendar.deadline(c.received_at, c.days).ok().map(|d| (c.days, d.due_at));

@@ -51,7 +51,13 @@ pub struct Desk {
 }
 
 /// Counts an event of `client` against `limit` per `window` (only when `count`); false when over it.
-fn admit(map: &Mutex<HashMap<String, Vec<Instant>>>, client: &str, limit: usize, window: StdDuration, count: bool) -> bool {
+fn admit(
+    map: &Mutex<HashMap<String, Vec<Instant>>>,
+    client: &str,
+    limit: usize,
+    window: StdDuration,
+    count: bool,
+) -> bool {
     let mut map = map.lock().expect("lock");
     if map.len() > 100_000 {
         map.retain(|_, v| v.last().is_some_and(|t| t.elapsed() < window));
@@ -125,8 +131,10 @@ pub struct ComplaintView {
     pub can_handle: bool,
 }
 
-const NUMBERS: [&str; 21] =
-    ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二", "十三", "十四", "十五", "十六", "十七", "十八", "十九", "二十"];
+const NUMBERS: [&str; 21] = [
+    "零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二", "十三", "十四", "十五", "十六",
+    "十七", "十八", "十九", "二十",
+];
 
 impl Services {
     fn challenge_mac(&self, expires: i64, nonce: &str, answer: &str) -> String {
@@ -230,10 +238,18 @@ impl Services {
     }
 
     /// Stores a checked filing with its duty, tells the handler, and returns the receipt.
-    async fn create_complaint(&self, new: NewComplaint, upload: Option<&Upload>, actor: &str, client: &str) -> Result<Receipt> {
+    async fn create_complaint(
+        &self,
+        new: NewComplaint,
+        upload: Option<&Upload>,
+        actor: &str,
+        client: &str,
+    ) -> Result<Receipt> {
         let orgs = self.org_map().await?;
         let handler = match new.department {
-            Some(id) => orgs.get(&id).ok_or_else(|| ValidationError::new("department", "not_found", "所选单位不存在"))?,
+            Some(id) => {
+                orgs.get(&id).ok_or_else(|| ValidationError::new("department", "not_found", "所选单位不存在"))?
+            }
             None => Self::default_handler(&orgs)
                 .ok_or_else(|| ServiceError::Conflict("本平台尚未设立政务数据共享主管部门，暂不能受理".into()))?,
         };
@@ -336,7 +352,13 @@ impl Services {
         Action::ViewCase { parties: [c.handler, c.concerned.unwrap_or(c.handler)], regions: [c.region, c.region] }
     }
 
-    fn complaint_view(&self, principal: &Principal, c: Complaint, orgs: &HashMap<OrgId, Organisation>, calendar: &govshare_domain::calendar::WorkingCalendar) -> Result<ComplaintView> {
+    fn complaint_view(
+        &self,
+        principal: &Principal,
+        c: Complaint,
+        orgs: &HashMap<OrgId, Organisation>,
+        calendar: &govshare_domain::calendar::WorkingCalendar,
+    ) -> Result<ComplaintView> {
         let name = |id: OrgId| orgs.get(&id).map_or_else(String::new, |o| o.name.clone());
         let handles = authz::check(principal, Action::HandleComplaint(c.handler)).is_ok();
         let duty = complaint_duties(&c, calendar, &[]).into_iter().last();
@@ -392,7 +414,13 @@ impl Services {
         }
         let now = self.now();
         let expected = c.events.len();
-        c.events.push(ComplaintEvent { at: now, actor: principal.audit_name(), step, text: text.clone(), to: target.map(|o| o.id) });
+        c.events.push(ComplaintEvent {
+            at: now,
+            actor: principal.audit_name(),
+            step,
+            text: text.clone(),
+            to: target.map(|o| o.id),
+        });
         let mut notes = Vec::new();
         if let Some(org) = target {
             c.handler = org.id;
@@ -402,7 +430,11 @@ impl Services {
                 now,
                 "complaint.transfer",
                 format!("转办公众{}：{}", c.kind.label(), c.title),
-                format!("{}将公众{}转交你单位办理：{text}", orgs.get(&c.events[0].to.unwrap_or(c.handler)).map_or("", |o| o.name.as_str()), c.kind.label()),
+                format!(
+                    "{}将公众{}转交你单位办理：{text}",
+                    orgs.get(&c.events[0].to.unwrap_or(c.handler)).map_or("", |o| o.name.as_str()),
+                    c.kind.label()
+                ),
                 format!("/console/complaints/{}", c.id),
             ));
         }
@@ -443,7 +475,11 @@ impl Services {
     }
 
     /// A case's attachment, for those handling it.
-    pub async fn complaint_attachment(&self, principal: &Principal, id: ComplaintId) -> Result<(AttachmentRef, Vec<u8>)> {
+    pub async fn complaint_attachment(
+        &self,
+        principal: &Principal,
+        id: ComplaintId,
+    ) -> Result<(AttachmentRef, Vec<u8>)> {
         let c = self.store.get_complaint(id).await?;
         self.authorize(principal, Action::HandleComplaint(c.handler))?;
         let meta = c.attachment.clone().ok_or_else(|| ServiceError::NotFound("该投诉举报没有附件".into()))?;

@@ -15,10 +15,10 @@ use govshare_domain::correction::{
 };
 use govshare_domain::duty::correction_duties;
 use govshare_domain::grant::mask_value;
-use govshare_domain::record::Record;
 use govshare_domain::notification::Notification;
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
 use govshare_domain::principal::Principal;
+use govshare_domain::record::Record;
 use govshare_domain::record::key_of;
 use govshare_store::StoredRecord;
 use serde::Serialize;
@@ -81,7 +81,11 @@ impl Services {
     }
 
     /// Checks an upload and seals it for the store: its reference and the sealed bytes.
-    pub(crate) fn seal_upload(&self, field: &'static str, upload: Option<&Upload>) -> Result<Option<(AttachmentRef, Vec<u8>)>> {
+    pub(crate) fn seal_upload(
+        &self,
+        field: &'static str,
+        upload: Option<&Upload>,
+    ) -> Result<Option<(AttachmentRef, Vec<u8>)>> {
         let Some(upload) = upload else { return Ok(None) };
         let (name, content_type) = attachment::check(field, &upload.name, &upload.data)?;
         let meta = AttachmentRef {
@@ -242,12 +246,16 @@ impl Services {
         let mut c = self.store.get_correction(id).await?;
         self.authorize(principal, Action::PrepareSharing(c.provider))?;
         if !c.is_open() {
-            return Err(ServiceError::OutOfTurn { code: "correction_answered", message: "该校核申请已答复".into() });
+            return Err(ServiceError::OutOfTurn {
+                code: "correction_answered", message: "该校核申请已答复".into()
+            });
         }
         let ctx = self.source_context(c.entry).await?;
         let current = self.current_record(&ctx, &c).await?;
         if ctx.source.kind.is_hosted() && current.is_none() {
-            return Err(ServiceError::Conflict("该记录已不在数据源中（已删除或替换），请选择「经核实无误」并说明情况".into()));
+            return Err(ServiceError::Conflict(
+                "该记录已不在数据源中（已删除或替换），请选择「经核实无误」并说明情况".into(),
+            ));
         }
         let answer = CheckedAnswer::parse(input, &ctx.content.items, ctx.source.kind.key_item(), current.as_ref())?;
         let mut subject: CorrectionSubject = self.unseal(&c.sealed)?;
@@ -277,7 +285,13 @@ impl Services {
                 now,
                 "correction.answer",
                 format!("校核申请 {} 已答复：{}", c.number, answer.outcome.label()),
-                format!("「{}」的校核申请 {} 结果：{}。{}", ctx.content.name, c.number, answer.outcome.label(), answer.reasons),
+                format!(
+                    "「{}」的校核申请 {} 结果：{}。{}",
+                    ctx.content.name,
+                    c.number,
+                    answer.outcome.label(),
+                    answer.reasons
+                ),
                 format!("/console/corrections/{}", c.id),
             ));
         }
@@ -335,11 +349,13 @@ impl Services {
         }
         let key = govshare_domain::error::required_text("key", "记录主键", key, 200)?;
         let record_key = self.keys.record_key(&entry.to_string(), &key);
-        let current = self.store.get_record(entry, &record_key).await?.map(|s| self.open_record(&ctx, &s)).transpose()?;
+        let current =
+            self.store.get_record(entry, &record_key).await?.map(|s| self.open_record(&ctx, &s)).transpose()?;
         if current.is_none() {
             return Err(ValidationError::new("key", "no_record", "数据源中没有这一主键的记录").into());
         }
-        let input = AnswerInput { outcome: Outcome::Corrected.code().into(), reasons: reasons.into(), values: values.clone() };
+        let input =
+            AnswerInput { outcome: Outcome::Corrected.code().into(), reasons: reasons.into(), values: values.clone() };
         let answer = CheckedAnswer::parse(&input, &ctx.content.items, ctx.source.kind.key_item(), current.as_ref())?;
         if answer.reasons.is_empty() {
             return Err(ValidationError::new("reasons", "required", "请说明更正的依据").into());
@@ -448,7 +464,11 @@ impl Services {
         let mut by_org: BTreeMap<OrgId, (String, Vec<&Correction>)> = BTreeMap::new();
         let mut by_entry: BTreeMap<EntryId, (String, Vec<&Correction>)> = BTreeMap::new();
         for v in &views {
-            by_org.entry(v.correction.provider).or_insert_with(|| (v.provider_name.clone(), vec![])).1.push(&v.correction);
+            by_org
+                .entry(v.correction.provider)
+                .or_insert_with(|| (v.provider_name.clone(), vec![]))
+                .1
+                .push(&v.correction);
             by_entry.entry(v.correction.entry).or_insert_with(|| (v.entry_name.clone(), vec![])).1.push(&v.correction);
         }
         let rows = |groups: Vec<(uuid::Uuid, (String, Vec<&Correction>))>| -> Vec<FigureRow> {
@@ -496,7 +516,11 @@ impl Services {
     }
 
     /// A case's attachment, for the two departments' staff.
-    pub async fn correction_attachment(&self, principal: &Principal, id: CorrectionId) -> Result<(AttachmentRef, Vec<u8>)> {
+    pub async fn correction_attachment(
+        &self,
+        principal: &Principal,
+        id: CorrectionId,
+    ) -> Result<(AttachmentRef, Vec<u8>)> {
         let c = self.store.get_correction(id).await?;
         let parties = [c.requester.unwrap_or(c.provider), c.provider];
         let region = c.region;

@@ -1275,7 +1275,8 @@ fn write_csv(items: &[&str], rows: &[Record], disputed: &[DisputedRow]) -> Resul
     let header = items.iter().map(|c| neutralise_cell(c).into_owned()).chain([DISPUTED_COLUMN.to_owned()]);
     w.write_record(header).map_err(internal)?;
     for (r, mark) in rows.iter().zip(dispute_column(rows.len(), disputed)) {
-        w.write_record(items.iter().map(|c| neutralise_owned(cell(r, c))).chain([mark.to_owned()])).map_err(internal)?;
+        w.write_record(items.iter().map(|c| neutralise_owned(cell(r, c))).chain([mark.to_owned()]))
+            .map_err(internal)?;
     }
     w.into_inner().map_err(|e| ServiceError::Internal(e.to_string().into()))
 }

@@ -35,7 +35,12 @@ impl Services {
         Action::ViewCase { parties: d.parties(), regions: [d.opener_region, d.counterpart_region] }
     }
 
-    fn dispute_view(&self, d: Dispute, orgs: &HashMap<OrgId, Organisation>, calendar: &govshare_domain::calendar::WorkingCalendar) -> DisputeView {
+    fn dispute_view(
+        &self,
+        d: Dispute,
+        orgs: &HashMap<OrgId, Organisation>,
+        calendar: &govshare_domain::calendar::WorkingCalendar,
+    ) -> DisputeView {
         let name = |id: OrgId| orgs.get(&id).map_or_else(String::new, |o| o.name.clone());
         let coordinator = d.coordinator.or_else(|| {
             let region = d.coordinator_region?;
@@ -66,24 +71,37 @@ impl Services {
         if opener.id == counterpart.id {
             return Err(ValidationError::new("counterpart", "self", "争议的另一方不能是本单位").into());
         }
-        let pair = |a: OrgId, b: OrgId| (a == opener.id && b == counterpart.id) || (a == counterpart.id && b == opener.id);
+        let pair =
+            |a: OrgId, b: OrgId| (a == opener.id && b == counterpart.id) || (a == counterpart.id && b == opener.id);
         let mut problems = Vec::new();
         if let Some(id) = new.application {
             match self.store.get_application(id).await {
                 Ok(app) if pair(app.requester, app.provider) => {}
-                _ => problems.push(ValidationError::new("application", "not_between_parties", "关联的共享申请不是双方之间的申请")),
+                _ => problems.push(ValidationError::new(
+                    "application",
+                    "not_between_parties",
+                    "关联的共享申请不是双方之间的申请",
+                )),
             }
         }
         if let Some(id) = new.grant {
             match self.store.get_grant(id).await {
                 Ok(g) if pair(g.requester, g.provider) => {}
-                _ => problems.push(ValidationError::new("grant", "not_between_parties", "关联的共享授权不是双方之间的授权")),
+                _ => problems.push(ValidationError::new(
+                    "grant",
+                    "not_between_parties",
+                    "关联的共享授权不是双方之间的授权",
+                )),
             }
         }
         if let Some(id) = new.correction {
             match self.store.get_correction(id).await {
                 Ok(c) if c.requester.is_some_and(|r| pair(r, c.provider)) => {}
-                _ => problems.push(ValidationError::new("correction", "not_between_parties", "关联的校核申请不是双方之间的申请")),
+                _ => problems.push(ValidationError::new(
+                    "correction",
+                    "not_between_parties",
+                    "关联的校核申请不是双方之间的申请",
+                )),
             }
         }
         if !problems.is_empty() {
@@ -115,7 +133,12 @@ impl Services {
             now,
             "dispute.open",
             format!("{}提出共享争议：{}", opener.name, d.title),
-            format!("{}就「{}」（{}）提出政务数据共享争议，请与对方协商解决（第二十八条）。", opener.name, d.title, d.matter.label()),
+            format!(
+                "{}就「{}」（{}）提出政务数据共享争议，请与对方协商解决（第二十八条）。",
+                opener.name,
+                d.title,
+                d.matter.label()
+            ),
             format!("/console/disputes/{}", d.id),
         )];
         let audit = AuditEvent::new(
@@ -145,7 +168,8 @@ impl Services {
             self.authorize(principal, Action::PrepareSharing(org))?;
             org
         } else {
-            let region = d.coordinator_region.ok_or_else(|| ServiceError::Forbidden("跨省争议由国家数据主管部门协调".into()))?;
+            let region =
+                d.coordinator_region.ok_or_else(|| ServiceError::Forbidden("跨省争议由国家数据主管部门协调".into()))?;
             self.authorize(principal, Action::CoordinateDispute(region))?;
             principal.org_id().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?
         };
@@ -153,12 +177,15 @@ impl Services {
             let Some(region) = d.coordinator_region else {
                 return Err(ServiceError::OutOfTurn {
                     code: "no_common_authority",
-                    message: "双方分属不同省份，共同的上级主管部门为国家政务数据共享主管部门，不在本平台节点：请按程序报送".into(),
+                    message:
+                        "双方分属不同省份，共同的上级主管部门为国家政务数据共享主管部门，不在本平台节点：请按程序报送"
+                            .into(),
                 });
             };
-            let authority = orgs.values().find(|o| o.kind == OrgKind::Authority && o.region == region).ok_or_else(|| {
-                ServiceError::Conflict(format!("行政区划 {region} 尚未设立政务数据共享主管部门，无法申请协调"))
-            })?;
+            let authority =
+                orgs.values().find(|o| o.kind == OrgKind::Authority && o.region == region).ok_or_else(|| {
+                    ServiceError::Conflict(format!("行政区划 {region} 尚未设立政务数据共享主管部门，无法申请协调"))
+                })?;
             d.coordinator = Some(authority.id);
             d.coordination_days = Some(self.settings.dispute_coordination_days);
         }

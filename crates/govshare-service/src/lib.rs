@@ -32,18 +32,18 @@ use govshare_store::DynStore;
 pub use accounts::{IssuedCredential, LoginSuccess, NewUserInput, OrgChoice};
 pub use applications::{ApplicationBox, ApplicationView, StepInput};
 pub use catalog::{AssessmentInput, CatalogScope, ReportUpload};
-pub use data::{DISPUTED_COLUMN, DisputedRow, 
-    CACHE_TTL, ChangeRow, ChangesAnswer, DataAnswer, DataPlane, Download, GrantView, LoadReport, LoadRequest, MAX_PAGE,
-    MAX_REPORTED_ERRORS, UsageSearch,
+pub use complaints::{Challenge, ComplaintView, PublicStatus, PublicStep, Receipt};
+pub use corrections::{CorrectionFigures, CorrectionView, FigureRow, Upload};
+pub use data::{
+    CACHE_TTL, ChangeRow, ChangesAnswer, DISPUTED_COLUMN, DataAnswer, DataPlane, DisputedRow, Download, GrantView,
+    LoadReport, LoadRequest, MAX_PAGE, MAX_REPORTED_ERRORS, UsageSearch,
 };
+pub use disputes::DisputeView;
 pub use duties::{DutyState, DutyView, MAX_DUTIES, SweepReport, Urgency};
 pub use error::ServiceError;
 pub use evidence::{AuditVerification, CHECKPOINT_FILE, CheckpointLog};
 pub use govshare_interchange::{CellError, ExportEntry, ImportReport};
 pub use govshare_search::{Dimension, SearchDoc};
-pub use complaints::{Challenge, ComplaintView, PublicStatus, PublicStep, Receipt};
-pub use corrections::{CorrectionFigures, CorrectionView, FigureRow, Upload};
-pub use disputes::DisputeView;
 pub use grants::{ChangeStepInput, GrantActionInput, UsePeriodView, UseRecordsView};
 pub use interchange::{ImportOutcome, MAX_IMPORT_BYTES};
 pub use obligations::ObligationView;

@@ -15,15 +15,15 @@ mod rows;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use govshare_domain::application::{Application, ApplicationId};
+use govshare_domain::attachment::AttachmentRef;
 use govshare_domain::audit::{AuditEvent, AuditFilter, AuditRecord, ChainHead, Digest, GENESIS};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion, ReportId};
-use govshare_domain::duty::Duty;
-use govshare_domain::evidence::StoredUsage;
-use govshare_domain::grant::{Grant, GrantId, UsageRecord};
-use govshare_domain::attachment::AttachmentRef;
 use govshare_domain::complaint::{Complaint, ComplaintId};
 use govshare_domain::correction::{Correction, CorrectionId};
 use govshare_domain::dispute::{Dispute, DisputeId};
+use govshare_domain::duty::Duty;
+use govshare_domain::evidence::StoredUsage;
+use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::incident::{Incident, IncidentId};
 use govshare_domain::notification::{AlertKind, DeadlineAlert, Notification};
 use govshare_domain::number::{NumberKind, number_year};
@@ -37,8 +37,8 @@ use govshare_domain::source::SourceDesignation;
 use govshare_domain::use_record::UseRecord;
 use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{
-    CorrectionMark, DutyFilter, LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord, UsageFilter,
-    UserWithPassword,
+    CorrectionMark, DutyFilter, LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord,
+    UsageFilter, UserWithPassword,
 };
 
 use data::{RECORD_COLUMNS, ROWS_PER_STATEMENT, push_scope};
@@ -1161,7 +1161,10 @@ impl<D: Dialect> Store for SqlStore<D> {
         .await?;
         quality::insert_attachment(&mut tx, numbered.id.0, numbered.received_at, attachment).await?;
         quality::write_corrected(&mut tx, &mut numbered, record).await?;
-        sql("UPDATE corrections SET document = $1 WHERE id = $2").binds((json(&numbered)?, numbered.id)).execute(&mut tx).await?;
+        sql("UPDATE corrections SET document = $1 WHERE id = $2")
+            .binds((json(&numbered)?, numbered.id))
+            .execute(&mut tx)
+            .await?;
         self.finish_with(tx, duties, notifications, audit).await?;
         *correction = numbered;
         Ok(())
@@ -1303,7 +1306,10 @@ impl<D: Dialect> Store for SqlStore<D> {
         let mut tx = self.begin().await?;
         let (id, steps) = (complaint.id.0, complaint.events.len());
         quality::save_case(&mut tx, "complaints", "投诉举报", id, steps, expected_events, json(complaint)?).await?;
-        sql("UPDATE complaints SET handler = $1 WHERE id = $2").binds((complaint.handler, complaint.id)).execute(&mut tx).await?;
+        sql("UPDATE complaints SET handler = $1 WHERE id = $2")
+            .binds((complaint.handler, complaint.id))
+            .execute(&mut tx)
+            .await?;
         self.finish_with(tx, duties, notifications, audit).await
     }
 

@@ -38,10 +38,8 @@ pub async fn write_corrected<D: Dialect>(
             .optional(tx)
             .await?;
     let Some((seq,)) = seq else { return Err(StoreError::NotFound("该目录尚未绑定数据源".into())) };
-    let done = sql(
-        "UPDATE source_records SET scope = $1, seq = $2, digest = $3, payload = $4
-         WHERE entry_id = $5 AND key = $6 AND deleted = FALSE",
-    )
+    let done = sql("UPDATE source_records SET scope = $1, seq = $2, digest = $3, payload = $4
+         WHERE entry_id = $5 AND key = $6 AND deleted = FALSE")
     .binds((&record.scope, seq, &record.digest, &record.payload, entry, &record.key))
     .execute(tx)
     .await?;

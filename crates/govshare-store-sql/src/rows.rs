@@ -3,11 +3,11 @@
 use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::audit::{AuditRecord, Digest};
 use govshare_domain::catalog::{Assessment, EntryContent, EntryId, EntryStatus};
-use govshare_domain::credit_code::CreditCode;
-use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::complaint::ComplaintId;
 use govshare_domain::correction::CorrectionId;
+use govshare_domain::credit_code::CreditCode;
 use govshare_domain::dispute::DisputeId;
+use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::incident::IncidentId;
 use govshare_domain::notification::{AlertKind, DeadlineAlert};
 use govshare_domain::obligation::{Extension, ObligationId, TriggerKind, UpdateObligation};
@@ -41,7 +41,19 @@ macro_rules! ids {
     )*};
 }
 
-ids!(OrgId, UserId, EntryId, ApplicationId, GrantId, CredentialId, ObligationId, IncidentId, CorrectionId, DisputeId, ComplaintId);
+ids!(
+    OrgId,
+    UserId,
+    EntryId,
+    ApplicationId,
+    GrantId,
+    CredentialId,
+    ObligationId,
+    IncidentId,
+    CorrectionId,
+    DisputeId,
+    ComplaintId
+);
 
 impl Value for Digest {
     fn read(row: &impl Row, c: Col<'_>) -> Result<Option<Self>> {

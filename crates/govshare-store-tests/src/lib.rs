@@ -1585,12 +1585,208 @@ pub async fn duty_ledger(store: DynStore) {
     assert_eq!(store.due_duties(None, horizon, None, 10).await.unwrap(), [extended]);
 }
 
+/// Corrections, disputes and complaints: numbered on insert, saved by compare-and-set on their steps; a corrected
+/// record gets the entry's next sequence number in the same transaction, and the marks follow the cases.
+pub async fn cases(store: DynStore) {
+    use govshare_domain::attachment::AttachmentRef;
+    use govshare_domain::complaint::{Complaint, ComplaintEvent, ComplaintId, ComplaintKind, ComplaintStep};
+    use govshare_domain::correction::{Correction, CorrectionAnswer, CorrectionEvent, CorrectionId, Outcome};
+    use govshare_domain::dispute::{Dispute, DisputeId, Matter, Stage};
+    use govshare_domain::record::{DataSource, LoadCounts, LoadMode, SourceKind, SourceLoad};
+    use govshare_store::CorrectionMark;
+
+    let (_, dept) = base(&store).await;
+    let requester = org("department", "330000", "浙江省民政厅", 3);
+    store.create_org(&requester, &event("org.create")).await.unwrap();
+    let entry = published_entry(&store, dept.id, "330000-GAT-0030").await;
+    let now = Utc::now().trunc_subsecs(6);
+    let source = DataSource {
+        entry: entry.id,
+        kind: SourceKind::Hosted { key_item: "name".into(), scope_item: None },
+        encrypted: false,
+        updated_at: now,
+        updated_by: "user:x".into(),
+    };
+    store.save_source(&source, &event("source.bind")).await.unwrap();
+    let load = SourceLoad {
+        id: uuid::Uuid::now_v7(),
+        entry: entry.id,
+        at: now,
+        actor: "user:x".into(),
+        file_name: "f.csv".into(),
+        file_sm3: "00".into(),
+        mode: LoadMode::Replace,
+        rows_read: 0,
+        rows_rejected: 0,
+        counts: LoadCounts::default(),
+    };
+    let mut feed = Batches {
+        batches: vec![vec![stored("k1", "", "a"), stored("k2", "", "b")]].into(),
+        fail_after: None,
+        served: 0,
+    };
+    store.load_records(&load, &mut feed, &event("source.load")).await.unwrap();
+
+    let attachment = AttachmentRef {
+        id: uuid::Uuid::now_v7(),
+        name: "证明.pdf".into(),
+        content_type: "application/pdf".into(),
+        bytes: 3,
+        sm3: "s".into(),
+    };
+    let mut c = Correction {
+        id: CorrectionId::new(),
+        number: String::new(),
+        entry: entry.id,
+        provider: dept.id,
+        region: dept.region,
+        requester: Some(requester.id),
+        grant: None,
+        record_key: "k1".into(),
+        key_hint: "k*".into(),
+        items: vec!["name".into()],
+        evidence: "e".into(),
+        checked_against: String::new(),
+        attachment: Some(attachment.clone()),
+        sealed: "00".into(),
+        received_at: now,
+        events: vec![CorrectionEvent {
+            at: now,
+            actor: "user:x".into(),
+            org: requester.id,
+            step: "file".into(),
+            text: "t".into(),
+        }],
+        answer: None,
+    };
+    store
+        .create_correction(&mut c, Some((&attachment, b"sea".as_slice())), None, &[], &[], &event("correction.file"))
+        .await
+        .unwrap();
+    assert_eq!(c.number, format!("JH-{}-000001", govshare_domain::number::number_year(now)));
+    assert_eq!(store.get_correction(c.id).await.unwrap(), c);
+    assert_eq!(store.get_attachment(c.id.0, attachment.id).await.unwrap().as_deref(), Some(b"sea".as_slice()));
+    assert_eq!(store.get_attachment(uuid::Uuid::now_v7(), attachment.id).await.unwrap(), None, "only its owner's");
+    let open = CorrectionMark { record_key: "k1".into(), number: c.number.clone(), open: true, applied_seq: None };
+    assert_eq!(store.correction_marks(entry.id).await.unwrap(), [open]);
+    assert_eq!(store.list_corrections(None, Some(requester.id)).await.unwrap().len(), 1);
+    assert!(store.list_corrections(Some(EntryId::new()), None).await.unwrap().is_empty());
+
+    // The answer writes the corrected record under the next sequence number; a stale step is refused.
+    let mut answered = c.clone();
+    answered.events.push(CorrectionEvent {
+        at: now,
+        actor: "user:y".into(),
+        org: dept.id,
+        step: "answer".into(),
+        text: "t".into(),
+    });
+    answered.answer = Some(CorrectionAnswer {
+        outcome: Outcome::Corrected,
+        reasons: String::new(),
+        changed_items: vec!["name".into()],
+        applied_seq: None,
+        at: now,
+    });
+    let before = audit_seq(&store).await;
+    let mut gone = answered.clone();
+    gone.record_key = "k9".into();
+    let missing =
+        store.save_correction(&mut gone, 1, Some(&stored("k9", "", "z")), &[], &[], &event("correction.answer")).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert_eq!(audit_seq(&store).await, before, "nothing of the refused step remains");
+    store
+        .save_correction(&mut answered, 1, Some(&stored("k1", "", "a2")), &[], &[], &event("correction.answer"))
+        .await
+        .unwrap();
+    let seq = answered.answer.as_ref().and_then(|a| a.applied_seq).expect("the version it wrote");
+    assert_eq!(seq, 3, "after the load's two");
+    let changes = store.record_changes(entry.id, None, 2, false, 10).await.unwrap();
+    assert_eq!(
+        changes.iter().map(|r| (r.key.as_str(), r.seq, r.payload.as_slice())).collect::<Vec<_>>(),
+        [("k1", 3, b"a2".as_slice())]
+    );
+    let closed =
+        CorrectionMark { record_key: "k1".into(), number: c.number.clone(), open: false, applied_seq: Some(3) };
+    assert_eq!(store.correction_marks(entry.id).await.unwrap(), [closed]);
+    let mut stale = c.clone();
+    stale.events.push(stale.events[0].clone());
+    is_conflict(store.save_correction(&mut stale, 1, None, &[], &[], &event("correction.answer")).await);
+
+    let mut d = Dispute {
+        id: DisputeId::new(),
+        number: String::new(),
+        opener: requester.id,
+        opener_region: requester.region,
+        counterpart: dept.id,
+        counterpart_region: dept.region,
+        matter: Matter::Other,
+        application: None,
+        grant: None,
+        correction: Some(c.id),
+        title: "t".into(),
+        description: "d".into(),
+        coordinator_region: Some(dept.region),
+        coordinator: None,
+        coordination_days: None,
+        stage: Stage::Negotiation,
+        created_at: now,
+        steps: vec![],
+    };
+    store.create_dispute(&mut d, &[], &event("dispute.open")).await.unwrap();
+    assert!(d.number.starts_with("ZY-"));
+    assert_eq!(store.list_disputes(Some(dept.id)).await.unwrap(), [d.clone()]);
+    is_conflict(store.save_dispute(&d, 1, &[], &[], &event("dispute.step")).await);
+    assert!(matches!(store.get_dispute(DisputeId::new()).await, Err(StoreError::NotFound(_))));
+
+    let mut complaint = Complaint {
+        id: ComplaintId::new(),
+        number: String::new(),
+        tracking_digest: "digest-1".into(),
+        kind: ComplaintKind::Report,
+        concerned: None,
+        handler: dept.id,
+        region: dept.region,
+        title: "t".into(),
+        description: "d".into(),
+        happened_on: None,
+        sealed: "00".into(),
+        attachment: None,
+        received_at: now,
+        days: 15,
+        events: vec![ComplaintEvent {
+            at: now,
+            actor: "公众".into(),
+            step: ComplaintStep::File,
+            text: String::new(),
+            to: Some(dept.id),
+        }],
+    };
+    store.create_complaint(&mut complaint, None, &[], &[], &event("complaint.file")).await.unwrap();
+    assert!(complaint.number.starts_with("TS-"));
+    assert_eq!(store.complaint_by_tracking("digest-1").await.unwrap(), Some(complaint.clone()));
+    assert_eq!(store.complaint_by_tracking("digest-2").await.unwrap(), None);
+    let mut moved = complaint.clone();
+    moved.events.push(ComplaintEvent {
+        at: now,
+        actor: "user:x".into(),
+        step: ComplaintStep::Transfer,
+        text: "t".into(),
+        to: Some(requester.id),
+    });
+    moved.handler = requester.id;
+    store.save_complaint(&moved, 1, &[], &[], &event("complaint.transfer")).await.unwrap();
+    assert!(store.list_complaints(Some(dept.id)).await.unwrap().is_empty(), "the handler moved");
+    assert_eq!(store.list_complaints(Some(requester.id)).await.unwrap(), [moved.clone()]);
+    is_conflict(store.save_complaint(&moved, 1, &[], &[], &event("complaint.note")).await);
+}
+
 #[macro_export]
 macro_rules! store_contract_tests {
     ($factory:expr) => {
         $crate::store_contract_tests!(@tests $factory;
             regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
-            concurrent_appends, calendar_years, catalog_entries, draft_deletion, assessment_reports, obligations_and_sources, applications_and_alerts, numbers, data_plane, usage_seals, duty_ledger, ping);
+            concurrent_appends, calendar_years, catalog_entries, draft_deletion, assessment_reports, obligations_and_sources, applications_and_alerts, numbers, data_plane, usage_seals, duty_ledger, cases, ping);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(

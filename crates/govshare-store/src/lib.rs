@@ -11,15 +11,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use govshare_domain::application::{Application, ApplicationId};
+use govshare_domain::attachment::AttachmentRef;
 use govshare_domain::audit::{AuditEvent, AuditFilter, AuditRecord, ChainHead};
 use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion, ReportId};
-use govshare_domain::duty::Duty;
-use govshare_domain::evidence::StoredUsage;
-use govshare_domain::grant::{Grant, GrantId, UsageRecord};
-use govshare_domain::attachment::AttachmentRef;
 use govshare_domain::complaint::{Complaint, ComplaintId};
 use govshare_domain::correction::{Correction, CorrectionId};
 use govshare_domain::dispute::{Dispute, DisputeId};
+use govshare_domain::duty::Duty;
+use govshare_domain::evidence::StoredUsage;
+use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::incident::{Incident, IncidentId};
 use govshare_domain::notification::{AlertKind, DeadlineAlert, Notification};
 use govshare_domain::obligation::{Extension, ObligationId, UpdateObligation};
@@ -414,8 +414,12 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn correction_marks(&self, entry: EntryId) -> Result<Vec<CorrectionMark>>;
 
     /// Inserts a dispute under the next number `ZY-<year>-<seq>` (on `Ok` in `dispute.number`).
-    async fn create_dispute(&self, dispute: &mut Dispute, notifications: &[Notification], audit: &AuditEvent)
-    -> Result<()>;
+    async fn create_dispute(
+        &self,
+        dispute: &mut Dispute,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
     /// Stores a dispute with a further step if the stored one still has `expected_steps` steps.
     async fn save_dispute(
         &self,

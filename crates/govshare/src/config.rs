@@ -265,10 +265,14 @@ impl Config {
             self.sharing.use_record_period_months
         );
         anyhow::ensure!(self.sharing.aggregation_threshold >= 1, "sharing.aggregation_threshold must be at least 1");
-        for (name, days) in
-            [("dispute_coordination_days", self.sharing.dispute_coordination_days), ("complaint_days", self.sharing.complaint_days)]
-        {
-            anyhow::ensure!((1..=60).contains(&days), "sharing.{name} must be between 1 and 60 working days, got {days}");
+        for (name, days) in [
+            ("dispute_coordination_days", self.sharing.dispute_coordination_days),
+            ("complaint_days", self.sharing.complaint_days),
+        ] {
+            anyhow::ensure!(
+                (1..=60).contains(&days),
+                "sharing.{name} must be between 1 and 60 working days, got {days}"
+            );
         }
         anyhow::ensure!(
             (1..=self.catalog.grade_max_level).contains(&self.sharing.aggregation_sensitive_level),

@@ -447,7 +447,10 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
     assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.text);
     let correction = filed.body["id"].as_str().unwrap().to_owned();
     let opened = mzt_clerk
-        .post("/api/v1/disputes", json!({"counterpart": gat, "matter": "other", "title": "矩阵争议", "description": "测试"}))
+        .post(
+            "/api/v1/disputes",
+            json!({"counterpart": gat, "matter": "other", "title": "矩阵争议", "description": "测试"}),
+        )
         .await;
     assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text);
     let dispute = opened.body["id"].as_str().unwrap().to_owned();
@@ -675,12 +678,9 @@ fn body(method: &str, path: &str, o: &Objects) -> Body {
         ("POST", "/api/v1/disputes") => Body::Json(json!({
             "counterpart": o.gat, "matter": "other", "title": "矩阵争议", "description": "测试"
         })),
-        ("POST", "/console/disputes") => form(&[
-            ("counterpart", &o.gat),
-            ("matter", "other"),
-            ("title", "矩阵争议"),
-            ("description", "测试"),
-        ]),
+        ("POST", "/console/disputes") => {
+            form(&[("counterpart", &o.gat), ("matter", "other"), ("title", "矩阵争议"), ("description", "测试")])
+        }
         ("POST", "/api/v1/disputes/{dispute_id}/steps") => Body::Json(json!({"step": "negotiate"})),
         ("POST", "/console/disputes/{dispute_id}/steps") => form(&[("step", "negotiate")]),
         ("POST", "/api/v1/complaints/{complaint_id}/steps") => Body::Json(json!({"step": "answer", "text": "答复"})),

@@ -869,7 +869,8 @@ async fn a_change_request_for_a_third_party_is_approved_and_shown_on_the_grant()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_files_a_complaint_and_follows_it_by_tracking_code_without_an_account() {
     let app = spawn(Backend::Sqlite).await;
-    let gat = Client::login(&app, "gat.clerk").await.get("/api/v1/me").await.body["org_id"].as_str().unwrap().to_owned();
+    let gat =
+        Client::login(&app, "gat.clerk").await.get("/api/v1/me").await.body["org_id"].as_str().unwrap().to_owned();
     let (_driver, browser) = start_browser().await;
     browser.goto(&format!("{}/public/complaints", app.base)).await.unwrap();
     wait_text(&browser, "h1", "投诉、举报").await;
@@ -896,7 +897,11 @@ async fn a_citizen_files_a_complaint_and_follows_it_by_tracking_code_without_an_
     // 公安厅 accepts and answers it (its clerk, through the console's API).
     let clerk = Client::login(&app, "gat.clerk").await;
     let id = clerk.get("/api/v1/complaints").await.body[0]["id"].as_str().unwrap().to_owned();
-    for step in [json_step("accept", ""), json_step("note", "内部：调取共享日志"), json_step("answer", "经核查已处理，并向您说明。")] {
+    for step in [
+        json_step("accept", ""),
+        json_step("note", "内部：调取共享日志"),
+        json_step("answer", "经核查已处理，并向您说明。"),
+    ] {
         let r = clerk.post(&format!("/api/v1/complaints/{id}/steps"), step).await;
         assert!(r.status.is_success(), "{}", r.text);
     }
@@ -977,5 +982,8 @@ async fn a_correction_goes_from_request_to_the_corrected_value_seen_by_the_reque
     // And its business system gets the corrected value, no longer marked disputed.
     let system = common::people::api_key(&app, "rst", "就业服务系统").await;
     let r = system.get(&format!("/api/v1/data/{grant}/records/{zhang}")).await;
-    assert_eq!((&r.body["rows"][0]["sjhm"], &r.body["disputed"]), (&serde_json::json!("139****0001"), &serde_json::json!([])));
+    assert_eq!(
+        (&r.body["rows"][0]["sjhm"], &r.body["disputed"]),
+        (&serde_json::json!("139****0001"), &serde_json::json!([]))
+    );
 }

@@ -92,12 +92,18 @@ async fn a_correction_marks_the_record_disputed_for_every_grant_until_the_correc
     let r = rst.post("/api/v1/corrections", json!({"grant": rst_grant, "key": " ", "claims": []})).await;
     assert_eq!(r.problems(), [("key", "required"), ("claims", "required"), ("evidence", "required")]);
     let r = rst
-        .post("/api/v1/corrections", json!({"grant": rst_grant, "key": zhang, "claims": [{"item": "yhkh"}], "evidence": "x"}))
+        .post(
+            "/api/v1/corrections",
+            json!({"grant": rst_grant, "key": zhang, "claims": [{"item": "yhkh"}], "evidence": "x"}),
+        )
         .await;
     assert_eq!(r.problems(), [("claims[0].item", "not_granted")], "an item the grant does not give");
     let wang = id_number("330302", 3);
     let r = rst
-        .post("/api/v1/corrections", json!({"grant": rst_grant, "key": wang, "claims": [{"item": "sjhm"}], "evidence": "x"}))
+        .post(
+            "/api/v1/corrections",
+            json!({"grant": rst_grant, "key": wang, "claims": [{"item": "sjhm"}], "evidence": "x"}),
+        )
         .await;
     assert_eq!(r.problems(), [("key", "no_record")], "温州's record is outside the grant's rows: {}", r.text);
     let r = rst
@@ -136,7 +142,9 @@ async fn a_correction_marks_the_record_disputed_for_every_grant_until_the_correc
     // The answer: only the provider's staff; the outcome decides what it must hold.
     let answer = format!("/api/v1/corrections/{id}/answer");
     assert_eq!(rst.post(&answer, json!({"outcome": "corrected"})).await.status, StatusCode::FORBIDDEN);
-    let r = gat_clerk.post(&answer, json!({"outcome": "confirmed", "reasons": "一致", "values": {"sjhm": "13912340001"}})).await;
+    let r = gat_clerk
+        .post(&answer, json!({"outcome": "confirmed", "reasons": "一致", "values": {"sjhm": "13912340001"}}))
+        .await;
     assert_eq!(r.problems(), [("values", "not_allowed")]);
     let r = gat_clerk.post(&answer, json!({"outcome": "corrected", "values": {"sfzh": zhang}})).await;
     assert_eq!(r.problems(), [("values.sfzh", "key_item")]);
@@ -145,12 +153,19 @@ async fn a_correction_marks_the_record_disputed_for_every_grant_until_the_correc
     let (still, _) = feed(&mzt_system, &mzt_grant, mzt_cursor).await;
     assert!(still.is_empty(), "the refused answers changed nothing: {still:?}");
 
-    let answered =
-        gat_clerk.post(&answer, json!({"outcome": "corrected", "reasons": "经户籍系统核实已更正", "values": {"sjhm": "13912340001"}})).await;
+    let answered = gat_clerk
+        .post(
+            &answer,
+            json!({"outcome": "corrected", "reasons": "经户籍系统核实已更正", "values": {"sjhm": "13912340001"}}),
+        )
+        .await;
     assert_eq!(answered.status, StatusCode::OK, "{}", answered.text);
     assert_eq!((&answered.body["open"], &answered.body["answer"]["outcome"]), (&json!(false), &json!("corrected")));
     assert!(answered.body["answer"]["applied_seq"].is_i64(), "{}", answered.text);
-    assert_eq!(gat_clerk.post(&answer, json!({"outcome": "confirmed", "reasons": "x"})).await.status, StatusCode::CONFLICT);
+    assert_eq!(
+        gat_clerk.post(&answer, json!({"outcome": "confirmed", "reasons": "x"})).await.status,
+        StatusCode::CONFLICT
+    );
     assert!(duties_on(&gat_clerk, &id).await.is_empty(), "the duty is met");
 
     // The corrected record reaches both grants' feeds once, naming the correction, and is no longer disputed.
@@ -180,10 +195,16 @@ async fn a_correction_marks_the_record_disputed_for_every_grant_until_the_correc
     let r = gat_clerk.post(&own, json!({"key": zhang, "values": {"yx": "zhang@example.gov.cn"}})).await;
     assert_eq!(r.problems(), [("reasons", "required")]);
     assert_eq!(
-        Client::login(&app, "rst.clerk").await.post(&own, json!({"key": zhang, "values": {"yx": "a@b.cn"}, "reasons": "x"})).await.status,
+        Client::login(&app, "rst.clerk")
+            .await
+            .post(&own, json!({"key": zhang, "values": {"yx": "a@b.cn"}, "reasons": "x"}))
+            .await
+            .status,
         StatusCode::FORBIDDEN
     );
-    let r = gat_clerk.post(&own, json!({"key": zhang, "values": {"yx": "zhang@example.gov.cn"}, "reasons": "本人申请变更邮箱"})).await;
+    let r = gat_clerk
+        .post(&own, json!({"key": zhang, "values": {"yx": "zhang@example.gov.cn"}, "reasons": "本人申请变更邮箱"}))
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let (rows, _) = feed(&rst_system, &rst_grant, rst_cursor).await;
     assert_eq!(rows.len(), 1, "the record's newest version only: {rows:?}");
@@ -260,11 +281,16 @@ async fn a_dispute_climbs_the_ladder_to_the_common_superior_authority_without_sk
     let (hz_clerk, nb_clerk) = (Client::login(&app, "hzga.clerk").await, Client::login(&app, "nbmz.clerk").await);
     let (reviewer, hz_reviewer) = (Client::login(&app, "reviewer").await, Client::login(&app, "hz.reviewer").await);
 
-    let r = hz_clerk.post("/api/v1/disputes", json!({"counterpart": nb, "matter": "refusal", "title": "x", "description": "y"})).await;
+    let r = hz_clerk
+        .post("/api/v1/disputes", json!({"counterpart": nb, "matter": "refusal", "title": "x", "description": "y"}))
+        .await;
     assert_eq!(r.problems(), [("application", "required")], "a refusal names the application refused");
     let opened = hz_clerk
-        .post("/api/v1/disputes", json!({"counterpart": nb, "matter": "other", "title": "低保对象户籍数据共享口径",
-            "description": "双方对共享字段范围意见不一"}))
+        .post(
+            "/api/v1/disputes",
+            json!({"counterpart": nb, "matter": "other", "title": "低保对象户籍数据共享口径",
+            "description": "双方对共享字段范围意见不一"}),
+        )
         .await;
     assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text);
     let id = opened.body["id"].as_str().unwrap().to_owned();
@@ -277,31 +303,47 @@ async fn a_dispute_climbs_the_ladder_to_the_common_superior_authority_without_sk
     let r = hz_clerk.post(&steps, json!({"step": "escalate", "outcome": "协商不成"})).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "negotiation_required"), "{}", r.text);
     for step in ["coordinate", "refer", "decide"] {
-        let r = reviewer.post(&steps, json!({"step": step, "meeting": "m", "positions": "p", "outcome": "o",
-            "document": "d", "decided_on": "2026-12-01"})).await;
+        let r = reviewer
+            .post(
+                &steps,
+                json!({"step": step, "meeting": "m", "positions": "p", "outcome": "o",
+            "document": "d", "decided_on": "2026-12-01"}),
+            )
+            .await;
         assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "negotiation_required"), "{step}: {}", r.text);
     }
     let r = nb_clerk.post(&steps, json!({"step": "negotiate"})).await;
     assert_eq!(r.problems(), [("meeting", "required"), ("positions", "required"), ("outcome", "required")]);
     assert_eq!(
-        Client::login(&app, "gat.clerk").await.post(&steps, json!({"step": "negotiate", "meeting": "m", "positions": "p", "outcome": "o"})).await.status,
+        Client::login(&app, "gat.clerk")
+            .await
+            .post(&steps, json!({"step": "negotiate", "meeting": "m", "positions": "p", "outcome": "o"}))
+            .await
+            .status,
         StatusCode::FORBIDDEN,
         "not a party"
     );
     let r = nb_clerk
-        .post(&steps, json!({"step": "negotiate", "meeting": "2026-12-02 视频会议", "positions": "杭州：需全部字段；宁波：仅核验",
-            "outcome": "未达成一致"}))
+        .post(
+            &steps,
+            json!({"step": "negotiate", "meeting": "2026-12-02 视频会议", "positions": "杭州：需全部字段；宁波：仅核验",
+            "outcome": "未达成一致"}),
+        )
         .await;
     assert_eq!((r.status, &r.body["stage"]), (StatusCode::OK, &json!("negotiation")), "{}", r.text);
     let r = hz_clerk.post(&steps, json!({"step": "escalate", "outcome": "协商不成，申请协调"})).await;
     assert_eq!((r.status, &r.body["stage"]), (StatusCode::OK, &json!("coordination")), "{}", r.text);
     let due = r.body["coordination_due_on"].as_str().unwrap().to_owned();
-    assert_eq!(duties_on(&reviewer, &id).await, [("coordinate_dispute".into(), "authority_reviewer".into(), due, false)]);
+    assert_eq!(
+        duties_on(&reviewer, &id).await,
+        [("coordinate_dispute".into(), "authority_reviewer".into(), due, false)]
+    );
     let told = reviewer.get("/api/v1/notifications").await;
     assert!(told.text.contains("协商不成，申请协调"), "{}", told.text);
 
     // Only the common superior's reviewer coordinates: not a party, not 杭州's authority (which only sees it).
-    let coordinate = json!({"step": "coordinate", "meeting": "2026-12-05 协调会", "positions": "各自陈述", "outcome": "未能一致"});
+    let coordinate =
+        json!({"step": "coordinate", "meeting": "2026-12-05 协调会", "positions": "各自陈述", "outcome": "未能一致"});
     assert_eq!(hz_clerk.post(&steps, coordinate.clone()).await.status, StatusCode::FORBIDDEN);
     assert_eq!(hz_reviewer.get(&format!("/api/v1/disputes/{id}")).await.status, StatusCode::OK, "in its region");
     assert_eq!(hz_reviewer.post(&steps, coordinate.clone()).await.status, StatusCode::FORBIDDEN);
@@ -315,9 +357,13 @@ async fn a_dispute_climbs_the_ladder_to_the_common_superior_authority_without_sk
     let reviewer = Client::login(&app, "reviewer").await;
     assert!(duties_on(&reviewer, &id).await[0].3, "overdue");
     assert_eq!(reviewer.post(&steps, coordinate).await.status, StatusCode::OK);
-    assert_eq!(reviewer.post(&steps, json!({"step": "refer", "outcome": "协调不成，报省人民政府决定"})).await.status, StatusCode::OK);
+    assert_eq!(
+        reviewer.post(&steps, json!({"step": "refer", "outcome": "协调不成，报省人民政府决定"})).await.status,
+        StatusCode::OK
+    );
     assert!(duties_on(&reviewer, &id).await.is_empty(), "the coordination is over");
-    let r = reviewer.post(&steps, json!({"step": "decide", "outcome": "按核验方式共享", "decided_on": "2026/12/20"})).await;
+    let r =
+        reviewer.post(&steps, json!({"step": "decide", "outcome": "按核验方式共享", "decided_on": "2026/12/20"})).await;
     assert_eq!(r.problems(), [("document", "required"), ("decided_on", "date_format")]);
     let r = reviewer
         .post(&steps, json!({"step": "decide", "outcome": "按核验方式共享", "document": "浙政办函〔2026〕88号", "decided_on": "2026-12-20"}))
@@ -325,12 +371,21 @@ async fn a_dispute_climbs_the_ladder_to_the_common_superior_authority_without_sk
     assert_eq!((r.status, &r.body["stage"]), (StatusCode::OK, &json!("decided")), "{}", r.text);
     let kinds: Vec<&str> = r.body["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["negotiate", "escalate", "coordinate", "refer", "decide"]);
-    assert_eq!(reviewer.post(&steps, json!({"step": "decide", "outcome": "x", "document": "y", "decided_on": "2026-12-21"})).await.code(), "dispute_closed");
+    assert_eq!(
+        reviewer
+            .post(&steps, json!({"step": "decide", "outcome": "x", "document": "y", "decided_on": "2026-12-21"}))
+            .await
+            .code(),
+        "dispute_closed"
+    );
 
     // Two departments of 杭州: the same-level authority, 杭州's, coordinates.
     let hz_clerk = Client::login(&app, "hzga.clerk").await;
     let opened = hz_clerk
-        .post("/api/v1/disputes", json!({"counterpart": hz_mz, "matter": "other", "title": "同城争议", "description": "d"}))
+        .post(
+            "/api/v1/disputes",
+            json!({"counterpart": hz_mz, "matter": "other", "title": "同城争议", "description": "d"}),
+        )
         .await;
     assert_eq!((&opened.body["coordinator_region"], &opened.body["superior"]), (&json!("330100"), &json!(false)));
     let steps = format!("/api/v1/disputes/{}/steps", opened.body["id"].as_str().unwrap());
@@ -339,7 +394,10 @@ async fn a_dispute_climbs_the_ladder_to_the_common_superior_authority_without_sk
     let r = hz_mz_clerk.post(&steps, json!({"step": "escalate", "outcome": "协商不成"})).await;
     assert_eq!(r.body["coordinator_name"], "杭州市数据资源管理局", "{}", r.text);
     let coordinate = json!({"step": "coordinate", "meeting": "m", "positions": "p", "outcome": "达成一致"});
-    assert_eq!(Client::login(&app, "reviewer").await.post(&steps, coordinate.clone()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        Client::login(&app, "reviewer").await.post(&steps, coordinate.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
     let hz_reviewer = Client::login(&app, "hz.reviewer").await;
     assert_eq!(hz_reviewer.post(&steps, coordinate).await.status, StatusCode::OK);
     let r = hz_reviewer.post(&steps, json!({"step": "agree", "outcome": "按协调意见执行"})).await;
@@ -352,7 +410,8 @@ async fn a_dispute_climbs_the_ladder_to_the_common_superior_authority_without_sk
 async fn a_public_complaint_is_found_by_its_tracking_code_and_shows_nothing_else(backend: Backend) {
     let app = spawn(backend).await;
     let public = Client::anonymous(&app);
-    let gat = Client::login(&app, "gat.clerk").await.get("/api/v1/me").await.body["org_id"].as_str().unwrap().to_owned();
+    let gat =
+        Client::login(&app, "gat.clerk").await.get("/api/v1/me").await.body["org_id"].as_str().unwrap().to_owned();
     let body = json!({"kind": "complaint", "department": gat, "title": "我的户籍信息被提供给无关单位",
                       "description": "2026年11月，一家与我无业务往来的单位掌握了我的户籍地址。", "happened_on": "2026-11-20",
                       "contact": "13800001111"});
@@ -406,19 +465,29 @@ async fn a_public_complaint_is_found_by_its_tracking_code_and_shows_nothing_else
     assert!(rst.get("/api/v1/complaints").await.body.as_array().unwrap().is_empty());
     assert_eq!(rst.get(&format!("/api/v1/complaints/{id}")).await.status, StatusCode::FORBIDDEN);
     let supervised = Client::login(&app, "reviewer").await.get(&format!("/api/v1/complaints/{id}")).await;
-    assert_eq!((supervised.status, &supervised.body["complainant"]), (StatusCode::OK, &Value::Null), "{}", supervised.text);
+    assert_eq!(
+        (supervised.status, &supervised.body["complainant"]),
+        (StatusCode::OK, &Value::Null),
+        "{}",
+        supervised.text
+    );
 
     let steps = format!("/api/v1/complaints/{id}/steps");
     let r = gat_clerk.post(&steps, json!({"step": "answer", "text": "已处理"})).await;
     assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "not_accepted"), "{}", r.text);
     assert_eq!(rst.post(&steps, json!({"step": "accept"})).await.status, StatusCode::FORBIDDEN);
     assert_eq!(gat_clerk.post(&steps, json!({"step": "accept"})).await.status, StatusCode::OK);
-    assert_eq!(gat_clerk.post(&steps, json!({"step": "note", "text": "内部：已调取共享日志 GX-2026"})).await.status, StatusCode::OK);
-    let r = gat_clerk.post(&steps, json!({"step": "answer", "text": "经核查，相关单位系依法获取，已向您说明依据。"})).await;
+    assert_eq!(
+        gat_clerk.post(&steps, json!({"step": "note", "text": "内部：已调取共享日志 GX-2026"})).await.status,
+        StatusCode::OK
+    );
+    let r =
+        gat_clerk.post(&steps, json!({"step": "answer", "text": "经核查，相关单位系依法获取，已向您说明依据。"})).await;
     assert_eq!(r.body["state"], "已办结", "{}", r.text);
     assert!(duties_on(&gat_clerk, &id).await.is_empty(), "handled");
     let status = public.get(&format!("/api/v1/public/complaints/{code}")).await;
-    let labels: Vec<&str> = status.body["steps"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
+    let labels: Vec<&str> =
+        status.body["steps"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
     assert_eq!(labels, ["已收到", "已受理，正在办理", "已办结"]);
     assert_eq!(status.body["answer"], "经核查，相关单位系依法获取，已向您说明依据。");
     assert!(!status.text.contains("内部") && !status.text.contains("王警官"), "{}", status.text);
@@ -429,10 +498,21 @@ async fn a_public_complaint_is_found_by_its_tracking_code_and_shows_nothing_else
     let filed = file_complaint(&public, unsure).await;
     assert_eq!(filed.body["handler_name"], "浙江省大数据发展管理局", "{}", filed.text);
     let reviewer = Client::login(&app, "reviewer").await;
-    let case = reviewer.get("/api/v1/complaints").await.body.as_array().unwrap().iter().find(|c| c["concerned_id"].is_null()).unwrap().clone();
+    let case = reviewer
+        .get("/api/v1/complaints")
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["concerned_id"].is_null())
+        .unwrap()
+        .clone();
     let id = case["id"].as_str().unwrap().to_owned();
     assert!(case["complainant"].is_object(), "the authority handles it: it sees the contact");
-    let r = reviewer.post(&format!("/api/v1/complaints/{id}/steps"), json!({"step": "transfer", "to": gat, "text": "涉及公安厅"})).await;
+    let r = reviewer
+        .post(&format!("/api/v1/complaints/{id}/steps"), json!({"step": "transfer", "to": gat, "text": "涉及公安厅"}))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let owed = duties_on(&gat_clerk, &id).await;
     assert_eq!((owed[0].0.as_str(), owed[0].2.as_str()), ("handle_complaint", case["due_on"].as_str().unwrap()));

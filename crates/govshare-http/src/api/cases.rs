@@ -201,7 +201,11 @@ impl From<CorrectionView> for CorrectionDto {
             subject: v.subject.map(|s| CorrectionSubjectDto {
                 key: s.key,
                 claims: s.claims.into_iter().map(|c| ClaimDto { item: c.item, value: c.value }).collect(),
-                changes: s.changes.into_iter().map(|c| ValueChangeDto { item: c.item, old: c.old, new: c.new }).collect(),
+                changes: s
+                    .changes
+                    .into_iter()
+                    .map(|c| ValueChangeDto { item: c.item, old: c.old, new: c.new })
+                    .collect(),
             }),
             steps: c
                 .events
@@ -302,7 +306,10 @@ pub struct CorrectionFiguresDto {
 /// over the corrections the caller may read.
 #[utoipa::path(get, path = "/api/v1/corrections/figures", tag = "corrections", security(("session" = [])),
     responses((status = 200, body = CorrectionFiguresDto)))]
-pub async fn correction_figures(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<CorrectionFiguresDto>> {
+pub async fn correction_figures(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<CorrectionFiguresDto>> {
     let f = state.services.correction_figures(&caller.principal).await?;
     let rows = |rows: Vec<govshare_service::FigureRow>| {
         rows.into_iter().map(|r| FigureRowDto { id: r.id, name: r.name, stats: r.stats.into() }).collect()
@@ -652,7 +659,13 @@ impl From<ComplaintView> for ComplaintDto {
             steps: c
                 .events
                 .into_iter()
-                .map(|e| ComplaintStepDto { at: e.at, actor: e.actor, step: e.step.code().into(), text: e.text, to: e.to.map(|o| o.0) })
+                .map(|e| ComplaintStepDto {
+                    at: e.at,
+                    actor: e.actor,
+                    step: e.step.code().into(),
+                    text: e.text,
+                    to: e.to.map(|o| o.0),
+                })
                 .collect(),
         }
     }

@@ -89,7 +89,13 @@ struct DetailPage {
     orgs: Vec<(String, String)>,
 }
 
-async fn detail_page(state: &AppState, caller: &Caller, id: ComplaintId, feedback: Feedback, status: StatusCode) -> PageResult {
+async fn detail_page(
+    state: &AppState,
+    caller: &Caller,
+    id: ComplaintId,
+    feedback: Feedback,
+    status: StatusCode,
+) -> PageResult {
     use govshare_domain::complaint::ComplaintStep as S;
     let p = &caller.principal;
     let v = state.services.get_complaint(p, id).await.map_err(fail)?;
@@ -118,14 +124,27 @@ async fn detail_page(state: &AppState, caller: &Caller, id: ComplaintId, feedbac
         description: c.description.clone(),
         happened_on: c.happened_on.map(|d| d.to_string()).unwrap_or_else(|| "—".into()),
         concerned: v.concerned_name.clone().unwrap_or_else(|| "（投诉人未能确定，由主管部门分办）".into()),
-        complainant: v.complainant.as_ref().map(|x| {
-            (if x.name.is_empty() { "（匿名）".to_owned() } else { x.name.clone() }, x.contact.clone())
-        }),
-        attachment: c.attachment.as_ref().filter(|_| v.can_handle || v.complainant.is_some()).map(|a| (a.name.clone(), a.bytes)),
+        complainant: v
+            .complainant
+            .as_ref()
+            .map(|x| (if x.name.is_empty() { "（匿名）".to_owned() } else { x.name.clone() }, x.contact.clone())),
+        attachment: c
+            .attachment
+            .as_ref()
+            .filter(|_| v.can_handle || v.complainant.is_some())
+            .map(|a| (a.name.clone(), a.bytes)),
         steps: c
             .events
             .iter()
-            .map(|e| (beijing(e.at), actor_name(&e.actor, &names), e.step.label(), e.text.clone(), e.step.public_label().is_some()))
+            .map(|e| {
+                (
+                    beijing(e.at),
+                    actor_name(&e.actor, &names),
+                    e.step.label(),
+                    e.text.clone(),
+                    e.step.public_label().is_some(),
+                )
+            })
             .collect(),
         choices,
         orgs,
@@ -175,7 +194,11 @@ pub async fn step(
     }
 }
 
-pub async fn attachment(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Path(id): Path<String>) -> PageResult {
+pub async fn attachment(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+) -> PageResult {
     let id = complaint_id(&id)?;
     let (meta, data) = state.services.complaint_attachment(&caller.principal, id).await.map_err(fail)?;
     Ok(crate::api::cases::file_response(&meta, data))
@@ -220,7 +243,11 @@ struct PublicStatusPage {
 fn public_error(err: &ServiceError) -> (Option<String>, Vec<(String, String)>, StatusCode) {
     let status = crate::error::ApiError::status_of(err);
     match err.problems() {
-        Some(p) => (Some("请按提示修改后重新提交：".into()), p.iter().map(|e| (e.field.to_string(), e.message.clone())).collect(), status),
+        Some(p) => (
+            Some("请按提示修改后重新提交：".into()),
+            p.iter().map(|e| (e.field.to_string(), e.message.clone())).collect(),
+            status,
+        ),
         None => (Some(err.to_string()), vec![], status),
     }
 }
@@ -273,7 +300,14 @@ pub async fn public_file(
     };
     let filed = state
         .services
-        .file_complaint(&client, &input, form.value("challenge_token"), form.value("challenge_answer"), form.value("website"), upload.as_ref())
+        .file_complaint(
+            &client,
+            &input,
+            form.value("challenge_token"),
+            form.value("challenge_answer"),
+            form.value("website"),
+            upload.as_ref(),
+        )
         .await;
     match filed {
         Ok(receipt) => {

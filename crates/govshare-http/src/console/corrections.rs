@@ -2,10 +2,10 @@
 //! the provider's own correction form (from an entry), and a case's page with its answer form.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use govshare_domain::authz::{Action, check};
 use govshare_domain::catalog::EntryId;
 use govshare_domain::correction::{AnswerInput, Claim, CorrectionId, CorrectionInput, CorrectionStats, Outcome};
@@ -143,22 +143,38 @@ pub struct NewQuery {
     entry: Option<String>,
 }
 
-async fn new_page(state: &AppState, caller: &Caller, q: &NewQuery, feedback: Feedback, status: StatusCode, typed: Typed) -> PageResult {
+async fn new_page(
+    state: &AppState,
+    caller: &Caller,
+    q: &NewQuery,
+    feedback: Feedback,
+    status: StatusCode,
+    typed: Typed,
+) -> PageResult {
     let p = &caller.principal;
     let bad = |e: govshare_domain::ValidationError| fail(ServiceError::from(e));
-    let (grant, entry_id) = match (q.grant.as_deref().filter(|s| !s.is_empty()), q.entry.as_deref().filter(|s| !s.is_empty())) {
-        (Some(raw), _) => {
-            let id: GrantId = raw.parse().map_err(bad)?;
-            let v = state.services.get_grant(p, id).await.map_err(fail)?;
-            if check(p, Action::PrepareSharing(v.grant.requester)).is_err() {
-                return Err(fail(ServiceError::Forbidden("只有需求部门的经办人或工作机构负责人可以提出校核申请".into())));
+    let (grant, entry_id) =
+        match (q.grant.as_deref().filter(|s| !s.is_empty()), q.entry.as_deref().filter(|s| !s.is_empty())) {
+            (Some(raw), _) => {
+                let id: GrantId = raw.parse().map_err(bad)?;
+                let v = state.services.get_grant(p, id).await.map_err(fail)?;
+                if check(p, Action::PrepareSharing(v.grant.requester)).is_err() {
+                    return Err(fail(ServiceError::Forbidden(
+                        "只有需求部门的经办人或工作机构负责人可以提出校核申请".into(),
+                    )));
+                }
+                let entry = v.grant.entry;
+                (Some(v), entry)
             }
-            let entry = v.grant.entry;
-            (Some(v), entry)
-        }
-        (None, Some(raw)) => (None, raw.parse().map_err(bad)?),
-        (None, None) => return Err(fail(ServiceError::from(govshare_domain::ValidationError::new("grant", "required", "请从共享授权或目录页进入")))),
-    };
+            (None, Some(raw)) => (None, raw.parse().map_err(bad)?),
+            (None, None) => {
+                return Err(fail(ServiceError::from(govshare_domain::ValidationError::new(
+                    "grant",
+                    "required",
+                    "请从共享授权或目录页进入",
+                ))));
+            }
+        };
     let (all_items, key_item) = state.services.correction_items(entry_id).await.map_err(fail)?;
     let key_name = all_items.iter().find(|(c, _)| *c == key_item).map(|(_, n)| n.clone()).unwrap_or(key_item.clone());
     let items: Vec<ItemLine> = all_items
@@ -186,9 +202,16 @@ async fn new_page(state: &AppState, caller: &Caller, q: &NewQuery, feedback: Fee
         None
     };
     let page = NewPage {
-        layout: layout(state, caller, if grant.is_some() { "提出校核申请" } else { "主动更正数据" }, "/console/corrections").await?,
+        layout: layout(
+            state,
+            caller,
+            if grant.is_some() { "提出校核申请" } else { "主动更正数据" },
+            "/console/corrections",
+        )
+        .await?,
         feedback,
-        grant: grant.map(|v| (v.grant.id.to_string(), format!("{} {}（{}）", v.grant.number, v.entry_name, v.provider_name))),
+        grant: grant
+            .map(|v| (v.grant.id.to_string(), format!("{} {}（{}）", v.grant.number, v.entry_name, v.provider_name))),
         entry,
         items,
         key_name,
@@ -197,7 +220,11 @@ async fn new_page(state: &AppState, caller: &Caller, q: &NewQuery, feedback: Fee
     Ok(render(status, &page))
 }
 
-pub async fn new_form(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NewQuery>) -> PageResult {
+pub async fn new_form(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<NewQuery>,
+) -> PageResult {
     new_page(&state, &caller, &q, Feedback::default(), StatusCode::OK, Typed::default()).await
 }
 
@@ -222,7 +249,11 @@ async fn read_form(mut multipart: Multipart) -> Result<(Typed, Option<Upload>), 
 }
 
 /// The request form: `claim.<code>` ticks an item, `value.<code>` is the value believed right.
-pub async fn file(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, multipart: Multipart) -> PageResult {
+pub async fn file(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    multipart: Multipart,
+) -> PageResult {
     let (form, upload) = read_form(multipart).await.map_err(fail)?;
     let claims = form
         .0
@@ -258,8 +289,14 @@ pub async fn correct(
     let form = Typed(fields);
     let entry: EntryId = id.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))?;
     let values = values_of(&form);
-    match state.services.correct_record(&caller.principal, entry, form.value("key"), &values, form.value("reasons")).await {
-        Ok(c) => Ok(Redirect::to(&format!("/console/corrections/{}?notice=correction_corrected", c.id)).into_response()),
+    match state
+        .services
+        .correct_record(&caller.principal, entry, form.value("key"), &values, form.value("reasons"))
+        .await
+    {
+        Ok(c) => {
+            Ok(Redirect::to(&format!("/console/corrections/{}?notice=correction_corrected", c.id)).into_response())
+        }
         Err(err) => {
             let feedback = Feedback::from_error(&err);
             let status = feedback.status();
@@ -300,7 +337,13 @@ struct DetailPage {
     outcomes: Vec<(&'static str, &'static str)>,
 }
 
-async fn detail_page(state: &AppState, caller: &Caller, id: CorrectionId, feedback: Feedback, status: StatusCode) -> PageResult {
+async fn detail_page(
+    state: &AppState,
+    caller: &Caller,
+    id: CorrectionId,
+    feedback: Feedback,
+    status: StatusCode,
+) -> PageResult {
     let p = &caller.principal;
     let v = state.services.get_correction(p, id).await.map_err(fail)?;
     let c = &v.correction;
@@ -325,16 +368,24 @@ async fn detail_page(state: &AppState, caller: &Caller, id: CorrectionId, feedba
     let claims = codes
         .iter()
         .map(|code| {
-            let claimed = subject.as_ref().and_then(|s| s.claims.iter().find(|x| x.item == *code)).map(|x| {
-                if x.value.is_empty() { "（未提供建议值）".to_owned() } else { x.value.clone() }
-            });
+            let claimed = subject
+                .as_ref()
+                .and_then(|s| s.claims.iter().find(|x| x.item == *code))
+                .map(|x| if x.value.is_empty() { "（未提供建议值）".to_owned() } else { x.value.clone() });
             let now = current.as_ref().and_then(|r| r.iter().find(|(c, _, _)| c == code)).map(|(_, _, v)| v.clone());
             let new = subject
                 .as_ref()
                 .and_then(|s| s.changes.iter().find(|x| x.item == *code))
                 .map(|x| govshare_domain::record::json_to_raw(&x.new));
             let invalid = feedback.field_error(&format!("values.{code}"));
-            (code.clone(), name(code), claimed.unwrap_or_else(|| "—".into()), now.unwrap_or_default(), new.unwrap_or_default(), invalid)
+            (
+                code.clone(),
+                name(code),
+                claimed.unwrap_or_else(|| "—".into()),
+                now.unwrap_or_default(),
+                new.unwrap_or_default(),
+                invalid,
+            )
         })
         .collect();
     let names = person_names(state, c.events.iter().map(|e| e.actor.as_str()).collect()).await?;
@@ -382,7 +433,8 @@ pub async fn answer(
 ) -> PageResult {
     let id = correction_id(&id)?;
     let form = Typed(fields);
-    let input = AnswerInput { outcome: form.owned("outcome"), reasons: form.owned("reasons"), values: values_of(&form) };
+    let input =
+        AnswerInput { outcome: form.owned("outcome"), reasons: form.owned("reasons"), values: values_of(&form) };
     match state.services.answer_correction(&caller.principal, id, &input).await {
         Ok(_) => Ok(Redirect::to(&format!("/console/corrections/{id}?notice=correction_answered")).into_response()),
         Err(err) => {
@@ -393,7 +445,11 @@ pub async fn answer(
     }
 }
 
-pub async fn attachment(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Path(id): Path<String>) -> PageResult {
+pub async fn attachment(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Path(id): Path<String>,
+) -> PageResult {
     let id = correction_id(&id)?;
     let (meta, data) = state.services.correction_attachment(&caller.principal, id).await.map_err(fail)?;
     Ok(crate::api::cases::file_response(&meta, data))

@@ -70,7 +70,13 @@ struct ListPage {
     typed: Typed,
 }
 
-async fn list_page(state: &AppState, caller: &Caller, feedback: Feedback, status: StatusCode, typed: Typed) -> PageResult {
+async fn list_page(
+    state: &AppState,
+    caller: &Caller,
+    feedback: Feedback,
+    status: StatusCode,
+    typed: Typed,
+) -> PageResult {
     let p = &caller.principal;
     let views = state.services.list_disputes(p).await.map_err(fail)?;
     let org = p.org_id();
@@ -111,7 +117,11 @@ pub struct NoticeQuery {
     notice: Option<String>,
 }
 
-pub async fn list(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller, Query(q): Query<NoticeQuery>) -> PageResult {
+pub async fn list(
+    State(state): State<AppState>,
+    ConsoleCaller(caller): ConsoleCaller,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
     list_page(&state, &caller, Feedback::notice(q.notice.as_deref()), StatusCode::OK, Typed::default()).await
 }
 
@@ -171,11 +181,18 @@ struct DetailPage {
     deciding: bool,
 }
 
-async fn detail_page(state: &AppState, caller: &Caller, id: DisputeId, feedback: Feedback, status: StatusCode) -> PageResult {
+async fn detail_page(
+    state: &AppState,
+    caller: &Caller,
+    id: DisputeId,
+    feedback: Feedback,
+    status: StatusCode,
+) -> PageResult {
     let p = &caller.principal;
     let v = state.services.get_dispute(p, id).await.map_err(fail)?;
     let d = &v.dispute;
-    let party = p.org_id().is_some_and(|o| d.parties().contains(&o)) && p.org_id().is_some_and(|o| check(p, Action::PrepareSharing(o)).is_ok());
+    let party = p.org_id().is_some_and(|o| d.parties().contains(&o))
+        && p.org_id().is_some_and(|o| check(p, Action::PrepareSharing(o)).is_ok());
     let coordinator = d.coordinator_region.is_some_and(|r| check(p, Action::CoordinateDispute(r)).is_ok());
     let choices: Vec<(&'static str, &'static str)> = StepKind::ALL
         .iter()
@@ -209,7 +226,16 @@ async fn detail_page(state: &AppState, caller: &Caller, id: DisputeId, feedback:
                     (doc, Some(on)) if !doc.is_empty() => format!("{doc}（{on}）"),
                     _ => String::new(),
                 };
-                (beijing(s.at), actor_name(&s.actor, &names), s.kind.label(), s.stage.label(), s.meeting.clone(), s.positions.clone(), s.outcome.clone(), doc)
+                (
+                    beijing(s.at),
+                    actor_name(&s.actor, &names),
+                    s.kind.label(),
+                    s.stage.label(),
+                    s.meeting.clone(),
+                    s.positions.clone(),
+                    s.outcome.clone(),
+                    doc,
+                )
             })
             .collect(),
         as_authority: coordinator && !party,

@@ -232,7 +232,9 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "incident_reported" => "安全事件已报告：受影响的有效授权已暂停，主管部门已收到通知",
         "incident_progress" => "进展报告已提交，主管部门已收到通知",
         "incident_close" => "安全事件已结案",
-        "correction_filed" => "校核申请已提交：该记录在所有共享授权中标注为异议，提供部门应在 10 个工作日内核实、更正并反馈",
+        "correction_filed" => {
+            "校核申请已提交：该记录在所有共享授权中标注为异议，提供部门应在 10 个工作日内核实、更正并反馈"
+        }
         "correction_answered" => "校核结果已反馈，异议标注已解除；更正的值已推送至所有共享授权",
         "correction_corrected" => "数据已更正，并经批量交换推送至所有共享授权",
         "dispute_opened" => "共享争议已提出，请双方协商并记录协商情况",
@@ -428,9 +430,7 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
             .flatten()
             .collect(),
         },
-        NavGroup {
-            title: "监督管理", items: vec![planned("时限监测"), planned("监督检查")]
-        },
+        NavGroup { title: "监督管理", items: vec![planned("时限监测"), planned("监督检查")] },
     ];
     let mut system = vec![item("/console/org", "本单位信息")];
     if staff {

@@ -394,8 +394,8 @@ pub fn strip_tags(html: &str) -> String {
 /// The answer to the public desk's challenge: a sum in Chinese numerals (`七加三等于多少？…`).
 pub fn solve_challenge(question: &str) -> String {
     const NUMERALS: [&str; 21] = [
-        "零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二", "十三", "十四", "十五", "十六",
-        "十七", "十八", "十九", "二十",
+        "零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二", "十三", "十四", "十五",
+        "十六", "十七", "十八", "十九", "二十",
     ];
     let (a, rest) = question.split_once('加').expect("a sum");
     let b = rest.split_once("等于").expect("a sum").0;
