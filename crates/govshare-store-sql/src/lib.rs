@@ -124,6 +124,13 @@ impl<D: Dialect> SqlStore<D> {
 
     /// Ends a use case's transaction: its notifications, then its audit record (the head lock comes last), then
     /// the commit.
+    /// The JSON document of `table`'s row with this id, or NotFound saying `missing`.
+    async fn document<T: driver::Value + Send>(&self, table: &str, id: uuid::Uuid, missing: &str) -> Result<T> {
+        let row: Option<(T,)> =
+            sql(format!("SELECT document FROM {table} WHERE id = $1")).bind(id).optional(&mut self.r()).await?;
+        row.map(|(d,)| d).ok_or_else(|| StoreError::NotFound(missing.into()))
+    }
+
     async fn finish(&self, tx: Tx<D>, notifications: &[Notification], audit: &AuditEvent) -> Result<()> {
         self.finish_with(tx, &[], notifications, audit).await
     }
@@ -1125,9 +1132,7 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn get_incident(&self, id: IncidentId) -> Result<Incident> {
-        let row: Option<(Incident,)> =
-            sql("SELECT document FROM incidents WHERE id = $1").bind(id).optional(&mut self.r()).await?;
-        Ok(row.ok_or_else(|| StoreError::NotFound("安全事件报告不存在".into()))?.0)
+        self.document("incidents", id.0, "安全事件报告不存在").await
     }
 
     async fn list_incidents(&self, org: Option<OrgId>, region: Option<RegionCode>) -> Result<Vec<Incident>> {
@@ -1194,9 +1199,7 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn get_correction(&self, id: CorrectionId) -> Result<Correction> {
-        let row: Option<(Correction,)> =
-            sql("SELECT document FROM corrections WHERE id = $1").bind(id).optional(&mut self.r()).await?;
-        Ok(row.ok_or_else(|| StoreError::NotFound("校核申请不存在".into()))?.0)
+        self.document("corrections", id.0, "校核申请不存在").await
     }
 
     async fn list_corrections(&self, entry: Option<EntryId>, party: Option<OrgId>) -> Result<Vec<Correction>> {
@@ -1257,9 +1260,7 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn get_dispute(&self, id: DisputeId) -> Result<Dispute> {
-        let row: Option<(Dispute,)> =
-            sql("SELECT document FROM disputes WHERE id = $1").bind(id).optional(&mut self.r()).await?;
-        Ok(row.ok_or_else(|| StoreError::NotFound("争议不存在".into()))?.0)
+        self.document("disputes", id.0, "争议不存在").await
     }
 
     async fn list_disputes(&self, party: Option<OrgId>) -> Result<Vec<Dispute>> {
@@ -1314,9 +1315,7 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn get_complaint(&self, id: ComplaintId) -> Result<Complaint> {
-        let row: Option<(Complaint,)> =
-            sql("SELECT document FROM complaints WHERE id = $1").bind(id).optional(&mut self.r()).await?;
-        Ok(row.ok_or_else(|| StoreError::NotFound("投诉举报不存在".into()))?.0)
+        self.document("complaints", id.0, "投诉举报不存在").await
     }
 
     async fn complaint_by_tracking(&self, tracking_digest: &str) -> Result<Option<Complaint>> {

@@ -6,15 +6,15 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use govshare_domain::complaint::{ComplaintId, ComplaintInput, ComplaintState};
-use govshare_service::{ComplaintView, PublicStatus, Receipt, ServiceError, Upload};
+use govshare_service::{ComplaintView, PublicStatus, Receipt, ServiceError};
 use serde::Deserialize;
 
 use super::ConsoleCaller;
-use super::pages::{PageResult, actor_name, beijing, fail, layout, person_names};
+use super::pages::{NoticeQuery, PageResult, actor_name, beijing, fail, layout, path_id, person_names};
 use super::render;
-use super::view::{Feedback, Layout, Typed, filters};
+use super::view::{Feedback, Layout, Typed, filters, read_upload_form};
 use crate::AppState;
 use crate::api::ClientAddress;
 use crate::auth::Caller;
@@ -152,22 +152,14 @@ async fn detail_page(
     Ok(render(status, &page))
 }
 
-fn complaint_id(raw: &str) -> Result<ComplaintId, Response> {
-    raw.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NoticeQuery {
-    notice: Option<String>,
-}
-
 pub async fn detail(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> PageResult {
-    detail_page(&state, &caller, complaint_id(&id)?, Feedback::notice(q.notice.as_deref()), StatusCode::OK).await
+    detail_page(&state, &caller, path_id::<ComplaintId>(&id)?, Feedback::notice(q.notice.as_deref()), StatusCode::OK)
+        .await
 }
 
 pub async fn step(
@@ -176,7 +168,7 @@ pub async fn step(
     Path(id): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let id = complaint_id(&id)?;
+    let id = path_id::<ComplaintId>(&id)?;
     let form = Typed(fields);
     let to = form.owned("to");
     let to = (!to.trim().is_empty()).then_some(to.as_str());
@@ -199,7 +191,7 @@ pub async fn attachment(
     ConsoleCaller(caller): ConsoleCaller,
     Path(id): Path<String>,
 ) -> PageResult {
-    let id = complaint_id(&id)?;
+    let id = path_id::<ComplaintId>(&id)?;
     let (meta, data) = state.services.complaint_attachment(&caller.principal, id).await.map_err(fail)?;
     Ok(crate::api::cases::file_response(&meta, data))
 }
@@ -284,7 +276,7 @@ pub async fn public_file(
     caller: Option<axum::Extension<Caller>>,
     multipart: Multipart,
 ) -> PageResult {
-    let read = read_public(multipart).await;
+    let read = read_upload_form(multipart).await;
     let (form, upload) = match read {
         Ok(x) => x,
         Err(err) => return public_form(&state, csrf_of(caller.as_ref()), Typed::default(), Some(&err)).await,
@@ -320,25 +312,6 @@ pub async fn public_file(
         }
         Err(err) => public_form(&state, csrf_of(caller.as_ref()), form, Some(&err)).await,
     }
-}
-
-async fn read_public(mut multipart: Multipart) -> Result<(Typed, Option<Upload>), ServiceError> {
-    let unreadable = || govshare_domain::ValidationError::new("attachment", "unreadable", "上传内容不完整，请重新提交");
-    let mut fields = Vec::new();
-    let mut upload = None;
-    while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "attachment" {
-            let file_name = field.file_name().unwrap_or_default().to_owned();
-            let bytes = field.bytes().await.map_err(|_| unreadable())?;
-            if !(bytes.is_empty() && file_name.is_empty()) {
-                upload = Some(Upload { name: file_name, data: bytes.to_vec() });
-            }
-        } else {
-            fields.push((name, field.text().await.map_err(|_| unreadable())?));
-        }
-    }
-    Ok((Typed(fields), upload))
 }
 
 #[derive(Debug, Deserialize)]

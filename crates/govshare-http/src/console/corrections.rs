@@ -5,18 +5,18 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use govshare_domain::authz::{Action, check};
 use govshare_domain::catalog::EntryId;
 use govshare_domain::correction::{AnswerInput, Claim, CorrectionId, CorrectionInput, CorrectionStats, Outcome};
 use govshare_domain::grant::GrantId;
-use govshare_service::{CorrectionView, ServiceError, Upload};
+use govshare_service::{CorrectionView, ServiceError};
 use serde::Deserialize;
 
 use super::ConsoleCaller;
-use super::pages::{PageResult, actor_name, beijing, fail, layout, person_names};
+use super::pages::{NoticeQuery, PageResult, actor_name, beijing, fail, layout, path_id, person_names};
 use super::render;
-use super::view::{Feedback, Layout, Typed, filters};
+use super::view::{Feedback, Layout, Typed, filters, read_upload_form};
 use crate::AppState;
 use crate::auth::Caller;
 
@@ -228,33 +228,13 @@ pub async fn new_form(
     new_page(&state, &caller, &q, Feedback::default(), StatusCode::OK, Typed::default()).await
 }
 
-/// The form's fields and its attachment, if one was chosen.
-async fn read_form(mut multipart: Multipart) -> Result<(Typed, Option<Upload>), ServiceError> {
-    let unreadable = || govshare_domain::ValidationError::new("attachment", "unreadable", "上传内容不完整，请重新提交");
-    let mut fields = Vec::new();
-    let mut upload = None;
-    while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "attachment" {
-            let file_name = field.file_name().unwrap_or_default().to_owned();
-            let bytes = field.bytes().await.map_err(|_| unreadable())?;
-            if !(bytes.is_empty() && file_name.is_empty()) {
-                upload = Some(Upload { name: file_name, data: bytes.to_vec() });
-            }
-            continue;
-        }
-        fields.push((name, field.text().await.map_err(|_| unreadable())?));
-    }
-    Ok((Typed(fields), upload))
-}
-
 /// The request form: `claim.<code>` ticks an item, `value.<code>` is the value believed right.
 pub async fn file(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,
     multipart: Multipart,
 ) -> PageResult {
-    let (form, upload) = read_form(multipart).await.map_err(fail)?;
+    let (form, upload) = read_upload_form(multipart).await.map_err(fail)?;
     let claims = form
         .0
         .iter()
@@ -407,22 +387,14 @@ async fn detail_page(
     Ok(render(status, &page))
 }
 
-fn correction_id(raw: &str) -> Result<CorrectionId, Response> {
-    raw.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NoticeQuery {
-    notice: Option<String>,
-}
-
 pub async fn detail(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> PageResult {
-    detail_page(&state, &caller, correction_id(&id)?, Feedback::notice(q.notice.as_deref()), StatusCode::OK).await
+    detail_page(&state, &caller, path_id::<CorrectionId>(&id)?, Feedback::notice(q.notice.as_deref()), StatusCode::OK)
+        .await
 }
 
 pub async fn answer(
@@ -431,7 +403,7 @@ pub async fn answer(
     Path(id): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let id = correction_id(&id)?;
+    let id = path_id::<CorrectionId>(&id)?;
     let form = Typed(fields);
     let input =
         AnswerInput { outcome: form.owned("outcome"), reasons: form.owned("reasons"), values: values_of(&form) };
@@ -450,7 +422,7 @@ pub async fn attachment(
     ConsoleCaller(caller): ConsoleCaller,
     Path(id): Path<String>,
 ) -> PageResult {
-    let id = correction_id(&id)?;
+    let id = path_id::<CorrectionId>(&id)?;
     let (meta, data) = state.services.correction_attachment(&caller.principal, id).await.map_err(fail)?;
     Ok(crate::api::cases::file_response(&meta, data))
 }

@@ -5,15 +5,14 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use govshare_domain::authz::{Action, check};
 use govshare_domain::dispute::{DisputeId, DisputeInput, Matter, Stage, StepInput, StepKind};
 use govshare_domain::org::OrgKind;
 use govshare_service::{DisputeView, ServiceError};
-use serde::Deserialize;
 
 use super::ConsoleCaller;
-use super::pages::{PageResult, actor_name, beijing, fail, layout, person_names};
+use super::pages::{NoticeQuery, PageResult, actor_name, beijing, fail, layout, path_id, person_names};
 use super::render;
 use super::view::{Feedback, Layout, StepState, Typed, steps};
 use crate::AppState;
@@ -110,11 +109,6 @@ async fn list_page(
         typed,
     };
     Ok(render(status, &page))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NoticeQuery {
-    notice: Option<String>,
 }
 
 pub async fn list(
@@ -245,17 +239,14 @@ async fn detail_page(
     Ok(render(status, &page))
 }
 
-fn dispute_id(raw: &str) -> Result<DisputeId, Response> {
-    raw.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))
-}
-
 pub async fn detail(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> PageResult {
-    detail_page(&state, &caller, dispute_id(&id)?, Feedback::notice(q.notice.as_deref()), StatusCode::OK).await
+    detail_page(&state, &caller, path_id::<DisputeId>(&id)?, Feedback::notice(q.notice.as_deref()), StatusCode::OK)
+        .await
 }
 
 pub async fn step(
@@ -264,7 +255,7 @@ pub async fn step(
     Path(id): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let id = dispute_id(&id)?;
+    let id = path_id::<DisputeId>(&id)?;
     let form = Typed(fields);
     let input = StepInput {
         step: form.owned("step"),

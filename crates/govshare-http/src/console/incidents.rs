@@ -12,7 +12,7 @@ use govshare_domain::incident::{Incident, IncidentId, IncidentInput, Severity};
 use govshare_service::ServiceError;
 
 use super::ConsoleCaller;
-use super::pages::{PageResult, actor_name, beijing, fail, layout, org_names, person_names};
+use super::pages::{NoticeQuery, PageResult, actor_name, beijing, fail, layout, org_names, path_id, person_names};
 use super::render;
 use super::view::{Feedback, Layout, Typed};
 use crate::AppState;
@@ -191,22 +191,14 @@ async fn detail_page(
     Ok(render(status, &page))
 }
 
-fn incident_id(raw: &str) -> Result<IncidentId, axum::response::Response> {
-    raw.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))
-}
-
-#[derive(Debug, serde::Deserialize)]
-pub struct NoticeQuery {
-    notice: Option<String>,
-}
-
 pub async fn detail(
     State(state): State<AppState>,
     ConsoleCaller(caller): ConsoleCaller,
     Path(id): Path<String>,
     axum::extract::Query(q): axum::extract::Query<NoticeQuery>,
 ) -> PageResult {
-    detail_page(&state, &caller, incident_id(&id)?, Feedback::notice(q.notice.as_deref()), StatusCode::OK).await
+    detail_page(&state, &caller, path_id::<IncidentId>(&id)?, Feedback::notice(q.notice.as_deref()), StatusCode::OK)
+        .await
 }
 
 pub async fn step(
@@ -215,7 +207,7 @@ pub async fn step(
     Path(id): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let id = incident_id(&id)?;
+    let id = path_id::<IncidentId>(&id)?;
     let form = Typed(fields);
     let step = form.owned("step");
     match state.services.incident_step(&caller.principal, id, &step, form.value("text")).await {

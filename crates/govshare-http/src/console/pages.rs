@@ -30,6 +30,11 @@ pub(super) fn fail(err: impl Into<ApiError>) -> Response {
     super::error_page(&err.into())
 }
 
+/// A path segment parsed into a domain id, or the error page naming it.
+pub(super) fn path_id<T: std::str::FromStr<Err = govshare_domain::ValidationError>>(raw: &str) -> Result<T, Response> {
+    raw.parse().map_err(|e: govshare_domain::ValidationError| fail(ServiceError::from(e)))
+}
+
 /// Times are shown in 北京时间 (UTC+8), the time every deadline of the regulation is counted in.
 pub fn beijing(t: DateTime<Utc>) -> String {
     let offset = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
@@ -112,9 +117,10 @@ fn see_other(path: &str, notice: &str) -> Response {
     Redirect::to(&format!("{path}?notice={notice}")).into_response()
 }
 
+/// A page's `?notice=` after a step (the notice's code, see `view::notice_text`).
 #[derive(Debug, Deserialize, Default)]
 pub struct NoticeQuery {
-    notice: Option<String>,
+    pub notice: Option<String>,
 }
 
 // ---- sign-in ----

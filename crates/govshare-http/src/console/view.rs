@@ -88,6 +88,29 @@ impl Typed {
     }
 }
 
+/// A multipart form's text fields, and the file of its `attachment` part when one was chosen (a form sent without
+/// choosing a file still has the part, empty and unnamed).
+pub async fn read_upload_form(
+    mut multipart: axum::extract::Multipart,
+) -> Result<(Typed, Option<govshare_service::Upload>), ServiceError> {
+    let unreadable = || govshare_domain::ValidationError::new("attachment", "unreadable", "上传内容不完整，请重新提交");
+    let mut fields = Vec::new();
+    let mut upload = None;
+    while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "attachment" {
+            let file_name = field.file_name().unwrap_or_default().to_owned();
+            let bytes = field.bytes().await.map_err(|_| unreadable())?;
+            if !(bytes.is_empty() && file_name.is_empty()) {
+                upload = Some(govshare_service::Upload { name: file_name, data: bytes.to_vec() });
+            }
+        } else {
+            fields.push((name, field.text().await.map_err(|_| unreadable())?));
+        }
+    }
+    Ok((Typed(fields), upload))
+}
+
 /// What the page reports about the last action.
 #[derive(Debug, Clone, Default)]
 pub struct Feedback {
