@@ -22,8 +22,13 @@ from_row!(StoredRecord { key, scope, seq, digest, payload, deleted });
 /// Loads a file's batches inside the caller's transaction (see `Store::load_records`).
 pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn RecordFeed) -> Result<LoadCounts> {
     let entry = load.entry;
+    // Taking the numbers by an UPDATE locks the source's row until the load commits: a correction of one of its
+    // records (which takes its sequence number the same way) waits for the load instead of colliding with it.
     let state: Option<(i64, i64)> =
-        sql("SELECT next_seq, load_no + 1 FROM data_sources WHERE entry_id = $1").bind(entry).optional(tx).await?;
+        sql("UPDATE data_sources SET load_no = load_no WHERE entry_id = $1 RETURNING next_seq, load_no + 1")
+            .bind(entry)
+            .optional(tx)
+            .await?;
     let Some((mut next_seq, load_no)) = state else {
         return Err(StoreError::NotFound("该目录尚未绑定数据源".into()));
     };

@@ -1116,18 +1116,8 @@ impl<D: Dialect> Store for SqlStore<D> {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let done = sql("UPDATE incidents SET events = $1, document = $2 WHERE id = $3 AND events = $4")
-            .binds((incident.events.len(), json(incident)?, incident.id, expected_events))
-            .execute(&mut tx)
-            .await?;
-        if done == 0 {
-            let exists: Option<(IncidentId,)> =
-                sql("SELECT id FROM incidents WHERE id = $1").bind(incident.id).optional(&mut tx).await?;
-            return Err(match exists {
-                None => StoreError::NotFound("安全事件报告不存在".into()),
-                Some(_) => StoreError::Conflict("该报告刚被其他人更新，请刷新后重试".into()),
-            });
-        }
+        let (id, steps) = (incident.id.0, incident.events.len());
+        quality::save_case(&mut tx, "incidents", "安全事件报告", id, steps, expected_events, json(incident)?).await?;
         self.finish(tx, notifications, audit).await
     }
 

@@ -1,4 +1,5 @@
-//! Corrections, disputes and public complaints (Art. 26, 28, 37 ¶2): the writes their transactions share.
+//! Corrections, disputes and public complaints (Art. 26, 28, 37 ¶2), and incident reports: the writes their
+//! transactions share.
 
 use govshare_domain::attachment::AttachmentRef;
 use govshare_domain::correction::Correction;
