@@ -425,7 +425,21 @@ impl Services {
     ) -> Result<CorrectionView> {
         let name = |id: OrgId| orgs.get(&id).map_or_else(String::new, |o| o.name.clone());
         let party = principal.org_id().is_some_and(|o| o == c.provider || Some(o) == c.requester);
-        let subject = if party { Some(self.unseal(&c.sealed)?) } else { None };
+        let mut subject: Option<CorrectionSubject> = if party { Some(self.unseal(&c.sealed)?) } else { None };
+        // The requester sees the record's values only as its grant delivers them (masked, hashed, or not at all):
+        // a correction must not become a way round the grant's terms.
+        if let (Some(s), Some(grant), false) = (subject.as_mut(), c.grant, principal.org_id() == Some(c.provider)) {
+            let grant = self.load_grant(grant).await?;
+            let ctx = self.source_context(c.entry).await?;
+            let through = |item: &str, value: &serde_json::Value| {
+                let record: Record = [(item.to_owned(), value.clone())].into_iter().collect();
+                grant.project(&record, &ctx.content).remove(item).unwrap_or(serde_json::Value::Null)
+            };
+            for change in &mut s.changes {
+                change.old = through(&change.item, &change.old);
+                change.new = through(&change.item, &change.new);
+            }
+        }
         let duty = correction_duties(&c, "", calendar).into_iter().next();
         Ok(CorrectionView {
             entry_name: self.entry_name(c.entry).await?,

@@ -178,7 +178,14 @@ async fn a_correction_marks_the_record_disputed_for_every_grant_until_the_correc
 
     // The requester reads the outcome and the values; the authority supervises without them.
     let seen = rst.get(&format!("/api/v1/corrections/{id}")).await;
-    assert_eq!(seen.body["subject"]["changes"][0]["new"], "13912340001", "{}", seen.text);
+    let change = &seen.body["subject"]["changes"][0];
+    assert_eq!(
+        (&change["old"], &change["new"]),
+        (&json!("138****0001"), &json!("139****0001")),
+        "as the grant masks it"
+    );
+    let provider_view = gat_clerk.get(&format!("/api/v1/corrections/{id}")).await;
+    assert_eq!(provider_view.body["subject"]["changes"][0]["new"], "13912340001", "the provider's own data in clear");
     let reviewer = Client::login(&app, "reviewer").await;
     let supervised = reviewer.get(&format!("/api/v1/corrections/{id}")).await;
     assert_eq!((supervised.status, &supervised.body["subject"]), (StatusCode::OK, &Value::Null), "{}", supervised.text);
