@@ -19,7 +19,6 @@ use govshare_domain::notification::Notification;
 use govshare_domain::org::{OrgId, OrgKind, Organisation};
 use govshare_domain::principal::Principal;
 use govshare_domain::record::Record;
-use govshare_domain::record::key_of;
 use govshare_store::StoredRecord;
 use serde::Serialize;
 use serde_json::json;
@@ -114,20 +113,6 @@ impl Services {
         Action::ViewCase { parties: [requester, c.provider], regions: [region(requester), c.region] }
     }
 
-    /// The hosted record's stored form after a correction: same key, its scope, digest and (sealed) payload.
-    fn corrected_record(&self, ctx: &SourceContext, record_key: &str, record: &Record) -> StoredRecord {
-        let plain = serde_json::to_vec(record).expect("records serialise");
-        let scope = ctx.source.kind.scope_item().and_then(|s| key_of(record, s)).unwrap_or_default();
-        StoredRecord {
-            key: record_key.to_owned(),
-            scope,
-            seq: 0,
-            digest: sm3_hex(&plain),
-            payload: if ctx.source.encrypted { self.keys.encrypt(&plain) } else { plain },
-            deleted: false,
-        }
-    }
-
     /// The requester files a request on a record it received under one of its grants: the record is marked
     /// disputed for every grant at once, and the provider owes an answer within 10 working days.
     pub async fn file_correction(
@@ -160,7 +145,7 @@ impl Services {
         if record.is_none() {
             return Err(ValidationError::new("key", "no_record", "该共享授权范围内没有这一主键的记录").into());
         }
-        let record_key = self.keys.record_key(&grant.entry.to_string(), request.key.trim());
+        let record_key = self.lookup_key(grant.entry, &request.key);
         let open = self.store.list_corrections(Some(grant.entry), Some(grant.requester)).await?;
         if let Some(same) = open.iter().find(|c| c.is_open() && c.record_key == record_key) {
             return Err(ServiceError::Conflict(format!("该记录已有核实中的校核申请 {}，请等待答复", same.number)));
@@ -231,8 +216,7 @@ impl Services {
         if !ctx.source.kind.is_hosted() {
             return Ok(None);
         }
-        let stored = self.store.get_record(c.entry, &c.record_key).await?;
-        stored.map(|s| self.open_record(ctx, &s)).transpose()
+        self.hosted_record_at(ctx, c.entry, &c.record_key).await
     }
 
     /// The provider answers: corrected (the new values are written, and so reach every grant), confirmed, or
@@ -326,7 +310,16 @@ impl Services {
             }
         }
         match record {
-            Some(r) if !answer.values.is_empty() => Some(self.corrected_record(ctx, record_key, &r)),
+            Some(r) if !answer.values.is_empty() => {
+                let scope_item = ctx.source.kind.scope_item();
+                Some(crate::data::stored_record(
+                    &self.keys,
+                    ctx.source.encrypted,
+                    scope_item,
+                    record_key.to_owned(),
+                    &r,
+                ))
+            }
             _ => None,
         }
     }
@@ -348,9 +341,8 @@ impl Services {
             return Err(ServiceError::refused("correction_not_hosted", "接口代理类数据源请在本部门系统中更正"));
         }
         let key = govshare_domain::error::required_text("key", "记录主键", key, 200)?;
-        let record_key = self.keys.record_key(&entry.to_string(), &key);
-        let current =
-            self.store.get_record(entry, &record_key).await?.map(|s| self.open_record(&ctx, &s)).transpose()?;
+        let record_key = self.lookup_key(entry, &key);
+        let current = self.hosted_record_at(&ctx, entry, &record_key).await?;
         if current.is_none() {
             return Err(ValidationError::new("key", "no_record", "数据源中没有这一主键的记录").into());
         }

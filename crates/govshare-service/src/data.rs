@@ -203,6 +203,22 @@ fn caller_system(principal: &Principal) -> Option<String> {
     }
 }
 
+/// A record's stored form under `lookup`: its scope value, the SM3 of its canonical JSON, and the JSON itself,
+/// SM4-sealed when the source is `encrypted`. Loads and corrections store records only through this.
+pub(crate) fn stored_record(
+    keys: &NodeKeys,
+    encrypted: bool,
+    scope_item: Option<&str>,
+    lookup: String,
+    record: &Record,
+) -> StoredRecord {
+    let scope = scope_item.and_then(|s| key_of(record, s)).unwrap_or_default();
+    let plain = canonical(record);
+    let digest = sm3_hex(&plain);
+    let payload = if encrypted { keys.encrypt(&plain) } else { plain };
+    StoredRecord { key: lookup, scope, seq: 0, digest, payload, deleted: false }
+}
+
 fn canonical(record: &Record) -> Vec<u8> {
     // serde_json's Map is ordered by key (no preserve_order feature): the encoding is canonical.
     serde_json::to_vec(record).expect("records serialise")
@@ -363,18 +379,8 @@ impl Services {
                     if !seen.insert(key.clone()) {
                         continue; // a repeated key was reported in pass 1; only the first row loads
                     }
-                    let scope = scope_item.as_deref().and_then(|s| key_of(&record, s)).unwrap_or_default();
-                    let plain = canonical(&record);
-                    let digest = sm3_hex(&plain);
-                    let payload = if encrypted { keys.encrypt(&plain) } else { plain };
-                    batch.push(StoredRecord {
-                        key: keys.record_key(&entry_text, &key),
-                        scope,
-                        seq: 0,
-                        digest,
-                        payload,
-                        deleted: false,
-                    });
+                    let lookup = keys.record_key(&entry_text, &key);
+                    batch.push(stored_record(&keys, encrypted, scope_item.as_deref(), lookup, &record));
                     if batch.len() == LOAD_BATCH && tx.blocking_send(Ok(std::mem::take(&mut batch))).is_err() {
                         return;
                     }
@@ -812,9 +818,30 @@ impl Services {
 
     /// The hosted record with this key, decrypted.
     async fn hosted_record(&self, ctx: &SourceContext, entry: EntryId, key: &str) -> Result<Option<Record>> {
-        let lookup = self.keys.record_key(&entry.to_string(), key.trim());
-        let stored = self.store.get_record(entry, &lookup).await?;
+        self.hosted_record_at(ctx, entry, &self.lookup_key(entry, key)).await
+    }
+
+    /// The live hosted record stored under this lookup key, decrypted.
+    pub(crate) async fn hosted_record_at(
+        &self,
+        ctx: &SourceContext,
+        entry: EntryId,
+        lookup: &str,
+    ) -> Result<Option<Record>> {
+        let stored = self.store.get_record(entry, lookup).await?;
         stored.map(|s| self.open_record(ctx, &s)).transpose()
+    }
+
+    /// The lookup key a record of `entry` with this key value is stored under (keyed, so the store never holds
+    /// the value).
+    pub(crate) fn lookup_key(&self, entry: EntryId, key: &str) -> String {
+        self.keys.record_key(&entry.to_string(), key.trim())
+    }
+
+    /// The correction request the record with this key value is under review by, if any (no digest is taken
+    /// while nothing of the entry is disputed).
+    fn disputed_key(&self, marks: &Marks, entry: EntryId, key: &str) -> Option<String> {
+        if marks.disputed.is_empty() { None } else { marks.disputed(&self.lookup_key(entry, key)) }
     }
 
     async fn fetch_proxied(&self, url: &str, key: &str) -> Result<Option<Record>> {
@@ -923,13 +950,10 @@ impl Services {
             let result = if rows.is_empty() { "not_found" } else { "ok" };
             s.take_volume(&grant, rows.len() as u64).await?;
             let mut disputed = Vec::new();
-            if !rows.is_empty() {
-                let marks = s.marks(grant.entry).await?;
-                if !marks.disputed.is_empty()
-                    && let Some(correction) = marks.disputed(&s.keys.record_key(&grant.entry.to_string(), key.trim()))
-                {
-                    disputed.push(DisputedRow { row: 0, correction });
-                }
+            if !rows.is_empty()
+                && let Some(correction) = s.disputed_key(&*s.marks(grant.entry).await?, grant.entry, key)
+            {
+                disputed.push(DisputedRow { row: 0, correction });
             }
             let answer = DataAnswer {
                 grant_id: grant.id,
@@ -975,7 +999,7 @@ impl Services {
                     && grant.in_scope(&r)
                     && matches_filters(&r, filters)
                 {
-                    if let Some(correction) = marks.disputed(&s.keys.record_key(&grant.entry.to_string(), key.trim())) {
+                    if let Some(correction) = s.disputed_key(&marks, grant.entry, key) {
                         disputed.push(DisputedRow { row: 0, correction });
                     }
                     rows.push(grant.project(&r, &ctx.content));
