@@ -101,6 +101,18 @@ pub enum Action {
     /// Handle a public complaint or report (Art. 37 ¶2): the staff of the department (or authority) it is with,
     /// not contractors.
     HandleComplaint(OrgId),
+    /// Read the indicators, violations, orders and reports of `region` and its subregions (Art. 38 ¶2): the
+    /// reviewers and supervisors of its authority and of every authority above it, not contractors.
+    Supervise(RegionCode),
+    /// Order a department of `region` to rectify, verify its report, publish a notice to `region` (Art. 39–41,
+    /// 29 ¶1): the supervisors of `region`'s authority (for Art. 41, `region` is the superior's).
+    Enforce(RegionCode),
+    /// Report the rectification an order requires: the ordered department's head (an authority's reviewers and
+    /// supervisors, for an Art. 41 order), not contractors.
+    ReportRectification(OrgId),
+    /// Read an order: the ordered department's staff (not contractors) and every authority that supervises the
+    /// issuing authority's region.
+    ViewOrder { department: OrgId, region: RegionCode },
 }
 
 /// Where the person an account decision touches holds roles. A person's account is one across the platform:
@@ -130,6 +142,10 @@ impl Action {
             Action::ViewOwnWork(_) => "查看本单位通知和待办".into(),
             Action::ViewDuties(_) => "查看本单位待办事项".into(),
             Action::SuperviseRegion(_) => "查看本级各部门的使用记录".into(),
+            Action::Supervise(_) => "查看监督指标和违规线索".into(),
+            Action::Enforce(_) => "责令改正和通报".into(),
+            Action::ReportRectification(_) => "报告整改情况".into(),
+            Action::ViewOrder { .. } => "查看责令改正".into(),
             Action::ViewSource { .. } => "查看数据源".into(),
             Action::ManageOwnAccount => "修改本人账号".into(),
             Action::DraftCatalog(_) => "编制本单位政务数据目录".into(),
@@ -389,6 +405,40 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
                 Ok(())
             } else {
                 deny("只有承办单位的工作人员可以办理该投诉举报")
+            }
+        }
+        // Supervision is the authorities' own power: the administrator runs the platform, it does not supervise.
+        Action::Supervise(region) => {
+            if (reviewer || supervisor) && !contractor && org.kind == OrgKind::Authority && org.region.contains(region)
+            {
+                Ok(())
+            } else {
+                deny("只有本级及上级政务数据共享主管部门可以查看监督情况")
+            }
+        }
+        Action::Enforce(region) => {
+            if supervisor && !contractor && same_level_authority(region) {
+                Ok(())
+            } else {
+                deny("只有同级政务数据共享主管部门的监管人可以责令改正和通报")
+            }
+        }
+        Action::ReportRectification(target) => {
+            let authority_staff = org.kind == OrgKind::Authority && (reviewer || supervisor);
+            if own(target) && (head || authority_staff) && !contractor {
+                Ok(())
+            } else {
+                deny("只有被责令改正单位的工作机构负责人可以报告整改情况")
+            }
+        }
+        Action::ViewOrder { department, region } => {
+            let staff = own(department) && (clerk || head || reviewer || supervisor) && !contractor;
+            let authority =
+                (reviewer || supervisor) && !contractor && org.kind == OrgKind::Authority && org.region.contains(region);
+            if staff || authority {
+                Ok(())
+            } else {
+                deny("只对被责令改正单位和监督它的主管部门可见")
             }
         }
         Action::ManageOrganisations | Action::ViewAudit if admin => Ok(()),

@@ -81,10 +81,17 @@ pub enum DutyKind {
     CoordinateDispute,
     /// The department (or authority) a public complaint or report went to handles and answers it (Art. 37 ¶2).
     HandleComplaint,
+    /// The department ordered to rectify (责令改正, Art. 39–41) reports its rectification by the order's deadline.
+    RectifyOrder,
+    /// The authority that ordered a rectification verifies the department's report.
+    VerifyRectification,
+    /// The provider that stopped a running service on its own restores it, or ends it as Art. 27 ¶3 requires
+    /// (negotiated, filed); the stop itself is an Art. 39 (7) candidate.
+    RestoreService,
 }
 
 impl DutyKind {
-    pub const ALL: [DutyKind; 23] = [
+    pub const ALL: [DutyKind; 26] = [
         DutyKind::ReviseApplication,
         DutyKind::ApproveApplication,
         DutyKind::Reply,
@@ -108,6 +115,9 @@ impl DutyKind {
         DutyKind::AnswerCorrection,
         DutyKind::CoordinateDispute,
         DutyKind::HandleComplaint,
+        DutyKind::RectifyOrder,
+        DutyKind::VerifyRectification,
+        DutyKind::RestoreService,
     ];
 
     pub fn code(self) -> &'static str {
@@ -135,6 +145,9 @@ impl DutyKind {
             DutyKind::AnswerCorrection => "answer_correction",
             DutyKind::CoordinateDispute => "coordinate_dispute",
             DutyKind::HandleComplaint => "handle_complaint",
+            DutyKind::RectifyOrder => "rectify_order",
+            DutyKind::VerifyRectification => "verify_rectification",
+            DutyKind::RestoreService => "restore_service",
         }
     }
 
@@ -167,6 +180,9 @@ impl DutyKind {
             DutyKind::AnswerCorrection => "核实更正并反馈校核结果",
             DutyKind::CoordinateDispute => "协调处理共享争议",
             DutyKind::HandleComplaint => "办理投诉举报",
+            DutyKind::RectifyOrder => "按责令改正要求整改",
+            DutyKind::VerifyRectification => "核查整改情况",
+            DutyKind::RestoreService => "恢复暂停的共享服务或依法备案终止",
         }
     }
 
@@ -185,6 +201,7 @@ impl DutyKind {
             DutyKind::Dispose => "数据处置期限",
             DutyKind::AnswerCorrection => "校核反馈期限",
             DutyKind::CoordinateDispute => "协调处理期限",
+            DutyKind::RectifyOrder => "整改期限",
             _ => "办理期限",
         }
     }
@@ -207,6 +224,8 @@ impl DutyKind {
             DutyKind::AnswerCorrection => "第二十六条",
             DutyKind::CoordinateDispute => "第二十八条",
             DutyKind::HandleComplaint => "第三十七条",
+            DutyKind::RectifyOrder | DutyKind::VerifyRectification => "第三十九条至第四十一条",
+            DutyKind::RestoreService => "第二十七条",
         }
     }
 }
@@ -222,6 +241,7 @@ pub enum SubjectKind {
     Correction,
     Dispute,
     Complaint,
+    Order,
 }
 
 impl SubjectKind {
@@ -234,6 +254,7 @@ impl SubjectKind {
             SubjectKind::Correction => "correction",
             SubjectKind::Dispute => "dispute",
             SubjectKind::Complaint => "complaint",
+            SubjectKind::Order => "order",
         }
     }
 
@@ -246,6 +267,7 @@ impl SubjectKind {
             SubjectKind::Correction,
             SubjectKind::Dispute,
             SubjectKind::Complaint,
+            SubjectKind::Order,
         ]
         .into_iter()
         .find(|k| k.code() == code)
@@ -322,8 +344,14 @@ impl Duty {
             SubjectKind::Correction => format!("/console/corrections/{}", self.subject_id),
             SubjectKind::Dispute => format!("/console/disputes/{}", self.subject_id),
             SubjectKind::Complaint => format!("/console/complaints/{}", self.subject_id),
+            SubjectKind::Order => format!("/console/supervision/orders/{}", self.subject_id),
         }
     }
+}
+
+/// An instant as the store keeps it (microseconds), so a duty read back equals the one derived.
+pub fn stored_instant(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
 }
 
 struct Builder<'a> {
@@ -463,6 +491,7 @@ pub fn grant_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar, auth
     let mut b = Builder { subject_kind: SubjectKind::Grant, subject_id: grant.id.0, title, duties: vec![] };
     let (mut rectify, mut decide, mut filing): (Option<usize>, Option<usize>, Option<usize>) = (None, None, None);
     let (mut send, mut answer): (Option<usize>, Option<usize>) = (None, None);
+    let mut restore: Option<usize> = None;
     let mut suspender = grant.provider;
     for (i, e) in grant.events.iter().enumerate() {
         match e.action.as_str() {
@@ -489,6 +518,20 @@ pub fn grant_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar, auth
                 b.close(answer.take(), e.at, false);
             }
             "suspend" => {
+                // A running service stopped by its provider on its own (not for misuse, not for an incident)
+                // owes its restoration, or an ending negotiated and filed (Art. 27 ¶3): an Art. 39 (7) candidate.
+                if e.misuse.is_none() && e.incident.is_none() && e.org == Some(grant.provider) {
+                    let (provider, requester) = (grant.provider, grant.requester);
+                    restore = Some(b.push(
+                        DutyKind::RestoreService,
+                        i,
+                        provider,
+                        Role::WorkUnitHead,
+                        Some(requester),
+                        e.at,
+                        None,
+                    ));
+                }
                 if let Some(m) = &e.misuse {
                     suspender = e.org.unwrap_or(grant.provider);
                     let start = e.at.with_timezone(&beijing()).date_naive();
@@ -513,6 +556,7 @@ pub fn grant_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar, auth
                     Some(b.push(DutyKind::DecideRectification, i, suspender, role, Some(grant.requester), e.at, None));
             }
             "resume" | "terminate" => {
+                b.close(restore.take(), e.at, true);
                 b.close(rectify.take(), e.at, false);
                 b.close(decide.take(), e.at, true);
                 if e.action == "terminate" {
@@ -527,7 +571,10 @@ pub fn grant_duties(grant: &Grant, title: &str, calendar: &WorkingCalendar, auth
                     filing = Some(b.push(DutyKind::RecordFiling, i, authority, role, Some(grant.provider), e.at, None));
                 }
             }
-            "record_filing" => b.close(filing.take(), e.at, true),
+            "record_filing" => {
+                b.close(filing.take(), e.at, true);
+                b.close(restore.take(), e.at, true);
+            }
             _ => {}
         }
     }
@@ -890,8 +937,20 @@ mod tests {
         let by = NaiveDate::from_ymd_opt(2026, 12, 15).unwrap();
         let misuse = || Some(crate::grant::Misuse { grounds: crate::grant::MisuseGrounds::ThirdParty, rectify_by: by });
         let calendar = WorkingCalendar::official();
+        // A plain stop by the provider owes the service's restoration (Art. 27 ¶3); by its authority, nothing.
         let plain = grant_with(vec![("create", DEPARTMENT, None), ("suspend", DEPARTMENT, None)]);
-        assert!(grant_duties(&plain, "t", &calendar, Some(AUTHORITY)).is_empty());
+        let duties = grant_duties(&plain, "t", &calendar, Some(AUTHORITY));
+        assert_eq!(duties.iter().map(|d| (d.kind, d.owner, d.is_open())).collect::<Vec<_>>(), [(
+            DutyKind::RestoreService,
+            DEPARTMENT,
+            true
+        )]);
+        let resumed =
+            grant_with(vec![("create", DEPARTMENT, None), ("suspend", DEPARTMENT, None), ("resume", DEPARTMENT, None)]);
+        let duties = grant_duties(&resumed, "t", &calendar, Some(AUTHORITY));
+        assert!(duties.len() == 1 && duties[0].met && !duties[0].is_open());
+        let by_authority = grant_with(vec![("create", DEPARTMENT, None), ("suspend", AUTHORITY, None)]);
+        assert!(grant_duties(&by_authority, "t", &calendar, Some(AUTHORITY)).is_empty());
 
         let open = grant_with(vec![("create", DEPARTMENT, None), ("suspend", DEPARTMENT, misuse())]);
         let duties = grant_duties(&open, "t", &calendar, Some(AUTHORITY));

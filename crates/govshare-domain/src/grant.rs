@@ -246,6 +246,9 @@ pub struct GrantEvent {
     /// On `declare_ended`: why the requester ends its use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_because: Option<crate::disposal::EndedBecause>,
+    /// On a `suspend` a security incident report made (Art. 35): the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<uuid::Uuid>,
 }
 
 /// The ending of a running sharing service (Art. 27 ¶3: 确需终止的，应当与需求部门协商，并报同级主管部门备案).

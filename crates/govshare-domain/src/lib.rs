@@ -17,6 +17,7 @@ pub mod credit_code;
 pub mod disposal;
 pub mod dispute;
 pub mod duty;
+pub mod enforcement;
 pub mod error;
 pub mod evidence;
 pub mod grant;
@@ -33,6 +34,7 @@ pub mod region;
 pub mod role;
 pub mod source;
 pub mod spreadsheet;
+pub mod supervision;
 pub mod use_record;
 pub mod user;
 

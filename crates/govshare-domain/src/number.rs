@@ -22,6 +22,10 @@ pub enum NumberKind {
     Dispute,
     /// A public complaint or report: `TS` (投诉).
     Complaint,
+    /// An order to rectify: `ZG` (整改).
+    Order,
+    /// A circulated notice: `TB` (通报).
+    Notice,
 }
 
 impl NumberKind {
@@ -34,6 +38,8 @@ impl NumberKind {
             NumberKind::Correction => "JH",
             NumberKind::Dispute => "ZY",
             NumberKind::Complaint => "TS",
+            NumberKind::Order => "ZG",
+            NumberKind::Notice => "TB",
         }
     }
 

@@ -253,6 +253,7 @@ impl Services {
             SubjectKind::Correction => format!("correction:{}", duty.subject_id),
             SubjectKind::Dispute => format!("dispute:{}", duty.subject_id),
             SubjectKind::Complaint => format!("complaint:{}", duty.subject_id),
+            SubjectKind::Order => format!("order:{}", duty.subject_id),
         };
         let alert = DeadlineAlert {
             key: format!("{}:{due_date}:{}", duty.key, kind.code()),

@@ -93,6 +93,7 @@ impl Services {
                 action: "suspend".into(),
                 reason: format!("发生政务数据安全事件：{}（第三十五条）", report.title),
                 org: Some(org_id),
+                incident: Some(incident.id.0),
                 ..GrantEvent::default()
             });
             let title = self.entry_name(g.entry).await?;

@@ -11,6 +11,7 @@ mod duties;
 mod evidence;
 mod quality;
 mod rows;
+mod supervision;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,6 +23,7 @@ use govshare_domain::complaint::{Complaint, ComplaintId};
 use govshare_domain::correction::{Correction, CorrectionId};
 use govshare_domain::dispute::{Dispute, DisputeId};
 use govshare_domain::duty::Duty;
+use govshare_domain::enforcement::{Notice, NoticeId, Order, OrderId};
 use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::incident::{Incident, IncidentId};
@@ -1325,6 +1327,139 @@ impl<D: Dialect> Store for SqlStore<D> {
         Ok(rows.into_iter().map(|(c,)| c).collect())
     }
 
+    async fn duty_tallies(
+        &self,
+        owners: Option<&[OrgId]>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<govshare_store::DutyTally>> {
+        supervision::duty_tallies(&mut self.r(), owners, from, to, now).await
+    }
+
+    async fn late_duties(
+        &self,
+        owners: Option<&[OrgId]>,
+        kinds: &[govshare_domain::duty::DutyKind],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Duty>> {
+        supervision::late_duties(&mut self.r(), owners, kinds, (from, to, now), limit).await
+    }
+
+    async fn duty(&self, key: &str) -> Result<Option<Duty>> {
+        sql(format!("SELECT {DUTY_COLUMNS} FROM duties WHERE key = $1")).bind(key).optional(&mut self.r()).await
+    }
+
+    async fn act_duties(
+        &self,
+        owners: Option<&[OrgId]>,
+        kinds: &[govshare_domain::duty::DutyKind],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Duty>> {
+        supervision::act_duties(&mut self.r(), owners, kinds, (from, to), limit).await
+    }
+
+    async fn overdue_changes(
+        &self,
+        owners: Option<&[OrgId]>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<govshare_store::OverdueChanges> {
+        supervision::overdue_changes(&mut self.r(), owners, from, to, now).await
+    }
+
+    async fn usage_totals(
+        &self,
+        orgs: Option<&[OrgId]>,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        by: govshare_store::UsageBy,
+    ) -> Result<Vec<govshare_store::UsageTotal>> {
+        supervision::usage_totals(&mut self.r(), orgs, from, to, by).await
+    }
+
+    async fn create_order(
+        &self,
+        order: &mut Order,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let number = next_number(&mut tx, NumberKind::Order, order.issued_at).await?;
+        let mut numbered = order.clone();
+        numbered.number = number.clone();
+        sql("INSERT INTO orders (id, number, violation, department, authority, events, created_at, document)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .binds((numbered.id, &number, &numbered.violation, numbered.department, numbered.authority))
+        .binds((numbered.events.len(), numbered.issued_at, json(&numbered)?))
+        .execute(&mut tx)
+        .await?;
+        self.finish_with(tx, duties, notifications, audit).await?;
+        order.number = number;
+        Ok(())
+    }
+
+    async fn save_order(
+        &self,
+        order: &Order,
+        expected_events: usize,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let (id, steps) = (order.id.0, order.events.len());
+        quality::save_case(&mut tx, "orders", "责令改正", id, steps, expected_events, json(order)?).await?;
+        self.finish_with(tx, duties, notifications, audit).await
+    }
+
+    async fn get_order(&self, id: OrderId) -> Result<Order> {
+        self.document("orders", id.0, "责令改正不存在").await
+    }
+
+    async fn list_orders(&self, department: Option<OrgId>) -> Result<Vec<Order>> {
+        let rows: Vec<(Order,)> = sql("SELECT document FROM orders
+             WHERE ($1 IS NULL OR department = $1) ORDER BY created_at DESC, id DESC")
+        .bind(department)
+        .all(&mut self.r())
+        .await?;
+        Ok(rows.into_iter().map(|(o,)| o).collect())
+    }
+
+    async fn create_notice(&self, notice: &mut Notice, notifications: &[Notification], audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let number = next_number(&mut tx, NumberKind::Notice, notice.published_at).await?;
+        let mut numbered = notice.clone();
+        numbered.number = number.clone();
+        sql("INSERT INTO notices (id, number, region, authority, published_at, document)
+             VALUES ($1, $2, $3, $4, $5, $6)")
+        .binds((numbered.id, &number, numbered.region, numbered.authority, numbered.published_at))
+        .bind(json(&numbered)?)
+        .execute(&mut tx)
+        .await?;
+        self.finish(tx, notifications, audit).await?;
+        notice.number = number;
+        Ok(())
+    }
+
+    async fn get_notice(&self, id: NoticeId) -> Result<Notice> {
+        self.document("notices", id.0, "通报不存在").await
+    }
+
+    async fn list_notices(&self) -> Result<Vec<Notice>> {
+        let rows: Vec<(Notice,)> = sql("SELECT document FROM notices ORDER BY published_at DESC, id DESC")
+            .all(&mut self.r())
+            .await?;
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
     async fn get_attachment(&self, owner: uuid::Uuid, id: uuid::Uuid) -> Result<Option<Vec<u8>>> {
         let row: Option<(Vec<u8>,)> = sql("SELECT data FROM attachments WHERE id = $1 AND owner_id = $2")
             .binds((id, owner))
@@ -1336,6 +1471,7 @@ impl<D: Dialect> Store for SqlStore<D> {
     async fn append_usage(&self, records: &[UsageRecord]) -> Result<()> {
         let mut tx = self.begin().await?;
         evidence::append_sealed(&mut tx, records).await?;
+        supervision::roll_up(&mut tx, records).await?;
         tx.commit().await
     }
 

@@ -4,6 +4,7 @@ use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::audit::{AuditRecord, Digest};
 use govshare_domain::catalog::{Assessment, EntryContent, EntryId, EntryStatus};
 use govshare_domain::complaint::ComplaintId;
+use govshare_domain::enforcement::{NoticeId, OrderId};
 use govshare_domain::correction::CorrectionId;
 use govshare_domain::credit_code::CreditCode;
 use govshare_domain::dispute::DisputeId;
@@ -52,7 +53,9 @@ ids!(
     IncidentId,
     CorrectionId,
     DisputeId,
-    ComplaintId
+    ComplaintId,
+    OrderId,
+    NoticeId
 );
 
 impl Value for Digest {
@@ -109,6 +112,8 @@ documents!(
     govshare_domain::correction::Correction,
     govshare_domain::dispute::Dispute,
     govshare_domain::complaint::Complaint,
+    govshare_domain::enforcement::Order,
+    govshare_domain::enforcement::Notice,
     EntryContent,
     Vec<Assessment>,
     Extension,

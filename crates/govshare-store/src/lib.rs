@@ -17,7 +17,9 @@ use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion, 
 use govshare_domain::complaint::{Complaint, ComplaintId};
 use govshare_domain::correction::{Correction, CorrectionId};
 use govshare_domain::dispute::{Dispute, DisputeId};
-use govshare_domain::duty::Duty;
+use govshare_domain::duty::{Duty, DutyKind};
+use govshare_domain::enforcement::{Notice, NoticeId, Order, OrderId};
+use govshare_domain::supervision::Tally;
 use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::incident::{Incident, IncidentId};
@@ -459,6 +461,84 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// An attachment's stored bytes, if `owner` (a correction or complaint id) has it.
     async fn get_attachment(&self, owner: uuid::Uuid, id: uuid::Uuid) -> Result<Option<Vec<u8>>>;
 
+    // ---- supervision (R-SUP-1..3, Art. 38–41) ----
+    /// The duties due in `[from, to)` by owner and kind (only those `owners` owe, when given), each classified at
+    /// `now` exactly as `govshare_domain::supervision::classify` does.
+    async fn duty_tallies(
+        &self,
+        owners: Option<&[OrgId]>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DutyTally>>;
+    /// The duties of `kinds` that are late at `now` and either fell due in `[from, to)` or are still open: the
+    /// violations of the period and those still running. Oldest due first, at most `limit`.
+    async fn late_duties(
+        &self,
+        owners: Option<&[OrgId]>,
+        kinds: &[DutyKind],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Duty>>;
+    /// The duty of this key, if any.
+    async fn duty(&self, key: &str) -> Result<Option<Duty>>;
+    /// The duties of `kinds` opened in `[from, to)` or still open (the acts that opened them are the evidence).
+    /// Oldest first, at most `limit`.
+    async fn act_duties(
+        &self,
+        owners: Option<&[OrgId]>,
+        kinds: &[DutyKind],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Duty>>;
+    /// What the number of overdue duties did in `[from, to)` (up to `now`): how many were overdue at `from`, and
+    /// the instants at which one became overdue (its due time) or stopped being (its late closing).
+    async fn overdue_changes(
+        &self,
+        owners: Option<&[OrgId]>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<OverdueChanges>;
+    /// Usage in the Beijing days `[from, to]` from the daily roll-up, grouped `by` one key: by requester (of
+    /// `orgs`), by provider (of `orgs`), or by entry, grant or day (where one of `orgs` is either party).
+    async fn usage_totals(
+        &self,
+        orgs: Option<&[OrgId]>,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+        by: UsageBy,
+    ) -> Result<Vec<UsageTotal>>;
+    /// Stores a new order under the next number `ZG-<year>-<seq>` (set in `order.number` on `Ok`) with its duties.
+    async fn create_order(
+        &self,
+        order: &mut Order,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Stores an order after a step if the stored one still has `expected_events` events (Conflict otherwise).
+    async fn save_order(
+        &self,
+        order: &Order,
+        expected_events: usize,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn get_order(&self, id: OrderId) -> Result<Order>;
+    /// Newest first: those of `department`, or all.
+    async fn list_orders(&self, department: Option<OrgId>) -> Result<Vec<Order>>;
+    /// Stores a notice under the next number `TB-<year>-<seq>` with the notifications that circulate it.
+    async fn create_notice(&self, notice: &mut Notice, notifications: &[Notification], audit: &AuditEvent)
+    -> Result<()>;
+    async fn get_notice(&self, id: NoticeId) -> Result<Notice>;
+    /// Newest first.
+    async fn list_notices(&self) -> Result<Vec<Notice>>;
+
     // ---- usage records (R-DEL-5, Art. 29) ----
     /// Appends the records in one transaction (the usage log's group commit), sealed as one batch: every row
     /// carries the batch id and its position, and the batch's `usage.seal` audit record
@@ -626,6 +706,51 @@ pub struct CorrectionMark {
     pub open: bool,
     /// The version the correction wrote.
     pub applied_seq: Option<i64>,
+}
+
+/// The duties of one owner and kind due in a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DutyTally {
+    pub owner: OrgId,
+    pub kind: DutyKind,
+    pub tally: Tally,
+}
+
+/// See [`Store::overdue_changes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OverdueChanges {
+    pub at_start: u64,
+    pub became: Vec<DateTime<Utc>>,
+    pub ended: Vec<DateTime<Utc>>,
+}
+
+/// How [`Store::usage_totals`] groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageBy {
+    Requester,
+    Provider,
+    Entry,
+    Grant,
+    Day,
+}
+
+/// What a usage group is keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UsageKey {
+    Org(OrgId),
+    Entry(EntryId),
+    /// None: accesses refused before a grant was found.
+    Grant(Option<GrantId>),
+    Day(chrono::NaiveDate),
+}
+
+/// Usage of one group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageTotal {
+    pub key: UsageKey,
+    pub accesses: u64,
+    pub rows: u64,
+    pub refusals: u64,
 }
 
 /// Which duties to read.
