@@ -433,8 +433,10 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
         }
         Action::ViewOrder { department, region } => {
             let staff = own(department) && (clerk || head || reviewer || supervisor) && !contractor;
-            let authority =
-                (reviewer || supervisor) && !contractor && org.kind == OrgKind::Authority && org.region.contains(region);
+            let authority = (reviewer || supervisor)
+                && !contractor
+                && org.kind == OrgKind::Authority
+                && org.region.contains(region);
             if staff || authority {
                 Ok(())
             } else {

@@ -940,11 +940,10 @@ mod tests {
         // A plain stop by the provider owes the service's restoration (Art. 27 ¶3); by its authority, nothing.
         let plain = grant_with(vec![("create", DEPARTMENT, None), ("suspend", DEPARTMENT, None)]);
         let duties = grant_duties(&plain, "t", &calendar, Some(AUTHORITY));
-        assert_eq!(duties.iter().map(|d| (d.kind, d.owner, d.is_open())).collect::<Vec<_>>(), [(
-            DutyKind::RestoreService,
-            DEPARTMENT,
-            true
-        )]);
+        assert_eq!(
+            duties.iter().map(|d| (d.kind, d.owner, d.is_open())).collect::<Vec<_>>(),
+            [(DutyKind::RestoreService, DEPARTMENT, true)]
+        );
         let resumed =
             grant_with(vec![("create", DEPARTMENT, None), ("suspend", DEPARTMENT, None), ("resume", DEPARTMENT, None)]);
         let duties = grant_duties(&resumed, "t", &calendar, Some(AUTHORITY));

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ValidationError;
 use crate::calendar::{WorkingCalendar, beijing, end_of_day};
 use crate::duty::{Duty, DutyKind, SubjectKind};
 use crate::error::{keep, required_text, ymd};
@@ -17,7 +18,6 @@ use crate::org::OrgId;
 use crate::region::RegionCode;
 use crate::role::Role;
 use crate::supervision::{Party, Rule, parse_violation_key};
-use crate::ValidationError;
 
 define_id! {
     /// Identity of an order to rectify.
@@ -30,6 +30,21 @@ define_id! {
 }
 
 pub const MAX_ORDER_TEXT: usize = 2000;
+
+/// Free text of several lines (a requirement, a report, a notice's body): present, at most `max` characters, no
+/// character [`crate::error::check_characters`] refuses (line breaks and tabs are allowed).
+fn paragraphs(field: &'static str, label: &str, value: &str, max: usize) -> Result<String, ValidationError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ValidationError::new(field, "required", format!("{label}不能为空")));
+    }
+    let chars = value.chars().count();
+    if chars > max {
+        return Err(ValidationError::new(field, "too_long", format!("{label}最多 {max} 个字符，当前 {chars} 个")));
+    }
+    crate::error::check_characters(field, value)?;
+    Ok(value.to_owned())
+}
 /// The longest rectification period an order sets: one year.
 pub const MAX_ORDER_DAYS: i64 = 366;
 
@@ -67,9 +82,16 @@ impl OrderStep {
     }
 
     pub fn parse(input: &str) -> Result<OrderStep, ValidationError> {
-        [OrderStep::Report, OrderStep::Accept, OrderStep::Return].into_iter().find(|s| s.code() == input.trim()).ok_or_else(
-            || ValidationError::new("step", "unknown_value", "步骤应为 report（报告整改情况）、accept（办结）或 return（退回重改）"),
-        )
+        [OrderStep::Report, OrderStep::Accept, OrderStep::Return]
+            .into_iter()
+            .find(|s| s.code() == input.trim())
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "step",
+                    "unknown_value",
+                    "步骤应为 report（报告整改情况）、accept（办结）或 return（退回重改）",
+                )
+            })
     }
 }
 
@@ -146,9 +168,8 @@ impl Order {
     pub fn check_step(&self, step: OrderStep) -> Result<(), (&'static str, &'static str)> {
         match (self.state(), step) {
             (OrderState::Closed, _) => Err(("order_closed", "该责令改正已办结")),
-            (OrderState::Rectifying, OrderStep::Report) | (OrderState::Reported, OrderStep::Accept | OrderStep::Return) => {
-                Ok(())
-            }
+            (OrderState::Rectifying, OrderStep::Report)
+            | (OrderState::Reported, OrderStep::Accept | OrderStep::Return) => Ok(()),
             (OrderState::Rectifying, _) => Err(("not_reported", "部门尚未报告整改情况")),
             (OrderState::Reported, _) => Err(("already_reported", "已报告整改情况，请等待主管部门核查")),
         }
@@ -199,11 +220,11 @@ pub fn parse_deadline(raw: &str, today: NaiveDate) -> Result<NaiveDate, Validati
 impl OrderInput {
     pub fn parse(&self, today: NaiveDate) -> Result<ParsedOrder, Vec<ValidationError>> {
         let mut problems = Vec::new();
-        let violation = parse_violation_key(&self.violation).map(|(r, _)| r).ok_or_else(|| {
-            ValidationError::new("violation", "format", "请从违规线索列表选择要责令改正的违规事项")
-        });
+        let violation = parse_violation_key(&self.violation)
+            .map(|(r, _)| r)
+            .ok_or_else(|| ValidationError::new("violation", "format", "请从违规线索列表选择要责令改正的违规事项"));
         let rule = keep(&mut problems, violation);
-        let requirement = keep(&mut problems, required_text("requirement", "整改要求", &self.requirement, MAX_ORDER_TEXT));
+        let requirement = keep(&mut problems, paragraphs("requirement", "整改要求", &self.requirement, MAX_ORDER_TEXT));
         let deadline = keep(&mut problems, parse_deadline(&self.deadline, today));
         match (rule, requirement, deadline) {
             (Some(rule), Some(requirement), Some(deadline)) if problems.is_empty() => {
@@ -232,7 +253,7 @@ impl OrderStepInput {
             Some(OrderStep::Return) => "退回理由",
             _ => "核查意见",
         };
-        let text = keep(&mut problems, required_text("text", label, &self.text, MAX_ORDER_TEXT));
+        let text = keep(&mut problems, paragraphs("text", label, &self.text, MAX_ORDER_TEXT));
         let deadline = match step {
             Some(OrderStep::Return) => keep(&mut problems, parse_deadline(&self.deadline, today)),
             _ if !self.deadline.trim().is_empty() => {
@@ -332,9 +353,16 @@ impl NoticeInput {
     pub fn parse(&self) -> Result<(String, String, Vec<OrderId>), Vec<ValidationError>> {
         let mut problems = Vec::new();
         let title = keep(&mut problems, required_text("title", "通报标题", &self.title, 100));
-        let body = keep(&mut problems, required_text("body", "通报内容", &self.body, MAX_NOTICE_BODY));
+        let body = keep(&mut problems, paragraphs("body", "通报内容", &self.body, MAX_NOTICE_BODY));
         let mut orders = Vec::new();
-        for (i, raw) in self.orders.iter().flat_map(|o| o.split([',', '\n', '，'])).map(str::trim).filter(|s| !s.is_empty()).enumerate() {
+        for (i, raw) in self
+            .orders
+            .iter()
+            .flat_map(|o| o.split([',', '\n', '，']))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .enumerate()
+        {
             match raw.parse::<OrderId>() {
                 Ok(id) if !orders.contains(&id) => orders.push(id),
                 Ok(_) => {}

@@ -44,10 +44,8 @@ impl Period {
         };
         let to = crate::error::keep(&mut problems, date("to", "统计截止日期", to, today));
         let first_of_month = |d: NaiveDate| d.with_day(1).unwrap_or(d);
-        let from = crate::error::keep(
-            &mut problems,
-            date("from", "统计起始日期", from, first_of_month(to.unwrap_or(today))),
-        );
+        let from =
+            crate::error::keep(&mut problems, date("from", "统计起始日期", from, first_of_month(to.unwrap_or(today))));
         let (Some(from), Some(to)) = (from, to) else { return Err(problems) };
         if from > to {
             return Err(vec![ValidationError::new("from", "range", "统计起始日期不能晚于截止日期")]);
@@ -479,7 +477,9 @@ impl Rule {
             Rule::A40_1 => "重复收集可以通过共享获取的政务数据",
             Rule::A40_2 => "擅自超出使用范围、共享目的使用通过共享获取的政务数据",
             Rule::A40_3 => "擅自将通过共享获取的政务数据提供给第三方",
-            Rule::A40_4 => "共享目的已实现、无法实现或者为实现共享目的不再必要，未按照要求妥善处置通过共享获取的政务数据",
+            Rule::A40_4 => {
+                "共享目的已实现、无法实现或者为实现共享目的不再必要，未按照要求妥善处置通过共享获取的政务数据"
+            }
             Rule::A40_5 => "未按照规定保存通过共享获取的政务数据有关记录",
             Rule::A40_6 => "未对通过共享获取的政务数据履行安全管理责任",
             Rule::A41_1 => "未按照规定明确数源部门",
@@ -504,13 +504,22 @@ impl Rule {
                 kinds: &[DutyKind::Rectify],
                 what: "提供部门或主管部门以超出使用范围、超出使用用途为由暂停共享",
             },
-            Rule::A40_3 => Acts { kinds: &[DutyKind::Rectify], what: "提供部门或主管部门以擅自向第三方提供为由暂停共享" },
+            Rule::A40_3 => Acts {
+                kinds: &[DutyKind::Rectify],
+                what: "提供部门或主管部门以擅自向第三方提供为由暂停共享",
+            },
             Rule::A39_2 => NotObserved {
                 why: "平台只记录答复结论和理由，无法判断所附条件是否属于擅自增设；不予共享和部分共享的理由可在申请记录中查阅",
             },
-            Rule::A39_3 => NotObserved { why: "数源部门与提供部门之间的数据完善更新在平台外进行，平台没有其过程记录" },
-            Rule::A39_5 => NotObserved { why: "数据回流在跨层级节点之间进行，节点互联后方可观察" },
-            Rule::A39_8 => NotObserved { why: "平台纳入全国一体化政务大数据体系属于节点互联事项，本节点无法自证" },
+            Rule::A39_3 => NotObserved {
+                why: "数源部门与提供部门之间的数据完善更新在平台外进行，平台没有其过程记录"
+            },
+            Rule::A39_5 => {
+                NotObserved { why: "数据回流在跨层级节点之间进行，节点互联后方可观察" }
+            }
+            Rule::A39_8 => NotObserved {
+                why: "平台纳入全国一体化政务大数据体系属于节点互联事项，本节点无法自证"
+            },
             Rule::A40_1 => NotObserved {
                 why: "平台提供重复收集核查工具，但部门实际收集数据的登记尚未纳入平台，无法确认是否已重复收集",
             },
@@ -551,10 +560,7 @@ pub fn grant_rules(grant: &Grant) -> Vec<(Rule, usize)> {
             continue;
         }
         match &e.misuse {
-            Some(m) => out.push((
-                if m.grounds == MisuseGrounds::ThirdParty { Rule::A40_3 } else { Rule::A40_2 },
-                i,
-            )),
+            Some(m) => out.push((if m.grounds == MisuseGrounds::ThirdParty { Rule::A40_3 } else { Rule::A40_2 }, i)),
             // The provider stopped the running service on its own: not for misuse (Art. 27 ¶2), not for a security
             // incident (Art. 35), not by its authority.
             None if e.org == Some(grant.provider) && e.incident.is_none() => out.push((Rule::A39_7, i)),
@@ -729,11 +735,10 @@ mod tests {
         }
         assert_eq!(Rule::A39_4.article(), "第三十九条第（四）项");
         assert_eq!(Rule::A41_2.article(), "第四十一条第（二）项");
-        assert_eq!((Rule::A39_6.party(), Rule::A40_5.party(), Rule::A41_1.party()), (
-            Party::Provider,
-            Party::Requester,
-            Party::Authority
-        ));
+        assert_eq!(
+            (Rule::A39_6.party(), Rule::A40_5.party(), Rule::A41_1.party()),
+            (Party::Provider, Party::Requester, Party::Authority)
+        );
         for r in Rule::ALL {
             assert_eq!(Rule::parse(r.code()), Some(r));
         }
@@ -750,7 +755,8 @@ mod tests {
             actor: "x".into(),
             action: "suspend".into(),
             org: Some(org),
-            misuse: misuse.map(|grounds| Misuse { grounds, rectify_by: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap() }),
+            misuse: misuse
+                .map(|grounds| Misuse { grounds, rectify_by: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap() }),
             incident: incident.then(uuid::Uuid::nil),
             ..GrantEvent::default()
         };

@@ -25,6 +25,9 @@ pub enum ApiError {
     /// The request was not answered within the route's time.
     #[error("request timeout")]
     Timeout,
+    /// A part the answer needs is missing on this node (the PDF report's CJK font); the message says which.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// The body of every error response.
@@ -91,6 +94,7 @@ impl ApiError {
             ApiError::Csrf => StatusCode::FORBIDDEN,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -136,6 +140,7 @@ impl ApiError {
                 }
             }
             ApiError::Service(e) => plain(e.code(), e.to_string()),
+            ApiError::Unavailable(message) => plain("font_unavailable", message.clone()),
             ApiError::BadRequest { field, message } => {
                 ErrorDetail { field: field.clone(), ..plain("bad_request", message.clone()) }
             }

@@ -16,7 +16,7 @@ use krilla::text::TextDirection;
 use krilla_svg::{SurfaceExt, SvgSettings};
 
 use crate::text::wrap;
-use crate::{Block, Chart, Font, MISSING, Report, ReportError, Table, svg};
+use crate::{Block, Font, MISSING, Report, ReportError, Table, svg};
 
 const PAGE_W: f32 = 595.276;
 const PAGE_H: f32 = 841.89;
@@ -55,6 +55,8 @@ const CELL_SIZE: f32 = 9.0;
 const CELL_LINE: f32 = 13.0;
 const CELL: Style = Style { size: CELL_SIZE, line: CELL_LINE, color: INK, bold: false };
 const CELL_BOLD: Style = Style { bold: true, ..CELL };
+/// What an empty table says.
+const NO_DATA: &str = "暂无数据";
 const CELL_PAD_X: f32 = 5.0;
 const CELL_PAD_Y: f32 = 4.0;
 
@@ -75,12 +77,15 @@ pub fn pdf(report: &Report, font: &Font) -> Result<Vec<u8>, ReportError> {
     let mut layout = Layout::new(&metrics);
     layout.title_block(report);
     for section in &report.sections {
-        layout.heading(&section.heading);
-        for block in &section.blocks {
+        let blocks: Vec<Prepared> =
+            section.blocks.iter().map(|block| layout.prepare(block, &svg_options)).collect::<Result<_, _>>()?;
+        // A heading stays with the beginning of what follows it.
+        layout.heading(&section.heading, blocks.first().map(Prepared::lead).unwrap_or(0.0));
+        for block in blocks {
             match block {
-                Block::Paragraph(text) => layout.paragraph(text),
-                Block::Table(table) => layout.table(table),
-                Block::Chart(chart) => layout.chart(chart, &svg_options)?,
+                Prepared::Paragraphs(paragraphs) => layout.paragraphs(paragraphs),
+                Prepared::Table(table) => layout.table(table),
+                Prepared::Chart(tree) => layout.chart(tree),
             }
         }
     }
@@ -103,7 +108,14 @@ pub fn pdf(report: &Report, font: &Font) -> Result<Vec<u8>, ReportError> {
         if i > 0 {
             let title = shorten(&metrics, &report.title, 9.0, CONTENT_W);
             painter.draw(&Op::Text { x: MARGIN_X, y: 40.0, size: 9.0, color: MUTED, bold: false, text: title })?;
-            painter.draw(&Op::Line { x1: MARGIN_X, y1: 46.0, x2: PAGE_W - MARGIN_X, y2: 46.0, width: 0.5, color: HAIRLINE })?;
+            painter.draw(&Op::Line {
+                x1: MARGIN_X,
+                y1: 46.0,
+                x2: PAGE_W - MARGIN_X,
+                y2: 46.0,
+                width: 0.5,
+                color: HAIRLINE,
+            })?;
         }
         let number = format!("第 {} 页 / 共 {total} 页", i + 1);
         let x = (PAGE_W - metrics.width(&number, 9.0)) / 2.0;
@@ -268,12 +280,15 @@ impl<'a> Layout<'a> {
         self.y += 10.0;
     }
 
-    fn heading(&mut self, heading: &str) {
+    /// A section heading, on a new page unless `keep` (the beginning of what follows) fits under it.
+    fn heading(&mut self, heading: &str, keep: f32) {
+        if heading.trim().is_empty() {
+            return;
+        }
         let line = HEADING.line;
         let measure = |s: &str| self.metrics.width(s, HEADING.size);
         let lines = wrap(heading, CONTENT_W - 10.0, CONTENT_W - 10.0, &measure);
-        // Keep the heading with at least three lines of what follows.
-        self.ensure(lines.len() as f32 * line + 14.0 + 3.0 * BODY.line);
+        self.ensure(lines.len() as f32 * line + 20.0 + keep);
         if !self.at_page_top() {
             self.y += 14.0;
         }
@@ -287,55 +302,45 @@ impl<'a> Layout<'a> {
         self.y += 6.0;
     }
 
-    fn paragraph(&mut self, text: &str) {
-        let line = BODY.line;
-        let indent = 2.0 * BODY.size;
-        let measure = |s: &str| self.metrics.width(s, BODY.size);
-        for paragraph in text.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
-            for (i, text) in wrap(paragraph, CONTENT_W - indent, CONTENT_W, &measure).into_iter().enumerate() {
-                self.ensure(line);
-                let x = if i == 0 { MARGIN_X + indent } else { MARGIN_X };
+    /// Breaks a block into lines (text, table cells) or parses it (a chart), ready to be placed.
+    fn prepare(&self, block: &Block, options: &usvg::Options<'_>) -> Result<Prepared, ReportError> {
+        Ok(match block {
+            Block::Paragraph(text) => {
+                let indent = 2.0 * BODY.size;
+                let measure = |s: &str| self.metrics.width(s, BODY.size);
+                let paragraphs = text
+                    .split('\n')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| wrap(p, CONTENT_W - indent, CONTENT_W, &measure))
+                    .collect();
+                Prepared::Paragraphs(paragraphs)
+            }
+            Block::Table(table) => Prepared::Table(TablePlan::new(table, self.metrics)),
+            Block::Chart(chart) => {
+                let tree = usvg::Tree::from_str(&svg(chart), options)
+                    .map_err(|e| ReportError::Render(format!("图表「{}」无法绘制：{e}", chart.title())))?;
+                Prepared::Chart(tree)
+            }
+        })
+    }
+
+    fn paragraphs(&mut self, paragraphs: Vec<Vec<String>>) {
+        for lines in paragraphs {
+            for (i, text) in lines.into_iter().enumerate() {
+                self.ensure(BODY.line);
+                let x = if i == 0 { MARGIN_X + 2.0 * BODY.size } else { MARGIN_X };
                 self.text(x, self.y, BODY, text);
-                self.y += line;
+                self.y += BODY.line;
             }
             self.y += 6.0;
         }
     }
 
-    fn table(&mut self, table: &Table) {
+    fn table(&mut self, plan: TablePlan) {
         let metrics = self.metrics;
-        let measure = |s: &str| metrics.width(s, CELL_SIZE);
-        let columns = &table.columns;
-        let rows: Vec<Vec<String>> = table
-            .rows
-            .iter()
-            .map(|row| (0..columns.len()).map(|c| row.get(c).map(|cell| cell.display()).unwrap_or_default()).collect())
-            .collect();
-        let widths = column_widths(table, &rows, &measure);
-        let inner = |w: f32| w - 2.0 * CELL_PAD_X;
-
-        let header: Vec<Vec<String>> =
-            columns.iter().zip(&widths).map(|(c, w)| wrap(&c.name, inner(*w), inner(*w), &measure)).collect();
-        let header_h = header.iter().map(Vec::len).max().unwrap_or(1).max(1) as f32 * CELL_LINE + 2.0 * CELL_PAD_Y;
-        let cells: Vec<Vec<Vec<String>>> = rows
-            .iter()
-            .map(|row| {
-                row.iter()
-                    .zip(columns.iter().zip(&widths))
-                    .map(|(text, (column, w))| {
-                        if column.numeric { vec![text.clone()] } else { wrap(text, inner(*w), inner(*w), &measure) }
-                    })
-                    .collect()
-            })
-            .collect();
-        let row_h = |lines: &Vec<Vec<String>>| {
-            lines.iter().map(Vec::len).max().unwrap_or(1).max(1) as f32 * CELL_LINE + 2.0 * CELL_PAD_Y
-        };
-
-        // The caption, kept with the header and the first row.
-        let caption = wrap(&table.title, CONTENT_W, CONTENT_W, &|s: &str| metrics.width(s, CAPTION.size));
-        let first_row = cells.first().map(row_h).unwrap_or(CELL_LINE + 2.0 * CELL_PAD_Y);
-        self.ensure(caption.len() as f32 * CAPTION.line + header_h + first_row + 4.0);
+        let TablePlan { title, numeric, widths, caption, header, header_h, rows } = plan;
+        self.ensure(caption.len() as f32 * CAPTION.line + header_h + rows.first().map_or(0.0, |r| r.1) + 4.0);
         self.y += 4.0;
         for text in caption {
             let x = MARGIN_X + (CONTENT_W - metrics.width(&text, CAPTION.size)) / 2.0;
@@ -368,18 +373,18 @@ impl<'a> Layout<'a> {
         };
 
         draw_header(self);
-        if cells.is_empty() {
+        if rows.is_empty() {
             let h = CELL_LINE + 2.0 * CELL_PAD_Y;
-            let x = MARGIN_X + (CONTENT_W - metrics.width("暂无数据", CELL_SIZE)) / 2.0;
-            self.text(x, self.y + CELL_PAD_Y, Style { color: MUTED, ..CELL }, "暂无数据".to_owned());
+            let x = MARGIN_X + (CONTENT_W - metrics.width(NO_DATA, CELL_SIZE)) / 2.0;
+            self.text(x, self.y + CELL_PAD_Y, Style { color: MUTED, ..CELL }, NO_DATA.to_owned());
             self.y += h;
         }
-        for (r, row) in cells.iter().enumerate() {
-            let h = row_h(row);
+        let count = rows.len();
+        for (r, (cells, h)) in rows.into_iter().enumerate() {
             if self.y + h > BOTTOM {
                 bottom_rule(self);
                 self.new_page();
-                let continued = shorten(metrics, &format!("{}（续）", table.title), CELL_SIZE, CONTENT_W);
+                let continued = shorten(metrics, &format!("{title}（续）"), CELL_SIZE, CONTENT_W);
                 let x = MARGIN_X + (CONTENT_W - metrics.width(&continued, CELL_SIZE)) / 2.0;
                 self.text(x, self.y, Style { line: CELL_LINE + 4.0, color: MUTED, ..CELL }, continued);
                 self.y += CELL_LINE + 4.0;
@@ -390,21 +395,18 @@ impl<'a> Layout<'a> {
                 self.push(Op::Rect { x: MARGIN_X, y: top, w: CONTENT_W, h, color: STRIPE_BG });
             }
             let mut x = MARGIN_X;
-            for ((lines, w), column) in row.iter().zip(&widths).zip(columns) {
+            for ((lines, w), numeric) in cells.into_iter().zip(&widths).zip(&numeric) {
                 let mut line_top = top + CELL_PAD_Y;
                 for text in lines {
-                    let tx = if column.numeric {
-                        x + w - CELL_PAD_X - metrics.width(text, CELL_SIZE)
-                    } else {
-                        x + CELL_PAD_X
-                    };
-                    self.text(tx, line_top, CELL, text.clone());
+                    let tx =
+                        if *numeric { x + w - CELL_PAD_X - metrics.width(&text, CELL_SIZE) } else { x + CELL_PAD_X };
+                    self.text(tx, line_top, CELL, text);
                     line_top += CELL_LINE;
                 }
                 x += w;
             }
             self.y += h;
-            if r + 1 < cells.len() {
+            if r + 1 < count {
                 let y = self.y;
                 self.push(Op::Line { x1: MARGIN_X, y1: y, x2: PAGE_W - MARGIN_X, y2: y, width: 0.4, color: HAIRLINE });
             }
@@ -413,23 +415,101 @@ impl<'a> Layout<'a> {
         self.y += 14.0;
     }
 
-    fn chart(&mut self, chart: &Chart, options: &usvg::Options<'_>) -> Result<(), ReportError> {
-        let svg = svg(chart);
-        let tree = usvg::Tree::from_str(&svg, options)
-            .map_err(|e| ReportError::Render(format!("图表「{}」无法绘制：{e}", chart.title())))?;
-        let size = tree.size();
-        let (mut w, mut h) = (CONTENT_W, CONTENT_W * size.height() / size.width());
-        let max_h = BOTTOM - TOP;
-        if h > max_h {
-            (w, h) = (w * max_h / h, max_h);
-        }
+    fn chart(&mut self, tree: usvg::Tree) {
+        let (w, h) = chart_size(&tree);
         self.ensure(h + 8.0);
         self.y += 4.0;
         let index = self.charts.len();
         self.charts.push(tree);
         self.push(Op::Chart { index, x: MARGIN_X + (CONTENT_W - w) / 2.0, y: self.y, w, h });
         self.y += h + 14.0;
-        Ok(())
+    }
+}
+
+/// A chart's size on the page: the text width, or less if it would be taller than a page.
+fn chart_size(tree: &usvg::Tree) -> (f32, f32) {
+    let size = tree.size();
+    let (w, h) = (CONTENT_W, CONTENT_W * size.height() / size.width());
+    let max_h = BOTTOM - TOP;
+    if h > max_h { (w * max_h / h, max_h) } else { (w, h) }
+}
+
+/// A block broken into lines, ready to be placed on pages.
+enum Prepared {
+    /// Paragraphs, each its lines (the first one indented).
+    Paragraphs(Vec<Vec<String>>),
+    Table(TablePlan),
+    Chart(usvg::Tree),
+}
+
+impl Prepared {
+    /// The height of the beginning of the block, which its section heading must not be parted from.
+    fn lead(&self) -> f32 {
+        match self {
+            Prepared::Paragraphs(paragraphs) => {
+                paragraphs.first().map_or(0, |lines| lines.len().min(3)) as f32 * BODY.line
+            }
+            Prepared::Table(plan) => {
+                plan.caption.len() as f32 * CAPTION.line + plan.header_h + plan.rows.first().map_or(0.0, |r| r.1) + 4.0
+            }
+            Prepared::Chart(tree) => chart_size(tree).1 + 8.0,
+        }
+    }
+}
+
+/// A table with its column widths and every cell broken into lines.
+struct TablePlan {
+    title: String,
+    numeric: Vec<bool>,
+    widths: Vec<f32>,
+    caption: Vec<String>,
+    header: Vec<Vec<String>>,
+    header_h: f32,
+    /// Each row's cells (as lines) and its height.
+    rows: Vec<(Vec<Vec<String>>, f32)>,
+}
+
+impl TablePlan {
+    fn new(table: &Table, metrics: &Metrics<'_>) -> TablePlan {
+        let measure = |s: &str| metrics.width(s, CELL_SIZE);
+        let columns = &table.columns;
+        let texts: Vec<Vec<String>> = table
+            .rows
+            .iter()
+            .map(|row| (0..columns.len()).map(|c| row.get(c).map(|cell| cell.display()).unwrap_or_default()).collect())
+            .collect();
+        let widths = column_widths(table, &texts, &measure);
+        let inner = |w: f32| w - 2.0 * CELL_PAD_X;
+        let height = |cells: &[Vec<String>]| {
+            cells.iter().map(Vec::len).max().unwrap_or(1).max(1) as f32 * CELL_LINE + 2.0 * CELL_PAD_Y
+        };
+        let header: Vec<Vec<String>> =
+            columns.iter().zip(&widths).map(|(c, w)| wrap(&c.name, inner(*w), inner(*w), &measure)).collect();
+        let rows = texts
+            .into_iter()
+            .map(|row| {
+                let cells: Vec<Vec<String>> = row
+                    .into_iter()
+                    .zip(columns.iter().zip(&widths))
+                    .map(
+                        |(text, (column, w))| {
+                            if column.numeric { vec![text] } else { wrap(&text, inner(*w), inner(*w), &measure) }
+                        },
+                    )
+                    .collect();
+                let h = height(&cells);
+                (cells, h)
+            })
+            .collect();
+        TablePlan {
+            title: table.title.clone(),
+            numeric: columns.iter().map(|c| c.numeric).collect(),
+            caption: wrap(&table.title, CONTENT_W, CONTENT_W, &|s: &str| metrics.width(s, CAPTION.size)),
+            header_h: height(&header),
+            header,
+            widths,
+            rows,
+        }
     }
 }
 

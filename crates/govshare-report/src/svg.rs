@@ -10,7 +10,7 @@ use crate::{Chart, Series};
 
 const FONT_FAMILY: &str = "'Noto Sans CJK SC','Source Han Sans SC','Microsoft YaHei',sans-serif";
 /// The width of every chart's viewBox; heights follow the data.
-const WIDTH: f64 = 800.0;
+const WIDTH: f64 = 680.0;
 const PAD: f64 = 16.0;
 const PALETTE: [&str; 6] = ["#1f5fa8", "#d9822b", "#2e8b57", "#c0392b", "#7d5ba6", "#5d6d7e"];
 const INK: &str = "#1a1a1a";
@@ -22,7 +22,7 @@ const NO_DATA: &str = "暂无数据";
 
 /// Draws a chart as a self-contained `<svg>` document.
 ///
-/// The document has a `viewBox` 800 units wide and no width or height, so it takes the width of its
+/// The document has a `viewBox` 680 units wide and no width or height, so it takes the width of its
 /// container; a `<title>` (and `aria-label`) with the chart's title; the title and unit drawn at the top;
 /// axis (tick) labels; a value label per bar or point (a long line chart labels only each series' last and
 /// highest points); a legend when a line chart has several series. Fonts are named, never embedded:
@@ -54,9 +54,8 @@ fn bars_svg(title: &str, unit: &str, bars: &[(String, f64)], max: Option<f64>, p
     let x1 = WIDTH - PAD - value_w;
 
     let finite = bars.iter().map(|(_, v)| *v).filter(|v| v.is_finite());
-    let (lo, hi) = finite.fold((0.0_f64, max.filter(|m| m.is_finite()).unwrap_or(0.0)), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
+    let (lo, hi) =
+        finite.fold((0.0_f64, max.filter(|m| m.is_finite()).unwrap_or(0.0)), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let axis = Axis::new(lo, hi);
     let scale = |v: f64| x0 + (v - axis.lo) / (axis.hi - axis.lo) * (x1 - x0);
 
@@ -160,14 +159,15 @@ fn line_svg(title: &str, unit: &str, labels: &[String], series: &[Series], perce
             }
         }
         let last = (0..n).rev().find(|&i| point(s, i).is_some());
-        let highest = (0..n).filter(|&i| point(s, i).is_some()).max_by(|&a, &b| {
-            point(s, a).unwrap_or(0.0).total_cmp(&point(s, b).unwrap_or(0.0)).then(b.cmp(&a))
-        });
+        let highest = (0..n)
+            .filter(|&i| point(s, i).is_some())
+            .max_by(|&a, &b| point(s, a).unwrap_or(0.0).total_cmp(&point(s, b).unwrap_or(0.0)).then(b.cmp(&a)));
         for (i, label) in labels.iter().enumerate() {
             let Some(v) = point(s, i) else { continue };
             let (x, y) = (x_of(i), y_of(v));
             let value = format_value(v, percent);
-            let tip = if series.len() > 1 { format!("{label} {}：{value}", s.name) } else { format!("{label}：{value}") };
+            let tip =
+                if series.len() > 1 { format!("{label} {}：{value}", s.name) } else { format!("{label}：{value}") };
             svg.open_group(&tip);
             svg.circle(x, y, color);
             if label_all || Some(i) == last || Some(i) == highest {

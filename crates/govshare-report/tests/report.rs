@@ -48,7 +48,11 @@ fn table(rows: usize) -> Table {
                     1 => None,
                     _ => Some(0.5 + (i % 50) as f64 / 100.0),
                 };
-                let note = if i == 2 { "接口调用量大幅增长，需扩容共享交换通道并完善异常告警机制" } else { "" };
+                let note = if i == 2 {
+                    "接口调用量大幅增长，需扩容共享交换通道并完善异常告警机制"
+                } else {
+                    ""
+                };
                 vec![Cell::Int(i as i64 + 1), Cell::Text(name), Cell::Int(count), Cell::Rate(rate), note.into()]
             })
             .collect(),
@@ -112,10 +116,12 @@ fn bar_chart_has_labels_values_axis_and_title() {
     let svg = svg(&bars());
     save("bars.svg", svg.as_bytes());
     let texts = parse_svg(&svg);
-    for expected in ["各部门按时办结率", "杭州市公安局", "浙江省市场监督管理局", "93.5%", "87.1%", "100.0%", "0%", "100%"] {
+    for expected in
+        ["各部门按时办结率", "杭州市公安局", "浙江省市场监督管理局", "93.5%", "87.1%", "100.0%", "0%", "100%"]
+    {
         assert!(texts.iter().any(|t| t == expected), "no text {expected:?} in {texts:?}");
     }
-    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 800 "), "{svg}");
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 680 "), "{svg}");
     assert!(svg.contains("<title>各部门按时办结率</title>"));
     assert!(svg.contains(r#"font-family="'Noto Sans CJK SC','Source Han Sans SC','Microsoft YaHei',sans-serif""#));
     assert!(!svg.contains("<script") && !svg.contains("<style"), "{svg}");
@@ -126,7 +132,8 @@ fn bar_chart_has_labels_values_axis_and_title() {
 #[test]
 fn long_department_names_fit_the_bar_chart() {
     let name = "浙江省经济和信息化厅数字经济发展与产业推进处";
-    let chart = Chart::Bars { title: "调用量".into(), unit: "次".into(), bars: vec![(name.into(), 1234.0)], max: None };
+    let chart =
+        Chart::Bars { title: "调用量".into(), unit: "次".into(), bars: vec![(name.into(), 1234.0)], max: None };
     let svg = svg(&chart);
     let texts = parse_svg(&svg);
     assert!(texts.iter().any(|t| t == name), "{texts:?}");
@@ -155,7 +162,8 @@ fn line_chart_has_x_labels_values_and_a_legend() {
     let drawn = svg(&line());
     save("line.svg", drawn.as_bytes());
     let texts = parse_svg(&drawn);
-    for expected in ["每日共享调用量", "单位：次", "11-01", "11-04", "1,234", "2,048", "420.5", "省级部门", "市级部门"] {
+    for expected in ["每日共享调用量", "单位：次", "11-01", "11-04", "1,234", "2,048", "420.5", "省级部门", "市级部门"]
+    {
         assert!(texts.iter().any(|t| t == expected), "no text {expected:?} in {texts:?}");
     }
     // The NaN leaves a gap: the second series is a polyline and a lone point.
@@ -223,7 +231,9 @@ fn workbook_holds_the_names_and_figures() {
     assert_eq!(cell(&overview, 1, 0), Data::String("2026年10月".into()));
     assert_eq!(cell(&overview, 2, 0), Data::String("生成时间：2026-11-03 09:30".into()));
     let texts: Vec<String> = overview.rows().map(|r| r[0].to_string()).collect();
-    for expected in ["一、总体情况", LONG_PARAGRAPH, "表格：各部门共享申请办理情况（见工作表「各部门共享申请办理情况」）"] {
+    for expected in
+        ["一、总体情况", LONG_PARAGRAPH, "表格：各部门共享申请办理情况（见工作表「各部门共享申请办理情况」）"]
+    {
         assert!(texts.iter().any(|t| t == expected), "no {expected:?} in {texts:?}");
     }
 
@@ -284,7 +294,8 @@ fn workbook_sheet_names_are_sanitized_and_unique() {
 
 /// The font CI installs (scripts/test installs fonts-noto-cjk); no skipping: a missing font is a failure.
 fn font() -> Font {
-    Font::discover().unwrap_or_else(|e| panic!("the PDF tests need a Chinese font (apt-get install fonts-noto-cjk): {e}"))
+    Font::discover()
+        .unwrap_or_else(|e| panic!("the PDF tests need a Chinese font (apt-get install fonts-noto-cjk): {e}"))
 }
 
 /// Keeps a copy of an output for a person to look at, when GOVSHARE_REPORT_SAVE_DIR names a folder.
@@ -294,9 +305,11 @@ fn save(name: &str, bytes: &[u8]) {
     }
 }
 
+/// The PDF's text in the order it was drawn (`-raw`: poppler's default reading-order analysis drops the
+/// spaces of a short line such as 「第 1 页 / 共 4 页」), pages separated by form feeds.
 fn pdftotext(pdf: &[u8]) -> String {
     let mut child = Command::new("pdftotext")
-        .args(["-enc", "UTF-8", "-", "-"])
+        .args(["-raw", "-enc", "UTF-8", "-", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -359,6 +372,15 @@ fn pdf_holds_the_text_tables_and_charts_over_several_pages() {
     // The header row is repeated on every page the table runs onto.
     let with_header = pages.iter().filter(|p| p.contains("按时办结率") && p.contains("申请数")).count();
     assert!(with_header >= 2, "the header appears on {with_header} pages:\n{text}");
+    // A heading is not left at the foot of a page without what follows it.
+    for (heading, first) in [
+        ("一、总体情况", "本报告依据"),
+        ("二、各部门办理情况", "各部门共享申请办理情况"),
+        ("三、调用趋势", "每日共享调用量"),
+    ] {
+        let page = pages.iter().position(|p| p.contains(heading)).unwrap();
+        assert!(pages[page].contains(first), "{heading:?} is parted from {first:?}:\n{}", pages[page]);
+    }
     // The wrapped paragraph loses nothing.
     let joined: String = text.split('\n').map(str::trim).collect();
     assert!(joined.contains(&LONG_PARAGRAPH.replace(' ', "")) || joined.contains(LONG_PARAGRAPH), "{joined}");

@@ -48,11 +48,11 @@ pub use govshare_search::{Dimension, SearchDoc};
 pub use grants::{ChangeStepInput, GrantActionInput, UsePeriodView, UseRecordsView};
 pub use interchange::{ImportOutcome, MAX_IMPORT_BYTES};
 pub use obligations::ObligationView;
-pub use supervision::{
-    Dashboard, DayCount, DayUsage, EvidenceItem, IndicatorTotal, IndicatorValue, MAX_VIOLATIONS, NoticeView, OrderBrief,
-    OrderView, OrgRow, OrgSheet, RegionRow, RuleRow, UsageFigures, UsageLine, ViolationView,
-};
 pub use search::{CatalogSearchResults, Facet, FacetValue, SearchRequest, SyncReport};
+pub use supervision::{
+    Dashboard, DayCount, DayUsage, EvidenceItem, IndicatorTotal, IndicatorValue, MAX_VIOLATIONS, NoticeView,
+    OrderBrief, OrderView, OrgRow, OrgSheet, RegionRow, RuleRow, UsageFigures, UsageLine, ViolationView,
+};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 

@@ -386,7 +386,7 @@ impl Services {
         let name = |o: OrgId| orgs.get(&o).map(|o| o.name.clone()).unwrap_or_else(|| o.to_string());
         let key = violation_key(rule, &d.key);
         let mut evidence = Vec::new();
-        let days = d.days.map(|n| format!("，期限{n}个工作日（含经批准的延期）")).unwrap_or_default();
+        let days = d.days.map(|n| format!("，期限{n}个工作日")).unwrap_or_default();
         evidence.push(EvidenceItem {
             label: format!("{}（{}）", d.kind.label(), d.kind.article()),
             at: Some(d.started_at),
@@ -405,7 +405,8 @@ impl Services {
             (Some(g), _) => {
                 let event: Option<usize> = d.key.rsplit(':').next().and_then(|i| i.parse().ok());
                 if let Some(e) = event.and_then(|i| g.events.get(i)) {
-                    let grounds = e.misuse.as_ref().map(|m| format!("，理由：{}", m.grounds.label())).unwrap_or_default();
+                    let grounds =
+                        e.misuse.as_ref().map(|m| format!("，理由：{}", m.grounds.label())).unwrap_or_default();
                     evidence.push(EvidenceItem {
                         label: "暂停共享".into(),
                         at: Some(e.at),
@@ -491,7 +492,8 @@ impl Services {
             }
         }
         let mut usage = UsageFigures::default();
-        let mut by_day: BTreeMap<NaiveDate, UsageFigures> = period.each_day().map(|d| (d, UsageFigures::default())).collect();
+        let mut by_day: BTreeMap<NaiveDate, UsageFigures> =
+            period.each_day().map(|d| (d, UsageFigures::default())).collect();
         for t in usage_of(UsageBy::Day).await? {
             usage.add(&t);
             if let UsageKey::Day(d) = t.key {
@@ -507,13 +509,18 @@ impl Services {
             .orgs
             .iter()
             .map(|o| {
-                let usage = (as_requester.get(&o.id).copied().unwrap_or_default(), as_provider.get(&o.id).copied().unwrap_or_default());
+                let usage = (
+                    as_requester.get(&o.id).copied().unwrap_or_default(),
+                    as_provider.get(&o.id).copied().unwrap_or_default(),
+                );
                 let n = per_org.get(&o.id).copied().unwrap_or(0);
                 self.org_row(o, &scope.region_names, tallies.get(&o.id), usage, n, &period)
             })
             .collect();
         departments.sort_by(|a, b| {
-            let rank = |r: &OrgRow| (r.overall.rate.is_none(), -(r.overall.rate.unwrap_or(0.0) * 1e6) as i64, r.overall.tally.late);
+            let rank = |r: &OrgRow| {
+                (r.overall.rate.is_none(), -(r.overall.rate.unwrap_or(0.0) * 1e6) as i64, r.overall.tally.late)
+            };
             rank(a).cmp(&rank(b)).then_with(|| a.name.cmp(&b.name))
         });
         let mut totals_tally = [Tally::default(); Indicator::ALL.len()];
@@ -607,8 +614,12 @@ impl Services {
     pub async fn org_indicators(&self, principal: &Principal, org: OrgId, period: Period) -> Result<OrgSheet> {
         let orgs = self.org_map().await?;
         let o = orgs.get(&org).ok_or_else(|| ServiceError::NotFound("单位不存在".into()))?.clone();
+        // Its own staff (not contractors' engineers), and the authorities that supervise it.
         if self.authorize(principal, Action::Supervise(o.region)).is_err() {
             self.authorize(principal, Action::ViewOwnWork(org))?;
+            if principal.is_contractor() {
+                return Err(ServiceError::Forbidden("无权查看监督指标：只对本单位工作人员和主管部门可见".into()));
+            }
         }
         let ids = [org];
         let tallies = self.tallies(&ids, &period).await?;
@@ -649,8 +660,11 @@ impl Services {
         let row = self.org_row(&o, &regions, tallies.get(&org), usage, violations.len(), &period);
         let calendar = self.calendar().await?;
         let corrections = self.store.list_corrections(None, Some(org)).await?;
-        let corrections =
-            stats(corrections.iter().filter(|c| c.provider == org && period.contains(c.received_at)), &calendar, self.now());
+        let corrections = stats(
+            corrections.iter().filter(|c| c.provider == org && period.contains(c.received_at)),
+            &calendar,
+            self.now(),
+        );
         let orders = self.order_views(principal, |x| x.department == org).await?;
         Ok(OrgSheet {
             period,
@@ -667,8 +681,9 @@ impl Services {
 
     /// One violation candidate, by its key, with its evidence; None of the period limits apply.
     pub async fn violation(&self, principal: &Principal, key: &str) -> Result<ViolationView> {
-        let (rule, fact) = parse_violation_key(key)
-            .ok_or_else(|| ServiceError::from(govshare_domain::ValidationError::new("key", "format", "违规线索编号格式错误")))?;
+        let (rule, fact) = parse_violation_key(key).ok_or_else(|| {
+            ServiceError::from(govshare_domain::ValidationError::new("key", "format", "违规线索编号格式错误"))
+        })?;
         let missing = || ServiceError::NotFound("违规线索不存在".into());
         let duty = self.store.duty(fact).await?.ok_or_else(missing)?;
         let orgs = self.org_map().await?;
@@ -678,7 +693,11 @@ impl Services {
         let calendar = self.calendar().await?;
         let orders: HashMap<String, Order> =
             self.store.list_orders(None).await?.into_iter().map(|o| (o.violation.clone(), o)).collect();
-        let grant = if ACT_KINDS.contains(&duty.kind) { Some(self.store.get_grant(GrantId(duty.subject_id)).await?) } else { None };
+        let grant = if ACT_KINDS.contains(&duty.kind) {
+            Some(self.store.get_grant(GrantId(duty.subject_id)).await?)
+        } else {
+            None
+        };
         let found = match &grant {
             Some(g) => act_violation(&duty, g),
             None => duty_violation(&duty, now),
@@ -698,9 +717,20 @@ impl Services {
             .await?
             .into_iter()
             .filter(|o| keep(o))
-            .filter(|o| self.authorize_quiet(principal, Action::ViewOrder { department: o.department, region: o.region }))
+            .filter(|o| {
+                self.authorize_quiet(principal, Action::ViewOrder { department: o.department, region: o.region })
+            })
             .map(|o| order_view(o, &orgs, principal, today))
             .collect())
+    }
+
+    /// Lists of orders and notices are for people of an organisation (and the operator), not business systems.
+    fn authorize_person(&self, principal: &Principal) -> Result<()> {
+        match principal.org_id() {
+            Some(org) => self.authorize(principal, Action::ViewOwnWork(org)),
+            None if principal.is_operator() => Ok(()),
+            None => Err(ServiceError::Forbidden("未以任何单位身份操作".into())),
+        }
     }
 
     fn authorize_quiet(&self, principal: &Principal, action: Action) -> bool {
@@ -716,14 +746,21 @@ impl Services {
         let orgs = self.org_map().await?;
         let department = orgs.get(&violation.party).ok_or_else(|| ServiceError::NotFound("单位不存在".into()))?;
         let region = match violation.rule.party() {
-            supervision::Party::Authority => department.region.parent().ok_or_else(|| {
-                ServiceError::Conflict("该主管部门没有上级主管部门，应由本级人民政府责令改正".into())
-            })?,
+            supervision::Party::Authority => department
+                .region
+                .parent()
+                .ok_or_else(|| ServiceError::Conflict("该主管部门没有上级主管部门，应由本级人民政府责令改正".into()))?,
             _ => department.region,
         };
         self.authorize(principal, Action::Enforce(region))?;
         let authority = principal.org_id().ok_or_else(|| ServiceError::Forbidden("未以任何单位身份操作".into()))?;
-        if let Some(existing) = self.store.list_orders(None).await?.into_iter().find(|o| o.violation == violation.key && o.state() != OrderState::Closed) {
+        if let Some(existing) = self
+            .store
+            .list_orders(None)
+            .await?
+            .into_iter()
+            .find(|o| o.violation == violation.key && o.state() != OrderState::Closed)
+        {
             return Err(ServiceError::OutOfTurn {
                 code: "order_exists",
                 message: format!("该违规事项已责令改正（{}），尚未办结", existing.number),
@@ -779,6 +816,7 @@ impl Services {
 
     /// The orders the caller may see: those of its department, or of the regions it supervises.
     pub async fn list_orders(&self, principal: &Principal) -> Result<Vec<OrderView>> {
+        self.authorize_person(principal)?;
         self.order_views(principal, |_| true).await
     }
 
@@ -832,7 +870,6 @@ impl Services {
     /// Publishes a circulated notice (通报, Art. 29 ¶1) to every department and authority of the caller's
     /// region and its subregions: the supervisor of the region's authority.
     pub async fn publish_notice(&self, principal: &Principal, input: &NoticeInput) -> Result<NoticeView> {
-        let (title, body, order_ids) = input.parse().map_err(ServiceError::from)?;
         let orgs = self.org_map().await?;
         let authority = principal
             .org_id()
@@ -841,10 +878,15 @@ impl Services {
             .ok_or_else(|| ServiceError::Forbidden("无权通报：只有政务数据共享主管部门可以通报".into()))?
             .clone();
         self.authorize(principal, Action::Enforce(authority.region))?;
+        let (title, body, order_ids) = input.parse().map_err(ServiceError::from)?;
         let mut departments = Vec::new();
         for (i, id) in order_ids.iter().enumerate() {
             let order = self.store.get_order(*id).await.map_err(|_| {
-                ServiceError::from(govshare_domain::ValidationError::new(format!("orders[{i}]"), "not_found", "责令改正不存在"))
+                ServiceError::from(govshare_domain::ValidationError::new(
+                    format!("orders[{i}]"),
+                    "not_found",
+                    "责令改正不存在",
+                ))
             })?;
             if !authority.region.contains(order.region) {
                 return Err(ServiceError::from(govshare_domain::ValidationError::new(
@@ -874,7 +916,16 @@ impl Services {
         let notes: Vec<Notification> = orgs
             .values()
             .filter(|o| authority.region.contains(o.region) && o.id != authority.id)
-            .map(|o| Notification::new(o.id, now, "supervision.notice", format!("通报：{title}"), authority.name.clone(), link.clone()))
+            .map(|o| {
+                Notification::new(
+                    o.id,
+                    now,
+                    "supervision.notice",
+                    format!("通报：{title}"),
+                    authority.name.clone(),
+                    link.clone(),
+                )
+            })
             .collect();
         let audit = AuditEvent::new(
             principal.audit_name(),
@@ -918,6 +969,7 @@ impl Services {
     }
 
     pub async fn list_notices(&self, principal: &Principal) -> Result<Vec<NoticeView>> {
+        self.authorize_person(principal)?;
         let orgs = self.org_map().await?;
         let mut out = Vec::new();
         for n in self.store.list_notices().await? {
@@ -943,7 +995,8 @@ fn order_view(order: Order, orgs: &HashMap<OrgId, Organisation>, principal: &Pri
     let name = |o: OrgId| orgs.get(&o).map(|o| o.name.clone()).unwrap_or_default();
     let state = order.state();
     let deadline = order.deadline();
-    let may_report = state == OrderState::Rectifying && check(principal, Action::ReportRectification(order.department)).is_ok();
+    let may_report =
+        state == OrderState::Rectifying && check(principal, Action::ReportRectification(order.department)).is_ok();
     let may_verify = state == OrderState::Reported
         && check(principal, Action::Enforce(order.region)).is_ok()
         && principal.org_id() == Some(order.authority);

@@ -1433,7 +1433,12 @@ impl<D: Dialect> Store for SqlStore<D> {
         Ok(rows.into_iter().map(|(o,)| o).collect())
     }
 
-    async fn create_notice(&self, notice: &mut Notice, notifications: &[Notification], audit: &AuditEvent) -> Result<()> {
+    async fn create_notice(
+        &self,
+        notice: &mut Notice,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         let number = next_number(&mut tx, NumberKind::Notice, notice.published_at).await?;
         let mut numbered = notice.clone();
@@ -1454,9 +1459,8 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn list_notices(&self) -> Result<Vec<Notice>> {
-        let rows: Vec<(Notice,)> = sql("SELECT document FROM notices ORDER BY published_at DESC, id DESC")
-            .all(&mut self.r())
-            .await?;
+        let rows: Vec<(Notice,)> =
+            sql("SELECT document FROM notices ORDER BY published_at DESC, id DESC").all(&mut self.r()).await?;
         Ok(rows.into_iter().map(|(n,)| n).collect())
     }
 

@@ -39,15 +39,13 @@ pub async fn duty_tallies<D: Dialect, E: Exec<D = D>>(
     to: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Vec<DutyTally>> {
-    let mut q = sql(
-        "SELECT owner, kind,
+    let mut q = sql("SELECT owner, kind,
              SUM(CASE WHEN closed_at IS NOT NULL AND met AND closed_at <= due_at THEN 1 ELSE 0 END),
              SUM(CASE WHEN (closed_at IS NOT NULL AND met AND closed_at > due_at) OR (closed_at IS NULL AND due_at < $3)
                  THEN 1 ELSE 0 END),
              SUM(CASE WHEN closed_at IS NULL AND due_at >= $3 THEN 1 ELSE 0 END),
              SUM(CASE WHEN closed_at IS NOT NULL AND NOT met THEN 1 ELSE 0 END)
-         FROM duties WHERE due_at IS NOT NULL AND due_at >= $1 AND due_at < $2",
-    )
+         FROM duties WHERE due_at IS NOT NULL AND due_at >= $1 AND due_at < $2")
     .binds((from, to, now));
     owners_filter::<D>(&mut q, "owner", owners);
     q.text(" GROUP BY owner, kind");
@@ -58,7 +56,12 @@ pub async fn duty_tallies<D: Dialect, E: Exec<D = D>>(
             Ok(DutyTally {
                 owner: r.get(0)?,
                 kind: DutyKind::parse(&kind).ok_or_else(|| corrupt(format!("duty kind {kind}")))?,
-                tally: Tally { on_time: count(r, 2)?, late: count(r, 3)?, pending: count(r, 4)?, cut_short: count(r, 5)? },
+                tally: Tally {
+                    on_time: count(r, 2)?,
+                    late: count(r, 3)?,
+                    pending: count(r, 4)?,
+                    cut_short: count(r, 5)?,
+                },
             })
         })
         .collect()

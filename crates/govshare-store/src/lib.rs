@@ -19,7 +19,6 @@ use govshare_domain::correction::{Correction, CorrectionId};
 use govshare_domain::dispute::{Dispute, DisputeId};
 use govshare_domain::duty::{Duty, DutyKind};
 use govshare_domain::enforcement::{Notice, NoticeId, Order, OrderId};
-use govshare_domain::supervision::Tally;
 use govshare_domain::evidence::StoredUsage;
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::incident::{Incident, IncidentId};
@@ -31,6 +30,7 @@ use govshare_domain::record::{DataSource, LoadCounts, SourceLoad};
 use govshare_domain::region::{Region, RegionCode};
 use govshare_domain::role::Role;
 use govshare_domain::source::SourceDesignation;
+use govshare_domain::supervision::Tally;
 use govshare_domain::use_record::UseRecord;
 use govshare_domain::user::{Membership, User, UserId, Username};
 
@@ -533,8 +533,12 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// Newest first: those of `department`, or all.
     async fn list_orders(&self, department: Option<OrgId>) -> Result<Vec<Order>>;
     /// Stores a notice under the next number `TB-<year>-<seq>` with the notifications that circulate it.
-    async fn create_notice(&self, notice: &mut Notice, notifications: &[Notification], audit: &AuditEvent)
-    -> Result<()>;
+    async fn create_notice(
+        &self,
+        notice: &mut Notice,
+        notifications: &[Notification],
+        audit: &AuditEvent,
+    ) -> Result<()>;
     async fn get_notice(&self, id: NoticeId) -> Result<Notice>;
     /// Newest first.
     async fn list_notices(&self) -> Result<Vec<Notice>>;

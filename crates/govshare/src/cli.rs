@@ -100,6 +100,11 @@ pub enum BenchCommand {
     /// The duty ledger at scale: N duties of mixed kinds and due dates; times the deadline sweep's read and one
     /// party's to-do list, each against a bare indexed count in the same run. Uses its own temporary database.
     Deadlines(crate::bench_deadlines::DeadlineBenchArgs),
+    /// The supervision dashboard over a province's history: regions, 1,000 departments, 1M duties and the daily
+    /// usage roll-up of 10M accesses (scaled down on SQLite), built with bulk SQL; times the province dashboard and
+    /// one department's indicators against a bare count and sum over the same period. Uses its own temporary
+    /// database.
+    Supervision(crate::bench_supervision::SupervisionBenchArgs),
     /// Catalog search latency at scale: builds N published entries in the search index and times a mix of
     /// queries against a linear scan with the same matching rules and facets. Touches no database.
     Search {
@@ -235,6 +240,9 @@ pub fn run(cli: Cli) -> ExitCode {
     }
     if let Command::Bench { command: BenchCommand::Data(args) } = &cli.command {
         return run_bench(crate::bench_data::run(args.clone()));
+    }
+    if let Command::Bench { command: BenchCommand::Supervision(args) } = &cli.command {
+        return run_bench(crate::bench_supervision::run(args.clone()));
     }
     if let Command::Audit { command: AuditCommand::VerifyProof { file, public_key } } = &cli.command {
         return verify_proof(file, public_key.as_deref());

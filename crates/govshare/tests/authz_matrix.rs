@@ -163,6 +163,17 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("GET", "/api/v1/corrections/{correction_id}/attachment", MZT_CLERK, OWN_STAFF),
     ("POST", "/api/v1/catalog/{entry_id}/corrections", GAT_CLERK, OWN_STAFF),
     // Any department's staff may open a dispute (教育厅 with 公安厅 too); a step needs its fields (422).
+    ("GET", "/api/v1/supervision/dashboard", SUPERVISOR, ONLY_OWNER),
+    ("GET", "/api/v1/supervision/report", SUPERVISOR, ONLY_OWNER),
+    ("GET", "/api/v1/supervision/departments/{org_id}", GAT_CLERK, OWN_STAFF),
+    ("GET", "/api/v1/supervision/violations/{violation_key}", SUPERVISOR, ONLY_OWNER),
+    ("POST", "/api/v1/supervision/orders", SUPERVISOR, ONLY_OWNER),
+    ("GET", "/api/v1/supervision/orders", GAT_CLERK, ANY_PERSON),
+    ("GET", "/api/v1/supervision/orders/{order_id}", GAT_CLERK, OWN_STAFF),
+    ("POST", "/api/v1/supervision/orders/{order_id}/steps", GAT_HEAD, OWN_STAFF),
+    ("POST", "/api/v1/supervision/notices", SUPERVISOR, ONLY_OWNER),
+    ("GET", "/api/v1/supervision/notices", GAT_CLERK, ANY_PERSON),
+    ("GET", "/api/v1/supervision/notices/{notice_id}", GAT_CLERK, STAFF),
     ("POST", "/api/v1/disputes", MZT_CLERK, STAFF),
     ("GET", "/api/v1/disputes", MZT_CLERK, ANY_PERSON),
     ("GET", "/api/v1/disputes/{dispute_id}", MZT_CLERK, OWN_STAFF),
@@ -272,6 +283,20 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("POST", "/console/corrections/{correction_id}/answer", GAT_CLERK, OWN_STAFF_PAGE),
     ("GET", "/console/corrections/{correction_id}/attachment", MZT_CLERK, OWN_STAFF_PAGE),
     ("POST", "/console/catalog/{entry_id}/corrections", GAT_CLERK, OWN_STAFF_PAGE),
+    // ---- supervision (the province's supervisor; 公安厅 stopped a service and was ordered to rectify) ----
+    ("GET", "/console/supervision", SUPERVISOR, ONLY_OWNER_PAGE),
+    ("GET", "/console/supervision/report", SUPERVISOR, ONLY_OWNER_PAGE),
+    ("GET", "/console/supervision/departments/{org_id}", GAT_CLERK, OWN_STAFF_PAGE),
+    ("GET", "/console/supervision/violations/{violation_key}", SUPERVISOR, ONLY_OWNER_PAGE),
+    // An order on the violation exists already: the supervisor is told so (409), everyone else is refused.
+    ("POST", "/console/supervision/orders", SUPERVISOR, ONLY_OWNER_PAGE),
+    ("GET", "/console/supervision/orders", GAT_CLERK, PAGE),
+    ("GET", "/console/supervision/orders/{order_id}", GAT_CLERK, OWN_STAFF_PAGE),
+    ("POST", "/console/supervision/orders/{order_id}/steps", GAT_HEAD, OWN_STAFF_PAGE),
+    ("GET", "/console/supervision/notices", GAT_CLERK, PAGE),
+    ("POST", "/console/supervision/notices", SUPERVISOR, ONLY_OWNER_PAGE),
+    // The notice went to the whole province: 教育厅 reads it too; a contractor's engineer does not.
+    ("GET", "/console/supervision/notices/{notice_id}", GAT_CLERK, STAFF_PAGE),
     ("GET", "/console/disputes", MZT_CLERK, PAGE),
     ("POST", "/console/disputes", MZT_CLERK, STAFF_PAGE),
     ("GET", "/console/disputes/{dispute_id}", MZT_CLERK, OWN_STAFF_PAGE),
@@ -326,6 +351,10 @@ struct Objects {
     dispute: String,
     complaint: String,
     tracking: String,
+    /// 公安厅's stop of 民政厅's download service (Art. 39 (7)), the order it was given and the notice about it.
+    violation: String,
+    order: String,
+    notice: String,
     template: Vec<u8>,
 }
 
@@ -466,6 +495,32 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
     let complaint = complaints.body[0]["id"].as_str().expect("公安厅 has the complaint").to_owned();
     let notifications = gat_clerk.get("/api/v1/notifications").await;
     let notification = notifications.body[0]["id"].as_str().expect("公安厅 has notifications").to_owned();
+    let state = format!("/api/v1/grants/{download_grant}/state");
+    let r = gat_head.post(&state, json!({"action": "suspend", "reason": "矩阵测试暂停"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = gat_head.post(&state, json!({"action": "resume", "reason": "恢复"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let supervisor = Client::login(app, SUPERVISOR).await;
+    let d = supervisor.get("/api/v1/supervision/dashboard?region=330000").await;
+    let violation =
+        d.body["violations"].as_array().and_then(|v| v.iter().find(|v| v["rule"] == "39-7")).expect(&d.text)["key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let deadline = (people::today() + chrono::Duration::days(30)).to_string();
+    let issued = supervisor
+        .post(
+            "/api/v1/supervision/orders",
+            json!({"violation": violation, "requirement": "恢复服务并备案", "deadline": deadline}),
+        )
+        .await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
+    let order = issued.body["id"].as_str().unwrap().to_owned();
+    let published = supervisor
+        .post("/api/v1/supervision/notices", json!({"title": "矩阵通报", "body": "测试", "orders": [order]}))
+        .await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+    let notice = published.body["id"].as_str().unwrap().to_owned();
 
     let mut keys = BTreeMap::new();
     let mut spare_credentials = Vec::new();
@@ -512,6 +567,9 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
         dispute,
         complaint,
         tracking,
+        violation,
+        order,
+        notice,
         template,
     };
     (objects, Callers { people: sign_in_all(app).await, keys, anonymous: Client::anonymous(app) })
@@ -555,6 +613,9 @@ fn fill(path: &str, o: &Objects) -> String {
         .replace("{dispute_id}", &o.dispute)
         .replace("{complaint_id}", &o.complaint)
         .replace("{tracking_code}", &o.tracking)
+        .replace("{violation_key}", &o.violation.replace(':', "%3A").replace('@', "%40"))
+        .replace("{order_id}", &o.order)
+        .replace("{notice_id}", &o.notice)
         .replace("{action}", "submit")
         .replace("{*rest}", "swagger-ui.css");
     let query = match path {
@@ -682,6 +743,23 @@ fn body(method: &str, path: &str, o: &Objects) -> Body {
             form(&[("counterpart", &o.gat), ("matter", "other"), ("title", "矩阵争议"), ("description", "测试")])
         }
         ("POST", "/api/v1/disputes/{dispute_id}/steps") => Body::Json(json!({"step": "negotiate"})),
+        ("POST", "/api/v1/supervision/orders") => {
+            Body::Json(json!({"violation": o.violation, "requirement": "再次责令",
+            "deadline": (today + chrono::Duration::days(30)).to_string()}))
+        }
+        ("POST", "/console/supervision/orders") => Body::Form(vec![
+            ("violation", o.violation.clone()),
+            ("requirement", "再次责令".into()),
+            ("deadline", (today + chrono::Duration::days(30)).to_string()),
+        ]),
+        ("POST", "/api/v1/supervision/orders/{order_id}/steps") => {
+            Body::Json(json!({"step": "report", "text": "已恢复"}))
+        }
+        ("POST", "/console/supervision/orders/{order_id}/steps") => form(&[("step", "report"), ("text", "已恢复")]),
+        ("POST", "/api/v1/supervision/notices") => {
+            Body::Json(json!({"title": "再次通报", "body": "测试", "orders": []}))
+        }
+        ("POST", "/console/supervision/notices") => form(&[("title", "再次通报"), ("body", "测试")]),
         ("POST", "/console/disputes/{dispute_id}/steps") => form(&[("step", "negotiate")]),
         ("POST", "/api/v1/complaints/{complaint_id}/steps") => Body::Json(json!({"step": "answer", "text": "答复"})),
         ("POST", "/console/complaints/{complaint_id}/steps") => form(&[("step", "answer"), ("text", "答复")]),

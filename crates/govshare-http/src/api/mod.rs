@@ -10,6 +10,7 @@ pub mod duties;
 pub mod incidents;
 pub mod interchange;
 pub mod obligations;
+pub mod supervision;
 
 use std::str::FromStr;
 
@@ -82,6 +83,9 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         cases::open_dispute, cases::list_disputes, cases::get_dispute, cases::dispute_step,
         cases::list_complaints, cases::get_complaint, cases::complaint_step, cases::complaint_attachment,
         cases::challenge, cases::departments, cases::file_complaint, cases::complaint_status,
+        supervision::dashboard, supervision::report_file, supervision::department, supervision::violation,
+        supervision::issue_order, supervision::list_orders, supervision::get_order, supervision::order_step,
+        supervision::publish_notice, supervision::list_notices, supervision::get_notice,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SecuritySchemes),
@@ -212,6 +216,17 @@ pub fn routes() -> Routes {
         .get("/api/v1/public/departments", cases::departments)
         .limited(Method::POST, "/api/v1/public/complaints", cases::file_complaint, cases::MAX_CASE_BODY_BYTES)
         .get("/api/v1/public/complaints/{tracking_code}", cases::complaint_status)
+        .get("/api/v1/supervision/dashboard", supervision::dashboard)
+        .get("/api/v1/supervision/report", supervision::report_file)
+        .get("/api/v1/supervision/departments/{org_id}", supervision::department)
+        .get("/api/v1/supervision/violations/{violation_key}", supervision::violation)
+        .post("/api/v1/supervision/orders", supervision::issue_order)
+        .get("/api/v1/supervision/orders", supervision::list_orders)
+        .get("/api/v1/supervision/orders/{order_id}", supervision::get_order)
+        .post("/api/v1/supervision/orders/{order_id}/steps", supervision::order_step)
+        .post("/api/v1/supervision/notices", supervision::publish_notice)
+        .get("/api/v1/supervision/notices", supervision::list_notices)
+        .get("/api/v1/supervision/notices/{notice_id}", supervision::get_notice)
         .post("/api/v1/grants/{grant_id}/changes", data::request_change)
         .post("/api/v1/grants/{grant_id}/changes/current", data::change_step)
         .get("/api/v1/grants/{grant_id}/use-records", data::use_records)

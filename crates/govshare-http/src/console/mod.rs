@@ -17,6 +17,8 @@ mod incidents;
 mod interchange;
 mod obligations;
 mod pages;
+pub(crate) mod report;
+mod supervision;
 pub(crate) mod table;
 mod uses;
 pub(crate) mod view;
@@ -150,6 +152,17 @@ pub fn routes() -> Routes {
         .post("/console/corrections/{correction_id}/answer", corrections::answer)
         .get("/console/corrections/{correction_id}/attachment", corrections::attachment)
         .post("/console/catalog/{entry_id}/corrections", corrections::correct)
+        .get("/console/supervision", supervision::dashboard)
+        .get("/console/supervision/report", supervision::report_file)
+        .get("/console/supervision/departments/{org_id}", supervision::department)
+        .get("/console/supervision/violations/{violation_key}", supervision::violation)
+        .post("/console/supervision/orders", supervision::issue_order)
+        .get("/console/supervision/orders", supervision::orders)
+        .get("/console/supervision/orders/{order_id}", supervision::order)
+        .post("/console/supervision/orders/{order_id}/steps", supervision::order_step)
+        .get("/console/supervision/notices", supervision::notices)
+        .post("/console/supervision/notices", supervision::publish_notice)
+        .get("/console/supervision/notices/{notice_id}", supervision::notice)
         .get("/console/disputes", disputes::list)
         .post("/console/disputes", disputes::open)
         .get("/console/disputes/{dispute_id}", disputes::detail)

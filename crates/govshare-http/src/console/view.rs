@@ -262,6 +262,9 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "correction_corrected" => "数据已更正，并经批量交换推送至所有共享授权",
         "dispute_opened" => "共享争议已提出，请双方协商并记录协商情况",
         "dispute_step" => "已记录，相关单位已收到通知",
+        "order_issued" => "已责令改正：被责令单位的工作机构负责人待办中已列入整改事项",
+        "order_step" => "已办理，对方单位已收到通知",
+        "notice_published" => "通报已发布，本行政区域内各单位已收到",
         "complaint_step" => "已办理；答复或不予受理的理由投诉人凭查询码可见",
         "grant_acknowledge_aggregation" => "已确认数据汇聚风险，该授权可以使用",
         "use_recorded" => "数据使用情况已记录；记录保存不少于 3 年，不可修改或删除，如需更正请再次记录该期间",
@@ -414,7 +417,6 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
         planned: false,
         badge: None,
     };
-    let planned = |label: &'static str| NavItem { href: "", label, active: false, planned: true, badge: None };
     let admin = p.has_role(Role::PlatformAdmin);
     let staff = admin || p.has_role(Role::WorkUnitHead) || (p.has_role(Role::Clerk) && !p.is_contractor());
 
@@ -453,7 +455,20 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
             .flatten()
             .collect(),
         },
-        NavGroup { title: "监督管理", items: vec![planned("时限监测"), planned("监督检查")] },
+        NavGroup {
+            title: "监督管理",
+            items: [
+                (p.org.as_ref().is_some_and(|o| o.kind == govshare_domain::org::OrgKind::Authority)
+                    && (p.has_role(Role::AuthorityReviewer) || p.has_role(Role::AuthoritySupervisor))
+                    && !p.is_contractor())
+                .then(|| item("/console/supervision", "监督看板")),
+                (!p.is_contractor()).then(|| item("/console/supervision/orders", "责令改正")),
+                (!p.is_contractor()).then(|| item("/console/supervision/notices", "通报")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        },
     ];
     let mut system = vec![item("/console/org", "本单位信息")];
     if staff {
