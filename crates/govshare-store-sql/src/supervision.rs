@@ -18,7 +18,8 @@ use crate::data::ROWS_PER_STATEMENT;
 use crate::driver::{Arg, Col, Dialect, Exec, Row, Sql, Tx, corrupt, sql, values};
 use crate::duties::DUTY_COLUMNS;
 
-/// The partial index `duties_late`'s predicate: duties that ever were late.
+/// The partial index `duties_late`'s predicate: duties that ever were overdue (met late, cut short after their due
+/// time, or open). Late in [`govshare_domain::supervision::classify`]'s sense adds `met` for the closed ones.
 const EVER_LATE: &str = "due_at IS NOT NULL AND (closed_at IS NULL OR closed_at > due_at)";
 
 fn owners_filter<'a, D: Dialect>(q: &mut Sql<'a>, column: &str, owners: Option<&[OrgId]>) {
@@ -75,7 +76,7 @@ pub async fn late_duties<D: Dialect, E: Exec<D = D>>(
     limit: u32,
 ) -> Result<Vec<Duty>> {
     let mut q = sql(format!(
-        "SELECT {DUTY_COLUMNS} FROM duties WHERE {EVER_LATE} AND due_at < $1
+        "SELECT {DUTY_COLUMNS} FROM duties WHERE {EVER_LATE} AND due_at < $1 AND (closed_at IS NULL OR met)
              AND ((due_at >= $2 AND due_at < $3) OR closed_at IS NULL)"
     ))
     .binds((now, from, to));

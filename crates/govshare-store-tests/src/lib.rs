@@ -1781,12 +1781,163 @@ pub async fn cases(store: DynStore) {
     is_conflict(store.save_complaint(&moved, 1, &[], &[], &event("complaint.note")).await);
 }
 
+/// Supervision's reads (R-SUP-1): the SQL tallies, late duties, acts and overdue changes agree with the domain's
+/// `classify` on a ledger of every combination of due time, closing time and outcome around `now` and the period's
+/// edges; the usage roll-up sums what was appended.
+pub async fn supervision(store: DynStore) {
+    use govshare_domain::duty::{Duty, DutyKind, SubjectKind};
+    use govshare_domain::supervision::{Tally, Timeliness, classify};
+
+    let now = Utc::now().trunc_subsecs(6);
+    let (authority, dept) = base(&store).await;
+    let (from, to) = (now - Duration::days(10), now + Duration::days(10));
+    let offsets = [-15i64, -10, -3, 0, 3, 10, 15]; // days from now: before, at and inside the period's edges
+    let mut duties = Vec::new();
+    let mut n = 0u128;
+    for (k, kind) in [DutyKind::Reply, DutyKind::AnswerCorrection, DutyKind::RestoreService].into_iter().enumerate() {
+        for due in offsets {
+            for closed in [None, Some(-12i64), Some(-1), Some(0), Some(1), Some(12)] {
+                for met in [true, false] {
+                    if closed.is_none() && met {
+                        continue;
+                    }
+                    n += 1;
+                    let owner = if n % 3 == 0 { authority.id } else { dept.id };
+                    let due_at = now + Duration::days(due) + Duration::seconds(k as i64);
+                    // A ledger is written as things happen: nothing closed after `now`.
+                    if closed.is_some_and(|c| due_at + Duration::days(c) > now) {
+                        continue;
+                    }
+                    duties.push(Duty {
+                        key: format!("application:{n}:{}:0", kind.code()),
+                        kind,
+                        subject_kind: SubjectKind::Application,
+                        subject_id: uuid::Uuid::from_u128(n),
+                        title: "t".into(),
+                        owner,
+                        role: Role::Clerk,
+                        counterpart: None,
+                        started_at: due_at - Duration::days(14),
+                        days: Some(10),
+                        due_at: Some(due_at),
+                        closed_at: closed.map(|c| due_at + Duration::days(c)),
+                        met,
+                    });
+                }
+            }
+        }
+    }
+    store.backfill_duties(&duties, &event("duty.backfill")).await.unwrap();
+    let in_period = |d: &&Duty| d.due_at.is_some_and(|due| due >= from && due < to);
+    for owners in [None, Some(vec![dept.id])] {
+        let picked = |d: &&Duty| owners.as_ref().is_none_or(|o| o.contains(&d.owner));
+        let mut expected: std::collections::BTreeMap<(uuid::Uuid, &str), Tally> = Default::default();
+        for d in duties.iter().filter(in_period).filter(picked) {
+            expected.entry((d.owner.0, d.kind.code())).or_default().add(classify(d, now));
+        }
+        let got: std::collections::BTreeMap<(uuid::Uuid, &str), Tally> = store
+            .duty_tallies(owners.as_deref(), from, to, now)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| ((t.owner.0, t.kind.code()), t.tally))
+            .collect();
+        assert_eq!(got, expected, "SQL tallies = classify, owners {owners:?}");
+
+        let kinds = [DutyKind::Reply, DutyKind::AnswerCorrection];
+        let mut late: Vec<String> = store
+            .late_duties(owners.as_deref(), &kinds, from, to, now, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.key)
+            .collect();
+        late.sort();
+        let mut want: Vec<String> = duties
+            .iter()
+            .filter(picked)
+            .filter(|d| kinds.contains(&d.kind) && classify(d, now) == Timeliness::Late)
+            .filter(|d| in_period(d) || d.closed_at.is_none())
+            .map(|d| d.key.clone())
+            .collect();
+        want.sort();
+        assert_eq!(late, want, "late duties of the period and those still open");
+
+        let acts = store.act_duties(owners.as_deref(), &[DutyKind::RestoreService], from, to, 10_000).await.unwrap();
+        let want = duties
+            .iter()
+            .filter(picked)
+            .filter(|d| d.kind == DutyKind::RestoreService)
+            .filter(|d| (d.started_at >= from && d.started_at < to) || d.closed_at.is_none())
+            .count();
+        assert_eq!(acts.len(), want, "acts opened in the period or still open");
+
+        let changes = store.overdue_changes(owners.as_deref(), from, to, now).await.unwrap();
+        let ever_late = |d: &&Duty| d.closed_at.is_none_or(|c| c > d.due_at.unwrap());
+        let at_start = duties
+            .iter()
+            .filter(picked)
+            .filter(ever_late)
+            .filter(|d| d.due_at.unwrap() < from && d.closed_at.is_none_or(|c| c > from))
+            .count() as u64;
+        assert_eq!(changes.at_start, at_start);
+        let became = duties.iter().filter(picked).filter(ever_late).filter(|d| {
+            let due = d.due_at.unwrap();
+            due >= from && due < now
+        });
+        assert_eq!(changes.became.len(), became.count());
+    }
+
+    // The usage roll-up: what was appended, by day and party, refusals apart.
+    let grant = govshare_domain::grant::GrantId::new();
+    let record = |result: &str, rows: u64| govshare_domain::grant::UsageRecord {
+        id: uuid::Uuid::now_v7(),
+        at: now,
+        requester: dept.id,
+        provider: authority.id,
+        actor: "system:x".into(),
+        system: None,
+        grant: Some(grant),
+        entry: govshare_domain::catalog::EntryId::new(),
+        purpose: "p".into(),
+        operation: "lookup".into(),
+        items: vec![],
+        rows,
+        result: result.into(),
+        latency_us: 1,
+    };
+    let mut batch = vec![record("ok", 1), record("not_found", 0), record("item_not_granted", 0)];
+    let entry = batch[0].entry;
+    for r in &mut batch {
+        r.entry = entry;
+    }
+    store.append_usage(&batch).await.unwrap();
+    store
+        .append_usage(&[batch[0].clone()].map(|mut r| {
+            r.id = uuid::Uuid::now_v7();
+            r
+        }))
+        .await
+        .unwrap();
+    let today = govshare_domain::supervision::beijing_day(now);
+    let by = |b| store.usage_totals(Some(std::slice::from_ref(&dept.id)), today, today, b);
+    let totals = by(govshare_store::UsageBy::Grant).await.unwrap();
+    assert_eq!(totals.len(), 1);
+    assert_eq!((totals[0].accesses, totals[0].rows, totals[0].refusals), (4, 2, 1));
+    let providers =
+        store.usage_totals(Some(&[authority.id]), today, today, govshare_store::UsageBy::Provider).await.unwrap();
+    assert_eq!(providers.iter().map(|t| t.accesses).sum::<u64>(), 4);
+    let requesters =
+        store.usage_totals(Some(&[authority.id]), today, today, govshare_store::UsageBy::Requester).await.unwrap();
+    assert!(requesters.is_empty(), "the authority requested nothing");
+}
+
 #[macro_export]
 macro_rules! store_contract_tests {
     ($factory:expr) => {
         $crate::store_contract_tests!(@tests $factory;
             regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
-            concurrent_appends, calendar_years, catalog_entries, draft_deletion, assessment_reports, obligations_and_sources, applications_and_alerts, numbers, data_plane, usage_seals, duty_ledger, cases, ping);
+            concurrent_appends, calendar_years, catalog_entries, draft_deletion, assessment_reports, obligations_and_sources, applications_and_alerts, numbers, data_plane, usage_seals, duty_ledger, cases, supervision, ping);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(
