@@ -1802,7 +1802,7 @@ pub async fn supervision(store: DynStore) {
                         continue;
                     }
                     n += 1;
-                    let owner = if n % 3 == 0 { authority.id } else { dept.id };
+                    let owner = if n.is_multiple_of(3) { authority.id } else { dept.id };
                     let due_at = now + Duration::days(due) + Duration::seconds(k as i64);
                     // A ledger is written as things happen: nothing closed after `now`.
                     if closed.is_some_and(|c| due_at + Duration::days(c) > now) {
