@@ -640,14 +640,17 @@ impl Services {
             }
         }
         let mut usage_by_grant = Vec::new();
+        // The department's grants in one read, not one read per grant (a provider may have hundreds).
+        let numbers: HashMap<GrantId, String> =
+            self.store.list_grants(Some(org)).await?.into_iter().map(|g| (g.id, g.number)).collect();
         for t in usage_of(UsageBy::Grant).await? {
             if let UsageKey::Grant(g) = t.key {
                 let mut u = UsageFigures::default();
                 u.add(&t);
                 let (name, link) = match g {
-                    Some(g) => match self.store.get_grant(g).await {
-                        Ok(grant) => (grant.number, Some(format!("/console/grants/{g}"))),
-                        Err(_) => (g.to_string(), None),
+                    Some(g) => match numbers.get(&g) {
+                        Some(number) => (number.clone(), Some(format!("/console/grants/{g}"))),
+                        None => (g.to_string(), None),
                     },
                     None => ("（未找到授权的调用）".to_owned(), None),
                 };

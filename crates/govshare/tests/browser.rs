@@ -987,3 +987,59 @@ async fn a_correction_goes_from_request_to_the_corrected_value_seen_by_the_reque
         (&serde_json::json!("139****0001"), &serde_json::json!([]))
     );
 }
+
+/// R-SUP-3: the province's supervisor opens the dashboard (charts drawn), drills into the department that answered
+/// a correction late, opens the violation's evidence and orders the department to rectify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supervisor_opens_the_dashboard_drills_into_a_department_and_a_violations_evidence() {
+    use common::people::{STANDARD_ITEMS, granted, hosted_entry, id_number, standard_grant, today};
+    let app = spawn(Backend::Sqlite).await;
+    let entry = hosted_entry(&app).await;
+    let grant = granted(&app, &entry, "rst", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let rst = Client::login(&app, "rst.clerk").await;
+    let body = serde_json::json!({"grant": grant, "key": id_number("330106", 2), "claims": [{"item": "xm"}], "evidence": "姓名有误"});
+    let filed = rst.post("/api/v1/corrections", body).await;
+    assert_eq!(filed.status.as_u16(), 201, "{}", filed.text);
+    app.clock.advance(chrono::Duration::days(20));
+    let id = filed.body["id"].as_str().unwrap();
+    let answer = serde_json::json!({"outcome": "confirmed", "reasons": "与户籍登记一致"});
+    let r = Client::login(&app, "gat.clerk").await.post(&format!("/api/v1/corrections/{id}/answer"), answer).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+
+    let (_driver, browser) = start_browser().await;
+    sign_in(&browser, &app.base, "supervisor").await;
+    let (from, to) = (today(), today() + chrono::Duration::days(25));
+    browser.goto(&format!("{}/console/supervision?region=330000&from={from}&to={to}", app.base)).await.unwrap();
+    wait_text(&browser, "h2", "监督看板").await;
+    // The charts are drawn on the server: an <svg> with the department's name in it, no script needed.
+    for chart in ["#chart-timeliness svg", "#chart-overdue svg", "#chart-usage svg"] {
+        browser.find(Locator::Css(chart)).await.unwrap_or_else(|_| panic!("{chart} is drawn"));
+    }
+    wait_text(&browser, "#chart-timeliness", "浙江省公安厅").await;
+    wait_text(&browser, "#violations", "第三十九条第（六）项").await;
+    if let Ok(dir) = std::env::var("SCREENSHOT_DIR") {
+        browser.set_window_size(1400, 2400).await.unwrap();
+        std::fs::write(format!("{dir}/supervision.png"), browser.screenshot().await.unwrap()).unwrap();
+    }
+    // Drill down: the department's own indicators.
+    browser.find(Locator::LinkText("浙江省公安厅")).await.unwrap().click().await.unwrap();
+    wait_text(&browser, "h2", "浙江省公安厅 · 监督指标").await;
+    wait_text(&browser, "#indicators", "校核反馈及时率").await;
+    // The violation's evidence, linked to the correction itself.
+    browser.find(Locator::Css("#violations tbody a")).await.unwrap().click().await.unwrap();
+    wait_text(&browser, "#evidence", "校核反馈期限").await;
+    wait_text(&browser, "#evidence", "超过期限").await;
+    fill(&browser, "textarea[name='requirement']", "建立校核申请台账，按时反馈").await;
+    // A date input's typing format follows the browser's locale; set its value as the picker would.
+    let deadline = (today() + chrono::Duration::days(40)).to_string();
+    browser
+        .execute("document.querySelector(\"input[name='deadline']\").value = arguments[0];", vec![deadline.into()])
+        .await
+        .unwrap();
+    click(&browser, "#order-form button").await;
+    wait_text(&browser, "#order-state", "整改中").await;
+    if let Ok(dir) = std::env::var("SCREENSHOT_DIR") {
+        std::fs::write(format!("{dir}/supervision-order.png"), browser.screenshot().await.unwrap()).unwrap();
+    }
+    browser.close().await.unwrap();
+}
