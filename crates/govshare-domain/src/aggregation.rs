@@ -202,6 +202,7 @@ mod tests {
             length: Some(50),
             grade: Grade { class: class.into(), level },
             personal_info: kind,
+            format: None,
         }
     }
 

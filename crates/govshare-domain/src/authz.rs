@@ -68,8 +68,11 @@ pub enum Action {
     RecordServiceFiling(RegionCode),
     /// Read an application: requester, provider, their same-level authorities, the administrator.
     ViewApplication { requester: OrgId, provider: OrgId, requester_region: RegionCode, provider_region: RegionCode },
-    /// Bind a data source to the provider's entry and load its records (R-DEL-1).
+    /// Bind a data source to the provider's entry (R-DEL-1).
     ManageSource(OrgId),
+    /// Load records into the provider's bound source (R-DEL-1): its people, and its business system running the
+    /// daily loads.
+    LoadSource(OrgId),
     /// Create a grant from an approved application, as the provider (R-DEL-2).
     CreateGrant(OrgId),
     /// Suspend, resume or terminate a grant: the provider's work-unit head or its same-level authority (R-DEL-7).
@@ -159,6 +162,7 @@ impl Action {
             Action::RecordServiceFiling(_) => "共享服务终止备案".into(),
             Action::ViewApplication { .. } => "查看共享申请".into(),
             Action::ManageSource(_) => "管理本单位数据源".into(),
+            Action::LoadSource(_) => "向本单位数据源装载数据".into(),
             Action::CreateGrant(_) => "创建共享授权".into(),
             Action::ControlGrant { .. } => "暂停、恢复或终止共享授权".into(),
             Action::UseGrant(_) => "调用共享数据".into(),
@@ -191,11 +195,13 @@ impl fmt::Display for Denied {
 impl std::error::Error for Denied {}
 
 /// What a business system's API credential may do, declared here once: read the directory and the published
-/// catalog, see its own department's grants, and receive data under them (R-DEL-3, R-SEC-3). Every other
-/// action — management, supervision, notifications, sources, usage records — is for people.
+/// catalog, see its own department's grants, receive data under them (R-DEL-3, R-SEC-3), and load its own
+/// department's bound sources (the provider's daily loads, R-DEL-1). Every other action — management, binding a
+/// source, supervision, notifications, usage records — is for people.
 fn system_may(own_org: OrgId, action: Action) -> bool {
     match action {
         Action::ViewDirectory => true,
+        Action::LoadSource(provider) => provider == own_org,
         Action::UseGrant(requester) => requester == own_org,
         Action::ViewDelivery { requester, .. } => requester == own_org,
         Action::ViewDuties(org) => org == own_org,
@@ -327,7 +333,7 @@ pub fn check(principal: &Principal, action: Action) -> Result<(), Denied> {
                 deny("只有提供部门同级政务数据共享主管部门的审核人可以办理共享服务终止备案")
             }
         }
-        Action::ManageSource(target) => {
+        Action::ManageSource(target) | Action::LoadSource(target) => {
             if own(target) && (clerk || head) {
                 Ok(())
             } else {
@@ -658,6 +664,8 @@ mod tests {
         };
         assert!(check(&system, Action::UseGrant(a)).is_ok());
         assert!(check(&system, Action::UseGrant(b)).is_err());
+        assert!(check(&system, Action::LoadSource(a)).is_ok(), "its department's daily loads");
+        assert!(check(&system, Action::LoadSource(b)).is_err(), "not another department's source");
         assert!(check(&system, delivery(a, b)).is_ok(), "its own department's grants");
         assert!(check(&system, delivery(b, a)).is_err(), "not what its department provides");
         let usage = Action::ViewUsage { requester: a, provider: b, requester_region: region, provider_region: region };

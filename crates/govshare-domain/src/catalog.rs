@@ -122,7 +122,33 @@ coded_enum!(
     }
 );
 
+coded_enum!(
+    /// The format a data item's values must have (checked on every load and correction) and the pattern `mask`
+    /// shows them in. Independent of personal information: an enterprise's credit code has a format and is not
+    /// personal information; a person's address is personal information and has no checked format.
+    ValueFormat {
+        IdNumber => ("id_number", "居民身份证号码"),
+        CreditCode => ("credit_code", "统一社会信用代码"),
+        Phone => ("phone", "电话号码"),
+        Email => ("email", "电子邮箱"),
+        BankCard => ("bank_card", "银行卡号"),
+    }
+);
+
 impl PersonalInfoKind {
+    /// The format items of this kind had before formats were declared on their own: entries written then keep
+    /// their checks.
+    pub fn implied_format(self) -> Option<ValueFormat> {
+        match self {
+            PersonalInfoKind::IdNumber => Some(ValueFormat::IdNumber),
+            PersonalInfoKind::CreditCode => Some(ValueFormat::CreditCode),
+            PersonalInfoKind::Phone => Some(ValueFormat::Phone),
+            PersonalInfoKind::Email => Some(ValueFormat::Email),
+            PersonalInfoKind::BankCard => Some(ValueFormat::BankCard),
+            _ => None,
+        }
+    }
+
     /// Sensitive personal information in the sense of PIPL Art. 28.
     pub fn is_sensitive(self) -> bool {
         matches!(
@@ -206,6 +232,18 @@ pub struct DataItem {
     pub length: Option<u32>,
     pub grade: Grade,
     pub personal_info: Option<PersonalInfoKind>,
+    /// The values' format, when declared (entries written before formats existed have none: see
+    /// [`DataItem::value_format`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<ValueFormat>,
+}
+
+impl DataItem {
+    /// The format the values are checked against and masked by: the declared one, else the one the item's kind
+    /// of personal information implied.
+    pub fn value_format(&self) -> Option<ValueFormat> {
+        self.format.or_else(|| self.personal_info.and_then(PersonalInfoKind::implied_format))
+    }
 }
 
 /// The sharing attribute with what each kind must state (Art. 15).
@@ -293,6 +331,9 @@ pub struct DataItemInput {
     pub grade_level: u8,
     #[serde(default)]
     pub personal_info: Option<String>,
+    /// `id_number`, `credit_code`, `phone`, `email`, `bank_card` (or the Chinese label); empty for none.
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 fn item_field(index: usize, field: &str) -> String {
@@ -361,6 +402,7 @@ impl EntryContent {
                     grade_class: i.grade.class.clone(),
                     grade_level: i.grade.level,
                     personal_info: i.personal_info.map(|p| p.code().to_owned()),
+                    format: i.format.map(|f| f.code().to_owned()),
                 })
                 .collect(),
             update_frequency: self.update_frequency.code().to_owned(),
@@ -418,7 +460,20 @@ impl EntryContent {
                     keep(&mut problems, PersonalInfoKind::parse(item_field(i, "personal_info"), kind)).map(Some)
                 }
             };
+            let format = match raw.format.as_deref().map(str::trim) {
+                None | Some("") => Some(None),
+                Some(f) => keep(&mut problems, ValueFormat::parse(item_field(i, "format"), f)).map(Some),
+            };
             let label = name.clone().unwrap_or_else(|| format!("第 {n} 个"));
+            if let (Some(Some(f)), Some(t)) = (format, data_type)
+                && t != DataType::String
+            {
+                problems.push(ValidationError::new(
+                    item_field(i, "format"),
+                    "needs_string",
+                    format!("数据项「{label}」声明了格式（{}），数据类型应为字符型", f.label()),
+                ));
+            }
             if let Some(code) = &code
                 && !codes.insert(code.clone())
             {
@@ -450,10 +505,10 @@ impl EntryContent {
                     format!("数据项「{label}」的分级（{item_grade}）高于目录的分级（{grade}），请提高目录分级"),
                 ));
             }
-            if let (Some(name), Some(code), Some(data_type), Some(grade), Some(personal_info)) =
-                (name, code, data_type, item_grade, personal_info)
+            if let (Some(name), Some(code), Some(data_type), Some(grade), Some(personal_info), Some(format)) =
+                (name, code, data_type, item_grade, personal_info, format)
             {
-                items.push(DataItem { name, code, data_type, length: raw.length, grade, personal_info });
+                items.push(DataItem { name, code, data_type, length: raw.length, grade, personal_info, format });
             }
         }
 
@@ -874,7 +929,7 @@ pub(crate) mod tests {
 
     use super::*;
 
-    fn item(code: &str, pi: Option<&str>) -> DataItemInput {
+    pub(crate) fn item(code: &str, pi: Option<&str>) -> DataItemInput {
         DataItemInput {
             name: format!("项{code}"),
             code: code.into(),
@@ -883,6 +938,7 @@ pub(crate) mod tests {
             grade_class: "一般数据".into(),
             grade_level: 2,
             personal_info: pi.map(str::to_owned),
+            format: None,
         }
     }
 
@@ -1431,5 +1487,33 @@ mod report_tests {
         assert_eq!(odd.file_name, "fdp.exe", "no control or direction characters");
         assert_eq!(AssessmentReport::parse("  ", pdf, at(), "王警官").unwrap().file_name, "评估报告.pdf");
         assert_eq!(r.size_text(), "1 KB");
+    }
+
+    #[test]
+    fn a_format_is_declared_apart_from_personal_information_and_needs_a_string_item() {
+        let scheme = GradeScheme::default();
+        let mut raw = tests::input("无条件共享");
+        raw.items.push(DataItemInput { format: Some("credit_code".into()), ..tests::item("tyshxydm", None) });
+        raw.items.push(DataItemInput { format: Some("统一社会信用代码".into()), ..tests::item("qydm", None) });
+        let content = EntryContent::parse(&raw, &scheme).unwrap();
+        let declared = content.items.iter().find(|i| i.code == "tyshxydm").unwrap();
+        assert_eq!((declared.format, declared.personal_info), (Some(ValueFormat::CreditCode), None));
+        assert!(!content.items.iter().filter(|i| i.format.is_some()).any(|i| i.personal_info.is_some()));
+        assert_eq!(content.items.iter().find(|i| i.code == "qydm").unwrap().format, Some(ValueFormat::CreditCode));
+        // The round trip keeps it.
+        assert_eq!(EntryContent::parse(&content.to_input(), &scheme).unwrap(), content);
+
+        let mut raw = tests::input("无条件共享");
+        let n = raw.items.len();
+        raw.items.push(DataItemInput { format: Some("credit_card".into()), ..tests::item("x1", None) });
+        raw.items.push(DataItemInput {
+            data_type: "整数型".into(),
+            format: Some("phone".into()),
+            ..tests::item("x2", None)
+        });
+        let problems = EntryContent::parse_all(&raw, &scheme).unwrap_err();
+        let found: Vec<(String, &str)> = problems.iter().map(|p| (p.field.to_string(), p.rule)).collect();
+        assert!(found.contains(&(format!("items[{n}].format"), "unknown_value")), "{found:?}");
+        assert!(found.contains(&(format!("items[{}].format", n + 1), "needs_string")), "{found:?}");
     }
 }

@@ -421,6 +421,7 @@ mod tests {
             length: Some(50),
             grade: crate::catalog::Grade { class: "公民".into(), level: 2 },
             personal_info: None,
+            format: None,
         };
         vec![
             item("sfzh", "身份证号", DataType::String),

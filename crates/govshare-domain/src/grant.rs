@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::ValidationError;
 use crate::application::{Application, ApplicationId, ApplicationRequest};
 use crate::calendar::beijing;
-use crate::catalog::{DataItem, DeliveryMethod, EntryContent, EntryId, PersonalInfoKind};
+use crate::catalog::{DataItem, DeliveryMethod, EntryContent, EntryId, PersonalInfoKind, ValueFormat};
 use crate::change::{ChangeDecision, ChangeRequest, TermsVersion, ThirdParty};
 use crate::error::keep;
 use crate::id::define_id;
@@ -90,6 +90,23 @@ fn mask_middle(chars: &[char], keep_start: usize, keep_end: usize) -> String {
     out.extend(std::iter::repeat_n('*', chars.len() - keep_start - keep_end));
     out.extend(&chars[chars.len() - keep_end..]);
     out
+}
+
+/// How `mask` shows an item's value: by its kind of personal information where that has a pattern of its own
+/// (a name, an address), else by its format (an ID number, a credit code, a phone number … whether personal
+/// information or not), else first and last character.
+pub fn mask_item(item: &DataItem, value: &str) -> String {
+    let by_format = item.value_format().map(|f| match f {
+        ValueFormat::IdNumber => PersonalInfoKind::IdNumber,
+        ValueFormat::CreditCode => PersonalInfoKind::CreditCode,
+        ValueFormat::Phone => PersonalInfoKind::Phone,
+        ValueFormat::Email => PersonalInfoKind::Email,
+        ValueFormat::BankCard => PersonalInfoKind::BankCard,
+    });
+    match item.personal_info {
+        Some(k @ (PersonalInfoKind::Name | PersonalInfoKind::Address)) => mask_value(Some(k), value),
+        kind => mask_value(by_format.or(kind), value),
+    }
 }
 
 /// The mask pattern of each kind of personal information.
@@ -757,8 +774,11 @@ impl Grant {
             let value = match (item.masking, &value) {
                 (_, Value::Null) | (Masking::Keep, _) => value,
                 (Masking::Mask, v) => {
-                    let kind = entry.items.iter().find(|i| i.code == item.code).and_then(|i| i.personal_info);
-                    Value::String(mask_value(kind, &json_to_raw(v)))
+                    let raw = json_to_raw(v);
+                    Value::String(match entry.items.iter().find(|i| i.code == item.code) {
+                        Some(declared) => mask_item(declared, &raw),
+                        None => mask_value(None, &raw),
+                    })
                 }
                 (Masking::Hash, v) => Value::String(keyed_hash(&key, &json_to_raw(v))),
                 (Masking::Drop, _) => continue,
@@ -771,10 +791,18 @@ impl Grant {
     /// Filters a query may use: granted items only (a dropped item too: it is compared, not returned).
     pub fn check_filter(&self, code: &str) -> Result<(), AccessRefused> {
         match self.item(code) {
-            Some(i) if i.masking == Masking::Keep || i.masking == Masking::Drop => Ok(()),
-            Some(_) => Err(refused(
+            // Selecting rows by an item the requester does not receive in clear would disclose it (`?hjdz=…`
+            // finds who lives at an address the grant drops): only verification matches on such an item.
+            Some(i) if i.masking == Masking::Keep => Ok(()),
+            Some(i) => Err(refused(
                 "filter_not_allowed",
-                format!("数据项「{code}」按授权脱敏或哈希返回，不能作为查询条件；请使用核验接口"),
+                format!(
+                    "数据项「{code}」按授权{}，不能作为查询条件；如需比对请使用核验接口（只答复是否一致）",
+                    match i.masking {
+                        Masking::Drop => "不返回",
+                        _ => "脱敏或哈希返回",
+                    }
+                ),
             )),
             None => Err(refused("item_not_granted", format!("数据项「{code}」不在共享授权范围内"))),
         }

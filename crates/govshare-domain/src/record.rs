@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ValidationError;
-use crate::catalog::{DataItem, DataType, EntryContent, PersonalInfoKind};
+use crate::catalog::{DataItem, DataType, EntryContent, ValueFormat};
 use crate::credit_code::CreditCode;
 use crate::error::keep;
 
@@ -223,18 +223,18 @@ pub fn parse_value(item: &DataItem, raw: &str) -> Result<Value, (&'static str, S
             _ => return Err(value_error("boolean", format!("「{raw}」不是布尔值（是/否）"))),
         },
     };
-    match item.personal_info {
-        Some(PersonalInfoKind::IdNumber) => check_id_number(raw)?,
-        Some(PersonalInfoKind::CreditCode) => {
+    match item.value_format() {
+        Some(ValueFormat::IdNumber) => check_id_number(raw)?,
+        Some(ValueFormat::CreditCode) => {
             CreditCode::parse(raw).map_err(|e| value_error("check_character", e.message))?;
         }
-        Some(PersonalInfoKind::Phone) => {
+        Some(ValueFormat::Phone) => {
             let digits = raw.chars().filter(char::is_ascii_digit).count();
             if !(7..=15).contains(&digits) || !raw.chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | ' ')) {
                 return Err(value_error("phone", format!("「{raw}」不是有效电话号码")));
             }
         }
-        Some(PersonalInfoKind::Email) => {
+        Some(ValueFormat::Email) => {
             let ok = raw.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
             if !ok {
                 return Err(value_error("email", format!("「{raw}」不是有效电子邮箱")));
@@ -433,7 +433,7 @@ pub struct SourceLoad {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Grade;
+    use crate::catalog::{Grade, PersonalInfoKind};
 
     fn item(code: &str, data_type: DataType, length: Option<u32>, pi: Option<PersonalInfoKind>) -> DataItem {
         DataItem {
@@ -443,6 +443,7 @@ mod tests {
             length,
             grade: Grade { class: "一般数据".into(), level: 2 },
             personal_info: pi,
+            format: None,
         }
     }
 
@@ -516,6 +517,30 @@ mod tests {
         let mail = item("yx", DataType::String, None, Some(PersonalInfoKind::Email));
         assert_eq!(parse_value(&mail, "not-an-address").unwrap_err().0, "email");
         assert_eq!(parse_value(&mail, "").unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn a_declared_format_is_checked_without_making_the_item_personal_information() {
+        // An enterprise's credit code: checked and masked as one, and no personal information at all.
+        let mut enterprise = item("tyshxydm", DataType::String, Some(18), None);
+        enterprise.format = Some(ValueFormat::CreditCode);
+        assert_eq!(enterprise.value_format(), Some(ValueFormat::CreditCode));
+        assert!(parse_value(&enterprise, "91350100M000100Y43").is_ok());
+        assert_eq!(parse_value(&enterprise, "91350100M000100Y44").unwrap_err().0, "check_character");
+        assert_eq!(crate::grant::mask_item(&enterprise, "91350100M000100Y43"), "913501********0Y43");
+        // A phone number declared as a format on a non-personal item (a department's switchboard).
+        let mut office = item("dh", DataType::String, Some(20), None);
+        office.format = Some(ValueFormat::Phone);
+        assert_eq!(parse_value(&office, "phone?").unwrap_err().0, "phone");
+        assert_eq!(crate::grant::mask_item(&office, "13812345678"), "138****5678");
+        // Without a format or a kind, nothing is checked beyond the type, and mask shows first and last.
+        let plain = item("bz", DataType::String, Some(20), None);
+        assert!(parse_value(&plain, "91350100M000100Y44").is_ok());
+        assert_eq!(crate::grant::mask_item(&plain, "abcd"), "a**d");
+        // An address is masked by its kind whatever its format.
+        let mut address = item("dz", DataType::String, Some(100), Some(PersonalInfoKind::Address));
+        address.format = None;
+        assert_eq!(crate::grant::mask_item(&address, "浙江省杭州市西湖区文三路 1 号"), "浙江省杭州市****");
     }
 
     #[test]

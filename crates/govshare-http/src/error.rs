@@ -28,6 +28,10 @@ pub enum ApiError {
     /// A part the answer needs is missing on this node (the PDF report's CJK font); the message says which.
     #[error("{0}")]
     Unavailable(String),
+    /// A lookup found no record with the key inside the grant's scope (404 `record_not_found`, distinct from the
+    /// `not_found` of an unknown grant or path).
+    #[error("no record")]
+    NoRecord,
 }
 
 /// The body of every error response.
@@ -95,6 +99,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NoRecord => StatusCode::NOT_FOUND,
         }
     }
 
@@ -141,6 +146,7 @@ impl ApiError {
             }
             ApiError::Service(e) => plain(e.code(), e.to_string()),
             ApiError::Unavailable(message) => plain("font_unavailable", message.clone()),
+            ApiError::NoRecord => plain("record_not_found", "共享授权范围内没有该主键的记录".into()),
             ApiError::BadRequest { field, message } => {
                 ErrorDetail { field: field.clone(), ..plain("bad_request", message.clone()) }
             }

@@ -33,11 +33,84 @@ use tower_http::trace::TraceLayer;
 pub use routes::Route;
 pub use server::serve;
 
+/// Whether cookies are marked `Secure` (sent back by the client over HTTPS only).
+///
+/// `Auto`, the default, marks them when the request reached the node over HTTPS: the node speaks plain HTTP
+/// itself, so that is what a TLS-terminating proxy in front says in `X-Forwarded-Proto: https` or
+/// `Forwarded: proto=https`. A client of the plain-HTTP demo then keeps its session (a `Secure` cookie set over
+/// http:// is dropped by scripted clients and by browsers on names other than localhost). A client that claims
+/// HTTPS falsely only makes its own cookie stricter. `Always` for a production node whose proxy does not send
+/// the header; `Never` only for development.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CookieSecure {
+    Always,
+    Never,
+    #[default]
+    Auto,
+}
+
+impl CookieSecure {
+    /// Whether the cookies set in the answer to a request with these headers are `Secure`.
+    pub fn for_request(self, headers: &axum::http::HeaderMap) -> bool {
+        match self {
+            CookieSecure::Always => true,
+            CookieSecure::Never => false,
+            CookieSecure::Auto => {
+                let value = |name| headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+                value("x-forwarded-proto")
+                    .any(|v| v.split(',').next().is_some_and(|p| p.trim().eq_ignore_ascii_case("https")))
+                    || value("forwarded").any(|v| {
+                        v.split([';', ',']).any(|pair| {
+                            pair.split_once('=').is_some_and(|(k, v)| {
+                                k.trim().eq_ignore_ascii_case("proto")
+                                    && v.trim().trim_matches('"').eq_ignore_ascii_case("https")
+                            })
+                        })
+                    })
+            }
+        }
+    }
+}
+
+impl serde::Serialize for CookieSecure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            CookieSecure::Always => s.serialize_bool(true),
+            CookieSecure::Never => s.serialize_bool(false),
+            CookieSecure::Auto => s.serialize_str("auto"),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CookieSecure {
+    /// `true`, `false` or `"auto"` (the words `"true"` and `"false"` too, as environment variables give them).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Word(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Flag(true) => Ok(CookieSecure::Always),
+            Raw::Flag(false) => Ok(CookieSecure::Never),
+            Raw::Word(w) => match w.trim().to_ascii_lowercase().as_str() {
+                "auto" => Ok(CookieSecure::Auto),
+                "true" => Ok(CookieSecure::Always),
+                "false" => Ok(CookieSecure::Never),
+                _ => {
+                    Err(serde::de::Error::custom(format!("cookie_secure: expected true, false or \"auto\", got {w:?}")))
+                }
+            },
+        }
+    }
+}
+
 /// HTTP settings, from configuration.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    /// Mark the session cookie `Secure`. Leave on except for plain-HTTP development on a non-localhost name.
-    pub cookie_secure: bool,
+    /// Whether the cookies the node sets (session, device, login CSRF) are marked `Secure`.
+    pub cookie_secure: CookieSecure,
     /// Shown in the console header, e.g. 「浙江省政务数据共享平台」.
     pub node_name: String,
     /// Serve the bench's ungoverned baseline route (`govshare bench data` only; never in production).
@@ -52,7 +125,7 @@ pub struct HttpSettings {
 impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
-            cookie_secure: true,
+            cookie_secure: CookieSecure::Auto,
             node_name: "政务数据共享平台".into(),
             bench_baseline: false,
             hsts_max_age: None,
@@ -194,5 +267,35 @@ async fn deadline(State(deadlines): State<Arc<Deadlines>>, request: Request, nex
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => error::response_for(&path, error::ApiError::Timeout),
+    }
+}
+
+#[cfg(test)]
+mod cookie_tests {
+    use super::CookieSecure;
+    use axum::http::HeaderMap;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn auto_follows_the_proxys_word_for_https_and_the_flags_do_not() {
+        let plain = headers(&[]);
+        let proxied = headers(&[("x-forwarded-proto", "https")]);
+        let chained = headers(&[("x-forwarded-proto", "HTTPS, http")]);
+        let forwarded = headers(&[("forwarded", "for=192.0.2.1;proto=https;by=proxy")]);
+        let http = headers(&[("x-forwarded-proto", "http"), ("forwarded", "proto=http")]);
+        assert!(!CookieSecure::Auto.for_request(&plain), "the plain-HTTP demo keeps its session");
+        assert!(CookieSecure::Auto.for_request(&proxied));
+        assert!(CookieSecure::Auto.for_request(&chained), "the first proxy's word counts");
+        assert!(CookieSecure::Auto.for_request(&forwarded));
+        assert!(!CookieSecure::Auto.for_request(&http));
+        assert!(CookieSecure::Always.for_request(&plain));
+        assert!(!CookieSecure::Never.for_request(&proxied));
     }
 }

@@ -16,7 +16,7 @@ use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use chrono::{DateTime, Utc};
 use govshare_domain::catalog::{
     DataFormat, DataItemInput, DataType, DeliveryMethod, EntryContent, EntryInput, GradeScheme, PersonalInfoKind,
-    SharingAttribute, UpdateFrequency,
+    SharingAttribute, UpdateFrequency, ValueFormat,
 };
 use govshare_domain::source::split_list;
 use govshare_domain::spreadsheet::{neutralise_cell, restore_cell};
@@ -71,6 +71,7 @@ const ITEM_COLUMNS: &[Column] = &[
     col("分类", "grade_class", true, "从下拉列表选择"),
     col("级别", "grade_level", true, "数字，不高于目录级别"),
     col("个人信息类别", "personal_info", false, "含个人信息时选择类别，否则留空"),
+    col("格式校验", "format", false, "按格式校验数据并决定脱敏样式（如 统一社会信用代码），与个人信息无关；不校验留空"),
 ];
 
 /// The column headers of the import template's two sheets (「目录」, 「数据项」), in order.
@@ -198,6 +199,7 @@ fn item_sheet(workbook: &mut Workbook, scheme: &GradeScheme) -> Result<(), XlsxE
         column_index(ITEM_COLUMNS, "personal_info"),
         &labels(PersonalInfoKind::ALL, PersonalInfoKind::label),
     )?;
+    list_validation(sheet, column_index(ITEM_COLUMNS, "format"), &labels(ValueFormat::ALL, ValueFormat::label))?;
     Ok(())
 }
 
@@ -296,6 +298,7 @@ pub fn export_xlsx(entries: &[ExportEntry], scheme: &GradeScheme) -> Result<Vec<
                 item.grade.class.clone(),
                 item.grade.level.to_string(),
                 item.personal_info.map(|p| p.label().to_owned()).unwrap_or_default(),
+                item.format.map(|f| f.label().to_owned()).unwrap_or_default(),
             ];
             for (col, text) in cells.iter().enumerate() {
                 sheet.write_string(item_row, col as u16, neutralise_cell(text))?;
@@ -523,6 +526,7 @@ pub fn parse_xlsx(bytes: &[u8], scheme: &GradeScheme) -> Result<ImportReport, In
             grade_class: g("grade_class"),
             grade_level,
             personal_info,
+            format: Some(g("format")).filter(|f| !f.is_empty()),
         };
         if ok {
             // The item on its own, in a minimal entry that cannot fail for reasons of its own.
@@ -654,6 +658,7 @@ pub fn dcat_jsonld(entries: &[ExportEntry], base_url: &str) -> Value {
                         "govshare:length": i.length,
                         "govshare:grade": format!("{}-{}", i.grade.class, i.grade.level),
                         "govshare:personalInformation": i.personal_info.map(|p| p.code()),
+                        "govshare:valueFormat": i.value_format().map(|f| f.code()),
                     })
                 })
                 .collect();

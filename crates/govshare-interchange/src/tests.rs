@@ -29,6 +29,7 @@ fn household() -> EntryContent {
                 grade_class: "一般数据".into(),
                 grade_level: 2,
                 personal_info: Some("name".into()),
+                format: None,
             },
             DataItemInput {
                 name: "公民身份号码".into(),
@@ -38,6 +39,7 @@ fn household() -> EntryContent {
                 grade_class: "一般数据".into(),
                 grade_level: 3,
                 personal_info: Some("id_number".into()),
+                format: None,
             },
         ],
         ..Default::default()

@@ -309,7 +309,7 @@ impl Services {
         progress: Arc<AtomicU64>,
     ) -> Result<LoadReport> {
         let (stored, content) = self.entry_for_source(entry).await?;
-        self.authorize(principal, Action::ManageSource(stored.provider))?;
+        self.authorize(principal, Action::LoadSource(stored.provider))?;
         let source =
             self.store.get_source(entry).await?.ok_or_else(|| ServiceError::Conflict("该目录尚未绑定数据源".into()))?;
         let SourceKind::Hosted { key_item, scope_item } = source.kind.clone() else {
@@ -924,8 +924,11 @@ impl Services {
                 Ok(answer)
             }
             Err(err) => {
-                // A refusal on a grant that exists is recorded too; an unknown grant has nothing to attribute to.
+                // A refusal on a grant that exists is recorded too; an unknown grant has nothing to attribute to,
+                // and a request the platform could not read (an unknown parameter) delivered nothing and used
+                // nothing.
                 if !matches!(err, ServiceError::NotFound(_) | ServiceError::Internal(_))
+                    && !is_unknown_parameter(&err)
                     && let Ok(grant) = self.grant_cached(id).await
                 {
                     self.record_usage(self.usage(principal, &grant, operation, 0, err.code(), started)).await?;
@@ -981,6 +984,30 @@ impl Services {
     ) -> Result<DataAnswer> {
         self.governed(principal, id, "query", started, async |s: &Services| {
             let (grant, ctx) = s.admit(principal, id, DeliveryMethod::ServiceApi).await?;
+            // A parameter that names no item of the entry is a mistake of the caller (`?offset=`, `?limt=`), not a
+            // request for data outside the grant: refused as such, before any item check.
+            let unknown: Vec<&str> = filters
+                .iter()
+                .map(|(code, _)| code.as_str())
+                .filter(|code| !ctx.content.items.iter().any(|i| i.code == *code))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(ServiceError::Invalid(
+                    unknown
+                        .iter()
+                        .map(|code| {
+                            ValidationError::new(
+                                code.to_string(),
+                                UNKNOWN_PARAMETER,
+                                format!(
+                                    "查询参数「{code}」既不是分页参数（cursor、limit），也不是该目录的数据项；\
+                                     可用的数据项见共享授权的 items"
+                                ),
+                            )
+                        })
+                        .collect(),
+                ));
+            }
             for (code, _) in filters {
                 grant.check_filter(code).map_err(|r| ServiceError::refused(r.code, r.message))?;
             }
@@ -1007,6 +1034,7 @@ impl Services {
             } else {
                 let prefixes = sql_scope(&grant, &ctx);
                 let mut after = cursor.map(str::to_owned);
+                let mut last_row: Option<String> = None;
                 let mut scanned = 0usize;
                 'scan: loop {
                     let page = s.store.scan_records(grant.entry, prefixes, after.as_deref(), 500).await?;
@@ -1016,26 +1044,29 @@ impl Services {
                         after = Some(stored.key.clone());
                         let record = s.open_record(&ctx, stored)?;
                         if grant.in_scope(&record) && matches_filters(&record, filters) {
+                            if rows.len() == limit {
+                                // A row beyond the page: there is more, and the next page starts after the
+                                // page's last row. A page that holds exactly the remaining rows says so.
+                                has_more = true;
+                                next = last_row.take();
+                                break 'scan;
+                            }
                             if let Some(correction) = marks.disputed(&stored.key) {
                                 disputed.push(DisputedRow { row: rows.len(), correction });
                             }
                             rows.push(grant.project(&record, &ctx.content));
-                            if rows.len() == limit {
-                                has_more = true;
-                                break 'scan;
-                            }
+                            last_row = Some(stored.key.clone());
                         }
                         if scanned >= SCAN_BUDGET {
+                            // Not known whether more rows match: continue after what was read.
                             has_more = true;
+                            next = after.clone();
                             break 'scan;
                         }
                     }
                     if exhausted {
                         break;
                     }
-                }
-                if has_more {
-                    next = after;
                 }
             }
             s.take_volume(&grant, rows.len() as u64).await?;
@@ -1110,9 +1141,12 @@ impl Services {
             }
             let limit = limit.clamp(1, MAX_PAGE);
             let prefixes = sql_scope(&grant, &ctx);
-            let page = s.store.record_changes(grant.entry, prefixes, cursor.max(0), cursor <= 0, limit).await?;
+            // One change beyond the page tells whether there is more; a page that holds exactly the remaining
+            // changes answers `has_more: false`.
+            let mut page = s.store.record_changes(grant.entry, prefixes, cursor.max(0), cursor <= 0, limit + 1).await?;
+            let has_more = page.len() > limit as usize;
+            page.truncate(limit as usize);
             let marks = s.marks(grant.entry).await?;
-            let has_more = page.len() == limit as usize;
             let mut changes = Vec::new();
             let mut next = cursor.max(0);
             for stored in &page {
@@ -1469,4 +1503,12 @@ fn check_file(
         });
     }
     Ok(check)
+}
+
+/// The rule of a query parameter that names no item of the entry (`ServiceError::Invalid`, one problem each).
+pub const UNKNOWN_PARAMETER: &str = "unknown_parameter";
+
+/// Whether `err` is the refusal of unknown query parameters.
+fn is_unknown_parameter(err: &ServiceError) -> bool {
+    matches!(err, ServiceError::Invalid(problems) if problems.iter().all(|p| p.rule == UNKNOWN_PARAMETER))
 }

@@ -362,6 +362,7 @@ fn content(code: &str, name: &str) -> EntryContent {
             grade_class: "一般数据".into(),
             grade_level: 2,
             personal_info: Some("name".into()),
+            format: None,
         }],
         update_frequency: "daily".into(),
         sharing_attribute: "unconditional".into(),

@@ -143,6 +143,7 @@ fn people_entry(resource_code: &str) -> EntryInput {
         grade_class: "一般数据".into(),
         grade_level: level,
         personal_info: pi.map(Into::into),
+        format: None,
     };
     EntryInput {
         name: "常住人口基本信息".into(),
@@ -394,8 +395,12 @@ async fn run_on(args: &DataBenchArgs, url: &str, dir: &std::path::Path) -> anyho
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let settings =
-        HttpSettings { cookie_secure: false, node_name: "bench".into(), bench_baseline: true, ..Default::default() };
+    let settings = HttpSettings {
+        cookie_secure: govshare_http::CookieSecure::Never,
+        node_name: "bench".into(),
+        bench_baseline: true,
+        ..Default::default()
+    };
     let state = AppState::new(services.clone(), settings);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(govshare_http::serve(listener, state, async move {

@@ -112,8 +112,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The node's name in the console header.
     pub node_name: String,
-    /// Mark the session cookie `Secure` (HTTPS only; browsers also accept it on http://localhost).
-    pub cookie_secure: bool,
+    /// Mark the cookies `Secure`: `"auto"` (default: when the request came over HTTPS, as a TLS-terminating
+    /// proxy's `X-Forwarded-Proto` says), `true` (always; production behind a proxy that does not send it) or
+    /// `false`.
+    pub cookie_secure: govshare_http::CookieSecure,
     /// Seconds between housekeeping runs (expired sessions, old login failures).
     pub housekeeping_interval_secs: u64,
     /// Seconds between reconciliations of this instance's search index with the database (picks up entries
@@ -170,7 +172,7 @@ impl Default for Config {
             server: ServerConfig {
                 listen: "127.0.0.1:8080".parse().expect("valid default address"),
                 node_name: "政务数据共享平台".into(),
-                cookie_secure: true,
+                cookie_secure: govshare_http::CookieSecure::Auto,
                 housekeeping_interval_secs: 300,
                 search_sync_interval_secs: 30,
                 deadline_interval_secs: 300,
@@ -377,6 +379,30 @@ mod tests {
             jail.create_file("govshare.toml", "[server]\nmax_connections = 0\n")?;
             let err = Config::load(Path::new("govshare.toml")).unwrap_err().to_string();
             assert!(err.contains("server.max_connections"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn cookie_secure_is_auto_unless_set_and_accepts_flags_and_words() {
+        use govshare_http::CookieSecure;
+        figment::Jail::expect_with(|jail| {
+            let defaults = Config::load(Path::new("absent.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(defaults.http_settings("节点".into()).cookie_secure, CookieSecure::Auto);
+            for (toml, expected) in
+                [("true", CookieSecure::Always), ("false", CookieSecure::Never), ("\"auto\"", CookieSecure::Auto)]
+            {
+                jail.create_file("govshare.toml", &format!("[server]\ncookie_secure = {toml}\n"))?;
+                let config = Config::load(Path::new("govshare.toml")).map_err(|e| e.to_string())?;
+                assert_eq!(config.server.cookie_secure, expected, "{toml}");
+            }
+            jail.set_env("GOVSHARE__SERVER__COOKIE_SECURE", "false");
+            let config = Config::load(Path::new("govshare.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(config.server.cookie_secure, CookieSecure::Never, "from the environment");
+            jail.clear_env();
+            jail.create_file("govshare.toml", "[server]\ncookie_secure = \"sometimes\"\n")?;
+            let err = Config::load(Path::new("govshare.toml")).unwrap_err().to_string();
+            assert!(err.contains("cookie_secure") && err.contains("auto"), "{err}");
             Ok(())
         });
     }

@@ -55,6 +55,8 @@ const ANY_CALLER: [Expect; 8] = [O, O, O, O, O, O, O, U];
 const ANY_PERSON: [Expect; 8] = [O, O, O, O, D, D, D, U];
 /// A person of the owner's organisation, contractors included; no one else.
 const OWN_PEOPLE: [Expect; 8] = [O, D, D, O, D, D, D, U];
+/// A person of the owner's organisation, contractors included, and its business system; no one else.
+const OWN_PEOPLE_AND_KEY: [Expect; 8] = [O, D, D, O, O, D, D, U];
 /// A person of the owner's organisation with the role, not contractors.
 const OWN_STAFF: [Expect; 8] = [O, D, D, D, D, D, D, U];
 /// Only the owner (an administrator, reviewer or supervisor, or the one person concerned).
@@ -143,7 +145,8 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     // ---- data sources, grants, the data plane ----
     ("GET", "/api/v1/catalog/{entry_id}/source", GAT_CLERK, OWN_PEOPLE),
     ("PUT", "/api/v1/catalog/{entry_id}/source", GAT_CLERK, OWN_PEOPLE),
-    ("POST", "/api/v1/catalog/{entry_id}/source/load", GAT_CLERK, OWN_PEOPLE),
+    // The provider's business system runs its daily loads; binding the source stays with its people.
+    ("POST", "/api/v1/catalog/{entry_id}/source/load", GAT_CLERK, OWN_PEOPLE_AND_KEY),
     ("POST", "/api/v1/applications/{application_id}/grant", GAT_CLERK, OWN_STAFF),
     ("GET", "/api/v1/grants", MZT_CLERK, ANY_CALLER),
     ("GET", "/api/v1/grants/{grant_id}", MZT_CLERK, [O, D, D, O, O, D, D, U]),
@@ -1018,3 +1021,47 @@ async fn every_route_answers_each_caller_as_declared(backend: Backend) {
 }
 
 on_both_backends!(every_route_answers_each_caller_as_declared);
+
+/// The OpenAPI document offers API-key access (`security: api_key`) on exactly the API routes where a business
+/// system's key is let in (an `O` for some key in [`MATRIX`]); public routes declare no requirement. A client
+/// written against the document then never meets a 403 the document did not announce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_offers_api_keys_exactly_where_the_matrix_lets_keys_in() {
+    let app = spawn_with(Backend::Sqlite, test_settings()).await;
+    let spec = Client::anonymous(&app).get("/api/openapi.json").await;
+    assert_eq!(spec.status, StatusCode::OK);
+    let mut wrong = Vec::new();
+    for (method, path, _, expected) in MATRIX.iter().filter(|(_, path, ..)| path.starts_with("/api/v1/")) {
+        let operation = &spec.body["paths"][*path][method.to_lowercase()];
+        if !operation.is_object() {
+            wrong.push(format!("{method} {path}: not in the document"));
+            continue;
+        }
+        let schemes: BTreeSet<String> = operation["security"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|requirement| requirement.as_object())
+            .flat_map(|requirement| requirement.keys().cloned())
+            .collect();
+        if *expected == PUBLIC {
+            if !schemes.is_empty() {
+                wrong.push(format!("{method} {path}: public, but the document asks for {schemes:?}"));
+            }
+            continue;
+        }
+        let key_let_in = expected[4..7].contains(&O);
+        let documented = schemes.contains("api_key");
+        if key_let_in != documented {
+            wrong.push(format!(
+                "{method} {path}: a key is {}let in, the document {}",
+                if key_let_in { "" } else { "not " },
+                if documented { "offers api_key" } else { "does not offer api_key" }
+            ));
+        }
+        if expected[..4].contains(&O) && !schemes.contains("session") {
+            wrong.push(format!("{method} {path}: people are let in, the document does not offer the session"));
+        }
+    }
+    assert!(wrong.is_empty(), "{} routes document their access wrongly:\n{}", wrong.len(), wrong.join("\n"));
+}

@@ -32,8 +32,57 @@ on_both_backends!(
     all_of_a_requesters_grants_are_suspended_in_one_step,
     an_incident_report_suspends_every_affected_grant_and_tells_the_authority,
     an_aggregation_risk_blocks_the_grant_until_the_authority_acknowledges_it,
-    a_running_service_narrows_only_after_negotiation_and_filing
+    a_running_service_narrows_only_after_negotiation_and_filing,
+    an_enterprise_credit_code_is_checked_by_its_format_without_being_personal_information
 );
+
+/// A data item's format and its kind of personal information are two things: an enterprise register's credit
+/// code is declared `"format": "credit_code"` with no `personal_info`, so the entry needs no personal-information
+/// impact assessment, and every load still checks each code's check character.
+async fn an_enterprise_credit_code_is_checked_by_its_format_without_being_personal_information(backend: Backend) {
+    let app = spawn(backend).await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let head = Client::login(&app, "gat.head").await;
+    let reviewer = Client::login(&app, "reviewer").await;
+    let entry = json!({
+        "name": "企业登记基本信息", "resource_code": "330000-GAT-0808", "summary": "全省登记企业的名称和统一社会信用代码",
+        "format": "数据库", "update_frequency": "每日", "sharing_attribute": "无条件共享",
+        "delivery_methods": ["服务接口"], "grade_class": "一般数据", "grade_level": 2,
+        "items": [
+            {"name": "统一社会信用代码", "code": "tyshxydm", "data_type": "string", "length": 18, "grade_class": "一般数据", "grade_level": 2, "format": "credit_code"},
+            {"name": "企业名称", "code": "qymc", "data_type": "string", "length": 100, "grade_class": "一般数据", "grade_level": 2}
+        ]
+    });
+    let created = clerk.post("/api/v1/catalog", entry.clone()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let item = &created.body["versions"][0]["content"]["items"][0];
+    assert_eq!((&item["format"], &item["personal_info"]), (&json!("credit_code"), &Value::Null), "{item}");
+    // Only the confidentiality assessment: nothing here is personal information.
+    clerk.post(&format!("/api/v1/catalog/{id}/assessments"), common::assessment("confidentiality", "2026-11-02")).await;
+    let r = clerk.post(&format!("/api/v1/catalog/{id}/submit"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "no impact assessment is asked for: {}", r.text);
+    head.post(&format!("/api/v1/catalog/{id}/head-decision"), json!({"approve": true})).await;
+    let r = reviewer.post(&format!("/api/v1/catalog/{id}/review"), json!({"approve": true})).await;
+    assert_eq!(r.body["published_version"], 1, "{}", r.text);
+    let bound = clerk
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/catalog/{id}/source"),
+            json!({"kind": "hosted", "key_item": "tyshxydm"}),
+        )
+        .await;
+    assert_eq!(bound.status, StatusCode::OK, "{}", bound.text);
+    // A wrong check character is refused row by row, and nothing is loaded.
+    let bad = "tyshxydm,qymc\n91350100M000100Y43,甲公司\n91350100M000100Y44,乙公司\n";
+    let r = load(&clerk, &id, bad, "").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let errors = r.body["load"]["errors"].as_array().or(r.body["errors"].as_array()).cloned().unwrap_or_default();
+    assert!(errors.iter().any(|e| e["row"] == 3 && e["rule"] == "check_character"), "{}", r.text);
+    let r = load(&clerk, &id, "tyshxydm,qymc\n91350100M000100Y43,甲公司\n", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["load"]["counts"]["inserted"], 1, "{}", r.text);
+}
 
 /// Art. 27 ¶3 (变更): the provider's head narrows a running grant — an item removed, another no longer returned —
 /// only with the negotiation recorded, and it takes effect once the authority records the filing, from the date it
@@ -893,7 +942,10 @@ async fn the_service_api_returns_only_granted_items_in_scope_masked(backend: Bac
 
     // Outside the row scope (温州) there is no record.
     let out = system.get(&format!("/api/v1/data/{grant}/records/{}", id_number("330302", 3))).await;
-    assert_eq!(out.status, StatusCode::NOT_FOUND, "{}", out.text);
+    assert_eq!((out.status, out.code()), (StatusCode::NOT_FOUND, "record_not_found"), "{}", out.text);
+    // An unknown grant is another answer than an unknown record.
+    let none = system.get(&format!("/api/v1/data/{}/records/{}", uuid::Uuid::new_v4(), id_number("330106", 1))).await;
+    assert_eq!((none.status, none.code()), (StatusCode::NOT_FOUND, "not_found"), "{}", none.text);
 
     // Query: only in-scope rows, paginated.
     let page = system.get(&format!("/api/v1/data/{grant}/records?limit=2")).await;
@@ -906,6 +958,11 @@ async fn the_service_api_returns_only_granted_items_in_scope_masked(backend: Bac
     names.extend(rest.body["rows"].as_array().unwrap().iter().map(|r| r["xm"].clone()));
     names.sort_by_key(|v| v.to_string());
     assert_eq!(names, [json!("张*"), json!("李*"), json!("赵*")], "王五 of 温州 is out of scope");
+    assert_eq!((&rest.body["has_more"], &rest.body["next_cursor"]), (&json!(false), &json!(null)), "{}", rest.text);
+    // A page that holds exactly the remaining rows says there is no more: no extra call, no extra usage record.
+    let exact = system.get(&format!("/api/v1/data/{grant}/records?limit=3")).await;
+    assert_eq!(exact.body["rows"].as_array().unwrap().len(), 3, "{}", exact.text);
+    assert_eq!((&exact.body["has_more"], &exact.body["next_cursor"]), (&json!(false), &json!(null)), "{}", exact.text);
     let all = system.get(&format!("/api/v1/data/{grant}/records?limit=100")).await;
     assert!(all.body["rows"].as_array().unwrap().iter().all(|r| r["xzqh"].as_str().unwrap().starts_with("3301")));
     // Equality filter on a kept item; a filter on an item outside the grant, or on a masked one, is refused.
@@ -917,6 +974,20 @@ async fn the_service_api_returns_only_granted_items_in_scope_masked(backend: Bac
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "item_not_granted"), "{}", r.text);
     let r = system.get(&format!("/api/v1/data/{grant}/records?xm=张三")).await;
     assert_eq!(r.code(), "filter_not_allowed", "{}", r.text);
+    // An item the grant drops cannot select rows either: that would tell who lives at an address.
+    let r = system.get(&format!("/api/v1/data/{grant}/records?hjdz=文三路1号")).await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "filter_not_allowed"), "{}", r.text);
+    assert!(r.body["rows"].is_null() && !r.text.contains("张"), "{}", r.text);
+    // A parameter that is no item of the entry is a malformed request: 400 naming it, and no usage record.
+    for typo in ["offset=100", "limt=5"] {
+        let before = usage_count(&app, &grant).await;
+        let r = system.get(&format!("/api/v1/data/{grant}/records?{typo}")).await;
+        let name = typo.split('=').next().unwrap();
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "bad_request"), "{}", r.text);
+        assert_eq!(r.body["error"]["field"], name, "{}", r.text);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains(name), "{}", r.text);
+        assert_eq!(usage_count(&app, &grant).await, before, "{typo}: nothing was used");
+    }
 
     // Verification answers match / no match, never the record.
     let v = system
@@ -1110,6 +1181,25 @@ async fn downloads_are_signed_and_bulk_exchange_follows_changes(backend: Backend
     let snapshot = system.get(&format!("/api/v1/data/{exchange_grant}/changes")).await;
     assert_eq!(snapshot.status, StatusCode::OK, "{}", snapshot.text);
     assert_eq!(snapshot.body["changes"].as_array().unwrap().len(), 3, "{}", snapshot.text);
+    assert_eq!(snapshot.body["has_more"], false);
+    // Pages of exactly the remaining changes end the walk without an extra call.
+    let two = system.get(&format!("/api/v1/data/{exchange_grant}/changes?limit=2")).await;
+    assert_eq!(
+        (two.body["changes"].as_array().unwrap().len(), &two.body["has_more"]),
+        (2, &json!(true)),
+        "{}",
+        two.text
+    );
+    let after = two.body["next_cursor"].as_i64().unwrap();
+    let last = system.get(&format!("/api/v1/data/{exchange_grant}/changes?cursor={after}&limit=1")).await;
+    assert_eq!(
+        (last.body["changes"].as_array().unwrap().len(), &last.body["has_more"]),
+        (1, &json!(false)),
+        "{}",
+        last.text
+    );
+    let exact = system.get(&format!("/api/v1/data/{exchange_grant}/changes?limit=3")).await;
+    assert_eq!(exact.body["has_more"], false, "{}", exact.text);
     let cursor = snapshot.body["next_cursor"].as_i64().unwrap();
     let nothing = system.get(&format!("/api/v1/data/{exchange_grant}/changes?cursor={cursor}")).await;
     assert_eq!(nothing.body["changes"], json!([]));

@@ -294,6 +294,60 @@ async fn api_errors_are_json_and_body_limits_are_as_documented() {
     assert!(limits.iter().any(|r| r.body_limit == 2 << 30), "{limits:?}");
 }
 
+/// A JSON body that is not JSON is 400 `bad_request`; JSON whose values do not fit — a missing field, a wrong
+/// type, a date or UUID that does not parse — is 422 `validation_failed` naming the field by its path, the same
+/// answer a bad date in any other body gets (it was 400 with serde's English text for a typed field).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_errors_name_the_field_and_only_malformed_json_is_a_400() {
+    let app = spawn(Backend::Sqlite).await;
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let grant = format!("/api/v1/applications/{}/grant", uuid::Uuid::now_v7());
+    let cases = [
+        (json!({"items": {}, "valid_until": "2026-13-01"}), "valid_until", "format"),
+        (json!({"items": {}, "valid_from": 20260101}), "valid_from", "type"),
+        (json!({"items": {"xm": 1}}), "items.xm", "type"),
+        (json!({"scope_item": "xzqh"}), "items", "required"),
+    ];
+    for (body, field, rule) in cases {
+        let r = clerk.post(&grant, body.clone()).await;
+        assert_error_shape(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(
+            (r.body["error"]["field"].as_str(), r.body["error"]["rule"].as_str()),
+            (Some(field), Some(rule)),
+            "{body}: {}",
+            r.text
+        );
+        assert!(r.body["error"]["message"].as_str().unwrap().contains(field), "{}", r.text);
+    }
+    // A UUID in a body is checked like one in a path: 422 naming it.
+    let r = clerk
+        .post(
+            "/api/v1/sources",
+            json!({"subject": "常住人口", "items": ["公民身份号码"], "source_org_id": "not-a-uuid"}),
+        )
+        .await;
+    assert_error_shape(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(r.body["error"]["field"], "source_org_id", "{}", r.text);
+    let r = clerk.get("/api/v1/grants/not-a-uuid").await;
+    assert_error_shape(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    // Not JSON at all: 400.
+    for raw in ["{\"items\": {", "{\"items\": {}} trailing", "[1, 2"] {
+        let r = clerk
+            .http
+            .post(format!("{}{grant}", app.base))
+            .header("cookie", clerk.cookie.clone().unwrap())
+            .header("x-csrf-token", clerk.csrf.clone().unwrap())
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{raw}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "bad_request", "{raw}: {body}");
+    }
+}
+
 /// An unknown page is the console's 404 page in Chinese (signed in or not); an unknown API path stays JSON.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_pages_get_the_consoles_404_page() {

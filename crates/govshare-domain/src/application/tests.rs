@@ -21,6 +21,7 @@ fn item(name: &str, code: &str) -> DataItem {
         length: Some(50),
         grade: Grade { class: "一般数据".into(), level: 2 },
         personal_info: None,
+        format: None,
     }
 }
 

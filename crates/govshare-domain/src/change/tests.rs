@@ -14,6 +14,7 @@ fn item(code: &str) -> DataItem {
         length: Some(50),
         grade: Grade { class: "一般数据".into(), level: 2 },
         personal_info: None,
+        format: None,
     }
 }
 

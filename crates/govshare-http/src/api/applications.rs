@@ -336,7 +336,7 @@ pub struct ListQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/applications", tag = "applications", params(ListQuery),
-    security(("session" = []), ("api_key" = [])),
+    security(("session" = [])),
     responses((status = 200, body = [ApplicationDto]), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -367,7 +367,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/api/v1/applications/{application_id}", tag = "applications",
-    params(("application_id" = Uuid, Path)), security(("session" = []), ("api_key" = [])),
+    params(("application_id" = Uuid, Path)), security(("session" = [])),
     responses((status = 200, body = ApplicationDto), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,

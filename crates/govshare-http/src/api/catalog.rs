@@ -33,8 +33,16 @@ pub struct DataItemDto {
     /// e.g. 一般数据
     pub grade_class: String,
     pub grade_level: u8,
-    /// `name`, `id_number`, `phone`, `address`, `bank_card`, `credit_code`, `email`, … or absent.
+    /// The kind of personal information the item holds (`name`, `id_number`, `phone`, `address`, `bank_card`,
+    /// `email`, `biometric`, …), or absent when it holds none: it decides the impact assessment and the
+    /// personal-data rules, not the values' format.
     pub personal_info: Option<String>,
+    /// The values' format, checked on every load and correction and used by `mask`: `id_number`, `credit_code`,
+    /// `phone`, `email`, `bank_card`, or absent. An enterprise's credit code is `"format": "credit_code"` with no
+    /// `personal_info`. Absent on an item written before formats existed, its kind of personal information
+    /// implies one (an `id_number` item is checked as an ID number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 /// A catalog entry's content, as written (R-CAT-1). Enumerations accept the English code or the Chinese label.
@@ -95,6 +103,7 @@ impl From<EntryContentDto> for EntryInput {
                     grade_class: i.grade_class,
                     grade_level: i.grade_level,
                     personal_info: i.personal_info,
+                    format: i.format,
                 })
                 .collect(),
             update_frequency: d.update_frequency,
@@ -123,6 +132,7 @@ impl From<&DataItem> for DataItemDto {
             grade_class: i.grade.class.clone(),
             grade_level: i.grade.level,
             personal_info: i.personal_info.map(|p| p.code().into()),
+            format: i.format.map(|f| f.code().into()),
         }
     }
 }
@@ -458,7 +468,7 @@ pub async fn upload_report(
 /// published entry, the provider and its same-level authority for a draft. `X-Content-SM3` carries the SM3 digest
 /// recorded at upload (the file is checked against it before it is sent).
 #[utoipa::path(get, path = "/api/v1/catalog/{entry_id}/assessments/{assessment_id}/report", tag = "catalog",
-    params(("entry_id" = Uuid, Path), ("assessment_id" = Uuid, Path)), security(("session" = []), ("api_key" = [])),
+    params(("entry_id" = Uuid, Path), ("assessment_id" = Uuid, Path)), security(("session" = [])),
     responses((status = 200, content_type = "application/pdf", description = "the report"), (status = 404, body = ErrorBody)))]
 pub async fn download_report(
     State(state): State<AppState>,
@@ -583,7 +593,7 @@ impl From<Notification> for NotificationDto {
 }
 
 /// The acting organisation's notifications, newest first.
-#[utoipa::path(get, path = "/api/v1/notifications", tag = "catalog", security(("session" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "catalog", security(("session" = [])),
     responses((status = 200, body = [NotificationDto])))]
 pub async fn notifications(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<NotificationDto>>> {
     let list = state.services.notifications(&caller.principal, 100).await?;

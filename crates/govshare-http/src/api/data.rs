@@ -57,7 +57,7 @@ pub struct SourceStateDto {
 
 /// Binds (or rebinds) the data source of one of the acting department's published entries.
 #[utoipa::path(put, path = "/api/v1/catalog/{entry_id}/source", tag = "data", params(("entry_id" = Uuid, Path)),
-    request_body = SourceDto, security(("session" = []), ("api_key" = [])),
+    request_body = SourceDto, security(("session" = [])),
     responses((status = 200, body = SourceStateDto), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn bind_source(
     State(state): State<AppState>,
@@ -73,7 +73,7 @@ pub async fn bind_source(
 }
 
 #[utoipa::path(get, path = "/api/v1/catalog/{entry_id}/source", tag = "data", params(("entry_id" = Uuid, Path)),
-    security(("session" = []), ("api_key" = [])), responses((status = 200, body = SourceStateDto)))]
+    security(("session" = [])), responses((status = 200, body = SourceStateDto)))]
 pub async fn get_source(
     State(state): State<AppState>,
     caller: Caller,
@@ -715,7 +715,8 @@ impl From<govshare_service::DataAnswer> for DataAnswerDto {
     }
 }
 
-/// Lookup by the key item's value (R-DEL-3): 200 with one row, or 404 `not_found` (no such record in scope).
+/// Lookup by the key item's value (R-DEL-3): 200 with one row, or 404 `record_not_found` (no record with this key
+/// inside the grant's scope; the lookup is recorded). An unknown grant is 404 `not_found`.
 #[utoipa::path(get, path = "/api/v1/data/{grant_id}/records/{key}", tag = "data",
     params(("grant_id" = Uuid, Path), ("key" = String, Path)), security(("api_key" = []), ("session" = [])),
     responses((status = 200, body = DataAnswerDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -729,7 +730,7 @@ pub async fn lookup(
     let id: GrantId = parse_id(&id)?;
     let answer = state.services.data_lookup(&caller.principal, id, &key, started).await?;
     if answer.rows.is_empty() {
-        return Err(ApiError::Service(ServiceError::NotFound("授权范围内没有该记录".into())));
+        return Err(ApiError::NoRecord);
     }
     Ok(Json(DataAnswerDto::from(answer)).into_response())
 }
@@ -740,7 +741,10 @@ pub struct QueryParams {
     pub cursor: Option<String>,
     /// Rows per page, at most 1000 (default 100).
     pub limit: Option<u32>,
-    /// Equality filters on granted items: `?xzqh=330106&xb=1`.
+    /// Equality filters on granted items the grant returns in clear (`keep`): `?xzqh=330106&xb=1`. A filter on
+    /// an item the grant masks, hashes or drops answers 403 `filter_not_allowed` (use `verify`); on an item of the
+    /// entry outside the grant 403 `item_not_granted`; a parameter that is no item of the entry at all (`offset`,
+    /// a typo) 400 `bad_request` naming it, and leaves no usage record.
     #[serde(flatten)]
     #[param(value_type = Object)]
     pub filters: BTreeMap<String, String>,
@@ -749,7 +753,8 @@ pub struct QueryParams {
 /// Filtered, paginated query (R-DEL-3): only permitted items, only rows inside the grant's row scope.
 #[utoipa::path(get, path = "/api/v1/data/{grant_id}/records", tag = "data",
     params(("grant_id" = Uuid, Path), QueryParams), security(("api_key" = []), ("session" = [])),
-    responses((status = 200, body = DataAnswerDto), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = DataAnswerDto), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn query(
     State(state): State<AppState>,
     caller: Caller,
@@ -759,10 +764,27 @@ pub async fn query(
     let started = Instant::now();
     let id: GrantId = parse_id(&id)?;
     let filters: Vec<(String, String)> = p.filters.into_iter().collect();
-    let answer = state
-        .services
-        .data_query(&caller.principal, id, &filters, p.cursor.as_deref(), p.limit.unwrap_or(100), started)
-        .await?;
+    let answer = state.services.data_query(
+        &caller.principal,
+        id,
+        &filters,
+        p.cursor.as_deref(),
+        p.limit.unwrap_or(100),
+        started,
+    );
+    let answer = match answer.await {
+        // A parameter that is neither `cursor`, `limit` nor an item of the entry: the request is malformed.
+        Err(ServiceError::Invalid(problems))
+            if problems.iter().all(|p| p.rule == govshare_service::UNKNOWN_PARAMETER) =>
+        {
+            let names: Vec<String> = problems.iter().map(|p| format!("「{}」", p.field)).collect();
+            return Err(ApiError::bad_request(
+                problems.first().map(|p| p.field.as_ref()),
+                format!("未知的查询参数：{}（只接受 cursor、limit 和该目录数据项的代码）", names.join("、")),
+            ));
+        }
+        answer => answer?,
+    };
     Ok(Json(answer.into()))
 }
 

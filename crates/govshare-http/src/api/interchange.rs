@@ -108,7 +108,7 @@ impl From<ImportOutcome> for ImportResultDto {
 /// 200 when entries were created; 422 with the per-cell report when the file has errors and nothing was imported.
 #[utoipa::path(post, path = "/api/v1/catalog/import", tag = "catalog", params(ImportParams),
     request_body(content = Vec<u8>, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    security(("session" = []), ("api_key" = [])),
+    security(("session" = [])),
     responses((status = 200, body = ImportResultDto), (status = 422, body = ImportResultDto)))]
 pub async fn import(
     State(state): State<AppState>,

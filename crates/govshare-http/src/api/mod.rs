@@ -15,7 +15,6 @@ pub mod supervision;
 use std::str::FromStr;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
@@ -36,18 +35,77 @@ use crate::error::{ApiError, ErrorBody};
 use crate::routes::Routes;
 use dto::*;
 
-/// JSON body extractor whose rejections are API errors naming what is wrong.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// JSON body extractor whose rejections are API errors naming what is wrong: a body that is not JSON at all
+/// (malformed, truncated, wrong content type) is 400 `bad_request`; JSON whose values do not fit the request —
+/// a missing or unknown field, a wrong type, a date or UUID that does not parse — is 422 `validation_failed`
+/// naming the field by its path (`valid_until`, `items[2].code`), the same shape as every other validation error.
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return ApiError::PayloadTooLarge;
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+        });
+        if !json {
+            return Err(ApiError::bad_request(None, "请求体须为 JSON，请设置 Content-Type: application/json"));
         }
-        ApiError::bad_request(None, format!("请求体不是有效的 JSON 或缺少字段：{}", rejection.body_text()))
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::bad_request(None, format!("无法读取请求体：{}", rejection.body_text()))
+            }
+        })?;
+        body_from_json(&bytes).map(ApiJson)
     }
+}
+
+/// Decodes a JSON request body; see [`ApiJson`] for which failure is which answer.
+pub fn body_from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Whether it is JSON at all first (a truncated array is malformed, not a value of the wrong type).
+    if let Err(malformed) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return Err(ApiError::bad_request(None, format!("请求体不是有效的 JSON：{malformed}")));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let (path, inner) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(value) => match de.end() {
+            Ok(()) => return Ok(value),
+            Err(trailing) => return Err(ApiError::bad_request(None, format!("请求体不是有效的 JSON：{trailing}"))),
+        },
+        Err(err) => (err.path().to_string(), err.into_inner()),
+    };
+    if inner.classify() != serde_json::error::Category::Data {
+        return Err(ApiError::bad_request(None, format!("请求体不是有效的 JSON：{inner}")));
+    }
+    // serde's message without its position, e.g. "invalid type: string \"x\", expected u32".
+    let text = inner.to_string();
+    let text = match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    };
+    let named = |prefix: &str| {
+        text.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned).filter(|n| !n.is_empty())
+    };
+    let under = |name: String| if path == "." || path.is_empty() { name } else { format!("{path}.{name}") };
+    let field = |fallback: &str| if path == "." || path.is_empty() { fallback.to_owned() } else { path.clone() };
+    let problem = if let Some(name) = named("missing field `") {
+        let f = under(name);
+        ValidationError::new(f.clone(), "required", format!("缺少必填字段「{f}」"))
+    } else if let Some(name) = named("unknown field `") {
+        let f = under(name);
+        ValidationError::new(f.clone(), "unknown_field", format!("请求中有接口不接受的字段「{f}」（{text}）"))
+    } else if text.starts_with("invalid type") || text.starts_with("invalid length") {
+        let f = field("body");
+        ValidationError::new(f.clone(), "type", format!("字段「{f}」的类型不正确（{text}）"))
+    } else {
+        let f = field("body");
+        ValidationError::new(f.clone(), "format", format!("字段「{f}」的值格式不正确（{text}）"))
+    };
+    Err(ApiError::Service(problem.into()))
 }
 
 /// Parses a path segment into a domain id, naming the segment when it is malformed.
@@ -278,7 +336,7 @@ async fn login(
         Some(user) => services.org_choices(user).await?,
         None => Vec::new(),
     };
-    let secure = state.settings.cookie_secure;
+    let secure = state.settings.cookie_secure.for_request(&headers);
     let cookie = session_cookie(Some(&done.token), services.settings().session_ttl, secure);
     let device = crate::auth::device_cookie(&done.device_token, secure);
     let body = MeDto::new(&done.principal, orgs, Some(done.session.csrf_token));
@@ -288,13 +346,13 @@ async fn login(
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "session", security(("session" = [])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap, caller: Caller) -> ApiResult<Response> {
     // A business system has no session to end.
     let session = caller.session.as_ref().ok_or_else(|| {
         ApiError::Service(govshare_service::ServiceError::Forbidden("只有控制台会话可以退出登录".into()))
     })?;
     state.services.logout(&caller.principal, session).await?;
-    let cookie = session_cookie(None, chrono::Duration::zero(), state.settings.cookie_secure);
+    let cookie = session_cookie(None, chrono::Duration::zero(), state.settings.cookie_secure.for_request(&headers));
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 

@@ -119,7 +119,7 @@ impl From<ObligationView> for ObligationDto {
 }
 
 /// The acting organisation's update obligations (an authority: its region's), open ones first.
-#[utoipa::path(get, path = "/api/v1/obligations", tag = "catalog", security(("session" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/api/v1/obligations", tag = "catalog", security(("session" = [])),
     responses((status = 200, body = [ObligationDto])))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ObligationDto>>> {
     let views = state.services.list_obligations(&caller.principal).await?;
@@ -210,7 +210,7 @@ impl From<SourceDesignation> for SourceOfRecordDto {
 }
 
 /// Sources of record (数源部门) designated by the authorities.
-#[utoipa::path(get, path = "/api/v1/sources", tag = "catalog", security(("session" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/api/v1/sources", tag = "catalog", security(("session" = [])),
     responses((status = 200, body = [SourceOfRecordDto])))]
 pub async fn list_sources(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<SourceOfRecordDto>>> {
     Ok(Json(state.services.list_designations(&caller.principal).await?.into_iter().map(Into::into).collect()))
@@ -289,7 +289,7 @@ impl From<FieldCheck> for FieldCheckDto {
 
 /// Checks a form's fields against the published catalog (Art. 19 ¶1): which may be obtained by sharing instead of
 /// being collected again, and from whom.
-#[utoipa::path(post, path = "/api/v1/sources/check", tag = "catalog", request_body = CollectionCheckDto, security(("session" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/api/v1/sources/check", tag = "catalog", request_body = CollectionCheckDto, security(("session" = [])),
     responses((status = 200, body = [FieldCheckDto]), (status = 422, body = ErrorBody)))]
 pub async fn check(
     State(state): State<AppState>,

@@ -10,7 +10,7 @@ use govshare_domain::authz::{Action, check};
 use govshare_domain::catalog::{
     AssessmentConclusion, AssessmentId, AssessmentKind, CatalogEntry, DataFormat, DataType, DeliveryMethod,
     EntryContent, EntryId, EntryInput, EntryStatus, EntryVersion, FieldChange, PersonalInfoKind, SharingAttribute,
-    SharingTerms, UpdateFrequency,
+    SharingTerms, UpdateFrequency, ValueFormat,
 };
 use govshare_domain::duty::DutyKind;
 use govshare_service::{AssessmentInput, CatalogScope, DutyState, DutyView, ReportUpload, SearchRequest, ServiceError};
@@ -305,6 +305,7 @@ pub struct ItemForm {
     pub grade_class: String,
     pub grade_level: String,
     pub personal_info: String,
+    pub value_format: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -347,6 +348,7 @@ impl EntryForm {
                 grade_class: get(&format!("item_grade_class_{i}")),
                 grade_level: get(&format!("item_grade_level_{i}")),
                 personal_info: get(&format!("item_pi_{i}")),
+                value_format: get(&format!("item_format_{i}")),
             })
             .collect();
         EntryForm {
@@ -391,6 +393,7 @@ impl EntryForm {
                 grade_class: i.grade.class.clone(),
                 grade_level: i.grade.level.to_string(),
                 personal_info: i.personal_info.map(|p| p.code().to_owned()).unwrap_or_default(),
+                value_format: i.format.map(|f| f.code().to_owned()).unwrap_or_default(),
             })
             .collect();
         items.resize(items.len().max(ITEM_ROWS), ItemForm::default());
@@ -461,6 +464,7 @@ impl EntryForm {
                     grade_class: i.grade_class.clone(),
                     grade_level: i.grade_level.trim().parse().unwrap_or(0),
                     personal_info: Some(i.personal_info.clone()).filter(|p| !p.trim().is_empty()),
+                    format: Some(i.value_format.clone()).filter(|f| !f.trim().is_empty()),
                 })
                 .collect(),
             update_frequency: self.update_frequency.clone(),
@@ -508,6 +512,7 @@ struct EditPage {
     methods: Vec<Choice>,
     types: Vec<Choice>,
     pi_kinds: Vec<Choice>,
+    value_formats: Vec<Choice>,
     classes: Vec<String>,
     levels: Vec<String>,
 }
@@ -526,6 +531,7 @@ fn edit_page(state: &AppState, layout: Layout, feedback: Feedback, action: Strin
         methods: choices(DeliveryMethod::ALL, DeliveryMethod::code, DeliveryMethod::label),
         types: choices(DataType::ALL, DataType::code, DataType::label),
         pi_kinds: choices(PersonalInfoKind::ALL, PersonalInfoKind::code, PersonalInfoKind::label),
+        value_formats: choices(ValueFormat::ALL, ValueFormat::code, ValueFormat::label),
         classes: scheme.classes.clone(),
         levels: (1..=scheme.max_level).map(|l| l.to_string()).collect(),
     };

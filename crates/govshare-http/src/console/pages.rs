@@ -182,9 +182,16 @@ fn login_csrf_sent(headers: &axum::http::HeaderMap) -> Option<String> {
 }
 
 /// The login form with a fresh CSRF token, in its cookie and its hidden field.
-fn login_page(state: &AppState, status: StatusCode, error: Option<String>, username: String, next: String) -> Response {
+fn login_page(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    status: StatusCode,
+    error: Option<String>,
+    username: String,
+    next: String,
+) -> Response {
     let csrf = govshare_service::secrets::random_token();
-    let cookie = login_csrf_cookie(&csrf, state.settings.cookie_secure);
+    let cookie = login_csrf_cookie(&csrf, state.settings.cookie_secure.for_request(headers));
     let page = LoginPage { node_name: state.settings.node_name.clone(), error, username, next, csrf };
     ([(header::SET_COOKIE, cookie)], render(status, &page)).into_response()
 }
@@ -192,13 +199,14 @@ fn login_page(state: &AppState, status: StatusCode, error: Option<String>, usern
 pub async fn login_form(
     State(state): State<AppState>,
     caller: Option<axum::Extension<Caller>>,
+    headers: axum::http::HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> Response {
     let next = safe_next(q.next.as_deref());
     if caller.is_some_and(|c| c.session.is_some()) {
         return Redirect::to(&next).into_response();
     }
-    login_page(&state, StatusCode::OK, None, String::new(), next)
+    login_page(&state, &headers, StatusCode::OK, None, String::new(), next)
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,31 +233,35 @@ pub async fn login_submit(
     if !csrf_ok {
         tracing::warn!("login form posted without its CSRF token");
         let error = "登录页面已过期或来源不可信，请重新输入用户名和密码后登录。".to_owned();
-        return login_page(&state, StatusCode::FORBIDDEN, Some(error), form.username, next);
+        return login_page(&state, &headers, StatusCode::FORBIDDEN, Some(error), form.username, next);
     }
     let device = crate::auth::device_token(&headers);
     match state.services.login(&form.username, &form.password, &client, device.as_deref()).await {
         Ok(done) => {
-            let secure = state.settings.cookie_secure;
+            let secure = state.settings.cookie_secure.for_request(&headers);
             let cookie = session_cookie(Some(&done.token), state.services.settings().session_ttl, secure);
             let device = crate::auth::device_cookie(&done.device_token, secure);
             let cookies = axum::response::AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, device)]);
             (cookies, Redirect::to(&next)).into_response()
         }
         Err(err @ (ServiceError::Unauthenticated { .. } | ServiceError::RateLimited { .. })) => {
-            login_page(&state, status_for(&err), Some(err.to_string()), form.username, next)
+            login_page(&state, &headers, status_for(&err), Some(err.to_string()), form.username, next)
         }
         Err(err) => fail(err),
     }
 }
 
-pub async fn logout(State(state): State<AppState>, ConsoleCaller(caller): ConsoleCaller) -> Response {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ConsoleCaller(caller): ConsoleCaller,
+) -> Response {
     if let Some(session) = &caller.session
         && let Err(err) = state.services.logout(&caller.principal, session).await
     {
         return fail(err);
     }
-    let cookie = session_cookie(None, chrono::Duration::zero(), state.settings.cookie_secure);
+    let cookie = session_cookie(None, chrono::Duration::zero(), state.settings.cookie_secure.for_request(&headers));
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }
 

@@ -57,7 +57,12 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempD
 
 /// The HTTP settings of the test server: as in production (with the bench's baseline route).
 pub fn test_settings() -> HttpSettings {
-    HttpSettings { cookie_secure: true, node_name: "测试节点".into(), bench_baseline: true, ..Default::default() }
+    HttpSettings {
+        cookie_secure: govshare_http::CookieSecure::Always,
+        node_name: "测试节点".into(),
+        bench_baseline: true,
+        ..Default::default()
+    }
 }
 
 pub async fn spawn(backend: Backend) -> TestApp {
