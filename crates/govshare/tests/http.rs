@@ -435,3 +435,33 @@ async fn opening_a_notification_is_a_post() {
     let page = head.get("/console/notifications").await;
     assert!(page.text.contains("class=\"unread\""), "{}", page.text);
 }
+
+/// `server.cookie_secure = "auto"` (the default): a client of the plain-HTTP demo gets cookies without `Secure`
+/// (which curl, Python's requests and browsers on other names than localhost would otherwise drop), a client behind
+/// a TLS-terminating proxy gets `Secure` ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_are_secure_exactly_when_the_request_came_over_https_by_default() {
+    let settings = govshare_http::HttpSettings { cookie_secure: govshare_http::CookieSecure::Auto, ..test_settings() };
+    let app = spawn_with(Backend::Sqlite, settings).await;
+    let http = reqwest::Client::new();
+    let login = |proto: Option<&'static str>| {
+        let mut req = http
+            .post(format!("{}/api/v1/auth/login", app.base))
+            .json(&json!({"username": "gat.clerk", "password": PASSWORD}));
+        if let Some(p) = proto {
+            req = req.header("x-forwarded-proto", p);
+        }
+        req.send()
+    };
+    for (proto, secure) in [(None, false), (Some("http"), false), (Some("https"), true)] {
+        let r = login(proto).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let cookies: Vec<String> =
+            r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+        assert!(cookies.len() >= 2, "session and device: {cookies:?}");
+        for c in &cookies {
+            assert_eq!(c.contains("; Secure"), secure, "{proto:?}: {c}");
+            assert!(c.contains("HttpOnly"), "{c}");
+        }
+    }
+}
