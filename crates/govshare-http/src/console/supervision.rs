@@ -193,6 +193,16 @@ struct DashboardPage {
     usage_svg: String,
 }
 
+/// The filter's region, or the acting organisation's when none is chosen.
+fn region_of(p: &govshare_domain::principal::Principal, f: &Filter) -> Result<RegionCode, Response> {
+    match f.region.trim() {
+        "" => {
+            p.org.as_ref().map(|o| o.region).ok_or_else(|| fail(ServiceError::Forbidden("未以任何单位身份操作".into())))
+        }
+        code => RegionCode::parse(code).map_err(|e| fail(ServiceError::from(e))),
+    }
+}
+
 /// The region dashboard.
 pub async fn dashboard(
     State(state): State<AppState>,
@@ -200,14 +210,7 @@ pub async fn dashboard(
     Query(f): Query<Filter>,
 ) -> PageResult {
     let p = &caller.principal;
-    let region = match f.region.trim() {
-        "" => p
-            .org
-            .as_ref()
-            .map(|o| o.region)
-            .ok_or_else(|| fail(ServiceError::Forbidden("未以任何单位身份操作".into())))?,
-        code => RegionCode::parse(code).map_err(|e| fail(ServiceError::from(e)))?,
-    };
+    let region = region_of(p, &f)?;
     let period = period_of(&state, &f)?;
     let d: Dashboard = state.services.dashboard(p, region, period).await.map_err(fail)?;
     let page = DashboardPage {
@@ -260,14 +263,7 @@ pub async fn report_file(
     Query(f): Query<Filter>,
 ) -> PageResult {
     let p = &caller.principal;
-    let region = match f.region.trim() {
-        "" => p
-            .org
-            .as_ref()
-            .map(|o| o.region)
-            .ok_or_else(|| fail(ServiceError::Forbidden("未以任何单位身份操作".into())))?,
-        code => RegionCode::parse(code).map_err(|e| fail(ServiceError::from(e)))?,
-    };
+    let region = region_of(p, &f)?;
     let period = period_of(&state, &f)?;
     let format = if f.format == "pdf" { "pdf" } else { "xlsx" };
     let d = state.services.dashboard(p, region, period).await.map_err(fail)?;
