@@ -1200,6 +1200,10 @@ async fn downloads_are_signed_and_bulk_exchange_follows_changes(backend: Backend
     );
     let exact = system.get(&format!("/api/v1/data/{exchange_grant}/changes?limit=3")).await;
     assert_eq!(exact.body["has_more"], false, "{}", exact.text);
+    // A misspelt parameter is not silently ignored (a client would restart from the snapshot): 400 naming it.
+    let typo = system.get(&format!("/api/v1/data/{exchange_grant}/changes?curosr=2")).await;
+    assert_eq!((typo.status, typo.code()), (StatusCode::BAD_REQUEST, "bad_request"), "{}", typo.text);
+    assert!(typo.body["error"]["message"].as_str().unwrap().contains("curosr"), "{}", typo.text);
     let cursor = snapshot.body["next_cursor"].as_i64().unwrap();
     let nothing = system.get(&format!("/api/v1/data/{exchange_grant}/changes?cursor={cursor}")).await;
     assert_eq!(nothing.body["changes"], json!([]));

@@ -328,6 +328,7 @@ impl From<ApplicationView> for ApplicationDto {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `mine` (default): the acting department's applications; `inbox`: those sent to it, most urgent first;
     /// `extensions`: extension requests awaiting the acting authority; `region`: all of the authority's region.

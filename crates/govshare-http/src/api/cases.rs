@@ -241,6 +241,7 @@ pub async fn file_correction(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct CorrectionListParams {
     /// Only the correction history of this catalog entry.
     pub entry: Option<String>,

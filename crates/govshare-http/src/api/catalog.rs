@@ -322,6 +322,7 @@ impl From<&CatalogEntry> for CatalogEntryDto {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `published` (default): the unified catalog; `mine`: the acting department's entries, drafts included;
     /// `review`: entries waiting for the acting authority.
@@ -436,6 +437,7 @@ pub async fn remove_assessment(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ReportParams {
     /// The file's name as the person knows it, e.g. `保密风险评估报告.pdf` (default 评估报告.pdf).
     pub file_name: Option<String>,
@@ -534,6 +536,7 @@ pub async fn review(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct DiffQuery {
     pub from: u32,
     pub to: u32,
@@ -611,6 +614,7 @@ pub async fn mark_read(State(state): State<AppState>, caller: Caller, Path(id): 
 
 /// Free text and facet filters of a catalog search. Facet values are codes (or the Chinese labels).
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct SearchParams {
     /// Words to find in names, abstracts and data items (all must match), or a resource code.
     #[serde(default)]

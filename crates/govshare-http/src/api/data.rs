@@ -85,6 +85,7 @@ pub async fn get_source(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct LoadParams {
     /// `csv`, `xlsx` or `jsonl`; default: from `file_name`.
     pub format: Option<String>,
@@ -811,6 +812,7 @@ pub async fn verify(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ChangesParams {
     /// 0 (default): the full snapshot; then the `next_cursor` of the previous page.
     pub cursor: Option<i64>,
@@ -856,6 +858,7 @@ pub async fn changes(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct DownloadParams {
     /// `csv` (default) or `xlsx`.
     pub format: Option<String>,
@@ -907,6 +910,7 @@ pub async fn signing_key(State(state): State<AppState>) -> Json<SigningKeyDto> {
 // ---- usage records ----
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct UsageParams {
     pub grant_id: Option<Uuid>,
     /// Older than this (the `at` of the last record of the previous page).

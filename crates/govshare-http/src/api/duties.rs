@@ -14,6 +14,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct DutyQuery {
     /// Whose duties: `me` (default), the acting organisation's duties for the caller's roles there (an API key:
     /// all the organisation's duties).

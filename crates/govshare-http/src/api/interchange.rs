@@ -46,6 +46,7 @@ pub async fn template(State(state): State<AppState>, caller: Caller) -> ApiResul
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ImportParams {
     /// Import the entries without errors even when others have errors (default: a file with any error imports
     /// nothing).
@@ -122,6 +123,7 @@ pub async fn import(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ExportParams {
     /// `published` (default): every published entry; `mine`: the acting department's published entries.
     pub scope: Option<String>,

@@ -614,6 +614,7 @@ async fn revoke_credential(
 // ---- audit ----
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only this organisation's records.
     pub org_id: Option<uuid::Uuid>,
