@@ -538,6 +538,18 @@ pub fn duty_rule(kind: DutyKind) -> Option<Rule> {
     Rule::ALL.into_iter().find(|r| matches!(r.observation(), Observation::Duties { kinds } if kinds.contains(&kind)))
 }
 
+/// Every duty kind whose lateness some rule observes (the kinds [`duty_rule`] maps to a rule), in rule order.
+pub fn late_duty_kinds() -> Vec<DutyKind> {
+    Rule::ALL
+        .iter()
+        .filter_map(|r| match r.observation() {
+            Observation::Duties { kinds } => Some(kinds.iter().copied()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
 /// The rule a duty breaches at `now`: a duty of a kind [`duty_rule`] names, late by [`classify`].
 pub fn duty_violation(d: &Duty, now: DateTime<Utc>) -> Option<Rule> {
     duty_rule(d.kind).filter(|_| classify(d, now) == Timeliness::Late)

@@ -1509,6 +1509,6 @@ fn check_file(
 pub const UNKNOWN_PARAMETER: &str = "unknown_parameter";
 
 /// Whether `err` is the refusal of unknown query parameters.
-fn is_unknown_parameter(err: &ServiceError) -> bool {
+pub fn is_unknown_parameter(err: &ServiceError) -> bool {
     matches!(err, ServiceError::Invalid(problems) if problems.iter().all(|p| p.rule == UNKNOWN_PARAMETER))
 }

@@ -37,7 +37,7 @@ pub use complaints::{Challenge, ComplaintView, PublicStatus, PublicStep, Receipt
 pub use corrections::{CorrectionFigures, CorrectionView, FigureRow, Upload};
 pub use data::{
     CACHE_TTL, ChangeRow, ChangesAnswer, DISPUTED_COLUMN, DataAnswer, DataPlane, DisputedRow, Download, GrantView,
-    LoadReport, LoadRequest, MAX_PAGE, MAX_REPORTED_ERRORS, UNKNOWN_PARAMETER, UsageSearch,
+    LoadReport, LoadRequest, MAX_PAGE, MAX_REPORTED_ERRORS, UsageSearch, is_unknown_parameter,
 };
 pub use disputes::DisputeView;
 pub use duties::{DutyState, DutyView, MAX_DUTIES, SweepReport, Urgency};

@@ -10,7 +10,7 @@ use govshare_domain::audit::AuditEvent;
 use govshare_domain::authz::Action;
 use govshare_domain::calendar::WorkingCalendar;
 use govshare_domain::correction::{CorrectionStats, stats};
-use govshare_domain::duty::{Duty, DutyKind};
+use govshare_domain::duty::Duty;
 use govshare_domain::enforcement::{
     Notice, NoticeId, NoticeInput, Order, OrderEvent, OrderId, OrderInput, OrderState, OrderStep, OrderStepInput,
     order_duties,
@@ -22,7 +22,7 @@ use govshare_domain::principal::Principal;
 use govshare_domain::region::RegionCode;
 use govshare_domain::supervision::{
     self, ACT_KINDS, Indicator, Observation, Period, Rule, Tally, act_violation, beijing_day, duty_violation,
-    parse_violation_key, violation_key,
+    late_duty_kinds, parse_violation_key, violation_key,
 };
 use govshare_store::{UsageBy, UsageKey, UsageTotal};
 use serde::Serialize;
@@ -333,14 +333,7 @@ impl Services {
     /// The violation candidates of `owners` in the period (and those still going on), with their evidence.
     async fn find_violations(&self, owners: &[OrgId], period: &Period) -> Result<Vec<ViolationView>> {
         let now = self.now();
-        let kinds: Vec<DutyKind> = Rule::ALL
-            .iter()
-            .filter_map(|r| match r.observation() {
-                Observation::Duties { kinds } => Some(kinds.iter().copied()),
-                _ => None,
-            })
-            .flatten()
-            .collect();
+        let kinds = late_duty_kinds();
         let (start, end) = (period.start(), period.end());
         let late = self.store.late_duties(Some(owners), &kinds, start, end, now, MAX_VIOLATIONS).await?;
         let acts = self.store.act_duties(Some(owners), &ACT_KINDS, start, end, MAX_VIOLATIONS).await?;

@@ -42,7 +42,7 @@ use govshare_domain::duty::DutyKind;
 use govshare_domain::org::OrgId;
 use govshare_domain::principal::Principal;
 use govshare_domain::region::RegionCode;
-use govshare_domain::supervision::{ACT_KINDS, Observation, Period, Rule, beijing_day};
+use govshare_domain::supervision::{ACT_KINDS, Period, beijing_day, late_duty_kinds};
 use govshare_service::Services;
 use govshare_store::{DynStore, Store, UsageBy};
 use govshare_store_sql::driver::{Reader, Tx, values};
@@ -823,14 +823,7 @@ async fn breakdown<D: Dialect>(
 ) -> anyhow::Result<()> {
     let ids: Vec<OrgId> = history.orgs.iter().map(|o| o.id).collect();
     let one = [department];
-    let kinds: Vec<DutyKind> = Rule::ALL
-        .iter()
-        .filter_map(|r| match r.observation() {
-            Observation::Duties { kinds } => Some(kinds.iter().copied()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    let kinds = late_duty_kinds();
     let (from, to, start, end) = (period.from, period.to, period.start(), period.end());
     let names = [
         "list_regions",

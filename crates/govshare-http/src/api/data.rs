@@ -775,9 +775,8 @@ pub async fn query(
     );
     let answer = match answer.await {
         // A parameter that is neither `cursor`, `limit` nor an item of the entry: the request is malformed.
-        Err(ServiceError::Invalid(problems))
-            if problems.iter().all(|p| p.rule == govshare_service::UNKNOWN_PARAMETER) =>
-        {
+        Err(err) if govshare_service::is_unknown_parameter(&err) => {
+            let problems = err.problems().unwrap_or_default();
             let names: Vec<String> = problems.iter().map(|p| format!("「{}」", p.field)).collect();
             return Err(ApiError::bad_request(
                 problems.first().map(|p| p.field.as_ref()),
