@@ -210,6 +210,12 @@ pub enum ChainBreak {
     /// The chain ends before the newest signed checkpoint: records were cut from the end and the head moved
     /// back, or the log was emptied.
     BehindCheckpoint { last_seq: i64, checkpoint_seq: i64 },
+    /// The usage records of an archived month that the store lists disagree with the archive recorded by record
+    /// `seq` (batches added, removed or recounted), or the recorded archive is missing from the store's list.
+    ArchiveMismatch { seq: i64, month: chrono::NaiveDate },
+    /// The store lists a month as archived that no record of the chain archived: usage records were removed
+    /// under the cover of a forged archive.
+    ArchiveUnrecorded { month: chrono::NaiveDate, last_seq: i64 },
 }
 
 impl ChainBreak {
@@ -220,10 +226,11 @@ impl ChainBreak {
             | ChainBreak::Unlinked { seq }
             | ChainBreak::LateLegacySeal { seq }
             | ChainBreak::CheckpointSignature { seq }
-            | ChainBreak::CheckpointMismatch { seq } => seq,
+            | ChainBreak::CheckpointMismatch { seq }
+            | ChainBreak::ArchiveMismatch { seq, .. } => seq,
             ChainBreak::Removed { expected, .. } => expected,
             ChainBreak::Truncated { last_seq, .. } | ChainBreak::BehindCheckpoint { last_seq, .. } => last_seq + 1,
-            ChainBreak::UsageUnsealed { last_seq, .. } => last_seq,
+            ChainBreak::UsageUnsealed { last_seq, .. } | ChainBreak::ArchiveUnrecorded { last_seq, .. } => last_seq,
             ChainBreak::HeadMismatch { head_seq } => head_seq,
             ChainBreak::UsageCount { seal_seq, .. }
             | ChainBreak::UsageOrder { seal_seq, .. }
@@ -291,6 +298,18 @@ impl fmt::Display for ChainBreak {
             ChainBreak::BehindCheckpoint { last_seq, checkpoint_seq } => write!(
                 f,
                 "the log ends at record {last_seq} but a signed checkpoint names record {checkpoint_seq}: records were removed and the head moved back"
+            ),
+            ChainBreak::ArchiveMismatch { seq, month } => write!(
+                f,
+                "the usage records of {} that the database lists as archived disagree with the archive record {seq}: \
+                 archived batches were added, removed or recounted",
+                month.format("%Y-%m")
+            ),
+            ChainBreak::ArchiveUnrecorded { month, .. } => write!(
+                f,
+                "the database lists the usage records of {} as archived, but no record of the chain archived them: \
+                 they were removed under a forged archive",
+                month.format("%Y-%m")
             ),
         }
     }

@@ -35,6 +35,7 @@ pub mod role;
 pub mod source;
 pub mod spreadsheet;
 pub mod supervision;
+pub mod usage_archive;
 pub mod use_record;
 pub mod user;
 

@@ -2,7 +2,9 @@
 //! chain against the signed checkpoints, the append-only guards —, signing checkpoints into a file outside the
 //! database, and exporting one record's evidence for offline verification.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -119,11 +121,17 @@ pub struct AuditVerification {
     pub checkpoints: Option<usize>,
     /// Usage records checked against their seals.
     pub usage_records: u64,
+    /// Usage records sealed in the chain that left the database in an archive, accepted by their archive's list
+    /// of batches (itself held to the chain's `usage.archive` record).
+    pub usage_archived: u64,
+    /// Archive files checked (`audit verify --archives DIR`), and what was wrong with any of them.
+    pub archive_files: usize,
+    pub archive_problems: Vec<String>,
 }
 
 impl AuditVerification {
     pub fn is_intact(&self) -> bool {
-        self.first_break.is_none() && self.missing_guards.is_empty()
+        self.first_break.is_none() && self.missing_guards.is_empty() && self.archive_problems.is_empty()
     }
 }
 
@@ -141,6 +149,13 @@ impl Services {
     /// Walks the whole log: the chain from its first record, every usage batch against its seal, the chain against
     /// every signed checkpoint, the head; and reports missing append-only guards.
     pub async fn verify_audit(&self, principal: &Principal) -> Result<AuditVerification> {
+        self.verify_audit_with(principal, None).await
+    }
+
+    /// [`Services::verify_audit`], and when `archives` names the directory of the node's usage archives, each
+    /// archive the chain records there: its signature, its links, its batches against their seals, and that it is
+    /// the file the chain recorded.
+    pub async fn verify_audit_with(&self, principal: &Principal, archives: Option<&Path>) -> Result<AuditVerification> {
         self.authorize(principal, Action::ViewAudit)?;
         let missing_guards = self.store.missing_guards().await?;
         let checkpoints = match &self.checkpoints {
@@ -153,7 +168,11 @@ impl Services {
             missing_guards,
             checkpoints: checkpoints.as_ref().map(Vec::len),
             usage_records: 0,
+            usage_archived: 0,
+            archive_files: 0,
+            archive_problems: Vec::new(),
         };
+        let mut recorded: BTreeMap<NaiveDate, RecordedArchive> = BTreeMap::new();
         let mut verifier =
             match LogVerifier::new(checkpoints.as_deref().unwrap_or_default(), &self.keys.public_key_hex()) {
                 Ok(v) => v,
@@ -169,7 +188,7 @@ impl Services {
             for record in &page {
                 match verifier.push(record) {
                     Err(first_break) => {
-                        if let Err(usage_break) = self.check_seals(&mut pending, &mut outcome.usage_records).await? {
+                        if let Err(usage_break) = self.check_seals(&mut pending, &mut outcome).await? {
                             return Ok(broken(outcome, usage_break));
                         }
                         outcome.verified = verifier.verified();
@@ -177,10 +196,14 @@ impl Services {
                         return Ok(outcome);
                     }
                     Ok(Some(seal)) => pending.push((record.seq, seal)),
-                    Ok(None) => {}
+                    Ok(None) => {
+                        if let Some(archive) = RecordedArchive::from_record(record) {
+                            recorded.insert(archive.month, archive);
+                        }
+                    }
                 }
                 if pending.iter().map(|(_, s)| s.count).sum::<u64>() >= USAGE_ROWS_PER_READ
-                    && let Err(usage_break) = self.check_seals(&mut pending, &mut outcome.usage_records).await?
+                    && let Err(usage_break) = self.check_seals(&mut pending, &mut outcome).await?
                 {
                     return Ok(broken(outcome, usage_break));
                 }
@@ -190,22 +213,79 @@ impl Services {
                 _ => break,
             }
         }
-        if let Err(usage_break) = self.check_seals(&mut pending, &mut outcome.usage_records).await? {
+        if let Err(usage_break) = self.check_seals(&mut pending, &mut outcome).await? {
             return Ok(broken(outcome, usage_break));
         }
         outcome.verified = verifier.verified();
         let usage_rows = self.store.usage_count().await?;
         if let Err(first_break) = verifier.finish(self.store.audit_head().await?, usage_rows) {
             outcome.first_break = Some(first_break);
+            return Ok(outcome);
+        }
+        if let Err(archive_break) = self.check_archives(&recorded, outcome.verified).await? {
+            outcome.first_break = Some(archive_break);
+            return Ok(outcome);
+        }
+        if let Some(dir) = archives {
+            let key = self.keys.public_key_hex();
+            let mut previous: Option<String> = None;
+            for archive in recorded.values() {
+                let path = dir.join(govshare_domain::usage_archive::archive_file_name(archive.month));
+                outcome.archive_files += 1;
+                let problem = match crate::archive::verify_archive_file(&path, Some(&key), Some(previous.as_deref())) {
+                    Err(e) => Some(format!("{}: {e}", path.display())),
+                    Ok((v, _)) if v.link != archive.link => {
+                        Some(format!("{}: not the archive the chain recorded (record {})", path.display(), archive.seq))
+                    }
+                    Ok(_) => None,
+                };
+                outcome.archive_problems.extend(problem);
+                previous = Some(archive.link.clone());
+            }
         }
         Ok(outcome)
     }
 
-    /// Checks the usage rows of the pending seals (in chain order) and clears them.
+    /// Holds the store's archived months and their lists of batches to the chain's `usage.archive` records.
+    async fn check_archives(
+        &self,
+        recorded: &BTreeMap<NaiveDate, RecordedArchive>,
+        last_seq: i64,
+    ) -> Result<std::result::Result<(), ChainBreak>> {
+        let registry: BTreeMap<NaiveDate, String> =
+            self.store.usage_archives().await?.into_iter().map(|a| (a.month, a.link)).collect();
+        let mut months: std::collections::BTreeSet<NaiveDate> = registry.keys().copied().collect();
+        months.extend(self.store.archived_batch_months().await?);
+        months.extend(recorded.keys().copied());
+        for month in months {
+            let Some(archive) = recorded.get(&month) else {
+                return Ok(Err(ChainBreak::ArchiveUnrecorded { month, last_seq }));
+            };
+            let mismatch = Err(ChainBreak::ArchiveMismatch { seq: archive.seq, month });
+            if registry.get(&month) != Some(&archive.link) {
+                return Ok(mismatch);
+            }
+            let mut listed = Vec::new();
+            let mut after = None;
+            loop {
+                let page = self.store.archived_batches_of(month, after, 10_000).await?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.0);
+                listed.extend(page);
+            }
+            if govshare_domain::usage_archive::batches_digest(&listed) != archive.batches_digest {
+                return Ok(mismatch);
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Checks the usage rows of the pending seals (in chain order) and clears them. A seal whose rows have all
+    /// left the database is accepted when an archive lists its batch with its count.
     async fn check_seals(
         &self,
         pending: &mut Vec<(i64, UsageSeal)>,
-        checked: &mut u64,
+        outcome: &mut AuditVerification,
     ) -> Result<std::result::Result<(), ChainBreak>> {
         if pending.is_empty() {
             return Ok(Ok(()));
@@ -215,12 +295,22 @@ impl Services {
         for (batch, row) in self.store.sealed_usage(&batches).await? {
             rows.entry(batch).or_default().push(row);
         }
+        let gone: Vec<Uuid> = batches.iter().filter(|b| !rows.contains_key(b)).copied().collect();
+        let archived: HashMap<Uuid, u64> = if gone.is_empty() {
+            HashMap::new()
+        } else {
+            self.store.archived_batches(&gone).await?.into_iter().map(|(b, _, n)| (b, n)).collect()
+        };
         for (seq, seal) in std::mem::take(pending) {
             let batch = rows.remove(&seal.batch).unwrap_or_default();
+            if batch.is_empty() && seal.count > 0 && archived.get(&seal.batch) == Some(&seal.count) {
+                outcome.usage_archived += seal.count;
+                continue;
+            }
             if let Err(b) = check_sealed_batch(seq, &seal, &batch) {
                 return Ok(Err(b));
             }
-            *checked += seal.count;
+            outcome.usage_records += seal.count;
         }
         Ok(Ok(()))
     }
@@ -418,6 +508,31 @@ impl Services {
         );
         self.store.append_audit(&audit).await?;
         Ok(evidence)
+    }
+}
+
+/// A `usage.archive` record of the chain: what the node recorded of one month's archive.
+#[derive(Debug, Clone)]
+struct RecordedArchive {
+    seq: i64,
+    month: NaiveDate,
+    link: String,
+    batches_digest: String,
+}
+
+impl RecordedArchive {
+    fn from_record(record: &AuditRecord) -> Option<RecordedArchive> {
+        use govshare_domain::usage_archive::{ARCHIVE_ACTION, MONTH_OBJECT};
+        if record.action != ARCHIVE_ACTION || record.object_type != MONTH_OBJECT {
+            return None;
+        }
+        let detail: serde_json::Value = serde_json::from_str(&record.detail).ok()?;
+        Some(RecordedArchive {
+            seq: record.seq,
+            month: record.object_id.parse().ok()?,
+            link: detail["link"].as_str()?.to_owned(),
+            batches_digest: detail["batches_digest"].as_str()?.to_owned(),
+        })
     }
 }
 

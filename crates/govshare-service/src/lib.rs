@@ -4,6 +4,7 @@
 
 mod accounts;
 mod applications;
+pub mod archive;
 mod catalog;
 mod complaints;
 mod corrections;

@@ -156,7 +156,14 @@ impl Dialect for PgDialect {
     const WRITABLE_CTE: bool = true;
     const PARALLEL_WRITES: usize = 1;
     const COLUMNS: &'static str = "SELECT table_name::text, column_name::text, data_type::text, is_nullable = 'YES'
-         FROM information_schema.columns WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'";
+         FROM information_schema.columns WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'
+         AND table_name NOT IN (SELECT relname FROM pg_class WHERE relispartition)";
+    const USAGE_PARTITIONS: bool = true;
+    /// From the catalog, not the rows: the partitions of `usage_records`, named `usage_records_YYYY_MM`.
+    const USAGE_MONTHS: &'static str = "SELECT to_date(substring(c.relname from '(\\d{4}_\\d{2})$'), 'YYYY_MM')
+         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+         JOIN pg_namespace n ON n.oid = p.relnamespace
+         WHERE p.relname = 'usage_records' AND n.nspname = current_schema() ORDER BY 1";
 
     /// Connects to `url` (`postgres://user:pass@host:port/db`).
     async fn connect(url: &str) -> Result<Self> {
@@ -231,6 +238,40 @@ impl Dialect for PgDialect {
                     format!("CREATE TRIGGER {name} {on} EXECUTE FUNCTION {function}()"),
                 ],
             });
-        Ok(bad_functions.chain(bad_triggers).collect())
+        // Each month's partition: the parent's row guard is cloned onto it (and could be disabled there alone);
+        // its TRUNCATE guard is its own, since truncating a partition by name fires only the partition's.
+        let partitions: Vec<(String, bool, bool)> = sqlx::query_as(
+            "SELECT c.relname::text,
+                    EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc f ON f.oid = t.tgfoid WHERE t.tgrelid = c.oid
+                            AND t.tgname = 'usage_records_no_change' AND t.tgtype = 27 AND t.tgenabled IN ('O', 'A')
+                            AND t.tgqual IS NULL AND f.proname = 'usage_records_append_only'),
+                    EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc f ON f.oid = t.tgfoid WHERE t.tgrelid = c.oid
+                            AND t.tgname = 'usage_records_no_truncate' AND t.tgtype = 34 AND t.tgenabled IN ('O', 'A')
+                            AND f.proname = 'usage_records_append_only')
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+             JOIN pg_namespace n ON n.oid = p.relnamespace
+             WHERE p.relname = 'usage_records' AND n.nspname = current_schema() ORDER BY 1",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let bad_partitions = partitions.into_iter().flat_map(|(partition, row_guard, truncate_guard)| {
+            let row = (!row_guard).then(|| Repair {
+                name: format!("usage_records_no_change ON {partition}"),
+                statements: vec![format!("ALTER TABLE {partition} ENABLE TRIGGER usage_records_no_change")],
+            });
+            let truncate = (!truncate_guard).then(|| Repair {
+                name: format!("usage_records_no_truncate ON {partition}"),
+                statements: vec![
+                    format!("DROP TRIGGER IF EXISTS usage_records_no_truncate ON {partition}"),
+                    format!(
+                        "CREATE TRIGGER usage_records_no_truncate BEFORE TRUNCATE ON {partition} FOR EACH STATEMENT \
+                         EXECUTE FUNCTION usage_records_append_only()"
+                    ),
+                ],
+            });
+            row.into_iter().chain(truncate)
+        });
+        Ok(bad_functions.chain(bad_triggers).chain(bad_partitions).collect())
     }
 }

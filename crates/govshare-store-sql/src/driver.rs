@@ -468,6 +468,11 @@ pub trait Dialect: Driver {
     const PARALLEL_WRITES: usize;
     /// The tables and their columns: (table, column, type as declared, nullable).
     const COLUMNS: &'static str;
+    /// Whether the usage log is partitioned by month (each month a table, created before its first batch is
+    /// written, detached and dropped once archived past the retention).
+    const USAGE_PARTITIONS: bool;
+    /// The months the usage log holds, one column, oldest first.
+    const USAGE_MONTHS: &'static str;
 
     /// Opens the pools for `url`.
     fn connect(url: &str) -> impl Future<Output = Result<Self>> + Send;

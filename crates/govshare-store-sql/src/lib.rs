@@ -36,6 +36,7 @@ use govshare_domain::record::{DataSource, LoadCounts, SourceLoad};
 use govshare_domain::region::{Region, RegionCode};
 use govshare_domain::role::Role;
 use govshare_domain::source::SourceDesignation;
+use govshare_domain::usage_archive::UsageArchive;
 use govshare_domain::use_record::UseRecord;
 use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{
@@ -55,12 +56,15 @@ use rows::{CredentialRow, OBLIGATION_COLUMNS, UserRow, extension_text, json};
 #[derive(Debug)]
 pub struct SqlStore<D: Dialect> {
     dialect: D,
+    /// The months of the usage log known to have their partition (PostgreSQL); written before a batch of a new
+    /// month is.
+    usage_months: std::sync::Mutex<std::collections::BTreeSet<chrono::NaiveDate>>,
 }
 
 impl<D: Dialect> SqlStore<D> {
     /// Connects to the database at `url` (its form is the backend's: `sqlite:…`, `postgres://…`).
     pub async fn connect(url: &str) -> Result<Self> {
-        Ok(SqlStore { dialect: D::connect(url).await? })
+        Ok(SqlStore { dialect: D::connect(url).await?, usage_months: Default::default() })
     }
 
     pub fn dialect(&self) -> &D {
@@ -114,6 +118,30 @@ impl<D: Dialect> SqlStore<D> {
             .await?;
         tx.commit().await?;
         Ok((overdue, reminded))
+    }
+
+    /// Makes sure the usage log can take rows of these months: on PostgreSQL, creates their partitions, each in
+    /// its own short transaction (not the batch's, which would hold the partition lock until it commits).
+    async fn usage_months_ready(&self, months: &std::collections::BTreeSet<chrono::NaiveDate>) -> Result<()> {
+        if !D::USAGE_PARTITIONS {
+            return Ok(());
+        }
+        let missing: Vec<chrono::NaiveDate> = {
+            let known = self.usage_months.lock().expect("the month cache is never poisoned");
+            months.iter().filter(|m| !known.contains(m)).copied().collect()
+        };
+        for month in missing {
+            let mut tx = self.begin().await?;
+            sql("SELECT usage_month_partition($1)").bind(month).planned_per_call().execute(&mut tx).await?;
+            tx.commit().await?;
+            self.usage_months.lock().expect("the month cache is never poisoned").insert(month);
+        }
+        Ok(())
+    }
+
+    /// Forgets a month whose partition was detached.
+    fn forget_month(&self, month: chrono::NaiveDate) {
+        self.usage_months.lock().expect("the month cache is never poisoned").remove(&month);
     }
 
     fn r(&self) -> Reader<'_, D> {
@@ -1473,6 +1501,7 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn append_usage(&self, records: &[UsageRecord]) -> Result<()> {
+        self.usage_months_ready(&evidence::months_of(records)).await?;
         let mut tx = self.begin().await?;
         evidence::append_sealed(&mut tx, records).await?;
         supervision::roll_up(&mut tx, records).await?;
@@ -1511,6 +1540,87 @@ impl<D: Dialect> Store for SqlStore<D> {
             .binds((USAGE_BATCH_OBJECT, batch.to_string(), USAGE_SEAL_ACTION))
             .optional(&mut self.r())
             .await
+    }
+
+    async fn seal_records(&self, batches: &[uuid::Uuid]) -> Result<Vec<AuditRecord>> {
+        let mut out = Vec::new();
+        for chunk in batches.chunks(ROWS_PER_STATEMENT) {
+            let ids: Vec<String> = chunk.iter().map(uuid::Uuid::to_string).collect();
+            let mut q = sql(format!(
+                "SELECT * FROM audit_log WHERE object_type = $1 AND action = $2 AND {} ORDER BY seq",
+                <D as Dialect>::any("object_id", "$3")
+            ))
+            .binds((USAGE_BATCH_OBJECT, USAGE_SEAL_ACTION))
+            .bind(Arg::Texts(ids.iter().map(String::as_str).collect()));
+            let records: Vec<AuditRecord> = q.planned_per_call().all(&mut self.r()).await?;
+            out.extend(records);
+        }
+        Ok(out)
+    }
+
+    async fn usage_months(&self) -> Result<Vec<chrono::NaiveDate>> {
+        let rows: Vec<(chrono::NaiveDate,)> = sql(D::USAGE_MONTHS).all(&mut self.r()).await?;
+        Ok(rows.into_iter().map(|(m,)| m).collect())
+    }
+
+    async fn usage_month_newest(&self, month: chrono::NaiveDate) -> Result<Option<DateTime<Utc>>> {
+        let (newest,): (Option<DateTime<Utc>>,) =
+            sql("SELECT MAX(at) FROM usage_records WHERE month = $1").bind(month).one(&mut self.r()).await?;
+        Ok(newest)
+    }
+
+    async fn usage_month_page(
+        &self,
+        month: chrono::NaiveDate,
+        after: Option<(uuid::Uuid, i64)>,
+        limit: u32,
+    ) -> Result<Vec<(uuid::Uuid, StoredUsage)>> {
+        evidence::month_page(self, month, after, limit).await
+    }
+
+    async fn usage_archives(&self) -> Result<Vec<UsageArchive>> {
+        evidence::archives(self).await
+    }
+
+    async fn record_usage_archive(
+        &self,
+        archive: &UsageArchive,
+        batches: &[(uuid::Uuid, u64)],
+        event: &AuditEvent,
+    ) -> Result<()> {
+        evidence::record_archive(self, archive, batches, event).await
+    }
+
+    async fn detach_usage_month(
+        &self,
+        month: chrono::NaiveDate,
+        at: DateTime<Utc>,
+        event: &AuditEvent,
+    ) -> Result<bool> {
+        evidence::detach_month(self, month, at, event).await
+    }
+
+    async fn archived_batches(&self, batches: &[uuid::Uuid]) -> Result<Vec<(uuid::Uuid, chrono::NaiveDate, u64)>> {
+        evidence::archived_batches(self, batches).await
+    }
+
+    async fn archived_batch_months(&self) -> Result<Vec<chrono::NaiveDate>> {
+        let rows: Vec<(chrono::NaiveDate,)> =
+            sql("SELECT DISTINCT month FROM usage_archived_batches ORDER BY month").all(&mut self.r()).await?;
+        Ok(rows.into_iter().map(|(m,)| m).collect())
+    }
+
+    async fn archived_batches_of(
+        &self,
+        month: chrono::NaiveDate,
+        after: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(uuid::Uuid, u64)>> {
+        evidence::archived_batches_of(self, month, after, limit).await
+    }
+
+    fn partitions_usage(&self) -> bool {
+        D::USAGE_PARTITIONS
     }
 
     fn parallel_writes(&self) -> usize {

@@ -176,6 +176,8 @@ impl Dialect for SqliteDialect {
     const COLUMNS: &'static str = "SELECT m.name, p.name, p.type, p.\"notnull\" = 0 AND p.pk = 0 FROM sqlite_master m
          JOIN pragma_table_info(m.name) p
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.name <> '_sqlx_migrations'";
+    const USAGE_PARTITIONS: bool = false;
+    const USAGE_MONTHS: &'static str = "SELECT DISTINCT month FROM usage_records ORDER BY month";
 
     /// Opens (creating if missing) the database at `url`: `sqlite://path/to/file.db` or `sqlite:path`.
     async fn connect(url: &str) -> Result<Self> {

@@ -9,7 +9,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::attachment::AttachmentRef;
 use govshare_domain::audit::{AuditEvent, AuditFilter, AuditRecord, ChainHead};
@@ -31,6 +31,7 @@ use govshare_domain::region::{Region, RegionCode};
 use govshare_domain::role::Role;
 use govshare_domain::source::SourceDesignation;
 use govshare_domain::supervision::Tally;
+use govshare_domain::usage_archive::UsageArchive;
 use govshare_domain::use_record::UseRecord;
 use govshare_domain::user::{Membership, User, UserId, Username};
 
@@ -558,6 +559,46 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn usage_seal_of(&self, id: uuid::Uuid) -> Result<Option<(uuid::Uuid, i64)>>;
     /// The oldest `usage.seal` audit record of a batch.
     async fn seal_record(&self, batch: uuid::Uuid) -> Result<Option<AuditRecord>>;
+    /// The `usage.seal` records of these batches (the oldest of each).
+    async fn seal_records(&self, batches: &[uuid::Uuid]) -> Result<Vec<AuditRecord>>;
+    /// Whether the usage log is partitioned by month, so that an archived month can leave the database.
+    fn partitions_usage(&self) -> bool;
+    /// The months the usage log holds (on PostgreSQL: has a partition for), oldest first.
+    async fn usage_months(&self) -> Result<Vec<NaiveDate>>;
+    /// The newest record of a month of the usage log, if it holds any.
+    async fn usage_month_newest(&self, month: NaiveDate) -> Result<Option<DateTime<Utc>>>;
+    /// A page of one month's rows in archive order (batch id, then position), after the given (batch, position).
+    async fn usage_month_page(
+        &self,
+        month: NaiveDate,
+        after: Option<(uuid::Uuid, i64)>,
+        limit: u32,
+    ) -> Result<Vec<(uuid::Uuid, StoredUsage)>>;
+    /// The node's usage archives, oldest month first.
+    async fn usage_archives(&self) -> Result<Vec<UsageArchive>>;
+    /// Records an archive in one transaction: the archive, the batches it holds with their counts, and `event`
+    /// (`usage.archive`) in the chain. Fails if the month is already archived.
+    async fn record_usage_archive(
+        &self,
+        archive: &UsageArchive,
+        batches: &[(uuid::Uuid, u64)],
+        event: &AuditEvent,
+    ) -> Result<()>;
+    /// Removes an archived month's rows from the database and records `event` (`usage.detach`) in the same
+    /// transaction: on PostgreSQL its partition is detached and dropped. `false` where the backend keeps every
+    /// usage record (SQLite); nothing is changed then.
+    async fn detach_usage_month(&self, month: NaiveDate, at: DateTime<Utc>, event: &AuditEvent) -> Result<bool>;
+    /// Of these batches, those an archive holds: (batch, month, count).
+    async fn archived_batches(&self, batches: &[uuid::Uuid]) -> Result<Vec<(uuid::Uuid, NaiveDate, u64)>>;
+    /// The months any archived batch is listed under.
+    async fn archived_batch_months(&self) -> Result<Vec<NaiveDate>>;
+    /// A page of the batches listed under an archived month, ascending batch id, after `after`.
+    async fn archived_batches_of(
+        &self,
+        month: NaiveDate,
+        after: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(uuid::Uuid, u64)>>;
     /// How many write transactions are worth running at once (SQLite has one writer; PostgreSQL many).
     fn parallel_writes(&self) -> usize {
         1

@@ -187,7 +187,29 @@ pub enum AdminCommand {
 pub enum AuditCommand {
     /// Walk the chain from the first record, check every usage record against its batch's seal and the chain
     /// against every signed checkpoint, and check the append-only triggers; exit 1 and name the first problem.
-    Verify,
+    Verify {
+        /// Also check every usage archive the chain records, in this directory (signature, links, seals, and
+        /// that each is the file the chain recorded).
+        #[arg(long)]
+        archives: Option<PathBuf>,
+    },
+    /// Archive every month of usage records past the three-year retention (Art. 29) into signed, hash-linked files,
+    /// record each in the audit chain, and only then remove the month from the database (PostgreSQL: its
+    /// partition is detached and dropped; SQLite keeps the rows). Run it monthly, e.g. from cron.
+    Archive {
+        /// The archive directory; default: `audit.archive_dir`, or `archives/` beside the node key file.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Verify usage archive files offline (no database), in month order: each file's signature, hash links and
+    /// batches, and that each names the one before it. Exit 0 when all verify, 1 otherwise.
+    VerifyArchive {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The node's SM2 public key (hex) to trust; without it, the key the files name is used and printed.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
     /// Sign the chain's head now with the node's SM2 key and append the checkpoint to the checkpoint file.
     Checkpoint,
     /// Write one record's evidence (the record, its Merkle proof, the chain up to a signed checkpoint and the
@@ -247,6 +269,9 @@ pub fn run(cli: Cli) -> ExitCode {
     if let Command::Audit { command: AuditCommand::VerifyProof { file, public_key } } = &cli.command {
         return verify_proof(file, public_key.as_deref());
     }
+    if let Command::Audit { command: AuditCommand::VerifyArchive { files, public_key } } = &cli.command {
+        return verify_archives(files, public_key.as_deref());
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -288,27 +313,45 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Source { command: SourceCommand::Load { entry, file, format, mode, accept_valid } } => {
             load_source(&services, &operator, entry, &file, format, mode, accept_valid).await
         }
+        Command::Audit { command: AuditCommand::Archive { dir } } => {
+            let dir = dir.unwrap_or_else(|| config.archive_dir());
+            archive_usage(&services, &operator, &dir, &config.server.node_name).await
+        }
         Command::Audit { command } => audit(&services, &operator, command).await,
     }
 }
 
 async fn audit(services: &Services, operator: &Principal, command: AuditCommand) -> anyhow::Result<ExitCode> {
     match command {
-        AuditCommand::Verify => {
-            let v = services.verify_audit(operator).await.map_err(explain)?;
+        AuditCommand::Verify { archives } => {
+            let v = services.verify_audit_with(operator, archives.as_deref()).await.map_err(explain)?;
             let checkpoints = match (v.checkpoints, services.checkpoint_log()) {
                 (Some(n), Some(log)) => format!("{n} signed checkpoints ({})", log.file().display()),
                 _ => "no checkpoint file".to_owned(),
             };
             match &v.first_break {
-                None => println!(
-                    "audit chain intact: {} records verified, {} usage records match their seals, held to {checkpoints}",
-                    v.verified, v.usage_records
-                ),
+                None => {
+                    println!(
+                        "audit chain intact: {} records verified, {} usage records match their seals, held to {checkpoints}",
+                        v.verified, v.usage_records
+                    );
+                    if v.usage_archived > 0 {
+                        println!(
+                            "{} sealed usage records have left the database in recorded archives",
+                            v.usage_archived
+                        );
+                    }
+                }
                 Some(problem) => {
                     println!("AUDIT CHAIN BROKEN at record {}: {problem}", problem.seq());
                     println!("{} records before it verified intact", v.verified);
                 }
+            }
+            if let Some(dir) = &archives {
+                println!("{} usage archives checked in {}", v.archive_files, dir.display());
+            }
+            for problem in &v.archive_problems {
+                println!("USAGE ARCHIVE INVALID: {problem}");
             }
             if !v.missing_guards.is_empty() {
                 println!(
@@ -350,7 +393,10 @@ async fn audit(services: &Services, operator: &Principal, command: AuditCommand)
             println!("node public key: {}", evidence.checkpoint.public_key);
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::VerifyProof { .. } => unreachable!("verify-proof runs before the store is opened"),
+        AuditCommand::VerifyProof { .. } | AuditCommand::VerifyArchive { .. } => {
+            unreachable!("offline checks run before the store is opened")
+        }
+        AuditCommand::Archive { .. } => unreachable!("archive is dispatched with the configuration"),
         AuditCommand::RestoreGuards => {
             let restored = services.restore_guards(operator).await.map_err(explain)?;
             if restored.is_empty() {
@@ -362,6 +408,71 @@ async fn audit(services: &Services, operator: &Principal, command: AuditCommand)
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `audit archive`.
+async fn archive_usage(
+    services: &Services,
+    operator: &Principal,
+    dir: &std::path::Path,
+    node: &str,
+) -> anyhow::Result<ExitCode> {
+    let done = services.archive_usage(operator, dir, node).await.map_err(explain)?;
+    if done.is_empty() {
+        println!(
+            "no month of usage records is past the retention of {} years: nothing archived",
+            govshare_domain::grant::USAGE_RETENTION_YEARS
+        );
+    }
+    for m in &done {
+        let what = if m.earlier { "archived earlier" } else { "archived" };
+        let removed = if m.removed {
+            "removed from the database"
+        } else {
+            "kept in the database (this store keeps every usage record)"
+        };
+        println!(
+            "{}: {what} to {} ({} records in {} batches), {removed}",
+            m.month.format("%Y-%m"),
+            m.file.display(),
+            m.records,
+            m.batches
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `audit verify-archive`: checks usage archive files in order with no database and no configuration.
+fn verify_archives(files: &[PathBuf], public_key: Option<&str>) -> ExitCode {
+    let mut previous: Option<String> = None;
+    let mut key = public_key.map(str::to_owned);
+    for (i, file) in files.iter().enumerate() {
+        // The first file may follow archives not given; every later one must follow the file before it.
+        let expected = if i == 0 { None } else { Some(previous.as_deref()) };
+        match govshare_service::archive::verify_archive_file(file, key.as_deref(), expected) {
+            Ok((v, sm3)) => {
+                println!(
+                    "ARCHIVE VALID: {} holds {} usage records of {} in {} sealed batches, signed by node 「{}」 (SM3 {sm3})",
+                    file.display(),
+                    v.records,
+                    v.month.format("%Y-%m"),
+                    v.batches,
+                    v.node
+                );
+                key.get_or_insert(v.public_key);
+                previous = Some(v.link);
+            }
+            Err(e) => {
+                println!("ARCHIVE REFUSED: {}: {e}", file.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if let Some(key) = key {
+        let whose = if public_key.is_some() { "the key you named" } else { "compare it with the node's published key" };
+        println!("signed with SM2 key {key} ({whose})");
+    }
+    ExitCode::SUCCESS
 }
 
 /// `audit verify-proof`: checks an evidence file with no database and no configuration.

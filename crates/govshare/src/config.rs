@@ -91,6 +91,10 @@ pub struct AuditConfig {
     /// The directory of the checkpoint file (`checkpoints.jsonl`), outside the database; default: `checkpoints/`
     /// beside the node key file. Put it, or a copy of it, where database administrators cannot write.
     pub checkpoint_dir: Option<PathBuf>,
+    /// The directory `govshare audit archive` writes usage archives to (one signed file per month past the
+    /// three-year retention); default: `archives/` beside the node key file. Keep copies off the database host.
+    #[serde(default)]
+    pub archive_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -204,7 +208,7 @@ impl Default for Config {
                 dispute_coordination_days: default_dispute_days(),
                 complaint_days: default_complaint_days(),
             },
-            audit: AuditConfig { checkpoint_interval_secs: 300, checkpoint_dir: None },
+            audit: AuditConfig { checkpoint_interval_secs: 300, checkpoint_dir: None, archive_dir: None },
             log: LogConfig { format: "text".into(), filter: "info".into() },
         }
     }
@@ -312,6 +316,14 @@ impl Config {
         self.audit.checkpoint_dir.clone().unwrap_or_else(|| {
             self.security.node_key_file.parent().unwrap_or_else(|| Path::new("")).join("checkpoints")
         })
+    }
+
+    /// Where usage archives are written: `audit.archive_dir`, or `archives/` beside the node key file.
+    pub fn archive_dir(&self) -> PathBuf {
+        self.audit
+            .archive_dir
+            .clone()
+            .unwrap_or_else(|| self.security.node_key_file.parent().unwrap_or_else(|| Path::new("")).join("archives"))
     }
 
     pub fn security_settings(&self) -> govshare_service::SecuritySettings {

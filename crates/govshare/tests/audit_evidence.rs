@@ -104,6 +104,13 @@ fn drop_trigger(backend: Backend, name: &str, table: &str) -> String {
 }
 
 /// Drops every append-only trigger of both tables.
+/// PostgreSQL: each month's partition of `usage_records` has its own TRUNCATE guard; an attacker drops them all.
+const DROP_PARTITION_TRUNCATE_GUARDS: &str = "DO $$ DECLARE p TEXT; BEGIN
+    FOR p IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'usage_records'::regclass LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS usage_records_no_truncate ON %I', p);
+    END LOOP; END $$";
+
 fn drop_all_guards(backend: Backend) -> Vec<String> {
     let mut names = vec![("audit_log_no_update", "audit_log"), ("audit_log_no_delete", "audit_log")];
     match backend {
@@ -116,7 +123,12 @@ fn drop_all_guards(backend: Backend) -> Vec<String> {
             ("usage_records_no_truncate", "usage_records"),
         ]),
     }
-    names.into_iter().map(|(n, t)| drop_trigger(backend, n, t)).collect()
+    let mut statements: Vec<String> = names.into_iter().map(|(n, t)| drop_trigger(backend, n, t)).collect();
+    if let Backend::Postgres = backend {
+        // Each month's partition has its own TRUNCATE guard.
+        statements.push(DROP_PARTITION_TRUNCATE_GUARDS.to_owned());
+    }
+    statements
 }
 
 fn as_text(backend: Backend, column: &str) -> String {
@@ -205,6 +217,7 @@ async fn usage_records_altered_removed_inserted_or_reordered_are_found(backend: 
         Backend::Postgres => vec![
             drop_trigger(backend, "usage_records_no_change", "usage_records"),
             drop_trigger(backend, "usage_records_no_truncate", "usage_records"),
+            DROP_PARTITION_TRUNCATE_GUARDS.to_owned(),
         ],
     };
     tamper(backend, &db, &drops.iter().map(String::as_str).collect::<Vec<_>>()).await.unwrap();
@@ -273,8 +286,8 @@ async fn usage_records_altered_removed_inserted_or_reordered_are_found(backend: 
     let forged = uuid::Uuid::now_v7().to_string();
     let insert = |seal_id: &str, position: i64| {
         format!(
-            "INSERT INTO usage_records (id, at, requester, provider, grant_id, entry_id, rows, document, seal_id, seal_position)
-             SELECT '{forged}', at, requester, provider, grant_id, entry_id, rows, replace(document, '{first}', '{forged}'), '{seal_id}', {position}
+            "INSERT INTO usage_records (id, at, requester, provider, grant_id, entry_id, rows, document, seal_id, seal_position, month)
+             SELECT '{forged}', at, requester, provider, grant_id, entry_id, rows, replace(document, '{first}', '{forged}'), '{seal_id}', {position}, month
              FROM usage_records WHERE id = '{first}'"
         )
     };

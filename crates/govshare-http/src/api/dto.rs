@@ -313,6 +313,9 @@ pub struct AuditVerificationDto {
     pub checkpoints: Option<usize>,
     /// Usage records checked against their seals.
     pub usage_records: u64,
+    /// Sealed usage records that have left the database in a recorded archive (months past the three-year
+    /// retention), accepted by the archive's list of batches.
+    pub usage_archived: u64,
 }
 
 /// The node's SM2 signature over the chain head, as appended to its checkpoint file.

@@ -646,6 +646,7 @@ async fn verify_audit(State(state): State<AppState>, caller: Caller) -> ApiResul
         missing_guards: v.missing_guards,
         checkpoints: v.checkpoints,
         usage_records: v.usage_records,
+        usage_archived: v.usage_archived,
     }))
 }
 

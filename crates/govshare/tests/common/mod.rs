@@ -22,6 +22,11 @@ pub enum Backend {
 pub struct TestClock(Arc<Mutex<DateTime<Utc>>>);
 
 impl TestClock {
+    /// A clock standing at `now`.
+    pub fn at(now: DateTime<Utc>) -> TestClock {
+        TestClock(Arc::new(Mutex::new(now)))
+    }
+
     pub fn advance(&self, by: Duration) {
         *self.0.lock().unwrap() += by;
     }
