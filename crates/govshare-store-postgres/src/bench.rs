@@ -42,3 +42,37 @@ pub async fn copy_out_records(url: &str, entry: EntryId) -> Result<usize> {
     }
     Ok(rows)
 }
+
+/// `COPY … FROM STDIN (FORMAT csv, HEADER)` of a file into a fresh table of text columns named by its header,
+/// keyed by its second column (the people file's ID number); returns the rows copied.
+pub async fn copy_in_csv(url: &str, file: &std::path::Path) -> Result<u64> {
+    use std::io::BufRead;
+    let mut conn = sqlx::PgConnection::connect(url).await.map_err(StoreError::other)?;
+    let header = {
+        let mut line = String::new();
+        std::io::BufReader::new(std::fs::File::open(file).map_err(StoreError::other)?)
+            .read_line(&mut line)
+            .map_err(StoreError::other)?;
+        line.trim().split(',').map(str::to_owned).collect::<Vec<_>>()
+    };
+    let columns: Vec<String> = header
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} TEXT{}", if i == 1 { " PRIMARY KEY" } else { "" }))
+        .collect();
+    sqlx::query(&format!("CREATE TABLE bench_copy_in ({})", columns.join(", ")))
+        .execute(&mut conn)
+        .await
+        .map_err(StoreError::other)?;
+    let mut copy = conn
+        .copy_in_raw("COPY bench_copy_in FROM STDIN (FORMAT csv, HEADER)")
+        .await
+        .map_err(StoreError::other)?;
+    let bytes = std::fs::read(file).map_err(StoreError::other)?;
+    for chunk in bytes.chunks(1 << 20) {
+        copy.send(chunk).await.map_err(StoreError::other)?;
+    }
+    let rows = copy.finish().await.map_err(StoreError::other)?;
+    sqlx::query("DROP TABLE bench_copy_in").execute(&mut conn).await.map_err(StoreError::other)?;
+    Ok(rows)
+}

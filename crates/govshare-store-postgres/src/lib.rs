@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use govshare_store::{Result, StoreError};
-use govshare_store_sql::driver::{Arg, Col, Dialect, Repair, Row, Sql, db};
+use govshare_store_sql::driver::{Arg, Col, CopySource, Dialect, Repair, Row, Sql, db};
 use sqlx::postgres::{PgArguments, PgPoolOptions};
 use sqlx::{Arguments, PgPool, Postgres};
 use uuid::Uuid;
@@ -189,6 +189,30 @@ impl Dialect for PgDialect {
     /// the second lets the planner see the rows written so far (ANALYZE samples the transaction's own rows).
     fn bulk_load_hints(first: bool) -> &'static [&'static str] {
         if first { &["SET LOCAL enable_seqscan = off"] } else { &["ANALYZE source_records"] }
+    }
+
+    const COPY_IN: bool = true;
+
+    async fn copy_in(conn: &mut Self::Conn, statement: &str, data: &[u8]) -> Result<u64> {
+        let mut copy = conn.copy_in_raw(statement).await.map_err(db)?;
+        copy.send(data).await.map_err(db)?;
+        copy.finish().await.map_err(db)
+    }
+
+    async fn copy_in_stream(conn: &mut Self::Conn, statement: &str, source: &mut dyn CopySource) -> Result<u64> {
+        let mut copy = conn.copy_in_raw(statement).await.map_err(db)?;
+        loop {
+            match source.next_chunk().await {
+                Ok(Some(chunk)) => {
+                    copy.send(chunk).await.map_err(db)?;
+                }
+                Ok(None) => return copy.finish().await.map_err(db),
+                Err(e) => {
+                    let _ = copy.abort(e.to_string()).await;
+                    return Err(e);
+                }
+            }
+        }
     }
 
     /// Idempotent; safe when several instances start at once (sqlx takes an advisory lock).

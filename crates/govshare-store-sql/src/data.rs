@@ -6,7 +6,7 @@ use govshare_domain::grant::Grant;
 use govshare_domain::record::{LoadCounts, LoadMode, SourceLoad};
 use govshare_store::{BatchPlan, RecordFeed, Result, StoreError, StoredRecord, plan_batch};
 
-use crate::driver::{Arg, Dialect, Sql, Tx, sql, values};
+use crate::driver::{Arg, CopySource, Dialect, Sql, Tx, sql, values};
 use crate::rows::{from_row, json};
 
 /// Rows per multi-row statement: well under either backend's parameter limit (SQLite 32766, PostgreSQL 65535).
@@ -32,50 +32,88 @@ pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn 
     let Some((mut next_seq, load_no)) = state else {
         return Err(StoreError::NotFound("该目录尚未绑定数据源".into()));
     };
-    for hint in D::bulk_load_hints(true) {
-        sql(*hint).execute(tx).await?;
+    // A source that holds no record yet (its first load) needs no lookups: every key is new, and no other writer
+    // adds records while this load holds the source's row.
+    let (held_before,): (bool,) =
+        sql("SELECT EXISTS (SELECT 1 FROM source_records WHERE entry_id = $1)").bind(entry).one(tx).await?;
+    if held_before {
+        for hint in D::bulk_load_hints(true) {
+            sql(*hint).execute(tx).await?;
+        }
     }
     let mut counts = LoadCounts::default();
     let mut batches = 0u64;
-    while let Some(batch) = feed.next_batch().await? {
-        // What the table holds for this batch's keys (earlier batches of this load included): one list
-        // parameter joined through the primary key, one plan whatever the batch.
-        let mut held: HashMap<String, (String, bool)> = HashMap::new();
-        let rows: Vec<(String, String, bool)> = sql(format!(
-            "SELECT r.key, r.digest, r.deleted FROM source_records r WHERE r.entry_id = $1 AND {}",
-            D::any("r.key", "$2")
-        ))
-        .binds((entry, Arg::Texts(batch.iter().map(|r| r.key.as_str()).collect())))
-        .all(tx)
+    let mut held: HashMap<String, (String, bool)> = HashMap::new();
+    if !held_before && D::COPY_IN {
+        // A first load on PostgreSQL: every record streams into one COPY while the next batch is sealed, and the
+        // change history is then written from the records in one statement.
+        let mut fresh = FreshRecords {
+            feed,
+            next_seq: &mut next_seq,
+            counts: &mut counts,
+            entry: entry.0.to_string(),
+            load_no: load_no.to_string(),
+        };
+        tx.copy_in_stream(
+            "COPY source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no) FROM STDIN",
+            &mut fresh,
+        )
         .await?;
-        held.extend(rows.into_iter().map(|(k, d, del)| (k, (d, del))));
-        batches += 1;
-        if batches.is_multiple_of(REFRESH_EVERY) {
-            for hint in D::bulk_load_hints(false) {
-                sql(*hint).execute(tx).await?;
+        sql("INSERT INTO source_changes (entry_id, seq, key, op, digest, payload, load_id)
+             SELECT entry_id, seq, key, 'insert', digest, payload, $2 FROM source_records WHERE entry_id = $1")
+        .binds((entry, load.id))
+        .execute(tx)
+        .await?;
+    }
+    while let Some(batch) = feed.next_batch().await? {
+        if held_before {
+            // What the table holds for this batch's keys (earlier batches of this load included): one list
+            // parameter joined through the primary key, one plan whatever the batch.
+            held.clear();
+            let rows: Vec<(String, String, bool)> = sql(format!(
+                "SELECT r.key, r.digest, r.deleted FROM source_records r WHERE r.entry_id = $1 AND {}",
+                D::any("r.key", "$2")
+            ))
+            .binds((entry, Arg::Texts(batch.iter().map(|r| r.key.as_str()).collect())))
+            .all(tx)
+            .await?;
+            held.extend(rows.into_iter().map(|(k, d, del)| (k, (d, del))));
+            batches += 1;
+            if batches.is_multiple_of(REFRESH_EVERY) {
+                for hint in D::bulk_load_hints(false) {
+                    sql(*hint).execute(tx).await?;
+                }
             }
         }
         let BatchPlan { changed, unchanged } = plan_batch(batch, &mut held, &mut next_seq, &mut counts);
-        for chunk in changed.chunks(ROWS_PER_STATEMENT) {
-            let mut q = sql(format!(
-                "INSERT INTO source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no) VALUES {}
-                 ON CONFLICT (entry_id, key) DO UPDATE SET scope = excluded.scope, seq = excluded.seq,
-                   digest = excluded.digest, payload = excluded.payload, deleted = FALSE, load_no = excluded.load_no",
-                values(1, chunk.len(), 8)
-            ));
-            for (r, _) in chunk {
-                q.push(entry).push(&r.key).push(&r.scope).push(r.seq).push(&r.digest).push(&r.payload);
-                q.push(false).push(load_no);
+        if !held_before {
+            // Only this load's keys, which the producer never repeats: nothing to remember across batches.
+            held.clear();
+        }
+        let (inserts, updates): (Vec<_>, Vec<_>) = changed.iter().partition(|(_, op)| *op == "insert");
+        if D::COPY_IN {
+            copy_records(tx, entry, load_no, &inserts).await?;
+        } else {
+            for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+                upsert_records(tx, entry, load_no, chunk).await?;
             }
-            q.execute(tx).await?;
-            let mut q = sql(format!(
-                "INSERT INTO source_changes (entry_id, seq, key, op, digest, payload, load_id) VALUES {}",
-                values(1, chunk.len(), 7)
-            ));
-            for (r, op) in chunk {
-                q.push(entry).push(r.seq).push(&r.key).push(*op).push(&r.digest).push(&r.payload).push(load.id);
+        }
+        for chunk in updates.chunks(ROWS_PER_STATEMENT) {
+            upsert_records(tx, entry, load_no, chunk).await?;
+        }
+        if D::COPY_IN {
+            copy_changes(tx, entry, load.id, &changed).await?;
+        } else {
+            for chunk in changed.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sql(format!(
+                    "INSERT INTO source_changes (entry_id, seq, key, op, digest, payload, load_id) VALUES {}",
+                    values(1, chunk.len(), 7)
+                ));
+                for (r, op) in chunk {
+                    q.push(entry).push(r.seq).push(&r.key).push(*op).push(&r.digest).push(&r.payload).push(load.id);
+                }
+                q.execute(tx).await?;
             }
-            q.execute(tx).await?;
         }
         if !unchanged.is_empty() {
             sql(format!("UPDATE source_records SET load_no = $1 WHERE entry_id = $2 AND {}", D::any("key", "$3")))
@@ -116,6 +154,188 @@ pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn 
         .execute(tx)
         .await?;
     Ok(counts)
+}
+
+/// The records of a first load as COPY rows, batch by batch from the feed.
+struct FreshRecords<'f> {
+    feed: &'f mut dyn RecordFeed,
+    next_seq: &'f mut i64,
+    counts: &'f mut LoadCounts,
+    entry: String,
+    load_no: String,
+}
+
+#[async_trait::async_trait]
+impl CopySource for FreshRecords<'_> {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        let Some(batch) = self.feed.next_batch().await? else { return Ok(None) };
+        // The producer never repeats a key, so every record of a first load is an insert; a repeat would be an
+        // update here and the COPY would fail on the primary key, aborting the load.
+        let mut held = HashMap::new();
+        let BatchPlan { changed, .. } = plan_batch(batch, &mut held, self.next_seq, self.counts);
+        let mut data = Vec::with_capacity(changed.len() * 512);
+        for (r, _) in &changed {
+            copy_row(
+                &mut data,
+                &[
+                    CopyField::Text(&self.entry),
+                    CopyField::Text(&r.key),
+                    CopyField::Text(&r.scope),
+                    CopyField::Int(r.seq),
+                    CopyField::Text(&r.digest),
+                    CopyField::Bytes(Some(&r.payload)),
+                    CopyField::Text("f"),
+                    CopyField::Text(&self.load_no),
+                ],
+            );
+        }
+        Ok(Some(data))
+    }
+}
+
+/// Inserts or updates records (an update of a tombstone revives it).
+async fn upsert_records<D: Dialect>(
+    tx: &mut Tx<D>,
+    entry: govshare_domain::catalog::EntryId,
+    load_no: i64,
+    chunk: &[&(StoredRecord, &'static str)],
+) -> Result<()> {
+    let mut q = sql(format!(
+        "INSERT INTO source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no) VALUES {}
+         ON CONFLICT (entry_id, key) DO UPDATE SET scope = excluded.scope, seq = excluded.seq,
+           digest = excluded.digest, payload = excluded.payload, deleted = FALSE, load_no = excluded.load_no",
+        values(1, chunk.len(), 8)
+    ));
+    for (r, _) in chunk {
+        q.push(entry).push(&r.key).push(&r.scope).push(r.seq).push(&r.digest).push(&r.payload);
+        q.push(false).push(load_no);
+    }
+    q.execute(tx).await?;
+    Ok(())
+}
+
+/// New records by `COPY`: keys the table does not hold, so no conflict handling is needed.
+async fn copy_records<D: Dialect>(
+    tx: &mut Tx<D>,
+    entry: govshare_domain::catalog::EntryId,
+    load_no: i64,
+    rows: &[&(StoredRecord, &'static str)],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (entry, load_no) = (entry.0.to_string(), load_no.to_string());
+    let mut data = Vec::with_capacity(rows.len() * 512);
+    for (r, _) in rows {
+        copy_row(
+            &mut data,
+            &[
+                CopyField::Text(&entry),
+                CopyField::Text(&r.key),
+                CopyField::Text(&r.scope),
+                CopyField::Int(r.seq),
+                CopyField::Text(&r.digest),
+                CopyField::Bytes(Some(&r.payload)),
+                CopyField::Text("f"),
+                CopyField::Text(&load_no),
+            ],
+        );
+    }
+    tx.copy_in("COPY source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no) FROM STDIN", &data)
+        .await?;
+    Ok(())
+}
+
+/// The change history of a batch by `COPY` (it is only ever appended to).
+async fn copy_changes<D: Dialect>(
+    tx: &mut Tx<D>,
+    entry: govshare_domain::catalog::EntryId,
+    load: uuid::Uuid,
+    rows: &[(StoredRecord, &'static str)],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (entry, load) = (entry.0.to_string(), load.to_string());
+    let mut data = Vec::with_capacity(rows.len() * 512);
+    for (r, op) in rows {
+        copy_row(
+            &mut data,
+            &[
+                CopyField::Text(&entry),
+                CopyField::Int(r.seq),
+                CopyField::Text(&r.key),
+                CopyField::Text(op),
+                CopyField::Text(&r.digest),
+                CopyField::Bytes(Some(&r.payload)),
+                CopyField::Text(&load),
+            ],
+        );
+    }
+    tx.copy_in("COPY source_changes (entry_id, seq, key, op, digest, payload, load_id) FROM STDIN", &data).await?;
+    Ok(())
+}
+
+/// A field of a row in COPY's text format.
+pub(crate) enum CopyField<'a> {
+    Text(&'a str),
+    Int(i64),
+    /// `bytea` (`None`: NULL).
+    Bytes(Option<&'a [u8]>),
+}
+
+/// Appends one row in COPY's text format: tab-separated, newline-terminated, with backslash escapes for the
+/// characters that would end a field or a row; `bytea` in hex (`\\x…`, the backslash itself escaped).
+pub(crate) fn copy_row(out: &mut Vec<u8>, fields: &[CopyField<'_>]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        match field {
+            CopyField::Text(text) => {
+                for &b in text.as_bytes() {
+                    match b {
+                        b'\\' => out.extend_from_slice(b"\\\\"),
+                        b'\t' => out.extend_from_slice(b"\\t"),
+                        b'\n' => out.extend_from_slice(b"\\n"),
+                        b'\r' => out.extend_from_slice(b"\\r"),
+                        _ => out.push(b),
+                    }
+                }
+            }
+            CopyField::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            CopyField::Bytes(None) => out.extend_from_slice(b"\\N"),
+            CopyField::Bytes(Some(bytes)) => {
+                out.extend_from_slice(b"\\\\x");
+                for &b in *bytes {
+                    out.push(HEX[usize::from(b >> 4)]);
+                    out.push(HEX[usize::from(b & 15)]);
+                }
+            }
+        }
+    }
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_rows_escape_what_would_end_a_field_or_a_row() {
+        let mut out = Vec::new();
+        copy_row(
+            &mut out,
+            &[
+                CopyField::Text("a\tb\nc\\d\re"),
+                CopyField::Int(-7),
+                CopyField::Bytes(Some(&[0, 0xab, 0xff])),
+                CopyField::Bytes(None),
+            ],
+        );
+        assert_eq!(out, b"a\\tb\\nc\\\\d\\re\t-7\t\\\\x00abff\t\\N\n");
+    }
 }
 
 pub(crate) const RECORD_COLUMNS: &str =

@@ -485,8 +485,32 @@ pub trait Dialect: Driver {
     fn starts_with(column: &str, param: &str) -> String;
     /// Statements run before a bulk load writes (`first`), and again every so many batches of it.
     fn bulk_load_hints(first: bool) -> &'static [&'static str];
+    /// Whether [`Dialect::copy_in`] is the backend's bulk path (PostgreSQL's `COPY`); otherwise bulk writes are
+    /// multi-row `INSERT`s.
+    const COPY_IN: bool;
+    /// Runs `statement` (`COPY table (columns) FROM STDIN`) with `data` in COPY's text format; returns the rows
+    /// written. Only called when [`Dialect::COPY_IN`].
+    fn copy_in<'c>(
+        conn: &'c mut Self::Conn,
+        statement: &'c str,
+        data: &'c [u8],
+    ) -> impl Future<Output = Result<u64>> + Send + 'c;
+    /// Runs `statement` (`COPY table (columns) FROM STDIN`) with the chunks `source` hands out, as it hands them
+    /// out: the database works through one chunk while the next is made. An error from `source` aborts the COPY.
+    /// Only called when [`Dialect::COPY_IN`].
+    fn copy_in_stream<'c>(
+        conn: &'c mut Self::Conn,
+        statement: &'c str,
+        source: &'c mut dyn CopySource,
+    ) -> impl Future<Output = Result<u64>> + Send + 'c;
     /// The append-only guards that are missing, altered or disabled, with their repair.
     fn guards<'c>(conn: &'c mut Self::Conn) -> impl Future<Output = Result<Vec<Repair>>> + Send + 'c;
+}
+
+/// The rows of a streaming COPY, chunk by chunk, in COPY's text format; `None` when there are no more.
+#[async_trait::async_trait]
+pub trait CopySource: Send {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>>;
 }
 
 /// Something statements run on: a transaction, or a read connection taken from the pool on first use.
@@ -502,6 +526,16 @@ pub struct Tx<D: Dialect>(pub D::Tx);
 impl<D: Dialect> Tx<D> {
     pub async fn commit(self) -> Result<()> {
         D::commit(self.0).await
+    }
+
+    /// See [`Dialect::copy_in_stream`].
+    pub async fn copy_in_stream(&mut self, statement: &str, source: &mut dyn CopySource) -> Result<u64> {
+        D::copy_in_stream(&mut self.0, statement, source).await
+    }
+
+    /// See [`Dialect::copy_in`].
+    pub async fn copy_in(&mut self, statement: &str, data: &[u8]) -> Result<u64> {
+        D::copy_in(&mut self.0, statement, data).await
     }
 }
 

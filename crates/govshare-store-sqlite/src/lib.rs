@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use govshare_store::{Result, StoreError};
-use govshare_store_sql::driver::{Arg, Col, Dialect, Repair, Row, Sql, corrupt, db};
+use govshare_store_sql::driver::{Arg, Col, CopySource, Dialect, Repair, Row, Sql, corrupt, db};
 use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Arguments, Sqlite, SqlitePool};
 use uuid::Uuid;
@@ -213,6 +213,16 @@ impl Dialect for SqliteDialect {
 
     fn starts_with(column: &str, param: &str) -> String {
         format!("substr({column}, 1, length({param})) = {param}")
+    }
+
+    const COPY_IN: bool = false;
+
+    async fn copy_in(_: &mut Self::Conn, _: &str, _: &[u8]) -> Result<u64> {
+        Err(StoreError::Other("SQLite has no COPY; bulk writes are multi-row INSERTs".into()))
+    }
+
+    async fn copy_in_stream(_: &mut Self::Conn, _: &str, _: &mut dyn CopySource) -> Result<u64> {
+        Err(StoreError::Other("SQLite has no COPY; bulk writes are multi-row INSERTs".into()))
     }
 
     fn bulk_load_hints(_first: bool) -> &'static [&'static str] {

@@ -81,6 +81,9 @@ pub struct DataBenchArgs {
     pub rounds: usize,
     #[arg(long, default_value_t = 809)]
     pub seed: u64,
+    /// Stop after the load (and, on PostgreSQL, its `COPY … FROM STDIN` baseline): for working on loads.
+    #[arg(long)]
+    pub load_only: bool,
 }
 
 const SURNAMES: &[&str] = &[
@@ -266,7 +269,15 @@ struct Fixture {
     keys: Vec<String>,
 }
 
-async fn prepare(services: &Services, args: &DataBenchArgs, dir: &std::path::Path) -> anyhow::Result<Fixture> {
+/// Seeds the demo province, publishes the people entry and loads the generated file into it, timed; on
+/// PostgreSQL also times `COPY … FROM STDIN` of the same file into a bare table with the same key, the floor any
+/// load pays. Returns the entry.
+async fn load_people(
+    services: &Services,
+    args: &DataBenchArgs,
+    dir: &std::path::Path,
+    url: &str,
+) -> anyhow::Result<govshare_domain::catalog::EntryId> {
     crate::demo::seed(services).await?;
     let gat_clerk = principal(services, "gat.clerk").await?;
     let entry = publish_people_entry(services, "330000-GAT-BENCH").await?;
@@ -294,6 +305,33 @@ async fn prepare(services: &Services, args: &DataBenchArgs, dir: &std::path::Pat
         load.counts.inserted,
         load.counts.inserted as f64 / took
     );
+    if args.db.backend == BenchBackend::Postgres {
+        let started = Instant::now();
+        let copied = govshare_store_postgres::bench::copy_in_csv(url, &file).await?;
+        let copy = started.elapsed().as_secs_f64();
+        println!("\n| load of {} rows | time | rows/s |", args.records);
+        println!("|---|---|---|");
+        println!(
+            "| govshare load: check pass, then parse, SM3, HMAC-SM3 key, SM4 seal, records + change log | {took:.1} s | \
+             {:.0} |",
+            load.counts.inserted as f64 / took
+        );
+        println!(
+            "| PostgreSQL COPY … FROM STDIN (the same CSV, text columns, primary key) | {copy:.1} s | {:.0} |",
+            copied as f64 / copy
+        );
+        println!("load / COPY: {:.2}", (load.counts.inserted as f64 / took) / (copied as f64 / copy));
+    }
+    Ok(entry)
+}
+
+async fn prepare(
+    services: &Services,
+    args: &DataBenchArgs,
+    dir: &std::path::Path,
+    url: &str,
+) -> anyhow::Result<Fixture> {
+    let entry = load_people(services, args, dir, url).await?;
 
     // The requester's applications (service API for lookups, bulk exchange for the export), approved and granted.
     let terms = standard_grant(1_000_000, 1_000_000_000);
@@ -391,7 +429,11 @@ async fn run_on(args: &DataBenchArgs, url: &str, dir: &std::path::Path) -> anyho
     println!("backend: {:?} ({})", args.db.backend, crate::config::redact_url(url));
     let store = crate::open_store(url).await?;
     let services = Services::new(store, Default::default());
-    let fixture = prepare(&services, args, dir).await?;
+    if args.load_only {
+        load_people(&services, args, dir, url).await?;
+        return Ok(());
+    }
+    let fixture = prepare(&services, args, dir, url).await?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
