@@ -297,9 +297,9 @@ impl Services {
         Ok((self.store.get_source(entry).await?, self.store.source_loads(entry, 50).await?))
     }
 
-    /// Loads a file into the entry's hosted source. The file is read twice: once to check every row (nothing
-    /// is written if any row is bad, unless `accept_valid`), once to load, in one transaction. `progress`
-    /// counts the bytes read (both passes).
+    /// Loads a file into the entry's hosted source in one transaction, reading it once: every row is checked as
+    /// it is sealed and written; nothing is kept if any row is bad, unless `accept_valid` (then the valid rows
+    /// are). `progress` counts the bytes parsed.
     pub async fn load_source(
         &self,
         principal: &Principal,
@@ -322,14 +322,69 @@ impl Services {
         let items = content.items.clone();
         let columns: Vec<String> = items.iter().map(|i| i.code.clone()).collect();
 
-        // Pass 1: check every row; keep the first errors, count all, and the file's SM3.
-        let check = {
-            let (path, items, columns, key_item, progress) =
-                (path.to_owned(), items.clone(), columns.clone(), key_item.clone(), progress.clone());
-            tokio::task::spawn_blocking(move || check_file(&path, format, &items, &columns, &key_item, progress))
-                .await
-                .map_err(|e| ServiceError::Internal(Box::new(e)))??
+        // One pass: every row checked and, while the load may go on, sealed and fed to the store's one
+        // transaction as it is read; a bad row (unless valid rows are accepted) aborts the transaction.
+        let load = SourceLoad {
+            id: uuid::Uuid::now_v7(),
+            entry,
+            at: self.now(),
+            actor: principal.audit_name(),
+            file_name: request.file_name.clone(),
+            file_sm3: String::new(),
+            mode,
+            rows_read: 0,
+            rows_rejected: 0,
+            counts: LoadCounts::default(),
         };
+        let (tx, rx) = mpsc::channel::<Result<Vec<StoredRecord>, String>>(4);
+        let producer = {
+            let pass = LoadPass {
+                path: path.to_owned(),
+                format,
+                items,
+                columns,
+                key_item,
+                scope_item,
+                keys: self.keys.clone(),
+                encrypted: source.encrypted,
+                entry: entry.to_string(),
+                accept_valid: request.accept_valid,
+                progress,
+            };
+            tokio::task::spawn_blocking(move || pass.run(&tx))
+        };
+        let conclude = {
+            let (load, principal, provider) = (load.clone(), principal.audit_name(), stored.provider);
+            move |check: &FileCheck| {
+                let concluded = SourceLoad {
+                    file_sm3: check.sm3.clone(),
+                    rows_read: check.rows_read,
+                    rows_rejected: check.rows_with_errors,
+                    ..load.clone()
+                };
+                let audit = AuditEvent::new(
+                    principal.clone(),
+                    Some(provider),
+                    "source.load",
+                    "catalog_entry",
+                    load.entry.to_string(),
+                    json!({ "load": load.id, "file": load.file_name, "sm3": check.sm3, "mode": load.mode.code(),
+                            "rows": check.rows_read, "rejected": check.rows_with_errors }),
+                );
+                (concluded, audit)
+            }
+        };
+        let placeholder = AuditEvent::new(
+            principal.audit_name(),
+            Some(stored.provider),
+            "source.load",
+            "catalog_entry",
+            entry.to_string(),
+            json!({ "load": load.id }),
+        );
+        let mut feed = ChannelFeed { rx, producer: Some(producer), concluded: None, conclude: Box::new(conclude) };
+        let counts = self.store.load_records(&load, &mut feed, &placeholder).await;
+        let (check, concluded) = feed.finish().await?;
         if check.rows_with_errors > 0 && !request.accept_valid {
             return Ok(LoadReport {
                 load: None,
@@ -338,71 +393,10 @@ impl Services {
                 errors: check.errors,
             });
         }
-        let mut load = SourceLoad {
-            id: uuid::Uuid::now_v7(),
-            entry,
-            at: self.now(),
-            actor: principal.audit_name(),
-            file_name: request.file_name.clone(),
-            file_sm3: check.sm3.clone(),
-            mode,
-            rows_read: check.rows_read,
-            rows_rejected: check.rows_with_errors,
-            counts: LoadCounts::default(),
-        };
-        // Pass 2: parse again, seal, and feed batches to the store's one transaction.
-        let (tx, rx) = mpsc::channel::<Result<Vec<StoredRecord>, String>>(4);
-        let producer = {
-            let (path, keys, entry_text) = (path.to_owned(), self.keys.clone(), entry.to_string());
-            let encrypted = source.encrypted;
-            tokio::task::spawn_blocking(move || {
-                let reader = match RowReader::open(&path, format, &columns, progress) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let _ = tx.blocking_send(Err(e.to_string()));
-                        return;
-                    }
-                };
-                let map = match ColumnMap::new(&items, reader.headers()) {
-                    Ok(m) => m,
-                    Err(_) => {
-                        let _ = tx.blocking_send(Err("表头与第一遍检查时不一致".into()));
-                        return;
-                    }
-                };
-                let mut batch = Vec::with_capacity(LOAD_BATCH);
-                let mut seen = std::collections::HashSet::new();
-                for row in reader {
-                    let Ok((n, values)) = row else { continue };
-                    let Ok(record) = map.record(&items, &key_item, n, &values) else { continue };
-                    let key = key_of(&record, &key_item).unwrap_or_default();
-                    if !seen.insert(key.clone()) {
-                        continue; // a repeated key was reported in pass 1; only the first row loads
-                    }
-                    let lookup = keys.record_key(&entry_text, &key);
-                    batch.push(stored_record(&keys, encrypted, scope_item.as_deref(), lookup, &record));
-                    if batch.len() == LOAD_BATCH && tx.blocking_send(Ok(std::mem::take(&mut batch))).is_err() {
-                        return;
-                    }
-                }
-                if !batch.is_empty() {
-                    let _ = tx.blocking_send(Ok(batch));
-                }
-            })
-        };
-        let audit = AuditEvent::new(
-            principal.audit_name(),
-            Some(stored.provider),
-            "source.load",
-            "catalog_entry",
-            entry.to_string(),
-            json!({ "load": load.id, "file": request.file_name, "sm3": check.sm3, "mode": mode.code(),
-                    "rows": check.rows_read, "rejected": check.rows_with_errors }),
-        );
-        let mut feed = ChannelFeed { rx };
-        let counts = self.store.load_records(&load, &mut feed, &audit).await;
-        producer.await.map_err(|e| ServiceError::Internal(Box::new(e)))?;
-        load.counts = counts?;
+        let counts = counts?;
+        let mut load =
+            concluded.ok_or_else(|| ServiceError::Internal("the load's pass ended without concluding".into()))?;
+        load.counts = counts;
         Ok(LoadReport {
             load: Some(load),
             rows_read: check.rows_read,
@@ -1401,19 +1395,59 @@ async fn usage_writer(store: govshare_store::DynStore, mut rx: mpsc::Receiver<Us
     }
 }
 
-/// Batches from the parsing thread to the store's load transaction.
+/// What aborts the store's transaction when the pass finds a bad row (and valid rows are not accepted).
+const LOAD_ABORTED: &str = "the file has rows with errors: nothing is loaded";
+
+/// Batches from the load's pass to the store's transaction; at the end, the pass's check and the load concluded
+/// from it.
 struct ChannelFeed {
     rx: mpsc::Receiver<Result<Vec<StoredRecord>, String>>,
+    producer: Option<tokio::task::JoinHandle<Result<FileCheck>>>,
+    concluded: Option<(FileCheck, SourceLoad, AuditEvent)>,
+    conclude: Box<Conclude>,
+}
+
+/// Makes the load's document and audit event from the pass's check.
+type Conclude = dyn Fn(&FileCheck) -> (SourceLoad, AuditEvent) + Send;
+
+impl ChannelFeed {
+    /// Waits for the pass to end (closing the channel first, so it never waits on a store that stopped) and returns
+    /// its check, with the load concluded from it if the store took the load to its end.
+    async fn finish(&mut self) -> Result<(FileCheck, Option<SourceLoad>)> {
+        if let Some((check, load, _)) = self.concluded.take() {
+            return Ok((check, Some(load)));
+        }
+        self.rx.close();
+        match self.producer.take() {
+            Some(handle) => Ok((handle.await.map_err(|e| ServiceError::Internal(Box::new(e)))??, None)),
+            None => Err(ServiceError::Internal("the load's pass was already awaited".into())),
+        }
+    }
 }
 
 #[async_trait]
 impl RecordFeed for ChannelFeed {
     async fn next_batch(&mut self) -> govshare_store::Result<Option<Vec<StoredRecord>>> {
         match self.rx.recv().await {
-            None => Ok(None),
             Some(Ok(batch)) => Ok(Some(batch)),
             Some(Err(e)) => Err(StoreError::Other(e.into())),
+            None => {
+                // The pass ended: only a clean check lets the transaction commit.
+                let check = match self.producer.take() {
+                    Some(handle) => {
+                        handle.await.map_err(StoreError::other)?.map_err(|e| StoreError::Other(e.to_string().into()))?
+                    }
+                    None => return Ok(None),
+                };
+                let (load, audit) = (self.conclude)(&check);
+                self.concluded = Some((check, load, audit));
+                Ok(None)
+            }
         }
+    }
+
+    fn conclusion(&self) -> Option<(SourceLoad, AuditEvent)> {
+        self.concluded.as_ref().map(|(_, load, audit)| (load.clone(), audit.clone()))
     }
 }
 
@@ -1424,85 +1458,145 @@ struct FileCheck {
     sm3: String,
 }
 
-/// Pass 1 of a load: every row against the entry's items, repeated keys, and the file's SM3.
-fn check_file(
-    path: &Path,
+/// The one pass of a load, on a blocking thread.
+struct LoadPass {
+    path: std::path::PathBuf,
     format: RecordFormat,
-    items: &[govshare_domain::catalog::DataItem],
-    columns: &[String],
-    key_item: &str,
+    items: Vec<govshare_domain::catalog::DataItem>,
+    columns: Vec<String>,
+    key_item: String,
+    scope_item: Option<String>,
+    keys: Arc<NodeKeys>,
+    encrypted: bool,
+    entry: String,
+    accept_valid: bool,
     progress: Arc<AtomicU64>,
-) -> Result<FileCheck> {
-    let sm3 = {
-        use sm3::Digest;
-        use std::io::Read;
-        let mut file = std::fs::File::open(path).map_err(|e| ServiceError::Internal(Box::new(e)))?;
-        let mut hasher = sm3::Sm3::new();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = file.read(&mut buf).map_err(|e| ServiceError::Internal(Box::new(e)))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
+}
+
+impl LoadPass {
+    /// Checks every row against the entry's items and for repeated keys, and hashes the file; seals each valid
+    /// row (keyed hash, canonical JSON and its SM3, SM4 when the source is encrypted) and sends it in batches to the
+    /// store's transaction while the load may go on. At the first bad row, unless valid rows are accepted, it sends
+    /// the abort that rolls the transaction back, and reads on only to report every bad row; it also aborts when it
+    /// fails itself, so the transaction never commits a load the pass did not finish.
+    fn run(self, tx: &mpsc::Sender<Result<Vec<StoredRecord>, String>>) -> Result<FileCheck> {
+        let mut aborted = false;
+        let result = self.check_and_feed(tx, &mut aborted);
+        let failed = match &result {
+            Ok(check) => check.rows_with_errors > 0 && !self.accept_valid,
+            Err(_) => true,
+        };
+        if failed && !aborted {
+            let _ = tx.blocking_send(Err(LOAD_ABORTED.into()));
         }
-        hex::encode(hasher.finalize())
-    };
-    let file_error = |row: u64, message: String| match row {
-        0 => ValidationError::new("file", "unreadable", message),
-        _ => ValidationError::new("file", "unreadable", format!("第 {row} 行：{message}")),
-    };
-    let reader = RowReader::open(path, format, columns, progress).map_err(|e| file_error(e.row, e.message))?;
-    let map = match ColumnMap::new(items, reader.headers()) {
-        Ok(map) => map,
-        Err(errors) => {
-            return Ok(FileCheck { rows_read: 0, rows_with_errors: 1, errors, sm3 });
-        }
-    };
-    let mut check = FileCheck { rows_read: 0, rows_with_errors: 0, errors: Vec::new(), sm3 };
-    let mut keys: HashMap<String, u64> = HashMap::new();
-    for row in reader {
-        check.rows_read += 1;
-        let errors = match row {
-            Err(e) => vec![RowError { row: e.row, column: String::new(), rule: "format".into(), message: e.message }],
-            Ok((n, values)) => match map.record(items, key_item, n, &values) {
-                Err(errors) => errors,
-                Ok(record) => {
-                    let key = key_of(&record, key_item).unwrap_or_default();
-                    match keys.get(&key) {
-                        Some(first) => vec![RowError {
-                            row: n,
-                            column: key_item.to_owned(),
-                            rule: "duplicate_key".into(),
-                            message: format!("主键「{key}」与第 {first} 行重复"),
-                        }],
-                        None => {
-                            keys.insert(key, n);
-                            vec![]
+        result
+    }
+
+    fn check_and_feed(
+        &self,
+        tx: &mpsc::Sender<Result<Vec<StoredRecord>, String>>,
+        aborted: &mut bool,
+    ) -> Result<FileCheck> {
+        let sm3 = file_sm3(&self.path)?;
+        let file_error = |row: u64, message: String| match row {
+            0 => ValidationError::new("file", "unreadable", message),
+            _ => ValidationError::new("file", "unreadable", format!("第 {row} 行：{message}")),
+        };
+        let reader = RowReader::open(&self.path, self.format, &self.columns, self.progress.clone())
+            .map_err(|e| file_error(e.row, e.message))?;
+        let map = match ColumnMap::new(&self.items, reader.headers()) {
+            Ok(map) => map,
+            Err(errors) => return Ok(FileCheck { rows_read: 0, rows_with_errors: 1, errors, sm3 }),
+        };
+        let mut check = FileCheck { rows_read: 0, rows_with_errors: 0, errors: Vec::new(), sm3 };
+        let mut keys: HashMap<String, u64> = HashMap::new();
+        let mut batch = Vec::with_capacity(LOAD_BATCH);
+        for row in reader {
+            check.rows_read += 1;
+            let errors = match row {
+                Err(e) => {
+                    vec![RowError { row: e.row, column: String::new(), rule: "format".into(), message: e.message }]
+                }
+                Ok((n, values)) => match map.record(&self.items, &self.key_item, n, &values) {
+                    Err(errors) => errors,
+                    Ok(record) => {
+                        let key = key_of(&record, &self.key_item).unwrap_or_default();
+                        match keys.get(&key) {
+                            Some(first) => vec![RowError {
+                                row: n,
+                                column: self.key_item.clone(),
+                                rule: "duplicate_key".into(),
+                                message: format!("主键「{key}」与第 {first} 行重复"),
+                            }],
+                            None => {
+                                if !*aborted {
+                                    let lookup = self.keys.record_key(&self.entry, &key);
+                                    batch.push(stored_record(
+                                        &self.keys,
+                                        self.encrypted,
+                                        self.scope_item.as_deref(),
+                                        lookup,
+                                        &record,
+                                    ));
+                                    if batch.len() == LOAD_BATCH
+                                        && tx.blocking_send(Ok(std::mem::take(&mut batch))).is_err()
+                                    {
+                                        // The store stopped (it failed): check on, feed nothing more.
+                                        *aborted = true;
+                                    }
+                                }
+                                keys.insert(key, n);
+                                vec![]
+                            }
                         }
                     }
+                },
+            };
+            if !errors.is_empty() {
+                check.rows_with_errors += 1;
+                let room = MAX_REPORTED_ERRORS.saturating_sub(check.errors.len());
+                check.errors.extend(errors.into_iter().take(room).map(|mut e| {
+                    e.message = govshare_domain::error::clip_message(e.message);
+                    e
+                }));
+                if !self.accept_valid && !*aborted {
+                    let _ = tx.blocking_send(Err(LOAD_ABORTED.into()));
+                    *aborted = true;
+                    batch.clear();
                 }
-            },
-        };
-        if !errors.is_empty() {
-            check.rows_with_errors += 1;
-            let room = MAX_REPORTED_ERRORS.saturating_sub(check.errors.len());
-            check.errors.extend(errors.into_iter().take(room).map(|mut e| {
-                e.message = govshare_domain::error::clip_message(e.message);
-                e
-            }));
+            }
         }
+        if check.rows_read == 0 {
+            check.rows_with_errors = 1;
+            check.errors.push(RowError {
+                row: 1,
+                column: String::new(),
+                rule: "empty".into(),
+                message: "文件中没有数据行".into(),
+            });
+        }
+        if !batch.is_empty() && !*aborted {
+            let _ = tx.blocking_send(Ok(batch));
+        }
+        Ok(check)
     }
-    if check.rows_read == 0 {
-        check.rows_with_errors = 1;
-        check.errors.push(RowError {
-            row: 1,
-            column: String::new(),
-            rule: "empty".into(),
-            message: "文件中没有数据行".into(),
-        });
+}
+
+/// The SM3 of a whole file.
+fn file_sm3(path: &Path) -> Result<String> {
+    use sm3::Digest;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| ServiceError::Internal(Box::new(e)))?;
+    let mut hasher = sm3::Sm3::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| ServiceError::Internal(Box::new(e)))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
     }
-    Ok(check)
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// The rule of a query parameter that names no item of the entry (`ServiceError::Invalid`, one problem each).

@@ -64,10 +64,8 @@ pub async fn copy_in_csv(url: &str, file: &std::path::Path) -> Result<u64> {
         .execute(&mut conn)
         .await
         .map_err(StoreError::other)?;
-    let mut copy = conn
-        .copy_in_raw("COPY bench_copy_in FROM STDIN (FORMAT csv, HEADER)")
-        .await
-        .map_err(StoreError::other)?;
+    let mut copy =
+        conn.copy_in_raw("COPY bench_copy_in FROM STDIN (FORMAT csv, HEADER)").await.map_err(StoreError::other)?;
     let bytes = std::fs::read(file).map_err(StoreError::other)?;
     for chunk in bytes.chunks(1 << 20) {
         copy.send(chunk).await.map_err(StoreError::other)?;

@@ -147,7 +147,7 @@ pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn 
         .binds((next_seq, load_no, entry))
         .execute(tx)
         .await?;
-    let mut kept = load.clone();
+    let mut kept = feed.conclusion().map_or_else(|| load.clone(), |(load, _)| load);
     kept.counts = counts.clone();
     sql("INSERT INTO source_loads (id, entry_id, at, document) VALUES ($1, $2, $3, $4)")
         .binds((load.id, entry, load.at, json(&kept)?))
@@ -318,26 +318,6 @@ pub(crate) fn copy_row(out: &mut Vec<u8>, fields: &[CopyField<'_>]) {
     out.push(b'\n');
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn copy_rows_escape_what_would_end_a_field_or_a_row() {
-        let mut out = Vec::new();
-        copy_row(
-            &mut out,
-            &[
-                CopyField::Text("a\tb\nc\\d\re"),
-                CopyField::Int(-7),
-                CopyField::Bytes(Some(&[0, 0xab, 0xff])),
-                CopyField::Bytes(None),
-            ],
-        );
-        assert_eq!(out, b"a\\tb\\nc\\\\d\\re\t-7\t\\\\x00abff\t\\N\n");
-    }
-}
-
 pub(crate) const RECORD_COLUMNS: &str =
     "SELECT key, scope, seq, digest, payload, deleted FROM source_records WHERE entry_id = $1";
 
@@ -372,3 +352,23 @@ pub async fn insert_grant<D: Dialect>(tx: &mut Tx<D>, grant: &Grant) -> Result<(
 }
 
 // ---- usage records ----
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_rows_escape_what_would_end_a_field_or_a_row() {
+        let mut out = Vec::new();
+        copy_row(
+            &mut out,
+            &[
+                CopyField::Text("a\tb\nc\\d\re"),
+                CopyField::Int(-7),
+                CopyField::Bytes(Some(&[0, 0xab, 0xff])),
+                CopyField::Bytes(None),
+            ],
+        );
+        assert_eq!(out, b"a\\tb\\nc\\\\d\\re\t-7\t\\\\x00abff\t\\N\n");
+    }
+}

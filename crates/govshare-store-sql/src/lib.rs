@@ -983,7 +983,8 @@ impl<D: Dialect> Store for SqlStore<D> {
     ) -> Result<LoadCounts> {
         let mut tx = self.begin().await?;
         let counts = data::load(&mut tx, load, feed).await?;
-        self.finish(tx, &[], audit).await?;
+        let audit = feed.conclusion().map_or_else(|| audit.clone(), |(_, audit)| audit);
+        self.finish(tx, &[], &audit).await?;
         Ok(counts)
     }
 

@@ -698,6 +698,12 @@ pub struct StoredRecord {
 #[async_trait]
 pub trait RecordFeed: Send {
     async fn next_batch(&mut self) -> Result<Option<Vec<StoredRecord>>>;
+    /// After the last batch: the load's document and audit event as the feed knows them only at the end (a load
+    /// checked in the same pass that feeds it counts its rows and hashes its file as it goes), in place of those
+    /// given to [`Store::load_records`]. `None`: those stand.
+    fn conclusion(&self) -> Option<(SourceLoad, AuditEvent)> {
+        None
+    }
 }
 
 /// What a load does with one batch, given what the table holds for the batch's keys (`held`: key → digest and

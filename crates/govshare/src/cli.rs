@@ -755,7 +755,7 @@ fn initial_password() -> anyhow::Result<(String, bool)> {
     Ok((format!("Gs-{}-9a", &token[..14]), true))
 }
 
-/// `govshare source load`: the same two-pass load as the API, with a progress bar over both passes.
+/// `govshare source load`: the same load as the API, with a progress bar.
 async fn load_source(
     services: &Services,
     operator: &Principal,

@@ -58,7 +58,7 @@ pub fn node_keys(path: &std::path::Path) -> anyhow::Result<govshare_service::cry
     Ok(govshare_service::crypto::NodeKeys::from_secret(&secret))
 }
 
-/// `Services::load_source` with a progress bar on the terminal over both passes (check, then load) of the file.
+/// `Services::load_source` with a progress bar on the terminal over its one pass through the file.
 pub(crate) async fn load_with_progress(
     services: &govshare_service::Services,
     principal: &govshare_domain::principal::Principal,
@@ -69,7 +69,7 @@ pub(crate) async fn load_with_progress(
 ) -> anyhow::Result<govshare_service::LoadReport> {
     use std::sync::atomic::{AtomicU64, Ordering};
     let size = std::fs::metadata(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?.len();
-    let bar = indicatif::ProgressBar::new(size * 2).with_message(message);
+    let bar = indicatif::ProgressBar::new(size).with_message(message);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {elapsed} (ETA {eta})")
             .expect("valid template")

@@ -278,10 +278,10 @@ async fn api_errors_are_json_and_body_limits_are_as_documented() {
     assert!(not_json.text().await.unwrap().contains("\"error\""), "a missing content type is a JSON error too");
 
     // Any route: at most 12 MiB, refused by its length before anything is read.
-    let over = clerk.upload("/api/v1/sources/check", vec![b' '; 12 * 1024 * 1024 + 1], true).await;
+    let over = clerk.declared_upload("/api/v1/sources/check", 12 * 1024 * 1024 + 1).await;
     assert_error_shape(&over, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     // The catalog import: 10 MiB.
-    let import = clerk.upload("/api/v1/catalog/import", vec![0; govshare_service::MAX_IMPORT_BYTES + 2048], true).await;
+    let import = clerk.declared_upload("/api/v1/catalog/import", govshare_service::MAX_IMPORT_BYTES + 2048).await;
     assert_error_shape(&import, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     // The source load takes up to 2 GiB (the README says so): a 13 MiB body is read to its end and reaches the
     // use case, which finds no such entry.

@@ -216,6 +216,64 @@ impl Client {
         (resp.status(), resp.headers().clone(), resp.bytes().await.unwrap().to_vec())
     }
 
+    /// POST that declares a body of `length` bytes and sends none of it: what a limit that refuses a body by its
+    /// length answers, before reading anything. (Sending the whole oversized body races the server's early answer:
+    /// the client may still be writing when the server closes.)
+    pub async fn declared_upload(&self, path: &str, length: usize) -> Reply {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.base.trim_start_matches("http://").to_owned();
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("the server listens");
+        let mut head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\nConnection: close\r\n"
+        );
+        if let Some(cookie) = &self.cookie {
+            head.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+        if let Some(token) = &self.csrf {
+            head.push_str(&format!("X-CSRF-Token: {token}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut raw))
+            .await
+            .expect("answered without the body")
+            .unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").expect("a whole response");
+        let mut lines = head.lines();
+        let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let mut headers = reqwest::header::HeaderMap::new();
+        for line in lines {
+            let (name, value) = line.split_once(':').unwrap();
+            headers.append(
+                reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
+                value.trim().parse().unwrap(),
+            );
+        }
+        let body = if headers.get("transfer-encoding").is_some_and(|v| v == "chunked") {
+            let mut out = String::new();
+            let mut rest = body;
+            while let Some((size, more)) = rest.split_once("\r\n") {
+                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                out.push_str(&more[..n]);
+                rest = &more[n + 2..];
+            }
+            out
+        } else {
+            body.to_owned()
+        };
+        Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            body: serde_json::from_str(&body).unwrap_or(Value::Null),
+            text: body,
+            headers,
+        }
+    }
+
     /// POST of a raw body (a file upload through the API), with the CSRF header unless `csrf` is false.
     pub async fn upload(&self, path: &str, bytes: Vec<u8>, csrf: bool) -> Reply {
         let mut req = self
