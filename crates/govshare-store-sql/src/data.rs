@@ -44,7 +44,8 @@ pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn 
     let mut counts = LoadCounts::default();
     let mut batches = 0u64;
     let mut held: HashMap<String, (String, bool)> = HashMap::new();
-    if !held_before && D::COPY_IN {
+    let streamed = !held_before && D::COPY_IN;
+    if streamed {
         // A first load on PostgreSQL: every record streams into one COPY while the next batch is sealed, and the
         // change history is then written from the records in one statement.
         let mut fresh = FreshRecords {
@@ -54,18 +55,15 @@ pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn 
             entry: entry.0.to_string(),
             load_no: load_no.to_string(),
         };
-        tx.copy_in_stream(
-            "COPY source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no) FROM STDIN",
-            &mut fresh,
-        )
-        .await?;
+        tx.copy_in_stream(COPY_RECORDS, &mut fresh).await?;
         sql("INSERT INTO source_changes (entry_id, seq, key, op, digest, payload, load_id)
              SELECT entry_id, seq, key, 'insert', digest, payload, $2 FROM source_records WHERE entry_id = $1")
         .binds((entry, load.id))
         .execute(tx)
         .await?;
     }
-    while let Some(batch) = feed.next_batch().await? {
+    // Otherwise batch by batch (the streamed load has already taken the feed to its end).
+    while !streamed && let Some(batch) = feed.next_batch().await? {
         if held_before {
             // What the table holds for this batch's keys (earlier batches of this load included): one list
             // parameter joined through the primary key, one plan whatever the batch.
@@ -173,23 +171,7 @@ impl CopySource for FreshRecords<'_> {
         // update here and the COPY would fail on the primary key, aborting the load.
         let mut held = HashMap::new();
         let BatchPlan { changed, .. } = plan_batch(batch, &mut held, self.next_seq, self.counts);
-        let mut data = Vec::with_capacity(changed.len() * 512);
-        for (r, _) in &changed {
-            copy_row(
-                &mut data,
-                &[
-                    CopyField::Text(&self.entry),
-                    CopyField::Text(&r.key),
-                    CopyField::Text(&r.scope),
-                    CopyField::Int(r.seq),
-                    CopyField::Text(&r.digest),
-                    CopyField::Bytes(Some(&r.payload)),
-                    CopyField::Text("f"),
-                    CopyField::Text(&self.load_no),
-                ],
-            );
-        }
-        Ok(Some(data))
+        Ok(Some(record_rows(&self.entry, &self.load_no, changed.iter().map(|(r, _)| r))))
     }
 }
 
@@ -224,26 +206,34 @@ async fn copy_records<D: Dialect>(
     if rows.is_empty() {
         return Ok(());
     }
-    let (entry, load_no) = (entry.0.to_string(), load_no.to_string());
-    let mut data = Vec::with_capacity(rows.len() * 512);
-    for (r, _) in rows {
+    let data = record_rows(&entry.0.to_string(), &load_no.to_string(), rows.iter().map(|(r, _)| r));
+    tx.copy_in(COPY_RECORDS, &data).await?;
+    Ok(())
+}
+
+/// The COPY that writes new records; its rows are made by [`record_rows`].
+const COPY_RECORDS: &str =
+    "COPY source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no) FROM STDIN";
+
+/// New records as rows of [`COPY_RECORDS`].
+fn record_rows<'r>(entry: &str, load_no: &str, records: impl ExactSizeIterator<Item = &'r StoredRecord>) -> Vec<u8> {
+    let mut data = Vec::with_capacity(records.len() * 512);
+    for r in records {
         copy_row(
             &mut data,
             &[
-                CopyField::Text(&entry),
+                CopyField::Text(entry),
                 CopyField::Text(&r.key),
                 CopyField::Text(&r.scope),
                 CopyField::Int(r.seq),
                 CopyField::Text(&r.digest),
                 CopyField::Bytes(Some(&r.payload)),
                 CopyField::Text("f"),
-                CopyField::Text(&load_no),
+                CopyField::Text(load_no),
             ],
         );
     }
-    tx.copy_in("COPY source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no) FROM STDIN", &data)
-        .await?;
-    Ok(())
+    data
 }
 
 /// The change history of a batch by `COPY` (it is only ever appended to).
