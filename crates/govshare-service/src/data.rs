@@ -34,7 +34,6 @@ use govshare_domain::principal::{Actor, Principal};
 use govshare_domain::record::{
     ColumnMap, DataSource, LoadCounts, LoadMode, Record, RowError, SourceInput, SourceKind, SourceLoad, key_of,
 };
-use govshare_domain::spreadsheet::{neutralise_cell, neutralise_owned};
 use govshare_domain::{ValidationError, authz};
 use govshare_interchange::records::{RecordFormat, RowReader};
 use govshare_store::{RecordFeed, StoreError, StoredRecord, UsageFilter};
@@ -44,6 +43,9 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::crypto::{NodeKeys, sm3_hex};
 use crate::{Result, ServiceError, Services};
+
+mod delivery;
+pub use delivery::{DISPUTED_COLUMN, Download, EXPORT_CHUNK, Export, MAX_XLSX_ROWS};
 
 /// How long a grant or source read from the store is reused by this instance. Changes made through this
 /// instance take effect at once (the cache entry is dropped); changes made through another instance within this
@@ -57,8 +59,6 @@ const SCAN_BUDGET: usize = 20_000;
 const LOAD_BATCH: usize = 1000;
 /// Rows with errors a load reports (the count is always complete).
 pub const MAX_REPORTED_ERRORS: usize = 1000;
-/// A file download holds at most this many rows (larger data: use the bulk-exchange feed).
-pub const MAX_DOWNLOAD_ROWS: usize = 1_000_000;
 
 /// A usage record waiting for the log, and where to say it is durable.
 type UsageEntry = (UsageRecord, oneshot::Sender<Result<(), String>>);
@@ -145,14 +145,6 @@ pub struct ChangesAnswer {
     pub changes: Vec<ChangeRow>,
     pub next_cursor: i64,
     pub has_more: bool,
-}
-
-/// A signed download: a ZIP holding the data file, `manifest.json` and `manifest.sig`.
-#[derive(Debug, Clone)]
-pub struct Download {
-    pub file_name: String,
-    pub zip: Vec<u8>,
-    pub manifest: Value,
 }
 
 /// What a load did, or why it did nothing.
@@ -917,19 +909,30 @@ impl Services {
                 self.record_usage(self.usage(principal, &grant, operation, rows, result, started)).await?;
                 Ok(answer)
             }
-            Err(err) => {
-                // A refusal on a grant that exists is recorded too; an unknown grant has nothing to attribute to,
-                // and a request the platform could not read (an unknown parameter) delivered nothing and used
-                // nothing.
-                if !matches!(err, ServiceError::NotFound(_) | ServiceError::Internal(_))
-                    && !is_unknown_parameter(&err)
-                    && let Ok(grant) = self.grant_cached(id).await
-                {
-                    self.record_usage(self.usage(principal, &grant, operation, 0, err.code(), started)).await?;
-                }
-                Err(err)
-            }
+            Err(err) => Err(self.record_refusal(principal, id, operation, started, err).await),
         }
+    }
+
+    /// Records a refused access and gives back the refusal (or the usage log's failure). A refusal on a grant that
+    /// exists is recorded too; an unknown grant has nothing to attribute to, and a request the platform could not
+    /// read (an unknown parameter) delivered nothing and used nothing.
+    async fn record_refusal(
+        &self,
+        principal: &Principal,
+        id: GrantId,
+        operation: &str,
+        started: Instant,
+        err: ServiceError,
+    ) -> ServiceError {
+        if !matches!(err, ServiceError::NotFound(_) | ServiceError::Internal(_))
+            && !is_unknown_parameter(&err)
+            && let Ok(grant) = self.grant_cached(id).await
+            && let Err(logged) =
+                self.record_usage(self.usage(principal, &grant, operation, 0, err.code(), started)).await
+        {
+            return logged;
+        }
+        err
     }
 
     /// R-DEL-3 lookup by the key item's value.
@@ -1171,102 +1174,6 @@ impl Services {
         .await
     }
 
-    /// R-DEL-4 file download: every record in scope as CSV or Excel, with its SM3 digest in a manifest naming
-    /// the requester and the grant, signed with the node's SM2 key.
-    pub async fn data_download(
-        &self,
-        principal: &Principal,
-        id: GrantId,
-        format: &str,
-        started: Instant,
-    ) -> Result<Download> {
-        let format = match format.trim() {
-            "" | "csv" => "csv",
-            "xlsx" => "xlsx",
-            other => {
-                return Err(ValidationError::new(
-                    "format",
-                    "unknown_value",
-                    format!("「{other}」不是有效格式，可选：csv、xlsx"),
-                )
-                .into());
-            }
-        };
-        self.governed(principal, id, "download", started, async |s: &Services| {
-            let (grant, ctx) = s.admit(principal, id, DeliveryMethod::FileDownload).await?;
-            if !ctx.source.kind.is_hosted() {
-                return Err(ServiceError::refused("download_not_supported", "接口代理类数据源不支持文件下载"));
-            }
-            let prefixes = sql_scope(&grant, &ctx);
-            let marks = s.marks(grant.entry).await?;
-            let mut rows = Vec::new();
-            let mut disputed: Vec<DisputedRow> = Vec::new();
-            let mut after: Option<String> = None;
-            loop {
-                let page = s.store.scan_records(grant.entry, prefixes, after.as_deref(), 1000).await?;
-                for stored in &page {
-                    let record = s.open_record(&ctx, stored)?;
-                    if grant.in_scope(&record) {
-                        if let Some(correction) = marks.disputed(&stored.key) {
-                            disputed.push(DisputedRow { row: rows.len(), correction });
-                        }
-                        rows.push(grant.project(&record, &ctx.content));
-                    }
-                }
-                if rows.len() > MAX_DOWNLOAD_ROWS {
-                    return Err(ServiceError::refused(
-                        "download_too_large",
-                        format!("超过 {MAX_DOWNLOAD_ROWS} 行，请使用批量交换接口分批获取"),
-                    ));
-                }
-                match page.last() {
-                    Some(last) if page.len() == 1000 => after = Some(last.key.clone()),
-                    _ => break,
-                }
-            }
-            s.take_volume(&grant, rows.len() as u64).await?;
-            let items: Vec<&str> = grant.returned_items().map(|i| i.code.as_str()).collect();
-            let names: Vec<String> = items
-                .iter()
-                .map(|c| ctx.content.items.iter().find(|i| i.code == *c).map_or((*c).to_owned(), |i| i.name.clone()))
-                .collect();
-            let data = match format {
-                "csv" => write_csv(&items, &rows, &disputed)?,
-                _ => write_xlsx(&items, &names, &rows, &disputed)?,
-            };
-            let requester = s.store.get_org(grant.requester).await?;
-            let provider = s.store.get_org(grant.provider).await?;
-            let file_name = format!("data.{format}");
-            let manifest = json!({
-                "platform": "govshare",
-                "generated_at": s.now(),
-                "grant_id": grant.id,
-                "application_id": grant.application,
-                "requester": { "id": requester.id, "name": requester.name, "credit_code": requester.credit_code.as_str() },
-                "provider": { "id": provider.id, "name": provider.name },
-                "entry": { "id": grant.entry, "name": ctx.content.name, "resource_code": ctx.content.resource_code },
-                "purpose": grant.purpose,
-                "items": items,
-                "rows": rows.len(),
-                "disputed": disputed,
-                "file": { "name": file_name, "format": format, "bytes": data.len(), "sm3": sm3_hex(&data) },
-                "signature": { "algorithm": "SM2-with-SM3", "distid": crate::crypto::SM2_DISTID,
-                               "public_key": s.keys.public_key_hex() },
-            });
-            let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| ServiceError::Internal(Box::new(e)))?;
-            let signature = s.keys.sign(&manifest_bytes);
-            let zip = write_zip(&[(&file_name, &data), ("manifest.json", &manifest_bytes), ("manifest.sig", signature.as_bytes())])?;
-            let n = rows.len() as u64;
-            let download = Download {
-                file_name: format!("govshare-{}-{}.zip", ctx.content.resource_code, s.now().format("%Y%m%d%H%M%S")),
-                zip,
-                manifest,
-            };
-            Ok((download, n, "ok", grant))
-        })
-        .await
-    }
-
     /// The bare baseline of the data-plane bench: the same record read and decoded, with no credential, grant,
     /// projection, masking or usage record. Served only when the node is started for benchmarking.
     pub async fn baseline_lookup(&self, entry: EntryId, key: &str) -> Result<Option<Record>> {
@@ -1299,71 +1206,6 @@ fn matches_filters(record: &Record, filters: &[(String, String)]) -> bool {
         let have = record.get(code).map(govshare_domain::record::json_to_raw).unwrap_or_default();
         normalise(&have) == normalise(want)
     })
-}
-
-fn cell(record: &Record, code: &str) -> String {
-    record.get(code).map(govshare_domain::record::json_to_raw).unwrap_or_default()
-}
-
-/// CSV and Excel downloads neutralise every cell against formula injection (see `govshare_domain::spreadsheet`).
-/// The last column of a downloaded file: the number of the correction a row's record is under review by
-/// (异议标注), or empty. No item code can take this name (codes start with a letter).
-pub const DISPUTED_COLUMN: &str = "_disputed";
-
-/// Each row's correction number, or empty.
-fn dispute_column(rows: usize, disputed: &[DisputedRow]) -> Vec<&str> {
-    let mut column = vec![""; rows];
-    for d in disputed {
-        if let Some(c) = column.get_mut(d.row) {
-            *c = d.correction.as_str();
-        }
-    }
-    column
-}
-
-fn write_csv(items: &[&str], rows: &[Record], disputed: &[DisputedRow]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let internal = |e: csv::Error| ServiceError::Internal(Box::new(e));
-    let header = items.iter().map(|c| neutralise_cell(c).into_owned()).chain([DISPUTED_COLUMN.to_owned()]);
-    w.write_record(header).map_err(internal)?;
-    for (r, mark) in rows.iter().zip(dispute_column(rows.len(), disputed)) {
-        w.write_record(items.iter().map(|c| neutralise_owned(cell(r, c))).chain([mark.to_owned()]))
-            .map_err(internal)?;
-    }
-    w.into_inner().map_err(|e| ServiceError::Internal(e.to_string().into()))
-}
-
-fn write_xlsx(items: &[&str], names: &[String], rows: &[Record], disputed: &[DisputedRow]) -> Result<Vec<u8>> {
-    let internal = |e: rust_xlsxwriter::XlsxError| ServiceError::Internal(Box::new(e));
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name("数据").map_err(internal)?;
-    for (c, (code, name)) in items.iter().zip(names).enumerate() {
-        sheet.write_string(0, c as u16, neutralise_cell(&format!("{name}（{code}）"))).map_err(internal)?;
-    }
-    let last = items.len() as u16;
-    sheet.write_string(0, last, format!("异议标注（{DISPUTED_COLUMN}）")).map_err(internal)?;
-    for (r, (row, mark)) in rows.iter().zip(dispute_column(rows.len(), disputed)).enumerate() {
-        for (c, code) in items.iter().enumerate() {
-            sheet.write_string(r as u32 + 1, c as u16, neutralise_owned(cell(row, code))).map_err(internal)?;
-        }
-        if !mark.is_empty() {
-            sheet.write_string(r as u32 + 1, last, mark).map_err(internal)?;
-        }
-    }
-    book.save_to_buffer().map_err(internal)
-}
-
-fn write_zip(files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
-    use std::io::Write;
-    let internal = |e: zip::result::ZipError| ServiceError::Internal(Box::new(e));
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for (name, bytes) in files {
-        zip.start_file(*name, options).map_err(internal)?;
-        zip.write_all(bytes).map_err(|e| ServiceError::Internal(Box::new(e)))?;
-    }
-    Ok(zip.finish().map_err(internal)?.into_inner())
 }
 
 /// The usage log: one task appends every pending record in one transaction (group commit) and then answers

@@ -37,8 +37,9 @@ pub use catalog::{AssessmentInput, CatalogScope, ReportUpload};
 pub use complaints::{Challenge, ComplaintView, PublicStatus, PublicStep, Receipt};
 pub use corrections::{CorrectionFigures, CorrectionView, FigureRow, Upload};
 pub use data::{
-    CACHE_TTL, ChangeRow, ChangesAnswer, DISPUTED_COLUMN, DataAnswer, DataPlane, DisputedRow, Download, GrantView,
-    LoadReport, LoadRequest, MAX_PAGE, MAX_REPORTED_ERRORS, UsageSearch, is_unknown_parameter,
+    CACHE_TTL, ChangeRow, ChangesAnswer, DISPUTED_COLUMN, DataAnswer, DataPlane, DisputedRow, Download, EXPORT_CHUNK,
+    Export, GrantView, LoadReport, LoadRequest, MAX_PAGE, MAX_REPORTED_ERRORS, MAX_XLSX_ROWS, UsageSearch,
+    is_unknown_parameter,
 };
 pub use disputes::DisputeView;
 pub use duties::{DutyState, DutyView, MAX_DUTIES, SweepReport, Urgency};

@@ -74,3 +74,54 @@ pub async fn copy_in_csv(url: &str, file: &std::path::Path) -> Result<u64> {
     sqlx::query("DROP TABLE bench_copy_in").execute(&mut conn).await.map_err(StoreError::other)?;
     Ok(rows)
 }
+
+/// `COPY (every live record's payload of an entry, in sequence order) TO STDOUT (FORMAT binary)`, each payload
+/// handed to `each` as it arrives; returns the rows read.
+pub async fn copy_out_payloads(url: &str, entry: EntryId, mut each: impl FnMut(&[u8])) -> Result<usize> {
+    use futures_util::StreamExt;
+    let mut conn = sqlx::PgConnection::connect(url).await.map_err(StoreError::other)?;
+    let sql = format!(
+        "COPY (SELECT payload FROM source_records WHERE entry_id = '{}' AND NOT deleted ORDER BY seq) \
+         TO STDOUT (FORMAT binary)",
+        entry.0
+    );
+    let mut stream = conn.copy_out_raw(&sql).await.map_err(StoreError::other)?;
+    // The binary format: an 11-byte signature, flags and a header extension, then per tuple a 16-bit field count
+    // and per field a 32-bit length and the bytes; a field count of -1 ends it.
+    let mut buf: Vec<u8> = Vec::new();
+    let (mut at, mut header_done, mut rows) = (0usize, false, 0usize);
+    let bad = || StoreError::other(std::io::Error::other("unexpected COPY binary data"));
+    while let Some(chunk) = stream.next().await {
+        buf.drain(..at);
+        at = 0;
+        buf.extend_from_slice(&chunk.map_err(StoreError::other)?);
+        if !header_done {
+            if buf.len() < 19 {
+                continue;
+            }
+            let extension = u32::from_be_bytes(buf[15..19].try_into().map_err(|_| bad())?) as usize;
+            if buf.len() < 19 + extension {
+                continue;
+            }
+            at = 19 + extension;
+            header_done = true;
+        }
+        loop {
+            let Some(count) = buf.get(at..at + 2) else { break };
+            let count = i16::from_be_bytes(count.try_into().map_err(|_| bad())?);
+            if count == -1 {
+                return Ok(rows);
+            }
+            if count != 1 {
+                return Err(bad());
+            }
+            let Some(len) = buf.get(at + 2..at + 6) else { break };
+            let len = i32::from_be_bytes(len.try_into().map_err(|_| bad())?).max(0) as usize;
+            let Some(payload) = buf.get(at + 6..at + 6 + len) else { break };
+            each(payload);
+            rows += 1;
+            at += 6 + len;
+        }
+    }
+    Ok(rows)
+}

@@ -18,6 +18,8 @@ use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, Sql
 use sqlx::{Arguments, Sqlite, SqlitePool};
 use uuid::Uuid;
 
+pub mod bench;
+
 /// The store on SQLite.
 pub type SqliteStore = govshare_store_sql::SqlStore<SqliteDialect>;
 

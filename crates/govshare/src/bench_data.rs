@@ -84,6 +84,9 @@ pub struct DataBenchArgs {
     /// Stop after the load (and, on PostgreSQL, its `COPY … FROM STDIN` baseline): for working on loads.
     #[arg(long)]
     pub load_only: bool,
+    /// Skip the lookup phases: prepare, then time the bulk export and the file download only.
+    #[arg(long)]
+    pub bulk_only: bool,
 }
 
 const SURNAMES: &[&str] = &[
@@ -166,7 +169,7 @@ fn people_entry(resource_code: &str) -> EntryInput {
         sharing_attribute: "conditional".into(),
         sharing_scope: "省级政府部门".into(),
         permitted_purposes: vec!["社会救助资格核查".into()],
-        delivery_methods: vec!["service_api".into(), "bulk_exchange".into()],
+        delivery_methods: vec!["service_api".into(), "bulk_exchange".into(), "file_download".into()],
         grade_class: "一般数据".into(),
         grade_level: 3,
         ..EntryInput::default()
@@ -264,6 +267,7 @@ pub(crate) fn standard_grant(rate_per_minute: u32, daily_rows: u64) -> GrantInpu
 struct Fixture {
     grant: String,
     exchange_grant: String,
+    download_grant: String,
     entry: String,
     api_key: String,
     keys: Vec<String>,
@@ -336,7 +340,7 @@ async fn prepare(
     // The requester's applications (service API for lookups, bulk exchange for the export), approved and granted.
     let terms = standard_grant(1_000_000, 1_000_000_000);
     let mut grants = Vec::new();
-    for delivery in ["service_api", "bulk_exchange"] {
+    for delivery in ["service_api", "bulk_exchange", "file_download"] {
         let (_, grant) = application(services, "rst", entry, delivery, Some(&terms)).await?;
         grants.push(grant.context("granted")?.to_string());
     }
@@ -348,6 +352,7 @@ async fn prepare(
     Ok(Fixture {
         grant: grants[0].clone(),
         exchange_grant: grants[1].clone(),
+        download_grant: grants[2].clone(),
         entry: entry.to_string(),
         api_key: issued.api_key,
         keys,
@@ -449,6 +454,17 @@ async fn run_on(args: &DataBenchArgs, url: &str, dir: &std::path::Path) -> anyho
         let _ = stopped.await;
     }));
 
+    if !args.bulk_only {
+        lookups(args, &services, &fixture, &base).await;
+    }
+    bulk(&base, &fixture, &services, url, args.records).await?;
+    let _ = stop.send(());
+    let _ = server.await;
+    Ok(())
+}
+
+/// The lookup phases: the governed route against the bare baseline, alternating.
+async fn lookups(args: &DataBenchArgs, services: &Services, fixture: &Fixture, base: &str) {
     let governed: Arc<Vec<String>> =
         Arc::new(fixture.keys.iter().map(|k| format!("/api/v1/data/{}/records/{k}", fixture.grant)).collect());
     let baseline: Arc<Vec<String>> =
@@ -498,53 +514,150 @@ async fn run_on(args: &DataBenchArgs, url: &str, dir: &std::path::Path) -> anyho
     println!("| governed | {gt:.0} req/s | {:.2} ms | {:.2} ms |", median(gov_p50), median(gov_p99));
     println!("governed / baseline throughput: {:.2}", gt / bt);
     println!("usage records written during the governed phases: {written}");
-
-    if args.db.backend == BenchBackend::Postgres {
-        export_vs_copy(&base, &fixture, url, args.records).await?;
-    }
-    let _ = stop.send(());
-    let _ = server.await;
-    Ok(())
 }
 
-/// Bulk exchange of every row (governed, through HTTP, decrypting and masking) against `COPY … TO STDOUT`.
-async fn export_vs_copy(base: &str, fixture: &Fixture, url: &str, records: usize) -> anyhow::Result<()> {
+/// Bulk delivery of every row, each path timed against its floor in the same run: the paged feed and the streamed
+/// export (governed, through HTTP: decrypt, mask, usage records) and the file download, against the store's own
+/// fastest read of the same rows **plus** SM4-GCM decryption of each with the node's key in this process — what any
+/// compliant system must pay (on PostgreSQL `COPY … TO STDOUT (FORMAT binary)`, on SQLite a plain `SELECT`). Each
+/// path's peak resident memory is measured from a reset of the process's high-water mark (`/proc/self/clear_refs`).
+async fn bulk(base: &str, fixture: &Fixture, services: &Services, url: &str, records: usize) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    let mut cursor = 0i64;
-    let mut rows = 0usize;
+    let auth = format!("Bearer {}", fixture.api_key);
+    let mut table: Vec<(&str, usize, f64, Option<u64>)> = Vec::new();
+
+    let (started, before) = (Instant::now(), reset_peak_rss());
+    let (mut cursor, mut paged) = (0i64, 0usize);
     loop {
         let resp = client
             .get(format!("{base}/api/v1/data/{}/changes?cursor={cursor}&limit=1000", fixture.exchange_grant))
-            .header("authorization", format!("Bearer {}", fixture.api_key))
+            .header("authorization", &auth)
             .send()
             .await?;
         if !resp.status().is_success() {
             bail!("bulk exchange failed: {}", resp.text().await?);
         }
         let page: serde_json::Value = resp.json().await?;
-        rows += page["changes"].as_array().map_or(0, Vec::len);
+        paged += page["changes"].as_array().map_or(0, Vec::len);
         cursor = page["next_cursor"].as_i64().unwrap_or(cursor);
         if page["has_more"] != true {
             break;
         }
     }
-    let export = started.elapsed().as_secs_f64();
+    table.push((
+        "paged feed, pages of 1,000 (HTTP, decrypt, mask, a usage record per page)",
+        paged,
+        started.elapsed().as_secs_f64(),
+        peak_rss_since(before),
+    ));
+
+    let (started, before) = (Instant::now(), reset_peak_rss());
+    let resp = client
+        .get(format!("{base}/api/v1/data/{}/export", fixture.exchange_grant))
+        .header("authorization", &auth)
+        .send()
+        .await?;
+    if !resp.status().is_success() {
+        bail!("export failed: {}", resp.text().await?);
+    }
+    // Only the newlines are counted and the stream's last few KiB kept (the closing line).
+    let (mut lines, mut tail) = (0usize, Vec::<u8>::new());
+    let mut resp = resp;
+    while let Some(chunk) = resp.chunk().await? {
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+        tail.extend_from_slice(&chunk[chunk.len().saturating_sub(8192)..]);
+        if tail.len() > 16384 {
+            tail.drain(..tail.len() - 8192);
+        }
+    }
+    let closing = tail.trim_ascii_end().rsplit(|b| *b == b'\n').next().unwrap_or_default();
+    let trailer: serde_json::Value = serde_json::from_slice(closing)?;
+    if trailer["complete"] != true {
+        bail!("export did not complete: {trailer}");
+    }
+    let exported = lines - 2;
+    table.push((
+        "streamed export, one NDJSON stream (HTTP, decrypt, mask, a usage record per 5,000)",
+        exported,
+        started.elapsed().as_secs_f64(),
+        peak_rss_since(before),
+    ));
+
+    let (started, before) = (Instant::now(), reset_peak_rss());
+    let resp = client
+        .get(format!("{base}/api/v1/data/{}/download?format=csv", fixture.download_grant))
+        .header("authorization", &auth)
+        .send()
+        .await?;
+    if !resp.status().is_success() {
+        bail!("download failed: {}", resp.text().await?);
+    }
+    let mut bytes = 0usize;
+    let mut resp = resp;
+    while let Some(chunk) = resp.chunk().await? {
+        bytes += chunk.len();
+    }
+    table.push((
+        "signed CSV download, spooled then streamed (ZIP of the CSV, SM3, SM2 manifest)",
+        exported,
+        started.elapsed().as_secs_f64(),
+        peak_rss_since(before),
+    ));
+
     let entry = govshare_domain::catalog::EntryId(fixture.entry.parse()?);
-    let started = Instant::now();
-    let copied = govshare_store_postgres::bench::copy_out_records(url, entry).await?;
-    let copy = started.elapsed().as_secs_f64();
-    println!("\nbulk export of {records} records:");
-    println!("| path | rows | time | rows/s |");
-    println!("|---|---|---|---|");
-    println!(
-        "| govshare bulk exchange (HTTP, decrypt, mask, usage records) | {rows} | {export:.1} s | {:.0} |",
-        rows as f64 / export
-    );
-    println!(
-        "| PostgreSQL COPY … TO STDOUT (ciphertext, no governance) | {copied} | {copy:.1} s | {:.0} |",
-        copied as f64 / copy
-    );
-    println!("bulk exchange / COPY: {:.2}", (rows as f64 / export) / (copied as f64 / copy));
+    let keys = services.node_keys();
+    let (started, before) = (Instant::now(), reset_peak_rss());
+    let mut opened = 0usize;
+    let read = |payload: &[u8]| {
+        if keys.decrypt(payload).is_some() {
+            opened += 1;
+        }
+    };
+    let floor_name = if url.starts_with("postgres") {
+        govshare_store_postgres::bench::copy_out_payloads(url, entry, read).await?;
+        "floor: COPY … TO STDOUT (FORMAT binary) + SM4-GCM decryption of each row"
+    } else {
+        govshare_store_sqlite::bench::select_payloads(url, entry, read).await?;
+        "floor: SELECT of the payloads + SM4-GCM decryption of each row"
+    };
+    let floor = (opened as f64) / started.elapsed().as_secs_f64();
+    table.push((floor_name, opened, started.elapsed().as_secs_f64(), peak_rss_since(before)));
+    if url.starts_with("postgres") {
+        let started = Instant::now();
+        let copied = govshare_store_postgres::bench::copy_out_records(url, entry).await?;
+        table.push((
+            "COPY … TO STDOUT alone (ciphertext, no decryption)",
+            copied,
+            started.elapsed().as_secs_f64(),
+            None,
+        ));
+    }
+
+    println!("\nbulk delivery of {records} records ({bytes} bytes of ZIP downloaded):");
+    println!("| path | rows | time | rows/s | of floor | peak RSS growth |");
+    println!("|---|---|---|---|---|---|");
+    for (name, rows, secs, peak) in table {
+        let rate = rows as f64 / secs;
+        let peak = peak.map_or("–".to_owned(), |p| format!("{:.0} MiB", p as f64 / (1 << 20) as f64));
+        println!("| {name} | {rows} | {secs:.1} s | {rate:.0} | {:.2} | {peak} |", rate / floor);
+    }
     Ok(())
+}
+
+/// Resets the process's peak resident memory to its current size (Linux); returns the current size.
+fn reset_peak_rss() -> Option<u64> {
+    std::fs::write("/proc/self/clear_refs", "5").ok()?;
+    status_bytes("VmRSS:")
+}
+
+/// How far the peak resident memory rose above `before` since the reset.
+fn peak_rss_since(before: Option<u64>) -> Option<u64> {
+    Some(status_bytes("VmHWM:")?.saturating_sub(before?))
+}
+
+fn status_bytes(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
 }

@@ -203,6 +203,7 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("GET", "/api/v1/data/{grant_id}/records/{key}", MZT_CLERK, GRANTEE),
     ("POST", "/api/v1/data/{grant_id}/verify", MZT_CLERK, GRANTEE),
     ("GET", "/api/v1/data/{grant_id}/changes", MZT_CLERK, GRANTEE),
+    ("GET", "/api/v1/data/{grant_id}/export", MZT_CLERK, GRANTEE),
     ("GET", "/api/v1/data/{grant_id}/download", MZT_CLERK, GRANTEE),
     // The node's public key, for checking signed answers offline.
     ("GET", "/api/v1/node/signing-key", MZT_CLERK, PUBLIC),
@@ -580,7 +581,7 @@ async fn setup(app: &TestApp) -> (Objects, Callers) {
 
 /// The path with its parameters filled, and a query the route needs.
 fn fill(path: &str, o: &Objects) -> String {
-    let grant = if path.ends_with("/changes") {
+    let grant = if path.ends_with("/changes") || path.ends_with("/export") {
         &o.bulk_grant
     } else if path.ends_with("/download") {
         &o.download_grant

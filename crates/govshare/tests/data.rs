@@ -21,6 +21,7 @@ on_both_backends!(
     suspended_and_expired_grants_are_refused_at_once,
     hashes_differ_between_grants,
     downloads_are_signed_and_bulk_exchange_follows_changes,
+    the_export_streams_the_feed_each_chunk_recorded_before_it_leaves,
     proxied_sources_are_governed_like_hosted_ones,
     excel_files_load_like_csv,
     hosted_data_is_encrypted_at_rest_and_usage_records_are_append_only,
@@ -1147,6 +1148,7 @@ async fn downloads_are_signed_and_bulk_exchange_follows_changes(backend: Backend
     let rst = Client::login(&app, "rst.clerk").await;
     let (status, headers, zip) = rst.download(&format!("/api/v1/data/{download_grant}/download?format=csv")).await;
     assert_eq!(status, StatusCode::OK);
+    let zip_len = zip.len();
     assert_eq!(headers["content-type"], "application/zip");
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
     let mut read = |name: &str| {
@@ -1175,6 +1177,29 @@ async fn downloads_are_signed_and_bulk_exchange_follows_changes(backend: Backend
     assert_eq!(text.lines().next().unwrap(), "xm,sfzh,sjhm,xzqh,yx,_disputed", "the last column: 异议标注");
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(!text.contains("330302") && !text.contains("文三路"), "{text}");
+    assert_eq!(headers["content-length"], zip_len.to_string(), "the spooled file's length is declared");
+
+    // The same as an Excel workbook (written in constant memory), named columns, hashed and signed alike.
+    let (status, _, zip) = rst.download(&format!("/api/v1/data/{download_grant}/download?format=xlsx")).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut book = Vec::new();
+    archive.by_name("data.xlsx").unwrap().read_to_end(&mut book).unwrap();
+    let mut manifest = String::new();
+    archive.by_name("manifest.json").unwrap().read_to_string(&mut manifest).unwrap();
+    let manifest: Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(
+        (manifest["rows"].clone(), manifest["file"]["sm3"].clone()),
+        (json!(3), json!(govshare_service::crypto::sm3_hex(&book)))
+    );
+    use calamine::Reader;
+    let mut workbook = calamine::Xlsx::new(std::io::Cursor::new(book)).unwrap();
+    let sheet = workbook.worksheet_range("数据").unwrap();
+    let cells: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    assert_eq!(cells.len(), 4);
+    assert_eq!(cells[0][0], "姓名（xm）");
+    assert_eq!(cells[0][5], "异议标注（_disputed）");
+    assert!(cells[1..].iter().all(|r| r[0].ends_with('*') && r[3].starts_with("3301")), "{cells:?}");
 
     // Bulk exchange: the snapshot, then only what changed.
     let system = api_key(&app, "mzt", "救助系统").await;
@@ -1237,6 +1262,109 @@ async fn downloads_are_signed_and_bulk_exchange_follows_changes(backend: Backend
     let mzt = Client::login(&app, "mzt.clerk").await;
     let (status, _, _) = mzt.download(&format!("/api/v1/data/{exchange_grant}/download")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// The streamed export (one NDJSON stream instead of pages): a header line, every change in scope, masked as
+/// granted, and a closing line; one usage record per chunk of up to 5,000 changes, each durable before its chunk
+/// left; a volume limit reached mid-stream ends it with a closing line to resume from. Refusals come first.
+async fn the_export_streams_the_feed_each_chunk_recorded_before_it_leaves(backend: Backend) {
+    let app = spawn(backend).await;
+    let entry = hosted_entry(&app).await;
+    let service_grant = granted(&app, &entry, "mzt", "service_api", &STANDARD_ITEMS, standard_grant()).await;
+    let exchange_grant = granted(&app, &entry, "mzt", "bulk_exchange", &STANDARD_ITEMS, standard_grant()).await;
+    let mut limited = standard_grant();
+    limited["daily_rows"] = json!(7000);
+    let limited_grant = granted(&app, &entry, "mzt", "bulk_exchange", &STANDARD_ITEMS, limited).await;
+    let system = api_key(&app, "mzt", "救助系统").await;
+
+    // Refusals before the first line: the wrong delivery method (recorded), an unknown parameter (not).
+    let wrong = system.get(&format!("/api/v1/data/{service_grant}/export")).await;
+    assert_eq!((wrong.status, wrong.code()), (StatusCode::FORBIDDEN, "delivery_not_granted"), "{}", wrong.text);
+    assert_eq!(usage_count(&app, &service_grant).await, 1);
+    let typo = system.get(&format!("/api/v1/data/{exchange_grant}/export?curosr=2")).await;
+    assert_eq!((typo.status, typo.code()), (StatusCode::BAD_REQUEST, "bad_request"), "{}", typo.text);
+    let stranger = api_key(&app, "rst", "就业服务系统").await;
+    let r = stranger.get(&format!("/api/v1/data/{exchange_grant}/export")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert_eq!(usage_count(&app, &exchange_grant).await, 1, "the stranger's refusal is recorded, nothing else");
+
+    // 10,001 more people in scope (杭州) and 1,000 out of it (温州): 10,004 changes in scope.
+    let mut csv = HEADER.to_owned();
+    for (region, ns) in [("330109", 10..5010), ("330110", 10..5011)] {
+        for n in ns {
+            csv += &row("钱七", region, n);
+        }
+    }
+    for n in 6000..7000 {
+        csv += &row("孙八", "330302", n);
+    }
+    let clerk = Client::login(&app, "gat.clerk").await;
+    let loaded = load(&clerk, &entry, &csv, "&mode=upsert").await;
+    assert_eq!(loaded.body["load"]["counts"]["inserted"], 11_001, "{}", loaded.text);
+
+    let export = system.get(&format!("/api/v1/data/{exchange_grant}/export")).await;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.text);
+    assert_eq!(export.headers["content-type"], "application/x-ndjson");
+    let lines: Vec<Value> = export.text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (header, changes, trailer) = (&lines[0], &lines[1..lines.len() - 1], &lines[lines.len() - 1]);
+    assert_eq!(header["grant_id"], exchange_grant);
+    assert_eq!(header["items"], json!(["xm", "sfzh", "sjhm", "xzqh", "yx"]));
+    assert_eq!(changes.len(), 10_004);
+    assert!(changes.windows(2).all(|w| w[0]["seq"].as_i64() < w[1]["seq"].as_i64()), "in sequence order");
+    assert!(changes.iter().all(|c| c["op"] == "upsert" && c["record"]["xzqh"].as_str().unwrap().starts_with("3301")));
+    assert!(
+        changes.iter().all(|c| c["record"].get("hjdz").is_none() && c["record"]["xm"].as_str().unwrap().ends_with('*'))
+    );
+    assert!(!export.text.contains("330302") && !export.text.contains("孙八"), "nothing out of scope");
+    let last_seq = changes.last().unwrap()["seq"].as_i64().unwrap();
+    assert_eq!(trailer, &json!({"complete": true, "rows": 10_004, "next_cursor": last_seq}));
+    let gat = Client::login(&app, "gat.clerk").await;
+    let usage = |grant: String| {
+        let gat = &gat;
+        async move {
+            let records = gat.get(&format!("/api/v1/usage?grant_id={grant}")).await.body["records"].clone();
+            records
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["operation"].as_str().unwrap().to_owned(),
+                        r["result"].as_str().unwrap().to_owned(),
+                        r["rows"].as_u64().unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let export_ok = |rows: u64| ("export".to_owned(), "ok".to_owned(), rows);
+    assert_eq!(
+        usage(exchange_grant.clone()).await[..3],
+        [export_ok(4), export_ok(5000), export_ok(5000)],
+        "one record per chunk"
+    );
+
+    // From the closing line's cursor: nothing new, and still one record of the access.
+    let again = system.get(&format!("/api/v1/data/{exchange_grant}/export?cursor={last_seq}")).await;
+    let lines: Vec<Value> = again.text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{}", again.text);
+    assert_eq!(lines[1], json!({"complete": true, "rows": 0, "next_cursor": last_seq}));
+    assert_eq!(usage(exchange_grant.clone()).await[0], export_ok(0));
+
+    // A daily volume of 7,000 rows: the first chunk leaves, the second is refused, the stream says where to resume.
+    let cut = system.get(&format!("/api/v1/data/{limited_grant}/export")).await;
+    assert_eq!(cut.status, StatusCode::OK, "{}", cut.text);
+    let lines: Vec<Value> = cut.text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1 + 5000 + 1);
+    let trailer = &lines[5001];
+    assert_eq!(trailer["complete"], false, "{trailer}");
+    assert_eq!(trailer["error"]["code"], "volume_exceeded", "{trailer}");
+    assert_eq!(trailer["rows"], 5000);
+    assert_eq!(trailer["next_cursor"], lines[5000]["seq"]);
+    assert_eq!(
+        usage(limited_grant.clone()).await,
+        [("export".to_owned(), "volume_exceeded".to_owned(), 0), export_ok(5000)]
+    );
 }
 
 /// The provider's own service, as a proxied source answers: one JSON object per key, 404 for unknown keys.

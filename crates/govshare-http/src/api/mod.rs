@@ -134,7 +134,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         duties::list,
         data::bind_source, data::get_source, data::load_source, data::create_grant, data::list_grants, data::get_grant,
         data::grant_action, incidents::report, incidents::list, incidents::get, incidents::step,
-        data::request_change, data::change_step, data::use_records, data::record_use, data::lookup, data::query, data::verify, data::changes, data::download, data::signing_key,
+        data::request_change, data::change_step, data::use_records, data::record_use, data::lookup, data::query, data::verify, data::changes, data::export, data::download, data::signing_key,
         data::usage,
         cases::file_correction, cases::list_corrections, cases::correction_figures, cases::get_correction,
         cases::answer_correction, cases::correction_attachment, cases::correct_record,
@@ -293,6 +293,7 @@ pub fn routes() -> Routes {
         .get("/api/v1/data/{grant_id}/records/{key}", data::lookup)
         .post("/api/v1/data/{grant_id}/verify", data::verify)
         .get("/api/v1/data/{grant_id}/changes", data::changes)
+        .get("/api/v1/data/{grant_id}/export", data::export)
         .get("/api/v1/data/{grant_id}/download", data::download)
         .get("/api/v1/node/signing-key", data::signing_key)
         .get("/api/v1/usage", data::usage)

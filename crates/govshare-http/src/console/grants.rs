@@ -122,7 +122,8 @@ fn operation_label(op: &str) -> &'static str {
         "lookup" => "按主键查询",
         "query" => "条件查询",
         "verify" => "核验",
-        "changes" => "批量交换（增量）",
+        "changes" => "批量交换（分页）",
+        "export" => "批量交换（流式导出）",
         "download" => "文件下载",
         _ => "其他",
     }
