@@ -143,7 +143,8 @@ pub struct ServerLimits {
     pub header_read_timeout: Duration,
     /// A request must be answered within this time (body included), else 408.
     pub request_timeout: Duration,
-    /// The same for routes taking large uploads (the source load, up to 2 GiB).
+    /// The same for routes taking large uploads (the source load, up to 2 GiB) and for the file download, which
+    /// writes the whole file before its first byte is sent.
     pub upload_timeout: Duration,
     /// Keep connections open between requests (HTTP/1.1 keep-alive).
     pub keep_alive: bool,
@@ -216,7 +217,12 @@ pub fn router(state: AppState) -> Router {
     let deadlines = Arc::new(Deadlines {
         request: state.settings.server.request_timeout,
         upload: state.settings.server.upload_timeout,
-        upload_paths: table.iter().filter(|r| r.body_limit > routes::DEFAULT_BODY_LIMIT).map(|r| r.path).collect(),
+        upload_paths: table
+            .iter()
+            .filter(|r| r.body_limit > routes::DEFAULT_BODY_LIMIT)
+            .map(|r| r.path)
+            .chain(api::LONG_RESPONSES.iter().copied())
+            .collect(),
     });
     let hsts = state.settings.hsts_max_age.map(|age| {
         HeaderValue::from_str(&format!("max-age={}; includeSubDomains", age.as_secs()))

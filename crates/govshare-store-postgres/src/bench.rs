@@ -106,8 +106,7 @@ pub async fn copy_out_payloads(url: &str, entry: EntryId, mut each: impl FnMut(&
             at = 19 + extension;
             header_done = true;
         }
-        loop {
-            let Some(count) = buf.get(at..at + 2) else { break };
+        while let Some(count) = buf.get(at..at + 2) {
             let count = i16::from_be_bytes(count.try_into().map_err(|_| bad())?);
             if count == -1 {
                 return Ok(rows);

@@ -8,8 +8,8 @@
 //! baseline route in the same server that only reads and decodes the record. The phases alternate
 //! (baseline, governed, baseline, governed …) so that drift of a noisy machine hits both; throughput and
 //! latency are reported per phase and as medians, with the governed/baseline ratio.
-//! On PostgreSQL it also times the bulk-exchange export of every row against `COPY … TO STDOUT` of the same
-//! rows.
+//! Then (alone with `--bulk-only`) it times every way the whole table leaves — the paged feed, the streamed
+//! export, the signed download — against the floor of reading the same rows and decrypting them (see [`bulk`]).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -470,8 +470,8 @@ async fn lookups(args: &DataBenchArgs, services: &Services, fixture: &Fixture, b
     let baseline: Arc<Vec<String>> =
         Arc::new(fixture.keys.iter().map(|k| format!("/bench/baseline/{}/{k}", fixture.entry)).collect());
     // Warm up both routes (connections, caches, the usage log).
-    drive(&base, governed.clone(), Some(fixture.api_key.clone()), args.connections, 2).await;
-    drive(&base, baseline.clone(), None, args.connections, 2).await;
+    drive(base, governed.clone(), Some(fixture.api_key.clone()), args.connections, 2).await;
+    drive(base, baseline.clone(), None, args.connections, 2).await;
     let usage_before = services.usage_written();
 
     println!(
@@ -486,7 +486,7 @@ async fn lookups(args: &DataBenchArgs, services: &Services, fixture: &Fixture, b
         for (name, paths, auth) in
             [("baseline", baseline.clone(), None), ("governed", governed.clone(), Some(fixture.api_key.clone()))]
         {
-            let p = drive(&base, paths, auth, args.connections, args.seconds).await;
+            let p = drive(base, paths, auth, args.connections, args.seconds).await;
             println!(
                 "| {name} #{round} | {} | {} | {:.0} req/s | {} | {} |",
                 p.requests,
@@ -526,6 +526,7 @@ async fn bulk(base: &str, fixture: &Fixture, services: &Services, url: &str, rec
     let auth = format!("Bearer {}", fixture.api_key);
     let mut table: Vec<(&str, usize, f64, Option<u64>)> = Vec::new();
 
+    eprintln!("{} timing the paged feed", chrono::Utc::now().format("%H:%M:%S"));
     let (started, before) = (Instant::now(), reset_peak_rss());
     let (mut cursor, mut paged) = (0i64, 0usize);
     loop {
@@ -551,6 +552,7 @@ async fn bulk(base: &str, fixture: &Fixture, services: &Services, url: &str, rec
         peak_rss_since(before),
     ));
 
+    eprintln!("{} timing the streamed export", chrono::Utc::now().format("%H:%M:%S"));
     let (started, before) = (Instant::now(), reset_peak_rss());
     let resp = client
         .get(format!("{base}/api/v1/data/{}/export", fixture.exchange_grant))
@@ -583,6 +585,7 @@ async fn bulk(base: &str, fixture: &Fixture, services: &Services, url: &str, rec
         peak_rss_since(before),
     ));
 
+    eprintln!("{} timing the download", chrono::Utc::now().format("%H:%M:%S"));
     let (started, before) = (Instant::now(), reset_peak_rss());
     let resp = client
         .get(format!("{base}/api/v1/data/{}/download?format=csv", fixture.download_grant))
@@ -606,6 +609,7 @@ async fn bulk(base: &str, fixture: &Fixture, services: &Services, url: &str, rec
 
     let entry = govshare_domain::catalog::EntryId(fixture.entry.parse()?);
     let keys = services.node_keys();
+    eprintln!("{} timing the floor", chrono::Utc::now().format("%H:%M:%S"));
     let (started, before) = (Instant::now(), reset_peak_rss());
     let mut opened = 0usize;
     let read = |payload: &[u8]| {

@@ -183,6 +183,10 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// Routes that prepare a large answer before its first byte (the file download is written to a temporary file
+/// first): they get the upload deadline (`server.upload_timeout_secs`) instead of the request deadline.
+pub const LONG_RESPONSES: &[&str] = &["/api/v1/data/{grant_id}/download"];
+
 pub fn routes() -> Routes {
     Routes::new()
         .post("/api/v1/auth/login", login)

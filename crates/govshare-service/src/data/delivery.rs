@@ -12,6 +12,7 @@
 //! is then streamed. Memory stays bounded; the file's size is bounded by the temporary directory's free space and
 //! the grant's daily volume. Excel files hold at most [`MAX_XLSX_ROWS`] rows (the format's own limit).
 
+use std::collections::HashMap;
 use std::io::{Seek, Write};
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,7 +36,7 @@ pub const EXPORT_CHUNK: u32 = 5000;
 /// Rows an Excel download holds at most: an Excel sheet has 1,048,576 rows, one of them the header.
 pub const MAX_XLSX_ROWS: u64 = 1_048_575;
 /// Records per store read of a download.
-const DOWNLOAD_PAGE: u32 = 1000;
+const DOWNLOAD_PAGE: u32 = 5000;
 
 /// CSV and Excel downloads neutralise every cell against formula injection (see `govshare_domain::spreadsheet`).
 /// The last column of a downloaded file: the number of the correction a row's record is under review by
@@ -117,34 +118,13 @@ impl Services {
         started: Instant,
         tx: mpsc::Sender<Vec<u8>>,
     ) {
-        // Stage 1: the store's reads, one chunk ahead.
-        let (page_tx, mut pages) = mpsc::channel::<Result<Vec<StoredRecord>>>(1);
-        let reader = {
-            let store = self.store.clone();
-            let (entry, prefixes) = (grant.entry, sql_scope(&grant, &ctx).map(<[String]>::to_vec));
-            tokio::spawn(async move {
-                // The snapshot (cursor 0) starts with the live records; from its second chunk on, as in the paged
-                // feed, deletions are included so that none made during the export is missed.
-                let (mut after, mut live_only) = (cursor, cursor == 0);
-                loop {
-                    let page = store.record_changes(entry, prefixes.as_deref(), after, live_only, EXPORT_CHUNK).await;
-                    live_only = false;
-                    let last = match &page {
-                        Ok(page) if page.len() == EXPORT_CHUNK as usize => page.last().map(|r| r.seq),
-                        _ => None,
-                    };
-                    if page_tx.send(page.map_err(ServiceError::from)).await.is_err() {
-                        return;
-                    }
-                    match last {
-                        Some(seq) => after = seq,
-                        None => return,
-                    }
-                }
-            })
-        };
+        // Stage 1: the store's reads, ahead of the rest. The snapshot (cursor 0) starts with the live records; from
+        // its second chunk on, as in the paged feed, deletions are included so that none made during the export is
+        // missed.
+        let (reader, mut pages) =
+            read_ahead(&self, &grant, &ctx, cursor, Deletions::AfterFirstPage(cursor == 0), EXPORT_CHUNK);
         // Stage 2: decryption, projection and encoding, each chunk split across two blocking threads.
-        let (chunk_tx, mut chunks) = mpsc::channel::<Result<Chunk>>(1);
+        let (chunk_tx, mut chunks) = mpsc::channel::<Result<Chunk>>(2);
         let encoder = {
             let (s, grant, ctx, marks) = (self.clone(), grant.clone(), ctx.clone(), marks.clone());
             tokio::spawn(async move {
@@ -247,29 +227,29 @@ impl Services {
                 "signature": { "algorithm": "SM2-with-SM3", "distid": crate::crypto::SM2_DISTID,
                                "public_key": s.keys.public_key_hex() },
             });
-            let (page_tx, pages) = mpsc::channel::<Vec<StoredRecord>>(2);
+            // Three stages at once: the store's reads, decryption and projection on two threads, the writer.
+            let (row_tx, rows) = mpsc::channel::<Projected>(2);
             let writer = {
-                let (s, grant, ctx) = (s.clone(), grant.clone(), ctx.clone());
+                let (s, names) = (s.clone(), ctx_names(&ctx));
                 let spool = Spool { format, file_name, items, manifest };
-                tokio::task::spawn_blocking(move || spool.write(&s, &grant, &ctx, &marks, pages))
+                tokio::task::spawn_blocking(move || spool.write(&s, &names, rows))
             };
-            let prefixes = sql_scope(&grant, &ctx);
+            // In sequence order (the change feed's index), live records only.
+            let (reader, mut pages) = read_ahead(s, &grant, &ctx, 0, Deletions::Never, DOWNLOAD_PAGE);
             let read: Result<()> = async {
-                let mut after: Option<String> = None;
-                loop {
-                    let page = s.store.scan_records(grant.entry, prefixes, after.as_deref(), DOWNLOAD_PAGE).await?;
-                    let last = (page.len() == DOWNLOAD_PAGE as usize).then(|| page.last().map(|r| r.key.clone()));
-                    if page_tx.send(page).await.is_err() {
+                while let Some(page) = pages.recv().await {
+                    let (s, grant, ctx, marks) = (s.clone(), grant.clone(), ctx.clone(), marks.clone());
+                    let (mut a, b) = in_halves(page?, move |part| project(&s, &grant, &ctx, &marks, &part)).await?;
+                    a.extend(b);
+                    if row_tx.send(a).await.is_err() {
                         return Ok(()); // the writer stopped: its error says why
                     }
-                    match last.flatten() {
-                        Some(key) => after = Some(key),
-                        None => return Ok(()),
-                    }
                 }
+                Ok(())
             }
             .await;
-            drop(page_tx);
+            reader.abort();
+            drop(row_tx);
             let spooled = writer.await.map_err(|e| ServiceError::Internal(Box::new(e)))??;
             read?;
             s.take_volume(&grant, spooled.rows).await?;
@@ -285,34 +265,106 @@ impl Services {
     }
 }
 
+/// Each data item's name by its code.
+fn ctx_names(ctx: &SourceContext) -> HashMap<String, String> {
+    ctx.content.items.iter().map(|i| (i.code.clone(), i.name.clone())).collect()
+}
+
 fn line(value: &Value) -> Vec<u8> {
     let mut bytes = serde_json::to_vec(value).expect("a JSON value encodes");
     bytes.push(b'\n');
     bytes
 }
 
-/// Decrypts, projects and encodes a page on two blocking threads (halves in order).
+/// Which deletions a read includes.
+#[derive(Debug, Clone, Copy)]
+enum Deletions {
+    Never,
+    /// All but on the first page when true (a snapshot starts with the live records), always when false.
+    AfterFirstPage(bool),
+}
+
+/// Reads the entry's records in the grant's row scope after `cursor` in sequence order, pages of `page` ahead of
+/// the reader of the channel (two pages at most); a failed read is the last item.
+fn read_ahead(
+    s: &Services,
+    grant: &Grant,
+    ctx: &SourceContext,
+    cursor: i64,
+    deletions: Deletions,
+    page: u32,
+) -> (tokio::task::JoinHandle<()>, mpsc::Receiver<Result<Vec<StoredRecord>>>) {
+    let (page_tx, pages) = mpsc::channel(2);
+    let store = s.store.clone();
+    let (entry, prefixes) = (grant.entry, sql_scope(grant, ctx).map(<[String]>::to_vec));
+    let reader = tokio::spawn(async move {
+        let (mut after, mut live_only) = (cursor, !matches!(deletions, Deletions::AfterFirstPage(false)));
+        loop {
+            let read = store.record_changes(entry, prefixes.as_deref(), after, live_only, page).await;
+            live_only = matches!(deletions, Deletions::Never);
+            let last = match &read {
+                Ok(rows) if rows.len() == page as usize => rows.last().map(|r| r.seq),
+                _ => None,
+            };
+            if page_tx.send(read.map_err(ServiceError::from)).await.is_err() {
+                return;
+            }
+            match last {
+                Some(seq) => after = seq,
+                None => return,
+            }
+        }
+    });
+    (reader, pages)
+}
+
+/// Runs `work` on the two halves of a page on two blocking threads; the halves' results in order.
+async fn in_halves<T, F>(mut page: Vec<StoredRecord>, work: F) -> Result<(T, T)>
+where
+    T: Send + 'static,
+    F: Fn(Vec<StoredRecord>) -> Result<T> + Clone + Send + 'static,
+{
+    let second = page.split_off(page.len() / 2);
+    let other = work.clone();
+    let (a, b) = (tokio::task::spawn_blocking(move || work(page)), tokio::task::spawn_blocking(move || other(second)));
+    let join = |r: std::result::Result<Result<T>, tokio::task::JoinError>| r.map_err(internal)?;
+    Ok((join(a.await)?, join(b.await)?))
+}
+
+/// Decrypts, projects and encodes a page of the export on two threads.
 async fn encode_split(
     s: &Services,
     grant: &Arc<Grant>,
     ctx: &Arc<SourceContext>,
     marks: &Arc<Marks>,
-    mut page: Vec<StoredRecord>,
+    page: Vec<StoredRecord>,
 ) -> Result<Chunk> {
     let last_seq = page.last().map(|r| r.seq);
-    let second = page.split_off(page.len() / 2);
-    let spawn = |part: Vec<StoredRecord>| {
-        let (s, grant, ctx, marks) = (s.clone(), grant.clone(), ctx.clone(), marks.clone());
-        tokio::task::spawn_blocking(move || encode(&s, &grant, &ctx, &marks, &part))
-    };
-    let (a, b) = (spawn(page), spawn(second));
-    let join = |r: std::result::Result<Result<(Vec<u8>, u64)>, tokio::task::JoinError>| {
-        r.map_err(|e| ServiceError::Internal(Box::new(e)))?
-    };
-    let (mut lines, rows_a) = join(a.await)?;
-    let (more, rows_b) = join(b.await)?;
+    let (s, grant, ctx, marks) = (s.clone(), grant.clone(), ctx.clone(), marks.clone());
+    let ((mut lines, rows_a), (more, rows_b)) =
+        in_halves(page, move |part| encode(&s, &grant, &ctx, &marks, &part)).await?;
     lines.extend_from_slice(&more);
     Ok(Chunk { lines, rows: rows_a + rows_b, last_seq })
+}
+
+/// A download's rows of a page, in the grant's scope, projected, each with its dispute mark.
+type Projected = Vec<(Record, Option<String>)>;
+
+fn project(
+    s: &Services,
+    grant: &Grant,
+    ctx: &SourceContext,
+    marks: &Marks,
+    part: &[StoredRecord],
+) -> Result<Projected> {
+    let mut rows = Vec::with_capacity(part.len());
+    for stored in part {
+        let record = s.open_record(ctx, stored)?;
+        if grant.in_scope(&record) {
+            rows.push((grant.project(&record, &ctx.content), marks.disputed(&stored.key)));
+        }
+    }
+    Ok(rows)
 }
 
 /// The lines of the changes among `part` that are in the grant's scope, and how many there are.
@@ -409,10 +461,8 @@ impl Spool {
     fn write(
         self,
         s: &Services,
-        grant: &Grant,
-        ctx: &SourceContext,
-        marks: &Marks,
-        mut pages: mpsc::Receiver<Vec<StoredRecord>>,
+        names: &HashMap<String, String>,
+        mut pages: mpsc::Receiver<Projected>,
     ) -> Result<Spooled> {
         let mut zip = zip::ZipWriter::new(tempfile::tempfile().map_err(internal)?);
         let options = zip::write::SimpleFileOptions::default().compression_method(match self.format {
@@ -425,16 +475,11 @@ impl Spool {
         let mut disputed: Vec<DisputedRow> = Vec::new();
         let mut each_row = |emit: &mut dyn FnMut(u64, &Record, &str) -> Result<()>| -> Result<()> {
             while let Some(page) = pages.blocking_recv() {
-                for stored in &page {
-                    let record = s.open_record(ctx, stored)?;
-                    if !grant.in_scope(&record) {
-                        continue;
-                    }
-                    let mark = marks.disputed(&stored.key);
+                for (record, mark) in page {
                     if let Some(correction) = &mark {
                         disputed.push(DisputedRow { row: rows as usize, correction: correction.clone() });
                     }
-                    emit(rows, &grant.project(&record, &ctx.content), mark.as_deref().unwrap_or(""))?;
+                    emit(rows, &record, mark.as_deref().unwrap_or(""))?;
                     rows += 1;
                 }
             }
@@ -459,7 +504,7 @@ impl Spool {
                 let sheet = book.add_worksheet_with_constant_memory();
                 sheet.set_name("数据").map_err(internal)?;
                 for (c, code) in self.items.iter().enumerate() {
-                    let name = ctx.content.items.iter().find(|i| i.code == *code).map_or(code.as_str(), |i| &i.name);
+                    let name = names.get(code).map_or(code.as_str(), String::as_str);
                     sheet.write_string(0, c as u16, neutralise_cell(&format!("{name}（{code}）"))).map_err(internal)?;
                 }
                 let last = self.items.len() as u16;
