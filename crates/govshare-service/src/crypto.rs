@@ -6,6 +6,7 @@
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{AesGcm, Nonce};
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sm2::dsa::signature::Signer;
 use sm2::dsa::{Signature, SigningKey};
@@ -19,7 +20,8 @@ type Sm4Gcm = AesGcm<Sm4, aes_gcm::aead::consts::U12>;
 pub use govshare_domain::evidence::SM2_DISTID;
 
 pub struct NodeKeys {
-    record_key: [u8; 32],
+    /// HMAC-SM3 keyed with the record-key secret: its key blocks are hashed once here, not for every record.
+    record_key: Hmac<Sm3>,
     cipher: Sm4Gcm,
     signing: SigningKey,
 }
@@ -41,7 +43,8 @@ fn derive(secret: &[u8], label: &str, counter: u8) -> [u8; 32] {
 
 impl NodeKeys {
     pub fn from_secret(secret: &[u8]) -> NodeKeys {
-        let record_key = derive(secret, "record-key", 0);
+        let record_key = <Hmac<Sm3> as Mac>::new_from_slice(&derive(secret, "record-key", 0))
+            .expect("HMAC takes keys of any length");
         let sm4_key = derive(secret, "sm4", 0);
         let cipher = Sm4Gcm::new_from_slice(&sm4_key[..16]).expect("SM4 keys are 16 bytes");
         // A derived scalar is out of range with probability ~2^-32; the counter moves past it.
@@ -60,7 +63,11 @@ impl NodeKeys {
 
     /// The lookup key of a record: HMAC-SM3 of the entry and the key item's value, hex.
     pub fn record_key(&self, entry: &str, key: &str) -> String {
-        govshare_domain::grant::keyed_hash(&self.record_key, &format!("{entry}\u{1f}{key}"))
+        let mut mac = self.record_key.clone();
+        mac.update(entry.as_bytes());
+        mac.update(b"\x1f");
+        mac.update(key.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// SM4-GCM with a fresh random nonce: nonce ‖ ciphertext ‖ tag.
@@ -115,6 +122,9 @@ mod tests {
         assert_ne!(a.public_key_hex(), b.public_key_hex());
         assert_eq!(a.record_key("e", "k"), again.record_key("e", "k"));
         assert_ne!(a.record_key("e", "k"), b.record_key("e", "k"));
+        // The prepared key state gives the same digests as HMAC keyed afresh (stored keys stay valid).
+        let keyed = govshare_domain::grant::keyed_hash(&derive(b"secret-a", "record-key", 0), "e\u{1f}k");
+        assert_eq!(a.record_key("e", "k"), keyed);
     }
 
     #[test]

@@ -1033,6 +1033,7 @@ impl Services {
                 let mut after = cursor.map(str::to_owned);
                 let mut last_row: Option<String> = None;
                 let mut scanned = 0usize;
+                let projector = grant.projector(&ctx.content);
                 'scan: loop {
                     let page = s.store.scan_records(grant.entry, prefixes, after.as_deref(), 500).await?;
                     let exhausted = page.len() < 500;
@@ -1051,7 +1052,7 @@ impl Services {
                             if let Some(correction) = marks.disputed(&stored.key) {
                                 disputed.push(DisputedRow { row: rows.len(), correction });
                             }
-                            rows.push(grant.project(&record, &ctx.content));
+                            rows.push(projector.project(&record));
                             last_row = Some(stored.key.clone());
                         }
                         if scanned >= SCAN_BUDGET {
@@ -1146,6 +1147,7 @@ impl Services {
             let marks = s.marks(grant.entry).await?;
             let mut changes = Vec::new();
             let mut next = cursor.max(0);
+            let projector = grant.projector(&ctx.content);
             for stored in &page {
                 next = stored.seq;
                 let record = s.open_record(&ctx, stored)?;
@@ -1155,7 +1157,7 @@ impl Services {
                 changes.push(ChangeRow {
                     seq: stored.seq,
                     op: if stored.deleted { "delete" } else { "upsert" },
-                    record: grant.project(&record, &ctx.content),
+                    record: projector.project(&record),
                     disputed: if stored.deleted { None } else { marks.disputed(&stored.key) },
                     correction: marks.corrected.get(&stored.seq).cloned(),
                 });

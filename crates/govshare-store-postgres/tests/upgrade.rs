@@ -1,5 +1,6 @@
-//! Upgrading a PostgreSQL database kept by a release before human numbers: the schema is built up to migration
-//! 0008 from the shipped files, old rows are inserted, then the store migrates and numbers them.
+//! Upgrading a PostgreSQL database kept by an earlier release: the schema is built from the shipped files up to the
+//! migration under test, old rows are inserted, then the store migrates — numbering the rows kept before human
+//! numbers (0009), storing each record version once (0020).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,4 +26,24 @@ async fn rows_kept_before_numbers_are_numbered_on_upgrade() {
     store.migrate().await.unwrap();
     let store: DynStore = Arc::new(store);
     govshare_store_tests::numbered_on_upgrade(store, &rows).await;
+}
+
+#[tokio::test]
+async fn versions_kept_before_0020_are_stored_once_on_upgrade() {
+    let url = testing::fresh_database().await;
+    let old =
+        govshare_store_tests::migrations_before(&Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"), "0020");
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(old.path()).await.unwrap().run(&mut conn).await.unwrap();
+    let legacy = govshare_store_tests::legacy_history(|bytes| {
+        format!("'\\x{}'::bytea", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    });
+    for statement in &legacy.statements {
+        sqlx::query(statement).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = PgStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    govshare_store_tests::history_kept_on_upgrade(Arc::new(store), &legacy).await;
 }

@@ -48,21 +48,17 @@ pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn 
     let mut held: HashMap<String, (String, bool)> = HashMap::new();
     let streamed = !held_before && D::COPY_IN;
     if streamed {
-        // A first load on PostgreSQL: every record streams into one COPY while the next batch is sealed, and the
-        // change history is then written from the records in one statement.
+        // A first load on PostgreSQL: every record streams into one COPY while the next batch is sealed. It
+        // replaces nothing, so it writes no change history.
         let mut fresh = FreshRecords {
             feed,
             next_seq: &mut next_seq,
             counts: &mut counts,
             entry: entry.0.to_string(),
             load_no: load_no.to_string(),
+            load: load.id.to_string(),
         };
         tx.copy_in_stream(COPY_RECORDS, &mut fresh).await?;
-        sql("INSERT INTO source_changes (entry_id, seq, key, op, digest, payload, load_id)
-             SELECT entry_id, seq, key, 'insert', digest, payload, $2 FROM source_records WHERE entry_id = $1")
-        .binds((entry, load.id))
-        .execute(tx)
-        .await?;
     }
     // Otherwise batch by batch (the streamed load has already taken the feed to its end).
     while !streamed && let Some(batch) = feed.next_batch().await? {
@@ -92,28 +88,17 @@ pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn 
         }
         let (inserts, updates): (Vec<_>, Vec<_>) = changed.iter().partition(|(_, op)| *op == "insert");
         if D::COPY_IN {
-            copy_records(tx, entry, load_no, &inserts).await?;
+            copy_records(tx, entry, load_no, load.id, &inserts).await?;
         } else {
             for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
-                upsert_records(tx, entry, load_no, chunk).await?;
+                upsert_records(tx, entry, load_no, load.id, chunk).await?;
             }
         }
         for chunk in updates.chunks(ROWS_PER_STATEMENT) {
-            upsert_records(tx, entry, load_no, chunk).await?;
-        }
-        if D::COPY_IN {
-            copy_changes(tx, entry, load.id, &changed).await?;
-        } else {
-            for chunk in changed.chunks(ROWS_PER_STATEMENT) {
-                let mut q = sql(format!(
-                    "INSERT INTO source_changes (entry_id, seq, key, op, digest, payload, load_id) VALUES {}",
-                    values(1, chunk.len(), 7)
-                ));
-                for (r, op) in chunk {
-                    q.push(entry).push(r.seq).push(&r.key).push(*op).push(&r.digest).push(&r.payload).push(load.id);
-                }
-                q.execute(tx).await?;
-            }
+            // The versions these updates replace (a revived tombstone included) go to the change history first.
+            let keys = Arg::Texts(chunk.iter().map(|(r, _)| r.key.as_str()).collect());
+            sql(format!("{ARCHIVE_VERSIONS} AND {}", D::any("key", "$2"))).binds((entry, keys)).execute(tx).await?;
+            upsert_records(tx, entry, load_no, load.id, chunk).await?;
         }
         if !unchanged.is_empty() {
             sql(format!("UPDATE source_records SET load_no = $1 WHERE entry_id = $2 AND {}", D::any("key", "$3")))
@@ -123,20 +108,17 @@ pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn 
         }
     }
     if load.mode == LoadMode::Replace {
-        let stale: Vec<(String, String)> = sql(
-            "SELECT key, digest FROM source_records WHERE entry_id = $1 AND deleted = FALSE AND load_no <> $2 ORDER BY key",
+        let stale: Vec<(String,)> = sql(
+            "SELECT key FROM source_records WHERE entry_id = $1 AND deleted = FALSE AND load_no <> $2 ORDER BY key",
         )
         .binds((entry, load_no))
         .all(tx)
         .await?;
-        for (key, digest) in stale {
-            sql("UPDATE source_records SET deleted = TRUE, seq = $1, load_no = $2 WHERE entry_id = $3 AND key = $4")
-                .binds((next_seq, load_no, entry, &key))
-                .execute(tx)
-                .await?;
-            sql("INSERT INTO source_changes (entry_id, seq, key, op, digest, payload, load_id)
-                 VALUES ($1, $2, $3, 'delete', $4, NULL, $5)")
-            .binds((entry, next_seq, &key, &digest, load.id))
+        for (key,) in stale {
+            sql(format!("{ARCHIVE_VERSIONS} AND key = $2")).binds((entry, &key)).execute(tx).await?;
+            sql("UPDATE source_records SET deleted = TRUE, seq = $1, load_no = $2, written_by = $3
+                 WHERE entry_id = $4 AND key = $5")
+            .binds((next_seq, load_no, load.id, entry, &key))
             .execute(tx)
             .await?;
             next_seq += 1;
@@ -171,6 +153,7 @@ struct FreshRecords<'f> {
     counts: &'f mut LoadCounts,
     entry: String,
     load_no: String,
+    load: String,
 }
 
 #[async_trait::async_trait]
@@ -181,7 +164,7 @@ impl CopySource for FreshRecords<'_> {
         // update here and the COPY would fail on the primary key, aborting the load.
         let mut held = HashMap::new();
         let BatchPlan { changed, .. } = plan_batch(batch, &mut held, self.next_seq, self.counts);
-        Ok(Some(record_rows(&self.entry, &self.load_no, changed.iter().map(|(r, _)| r))))
+        Ok(Some(record_rows(&self.entry, &self.load_no, &self.load, changed.iter().map(|(r, _)| r))))
     }
 }
 
@@ -190,17 +173,20 @@ async fn upsert_records<D: Dialect>(
     tx: &mut Tx<D>,
     entry: govshare_domain::catalog::EntryId,
     load_no: i64,
+    load: uuid::Uuid,
     chunk: &[&(StoredRecord, &'static str)],
 ) -> Result<()> {
     let mut q = sql(format!(
-        "INSERT INTO source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no) VALUES {}
+        "INSERT INTO source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no, written_by)
+         VALUES {}
          ON CONFLICT (entry_id, key) DO UPDATE SET scope = excluded.scope, seq = excluded.seq,
-           digest = excluded.digest, payload = excluded.payload, deleted = FALSE, load_no = excluded.load_no",
-        values(1, chunk.len(), 8)
+           digest = excluded.digest, payload = excluded.payload, deleted = FALSE, load_no = excluded.load_no,
+           written_by = excluded.written_by",
+        values(1, chunk.len(), 9)
     ));
     for (r, _) in chunk {
         q.push(entry).push(&r.key).push(&r.scope).push(r.seq).push(&r.digest).push(&r.payload);
-        q.push(false).push(load_no);
+        q.push(false).push(load_no).push(load);
     }
     q.execute(tx).await?;
     Ok(())
@@ -211,22 +197,35 @@ async fn copy_records<D: Dialect>(
     tx: &mut Tx<D>,
     entry: govshare_domain::catalog::EntryId,
     load_no: i64,
+    load: uuid::Uuid,
     rows: &[&(StoredRecord, &'static str)],
 ) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let data = record_rows(&entry.0.to_string(), &load_no.to_string(), rows.iter().map(|(r, _)| r));
+    let data = record_rows(&entry.0.to_string(), &load_no.to_string(), &load.to_string(), rows.iter().map(|(r, _)| r));
     tx.copy_in(COPY_RECORDS, &data).await?;
     Ok(())
 }
 
 /// The COPY that writes new records; its rows are made by [`record_rows`].
 const COPY_RECORDS: &str =
-    "COPY source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no) FROM STDIN";
+    "COPY source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no, written_by) FROM STDIN";
+
+/// Copies the current versions of the records selected by the conditions appended to it (`$1` is the entry) into
+/// the change history, before a load or a correction replaces them; a tombstone's payload is not repeated there
+/// (NULL marks a deletion). The current versions themselves are never kept twice.
+pub(crate) const ARCHIVE_VERSIONS: &str = "INSERT INTO source_changes (entry_id, seq, key, digest, payload, load_id)
+     SELECT entry_id, seq, key, digest, CASE WHEN deleted THEN NULL ELSE payload END, written_by
+     FROM source_records WHERE entry_id = $1";
 
 /// New records as rows of [`COPY_RECORDS`].
-fn record_rows<'r>(entry: &str, load_no: &str, records: impl ExactSizeIterator<Item = &'r StoredRecord>) -> Vec<u8> {
+fn record_rows<'r>(
+    entry: &str,
+    load_no: &str,
+    load: &str,
+    records: impl ExactSizeIterator<Item = &'r StoredRecord>,
+) -> Vec<u8> {
     let mut data = Vec::with_capacity(records.len() * 512);
     for r in records {
         copy_row(
@@ -240,40 +239,11 @@ fn record_rows<'r>(entry: &str, load_no: &str, records: impl ExactSizeIterator<I
                 CopyField::Bytes(Some(&r.payload)),
                 CopyField::Text("f"),
                 CopyField::Text(load_no),
+                CopyField::Text(load),
             ],
         );
     }
     data
-}
-
-/// The change history of a batch by `COPY` (it is only ever appended to).
-async fn copy_changes<D: Dialect>(
-    tx: &mut Tx<D>,
-    entry: govshare_domain::catalog::EntryId,
-    load: uuid::Uuid,
-    rows: &[(StoredRecord, &'static str)],
-) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let (entry, load) = (entry.0.to_string(), load.to_string());
-    let mut data = Vec::with_capacity(rows.len() * 512);
-    for (r, op) in rows {
-        copy_row(
-            &mut data,
-            &[
-                CopyField::Text(&entry),
-                CopyField::Int(r.seq),
-                CopyField::Text(&r.key),
-                CopyField::Text(op),
-                CopyField::Text(&r.digest),
-                CopyField::Bytes(Some(&r.payload)),
-                CopyField::Text(&load),
-            ],
-        );
-    }
-    tx.copy_in("COPY source_changes (entry_id, seq, key, op, digest, payload, load_id) FROM STDIN", &data).await?;
-    Ok(())
 }
 
 /// A field of a row in COPY's text format.

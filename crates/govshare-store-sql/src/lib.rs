@@ -40,8 +40,8 @@ use govshare_domain::usage_archive::UsageArchive;
 use govshare_domain::use_record::UseRecord;
 use govshare_domain::user::{Membership, User, UserId, Username};
 use govshare_store::{
-    CorrectionMark, DutyFilter, LoginFailures, Member, RecordFeed, Result, Session, Store, StoreError, StoredRecord,
-    UsageFilter, UserWithPassword,
+    CorrectionMark, DutyFilter, LoginFailures, Member, RecordFeed, RecordVersion, Result, Session, Store, StoreError,
+    StoredRecord, UsageFilter, UserWithPassword,
 };
 
 use data::{RECORD_COLUMNS, ROWS_PER_STATEMENT, push_scope};
@@ -1048,6 +1048,22 @@ impl<D: Dialect> Store for SqlStore<D> {
         let p = q.param(limit);
         q.text(&format!(" ORDER BY seq LIMIT {p}")).planned_per_call();
         q.all(&mut self.r()).await
+    }
+
+    async fn record_versions(&self, entry: EntryId, key: &str) -> Result<Vec<RecordVersion>> {
+        let rows: Vec<(i64, String, Option<Vec<u8>>, uuid::Uuid)> =
+            sql("SELECT seq, digest, payload, load_id FROM source_changes WHERE entry_id = $1 AND key = $2
+             UNION ALL
+             SELECT seq, digest, CASE WHEN deleted THEN NULL ELSE payload END, written_by
+               FROM source_records WHERE entry_id = $1 AND key = $2
+             ORDER BY 1")
+            .binds((entry, key))
+            .all(&mut self.r())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, digest, payload, written_by)| RecordVersion { seq, digest, payload, written_by })
+            .collect())
     }
 
     async fn create_grant(

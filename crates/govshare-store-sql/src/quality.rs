@@ -5,6 +5,7 @@ use govshare_domain::attachment::AttachmentRef;
 use govshare_domain::correction::Correction;
 use govshare_store::{Result, StoreError, StoredRecord};
 
+use crate::data::ARCHIVE_VERSIONS;
 use crate::driver::{Dialect, Tx, sql};
 
 /// Stores an attachment's (sealed) bytes for `owner`.
@@ -39,17 +40,17 @@ pub async fn write_corrected<D: Dialect>(
             .optional(tx)
             .await?;
     let Some((seq,)) = seq else { return Err(StoreError::NotFound("该目录尚未绑定数据源".into())) };
-    let done = sql("UPDATE source_records SET scope = $1, seq = $2, digest = $3, payload = $4
-         WHERE entry_id = $5 AND key = $6 AND deleted = FALSE")
-    .binds((&record.scope, seq, &record.digest, &record.payload, entry, &record.key))
-    .execute(tx)
-    .await?;
-    if done == 0 {
+    // The version the correction replaces goes to the change history first.
+    let archived = sql(format!("{ARCHIVE_VERSIONS} AND key = $2 AND deleted = FALSE"))
+        .binds((entry, &record.key))
+        .execute(tx)
+        .await?;
+    if archived == 0 {
         return Err(StoreError::NotFound("该记录已不存在（已被删除或替换），无法更正".into()));
     }
-    sql("INSERT INTO source_changes (entry_id, seq, key, op, digest, payload, load_id)
-         VALUES ($1, $2, $3, 'update', $4, $5, $6)")
-    .binds((entry, seq, &record.key, &record.digest, &record.payload, correction.id.0))
+    sql("UPDATE source_records SET scope = $1, seq = $2, digest = $3, payload = $4, written_by = $5
+         WHERE entry_id = $6 AND key = $7 AND deleted = FALSE")
+    .binds((&record.scope, seq, &record.digest, &record.payload, correction.id.0, entry, &record.key))
     .execute(tx)
     .await?;
     sql("UPDATE corrections SET applied_seq = $1 WHERE id = $2").binds((seq, correction.id)).execute(tx).await?;

@@ -1014,6 +1014,74 @@ pub fn migrations_before(shipped: &std::path::Path, first_left_out: &str) -> tem
     old
 }
 
+/// Hosted records as releases before migration 0020 kept them, for the upgrade test each backend runs on a schema
+/// built up to 0019: every version in `source_changes` with its operation, the current one included. Three records
+/// of two loads: k1 loaded once, k2 updated by the second load, k3 deleted by it. `statements` insert them (bytes
+/// written by the backend's `blob`); [`history_kept_on_upgrade`] checks what the migration made of them.
+#[derive(Debug)]
+pub struct LegacyHistory {
+    pub statements: Vec<String>,
+    entry: EntryId,
+    loads: [uuid::Uuid; 2],
+}
+
+pub fn legacy_history(blob: impl Fn(&[u8]) -> String) -> LegacyHistory {
+    let entry = EntryId::new();
+    let loads = [uuid::Uuid::now_v7(), uuid::Uuid::now_v7()];
+    let record = |key: &str, seq: i64, payload: &str, deleted: bool| {
+        format!(
+            "INSERT INTO source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no) \
+             VALUES ('{entry}', '{key}', '', {seq}, 'd-{payload}', {}, {deleted}, 2)",
+            blob(payload.as_bytes())
+        )
+    };
+    let change = |seq: i64, key: &str, op: &str, payload: Option<&str>, load: uuid::Uuid| {
+        format!(
+            "INSERT INTO source_changes (entry_id, seq, key, op, digest, payload, load_id) \
+             VALUES ('{entry}', {seq}, '{key}', '{op}', 'd-{}', {}, '{load}')",
+            payload.unwrap_or("c"),
+            payload.map_or_else(|| "NULL".to_owned(), |p| blob(p.as_bytes()))
+        )
+    };
+    let [l1, l2] = loads;
+    let statements = vec![
+        record("k1", 1, "a", false),
+        record("k2", 4, "b2", false),
+        record("k3", 6, "c", true),
+        change(1, "k1", "insert", Some("a"), l1),
+        change(2, "k2", "insert", Some("b"), l1),
+        change(3, "k3", "insert", Some("c"), l1),
+        change(4, "k2", "update", Some("b2"), l2),
+        change(6, "k3", "delete", None, l2),
+    ];
+    LegacyHistory { statements, entry, loads }
+}
+
+/// After the upgrade each version is stored once: the current ones only as records (naming the load that wrote
+/// them), the replaced ones in the history, and every record's versions read as before.
+pub async fn history_kept_on_upgrade(store: DynStore, legacy: &LegacyHistory) {
+    let [l1, l2] = legacy.loads;
+    let versions = async |key: &str| {
+        let found = store.record_versions(legacy.entry, key).await.unwrap();
+        found
+            .into_iter()
+            .map(|v| (v.seq, v.digest, v.payload.map(|p| String::from_utf8(p).unwrap()), v.written_by))
+            .collect::<Vec<_>>()
+    };
+    let v = |seq: i64, payload: Option<&str>, load| {
+        (seq, format!("d-{}", payload.unwrap_or("c")), payload.map(str::to_owned), load)
+    };
+    assert_eq!(versions("k1").await, [v(1, Some("a"), l1)]);
+    assert_eq!(versions("k2").await, [v(2, Some("b"), l1), v(4, Some("b2"), l2)]);
+    assert_eq!(versions("k3").await, [v(3, Some("c"), l1), v(6, None, l2)]);
+    // The feed still reads the current versions, tombstone included.
+    let changes = store.record_changes(legacy.entry, None, 0, false, 10).await.unwrap();
+    assert_eq!(
+        changes.iter().map(|r| (r.key.as_str(), r.seq, r.deleted)).collect::<Vec<_>>(),
+        [("k1", 1, false), ("k2", 4, false), ("k3", 6, true)]
+    );
+}
+
 /// Rows as a release before human numbers (migration 0009) kept them, for the upgrade test each backend runs on a
 /// schema built up to 0008: `statements` insert them (instants written by the backend's `instant`), and
 /// [`numbered_on_upgrade`] checks what the migration made of them.
@@ -1194,8 +1262,8 @@ pub async fn data_plane(store: DynStore) {
     assert_eq!(store.get_source(entry.id).await.unwrap(), Some(source.clone()));
 
     let first = vec![vec![stored("k1", "330106", "a"), stored("k2", "330302", "b")], vec![stored("k3", "330106", "c")]];
-    let counts =
-        store.load_records(&load(LoadMode::Replace), &mut feed(first, None), &event("source.load")).await.unwrap();
+    let first_load = load(LoadMode::Replace);
+    let counts = store.load_records(&first_load, &mut feed(first, None), &event("source.load")).await.unwrap();
     assert_eq!(counts, LoadCounts { inserted: 3, ..LoadCounts::default() });
     let all = store.scan_records(entry.id, None, None, 10).await.unwrap();
     assert_eq!(all.iter().map(|r| (r.key.as_str(), r.seq)).collect::<Vec<_>>(), [("k1", 1), ("k2", 2), ("k3", 3)]);
@@ -1212,8 +1280,8 @@ pub async fn data_plane(store: DynStore) {
 
     // Replace: k1 unchanged, k2 changed, k3 gone, k4 new.
     let second = vec![vec![stored("k1", "330106", "a"), stored("k2", "330302", "b2"), stored("k4", "330106", "d")]];
-    let counts =
-        store.load_records(&load(LoadMode::Replace), &mut feed(second, None), &event("source.load")).await.unwrap();
+    let second_load = load(LoadMode::Replace);
+    let counts = store.load_records(&second_load, &mut feed(second, None), &event("source.load")).await.unwrap();
     assert_eq!(counts, LoadCounts { inserted: 1, updated: 1, unchanged: 1, deleted: 1 });
     assert_eq!(store.get_record(entry.id, "k3").await.unwrap(), None);
     assert_eq!(store.get_record(entry.id, "k2").await.unwrap().unwrap().payload, b"b2");
@@ -1230,12 +1298,35 @@ pub async fn data_plane(store: DynStore) {
     assert_eq!(page[0].key, "k2");
     let nothing = store.scan_records(entry.id, Some(&[]), None, 10).await.unwrap();
     assert!(nothing.is_empty(), "an empty scope holds no rows");
-    // Upsert deletes nothing.
-    let third = vec![vec![stored("k5", "330106", "e")]];
-    let counts =
-        store.load_records(&load(LoadMode::Upsert), &mut feed(third, None), &event("source.load")).await.unwrap();
-    assert_eq!(counts, LoadCounts { inserted: 1, ..LoadCounts::default() });
-    assert_eq!(store.scan_records(entry.id, None, None, 10).await.unwrap().len(), 4);
+    // Upsert deletes nothing; a deleted record loaded again comes back as new.
+    let third = vec![vec![stored("k5", "330106", "e"), stored("k3", "330106", "c3")]];
+    let third_load = load(LoadMode::Upsert);
+    let counts = store.load_records(&third_load, &mut feed(third, None), &event("source.load")).await.unwrap();
+    assert_eq!(counts, LoadCounts { inserted: 2, ..LoadCounts::default() });
+    assert_eq!(store.scan_records(entry.id, None, None, 10).await.unwrap().len(), 5);
+    assert_eq!(store.get_record(entry.id, "k3").await.unwrap().unwrap().payload, b"c3");
+    // Every version each record has had, with the load that wrote it: the replaced ones from the change history
+    // (a deletion without payload), then the current one. An unchanged record has one version.
+    let versions = |key: &'static str| {
+        let store = store.clone();
+        async move {
+            let found = store.record_versions(entry.id, key).await.unwrap();
+            found
+                .into_iter()
+                .map(|v| (v.seq, v.payload.map(|p| String::from_utf8(p).unwrap()), v.written_by))
+                .collect::<Vec<_>>()
+        }
+    };
+    let some = |s: &str| Some(s.to_owned());
+    assert_eq!(versions("k1").await, [(1, some("a"), first_load.id)]);
+    assert_eq!(versions("k2").await, [(2, some("b"), first_load.id), (4, some("b2"), second_load.id)]);
+    assert_eq!(
+        versions("k3").await,
+        [(3, some("c"), first_load.id), (6, None, second_load.id), (8, some("c3"), third_load.id)]
+    );
+    assert_eq!(versions("k4").await, [(5, some("d"), second_load.id)]);
+    assert_eq!(versions("k5").await, [(7, some("e"), third_load.id)]);
+    assert!(versions("never-loaded").await.is_empty());
     let loads = store.source_loads(entry.id, 10).await.unwrap();
     assert_eq!(loads.len(), 3);
     assert_eq!(loads[2].counts.inserted, 3, "history keeps every load's counts");
@@ -1706,6 +1797,12 @@ pub async fn cases(store: DynStore) {
     assert_eq!(
         changes.iter().map(|r| (r.key.as_str(), r.seq, r.payload.as_slice())).collect::<Vec<_>>(),
         [("k1", 3, b"a2".as_slice())]
+    );
+    let versions = store.record_versions(entry.id, "k1").await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| (v.seq, v.payload.as_deref(), v.written_by)).collect::<Vec<_>>(),
+        [(1, Some(b"a".as_slice()), versions[0].written_by), (3, Some(b"a2".as_slice()), c.id.0)],
+        "the corrected version names the correction; the one it replaced is kept"
     );
     let closed =
         CorrectionMark { record_key: "k1".into(), number: c.number.clone(), open: false, applied_seq: Some(3) };

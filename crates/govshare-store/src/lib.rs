@@ -307,6 +307,9 @@ pub trait Store: Debug + Send + Sync + 'static {
         live_only: bool,
         limit: u32,
     ) -> Result<Vec<StoredRecord>>;
+    /// Every version the record with this key has had, oldest first: the replaced ones from the change history,
+    /// then the current one (empty if the key was never loaded).
+    async fn record_versions(&self, entry: EntryId, key: &str) -> Result<Vec<RecordVersion>>;
 
     // ---- grants (R-DEL-2) ----
     /// Creates the grant under the next number `GX-<year>-<seq>` (as `create_application`; on `Ok` it is in
@@ -694,6 +697,17 @@ pub struct StoredRecord {
     pub deleted: bool,
 }
 
+/// One version of a hosted record: what a load or a correction wrote under a sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordVersion {
+    pub seq: i64,
+    pub digest: String,
+    /// The record's payload as written; `None` when this version deleted the record.
+    pub payload: Option<Vec<u8>>,
+    /// The load (`SourceLoad::id`) or correction (`Correction::id`) that wrote it.
+    pub written_by: uuid::Uuid,
+}
+
 /// Where a load's records come from: batches, until `None`. An error aborts the load (nothing is kept).
 #[async_trait]
 pub trait RecordFeed: Send {
@@ -728,7 +742,12 @@ pub fn plan_batch(
                 counts.updated += 1;
                 "update"
             }
-            _ => {
+            // A deleted record loaded again: new to its readers, but its tombstone's row is rewritten.
+            Some((_, true)) => {
+                counts.inserted += 1;
+                "revive"
+            }
+            None => {
                 counts.inserted += 1;
                 "insert"
             }
@@ -741,7 +760,8 @@ pub fn plan_batch(
     plan
 }
 
-/// The writes of one batch: changed records with their change-history operation, and the keys seen unchanged.
+/// The writes of one batch: changed records with how each is written (`insert`: a key the table does not hold;
+/// `update`; `revive`: a key the table holds as a tombstone), and the keys seen unchanged.
 #[derive(Debug, Default)]
 pub struct BatchPlan {
     pub changed: Vec<(StoredRecord, &'static str)>,

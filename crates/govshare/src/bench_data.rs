@@ -316,7 +316,7 @@ async fn load_people(
         println!("\n| load of {} rows | time | rows/s |", args.records);
         println!("|---|---|---|");
         println!(
-            "| govshare load: one pass — check, HMAC-SM3 key, SM3, SM4 seal, records + change history | {took:.1} s | \
+            "| govshare load: one pass — check, HMAC-SM3 key, SM3, SM4 seal, records (a first load replaces nothing: no change history) | {took:.1} s | \
              {:.0} |",
             load.counts.inserted as f64 / took
         );

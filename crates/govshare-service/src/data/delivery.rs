@@ -358,10 +358,11 @@ fn project(
     part: &[StoredRecord],
 ) -> Result<Projected> {
     let mut rows = Vec::with_capacity(part.len());
+    let projector = grant.projector(&ctx.content);
     for stored in part {
         let record = s.open_record(ctx, stored)?;
         if grant.in_scope(&record) {
-            rows.push((grant.project(&record, &ctx.content), marks.disputed(&stored.key)));
+            rows.push((projector.project(&record), marks.disputed(&stored.key)));
         }
     }
     Ok(rows)
@@ -377,6 +378,7 @@ fn encode(
 ) -> Result<(Vec<u8>, u64)> {
     let mut lines = Vec::with_capacity(part.len() * 256);
     let mut rows = 0;
+    let projector = grant.projector(&ctx.content);
     for stored in part {
         let record = s.open_record(ctx, stored)?;
         if !grant.in_scope(&record) {
@@ -385,7 +387,7 @@ fn encode(
         let change = ChangeRow {
             seq: stored.seq,
             op: if stored.deleted { "delete" } else { "upsert" },
-            record: grant.project(&record, &ctx.content),
+            record: projector.project(&record),
             disputed: if stored.deleted { None } else { marks.disputed(&stored.key) },
             correction: marks.corrected.get(&stored.seq).cloned(),
         };
