@@ -54,9 +54,10 @@ pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn 
             feed,
             next_seq: &mut next_seq,
             counts: &mut counts,
-            entry: entry.0.to_string(),
-            load_no: load_no.to_string(),
-            load: load.id.to_string(),
+            entry: entry.0,
+            load_no,
+            load: load.id,
+            stage: Stage::Start,
         };
         tx.copy_in_stream(COPY_RECORDS, &mut fresh).await?;
     }
@@ -151,20 +152,42 @@ struct FreshRecords<'f> {
     feed: &'f mut dyn RecordFeed,
     next_seq: &'f mut i64,
     counts: &'f mut LoadCounts,
-    entry: String,
-    load_no: String,
-    load: String,
+    entry: uuid::Uuid,
+    load_no: i64,
+    load: uuid::Uuid,
+    /// Where the stream is: the binary format's header goes before the first row, its trailer after the last.
+    stage: Stage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Start,
+    Rows,
+    Ended,
 }
 
 #[async_trait::async_trait]
 impl CopySource for FreshRecords<'_> {
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
-        let Some(batch) = self.feed.next_batch().await? else { return Ok(None) };
+        if self.stage == Stage::Ended {
+            return Ok(None);
+        }
+        let mut data = Vec::new();
+        if self.stage == Stage::Start {
+            data.extend_from_slice(COPY_BINARY_HEADER);
+            self.stage = Stage::Rows;
+        }
+        let Some(batch) = self.feed.next_batch().await? else {
+            data.extend_from_slice(COPY_BINARY_TRAILER);
+            self.stage = Stage::Ended;
+            return Ok(Some(data));
+        };
         // The producer never repeats a key, so every record of a first load is an insert; a repeat would be an
         // update here and the COPY would fail on the primary key, aborting the load.
         let mut held = HashMap::new();
         let BatchPlan { changed, .. } = plan_batch(batch, &mut held, self.next_seq, self.counts);
-        Ok(Some(record_rows(&self.entry, &self.load_no, &self.load, changed.iter().map(|(r, _)| r))))
+        record_rows(&mut data, self.entry, self.load_no, self.load, changed.iter().map(|(r, _)| r));
+        Ok(Some(data))
     }
 }
 
@@ -203,14 +226,18 @@ async fn copy_records<D: Dialect>(
     if rows.is_empty() {
         return Ok(());
     }
-    let data = record_rows(&entry.0.to_string(), &load_no.to_string(), &load.to_string(), rows.iter().map(|(r, _)| r));
+    let mut data = COPY_BINARY_HEADER.to_vec();
+    record_rows(&mut data, entry.0, load_no, load, rows.iter().map(|(r, _)| r));
+    data.extend_from_slice(COPY_BINARY_TRAILER);
     tx.copy_in(COPY_RECORDS, &data).await?;
     Ok(())
 }
 
-/// The COPY that writes new records; its rows are made by [`record_rows`].
+/// The COPY that writes new records, in PostgreSQL's binary format (no hex encoding of the ciphertext here and no
+/// decoding and field splitting in the server); its rows are made by [`record_rows`].
 const COPY_RECORDS: &str =
-    "COPY source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no, written_by) FROM STDIN";
+    "COPY source_records (entry_id, key, scope, seq, digest, payload, deleted, load_no, written_by)
+     FROM STDIN (FORMAT binary)";
 
 /// Copies the current versions of the records selected by the conditions appended to it (`$1` is the entry) into
 /// the change history, before a load or a correction replaces them; a tombstone's payload is not repeated there
@@ -219,73 +246,74 @@ pub(crate) const ARCHIVE_VERSIONS: &str = "INSERT INTO source_changes (entry_id,
      SELECT entry_id, seq, key, digest, CASE WHEN deleted THEN NULL ELSE payload END, written_by
      FROM source_records WHERE entry_id = $1";
 
-/// New records as rows of [`COPY_RECORDS`].
+/// New records as rows of [`COPY_RECORDS`], appended to `out`.
 fn record_rows<'r>(
-    entry: &str,
-    load_no: &str,
-    load: &str,
+    out: &mut Vec<u8>,
+    entry: uuid::Uuid,
+    load_no: i64,
+    load: uuid::Uuid,
     records: impl ExactSizeIterator<Item = &'r StoredRecord>,
-) -> Vec<u8> {
-    let mut data = Vec::with_capacity(records.len() * 512);
+) {
+    out.reserve(records.len() * 480);
     for r in records {
         copy_row(
-            &mut data,
+            out,
             &[
-                CopyField::Text(entry),
+                CopyField::Uuid(entry),
                 CopyField::Text(&r.key),
                 CopyField::Text(&r.scope),
-                CopyField::Int(r.seq),
+                CopyField::BigInt(r.seq),
                 CopyField::Text(&r.digest),
                 CopyField::Bytes(Some(&r.payload)),
-                CopyField::Text("f"),
-                CopyField::Text(load_no),
-                CopyField::Text(load),
+                CopyField::Bool(false),
+                CopyField::BigInt(load_no),
+                CopyField::Uuid(load),
             ],
         );
     }
-    data
 }
 
-/// A field of a row in COPY's text format.
+/// The start of data in `COPY`'s binary format: its signature, no flags, no header extension.
+const COPY_BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// The end of data in `COPY`'s binary format: a field count of -1.
+const COPY_BINARY_TRAILER: &[u8] = &[0xff, 0xff];
+
+/// A field of a row in `COPY`'s binary format, as the column's type receives it.
 pub(crate) enum CopyField<'a> {
+    Uuid(uuid::Uuid),
     Text(&'a str),
-    Int(i64),
+    BigInt(i64),
+    Bool(bool),
     /// `bytea` (`None`: NULL).
     Bytes(Option<&'a [u8]>),
 }
 
-/// Appends one row in COPY's text format: tab-separated, newline-terminated, with backslash escapes for the
-/// characters that would end a field or a row; `bytea` in hex (`\\x…`, the backslash itself escaped).
+/// Appends one row in `COPY`'s binary format: the field count, then each field's length (-1 for NULL) and its
+/// bytes in the type's binary representation (network byte order).
 pub(crate) fn copy_row(out: &mut Vec<u8>, fields: &[CopyField<'_>]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(b'\t');
-        }
-        match field {
-            CopyField::Text(text) => {
-                for &b in text.as_bytes() {
-                    match b {
-                        b'\\' => out.extend_from_slice(b"\\\\"),
-                        b'\t' => out.extend_from_slice(b"\\t"),
-                        b'\n' => out.extend_from_slice(b"\\n"),
-                        b'\r' => out.extend_from_slice(b"\\r"),
-                        _ => out.push(b),
-                    }
-                }
+    let count = i16::try_from(fields.len()).expect("a row has fewer than 32,768 fields");
+    out.extend_from_slice(&count.to_be_bytes());
+    for f in fields {
+        let int;
+        let bytes: Option<&[u8]> = match f {
+            CopyField::Uuid(id) => Some(id.as_bytes()),
+            CopyField::Text(text) => Some(text.as_bytes()),
+            CopyField::BigInt(n) => {
+                int = n.to_be_bytes();
+                Some(&int)
             }
-            CopyField::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
-            CopyField::Bytes(None) => out.extend_from_slice(b"\\N"),
-            CopyField::Bytes(Some(bytes)) => {
-                out.extend_from_slice(b"\\\\x");
-                for &b in *bytes {
-                    out.push(HEX[usize::from(b >> 4)]);
-                    out.push(HEX[usize::from(b & 15)]);
-                }
+            CopyField::Bool(b) => Some(if *b { &[1] } else { &[0] }),
+            CopyField::Bytes(bytes) => *bytes,
+        };
+        match bytes {
+            Some(bytes) => {
+                let len = i32::try_from(bytes.len()).expect("a field is smaller than 2 GiB");
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(bytes);
             }
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
         }
     }
-    out.push(b'\n');
 }
 
 pub(crate) const RECORD_COLUMNS: &str =
@@ -328,17 +356,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copy_rows_escape_what_would_end_a_field_or_a_row() {
+    fn copy_rows_are_counted_length_prefixed_fields() {
         let mut out = Vec::new();
+        let id = uuid::Uuid::from_u128(0x0102);
         copy_row(
             &mut out,
             &[
-                CopyField::Text("a\tb\nc\\d\re"),
-                CopyField::Int(-7),
-                CopyField::Bytes(Some(&[0, 0xab, 0xff])),
+                CopyField::Uuid(id),
+                CopyField::Text("a\tb"),
+                CopyField::BigInt(-7),
+                CopyField::Bool(true),
+                CopyField::Bytes(Some(&[0, 0xab])),
                 CopyField::Bytes(None),
             ],
         );
-        assert_eq!(out, b"a\\tb\\nc\\\\d\\re\t-7\t\\\\x00abff\t\\N\n");
+        let mut expected = vec![0, 6];
+        expected.extend([0, 0, 0, 16]);
+        expected.extend(id.as_bytes());
+        expected.extend([0, 0, 0, 3, b'a', b'\t', b'b']);
+        expected.extend([0, 0, 0, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf9]);
+        expected.extend([0, 0, 0, 1, 1]);
+        expected.extend([0, 0, 0, 2, 0, 0xab]);
+        expected.extend([0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(out, expected);
+        assert_eq!(COPY_BINARY_HEADER.len(), 19, "signature (11), flags (4), header extension length (4)");
     }
 }
