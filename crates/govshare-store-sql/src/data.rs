@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use govshare_domain::grant::Grant;
 use govshare_domain::record::{LoadCounts, LoadMode, SourceLoad};
-use govshare_store::{BatchPlan, RecordFeed, Result, StoreError, StoredRecord, plan_batch};
+use govshare_store::{BatchPlan, RecordFeed, RecordVersion, Result, StoreError, StoredRecord, plan_batch};
 
 use crate::driver::{Arg, CopySource, Dialect, Sql, Tx, sql, values};
 use crate::rows::{from_row, json};
@@ -20,6 +20,7 @@ const REFRESH_STATISTICS_AFTER: u64 = 10_000;
 // ---- sources ----
 
 from_row!(StoredRecord { key, scope, seq, digest, payload, deleted });
+from_row!(RecordVersion { seq, digest, payload, written_by });
 
 /// Loads a file's batches inside the caller's transaction (see `Store::load_records`).
 pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn RecordFeed) -> Result<LoadCounts> {

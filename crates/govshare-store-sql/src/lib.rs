@@ -1051,19 +1051,14 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn record_versions(&self, entry: EntryId, key: &str) -> Result<Vec<RecordVersion>> {
-        let rows: Vec<(i64, String, Option<Vec<u8>>, uuid::Uuid)> =
-            sql("SELECT seq, digest, payload, load_id FROM source_changes WHERE entry_id = $1 AND key = $2
+        sql("SELECT seq, digest, payload, load_id FROM source_changes WHERE entry_id = $1 AND key = $2
              UNION ALL
              SELECT seq, digest, CASE WHEN deleted THEN NULL ELSE payload END, written_by
                FROM source_records WHERE entry_id = $1 AND key = $2
              ORDER BY 1")
-            .binds((entry, key))
-            .all(&mut self.r())
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, digest, payload, written_by)| RecordVersion { seq, digest, payload, written_by })
-            .collect())
+        .binds((entry, key))
+        .all(&mut self.r())
+        .await
     }
 
     async fn create_grant(
