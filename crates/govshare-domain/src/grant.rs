@@ -174,11 +174,7 @@ impl Projector<'_> {
                         None => mask_value(None, &raw),
                     })
                 }
-                (Masking::Hash, v) => {
-                    let mut mac = self.mac.clone();
-                    mac.update(json_to_raw(v).as_bytes());
-                    Value::String(hex::encode(mac.finalize().into_bytes()))
-                }
+                (Masking::Hash, v) => Value::String(hex_mac(&self.mac, &[json_to_raw(v).as_bytes()])),
                 (Masking::Drop, _) => continue,
             };
             out.insert(item.code.clone(), value);
@@ -189,8 +185,20 @@ impl Projector<'_> {
 
 /// HMAC-SM3 of a value under a grant's key, hex.
 pub fn keyed_hash(key: &[u8], value: &str) -> String {
-    let mut mac = <Hmac<Sm3> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(value.as_bytes());
+    hex_mac(&mac_state(key), &[value.as_bytes()])
+}
+
+/// HMAC-SM3 keyed with `key`, its key blocks hashed once: [`hex_mac`] hashes values with a copy of it.
+pub fn mac_state(key: &[u8]) -> Hmac<Sm3> {
+    <Hmac<Sm3> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length")
+}
+
+/// The HMAC of `parts` (concatenated) under a prepared key state, hex.
+pub fn hex_mac(state: &Hmac<Sm3>, parts: &[&[u8]]) -> String {
+    let mut mac = state.clone();
+    for part in parts {
+        mac.update(part);
+    }
     hex::encode(mac.finalize().into_bytes())
 }
 
@@ -819,7 +827,7 @@ impl Grant {
         let key = hex::decode(&self.hash_key).unwrap_or_default();
         Projector {
             items: self.returned_items().map(|item| (item, entry.items.iter().find(|i| i.code == item.code))).collect(),
-            mac: <Hmac<Sm3> as Mac>::new_from_slice(&key).expect("HMAC takes keys of any length"),
+            mac: mac_state(&key),
         }
     }
 

@@ -6,7 +6,7 @@
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{AesGcm, Nonce};
-use hmac::{Hmac, Mac};
+use hmac::Hmac;
 use rand::RngCore;
 use sm2::dsa::signature::Signer;
 use sm2::dsa::{Signature, SigningKey};
@@ -43,8 +43,7 @@ fn derive(secret: &[u8], label: &str, counter: u8) -> [u8; 32] {
 
 impl NodeKeys {
     pub fn from_secret(secret: &[u8]) -> NodeKeys {
-        let record_key = <Hmac<Sm3> as Mac>::new_from_slice(&derive(secret, "record-key", 0))
-            .expect("HMAC takes keys of any length");
+        let record_key = govshare_domain::grant::mac_state(&derive(secret, "record-key", 0));
         let sm4_key = derive(secret, "sm4", 0);
         let cipher = Sm4Gcm::new_from_slice(&sm4_key[..16]).expect("SM4 keys are 16 bytes");
         // A derived scalar is out of range with probability ~2^-32; the counter moves past it.
@@ -63,11 +62,7 @@ impl NodeKeys {
 
     /// The lookup key of a record: HMAC-SM3 of the entry and the key item's value, hex.
     pub fn record_key(&self, entry: &str, key: &str) -> String {
-        let mut mac = self.record_key.clone();
-        mac.update(entry.as_bytes());
-        mac.update(b"\x1f");
-        mac.update(key.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        govshare_domain::grant::hex_mac(&self.record_key, &[entry.as_bytes(), b"\x1f", key.as_bytes()])
     }
 
     /// SM4-GCM with a fresh random nonce: nonce ‖ ciphertext ‖ tag.

@@ -116,8 +116,12 @@ pub async fn load<D: Dialect>(tx: &mut Tx<D>, load: &SourceLoad, feed: &mut dyn 
         .binds((entry, load_no))
         .all(tx)
         .await?;
+        // The live versions the deletions replace go to the change history in one statement (the same selection).
+        sql(format!("{ARCHIVE_VERSIONS} AND deleted = FALSE AND load_no <> $2"))
+            .binds((entry, load_no))
+            .execute(tx)
+            .await?;
         for (key,) in stale {
-            sql(format!("{ARCHIVE_VERSIONS} AND key = $2")).binds((entry, &key)).execute(tx).await?;
             sql("UPDATE source_records SET deleted = TRUE, seq = $1, load_no = $2, written_by = $3
                  WHERE entry_id = $4 AND key = $5")
             .binds((next_seq, load_no, load.id, entry, &key))
