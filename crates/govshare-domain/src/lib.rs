@@ -20,6 +20,7 @@ pub mod duty;
 pub mod enforcement;
 pub mod error;
 pub mod evidence;
+pub mod federation;
 pub mod grant;
 mod id;
 pub mod incident;

@@ -84,3 +84,61 @@ pub async fn run_checkpoints(services: Services, every: Duration, shutdown: watc
     })
     .await
 }
+
+/// The federation's sync (directory, admissions, catalog deltas; the root's renewals) every `every`; after a
+/// failure it retries after 2, 4, 8 … times `every`, at most `max_backoff`, and resumes the normal pace at
+/// the first success, so a node recovers by itself from any outage of its parent. Warns while the held
+/// directory is within its warning period of expiry.
+pub async fn run_federation(
+    services: Services,
+    every: Duration,
+    max_backoff: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut failures: u32 = 0;
+    loop {
+        let delay = govshare_domain::federation::backoff(failures, every, max_backoff.max(every));
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+                continue;
+            }
+        }
+        match services.federation_sync().await {
+            Ok(outcome) => {
+                if failures > 0 {
+                    tracing::info!(after_failures = failures, "federation sync recovered");
+                }
+                failures = 0;
+                if outcome.adopted.is_some() || outcome.deltas_sent > 0 {
+                    tracing::info!(adopted = ?outcome.adopted, deltas = outcome.deltas_sent, acked = ?outcome.acked, "federation synced");
+                }
+            }
+            Err(err) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(error = %err, failures, "federation sync failed; will retry with back-off");
+            }
+        }
+        metrics::counter!("govshare_job_runs_total", "job" => "federation").increment(1);
+        if let Ok(status) = services.federation_status().await
+            && let Some(freshness) = status.freshness
+        {
+            use govshare_domain::federation::Freshness;
+            match freshness {
+                Freshness::ExpiresSoon { expires_at } => {
+                    tracing::warn!(%expires_at, "the node directory expires soon and no newer one could be fetched")
+                }
+                Freshness::Expired { expires_at } => {
+                    tracing::error!(%expires_at, "the node directory has expired: messages from other nodes are refused")
+                }
+                Freshness::Valid { expires_at } => {
+                    let left = (expires_at - services.now()).num_seconds();
+                    metrics::gauge!("govshare_federation_directory_seconds_left").set(left as f64);
+                }
+            }
+        }
+    }
+}

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use govshare_domain::catalog::{CatalogEntry, DataFormat, DeliveryMethod, EntryId, SharingAttribute};
+use govshare_domain::federation::{FederatedEntry, NodeId};
 use govshare_domain::org::{OrgId, Organisation};
 use govshare_domain::region::RegionCode;
 use govshare_domain::source::search_aliases;
@@ -53,16 +54,20 @@ pub enum Dimension {
     Format,
     Delivery,
     Region,
+    /// The node of the national system that owns the entry (only entries delivered by other nodes, or this
+    /// node's own once it is federated, have one).
+    Node,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 6] = [
+    pub const ALL: [Dimension; 7] = [
         Dimension::Provider,
         Dimension::Attribute,
         Dimension::Grade,
         Dimension::Format,
         Dimension::Delivery,
         Dimension::Region,
+        Dimension::Node,
     ];
 
     /// The name used in facet paths and query parameters.
@@ -74,6 +79,7 @@ impl Dimension {
             Dimension::Format => "format",
             Dimension::Delivery => "delivery",
             Dimension::Region => "region",
+            Dimension::Node => "node",
         }
     }
 
@@ -85,6 +91,7 @@ impl Dimension {
             Dimension::Format => "数据格式",
             Dimension::Delivery => "共享方式",
             Dimension::Region => "行政区划",
+            Dimension::Node => "所在节点",
         }
     }
 
@@ -116,6 +123,9 @@ pub struct SearchDoc {
     /// Data-item names and codes.
     pub items: Vec<(String, String)>,
     pub published_at: DateTime<Utc>,
+    /// The node that owns the entry, in a federated catalog (None: this node, not federated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeId>,
 }
 
 impl SearchDoc {
@@ -138,7 +148,30 @@ impl SearchDoc {
             delivery: c.delivery_methods.iter().copied().collect(),
             items: c.items.iter().map(|i| (i.name.clone(), i.code.clone())).collect(),
             published_at: published.updated_at,
+            node: None,
         })
+    }
+
+    /// The document of an entry another node owns.
+    pub fn federated(entry: &FederatedEntry) -> SearchDoc {
+        let c = &entry.content;
+        SearchDoc {
+            id: entry.id,
+            version: entry.version,
+            name: c.name.clone(),
+            resource_code: c.resource_code.clone(),
+            summary: c.summary.clone(),
+            provider: entry.provider,
+            provider_name: entry.provider_name.clone(),
+            region: entry.provider_region,
+            attribute: c.sharing.attribute(),
+            grade: grade_key(&c.grade.class, c.grade.level),
+            format: c.format,
+            delivery: c.delivery_methods.iter().copied().collect(),
+            items: c.items.iter().map(|i| (i.name.clone(), i.code.clone())).collect(),
+            published_at: entry.published_at,
+            node: Some(entry.origin.clone()),
+        }
     }
 
     fn facet_values(&self) -> Vec<(Dimension, String)> {
@@ -150,6 +183,7 @@ impl SearchDoc {
             (Dimension::Region, self.region.to_string()),
         ];
         values.extend(self.delivery.iter().map(|d| (Dimension::Delivery, d.code().to_owned())));
+        values.extend(self.node.iter().map(|n| (Dimension::Node, n.to_string())));
         values
     }
 }

@@ -21,6 +21,7 @@ fn doc(n: u128, name: &str, summary: &str, items: &[&str]) -> SearchDoc {
         },
         items: items.iter().enumerate().map(|(i, name)| ((*name).to_owned(), format!("item_{i}"))).collect(),
         published_at: DateTime::from_timestamp(1_700_000_000 + n as i64 * 60, 0).unwrap(),
+        node: None,
     }
 }
 

@@ -15,6 +15,7 @@ mod disputes;
 mod duties;
 mod error;
 mod evidence;
+pub mod federation;
 mod grants;
 mod incidents;
 mod interchange;
@@ -82,6 +83,8 @@ pub struct SecuritySettings {
     /// in working days.
     pub dispute_coordination_days: u32,
     pub complaint_days: u32,
+    /// The federation's timings (directory validity and renewal, warning before expiry, clock skew).
+    pub federation: federation::FederationSettings,
 }
 
 impl Default for SecuritySettings {
@@ -98,6 +101,7 @@ impl Default for SecuritySettings {
             aggregation_sensitive_level: govshare_domain::aggregation::DEFAULT_SENSITIVE_LEVEL,
             dispute_coordination_days: govshare_domain::dispute::COORDINATION_DAYS,
             complaint_days: govshare_domain::complaint::COMPLAINT_DAYS,
+            federation: Default::default(),
         }
     }
 }
@@ -134,6 +138,8 @@ pub struct Services {
     checkpoints: Option<Arc<evidence::CheckpointLog>>,
     /// The public complaint desk's rate counters and used challenges.
     desk: Arc<complaints::Desk>,
+    /// The federation's HTTP client and last sync.
+    federation: Arc<federation::FederationState>,
 }
 
 impl Services {
@@ -148,6 +154,7 @@ impl Services {
             plane: Arc::default(),
             checkpoints: None,
             desk: Arc::default(),
+            federation: Arc::default(),
         }
     }
 

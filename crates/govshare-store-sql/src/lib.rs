@@ -9,6 +9,7 @@ mod catalog;
 mod data;
 mod duties;
 mod evidence;
+mod federation;
 mod quality;
 mod rows;
 mod supervision;
@@ -18,13 +19,14 @@ use chrono::{DateTime, Utc};
 use govshare_domain::application::{Application, ApplicationId};
 use govshare_domain::attachment::AttachmentRef;
 use govshare_domain::audit::{AuditEvent, AuditFilter, AuditRecord, ChainHead, Digest, GENESIS};
-use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryVersion, ReportId};
+use govshare_domain::catalog::{CatalogEntry, EntryEvent, EntryId, EntryStatus, EntryVersion, ReportId};
 use govshare_domain::complaint::{Complaint, ComplaintId};
 use govshare_domain::correction::{Correction, CorrectionId};
 use govshare_domain::dispute::{Dispute, DisputeId};
 use govshare_domain::duty::Duty;
 use govshare_domain::enforcement::{Notice, NoticeId, Order, OrderId};
 use govshare_domain::evidence::StoredUsage;
+use govshare_domain::federation::{AdmissionRequest, ChildNode, FederatedEntry, NodeConfig, NodeId, SignedDirectory};
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::incident::{Incident, IncidentId};
 use govshare_domain::notification::{AlertKind, DeadlineAlert, Notification};
@@ -168,14 +170,29 @@ impl<D: Dialect> SqlStore<D> {
     /// [`finish`](Self::finish), writing first the duties the domain derived after the step.
     async fn finish_with(
         &self,
-        mut tx: Tx<D>,
+        tx: Tx<D>,
         duties: &[Duty],
         notifications: &[Notification],
         audit: &AuditEvent,
     ) -> Result<()> {
+        self.finish_outbox(tx, duties, notifications, audit, &[]).await
+    }
+
+    /// [`finish_with`](Self::finish_with), also entering entries in the federation outbox under the audit
+    /// record's sequence number (`(entry, local)`: a published entry of this node's, or another node's entry
+    /// delivered here).
+    async fn finish_outbox(
+        &self,
+        mut tx: Tx<D>,
+        duties: &[Duty],
+        notifications: &[Notification],
+        audit: &AuditEvent,
+        outbox: &[(EntryId, bool)],
+    ) -> Result<()> {
         duties::upsert(&mut tx, duties).await?;
         catalog::insert_notifications(&mut tx, notifications).await?;
-        append(&mut tx, audit).await?;
+        let record = append(&mut tx, audit).await?;
+        federation::enqueue(&mut tx, record.seq, outbox).await?;
         tx.commit().await
     }
 }
@@ -719,7 +736,9 @@ impl<D: Dialect> Store for SqlStore<D> {
         for entry in entries {
             catalog::insert_entry(&mut tx, entry).await?;
         }
-        self.finish(tx, &[], audit).await
+        let published: Vec<(EntryId, bool)> =
+            entries.iter().filter(|e| e.published().is_some()).map(|e| (e.id, true)).collect();
+        self.finish_outbox(tx, &[], &[], audit, &published).await
     }
 
     async fn save_versions(
@@ -735,7 +754,9 @@ impl<D: Dialect> Store for SqlStore<D> {
         catalog::require_entry(&mut tx, entry).await?;
         catalog::upsert_versions(&mut tx, entry, versions).await?;
         catalog::insert_event(&mut tx, entry, event).await?;
-        self.finish_with(tx, duties, notifications, audit).await
+        let published = versions.iter().any(|v| v.status == EntryStatus::Published);
+        let outbox = if published { vec![(entry, true)] } else { Vec::new() };
+        self.finish_outbox(tx, duties, notifications, audit, &outbox).await
     }
 
     async fn get_entry(&self, id: EntryId) -> Result<CatalogEntry> {
@@ -1800,6 +1821,103 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn calendar_years(&self) -> Result<Vec<(i32, String)>> {
         sql("SELECT year, data FROM calendar_years ORDER BY year").all(&mut self.r()).await
+    }
+
+    async fn federation_config(&self) -> Result<Option<NodeConfig>> {
+        federation::config(self).await
+    }
+
+    async fn save_federation_config(
+        &self,
+        config: &NodeConfig,
+        directory: Option<(u64, DateTime<Utc>, &SignedDirectory)>,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        federation::save_config(&mut tx, config, directory).await?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn held_directory(&self) -> Result<Option<SignedDirectory>> {
+        federation::held_directory(self).await
+    }
+
+    async fn adopt_directory(
+        &self,
+        version: u64,
+        expires_at: DateTime<Utc>,
+        signed: &SignedDirectory,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if !federation::adopt_directory(&mut tx, version, expires_at, signed, at).await? {
+            return Ok(false);
+        }
+        self.finish(tx, &[], audit).await?;
+        Ok(true)
+    }
+
+    async fn outbox_after(&self, after: i64, limit: u32) -> Result<Vec<(i64, EntryId, bool)>> {
+        federation::outbox_after(self, after, limit).await
+    }
+
+    async fn outbox_head(&self) -> Result<i64> {
+        federation::outbox_head(self).await
+    }
+
+    async fn set_parent_acked(&self, acked: i64) -> Result<()> {
+        federation::set_parent_acked(self, acked).await
+    }
+
+    async fn apply_deltas(
+        &self,
+        child: &NodeId,
+        after: i64,
+        through: i64,
+        entries: &[FederatedEntry],
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<i64> {
+        federation::apply_deltas(self, child, after, through, entries, at, audit).await
+    }
+
+    async fn federated_entries(&self, ids: Option<&[EntryId]>) -> Result<Vec<FederatedEntry>> {
+        federation::federated_entries(self, ids).await
+    }
+
+    async fn federated_versions(&self) -> Result<Vec<(EntryId, u32)>> {
+        federation::federated_versions(self).await
+    }
+
+    async fn admit_child(&self, request: &AdmissionRequest, at: DateTime<Utc>, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        federation::admit_child(&mut tx, request, at).await?;
+        self.finish(tx, &[], audit).await
+    }
+
+    async fn federation_children(&self) -> Result<Vec<ChildNode>> {
+        federation::children(self).await
+    }
+
+    async fn child_seen(
+        &self,
+        child: &NodeId,
+        at: DateTime<Utc>,
+        directory_version: Option<u64>,
+        clock_skew_ms: i64,
+    ) -> Result<()> {
+        federation::child_seen(self, child, at, directory_version, clock_skew_ms).await
+    }
+
+    async fn use_nonce(
+        &self,
+        sender: &NodeId,
+        nonce: &str,
+        at: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<bool> {
+        federation::use_nonce(self, sender, nonce, at, forget_before).await
     }
 
     async fn append_audit(&self, audit: &AuditEvent) -> Result<AuditRecord> {

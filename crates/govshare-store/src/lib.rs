@@ -20,6 +20,7 @@ use govshare_domain::dispute::{Dispute, DisputeId};
 use govshare_domain::duty::{Duty, DutyKind};
 use govshare_domain::enforcement::{Notice, NoticeId, Order, OrderId};
 use govshare_domain::evidence::StoredUsage;
+use govshare_domain::federation::{AdmissionRequest, ChildNode, FederatedEntry, NodeConfig, NodeId, SignedDirectory};
 use govshare_domain::grant::{Grant, GrantId, UsageRecord};
 use govshare_domain::incident::{Incident, IncidentId};
 use govshare_domain::notification::{AlertKind, DeadlineAlert, Notification};
@@ -660,6 +661,74 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn save_calendar_years(&self, years: &[(i32, String)], audit: &AuditEvent) -> Result<()>;
     /// Every stored year, ascending.
     async fn calendar_years(&self) -> Result<Vec<(i32, String)>>;
+
+    // ---- federation (Art. 30–32) ----
+    /// This node's place in the national system, once founded or joined.
+    async fn federation_config(&self) -> Result<Option<NodeConfig>>;
+    /// Records this node's place (and, on the root, its founding directory) once: `Conflict` if it has one.
+    async fn save_federation_config(
+        &self,
+        config: &NodeConfig,
+        directory: Option<(u64, DateTime<Utc>, &SignedDirectory)>,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// The newest directory adopted, as signed.
+    async fn held_directory(&self) -> Result<Option<SignedDirectory>>;
+    /// Adopts a directory (already checked by `federation::accept`) if its version is newer than the one held;
+    /// false (and nothing written) otherwise, e.g. when another instance adopted it first.
+    async fn adopt_directory(
+        &self,
+        version: u64,
+        expires_at: DateTime<Utc>,
+        signed: &SignedDirectory,
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool>;
+    /// Outbox rows `(seq, entry, local)` with `seq > after`, ascending, in whole sequence numbers: at most the
+    /// first `limit` sequence numbers' rows.
+    async fn outbox_after(&self, after: i64, limit: u32) -> Result<Vec<(i64, EntryId, bool)>>;
+    /// The highest outbox sequence number, or -1.
+    async fn outbox_head(&self) -> Result<i64>;
+    /// Records what the parent acknowledged (it may be lower than before: a parent restored from backup).
+    async fn set_parent_acked(&self, acked: i64) -> Result<()>;
+    /// Applies a child's deltas `after < seq <= through` in one transaction, unless they do not continue what
+    /// was applied from it: each entry replaces the held one in place only if its version is newer, and enters
+    /// this node's outbox for its own parent; the child's cursor moves to `through`. Returns the child's
+    /// cursor afterwards (the acknowledgement). A batch already applied, or one starting beyond the cursor,
+    /// changes nothing.
+    async fn apply_deltas(
+        &self,
+        child: &NodeId,
+        after: i64,
+        through: i64,
+        entries: &[FederatedEntry],
+        at: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<i64>;
+    /// Entries of other nodes held here: those named, or all when `ids` is None.
+    async fn federated_entries(&self, ids: Option<&[EntryId]>) -> Result<Vec<FederatedEntry>>;
+    /// `(entry, version)` of every entry of another node held here.
+    async fn federated_versions(&self) -> Result<Vec<(EntryId, u32)>>;
+    /// Records a child's admission (or its new endpoint and keys), keeping what was heard from it.
+    async fn admit_child(&self, request: &AdmissionRequest, at: DateTime<Utc>, audit: &AuditEvent) -> Result<()>;
+    async fn federation_children(&self) -> Result<Vec<ChildNode>>;
+    /// Notes a verified message from a child: when, the directory version it holds, its clock skew.
+    async fn child_seen(
+        &self,
+        child: &NodeId,
+        at: DateTime<Utc>,
+        directory_version: Option<u64>,
+        clock_skew_ms: i64,
+    ) -> Result<()>;
+    /// Records a message's nonce; false when the sender used it before (a replay). Forgets nonces older than
+    /// `forget_before` (outside the replay window, where the timestamp check refuses the message anyway).
+    async fn use_nonce(
+        &self,
+        sender: &NodeId,
+        nonce: &str,
+        at: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<bool>;
 
     // ---- audit chain (R-SEC-1) ----
     /// Appends an event that accompanies no other change (e.g. a verification run, a data export).

@@ -144,6 +144,7 @@ fn generate(n: usize, rng: &mut StdRng) -> Vec<SearchDoc> {
                 delivery: DeliveryMethod::ALL.choose_multiple(rng, delivery_count).copied().collect(),
                 items,
                 published_at: epoch + chrono::Duration::minutes(i as i64),
+                node: None,
             }
         })
         .collect::<Vec<_>>()

@@ -63,6 +63,11 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// The national system of interconnected platforms: found it, admit children, join a parent (audited).
+    Federation {
+        #[command(subcommand)]
+        command: crate::cli_federation::FederationCommand,
+    },
     /// Hosted data sources: load a provider's file (acts as the node operator; audited).
     Source {
         #[command(subcommand)]
@@ -309,6 +314,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Admin { command } => admin(&services, &operator, command).await,
         Command::Calendar { command } => calendar(&services, &operator, command).await,
+        Command::Federation { command } => crate::cli_federation::run(&services, command).await,
         Command::Bench { .. } => unreachable!("benchmarks run before the store is opened"),
         Command::Source { command: SourceCommand::Load { entry, file, format, mode, accept_valid } } => {
             load_source(&services, &operator, entry, &file, format, mode, accept_valid).await
@@ -594,6 +600,12 @@ async fn serve(
             Duration::from_secs(config.audit.checkpoint_interval_secs),
             stop_rx.clone(),
         )),
+        tokio::spawn(govshare_http::jobs::run_federation(
+            services.clone(),
+            Duration::from_secs(config.federation.sync_interval_secs),
+            Duration::from_secs(config.federation.max_backoff_secs),
+            stop_rx.clone(),
+        )),
         tokio::spawn(govshare_http::jobs::run_search_sync(
             services,
             Duration::from_secs(config.server.search_sync_interval_secs),
@@ -697,7 +709,7 @@ async fn find_org(services: &Services, operator: &Principal, reference: &str) ->
         .ok_or_else(|| anyhow::anyhow!("no organisation with credit code or id `{reference}`"))
 }
 
-fn explain(err: ServiceError) -> anyhow::Error {
+pub(crate) fn explain(err: ServiceError) -> anyhow::Error {
     match &err {
         ServiceError::Validation(v) => anyhow::anyhow!("{} (field `{}`, rule `{}`)", v.message, v.field, v.rule),
         _ => anyhow::anyhow!("{err} ({})", err.code()),

@@ -51,7 +51,40 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub sharing: SharingConfig,
     pub audit: AuditConfig,
+    #[serde(default)]
+    pub federation: FederationConfig,
     pub log: LogConfig,
+}
+
+/// The national system of interconnected platforms (Art. 30–32): timings only. Which node this is and who its
+/// parent is are set once with `govshare federation found` / `join` and kept in the database.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct FederationConfig {
+    /// Seconds between syncs with the parent (directory, admissions, catalog deltas).
+    pub sync_interval_secs: u64,
+    /// After failures the sync backs off, doubling, up to this many seconds.
+    pub max_backoff_secs: u64,
+    /// On the root: how long each signed directory is valid, and how long before expiry it signs a renewal.
+    pub directory_validity_hours: i64,
+    pub renew_before_hours: i64,
+    /// A node warns (log, console, `federation status`) when its directory has less than this left.
+    pub warn_before_hours: i64,
+    /// How far a message's timestamp may be from this node's clock.
+    pub max_clock_skew_secs: i64,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        FederationConfig {
+            sync_interval_secs: 10,
+            max_backoff_secs: 300,
+            directory_validity_hours: 7 * 24,
+            renew_before_hours: 4 * 24,
+            warn_before_hours: 2 * 24,
+            max_clock_skew_secs: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -209,6 +242,7 @@ impl Default for Config {
                 complaint_days: default_complaint_days(),
             },
             audit: AuditConfig { checkpoint_interval_secs: 300, checkpoint_dir: None, archive_dir: None },
+            federation: FederationConfig::default(),
             log: LogConfig { format: "text".into(), filter: "info".into() },
         }
     }
@@ -284,6 +318,27 @@ impl Config {
             (1..=self.catalog.grade_max_level).contains(&self.sharing.aggregation_sensitive_level),
             "sharing.aggregation_sensitive_level must be between 1 and catalog.grade_max_level"
         );
+        let f = &self.federation;
+        anyhow::ensure!(f.sync_interval_secs >= 1, "federation.sync_interval_secs must be at least 1");
+        anyhow::ensure!(
+            f.max_backoff_secs >= f.sync_interval_secs,
+            "federation.max_backoff_secs must be at least federation.sync_interval_secs"
+        );
+        anyhow::ensure!(f.directory_validity_hours >= 2, "federation.directory_validity_hours must be at least 2");
+        anyhow::ensure!(
+            (1..f.directory_validity_hours).contains(&f.renew_before_hours)
+                && (1..f.directory_validity_hours).contains(&f.warn_before_hours),
+            "federation.renew_before_hours and federation.warn_before_hours must be between 1 and \
+             federation.directory_validity_hours - 1"
+        );
+        anyhow::ensure!(
+            f.warn_before_hours < f.renew_before_hours,
+            "federation.warn_before_hours must be below federation.renew_before_hours (the root renews first)"
+        );
+        anyhow::ensure!(
+            (10..=3600).contains(&f.max_clock_skew_secs),
+            "federation.max_clock_skew_secs must be between 10 and 3600"
+        );
         anyhow::ensure!(
             matches!(self.log.format.as_str(), "text" | "json"),
             "log.format must be `text` or `json`, got `{}`",
@@ -342,6 +397,13 @@ impl Config {
             aggregation_sensitive_level: self.sharing.aggregation_sensitive_level,
             dispute_coordination_days: self.sharing.dispute_coordination_days,
             complaint_days: self.sharing.complaint_days,
+            federation: govshare_service::federation::FederationSettings {
+                directory_validity: chrono::Duration::hours(self.federation.directory_validity_hours),
+                renew_before: chrono::Duration::hours(self.federation.renew_before_hours),
+                warn_before: chrono::Duration::hours(self.federation.warn_before_hours),
+                max_skew: chrono::Duration::seconds(self.federation.max_clock_skew_secs),
+                ..Default::default()
+            },
         }
     }
 }

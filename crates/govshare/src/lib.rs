@@ -6,6 +6,7 @@ pub mod bench_data;
 pub mod bench_deadlines;
 pub mod bench_supervision;
 pub mod cli;
+pub mod cli_federation;
 pub mod config;
 pub mod demo;
 

@@ -637,6 +637,14 @@ pub struct SearchParams {
     /// Provider's region code (GB/T 2260), e.g. `330100`.
     #[serde(default)]
     pub region: String,
+    /// The node that owns the entry, in the national catalog: `national`, `province-330000`, `city-330300` …
+    #[serde(default)]
+    pub node: String,
+    /// `local` (default): this node's catalog, with the entries its child nodes delivered; `national`: the
+    /// national catalog, answered by the root node (on the root and on a node not federated, the same as
+    /// `local`). 502 `upstream_failed` when the root cannot be reached.
+    #[serde(default)]
+    pub scope: String,
     #[serde(default)]
     pub offset: usize,
     /// 1–200, default 20.
@@ -659,6 +667,8 @@ pub struct SearchHitDto {
     pub format: String,
     pub delivery_methods: Vec<String>,
     pub published_at: DateTime<Utc>,
+    /// The node that owns the entry (where applications for it are answered); absent on a node not federated.
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -671,7 +681,8 @@ pub struct FacetValueDto {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FacetDto {
-    /// `provider`, `attribute`, `grade`, `format`, `delivery` or `region`: the query parameter that filters on it.
+    /// `provider`, `attribute`, `grade`, `format`, `delivery`, `region` or `node`: the query parameter that
+    /// filters on it.
     pub dimension: String,
     pub label: String,
     pub values: Vec<FacetValueDto>,
@@ -688,9 +699,10 @@ pub struct SearchResultsDto {
     pub facets: Vec<FacetDto>,
 }
 
-/// Chinese full-text search of the published catalog with facets (R-CAT-5).
+/// Chinese full-text search of the published catalog with facets (R-CAT-5); with `scope=national`, of the
+/// national catalog every node's entries flow up to (Art. 30–32).
 #[utoipa::path(get, path = "/api/v1/catalog/search", tag = "catalog", params(SearchParams), security(("session" = []), ("api_key" = [])),
-    responses((status = 200, body = SearchResultsDto), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = SearchResultsDto), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
@@ -704,6 +716,8 @@ pub async fn search(
         format: p.format,
         delivery: p.delivery,
         region: p.region,
+        node: p.node,
+        scope: p.scope,
         offset: p.offset,
         limit: p.limit,
     };
@@ -729,6 +743,7 @@ pub async fn search(
                 format: h.format.code().to_owned(),
                 delivery_methods: h.delivery.iter().map(|d| d.code().to_owned()).collect(),
                 published_at: h.published_at,
+                node: h.node.map(|n| n.to_string()),
             })
             .collect(),
         facets: found

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod data;
 pub mod dto;
 pub mod duties;
+pub mod federation;
 pub mod incidents;
 pub mod interchange;
 pub mod obligations;
@@ -144,6 +145,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         supervision::dashboard, supervision::report_file, supervision::department, supervision::violation,
         supervision::issue_order, supervision::list_orders, supervision::get_order, supervision::order_step,
         supervision::publish_notice, supervision::list_notices, supervision::get_notice,
+        federation::status,
     ),
     components(schemas(ErrorBody)),
     modifiers(&SecuritySchemes),
@@ -152,6 +154,7 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         (name = "directory", description = "Regions and organisations (R-ORG-1..3)"),
         (name = "accounts", description = "People, roles and API credentials (R-SEC-3)"),
         (name = "audit", description = "The SM3-chained audit log (R-SEC-1)"),
+        (name = "federation", description = "This node's place in the national system of interconnected platforms (Art. 30–32)"),
         (name = "catalog", description = "The government data catalog and its lifecycle (R-CAT-1..3), notifications"),
         (name = "applications", description = "Sharing applications with working-day deadlines (R-APP-1..5), and the to-do list of every duty"),
         (name = "data", description = "Data sources, grants, governed delivery and usage records (R-DEL-1..5)"),
@@ -213,6 +216,8 @@ pub fn routes() -> Routes {
         .get("/api/v1/audit", recent_audit)
         .post("/api/v1/audit/verify", verify_audit)
         .post("/api/v1/audit/checkpoints", checkpoint_audit)
+        .get("/api/v1/federation", federation::status)
+        .limited(axum::http::Method::POST, "/federation/v1/messages", federation::message, federation::MESSAGE_LIMIT)
         .get("/api/v1/catalog", catalog::list)
         .post("/api/v1/catalog", catalog::create)
         .get("/api/v1/catalog/search", catalog::search)

@@ -120,6 +120,8 @@ pub struct HitRow {
     pub methods: String,
     pub grade: String,
     pub published: String,
+    /// The owning node's name when it is another node (its entries have no page here).
+    pub node: Option<String>,
 }
 
 #[derive(Template)]
@@ -132,6 +134,9 @@ struct SearchPage {
     hits: Vec<HitRow>,
     facets: Vec<FacetGroup>,
     filtered: bool,
+    /// Federated: the page offers this node's catalog and the national one.
+    federated: bool,
+    national: bool,
     prev_href: Option<String>,
     next_href: Option<String>,
     range: String,
@@ -147,6 +152,8 @@ fn search_href(req: &SearchRequest, key: &str, value: Option<String>) -> String 
         ("format", req.format.clone()),
         ("delivery", req.delivery.clone()),
         ("region", req.region.clone()),
+        ("node", req.node.clone()),
+        ("scope", req.scope.clone()),
         ("offset", req.offset.to_string()),
     ];
     for (k, v) in params.iter_mut() {
@@ -173,13 +180,20 @@ pub async fn published(
     let layout = frame(&state, &caller, "政务数据目录", "/console/catalog").await?;
     req.limit = Some(PAGE_SIZE);
     let found = state.services.search_catalog(&caller.principal, &req).await.map_err(fail)?;
+    let own = state.services.own_node().await.map_err(fail)?;
+    let node_names: std::collections::HashMap<String, String> = found
+        .facets
+        .iter()
+        .filter(|f| f.dimension.key() == "node")
+        .flat_map(|f| f.values.iter().map(|v| (v.value.clone(), v.label.clone())))
+        .collect();
     let facets = found
         .facets
         .iter()
         .filter(|f| !f.values.is_empty())
         .map(|f| FacetGroup {
             key: f.dimension.key(),
-            label: f.label,
+            label: f.dimension.label(),
             values: f
                 .values
                 .iter()
@@ -207,15 +221,22 @@ pub async fn published(
             methods: h.delivery.iter().map(|m| m.label()).collect::<Vec<_>>().join("、"),
             grade: h.grade.replacen('-', " · ", 1) + " 级",
             published: beijing(h.published_at),
+            node: h
+                .node
+                .as_ref()
+                .filter(|n| Some(*n) != own.as_ref())
+                .map(|n| node_names.get(&n.to_string()).cloned().unwrap_or_else(|| n.to_string())),
         })
         .collect::<Vec<_>>();
     let offset = found.offset;
     let page = SearchPage {
         layout,
         feedback: Feedback::default(),
-        filtered: [&req.provider, &req.attribute, &req.grade, &req.format, &req.delivery, &req.region]
+        filtered: [&req.provider, &req.attribute, &req.grade, &req.format, &req.delivery, &req.region, &req.node]
             .iter()
             .any(|v| !v.trim().is_empty()),
+        federated: own.is_some(),
+        national: req.scope == "national",
         prev_href: (offset > 0)
             .then(|| search_href(&req, "offset", Some(offset.saturating_sub(PAGE_SIZE).to_string()))),
         next_href: (offset + PAGE_SIZE < found.total)
