@@ -754,10 +754,13 @@ impl DeltaBatch {
         if self.through <= self.after {
             return Err(MessageRefusal::Malformed("`through` must be above `after`".into()));
         }
-        let mut last = self.after;
+        // Several entries may share a sequence number (one transaction changed them all, e.g. an import).
+        let mut last = self.after + 1;
         for d in &self.deltas {
-            if d.seq <= last || d.seq > self.through {
-                return Err(MessageRefusal::Malformed("delta sequence numbers must ascend up to `through`".into()));
+            if d.seq < last || d.seq > self.through {
+                return Err(MessageRefusal::Malformed(
+                    "delta sequence numbers must not descend, and must lie above `after` and up to `through`".into(),
+                ));
             }
             last = d.seq;
             if !directory.is_within(&d.entry.origin, sender) {
@@ -1006,6 +1009,12 @@ mod tests {
         assert!(ok.check(&d, &province).is_ok());
         let city = NodeId::parse("city-330100").unwrap();
         assert!(matches!(ok.check(&d, &city), Err(MessageRefusal::Malformed(_))), "another city's entries");
+        let shared = DeltaBatch {
+            after: 3,
+            deltas: vec![delta(4, 1, "city-330300", 1), delta(4, 2, "city-330300", 1)],
+            through: 4,
+        };
+        assert!(shared.check(&d, &province).is_ok(), "one transaction, two entries");
         let unordered = DeltaBatch {
             after: 3,
             deltas: vec![delta(6, 1, "city-330300", 1), delta(4, 2, "city-330300", 1)],

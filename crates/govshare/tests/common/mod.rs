@@ -96,6 +96,104 @@ async fn serve(services: Services, settings: HttpSettings) -> (String, tokio::sy
     (base, tx)
 }
 
+/// A node of a federation in this process: its own database, its own node keys (kept across a restart), the
+/// federation's shared clock, the demo province seeded once.
+pub struct FedNode {
+    pub app: TestApp,
+    secret: [u8; 32],
+    addr: std::net::SocketAddr,
+}
+
+/// A federation node stopped: what it needs to start again on the same database, keys and port.
+pub struct StoppedNode {
+    db_url: String,
+    dir: Option<tempfile::TempDir>,
+    clock: TestClock,
+    secret: [u8; 32],
+    addr: std::net::SocketAddr,
+}
+
+fn fed_services(store: govshare_store::DynStore, clock: &TestClock, secret: &[u8; 32]) -> Services {
+    Services::new(store, SecuritySettings::default())
+        .with_clock(Arc::new(clock.clone()))
+        .with_node_keys(govshare_service::crypto::NodeKeys::from_secret(secret))
+}
+
+async fn serve_on(listener: tokio::net::TcpListener, services: Services) -> tokio::sync::oneshot::Sender<()> {
+    let state = AppState::new(services, test_settings());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(govshare_http::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    tx
+}
+
+impl FedNode {
+    pub async fn start(backend: Backend, clock: &TestClock) -> FedNode {
+        let (db_url, dir) = fresh_database(backend).await;
+        let store = govshare::open_store(&db_url).await.expect("store opens");
+        let mut secret = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut secret);
+        let services = fed_services(store, clock, &secret);
+        govshare::demo::seed(&services).await.expect("demo seeds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = serve_on(listener, services.clone()).await;
+        let app = TestApp {
+            base: format!("http://{addr}"),
+            db_url,
+            services,
+            clock: clock.clone(),
+            _dir: dir,
+            _shutdown: shutdown,
+        };
+        FedNode { app, secret, addr }
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.app.services
+    }
+
+    /// The node's keys, as its services hold them (to forge or replay its messages in tests).
+    pub fn keys(&self) -> govshare_service::crypto::NodeKeys {
+        govshare_service::crypto::NodeKeys::from_secret(&self.secret)
+    }
+
+    /// Stops serving (the port refuses connections) and drops the node's services.
+    pub async fn stop(self) -> StoppedNode {
+        let FedNode { app, secret, addr } = self;
+        let TestApp { db_url, clock, _dir, _shutdown, .. } = app;
+        let _ = _shutdown.send(());
+        // Let the server notice, stop accepting and close the listener.
+        for _ in 0..50 {
+            if tokio::net::TcpStream::connect(addr).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        StoppedNode { db_url, dir: _dir, clock, secret, addr }
+    }
+}
+
+impl StoppedNode {
+    /// Starts again on the same database, keys and port.
+    pub async fn restart(self) -> FedNode {
+        let store = govshare::open_store(&self.db_url).await.expect("store opens again");
+        let services = fed_services(store, &self.clock, &self.secret);
+        let listener = tokio::net::TcpListener::bind(self.addr).await.expect("the port is free again");
+        let shutdown = serve_on(listener, services.clone()).await;
+        let app = TestApp {
+            base: format!("http://{}", self.addr),
+            db_url: self.db_url,
+            services,
+            clock: self.clock,
+            _dir: self.dir,
+            _shutdown: shutdown,
+        };
+        FedNode { app, secret: self.secret, addr: self.addr }
+    }
+}
+
 /// Another server instance on the same database, as a second node behind a load balancer.
 pub struct Instance {
     pub base: String,
