@@ -2030,12 +2030,150 @@ pub async fn supervision(store: DynStore) {
     assert!(requesters.is_empty(), "the authority requested nothing");
 }
 
+/// Federation: the configuration is set once; directories are adopted only upwards; a publication enters the
+/// outbox under its audit record's number (after entries published before); a child's deltas are applied once,
+/// only when they continue its cursor, and replace in place; nonces are used once.
+pub async fn federation(store: DynStore) {
+    use govshare_domain::federation::{AdmissionRequest, FederatedEntry, NodeConfig, NodeId, SignedDirectory};
+    let (_, dept) = base(&store).await;
+    let now = Utc::now().trunc_subsecs(6);
+    assert!(store.federation_config().await.unwrap().is_none());
+    assert_eq!(store.outbox_head().await.unwrap(), -1, "nothing owed yet");
+
+    let config = NodeConfig {
+        id: NodeId::parse("province-330000").unwrap(),
+        name: "浙江省节点".into(),
+        endpoint: "http://127.0.0.1:7002".into(),
+        anchor_key: "04ab".into(),
+        parent: Some(govshare_domain::federation::ParentLink {
+            id: NodeId::National,
+            endpoint: "http://127.0.0.1:7001".into(),
+            sign_key: "04cd".into(),
+        }),
+        parent_acked: -1,
+        joined_at: now,
+    };
+    let dir = |v: u64| SignedDirectory { body: format!("{{\"version\":{v}}}"), signature: format!("sig{v}") };
+    store
+        .save_federation_config(&config, Some((1, now + Duration::days(7), &dir(1))), &event("federation.join"))
+        .await
+        .unwrap();
+    assert_eq!(store.federation_config().await.unwrap(), Some(config.clone()), "round trip");
+    is_conflict(store.save_federation_config(&config, None, &event("federation.join")).await);
+    assert_eq!(store.held_directory().await.unwrap(), Some(dir(1)));
+    assert!(store.adopt_directory(3, now + Duration::days(7), &dir(3), now, &event("adopt")).await.unwrap());
+    let head = audit_seq(&store).await;
+    assert!(!store.adopt_directory(2, now + Duration::days(7), &dir(2), now, &event("adopt")).await.unwrap(), "older");
+    assert!(!store.adopt_directory(3, now + Duration::days(7), &dir(3), now, &event("adopt")).await.unwrap(), "same");
+    assert_eq!(audit_seq(&store).await, head, "a refused adoption writes nothing");
+    assert_eq!(store.held_directory().await.unwrap(), Some(dir(3)));
+
+    // A publication enters the outbox under its audit record; a draft does not.
+    let entry = CatalogEntry {
+        id: EntryId::new(),
+        provider: dept.id,
+        created_at: now,
+        versions: vec![version(1, EntryStatus::Draft, content("330000-GAT-0101", "居民户籍信息"))],
+        events: vec![entry_event(1, "draft.create")],
+    };
+    store.create_entry(&entry, &event("catalog.create")).await.unwrap();
+    assert_eq!(store.outbox_head().await.unwrap(), -1, "a draft is not federated");
+    let published = version(1, EntryStatus::Published, content("330000-GAT-0101", "居民户籍信息"));
+    store
+        .save_versions(
+            entry.id,
+            std::slice::from_ref(&published),
+            &entry_event(1, "authority.publish"),
+            &[],
+            &[],
+            &event("catalog.publish"),
+        )
+        .await
+        .unwrap();
+    let seq = audit_seq(&store).await;
+    assert_eq!(store.outbox_after(-1, 10).await.unwrap(), vec![(seq, entry.id, true)]);
+    assert!(store.outbox_after(seq, 10).await.unwrap().is_empty());
+    store.set_parent_acked(seq).await.unwrap();
+    assert_eq!(store.federation_config().await.unwrap().unwrap().parent_acked, seq);
+
+    // A child's deltas.
+    let child = NodeId::parse("city-330100").unwrap();
+    let remote = |version: u32, summary: &str| FederatedEntry {
+        id: EntryId(uuid::Uuid::from_u128(42)),
+        origin: child.clone(),
+        version,
+        provider: OrgId(uuid::Uuid::from_u128(7)),
+        provider_name: "杭州市公安局".into(),
+        provider_region: RegionCode::parse("330100").unwrap(),
+        content: EntryContent { summary: summary.into(), ..content("330100-GAT-0001", "流动人口") },
+        published_at: now,
+    };
+    let unknown = store.apply_deltas(&child, -1, 5, &[remote(1, "一")], now, &event("federation.deltas")).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound(_))), "only an admitted child delivers");
+    let request = AdmissionRequest {
+        id: child.clone(),
+        name: "杭州".into(),
+        endpoint: "http://127.0.0.1:7003".into(),
+        sign_key: "04ef".into(),
+        tls_pin: None,
+    };
+    store.admit_child(&request, now, &event("federation.admit")).await.unwrap();
+    assert_eq!(
+        store.apply_deltas(&child, -1, 5, &[remote(1, "一")], now, &event("federation.deltas")).await.unwrap(),
+        5
+    );
+    let relayed = audit_seq(&store).await;
+    assert_eq!(store.outbox_after(seq, 10).await.unwrap(), vec![(relayed, remote(1, "").id, false)], "relayed upward");
+    // The same batch again, or one that skips ahead of the cursor: nothing changes, the cursor is the answer.
+    let before = audit_seq(&store).await;
+    assert_eq!(
+        store.apply_deltas(&child, -1, 5, &[remote(1, "一")], now, &event("federation.deltas")).await.unwrap(),
+        5
+    );
+    assert_eq!(
+        store.apply_deltas(&child, 7, 9, &[remote(2, "二")], now, &event("federation.deltas")).await.unwrap(),
+        5
+    );
+    assert_eq!(audit_seq(&store).await, before, "nothing written");
+    // A newer version replaces the row; an older one delivered late does not.
+    assert_eq!(
+        store.apply_deltas(&child, 5, 8, &[remote(2, "二")], now, &event("federation.deltas")).await.unwrap(),
+        8
+    );
+    assert_eq!(
+        store.apply_deltas(&child, 8, 9, &[remote(1, "一")], now, &event("federation.deltas")).await.unwrap(),
+        9
+    );
+    let held = store.federated_entries(None).await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!((held[0].version, held[0].content.summary.as_str()), (2, "二"));
+    assert_eq!(store.federated_versions().await.unwrap(), vec![(held[0].id, 2)]);
+    let children = store.federation_children().await.unwrap();
+    assert_eq!((children.len(), children[0].last_seq), (1, 9));
+    store.child_seen(&child, now, Some(3), -120).await.unwrap();
+    let children = store.federation_children().await.unwrap();
+    assert_eq!(
+        (children[0].directory_version, children[0].clock_skew_ms, children[0].last_seen_at),
+        (Some(3), Some(-120), Some(now))
+    );
+
+    // Nonces: once each per sender; forgotten after the window.
+    assert!(store.use_nonce(&child, "n1", now, now - Duration::minutes(10)).await.unwrap());
+    assert!(!store.use_nonce(&child, "n1", now, now - Duration::minutes(10)).await.unwrap(), "a replay");
+    assert!(
+        store.use_nonce(&NodeId::National, "n1", now, now - Duration::minutes(10)).await.unwrap(),
+        "another sender"
+    );
+    let later = now + Duration::minutes(30);
+    assert!(store.use_nonce(&child, "n1", later, later - Duration::minutes(10)).await.unwrap(), "outside the window");
+}
+
 #[macro_export]
 macro_rules! store_contract_tests {
     ($factory:expr) => {
         $crate::store_contract_tests!(@tests $factory;
             regions, organisations, users_and_memberships, sessions, login_failures, credentials, audit_chain,
-            concurrent_appends, calendar_years, catalog_entries, draft_deletion, assessment_reports, obligations_and_sources, applications_and_alerts, numbers, data_plane, usage_seals, duty_ledger, cases, supervision, ping);
+            concurrent_appends, calendar_years, catalog_entries, federation, draft_deletion, assessment_reports, obligations_and_sources, applications_and_alerts, numbers, data_plane, usage_seals, duty_ledger, cases, supervision, ping);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(

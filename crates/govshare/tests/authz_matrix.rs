@@ -103,6 +103,11 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("GET", "/api/v1/audit", SUPERVISOR, ONLY_OWNER),
     ("POST", "/api/v1/audit/verify", ADMIN, ONLY_OWNER),
     ("POST", "/api/v1/audit/checkpoints", ADMIN, ONLY_OWNER),
+    // ---- federation ----
+    ("GET", "/api/v1/federation", ADMIN, ONLY_OWNER),
+    // Node-to-node: sessions and keys count for nothing; only an SM2-signed message from a node of the directory
+    // does (tests/federation.rs). This node has founded no federation, so it answers 404 to everyone.
+    ("POST", "/federation/v1/messages", ADMIN, NOBODY),
     // ---- catalog ----
     ("GET", "/api/v1/catalog", GAT_CLERK, ANY_CALLER),
     ("POST", "/api/v1/catalog", GAT_CLERK, [O, O, O, O, D, D, D, U]),
