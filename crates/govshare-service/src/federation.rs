@@ -464,12 +464,12 @@ impl Services {
         }
         let mut orgs = std::collections::HashMap::new();
         for &(_, id, local) in rows {
-            if !local || last_seq.get(&id).is_none() {
+            if !local || !last_seq.contains_key(&id) {
                 continue;
             }
             let entry = self.store.get_entry(id).await?;
-            if !orgs.contains_key(&entry.provider) {
-                orgs.insert(entry.provider, self.store.get_org(entry.provider).await?);
+            if let std::collections::hash_map::Entry::Vacant(slot) = orgs.entry(entry.provider) {
+                slot.insert(self.store.get_org(entry.provider).await?);
             }
             if let Some(f) = federated_of(me, &entry, &orgs[&entry.provider]) {
                 entries.push((last_seq[&id], f));
