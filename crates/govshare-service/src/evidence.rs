@@ -76,7 +76,7 @@ impl CheckpointLog {
         Ok(checkpoints)
     }
 
-    fn newest(&self) -> Result<Option<Checkpoint>> {
+    pub(crate) fn newest(&self) -> Result<Option<Checkpoint>> {
         if let Some(c) = self.newest.lock().expect("not poisoned").clone() {
             return Ok(Some(c));
         }
@@ -156,12 +156,31 @@ impl Services {
     /// archive the chain records there: its signature, its links, its batches against their seals, and that it is
     /// the file the chain recorded.
     pub async fn verify_audit_with(&self, principal: &Principal, archives: Option<&Path>) -> Result<AuditVerification> {
+        self.verify_audit_against(principal, archives, false).await
+    }
+
+    /// [`Services::verify_audit_with`], holding the chain also to the checkpoints this node's parent witnessed
+    /// (fetched from it, signed messages both ways): an insider who rewound the chain and the local checkpoint
+    /// file together is still found.
+    pub async fn verify_audit_against(
+        &self,
+        principal: &Principal,
+        archives: Option<&Path>,
+        witnessed: bool,
+    ) -> Result<AuditVerification> {
         self.authorize(principal, Action::ViewAudit)?;
         let missing_guards = self.store.missing_guards().await?;
-        let checkpoints = match &self.checkpoints {
+        let mut checkpoints = match &self.checkpoints {
             Some(log) => Some(log.read()?),
             None => None,
         };
+        if witnessed {
+            let mut all = checkpoints.unwrap_or_default();
+            all.extend(self.witnessed_by_parent().await?);
+            all.sort_by_key(|c| c.seq);
+            all.dedup();
+            checkpoints = Some(all);
+        }
         let mut outcome = AuditVerification {
             verified: 0,
             first_break: None,

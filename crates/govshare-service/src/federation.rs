@@ -28,6 +28,8 @@ pub const DIRECTORY_FETCH: &str = "directory.fetch";
 pub const CATALOG_DELTAS: &str = "catalog.deltas";
 pub const ADMIT: &str = "federation.admit";
 pub const CATALOG_SEARCH: &str = "catalog.search";
+pub const AUDIT_CHECKPOINT: &str = "audit.checkpoint";
+pub const AUDIT_WITNESSED: &str = "audit.witnessed";
 
 /// The federation's timings.
 #[derive(Debug, Clone)]
@@ -64,6 +66,8 @@ impl Default for FederationSettings {
 pub(crate) struct FederationState {
     client: std::sync::OnceLock<reqwest::Client>,
     last: Mutex<Option<SyncOutcome>>,
+    /// The sequence number of the newest checkpoint the parent witnessed, as far as this process knows.
+    witnessed: std::sync::atomic::AtomicI64,
 }
 
 /// What one sync did.
@@ -74,6 +78,8 @@ pub struct SyncOutcome {
     pub adopted: Option<u64>,
     pub admissions_forwarded: usize,
     pub deltas_sent: usize,
+    /// The audit checkpoint the parent witnessed in this run, by sequence number.
+    pub checkpoint_witnessed: Option<i64>,
     /// The parent's acknowledgement after this run.
     pub acked: Option<i64>,
     pub error: Option<String>,
@@ -447,7 +453,25 @@ impl Services {
             acked = ack.acked;
         }
         outcome.acked = Some(acked);
+
+        // The newest signed audit checkpoint, to the parent to witness.
+        if let Some(log) = &self.checkpoints
+            && let Some(newest) = log.newest()?
+            && newest.seq > self.federation.witnessed.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            let _: serde_json::Value = self.call(&config.id, peer, AUDIT_CHECKPOINT, &newest).await?;
+            self.federation.witnessed.fetch_max(newest.seq, std::sync::atomic::Ordering::Relaxed);
+            outcome.checkpoint_witnessed = Some(newest.seq);
+        }
         Ok(outcome)
+    }
+
+    /// The checkpoints of this node's audit chain its parent witnessed (for `audit verify --witnessed`).
+    pub async fn witnessed_by_parent(&self) -> Result<Vec<govshare_domain::evidence::Checkpoint>> {
+        let config = self.store.federation_config().await?.ok_or_else(not_federated)?;
+        let parent =
+            config.parent.as_ref().ok_or_else(|| ServiceError::Conflict("根节点没有上级节点为其见证检查点".into()))?;
+        self.call(&config.id, (&parent.id, &parent.endpoint, &parent.sign_key), AUDIT_WITNESSED, &json!({})).await
     }
 
     /// The deltas of outbox rows: the newest published version of each entry (own or delivered), numbered by
@@ -570,6 +594,38 @@ impl Services {
                     }
                 };
                 serde_json::to_string(&signed).map_err(internal)?
+            }
+            AUDIT_CHECKPOINT => {
+                let child = child
+                    .ok_or_else(|| ServiceError::Forbidden(format!("节点 {} 不是本节点的下级节点", message.from)))?;
+                let checkpoint: govshare_domain::evidence::Checkpoint =
+                    serde_json::from_str(&message.body).map_err(body)?;
+                let key = directory.node(&message.from).map(|n| n.sign_key.as_str()).unwrap_or_default();
+                if !checkpoint.public_key.eq_ignore_ascii_case(key) || !checkpoint.signature_valid() {
+                    return Err(refused(MessageRefusal::Malformed(
+                        "the checkpoint is not signed with the sender's key".into(),
+                    )));
+                }
+                match self.store.witness_checkpoint(&child.request.id, &checkpoint, now).await {
+                    Ok(new) => json!({ "witnessed": new, "seq": checkpoint.seq }).to_string(),
+                    Err(govshare_store::StoreError::Conflict(reason)) => {
+                        // The child signed two different heads at one sequence number: its chain was rewritten.
+                        let audit = system_audit(
+                            "federation.checkpoint.conflict",
+                            &message.from.to_string(),
+                            json!({ "seq": checkpoint.seq, "hash": hex::encode(checkpoint.hash), "reason": reason }),
+                        );
+                        self.store.append_audit(&audit).await?;
+                        tracing::error!(child = %message.from, seq = checkpoint.seq, "a child's audit checkpoint contradicts the one witnessed");
+                        return Err(ServiceError::Conflict(reason));
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            AUDIT_WITNESSED => {
+                let child = child
+                    .ok_or_else(|| ServiceError::Forbidden(format!("节点 {} 不是本节点的下级节点", message.from)))?;
+                serde_json::to_string(&self.store.witnessed_checkpoints(&child.request.id).await?).map_err(internal)?
             }
             CATALOG_SEARCH => {
                 let request: SearchRequest = serde_json::from_str(&message.body).map_err(body)?;

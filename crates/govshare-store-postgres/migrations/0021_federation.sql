@@ -74,3 +74,14 @@ CREATE TABLE federation_nonces (
     PRIMARY KEY (sender, nonce)
 );
 CREATE INDEX federation_nonces_at ON federation_nonces (at);
+
+-- Signed audit checkpoints this node's children sent it to witness: a child cannot rewind its chain past one
+-- unseen (its `audit verify --witnessed` fetches them back). One per child and sequence number.
+CREATE TABLE federation_witnessed (
+    node_id     TEXT NOT NULL,
+    seq         BIGINT NOT NULL,
+    hash        TEXT NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL,
+    document    TEXT NOT NULL,
+    PRIMARY KEY (node_id, seq)
+);

@@ -312,3 +312,43 @@ pub async fn use_nonce<D: Dialect>(
     tx.commit().await?;
     Ok(inserted == 1)
 }
+
+pub async fn witness_checkpoint<D: Dialect>(
+    store: &SqlStore<D>,
+    child: &NodeId,
+    checkpoint: &govshare_domain::evidence::Checkpoint,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let mut tx = store.begin().await?;
+    let hash = hex::encode(checkpoint.hash);
+    let held: Option<(String,)> = sql("SELECT hash FROM federation_witnessed WHERE node_id = $1 AND seq = $2")
+        .binds((child.to_string(), checkpoint.seq))
+        .optional(&mut tx)
+        .await?;
+    match held {
+        Some((h,)) if h == hash => Ok(false),
+        Some(_) => Err(StoreError::Conflict(format!(
+            "节点 {child} 在序号 {} 处的检查点与已见证的不同：其审计链已被改写",
+            checkpoint.seq
+        ))),
+        None => {
+            sql("INSERT INTO federation_witnessed (node_id, seq, hash, received_at, document) VALUES ($1, $2, $3, $4, $5)")
+                .binds((child.to_string(), checkpoint.seq, hash, at, json(checkpoint)?))
+                .execute(&mut tx)
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+    }
+}
+
+pub async fn witnessed_checkpoints<D: Dialect>(
+    store: &SqlStore<D>,
+    child: &NodeId,
+) -> Result<Vec<govshare_domain::evidence::Checkpoint>> {
+    let rows: Vec<(String,)> = sql("SELECT document FROM federation_witnessed WHERE node_id = $1 ORDER BY seq")
+        .bind(child.to_string())
+        .all(&mut store.r())
+        .await?;
+    rows.iter().map(|(d,)| document(d)).collect()
+}

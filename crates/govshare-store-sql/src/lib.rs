@@ -1920,6 +1920,19 @@ impl<D: Dialect> Store for SqlStore<D> {
         federation::use_nonce(self, sender, nonce, at, forget_before).await
     }
 
+    async fn witness_checkpoint(
+        &self,
+        child: &NodeId,
+        checkpoint: &govshare_domain::evidence::Checkpoint,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        federation::witness_checkpoint(self, child, checkpoint, at).await
+    }
+
+    async fn witnessed_checkpoints(&self, child: &NodeId) -> Result<Vec<govshare_domain::evidence::Checkpoint>> {
+        federation::witnessed_checkpoints(self, child).await
+    }
+
     async fn append_audit(&self, audit: &AuditEvent) -> Result<AuditRecord> {
         let mut tx = self.begin().await?;
         let record = append(&mut tx, audit).await?;

@@ -2157,6 +2157,23 @@ pub async fn federation(store: DynStore) {
         (Some(3), Some(-120), Some(now))
     );
 
+    // Witnessed checkpoints: once each; a different digest at a held sequence number is a rewritten chain.
+    let checkpoint = |seq: i64, byte: u8| govshare_domain::evidence::Checkpoint {
+        node: "杭州".into(),
+        seq,
+        hash: [byte; 32],
+        at: now,
+        public_key: "04ef".into(),
+        signature: "00".into(),
+    };
+    assert!(store.witness_checkpoint(&child, &checkpoint(10, 1), now).await.unwrap());
+    assert!(!store.witness_checkpoint(&child, &checkpoint(10, 1), now).await.unwrap(), "held already");
+    is_conflict(store.witness_checkpoint(&child, &checkpoint(10, 2), now).await);
+    assert!(store.witness_checkpoint(&child, &checkpoint(4, 3), now).await.unwrap());
+    let seqs: Vec<i64> = store.witnessed_checkpoints(&child).await.unwrap().iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, vec![4, 10]);
+    assert!(store.witnessed_checkpoints(&NodeId::National).await.unwrap().is_empty());
+
     // Nonces: once each per sender; forgotten after the window.
     assert!(store.use_nonce(&child, "n1", now, now - Duration::minutes(10)).await.unwrap());
     assert!(!store.use_nonce(&child, "n1", now, now - Duration::minutes(10)).await.unwrap(), "a replay");

@@ -730,6 +730,17 @@ pub trait Store: Debug + Send + Sync + 'static {
         forget_before: DateTime<Utc>,
     ) -> Result<bool>;
 
+    /// Keeps a child's signed checkpoint: true if new, false if already held; `Conflict` if another checkpoint
+    /// with that sequence number and a different digest is held (the child's chain was rewritten).
+    async fn witness_checkpoint(
+        &self,
+        child: &NodeId,
+        checkpoint: &govshare_domain::evidence::Checkpoint,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// The checkpoints witnessed for a child, ascending by sequence number.
+    async fn witnessed_checkpoints(&self, child: &NodeId) -> Result<Vec<govshare_domain::evidence::Checkpoint>>;
+
     // ---- audit chain (R-SEC-1) ----
     /// Appends an event that accompanies no other change (e.g. a verification run, a data export).
     async fn append_audit(&self, audit: &AuditEvent) -> Result<AuditRecord>;

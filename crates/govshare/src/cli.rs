@@ -197,6 +197,10 @@ pub enum AuditCommand {
         /// that each is the file the chain recorded).
         #[arg(long)]
         archives: Option<PathBuf>,
+        /// Also hold the chain to the checkpoints this node's parent witnessed (fetched from it): a chain rewound
+        /// together with the local checkpoint file is still found.
+        #[arg(long)]
+        witnessed: bool,
     },
     /// Archive every month of usage records past the three-year retention (Art. 29) into signed, hash-linked files,
     /// record each in the audit chain, and only then remove the month from the database (PostgreSQL: its
@@ -329,8 +333,8 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<ExitCode> {
 
 async fn audit(services: &Services, operator: &Principal, command: AuditCommand) -> anyhow::Result<ExitCode> {
     match command {
-        AuditCommand::Verify { archives } => {
-            let v = services.verify_audit_with(operator, archives.as_deref()).await.map_err(explain)?;
+        AuditCommand::Verify { archives, witnessed } => {
+            let v = services.verify_audit_against(operator, archives.as_deref(), witnessed).await.map_err(explain)?;
             let checkpoints = match (v.checkpoints, services.checkpoint_log()) {
                 (Some(n), Some(log)) => format!("{n} signed checkpoints ({})", log.file().display()),
                 _ => "no checkpoint file".to_owned(),

@@ -11,6 +11,7 @@ use chrono::Duration;
 use common::{Backend, Client, FedNode, TestClock, household_entry, publish};
 use govshare_domain::catalog::EntryId;
 use govshare_domain::federation::{Freshness, NodeId, SignedMessage};
+use govshare_domain::principal::Principal;
 use govshare_service::SearchRequest;
 use govshare_service::federation::SyncOutcome;
 use reqwest::StatusCode;
@@ -403,7 +404,54 @@ async fn a_node_not_federated_answers_404_and_admission_rules_hold(backend: Back
     assert!(dir.node(&NodeId::parse("province-330000").unwrap()).is_some(), "the root signed it in at once");
 }
 
+async fn a_childs_rewound_chain_is_found_with_the_checkpoints_its_parent_witnessed(backend: Backend) {
+    let f = federation(backend).await;
+    let city = f.hangzhou.services();
+    let first = city.checkpoint_head().await.unwrap().expect("a checkpoint of the head");
+    publish(&f.hangzhou.app, "gat", entry_named("杭州市居住证信息", "330100-GAT-0301")).await;
+    let second = city.checkpoint_head().await.unwrap().expect("a later checkpoint");
+    assert!(second.seq > first.seq);
+    let outcome = sync(&f.hangzhou).await;
+    assert_eq!(outcome.checkpoint_witnessed, Some(second.seq), "the parent witnessed the newest checkpoint");
+    let held =
+        f.province.services().store().witnessed_checkpoints(&NodeId::parse("city-330100").unwrap()).await.unwrap();
+    assert_eq!(held.last(), Some(&second));
+    let clean = city.verify_audit_against(&Principal::operator("t"), None, true).await.unwrap();
+    assert!(clean.first_break.is_none(), "{:?}", clean.first_break);
+
+    // An insider with database and file access rewinds the chain to the first checkpoint and removes the
+    // checkpoint file: the node's own verification sees nothing wrong.
+    let record = city.store().audit_records(first.seq - 1, 1).await.unwrap().remove(0);
+    assert_eq!(record.seq, first.seq);
+    let hash = hex::encode(record.hash);
+    let (drop_guard, set_head) = match backend {
+        Backend::Sqlite => (
+            "DROP TRIGGER audit_log_no_delete".to_owned(),
+            format!("UPDATE audit_head SET seq = {}, hash = X'{hash}'", first.seq),
+        ),
+        Backend::Postgres => (
+            "DROP TRIGGER audit_log_no_delete ON audit_log".to_owned(),
+            format!("UPDATE audit_head SET seq = {}, hash = decode('{hash}', 'hex')", first.seq),
+        ),
+    };
+    let delete = format!("DELETE FROM audit_log WHERE seq > {}", first.seq);
+    common::tamper(backend, &f.hangzhou.app.db_url, &[&drop_guard, &delete, &set_head]).await.unwrap();
+    std::fs::remove_file(city.checkpoint_log().unwrap().file()).unwrap();
+    let local = city.verify_audit_against(&Principal::operator("t"), None, false).await.unwrap();
+    assert!(
+        local.first_break.is_none(),
+        "rewound with its evidence, the chain alone looks intact: {:?}",
+        local.first_break
+    );
+
+    // Held to what its parent witnessed, it does not.
+    let witnessed = city.verify_audit_against(&Principal::operator("t"), None, true).await.unwrap();
+    let found = witnessed.first_break.expect("the rewind is found");
+    assert!(format!("{found:?}").contains("BehindCheckpoint"), "{found:?}");
+}
+
 on_both_backends!(
+    a_childs_rewound_chain_is_found_with_the_checkpoints_its_parent_witnessed,
     federation_publishes_reach_the_root_and_the_other_city_and_revisions_swap_in_place,
     the_province_stopped_and_restarted_resumes_from_the_last_acknowledged_sequence,
     tampered_replayed_unknown_and_expired_messages_are_refused_and_a_cached_directory_carries_on,

@@ -102,6 +102,8 @@ pub struct FedNode {
     pub app: TestApp,
     secret: [u8; 32],
     addr: std::net::SocketAddr,
+    /// The node's checkpoint file's directory (outside the database).
+    pub checkpoints: Arc<tempfile::TempDir>,
 }
 
 /// A federation node stopped: what it needs to start again on the same database, keys and port.
@@ -111,12 +113,19 @@ pub struct StoppedNode {
     clock: TestClock,
     secret: [u8; 32],
     addr: std::net::SocketAddr,
+    checkpoints: Arc<tempfile::TempDir>,
 }
 
-fn fed_services(store: govshare_store::DynStore, clock: &TestClock, secret: &[u8; 32]) -> Services {
+fn fed_services(
+    store: govshare_store::DynStore,
+    clock: &TestClock,
+    secret: &[u8; 32],
+    checkpoints: &tempfile::TempDir,
+) -> Services {
     Services::new(store, SecuritySettings::default())
         .with_clock(Arc::new(clock.clone()))
         .with_node_keys(govshare_service::crypto::NodeKeys::from_secret(secret))
+        .with_checkpoints(govshare_service::CheckpointLog::new(checkpoints.path(), "测试节点"))
 }
 
 async fn serve_on(listener: tokio::net::TcpListener, services: Services) -> tokio::sync::oneshot::Sender<()> {
@@ -134,7 +143,8 @@ impl FedNode {
         let store = govshare::open_store(&db_url).await.expect("store opens");
         let mut secret = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut secret);
-        let services = fed_services(store, clock, &secret);
+        let checkpoints = Arc::new(tempfile::tempdir().unwrap());
+        let services = fed_services(store, clock, &secret, &checkpoints);
         govshare::demo::seed(&services).await.expect("demo seeds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -147,7 +157,7 @@ impl FedNode {
             _dir: dir,
             _shutdown: shutdown,
         };
-        FedNode { app, secret, addr }
+        FedNode { app, secret, addr, checkpoints }
     }
 
     pub fn services(&self) -> &Services {
@@ -161,7 +171,7 @@ impl FedNode {
 
     /// Stops serving (the port refuses connections) and drops the node's services.
     pub async fn stop(self) -> StoppedNode {
-        let FedNode { app, secret, addr } = self;
+        let FedNode { app, secret, addr, checkpoints } = self;
         let TestApp { db_url, clock, _dir, _shutdown, .. } = app;
         let _ = _shutdown.send(());
         // Let the server notice, stop accepting and close the listener.
@@ -171,7 +181,7 @@ impl FedNode {
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        StoppedNode { db_url, dir: _dir, clock, secret, addr }
+        StoppedNode { db_url, dir: _dir, clock, secret, addr, checkpoints }
     }
 }
 
@@ -179,7 +189,7 @@ impl StoppedNode {
     /// Starts again on the same database, keys and port.
     pub async fn restart(self) -> FedNode {
         let store = govshare::open_store(&self.db_url).await.expect("store opens again");
-        let services = fed_services(store, &self.clock, &self.secret);
+        let services = fed_services(store, &self.clock, &self.secret, &self.checkpoints);
         let listener = tokio::net::TcpListener::bind(self.addr).await.expect("the port is free again");
         let shutdown = serve_on(listener, services.clone()).await;
         let app = TestApp {
@@ -190,7 +200,7 @@ impl StoppedNode {
             _dir: self.dir,
             _shutdown: shutdown,
         };
-        FedNode { app, secret: self.secret, addr: self.addr }
+        FedNode { app, secret: self.secret, addr: self.addr, checkpoints: self.checkpoints }
     }
 }
 
