@@ -93,6 +93,8 @@ pub struct FederationStatus {
     pub freshness: Option<Freshness>,
     pub outbox_head: i64,
     pub children: Vec<ChildNode>,
+    /// The newest checkpoint witnessed for each child, in the order of `children`.
+    pub witnessed: Vec<Option<govshare_domain::evidence::Checkpoint>>,
     pub last_sync: Option<SyncOutcome>,
 }
 
@@ -301,12 +303,18 @@ impl Services {
         };
         let freshness =
             directory.as_ref().map(|d| Freshness::of(d, self.now(), self.federation_settings().warn_before));
+        let children = self.store.federation_children().await?;
+        let mut witnessed = Vec::with_capacity(children.len());
+        for c in &children {
+            witnessed.push(self.store.witnessed_checkpoints(&c.request.id).await?.pop());
+        }
         Ok(FederationStatus {
             config,
             directory,
             freshness,
             outbox_head: self.store.outbox_head().await?,
-            children: self.store.federation_children().await?,
+            children,
+            witnessed,
             last_sync: self.federation.last.lock().map(|l| l.clone()).unwrap_or_default(),
         })
     }

@@ -318,6 +318,7 @@ const MATRIX: &[(&str, &str, Owner, [Expect; 8])] = &[
     ("POST", "/public/complaints", GAT_CLERK, PUBLIC),
     ("GET", "/public/complaints/status", GAT_CLERK, PUBLIC),
     ("GET", "/console/usage", GAT_CLERK, PAGE),
+    ("GET", "/console/federation", ADMIN, ONLY_OWNER_PAGE),
     ("GET", "/console/notifications", GAT_CLERK, PAGE),
     ("POST", "/console/notifications/{notification_id}/read", GAT_CLERK, OWN_PAGE),
     ("GET", "/static/app.css", GAT_CLERK, PUBLIC),

@@ -88,6 +88,32 @@ async fn federation_publishes_reach_the_root_and_the_other_city_and_revisions_sw
         assert_eq!(held.version, directory.version, "the directory reached every node");
     }
 
+    // The province's administrator sees its children's health, in the console and the API.
+    let admin = Client::login(&f.province.app, "admin").await;
+    let page = admin.get("/console/federation").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in [
+        "杭州市政务数据共享平台",
+        "温州市政务数据共享平台",
+        "国家政务数据共享平台",
+        &format!("第 {} 版", directory.version),
+    ] {
+        assert!(page.text.contains(text), "{text}: {}", page.text);
+    }
+    let api = admin.get("/api/v1/federation").await;
+    assert_eq!(api.body["node"], "province-330000", "{}", api.text);
+    assert_eq!(api.body["directory_state"], "valid");
+    assert_eq!(api.body["children"].as_array().unwrap().len(), 2);
+    assert!(
+        api.body["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["in_directory"] == true && c["directory_version"].is_u64())
+    );
+    let clerk_refused = Client::login(&f.province.app, "gat.clerk").await.get("/api/v1/federation").await;
+    assert_eq!(clerk_refused.status, StatusCode::FORBIDDEN);
+
     // 杭州市 publishes; after a sync it is found at the root and, through the root, at 温州市.
     let id = publish(&f.hangzhou.app, "gat", entry_named("杭州市流动人口居住登记", "330100-GAT-0101")).await;
     settle(&f).await;
@@ -378,6 +404,8 @@ async fn a_node_not_federated_answers_404_and_admission_rules_hold(backend: Back
         .admit_node(lone.services().admission_request("province-330000", "浙江", "http://127.0.0.1:1").unwrap())
         .await;
     assert!(matches!(err, Err(govshare_service::ServiceError::NotFound(_))), "a node not federated admits nobody");
+    let page = Client::login(&lone.app, "admin").await.get("/console/federation").await;
+    assert!(page.text.contains("本节点尚未加入全国体系"), "{}", page.text);
     // Bad requests name the field.
     let bad = lone.services().admission_request("city-330000", "x", "http://127.0.0.1:1").unwrap_err();
     assert_eq!(bad.problems().unwrap()[0].rule, "level_mismatch");

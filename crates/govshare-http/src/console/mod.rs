@@ -12,6 +12,7 @@ mod complaints;
 mod corrections;
 mod disposal;
 mod disputes;
+mod federation;
 mod grants;
 mod incidents;
 mod interchange;
@@ -83,6 +84,7 @@ pub fn routes() -> Routes {
         .post("/console/organisations", pages::create_org)
         .post("/console/regions", pages::create_region)
         .get("/console/audit", audit::page)
+        .get("/console/federation", federation::page)
         .post("/console/audit/verify", audit::verify)
         .get("/console/account", pages::account)
         .post("/console/account", pages::change_password)

@@ -477,6 +477,7 @@ fn navigation(p: &Principal, current: &str) -> Vec<NavGroup> {
     }
     if admin {
         system.push(item("/console/organisations", "组织机构"));
+        system.push(item("/console/federation", "全国体系"));
     }
     if admin || p.has_role(Role::AuthoritySupervisor) {
         system.push(item("/console/audit", "审计日志"));
