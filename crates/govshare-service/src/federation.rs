@@ -441,6 +441,14 @@ impl Services {
             }
         }
 
+        // Until the root has signed this node into the directory, its parent cannot verify anything else it
+        // sends: wait (the parent forwards the admission at its next sync).
+        let listed = self.store.held_directory().await?.map(|d| open_directory(&d)).transpose()?;
+        if !listed.is_some_and(|d| d.node(&config.id).is_some()) {
+            tracing::info!(node = %config.id, "not yet in the signed directory; waiting for the root to sign the admission");
+            return Ok(outcome);
+        }
+
         // The outbox, from the last acknowledged sequence number.
         let mut acked = config.parent_acked;
         loop {
