@@ -30,6 +30,7 @@ pub const ADMIT: &str = "federation.admit";
 pub const CATALOG_SEARCH: &str = "catalog.search";
 pub const AUDIT_CHECKPOINT: &str = "audit.checkpoint";
 pub const AUDIT_WITNESSED: &str = "audit.witnessed";
+pub const PING: &str = "federation.ping";
 
 /// The federation's timings.
 #[derive(Debug, Clone)]
@@ -444,7 +445,7 @@ impl Services {
         // Until the root has signed this node into the directory, its parent cannot verify anything else it
         // sends: wait (the parent forwards the admission at its next sync).
         let listed = self.store.held_directory().await?.map(|d| open_directory(&d)).transpose()?;
-        if !listed.is_some_and(|d| d.node(&config.id).is_some()) {
+        if listed.is_none_or(|d| d.node(&config.id).is_none()) {
             tracing::info!(node = %config.id, "not yet in the signed directory; waiting for the root to sign the admission");
             return Ok(outcome);
         }
@@ -480,6 +481,16 @@ impl Services {
             outcome.checkpoint_witnessed = Some(newest.seq);
         }
         Ok(outcome)
+    }
+
+    /// A signed round trip to the parent (reachability, keys and clocks in order): the bench's measure of a
+    /// message's cost.
+    pub async fn ping_parent(&self) -> Result<()> {
+        let config = self.store.federation_config().await?.ok_or_else(not_federated)?;
+        let parent = config.parent.as_ref().ok_or_else(|| ServiceError::Conflict("根节点没有上级节点".into()))?;
+        let _: serde_json::Value =
+            self.call(&config.id, (&parent.id, &parent.endpoint, &parent.sign_key), PING, &json!({})).await?;
+        Ok(())
     }
 
     /// The checkpoints of this node's audit chain its parent witnessed (for `audit verify --witnessed`).
@@ -643,6 +654,7 @@ impl Services {
                     .ok_or_else(|| ServiceError::Forbidden(format!("节点 {} 不是本节点的下级节点", message.from)))?;
                 serde_json::to_string(&self.store.witnessed_checkpoints(&child.request.id).await?).map_err(internal)?
             }
+            PING => "{}".to_owned(),
             CATALOG_SEARCH => {
                 let request: SearchRequest = serde_json::from_str(&message.body).map_err(body)?;
                 let results = self.search_index(&request).await?;

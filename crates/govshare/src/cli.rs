@@ -110,6 +110,10 @@ pub enum BenchCommand {
     /// one department's indicators against a bare count and sum over the same period. Uses its own temporary
     /// database.
     Supervision(crate::bench_supervision::SupervisionBenchArgs),
+    /// The national catalog's flow: N entries published on a city reach the root through its province (time to
+    /// full propagation, entries/s), and a signed message round trip against a plain local call in the same run.
+    /// Uses its own temporary databases.
+    Federation(crate::bench_federation::FederationBenchArgs),
     /// Catalog search latency at scale: builds N published entries in the search index and times a mix of
     /// queries against a linear scan with the same matching rules and facets. Touches no database.
     Search {
@@ -271,6 +275,9 @@ pub fn run(cli: Cli) -> ExitCode {
     }
     if let Command::Bench { command: BenchCommand::Data(args) } = &cli.command {
         return run_bench(crate::bench_data::run(args.clone()));
+    }
+    if let Command::Bench { command: BenchCommand::Federation(args) } = &cli.command {
+        return run_bench(crate::bench_federation::run(args.clone()));
     }
     if let Command::Bench { command: BenchCommand::Supervision(args) } = &cli.command {
         return run_bench(crate::bench_supervision::run(args.clone()));

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_data;
 pub mod bench_deadlines;
+pub mod bench_federation;
 pub mod bench_supervision;
 pub mod cli;
 pub mod cli_federation;
