@@ -666,8 +666,10 @@ impl Services {
     }
 
     async fn apply_batch(&self, child: &NodeId, batch: &DeltaBatch) -> Result<i64> {
+        // Only the batch's entries are looked up (the root holds the whole national catalog).
+        let ids: Vec<EntryId> = batch.deltas.iter().map(|d| d.entry.id).collect();
         let held: std::collections::BTreeMap<EntryId, u32> =
-            self.store.federated_versions().await?.into_iter().collect();
+            self.store.federated_versions(Some(&ids)).await?.into_iter().collect();
         let newer: Vec<FederatedEntry> = fed::newer_entries(&held, &batch.deltas).into_iter().cloned().collect();
         let audit = system_audit(
             "federation.deltas",

@@ -112,7 +112,7 @@ impl Services {
     /// Brings the index in step with the store's published versions and the entries other nodes delivered.
     pub async fn sync_search_index(&self) -> Result<SyncReport> {
         let local: HashMap<EntryId, u32> = self.store.published_versions().await?.into_iter().collect();
-        let remote: HashMap<EntryId, u32> = self.store.federated_versions().await?.into_iter().collect();
+        let remote: HashMap<EntryId, u32> = self.store.federated_versions(None).await?.into_iter().collect();
         let held = self.search.versions().map_err(internal)?;
         let stale_local: HashSet<EntryId> =
             local.iter().filter(|(id, v)| held.get(id) != Some(v)).map(|(id, _)| *id).collect();

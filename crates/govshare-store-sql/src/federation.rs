@@ -243,8 +243,19 @@ pub async fn federated_entries<D: Dialect>(
     rows.iter().map(|(d,)| document(d)).collect()
 }
 
-pub async fn federated_versions<D: Dialect>(store: &SqlStore<D>) -> Result<Vec<(EntryId, u32)>> {
-    sql("SELECT entry_id, version FROM federated_entries").all(&mut store.r()).await
+pub async fn federated_versions<D: Dialect>(
+    store: &SqlStore<D>,
+    ids: Option<&[EntryId]>,
+) -> Result<Vec<(EntryId, u32)>> {
+    match ids {
+        None => sql("SELECT entry_id, version FROM federated_entries").all(&mut store.r()).await,
+        Some(ids) => {
+            sql(format!("SELECT entry_id, version FROM federated_entries WHERE {}", D::any("entry_id", "$1")))
+                .bind(Arg::Ids(ids.iter().map(|i| i.0).collect()))
+                .all(&mut store.r())
+                .await
+        }
+    }
 }
 
 pub async fn admit_child<D: Dialect>(tx: &mut Tx<D>, request: &AdmissionRequest, at: DateTime<Utc>) -> Result<()> {

@@ -1886,8 +1886,8 @@ impl<D: Dialect> Store for SqlStore<D> {
         federation::federated_entries(self, ids).await
     }
 
-    async fn federated_versions(&self) -> Result<Vec<(EntryId, u32)>> {
-        federation::federated_versions(self).await
+    async fn federated_versions(&self, ids: Option<&[EntryId]>) -> Result<Vec<(EntryId, u32)>> {
+        federation::federated_versions(self, ids).await
     }
 
     async fn admit_child(&self, request: &AdmissionRequest, at: DateTime<Utc>, audit: &AuditEvent) -> Result<()> {

@@ -2147,7 +2147,8 @@ pub async fn federation(store: DynStore) {
     let held = store.federated_entries(None).await.unwrap();
     assert_eq!(held.len(), 1);
     assert_eq!((held[0].version, held[0].content.summary.as_str()), (2, "二"));
-    assert_eq!(store.federated_versions().await.unwrap(), vec![(held[0].id, 2)]);
+    assert_eq!(store.federated_versions(None).await.unwrap(), vec![(held[0].id, 2)]);
+    assert_eq!(store.federated_versions(Some(&[held[0].id, EntryId::new()])).await.unwrap(), vec![(held[0].id, 2)]);
     let children = store.federation_children().await.unwrap();
     assert_eq!((children.len(), children[0].last_seq), (1, 9));
     store.child_seen(&child, now, Some(3), -120).await.unwrap();

@@ -707,8 +707,8 @@ pub trait Store: Debug + Send + Sync + 'static {
     ) -> Result<i64>;
     /// Entries of other nodes held here: those named, or all when `ids` is None.
     async fn federated_entries(&self, ids: Option<&[EntryId]>) -> Result<Vec<FederatedEntry>>;
-    /// `(entry, version)` of every entry of another node held here.
-    async fn federated_versions(&self) -> Result<Vec<(EntryId, u32)>>;
+    /// `(entry, version)` of the entries of other nodes held here: those named, or all when `ids` is None.
+    async fn federated_versions(&self, ids: Option<&[EntryId]>) -> Result<Vec<(EntryId, u32)>>;
     /// Records a child's admission (or its new endpoint and keys), keeping what was heard from it.
     async fn admit_child(&self, request: &AdmissionRequest, at: DateTime<Utc>, audit: &AuditEvent) -> Result<()>;
     async fn federation_children(&self) -> Result<Vec<ChildNode>>;

@@ -182,7 +182,7 @@ async fn run_on(args: &FederationBenchArgs, urls: &[String]) -> anyhow::Result<(
         rounds += 1;
         city.services.federation_sync().await?;
         province.services.federation_sync().await?;
-        let held = root.services.store().federated_versions().await?.len();
+        let held = root.services.store().federated_versions(None).await?.len();
         if held >= args.entries {
             break;
         }
