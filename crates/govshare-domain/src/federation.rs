@@ -686,6 +686,28 @@ impl SignedMessage {
         if directory.expires_at <= now {
             return Err(MessageRefusal::DirectoryExpired(directory.expires_at));
         }
+        self.check_addressed(me, kind)?;
+        let sender = directory.node(&self.from).ok_or_else(|| MessageRefusal::UnknownSender(self.from.clone()))?;
+        self.check_sent_with(&sender.sign_key, now, max_skew)?;
+        Ok(sender)
+    }
+
+    /// The same checks against a key the caller holds instead of the directory's: a reply from a peer, or a
+    /// child admitted here that the directory does not list yet.
+    pub fn check_with_key(
+        &self,
+        key: &str,
+        me: &NodeId,
+        kind: &str,
+        now: DateTime<Utc>,
+        max_skew: Duration,
+    ) -> Result<(), MessageRefusal> {
+        self.check_addressed(me, kind)?;
+        self.check_sent_with(key, now, max_skew)
+    }
+
+    /// Addressed to `me`, of the expected kind, with a well-formed nonce.
+    fn check_addressed(&self, me: &NodeId, kind: &str) -> Result<(), MessageRefusal> {
         if &self.to != me {
             return Err(MessageRefusal::WrongRecipient(self.to.clone()));
         }
@@ -695,21 +717,18 @@ impl SignedMessage {
         if self.nonce.len() != 32 || !self.nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(MessageRefusal::Malformed("the nonce is not 16 bytes in hex".into()));
         }
-        let sender = directory.node(&self.from).ok_or_else(|| MessageRefusal::UnknownSender(self.from.clone()))?;
-        self.check_signature(&sender.sign_key)?;
+        Ok(())
+    }
+
+    /// Signed with `key`, and sent within `max_skew` of `now`.
+    fn check_sent_with(&self, key: &str, now: DateTime<Utc>, max_skew: Duration) -> Result<(), MessageRefusal> {
+        if !crate::evidence::verify_sm2(key, &self.signed_bytes(), &self.signature) {
+            return Err(MessageRefusal::Signature(self.from.clone()));
+        }
         if (now - self.at).abs() > max_skew {
             return Err(MessageRefusal::Stale { at: self.at, max_skew_secs: max_skew.num_seconds() });
         }
-        Ok(sender)
-    }
-
-    /// Whether the signature verifies with `key` (for a sender not yet in the directory: a pending admission).
-    pub fn check_signature(&self, key: &str) -> Result<(), MessageRefusal> {
-        if crate::evidence::verify_sm2(key, &self.signed_bytes(), &self.signature) {
-            Ok(())
-        } else {
-            Err(MessageRefusal::Signature(self.from.clone()))
-        }
+        Ok(())
     }
 }
 

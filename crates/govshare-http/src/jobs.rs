@@ -123,9 +123,7 @@ pub async fn run_federation(
             }
         }
         metrics::counter!("govshare_job_runs_total", "job" => "federation").increment(1);
-        if let Ok(status) = services.federation_status().await
-            && let Some(freshness) = status.freshness
-        {
+        if let Ok(Some(freshness)) = services.directory_freshness().await {
             use govshare_domain::federation::Freshness;
             match freshness {
                 Freshness::ExpiresSoon { expires_at } => {

@@ -295,15 +295,24 @@ impl Services {
         self.federation_status().await
     }
 
-    /// This node's federation status (the CLI, the job's warnings).
+    /// How the held directory stands now (None: none held); what the sync job warns on after every round.
+    pub async fn directory_freshness(&self) -> Result<Option<Freshness>> {
+        let held = self.store.held_directory().await?;
+        Ok(held.map(|d| open_directory(&d)).transpose()?.map(|d| self.freshness_of(&d)))
+    }
+
+    fn freshness_of(&self, directory: &Directory) -> Freshness {
+        Freshness::of(directory, self.now(), self.federation_settings().warn_before)
+    }
+
+    /// This node's federation status (the CLI, the console).
     pub async fn federation_status(&self) -> Result<FederationStatus> {
         let config = self.store.federation_config().await?;
         let directory = match self.store.held_directory().await? {
             Some(signed) => Some(open_directory(&signed)?),
             None => None,
         };
-        let freshness =
-            directory.as_ref().map(|d| Freshness::of(d, self.now(), self.federation_settings().warn_before));
+        let freshness = directory.as_ref().map(|d| self.freshness_of(d));
         let children = self.store.federation_children().await?;
         let mut witnessed = Vec::with_capacity(children.len());
         for c in &children {
@@ -363,16 +372,12 @@ impl Services {
         }
         let reply: SignedMessage = serde_json::from_str(&text)
             .map_err(|e| ServiceError::Upstream(format!("节点 {peer_id} 的应答不是签名消息：{e}")))?;
-        let reply_kind = format!("{kind}.reply");
-        if &reply.from != peer_id || &reply.to != me || reply.kind != reply_kind {
-            return Err(ServiceError::Upstream(format!("节点 {peer_id} 的应答的收发方或类型不符")));
+        if &reply.from != peer_id {
+            return Err(ServiceError::Upstream(format!("应答来自节点 {}，而非节点 {peer_id}", reply.from)));
         }
         reply
-            .check_signature(peer_key)
-            .map_err(|e| ServiceError::Upstream(format!("节点 {peer_id} 的应答签名无效：{e}")))?;
-        if (self.now() - reply.at).abs() > self.federation_settings().max_skew {
-            return Err(ServiceError::Upstream(format!("节点 {peer_id} 的应答时间与本节点时钟相差过大")));
-        }
+            .check_with_key(peer_key, me, &format!("{kind}.reply"), self.now(), self.federation_settings().max_skew)
+            .map_err(|e| ServiceError::Upstream(format!("节点 {peer_id} 的应答不可信：{e}")))?;
         serde_json::from_str(&reply.body)
             .map_err(|e| ServiceError::Upstream(format!("节点 {peer_id} 的应答内容无法解析：{e}")))
     }
@@ -426,6 +431,7 @@ impl Services {
         }
 
         // The directory, from the parent.
+        let mut directory = directory;
         let held_version = directory.as_ref().map(|d| d.version);
         let offered: SignedDirectory =
             self.call(&config.id, peer, DIRECTORY_FETCH, &DirectoryRequest { held_version }).await?;
@@ -440,12 +446,13 @@ impl Services {
             if self.store.adopt_directory(next.version, next.expires_at, &offered, self.now(), &audit).await? {
                 outcome.adopted = Some(next.version);
             }
+            // Adopted here or, at the same version, by another instance of this node.
+            directory = Some(next);
         }
 
         // Until the root has signed this node into the directory, its parent cannot verify anything else it
         // sends: wait (the parent forwards the admission at its next sync).
-        let listed = self.store.held_directory().await?.map(|d| open_directory(&d)).transpose()?;
-        if listed.is_none_or(|d| d.node(&config.id).is_none()) {
+        if directory.is_none_or(|d| d.node(&config.id).is_none()) {
             tracing::info!(node = %config.id, "not yet in the signed directory; waiting for the root to sign the admission");
             return Ok(outcome);
         }
@@ -483,39 +490,45 @@ impl Services {
         Ok(outcome)
     }
 
+    /// A call to this node's parent (refused on the root, which has none).
+    async fn call_parent<B: Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        config: &NodeConfig,
+        kind: &str,
+        body: &B,
+    ) -> Result<R> {
+        let parent = config.parent.as_ref().ok_or_else(|| ServiceError::Conflict("根节点没有上级节点".into()))?;
+        self.call(&config.id, (&parent.id, &parent.endpoint, &parent.sign_key), kind, body).await
+    }
+
     /// A signed round trip to the parent (reachability, keys and clocks in order): the bench's measure of a
     /// message's cost.
     pub async fn ping_parent(&self) -> Result<()> {
         let config = self.store.federation_config().await?.ok_or_else(not_federated)?;
-        let parent = config.parent.as_ref().ok_or_else(|| ServiceError::Conflict("根节点没有上级节点".into()))?;
-        let _: serde_json::Value =
-            self.call(&config.id, (&parent.id, &parent.endpoint, &parent.sign_key), PING, &json!({})).await?;
+        let _: serde_json::Value = self.call_parent(&config, PING, &json!({})).await?;
         Ok(())
     }
 
     /// The checkpoints of this node's audit chain its parent witnessed (for `audit verify --witnessed`).
     pub async fn witnessed_by_parent(&self) -> Result<Vec<govshare_domain::evidence::Checkpoint>> {
         let config = self.store.federation_config().await?.ok_or_else(not_federated)?;
-        let parent =
-            config.parent.as_ref().ok_or_else(|| ServiceError::Conflict("根节点没有上级节点为其见证检查点".into()))?;
-        self.call(&config.id, (&parent.id, &parent.endpoint, &parent.sign_key), AUDIT_WITNESSED, &json!({})).await
+        self.call_parent(&config, AUDIT_WITNESSED, &json!({})).await
     }
 
     /// The deltas of outbox rows: the newest published version of each entry (own or delivered), numbered by
     /// the row's sequence number; an entry named twice is sent once, at its last number.
     async fn deltas(&self, me: &NodeId, rows: &[(i64, EntryId, bool)]) -> Result<Vec<CatalogDelta>> {
-        let mut last_seq: std::collections::BTreeMap<EntryId, i64> = std::collections::BTreeMap::new();
-        for &(seq, entry, _) in rows {
-            last_seq.insert(entry, seq);
-        }
-        let remote: Vec<EntryId> = rows.iter().filter(|r| !r.2).map(|r| r.1).collect();
+        // Each entry once, at its last sequence number (rows ascend).
+        let last: std::collections::BTreeMap<EntryId, (i64, bool)> =
+            rows.iter().map(|&(seq, entry, local)| (entry, (seq, local))).collect();
+        let remote: Vec<EntryId> = last.iter().filter(|(_, (_, local))| !local).map(|(id, _)| *id).collect();
         let mut entries: Vec<(i64, FederatedEntry)> = Vec::new();
         for f in self.store.federated_entries(Some(&remote)).await? {
-            entries.push((last_seq[&f.id], f));
+            entries.push((last[&f.id].0, f));
         }
         let mut orgs = std::collections::HashMap::new();
-        for &(_, id, local) in rows {
-            if !local || !last_seq.contains_key(&id) {
+        for (&id, &(seq, local)) in &last {
+            if !local {
                 continue;
             }
             let entry = self.store.get_entry(id).await?;
@@ -523,12 +536,10 @@ impl Services {
                 slot.insert(self.store.get_org(entry.provider).await?);
             }
             if let Some(f) = federated_of(me, &entry, &orgs[&entry.provider]) {
-                entries.push((last_seq[&id], f));
+                entries.push((seq, f));
             }
-            last_seq.remove(&id);
         }
         entries.sort_by_key(|(seq, e)| (*seq, e.id));
-        entries.dedup_by_key(|(_, e)| e.id);
         Ok(entries.into_iter().map(|(seq, entry)| CatalogDelta { seq, entry }).collect())
     }
 
@@ -568,13 +579,8 @@ impl Services {
             Ok(_) => {}
             // A child admitted here but not yet in the directory may fetch it and forward nothing else.
             Err(MessageRefusal::UnknownSender(_)) if child.is_some() && message.kind == DIRECTORY_FETCH => {
-                message.check_signature(&child.expect("matched").request.sign_key).map_err(refused)?;
-                if (now - message.at).abs() > settings.max_skew {
-                    return Err(refused(MessageRefusal::Stale {
-                        at: message.at,
-                        max_skew_secs: settings.max_skew.num_seconds(),
-                    }));
-                }
+                let key = &child.expect("matched").request.sign_key;
+                message.check_with_key(key, &config.id, DIRECTORY_FETCH, now, settings.max_skew).map_err(refused)?;
             }
             Err(refusal) => return Err(refused(refusal)),
         }
@@ -582,22 +588,25 @@ impl Services {
             return Err(refused(MessageRefusal::Replayed(message.from.clone())));
         }
         let body = |e: serde_json::Error| refused(MessageRefusal::Malformed(e.to_string()));
+        let fetch: Option<DirectoryRequest> = if message.kind == DIRECTORY_FETCH {
+            Some(serde_json::from_str(&message.body).map_err(body)?)
+        } else {
+            None
+        };
+        // Every authenticated message from a child is news of its health (a fetch also says which directory it holds).
+        if child.is_some() {
+            let skew = (message.at - now).num_milliseconds();
+            let held_version = fetch.as_ref().and_then(|f| f.held_version);
+            self.store.child_seen(&message.from, now, held_version, skew).await?;
+        }
+        let require_child =
+            || child.ok_or_else(|| ServiceError::Forbidden(format!("节点 {} 不是本节点的下级节点", message.from)));
         let reply = match message.kind.as_str() {
-            DIRECTORY_FETCH => {
-                let request: DirectoryRequest = serde_json::from_str(&message.body).map_err(body)?;
-                if child.is_some() {
-                    let skew = (message.at - now).num_milliseconds();
-                    self.store.child_seen(&message.from, now, request.held_version, skew).await?;
-                }
-                serde_json::to_string(&held).map_err(internal)?
-            }
+            DIRECTORY_FETCH => serde_json::to_string(&held).map_err(internal)?,
             CATALOG_DELTAS => {
-                let child = child
-                    .ok_or_else(|| ServiceError::Forbidden(format!("节点 {} 不是本节点的下级节点", message.from)))?;
+                require_child()?;
                 let batch: DeltaBatch = serde_json::from_str(&message.body).map_err(body)?;
                 batch.check(&directory, &message.from).map_err(refused)?;
-                let skew = (message.at - now).num_milliseconds();
-                self.store.child_seen(&child.request.id, now, None, skew).await?;
                 let acked = self.apply_batch(&message.from, &batch).await?;
                 serde_json::to_string(&DeltaAck { acked }).map_err(internal)?
             }
@@ -615,16 +624,12 @@ impl Services {
                 }
                 let signed = match &config.parent {
                     None => self.enter_in_directory(admission.request, admission.parent).await?,
-                    Some(parent) => {
-                        self.call(&config.id, (&parent.id, &parent.endpoint, &parent.sign_key), ADMIT, &admission)
-                            .await?
-                    }
+                    Some(_) => self.call_parent(&config, ADMIT, &admission).await?,
                 };
                 serde_json::to_string(&signed).map_err(internal)?
             }
             AUDIT_CHECKPOINT => {
-                let child = child
-                    .ok_or_else(|| ServiceError::Forbidden(format!("节点 {} 不是本节点的下级节点", message.from)))?;
+                let child = require_child()?;
                 let checkpoint: govshare_domain::evidence::Checkpoint =
                     serde_json::from_str(&message.body).map_err(body)?;
                 let key = directory.node(&message.from).map(|n| n.sign_key.as_str()).unwrap_or_default();
@@ -650,8 +655,7 @@ impl Services {
                 }
             }
             AUDIT_WITNESSED => {
-                let child = child
-                    .ok_or_else(|| ServiceError::Forbidden(format!("节点 {} 不是本节点的下级节点", message.from)))?;
+                let child = require_child()?;
                 serde_json::to_string(&self.store.witnessed_checkpoints(&child.request.id).await?).map_err(internal)?
             }
             PING => "{}".to_owned(),
